@@ -1,0 +1,64 @@
+"""The command line: parses arguments, calls the pipeline, renders, and picks the exit code.
+
+Nothing below this package prints or exits. Each command group lives in a module of its own that exposes
+``register(subparsers)``; the parser's ``func`` returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from analyzer import __version__
+from analyzer.errors import ExitCode, TfconflictError
+
+COMMAND_MODULES = ("snapshots",)
+"""Modules of ``analyzer.cli`` that register a command each, in the order ``--help`` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfconflict",
+        description="Predict what pip would change and break in a runtime (Colab by default), "
+        "before anything is installed.",
+    )
+    parser.add_argument("--version", action="version", version=f"tfconflict {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail on standard error")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"analyzer.cli.{module}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose >= 2 else logging.INFO if args.verbose else logging.WARNING,
+        format="tfconflict: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except TfconflictError as exc:
+        print(f"tfconflict: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("tfconflict: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: users get a sentence, not a traceback
+        if args.debug:
+            raise
+        print(
+            f"tfconflict: internal error: {type(exc).__name__}: {exc}\n"
+            "tfconflict: run again with --debug for the traceback, and please report it.",
+            file=sys.stderr,
+        )
+        return int(ExitCode.BAD_INPUT)

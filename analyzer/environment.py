@@ -1,0 +1,137 @@
+"""The target environment: marker values and wheel tags of the *snapshot's* interpreter.
+
+tfconflict runs on one machine and answers for another (a Colab VM with another Python and glibc), so nothing
+here may look at the running interpreter: markers are an explicit dict and the tag list is built from the
+snapshot's Python version, glibc and machine with ``packaging.tags``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from packaging import tags
+from packaging.markers import Marker
+from packaging.specifiers import SpecifierSet
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
+
+from analyzer.snapshot import Snapshot
+
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+_MANYLINUX_FLOOR = {"x86_64": 5, "i686": 5, "aarch64": 17, "ppc64le": 17, "s390x": 17, "armv7l": 31}
+
+
+@dataclass(frozen=True)
+class TargetEnvironment:
+    """What a resolver needs to know about the interpreter it resolves for."""
+
+    python: Version
+    python_full: str
+    sys_platform: str
+    platform_system: str
+    machine: str
+    glibc: tuple[int, int] | None
+    implementation: str = "cpython"
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> TargetEnvironment:
+        version = snapshot.python_version
+        release = version.release + (0,) * (3 - len(version.release))
+        glibc = None
+        if snapshot.platform.glibc:
+            parts = snapshot.platform.glibc.split(".")
+            glibc = (int(parts[0]), int(parts[1]))
+        return cls(
+            python=version,
+            python_full=".".join(str(p) for p in release[:3]),
+            sys_platform=snapshot.platform.sys_platform,
+            platform_system=snapshot.platform.os_name,
+            machine=snapshot.platform.machine,
+            glibc=glibc,
+        )
+
+    @property
+    def python_version(self) -> str:
+        """``X.Y``, the marker ``python_version``."""
+        return f"{self.python.release[0]}.{self.python.release[1]}"
+
+    @cached_property
+    def markers(self) -> Mapping[str, str]:
+        """Marker variables of PEP 508 for the target, to evaluate markers against."""
+        return {
+            "implementation_name": self.implementation,
+            "implementation_version": self.python_full,
+            "os_name": "nt" if self.sys_platform == "win32" else "posix",
+            "platform_machine": self.machine,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": self.platform_system,
+            "platform_version": "",
+            "python_full_version": self.python_full,
+            "python_version": self.python_version,
+            "sys_platform": self.sys_platform,
+            "extra": "",
+        }
+
+    def evaluate(self, marker: Marker | None, extras: frozenset[str] | tuple[str, ...] = ()) -> bool:
+        """Whether ``marker`` holds on the target, with the given extras requested."""
+        if marker is None:
+            return True
+        if not extras:
+            return marker.evaluate(dict(self.markers))
+        return any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
+
+    def python_allowed(self, requires_python: SpecifierSet | None) -> bool:
+        """Whether the target interpreter satisfies a Requires-Python, pre-releases included as pip does."""
+        if requires_python is None:
+            return True
+        return requires_python.contains(self.python_full, prereleases=True)
+
+    @cached_property
+    def platforms(self) -> tuple[str, ...]:
+        """Platform tags, most specific first (manylinux down to the oldest glibc, then plain linux)."""
+        if self.sys_platform != "linux":
+            return ()
+        arch = self.machine
+        out: list[str] = []
+        if self.glibc is not None and self.glibc[0] == 2:
+            floor = _MANYLINUX_FLOOR.get(arch, 17)
+            for minor in range(self.glibc[1], floor - 1, -1):
+                out.append(f"manylinux_2_{minor}_{arch}")
+                legacy = _LEGACY_MANYLINUX.get((2, minor))
+                if legacy is not None:
+                    out.append(f"{legacy}_{arch}")
+        out.append(f"linux_{arch}")
+        return tuple(out)
+
+    @cached_property
+    def tags(self) -> tuple[tags.Tag, ...]:
+        """Compatible wheel tags in pip's order of preference for the target interpreter."""
+        version = (self.python.release[0], self.python.release[1])
+        cpython = list(tags.cpython_tags(python_version=version, platforms=self.platforms))
+        compat = list(
+            tags.compatible_tags(
+                python_version=version, interpreter=f"cp{version[0]}{version[1]}", platforms=self.platforms
+            )
+        )
+        return tuple(dict.fromkeys(cpython + compat))
+
+    @cached_property
+    def tag_rank(self) -> Mapping[tags.Tag, int]:
+        """Tag -> preference (lower is better), to rank the wheels of one version as pip does."""
+        return {tag: i for i, tag in enumerate(self.tags)}
+
+    def wheel_rank(self, filename: str) -> int | None:
+        """Best rank of a wheel file for the target, or None when it does not install there."""
+        try:
+            _, _, _, wheel_tags = parse_wheel_filename(filename)
+        except ValueError:
+            return None
+        ranks = [self.tag_rank[t] for t in wheel_tags if t in self.tag_rank]
+        return min(ranks) if ranks else None
+
+    def describe(self) -> str:
+        glibc = f"glibc {self.glibc[0]}.{self.glibc[1]}" if self.glibc else "no glibc"
+        return f"CPython {self.python_full}, {self.sys_platform} {self.machine}, {glibc}"

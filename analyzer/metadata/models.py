@@ -1,0 +1,106 @@
+"""Plain data the metadata engine hands to the resolver, and the one seam (``MetadataSource``) between them.
+
+The resolver and the diagnosis import only this module from ``analyzer.metadata``: they never see HTTP, the
+cache or zip files, so tests can drive them from an in-memory source and the engine can change underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+
+class DistKind(str, Enum):
+    WHEEL = "wheel"
+    SDIST = "sdist"
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file of a release as an index lists it (PEP 691 / PEP 503), already parsed."""
+
+    project: NormalizedName
+    version: Version
+    filename: str
+    url: str
+    kind: DistKind
+    index_url: str
+    requires_python: SpecifierSet | None = None
+    yanked: str | None = None
+    """None when not yanked; the reason (possibly empty) when yanked (PEP 592)."""
+    upload_time: datetime | None = None
+    hashes: Mapping[str, str] = field(default_factory=dict)
+    size: int | None = None
+    metadata_url: str | None = None
+    """URL of the PEP 658/714 ``.metadata`` file, when the index offers one."""
+
+    @property
+    def is_yanked(self) -> bool:
+        return self.yanked is not None
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """Every file of one project across the configured indexes, after ``--as-of`` filtering."""
+
+    name: NormalizedName
+    files: tuple[DistFile, ...]
+    indexes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    """Per-index failures that did not stop the answer (e.g. one extra index was down)."""
+
+    def versions(self) -> tuple[Version, ...]:
+        return tuple(sorted({f.version for f in self.files}))
+
+
+class MetadataStatus(str, Enum):
+    OK = "ok"
+    REQUIREMENTS_UNKNOWN = "requirements-unknown"
+    """An sdist whose Requires-Dist is dynamic or too old to trust: we do not build it to find out."""
+    UNAVAILABLE = "unavailable"
+    """Could not be fetched (network fault, missing METADATA, offline miss)."""
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """What one distribution requires: the part of its core metadata a resolver needs."""
+
+    name: NormalizedName
+    version: Version
+    requires_dist: tuple[Requirement, ...] = ()
+    requires_python: SpecifierSet | None = None
+    provides_extra: frozenset[NormalizedName] = frozenset()
+    status: MetadataStatus = MetadataStatus.OK
+    source: str = ""
+    """Where it came from (``metadata-file``, ``range``, ``download``, ``sdist``, ``cache``...), for debugging."""
+    note: str = ""
+    skipped: tuple[str, ...] = ()
+    """Requires-Dist lines that did not parse and were left out, to be named in the report."""
+
+
+class MetadataSource(Protocol):
+    """The seam between the resolver and wherever metadata comes from."""
+
+    def project(self, name: NormalizedName) -> ProjectFiles:
+        """All files of ``name`` on the configured indexes; an unknown project has no files."""
+        ...
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        """Core metadata of one file; failures come back as a status, not an exception."""
+        ...
+
+    def metadata_for_url(self, name: NormalizedName, url: str) -> CoreMetadata:
+        """Core metadata of a direct reference (``name @ URL``)."""
+        ...
+
+    def prefetch(self, files: Iterable[DistFile]) -> None:
+        """Warm the cache for many files at once (in parallel); answers come later from ``metadata``."""
+        ...
