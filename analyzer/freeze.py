@@ -1,0 +1,119 @@
+"""Parse ``pip freeze`` output into pins.
+
+Every line is parsed by ``packaging`` (a freeze line is a PEP 508 requirement with one ``==``/``===`` or a URL);
+a line that does not fit is reported with its file and line number and skipped, so one bad line never loses
+the rest of a runtime.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from analyzer.errors import Problem
+from analyzer.snapshot import Pin
+
+_EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class FreezeResult:
+    """Pins read from one freeze file, and what was skipped."""
+
+    pins: tuple[Pin, ...]
+    problems: tuple[Problem, ...]
+
+
+def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
+    """Read ``pip freeze`` text; comments, blank lines and pip's own notes are ignored."""
+    pins: dict[str, Pin] = {}
+    problems: list[Problem] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            pin = parse_freeze_line(line, number)
+        except ValueError as exc:
+            problems.append(Problem(file, number, str(exc)))
+            continue
+        if pin.name in pins:
+            problems.append(
+                Problem(file, number, f"{pin.display_name} is listed twice (first on line {pins[pin.name].line}); "
+                        "the first is kept")
+            )
+            continue
+        pins[pin.name] = pin
+    return FreezeResult(tuple(pins.values()), tuple(problems))
+
+
+def parse_freeze_line(line: str, number: int | None = None) -> Pin:
+    """One freeze line to a pin; raises ValueError with a message fit for users."""
+    if "\x00" in line:
+        raise ValueError("binary data in a freeze line")
+    if line.startswith("-e ") or line.startswith("--editable"):
+        return _editable(line, number)
+    if line.startswith("-"):
+        raise ValueError(f"pip option lines are not part of a freeze: {_clip(line)!r}")
+    try:
+        req = Requirement(line)
+    except InvalidRequirement as exc:
+        raise ValueError(f"not a freeze line ({_first_line(exc)}): {_clip(line)!r}") from exc
+    if req.marker is not None:
+        raise ValueError(f"a freeze line has no environment marker: {_clip(line)!r}")
+    if req.url is not None:
+        return Pin(
+            name=canonicalize_name(req.name),
+            display_name=req.name,
+            version=version_from_url(req.url, req.name),
+            url=req.url,
+            line=number,
+        )
+    specs = list(req.specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "==="):
+        raise ValueError(f"expected NAME==VERSION, NAME===VERSION or NAME @ URL: {_clip(line)!r}")
+    version = specs[0].version
+    if specs[0].operator == "==" and "*" in version:
+        raise ValueError(f"a wildcard is not an installed version: {_clip(line)!r}")
+    return Pin(name=canonicalize_name(req.name), display_name=req.name, version=version, line=number)
+
+
+def version_from_url(url: str, name: str) -> str | None:
+    """The version a direct reference installs, when its URL names a wheel or an sdist of ``name``."""
+    path = unquote(urlsplit(url).path)
+    filename = path.rsplit("/", 1)[-1]
+    if filename.endswith(".whl"):
+        try:
+            wheel_name, version, _, _ = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            return None
+        return str(version) if wheel_name == canonicalize_name(name) else None
+    for suffix in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+        if filename.endswith(suffix):
+            stem = filename[: -len(suffix)]
+            prefix, _, version = stem.rpartition("-")
+            if prefix and canonicalize_name(prefix) == canonicalize_name(name) and version[:1].isdigit():
+                return version
+    return None
+
+
+def _editable(line: str, number: int | None) -> Pin:
+    target = line.split(None, 1)[1].strip() if " " in line else line.partition("=")[2].strip()
+    match = _EGG.search(target)
+    if match is None:
+        raise ValueError(f"editable install without a #egg= name: {_clip(line)!r}")
+    name = match.group(1)
+    return Pin(name=canonicalize_name(name), display_name=name, version=None, url=target, editable=True,
+               line=number)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
