@@ -8,7 +8,8 @@ the rest of a runtime.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -36,11 +37,11 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        try:
-            pin = parse_freeze_line(line, number)
-        except ValueError as exc:
-            problems.append(Problem(file, number, str(exc)))
+        parsed = _parse_cached(line)
+        if isinstance(parsed, str):
+            problems.append(Problem(file, number, parsed))
             continue
+        pin = replace(parsed, line=number)
         if pin.name in pins:
             problems.append(
                 Problem(file, number, f"{pin.display_name} is listed twice (first on line {pins[pin.name].line}); "
@@ -51,11 +52,20 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
     return FreezeResult(tuple(pins.values()), tuple(problems))
 
 
+@lru_cache(maxsize=1 << 15)
+def _parse_cached(line: str) -> Pin | str:
+    """A line's pin (without its number) or the problem's message: histories repeat most lines many times."""
+    try:
+        return parse_freeze_line(line)
+    except ValueError as exc:
+        return str(exc)
+
+
 def parse_freeze_line(line: str, number: int | None = None) -> Pin:
     """One freeze line to a pin; raises ValueError with a message fit for users."""
     if "\x00" in line:
         raise ValueError("binary data in a freeze line")
-    if line.startswith("-e ") or line.startswith("--editable"):
+    if line.startswith(("-e ", "--editable")):
         return _editable(line, number)
     if line.startswith("-"):
         raise ValueError(f"pip option lines are not part of a freeze: {_clip(line)!r}")
@@ -95,9 +105,9 @@ def version_from_url(url: str, name: str) -> str | None:
     for suffix in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
         if filename.endswith(suffix):
             stem = filename[: -len(suffix)]
-            prefix, _, version = stem.rpartition("-")
-            if prefix and canonicalize_name(prefix) == canonicalize_name(name) and version[:1].isdigit():
-                return version
+            prefix, _, sdist_version = stem.rpartition("-")
+            if prefix and canonicalize_name(prefix) == canonicalize_name(name) and sdist_version[:1].isdigit():
+                return sdist_version
     return None
 
 
