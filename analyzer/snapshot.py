@@ -183,6 +183,7 @@ class Snapshot:
                     "version": p.version,
                     **({"url": p.url} if p.url is not None else {}),
                     **({"editable": True} if p.editable else {}),
+                    **({"line": p.line} if p.line is not None else {}),
                 }
                 for p in self.pins
             ],
@@ -190,6 +191,7 @@ class Snapshot:
                 {"name": str(d.name), "requirements": list(d.requirements), "evidence": d.evidence}
                 for d in self.declared
             ],
+            "problems": [{"file": p.file, "line": p.line, "message": p.message} for p in self.problems],
             "notes": list(self.notes),
         }
 
@@ -217,6 +219,7 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
                 version=p.get("version"),
                 url=p.get("url"),
                 editable=bool(p.get("editable", False)),
+                line=_line(p),
             )
             for p in _list(data, "pins")
         )
@@ -248,6 +251,10 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
             commit=data.get("commit"),
             upstream_commit=data.get("upstream_commit"),
             declared=declared,
+            problems=tuple(
+                Problem(file=_text(p, "file"), line=_line(p), message=_text(p, "message"))
+                for p in _list(data, "problems")
+            ),
             notes=tuple(str(n) for n in data.get("notes", [])),
         )
     except (TypeError, ValueError, AttributeError) as exc:
@@ -258,6 +265,13 @@ def _text(obj: Any, key: str) -> str:
     value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, str) or not value:
         raise ValueError(f"field {key!r} must be a non-empty string")
+    return value
+
+
+def _line(obj: dict[str, Any]) -> int | None:
+    value = obj.get("line")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ValueError(f"field 'line' must be an integer, not {value!r}")
     return value
 
 
