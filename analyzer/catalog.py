@@ -1,0 +1,575 @@
+"""A source's release history, read from git: sync into the cache, list releases, read files at a commit.
+
+Every commit that changed a kind's freeze file is a release of that kind, dated by the commit. The history is
+mirrored into ``cache_dir()/sources/<name>/repo.git`` once (``snapshots sync``, or automatically on first use)
+and read offline afterwards. Listing must be instant, so the facts of every release (Python, platform, package
+count) are computed once per synced HEAD (one ``git cat-file --batch`` over the whole history) and kept in a
+JSON index beside the mirror; loading one release then reads a single blob.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from analyzer.errors import InputError, SourceError
+from analyzer.freeze import parse_freeze
+from analyzer.osinfo import OsInfo, parse_os_info
+from analyzer.paths import cache_dir
+from analyzer.snapshot import Pin, Platform, Snapshot
+from analyzer.sources import RuntimeFiles, SourceDeclaration
+
+__all__ = [
+    "Catalog",
+    "CommitInfo",
+    "Release",
+    "SyncResult",
+    "git",
+    "infer_python",
+    "source_dir",
+    "sync_source",
+]
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+"""Bumped whenever the index's content changes meaning, so an old index is rebuilt rather than misread."""
+
+_PREFERRED_EVIDENCE = ("torch", "torchvision", "torchaudio", "jaxlib", "tensorflow")
+_CP_TAG = re.compile(r"^cp(\d)(\d+)$")
+
+
+# -- git ---------------------------------------------------------------------------------------------------------
+
+
+def git(args: Sequence[str], *, cwd: Path | None = None, input: bytes | None = None) -> bytes:
+    """Run git with list arguments (never a shell); a failure becomes a SourceError carrying git's words."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, input=input, capture_output=True, check=False, env=env
+        )
+    except FileNotFoundError as exc:
+        raise SourceError("git is not installed; tfconflict needs it to read snapshot histories") from exc
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SourceError(f"git {args[0]} failed: {detail[-1] if detail else f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def read_blobs(repo: Path, names: Iterable[str]) -> Iterator[tuple[str, str | None, bytes | None]]:
+    """Read many objects (``commit:path`` or a blob id) with one ``git cat-file --batch`` process.
+
+    Yields ``(name, blob_id, content)``; a missing object yields ``(name, None, None)``.
+    """
+    wanted = list(names)
+    if not wanted:
+        return
+    out = git(["cat-file", "--batch"], cwd=repo, input=("\n".join(wanted) + "\n").encode())
+    pos = 0
+    for name in wanted:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].decode()
+        pos = end + 1
+        if header.endswith((" missing", " ambiguous")):
+            yield name, None, None
+            continue
+        sha, _type, size = header.split(" ")
+        content = out[pos : pos + int(size)]
+        pos += int(size) + 1
+        yield name, sha, content
+
+
+# -- the cache ---------------------------------------------------------------------------------------------------
+
+
+def source_dir(decl: SourceDeclaration) -> Path:
+    """Where one source's mirror, index and tables live."""
+    return cache_dir() / "sources" / decl.name
+
+
+def _repo(decl: SourceDeclaration) -> Path:
+    return source_dir(decl) / "repo.git"
+
+
+def _lock(decl: SourceDeclaration) -> FileLock:
+    root = source_dir(decl)
+    root.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(root / ".lock"))
+
+
+def normalize_origin(origin: str) -> str:
+    """A local path becomes absolute (so the cache remembers it wherever the next run starts); URLs stay."""
+    if "://" in origin or re.match(r"^[\w.-]+@[\w.-]+:", origin):
+        return origin
+    path = Path(origin).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    return origin
+
+
+def is_local(origin: str) -> bool:
+    return "://" not in origin and Path(origin).exists()
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What ``sync_source`` did, for the CLI to report."""
+
+    source: str
+    origin: str
+    origin_reason: str
+    head: str
+    cloned: bool
+    releases: int
+    tables: tuple[str, ...] = ()
+
+
+def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResult:
+    """Mirror the source's history into the cache (clone once, fetch afterwards) and index its releases.
+
+    ``origin`` wins over ``$<origin_env>``, which wins over the declared upstream; a bundle file works too.
+    """
+    from analyzer import colabtables
+
+    raw, reason = decl.origin(origin)
+    where = normalize_origin(raw)
+    root = source_dir(decl)
+    repo = _repo(decl)
+    with _lock(decl):
+        cloned = not (repo / "HEAD").is_file()
+        if cloned:
+            tmp = root / "repo.git.partial"
+            shutil.rmtree(tmp, ignore_errors=True)
+            log.info("cloning %s into %s", where, repo)
+            git(["clone", "--mirror", "--quiet", where, str(tmp)])
+            tmp.rename(repo)
+        else:
+            log.info("fetching %s into %s", where, repo)
+            git(["remote", "set-url", "origin", where], cwd=repo)
+            git(["fetch", "--prune", "--quiet", "origin"], cwd=repo)
+        (root / "origin.json").write_text(json.dumps({"origin": where}) + "\n", encoding="utf-8")
+        head = _head(repo)
+        tables = colabtables.sync_tables(decl, root, where, repo)
+        catalog = Catalog(decl, root, head)
+        count = len(catalog.releases)
+    return SyncResult(decl.name, where, reason, head, cloned, count, tables)
+
+
+def synced_origin(decl: SourceDeclaration) -> str | None:
+    """The origin the cache was last synced from, or None when nothing is synced."""
+    try:
+        data = json.loads((source_dir(decl) / "origin.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (_repo(decl) / "HEAD").is_file():
+        return None
+    value = data.get("origin") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _head(repo: Path) -> str:
+    try:
+        return git(["rev-parse", "--verify", "HEAD^{commit}"], cwd=repo).decode().strip()
+    except SourceError:
+        refs = git(["for-each-ref", "--format=%(objectname)", "--count=1", "refs/heads/"], cwd=repo).split()
+        if not refs:
+            raise SourceError(f"the synced history in {repo} has no branch") from None
+        return refs[0].decode()
+
+
+# -- releases ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit of the history, in order (``position`` 0 is the oldest)."""
+
+    commit: str
+    date: datetime
+    upstream_commit: str | None
+    position: int
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release: the freeze file of one kind as a commit changed it, with what the index knows of it."""
+
+    source: str
+    kind: str
+    selector: str
+    commit: str
+    upstream_commit: str | None
+    date: datetime
+    position: int
+    freeze_file: str
+    freeze_blob: str
+    python: str
+    python_evidence: str
+    platform: Platform
+    packages: int
+    problems: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def id(self) -> str:
+        return f"{self.selector}@{self.commit[:10]}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "selector": self.selector,
+            "commit": self.commit,
+            "upstream_commit": self.upstream_commit,
+            "date": self.date.isoformat(),
+            "position": self.position,
+            "freeze_file": self.freeze_file,
+            "freeze_blob": self.freeze_blob,
+            "python": self.python,
+            "python_evidence": self.python_evidence,
+            "platform": _platform_dict(self.platform),
+            "packages": self.packages,
+            "problems": self.problems,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: dict[str, Any]) -> Release:
+        return cls(
+            source=data["source"],
+            kind=data["kind"],
+            selector=data["selector"],
+            commit=data["commit"],
+            upstream_commit=data["upstream_commit"],
+            date=datetime.fromisoformat(data["date"]),
+            position=data["position"],
+            freeze_file=data["freeze_file"],
+            freeze_blob=data["freeze_blob"],
+            python=data["python"],
+            python_evidence=data["python_evidence"],
+            platform=Platform(**data["platform"]),
+            packages=data["packages"],
+            problems=data["problems"],
+            notes=tuple(data["notes"]),
+        )
+
+
+def _platform_dict(platform: Platform) -> dict[str, Any]:
+    return {
+        "os_name": platform.os_name,
+        "distro": platform.distro,
+        "distro_version": platform.distro_version,
+        "glibc": platform.glibc,
+        "machine": platform.machine,
+        "description": platform.description,
+    }
+
+
+def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
+    """Python ``X.Y`` from the ``cpXY`` tags of direct-reference wheel URLs, with the evidence in words.
+
+    ``abi3`` wheels are left out: they name a lowest version, not the interpreter.
+    """
+    votes: dict[str, list[str]] = {}
+    for pin in pins:
+        if pin.url is None:
+            continue
+        filename = pin.url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+        if not filename.endswith(".whl"):
+            continue
+        try:
+            _, _, _, tags = parse_wheel_filename(filename.replace("%2B", "+").replace("%2b", "+"))
+        except InvalidWheelFilename:
+            continue
+        found = {t.interpreter for t in tags if _CP_TAG.match(t.interpreter) and t.abi != "abi3"}
+        if len(found) == 1:
+            votes.setdefault(found.pop(), []).append(pin.display_name)
+    if not votes:
+        return None
+    counts = Counter({tag: len(names) for tag, names in votes.items()})
+    tag, agree = counts.most_common(1)[0]
+    total = sum(counts.values())
+    names = votes[tag]
+    witness = next((n for n in _PREFERRED_EVIDENCE if n in names), names[0])
+    match = _CP_TAG.match(tag)
+    assert match is not None
+    python = f"{match.group(1)}.{match.group(2)}"
+    agreement = f"{agree} of {total} cpXY wheel URLs agree" if total > 1 else "the only cpXY wheel URL"
+    return python, f"inferred from the {tag} tag of {witness}'s wheel URL ({agreement})"
+
+
+class Catalog:
+    """The releases of one synced source, read from the index of its HEAD (built on first use)."""
+
+    def __init__(self, decl: SourceDeclaration, root: Path, head: str) -> None:
+        self.decl = decl
+        self.root = root
+        self.repo = root / "repo.git"
+        self.head = head
+        data = self._load_or_build_index()
+        self.commits: tuple[CommitInfo, ...] = tuple(
+            CommitInfo(c, datetime.fromisoformat(d), u, i) for i, (c, d, u) in enumerate(data["commits"])
+        )
+        self.releases: tuple[Release, ...] = tuple(Release.from_json_dict(r) for r in data["releases"])
+
+    @classmethod
+    def open(cls, decl: SourceDeclaration, origin: str | None = None) -> Catalog:
+        """The synced catalog; syncs first when nothing is synced yet or another origin was asked for."""
+        synced = synced_origin(decl)
+        wanted = normalize_origin(origin) if origin else None
+        if synced is None:
+            where, _ = decl.origin(origin)
+            log.warning("no synced copy of the %s history yet: syncing from %s", decl.name, where)
+            sync_source(decl, origin)
+        elif wanted is not None and wanted != synced:
+            log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, wanted)
+            sync_source(decl, origin)
+        return cls(decl, source_dir(decl), _head(_repo(decl)))
+
+    # -- queries ---------------------------------------------------------------------------------------------
+
+    def releases_of(self, kind: str | None = None) -> tuple[Release, ...]:
+        if kind is None:
+            return self.releases
+        self.decl.kind(kind)
+        return tuple(r for r in self.releases if r.kind == kind)
+
+    def latest(self, kind: str) -> Release:
+        releases = self.releases_of(kind)
+        if not releases:
+            raise InputError(f"the {self.decl.name} history has no {kind} release")
+        return releases[-1]
+
+    def at(self, kind: str, when: datetime) -> Release | None:
+        """The release of ``kind`` in force at a moment: the last one dated at or before it."""
+        found = [r for r in self.releases_of(kind) if r.date <= when]
+        return max(found, key=lambda r: (r.date, r.position)) if found else None
+
+    def on(self, kind: str, day: date) -> Release | None:
+        """The release of ``kind`` in force on a calendar day (release dates as the commit records them)."""
+        found = [r for r in self.releases_of(kind) if r.date.date() <= day]
+        return max(found, key=lambda r: (r.date, r.position)) if found else None
+
+    def at_commit(self, kind: str, commit: CommitInfo) -> Release | None:
+        """The release of ``kind`` in force at a commit of the history (that commit's or an earlier one)."""
+        found = [r for r in self.releases_of(kind) if r.position <= commit.position]
+        return found[-1] if found else None
+
+    def find_commits(self, prefix: str) -> tuple[CommitInfo, ...]:
+        """Commits whose id or upstream short id starts with ``prefix``."""
+        key = prefix.lower()
+        return tuple(
+            c for c in self.commits if c.commit.startswith(key) or (c.upstream_commit or "").startswith(key)
+        )
+
+    def read_blob(self, blob: str) -> str:
+        return git(["cat-file", "blob", blob], cwd=self.repo).decode("utf-8", "replace")
+
+    def read_text(self, commit: str, path: str) -> str | None:
+        """A file as it was at a commit, or None when it did not exist there."""
+        for _, _, content in read_blobs(self.repo, [f"{commit}:{path}"]):
+            return None if content is None else content.decode("utf-8", "replace")
+        return None
+
+    @cached_property
+    def tables(self) -> Any:
+        from analyzer.colabtables import load_tables
+
+        return load_tables(self.decl, self.root)
+
+    def snapshot(self, release: Release) -> Snapshot:
+        """The full snapshot of one release: its pins, and the declared requirements in force at its date."""
+        result = parse_freeze(self.read_blob(release.freeze_blob), release.freeze_file)
+        declared, table_notes = self.tables.declared_at(release.date)
+        return Snapshot(
+            id=release.id,
+            python=release.python,
+            pins=result.pins,
+            kind=release.kind,
+            date=release.date,
+            python_evidence=release.python_evidence,
+            platform=release.platform,
+            source=self.decl.name,
+            commit=release.commit,
+            upstream_commit=release.upstream_commit,
+            declared=declared,
+            problems=result.problems,
+            notes=release.notes + table_notes,
+        )
+
+    # -- the index -------------------------------------------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path:
+        return self.root / f"index-v{INDEX_VERSION}-{self.head}.json"
+
+    def _load_or_build_index(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.index_path.read_text(encoding="utf-8"))
+            return data
+        except (OSError, ValueError):
+            pass
+        log.info("indexing the %s history at %s", self.decl.name, self.head[:12])
+        data = self._build_index()
+        tmp = self.index_path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, self.index_path)
+        for old in self.root.glob("index-v*.json"):
+            if old != self.index_path:
+                old.unlink(missing_ok=True)
+        return data
+
+    def _build_index(self) -> dict[str, Any]:
+        commits, changed = self._history()
+        pattern = re.compile(self.decl.upstream_commit_pattern) if self.decl.upstream_commit_pattern else None
+        wanted: list[str] = []
+        for commit, _date, _subject in commits:
+            for files in self.decl.kinds:
+                if files.freeze in changed[commit]:
+                    wanted.append(f"{commit}:{files.freeze}")
+                if files.os_info and (files.freeze in changed[commit] or files.os_info in changed[commit]):
+                    wanted.append(f"{commit}:{files.os_info}")
+        blobs = {name: (sha, content) for name, sha, content in read_blobs(self.repo, wanted)}
+        os_infos: dict[str, OsInfo] = {}
+        os_info_files = {f.os_info for f in self.decl.kinds if f.os_info}
+        for name, (_, content) in blobs.items():
+            path = name.partition(":")[2]
+            if path in os_info_files and content is not None:
+                os_infos[name] = parse_os_info(content.decode("utf-8", "replace"), path, self.decl.machine)
+        earliest = self._earliest_os_info(commits, os_infos)
+        releases: list[dict[str, Any]] = []
+        previous: dict[str, Release] = {}
+        commit_rows: list[tuple[str, str, str | None]] = []
+        for position, (commit, when, subject) in enumerate(commits):
+            match = pattern.search(subject) if pattern else None
+            upstream = match.group(1) if match else None
+            commit_rows.append((commit, when, upstream))
+            for files in self.decl.kinds:
+                if files.freeze not in changed[commit]:
+                    continue
+                sha, content = blobs.get(f"{commit}:{files.freeze}", (None, None))
+                if sha is None or content is None:
+                    continue  # the file was deleted: no release
+                release = Release(
+                    source=self.decl.name,
+                    kind=files.kind,
+                    selector=files.selector,
+                    commit=commit,
+                    upstream_commit=upstream,
+                    date=datetime.fromisoformat(when),
+                    position=position,
+                    freeze_file=files.freeze,
+                    freeze_blob=sha,
+                    packages=0,
+                    problems=0,
+                    python="",
+                    python_evidence="",
+                    platform=Platform(machine=self.decl.machine),
+                )
+                release = self._describe(
+                    release,
+                    files,
+                    content.decode("utf-8", "replace"),
+                    os_infos.get(f"{commit}:{files.os_info}"),
+                    earliest.get(files.kind),
+                    previous.get(files.kind),
+                )
+                previous[files.kind] = release
+                releases.append(release.to_json_dict())
+        return {"version": INDEX_VERSION, "head": self.head, "commits": commit_rows, "releases": releases}
+
+    def _earliest_os_info(
+        self, commits: Sequence[tuple[str, str, str]], os_infos: dict[str, OsInfo]
+    ) -> dict[str, tuple[str, OsInfo]]:
+        """Per kind, the first os-info file of the history (and its date): what older releases must assume."""
+        out: dict[str, tuple[str, OsInfo]] = {}
+        for commit, when, _ in commits:
+            for files in self.decl.kinds:
+                info = os_infos.get(f"{commit}:{files.os_info}")
+                if info is not None and files.kind not in out:
+                    out[files.kind] = (when, info)
+        return out
+
+    def _describe(
+        self,
+        release: Release,
+        files: RuntimeFiles,
+        freeze: str,
+        info: OsInfo | None,
+        earliest: tuple[str, OsInfo] | None,
+        previous: Release | None,
+    ) -> Release:
+        """Python, platform and counts of one release, each with the evidence it rests on."""
+        result = parse_freeze(freeze, files.freeze)
+        notes: list[str] = []
+        python = info.python if info is not None else None
+        evidence = f"{files.os_info} at {release.commit[:10]}" if python else ""
+        if info is not None:
+            platform = info.platform
+            notes.extend(str(p) for p in info.problems if p.line is not None)
+        elif earliest is not None:
+            since, first = earliest
+            platform = first.platform
+            notes.append(
+                f"OS and glibc assumed: {files.os_info} starts on {since[:10]} and this release is older, so the "
+                f"earliest one's platform ({first.platform.description or first.platform.distro}, "
+                f"glibc {first.platform.glibc}) is used; older runtimes may have had an older glibc"
+            )
+        else:
+            platform = Platform(machine=self.decl.machine)
+            notes.append(f"OS and glibc unknown: no {files.os_info or 'os-info file'} in the history")
+        if python is None:
+            missing = "has no Python line" if info is not None else "does not exist at this commit"
+            inferred = infer_python(result.pins)
+            if inferred is not None:
+                python, evidence = inferred[0], f"{inferred[1]}; {files.os_info} {missing}"
+            elif previous is not None:
+                python = previous.python
+                evidence = (
+                    f"assumed from the previous {files.kind} release ({previous.date.date()}): {files.os_info} "
+                    f"{missing} and no cpXY wheel URL says"
+                )
+            else:
+                python = "3"
+                evidence = f"unknown: {files.os_info} {missing} and no cpXY wheel URL says"
+        return replace(
+            release,
+            python=python,
+            python_evidence=evidence,
+            platform=platform,
+            packages=len(result.pins),
+            problems=len(result.problems),
+            notes=tuple(notes),
+        )
+
+    def _history(self) -> tuple[list[tuple[str, str, str]], dict[str, set[str]]]:
+        """Every commit oldest first (id, ISO date, subject), and the tracked files each one changed."""
+        out = git(
+            ["log", "--reverse", "--format=%x1e%H%x1f%cI%x1f%s", "--name-only", "--no-renames", self.head],
+            cwd=self.repo,
+        ).decode("utf-8", "replace")
+        tracked = set(self.decl.tracked_files)
+        commits: list[tuple[str, str, str]] = []
+        changed: dict[str, set[str]] = {}
+        for chunk in out.split("\x1e")[1:]:
+            head, _, names = chunk.partition("\n")
+            commit, when, subject = head.split("\x1f", 2)
+            commits.append((commit, when, subject))
+            changed[commit] = {n for n in names.split("\n") if n in tracked}
+        return commits, changed
+

@@ -1,0 +1,397 @@
+"""What the freeze does not say: google-colab's own requirements, and the named past runtime versions.
+
+google-colab is installed from a local file (``google-colab @ file:///colabtools/...``), so its requirements are
+on no index. They come from the history of colabtools' ``setup.py``, read statically with ``ast`` (never run),
+one row per change; a release gets the row in force at its date. Named runtime versions (``colab:2025.07``)
+come from the source's README. Both are kept as small TSV files in the source's cache folder:
+copied from beside a local origin (a bundle ships them), or derived from upstream history when syncing from it.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from analyzer.errors import InputError, SourceError
+from analyzer.snapshot import DeclaredRequirements
+from analyzer.sources import SourceDeclaration, TableDeclaration
+
+__all__ = [
+    "ColabTables",
+    "RequiresRow",
+    "RuntimeVersion",
+    "derive_requires_history",
+    "load_tables",
+    "read_requires_tsv",
+    "read_runtime_versions_tsv",
+    "requirements_from_setup_py",
+    "runtime_versions_from_readme",
+    "sync_tables",
+]
+
+log = logging.getLogger(__name__)
+
+REQUIRES_HEADER = ("date", "upstream_commit", "requires_dist")
+VERSIONS_HEADER = ("name", "upstream_commit", "commit_date", "python")
+
+
+@dataclass(frozen=True)
+class RequiresRow:
+    """google-colab's requirements as one upstream commit of ``setup.py`` declared them."""
+
+    date: datetime
+    upstream_commit: str
+    requirements: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class RuntimeVersion:
+    """A named past runtime version: the files in force at ``date`` (the last commit at or before it)."""
+
+    name: str
+    upstream_commit: str
+    date: datetime
+    python: str | None
+    line: int
+
+
+# -- TSV files ---------------------------------------------------------------------------------------------------
+
+
+def split_requirements(text: str) -> tuple[str, ...]:
+    """Split ``a; b>=1; c; python_version < "3.0"`` on ``; `` while keeping a marker with its requirement."""
+    out: list[str] = []
+    for part in (p.strip() for p in text.split("; ")):
+        if not part:
+            continue
+        if out and _is_marker(part):
+            out[-1] = f"{out[-1]}; {part}"
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+def _is_marker(text: str) -> bool:
+    try:
+        Requirement(text)
+        return False
+    except InvalidRequirement:
+        pass
+    try:
+        Marker(text)
+        return True
+    except InvalidMarker:
+        return False
+
+
+def _rows(text: str, file: str, header: Sequence[str]) -> Iterable[tuple[int, list[str]]]:
+    lines = text.splitlines()
+    if not lines or tuple(lines[0].split("\t")) != tuple(header):
+        raise InputError(f"expected the header {' / '.join(header)}", file=file, line=1)
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if len(cells) != len(header):
+            raise InputError(f"expected {len(header)} tab-separated cells, found {len(cells)}", file=file, line=number)
+        yield number, cells
+
+
+def _date(text: str, file: str, line: int) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"not an ISO date: {text!r}", file=file, line=line) from exc
+    if value.tzinfo is None:
+        raise InputError(f"the date {text!r} has no time zone", file=file, line=line)
+    return value
+
+
+def read_requires_tsv(text: str, file: str = "google-colab-requires.tsv") -> tuple[RequiresRow, ...]:
+    rows = [
+        RequiresRow(_date(cells[0], file, n), cells[1], split_requirements(cells[2]), n)
+        for n, cells in _rows(text, file, REQUIRES_HEADER)
+    ]
+    return tuple(sorted(rows, key=lambda r: r.date))
+
+
+def read_runtime_versions_tsv(text: str, file: str = "runtime-versions.tsv") -> tuple[RuntimeVersion, ...]:
+    rows = [
+        RuntimeVersion(cells[0], cells[1], _date(cells[2], file, n), cells[3] or None, n)
+        for n, cells in _rows(text, file, VERSIONS_HEADER)
+    ]
+    return tuple(sorted(rows, key=lambda r: r.date))
+
+
+def write_requires_tsv(rows: Iterable[RequiresRow]) -> str:
+    lines = ["\t".join(REQUIRES_HEADER)]
+    lines += [f"{r.date.isoformat()}\t{r.upstream_commit}\t{'; '.join(r.requirements)}" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_runtime_versions_tsv(rows: Iterable[RuntimeVersion]) -> str:
+    lines = ["\t".join(VERSIONS_HEADER)]
+    lines += [f"{r.name}\t{r.upstream_commit}\t{r.date.isoformat()}\t{r.python or ''}" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+# -- the tables in force -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColabTables:
+    """The side tables of one source as synced into its cache folder."""
+
+    package: str | None
+    requires: tuple[RequiresRow, ...]
+    requires_file: str | None
+    runtime_versions: tuple[RuntimeVersion, ...]
+    upstream: str | None = None
+
+    def requires_at(self, when: datetime) -> RequiresRow | None:
+        """The row in force at a moment: the last one dated at or before it."""
+        found = [r for r in self.requires if r.date <= when]
+        return found[-1] if found else None
+
+    def declared_at(self, when: datetime | None) -> tuple[tuple[DeclaredRequirements, ...], tuple[str, ...]]:
+        """Declared requirements to attach to a snapshot of that date, and notes on what is missing."""
+        if self.package is None:
+            return (), ()
+        if not self.requires or self.requires_file is None:
+            return (), (f"{self.package}'s requirements are unknown: no requirements table is synced",)
+        row = self.requires_at(when) if when is not None else self.requires[-1]
+        if row is None:
+            first = self.requires[0].date.date()
+            return (), (f"{self.package}'s requirements are unknown before {first} (the table's first row)",)
+        where = f" of {self.upstream}" if self.upstream else ""
+        evidence = (
+            f"{self.requires_file} line {row.line}: setup.py{where} at {row.upstream_commit} "
+            f"({row.date.date()}), the row in force on {when.date() if when else 'the latest date'}"
+        )
+        return (DeclaredRequirements(canonicalize_name(self.package), row.requirements, evidence),), ()
+
+    def runtime_version(self, name: str) -> RuntimeVersion | None:
+        for row in self.runtime_versions:
+            if row.name == name:
+                return row
+        return None
+
+
+def tables_dir(root: Path) -> Path:
+    return root / "tables"
+
+
+def load_tables(decl: SourceDeclaration, root: Path) -> ColabTables:
+    """Read the synced tables from the cache folder (offline); a missing table is an empty one."""
+    folder = tables_dir(root)
+    requires: tuple[RequiresRow, ...] = ()
+    versions: tuple[RuntimeVersion, ...] = ()
+    req = decl.declared_requirements
+    if req is not None and (folder / req.offline).is_file():
+        requires = read_requires_tsv((folder / req.offline).read_text(encoding="utf-8"), req.offline)
+    ver = decl.runtime_versions
+    if ver is not None and (folder / ver.offline).is_file():
+        versions = read_runtime_versions_tsv((folder / ver.offline).read_text(encoding="utf-8"), ver.offline)
+    return ColabTables(
+        package=req.package if req else None,
+        requires=requires,
+        requires_file=req.offline if req else None,
+        runtime_versions=versions,
+        upstream=req.upstream if req else None,
+    )
+
+
+# -- syncing -----------------------------------------------------------------------------------------------------
+
+
+def sync_tables(decl: SourceDeclaration, root: Path, origin: str, repo: Path) -> tuple[str, ...]:
+    """Refresh the tables in the cache: copied from beside a local origin, else derived from upstream history.
+
+    Returns one line per table saying where it came from. A table that cannot be had keeps its cached copy.
+    """
+    from analyzer.catalog import is_local
+
+    folder = tables_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    beside = _beside(origin) if is_local(origin) else []
+    said: list[str] = []
+    for table in (decl.runtime_versions, decl.declared_requirements):
+        if table is None:
+            continue
+        target = folder / table.offline
+        found = next((d / table.offline for d in beside if (d / table.offline).is_file()), None)
+        if found is not None:
+            shutil.copyfile(found, target)
+            said.append(f"{table.offline}: copied from {found}")
+            continue
+        try:
+            if table is decl.runtime_versions:
+                text, where = _derive_versions(table, repo)
+            else:
+                text, where = _derive_requires(table, root)
+        except (SourceError, InputError) as exc:
+            state = "the cached copy is kept" if target.is_file() else "it stays unknown"
+            log.warning("could not derive %s (%s); %s", table.offline, exc, state)
+            said.append(f"{table.offline}: not derived ({exc}); {state}")
+            continue
+        target.write_text(text, encoding="utf-8")
+        said.append(f"{table.offline}: derived from {where}")
+    return tuple(said)
+
+
+def _beside(origin: str) -> list[Path]:
+    """Folders where a local origin's tables may lie: beside the bundle file, or beside/in the repository."""
+    path = Path(origin)
+    return [path.parent] if path.is_file() else [path, path.parent]
+
+
+def _derive_versions(table: TableDeclaration, repo: Path) -> tuple[str, str]:
+    """Named runtime versions from every version of the source's README (the newest mention of a name wins)."""
+    from analyzer.catalog import git, read_blobs
+
+    log_text = git(["log", "--reverse", "--format=%H", "HEAD", "--", table.upstream_file], cwd=repo).decode()
+    found: dict[str, tuple[str, str | None]] = {}
+    for _, _, content in read_blobs(repo, [f"{c}:{table.upstream_file}" for c in log_text.split()]):
+        if content is not None:
+            for name, commit, python in runtime_versions_from_readme(content.decode("utf-8", "replace")):
+                found[name] = (commit, python)
+    if not found:
+        raise SourceError(f"no runtime version is named in the history of {table.upstream_file}")
+    rows = []
+    for number, (name, (commit, python)) in enumerate(sorted(found.items()), start=2):
+        try:
+            when = git(["log", "-1", "--format=%cI", commit], cwd=repo).decode().strip()
+        except SourceError:
+            log.warning("runtime version %s names commit %s, which the history does not hold", name, commit)
+            continue
+        rows.append(RuntimeVersion(name, commit[:12], datetime.fromisoformat(when), python, number))
+    return write_runtime_versions_tsv(sorted(rows, key=lambda r: r.date, reverse=True)), f"{table.upstream_file} history"
+
+
+_SECTION = re.compile(r"^#{2,4}\s.*?(\d{4}\.\d{2})\s*$")
+_TREE = re.compile(r"/tree/([0-9a-f]{7,40})")
+_PYTHON = re.compile(r"^\W*Python\s+(\d+\.\d+(?:\.\d+)?)\b")
+
+
+def runtime_versions_from_readme(text: str) -> list[tuple[str, str, str | None]]:
+    """``(name, commit, python)`` for each named runtime version a README links to a commit."""
+    out: list[tuple[str, str, str | None]] = []
+    name: str | None = None
+    commit: str | None = None
+    python: str | None = None
+    for line in [*text.splitlines(), "## end"]:
+        if line.startswith("#"):
+            if name is not None and commit is not None:
+                out.append((name, commit, python))
+            match = _SECTION.match(line)
+            name, commit, python = (match.group(1) if match else None), None, None
+            continue
+        if name is None:
+            continue
+        if commit is None and (tree := _TREE.search(line)):
+            commit = tree.group(1)
+        if python is None and (py := _PYTHON.match(line)):
+            python = py.group(1)
+    return out
+
+
+def _derive_requires(table: TableDeclaration, root: Path) -> tuple[str, str]:
+    origin = table.origin()
+    if origin is None:
+        raise SourceError(f"no upstream is declared for {table.offline}")
+    rows = derive_requires_history(origin, table.upstream_file, root / "upstream" / _slug(origin))
+    if not rows:
+        raise SourceError(f"no install_requires found in the history of {table.upstream_file} at {origin}")
+    return write_requires_tsv(rows), f"{table.upstream_file} history of {origin}"
+
+
+def _slug(origin: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", origin.rstrip("/").rsplit("/", 1)[-1]) or "repo"
+
+
+def derive_requires_history(origin: str, file: str, mirror: Path) -> tuple[RequiresRow, ...]:
+    """One row per commit that changed ``file``'s install_requires, from a mirror of ``origin`` kept in the cache."""
+    from analyzer.catalog import git, normalize_origin, read_blobs
+
+    where = normalize_origin(origin)
+    if (mirror / "HEAD").is_file():
+        git(["remote", "set-url", "origin", where], cwd=mirror)
+        git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror)
+    else:
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(mirror, ignore_errors=True)
+        git(["clone", "--mirror", "--quiet", where, str(mirror)])
+    out = git(["log", "--reverse", "--format=%H %cI", "HEAD", "--", file], cwd=mirror).decode().split("\n")
+    history = [line.split(" ", 1) for line in out if line]
+    rows: list[RequiresRow] = []
+    blobs = read_blobs(mirror, [f"{commit}:{file}" for commit, _ in history])
+    for (commit, when), (_, _, content) in zip(history, blobs):
+        if content is None:
+            continue
+        requirements = requirements_from_setup_py(content.decode("utf-8", "replace"))
+        if requirements is None or (rows and rows[-1].requirements == requirements):
+            continue
+        rows.append(RequiresRow(datetime.fromisoformat(when), commit[:12], requirements, len(rows) + 2))
+    return tuple(rows)
+
+
+def requirements_from_setup_py(source: str, file: str = "setup.py") -> tuple[str, ...] | None:
+    """``install_requires`` of a ``setup(...)`` call, read with ``ast`` and never executed.
+
+    Literal lists and tuples, names bound to them at module level, and ``+`` of those are understood;
+    anything computed at run time gives None (unknown) rather than a guess.
+    """
+    try:
+        tree = ast.parse(source, filename=file)
+    except SyntaxError:
+        return None
+    names: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    names[target.id] = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            names[node.target.id] = node.value
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if called != "setup":
+            continue
+        for keyword in call.keywords:
+            if keyword.arg == "install_requires":
+                value = _strings(keyword.value, names, depth=0)
+                return tuple(value) if value is not None else None
+    return None
+
+
+def _strings(node: ast.expr, names: dict[str, ast.expr], depth: int) -> list[str] | None:
+    if depth > 10:
+        return None
+    if isinstance(node, (ast.List, ast.Tuple)):
+        out: list[str] = []
+        for item in node.elts:
+            if not (isinstance(item, ast.Constant) and isinstance(item.value, str)):
+                return None
+            out.append(item.value.strip())
+        return out
+    if isinstance(node, ast.Name) and node.id in names:
+        return _strings(names[node.id], names, depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left = _strings(node.left, names, depth + 1)
+        right = _strings(node.right, names, depth + 1)
+        return None if left is None or right is None else left + right
+    return None
