@@ -46,7 +46,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 """Bumped whenever the index's content changes meaning, so an old index is rebuilt rather than misread."""
 
 _PREFERRED_EVIDENCE = ("torch", "torchvision", "torchaudio", "jaxlib", "tensorflow")
@@ -220,6 +220,7 @@ class Release:
     freeze_blob: str
     python: str
     python_evidence: str
+    python_inferred: bool
     platform: Platform
     packages: int
     problems: int
@@ -242,6 +243,7 @@ class Release:
             "freeze_blob": self.freeze_blob,
             "python": self.python,
             "python_evidence": self.python_evidence,
+            "python_inferred": self.python_inferred,
             "platform": _platform_dict(self.platform),
             "packages": self.packages,
             "problems": self.problems,
@@ -262,6 +264,7 @@ class Release:
             freeze_blob=data["freeze_blob"],
             python=data["python"],
             python_evidence=data["python_evidence"],
+            python_inferred=data["python_inferred"],
             platform=Platform(**data["platform"]),
             packages=data["packages"],
             problems=data["problems"],
@@ -329,15 +332,18 @@ class Catalog:
 
     @classmethod
     def open(cls, decl: SourceDeclaration, origin: str | None = None) -> Catalog:
-        """The synced catalog; syncs first when nothing is synced yet or another origin was asked for."""
+        """The synced catalog; syncs first when nothing is synced yet or another origin was asked for.
+
+        An origin is asked for by the argument or the source's environment variable; without either, whatever
+        was synced last is read, offline.
+        """
         synced = synced_origin(decl)
-        wanted = normalize_origin(origin) if origin else None
+        where, reason = decl.origin(origin)
         if synced is None:
-            where, _ = decl.origin(origin)
             log.warning("no synced copy of the %s history yet: syncing from %s", decl.name, where)
             sync_source(decl, origin)
-        elif wanted is not None and wanted != synced:
-            log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, wanted)
+        elif reason != "the declared upstream" and normalize_origin(where) != synced:
+            log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, where)
             sync_source(decl, origin)
         return cls(decl, source_dir(decl), _head(_repo(decl)))
 
@@ -479,6 +485,7 @@ class Catalog:
                     problems=0,
                     python="",
                     python_evidence="",
+                    python_inferred=False,
                     platform=Platform(machine=self.decl.machine),
                 )
                 release = self._describe(
@@ -551,6 +558,7 @@ class Catalog:
             release,
             python=python,
             python_evidence=evidence,
+            python_inferred=info is None or info.python is None,
             platform=platform,
             packages=len(result.pins),
             problems=len(result.problems),
