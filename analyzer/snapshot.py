@@ -278,10 +278,10 @@ def _line(obj: dict[str, Any]) -> int | None:
 def _list(obj: dict[str, Any], key: str) -> list[Any]:
     value = obj.get(key, [])
     if not isinstance(value, list):
-        raise ValueError(f"field {key!r} must be a list")
+        raise TypeError(f"field {key!r} must be a list")
     for item in value:
         if not isinstance(item, dict):
-            raise ValueError(f"every entry of {key!r} must be an object")
+            raise TypeError(f"every entry of {key!r} must be an object")
     return value
 
 
