@@ -1,0 +1,69 @@
+"""Options shared by every command that takes a snapshot (``--snapshot SEL`` and its companions)."""
+
+from __future__ import annotations
+
+import argparse
+
+from analyzer.snapshot import Snapshot
+
+__all__ = [
+    "COLAB_REPO_ENV",
+    "add_colab_repo_option",
+    "add_python_platform_options",
+    "add_snapshot_options",
+    "snapshot_from_args",
+]
+
+COLAB_REPO_ENV = "TFCONFLICT_COLAB_REPO"
+
+
+def add_colab_repo_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--colab-repo",
+        metavar="SRC",
+        default=None,
+        help=f"where the Colab history comes from: a git URL, a local repository or a bundle file "
+        f"(default: ${COLAB_REPO_ENV}, else upstream); used when syncing",
+    )
+
+
+def add_snapshot_options(parser: argparse.ArgumentParser, *, default: str = "colab") -> None:
+    """Add ``--snapshot``, ``--python``, ``--platform`` and ``--colab-repo`` to a command's parser."""
+    group = parser.add_argument_group("snapshot")
+    group.add_argument(
+        "--snapshot",
+        metavar="SEL",
+        default=default,
+        help="the runtime to analyse: colab, colab:latest, colab:YYYY-MM-DD, colab:YYYY.MM, colab@COMMIT, "
+        f"colab-gpu:..., colab-tpu:..., current, or a freeze / snapshot JSON file (default: {default})",
+    )
+    add_python_platform_options(group)
+    add_colab_repo_option(parser)
+
+
+def add_python_platform_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--python",
+        metavar="X.Y[.Z]",
+        default=None,
+        help="Python version of a freeze file's runtime (default: the running interpreter's, stated in the output)",
+    )
+    parser.add_argument(
+        "--platform",
+        metavar="TAG",
+        default=None,
+        help="platform of a freeze file's runtime as a wheel platform tag, e.g. manylinux_2_35_x86_64 "
+        "(default: Linux x86_64 with glibc 2.35, stated in the output)",
+    )
+
+
+def snapshot_from_args(args: argparse.Namespace, selector: str | None = None) -> Snapshot:
+    """The snapshot the parsed options name (``selector`` overrides ``--snapshot``, for positional uses)."""
+    from analyzer.selectors import resolve_selector
+
+    return resolve_selector(
+        selector if selector is not None else args.snapshot,
+        python=getattr(args, "python", None),
+        platform=getattr(args, "platform", None),
+        colab_repo=getattr(args, "colab_repo", None),
+    )

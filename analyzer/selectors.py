@@ -1,0 +1,223 @@
+"""``--snapshot SEL`` -> ``Snapshot``: every way a user names a runtime.
+
+- ``colab`` / ``colab:latest``: the latest release of a source's default kind; ``colab-gpu``, ``colab-tpu`` name
+  the other kinds (prefixes are declared in ``snapshots/*.toml``);
+- ``colab:2025-07-14``: the release in force on that day; ``colab:2025.07``: a named past runtime version;
+- ``colab@<commit>``: the release in force at a commit (history commit or upstream short id, any unique prefix);
+- a path to a freeze file (Python and platform from ``--python`` / ``--platform``, else stated defaults),
+  or to a snapshot JSON file; ``current``: the running interpreter.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from analyzer.catalog import Catalog, Release
+from analyzer.errors import InputError
+from analyzer.freeze import parse_freeze
+from analyzer.snapshot import Platform, Snapshot, snapshot_from_json
+from analyzer.sources import RuntimeFiles, SourceDeclaration, find_kind, selector_prefixes
+
+__all__ = ["DEFAULT_GLIBC", "parse_platform", "resolve_selector"]
+
+DEFAULT_GLIBC = "2.35"
+"""glibc assumed for a freeze file without ``--platform``: Ubuntu 22.04's, as on Colab and most CI images."""
+
+_SELECTOR = re.compile(r"^(?P<prefix>[a-z][a-z0-9-]*)(?:(?P<sep>[:@])(?P<rest>.*))?$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NAMED = re.compile(r"^\d{4}\.\d{2}$")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
+_MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
+_LEGACY = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
+
+EXAMPLES = (
+    "colab, colab:latest, colab:2025-07-14, colab:2025.07, colab@<commit>, colab-gpu:..., colab-tpu:..., "
+    "current, or a path to a freeze or snapshot JSON file"
+)
+
+
+def resolve_selector(
+    text: str,
+    *,
+    python: str | None = None,
+    platform: str | None = None,
+    colab_repo: str | None = None,
+) -> Snapshot:
+    """The snapshot a selector names; any mistake is an InputError that says what would have worked."""
+    text = text.strip()
+    if not text:
+        raise InputError(f"empty snapshot selector; use one of: {EXAMPLES}")
+    if text == "current":
+        _refuse_overrides(text, python, platform)
+        from analyzer.current import current_snapshot
+
+        return current_snapshot()
+    path = Path(text).expanduser()
+    if path.is_file():
+        return _from_file(path, python, platform)
+    match = _SELECTOR.match(text)
+    found = find_kind(match.group("prefix")) if match else None
+    if match is None or found is None:
+        if match is not None and "/" not in text and (match.group("sep") or "-" in match.group("prefix")):
+            known = ", ".join(selector_prefixes())
+            raise InputError(f"unknown snapshot source or runtime kind {match.group('prefix')!r} (known: {known})")
+        raise InputError(f"no such file, and not a snapshot selector: {text!r}; use one of: {EXAMPLES}")
+    _refuse_overrides(text, python, platform)
+    decl, files = found
+    catalog = Catalog.open(decl, colab_repo)
+    release, notes = _release(catalog, decl, files, match.group("sep"), match.group("rest"), text)
+    snapshot = catalog.snapshot(release)
+    return replace(snapshot, notes=snapshot.notes + notes) if notes else snapshot
+
+
+def _release(
+    catalog: Catalog, decl: SourceDeclaration, files: RuntimeFiles, sep: str | None, rest: str | None, text: str
+) -> tuple[Release, tuple[str, ...]]:
+    kind = files.kind
+    releases = catalog.releases_of(kind)
+    if not releases:
+        raise InputError(f"the {decl.name} history has no {kind} release")
+    first = releases[0]
+    if sep is None or (sep == ":" and rest == "latest"):
+        return releases[-1], ()
+    if not rest:
+        raise InputError(f"{text!r} ends after {sep!r}; use one of: {EXAMPLES}")
+    if sep == "@":
+        return _at_commit(catalog, files, rest, text)
+    if _DAY.match(rest):
+        try:
+            day = date.fromisoformat(rest)
+        except ValueError as exc:
+            raise InputError(f"{text!r}: {rest!r} is not a calendar date") from exc
+        found = catalog.on(kind, day)
+        if found is None:
+            raise InputError(
+                f"{text!r}: {day} is before the first {kind} release of {decl.name} ({first.date.date()})"
+            )
+        return found, ()
+    if _NAMED.match(rest):
+        version = catalog.tables.runtime_version(rest)
+        if version is None:
+            names = ", ".join(v.name for v in catalog.tables.runtime_versions) or "none synced"
+            raise InputError(f"{text!r}: {decl.name} has no runtime version named {rest!r} (known: {names})")
+        found = catalog.at(kind, version.date)
+        if found is None:
+            raise InputError(
+                f"{text!r}: runtime version {rest} ({version.date.date()}) predates the first {kind} release "
+                f"({first.date.date()})"
+            )
+        note = (
+            f"runtime version {rest}: the files in force at upstream {version.upstream_commit} "
+            f"({version.date.isoformat()})"
+        )
+        return found, (note,)
+    raise InputError(
+        f"{text!r}: after ':' expected 'latest', a date (YYYY-MM-DD) or a runtime version (YYYY.MM), not {rest!r}"
+    )
+
+
+def _at_commit(catalog: Catalog, files: RuntimeFiles, prefix: str, text: str) -> tuple[Release, tuple[str, ...]]:
+    if not _HEX.match(prefix):
+        raise InputError(f"{text!r}: {prefix!r} is not a commit id (4 to 40 hexadecimal digits)")
+    commits = catalog.find_commits(prefix)
+    if not commits:
+        raise InputError(f"{text!r}: no commit of the {catalog.decl.name} history starts with {prefix!r}")
+    if len(commits) > 1:
+        listed = ", ".join(c.commit[:12] for c in commits[:5])
+        raise InputError(f"{text!r}: {prefix!r} is ambiguous ({len(commits)} commits: {listed}...); give more digits")
+    commit = commits[0]
+    release = catalog.at_commit(files.kind, commit)
+    if release is None:
+        raise InputError(f"{text!r}: there is no {files.kind} release at or before commit {commit.commit[:12]}")
+    if release.commit != commit.commit:
+        note = (
+            f"commit {commit.commit[:12]} did not change {files.freeze}; the {files.kind} release in force there "
+            f"is {release.commit[:12]} ({release.date.date()})"
+        )
+        return release, (note,)
+    return release, ()
+
+
+def _refuse_overrides(text: str, python: str | None, platform: str | None) -> None:
+    if python is not None or platform is not None:
+        given = "--python" if python is not None else "--platform"
+        raise InputError(f"{given} applies to freeze files only; {text!r} knows its own interpreter and platform")
+
+
+def _from_file(path: Path, python: str | None, platform: str | None) -> Snapshot:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the file: {exc}", file=str(path)) from exc
+    if path.suffix == ".json" or text.lstrip().startswith("{"):
+        _refuse_overrides(str(path), python, platform)
+        return snapshot_from_json(text, file=str(path))
+    return freeze_snapshot(text, str(path), python=python, platform=platform)
+
+
+def freeze_snapshot(text: str, file: str, *, python: str | None = None, platform: str | None = None) -> Snapshot:
+    """A freeze file as a snapshot; whatever the file cannot say (Python, platform) is a stated assumption."""
+    result = parse_freeze(text, file)
+    notes: list[str] = []
+    if python is None:
+        version = ".".join(str(p) for p in sys.version_info[:3])
+        evidence = "assumed: the running interpreter's version (no --python given)"
+        notes.append(f"Python {version} assumed (the running interpreter's); give --python to change it")
+    else:
+        try:
+            version = str(Version(python))
+        except InvalidVersion as exc:
+            raise InputError(f"--python {python!r} is not a version (expected e.g. 3.12 or 3.12.12)") from exc
+        if len(Version(version).release) < 2:
+            raise InputError(f"--python {python!r} needs at least a minor version (e.g. 3.12)")
+        evidence = "given (--python)"
+    if platform is None:
+        chosen = Platform(
+            os_name="Linux", distro="ubuntu", distro_version="22.04", glibc=DEFAULT_GLIBC, machine="x86_64"
+        )
+        notes.append(
+            f"platform assumed: Linux x86_64 with glibc {DEFAULT_GLIBC} (Ubuntu 22.04); give --platform to change it"
+        )
+    else:
+        chosen = parse_platform(platform)
+    return Snapshot(
+        id=Path(file).name,
+        python=version,
+        pins=result.pins,
+        kind="custom",
+        python_evidence=evidence,
+        platform=chosen,
+        source="file",
+        problems=result.problems,
+        notes=tuple(notes),
+    )
+
+
+def parse_platform(text: str) -> Platform:
+    """A ``--platform`` value: a wheel platform tag (``manylinux_2_31_x86_64``, ``manylinux2014_x86_64``,
+    ``linux_aarch64``, ``win_amd64``, ``macosx_11_0_arm64``)."""
+    value = text.strip().lower().replace("-", "_").replace(".", "_")
+    if match := _MANYLINUX.match(value):
+        return Platform(os_name="Linux", glibc=f"{match.group(1)}.{match.group(2)}", machine=match.group(3))
+    legacy, _, arch = value.partition("_")
+    if legacy in _LEGACY and arch:
+        return Platform(os_name="Linux", glibc=_LEGACY[legacy], machine=arch)
+    if value.startswith("linux_") and len(value) > 6:
+        return Platform(os_name="Linux", glibc=None, machine=value[6:])
+    if value in ("win_amd64", "win32", "win_arm64"):
+        machine = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}[value]
+        return Platform(os_name="Windows", machine=machine)
+    if value.startswith("macosx_"):
+        parts = value.split("_")
+        if len(parts) >= 4:
+            return Platform(os_name="Darwin", distro_version=f"{parts[1]}.{parts[2]}", machine="_".join(parts[3:]))
+    raise InputError(
+        f"--platform {text!r} is not a platform tag; use e.g. manylinux_2_35_x86_64, manylinux2014_x86_64, "
+        "linux_aarch64, win_amd64 or macosx_11_0_arm64"
+    )
