@@ -31,19 +31,24 @@ def bundle() -> Path:
 
 
 @pytest.fixture(scope="session")
-def colab_cache(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> Iterator[Path]:
-    """A cache folder with the bundle synced once for the whole session (syncing is the slow part)."""
+def _synced_colab(tmp_path_factory: pytest.TempPathFactory, bundle: Path) -> Path:
+    """The bundle synced once for the whole session (cloning and indexing are the slow part)."""
     from analyzer.catalog import sync_source
     from analyzer.sources import load_source
 
     root = tmp_path_factory.mktemp("colab-cache")
-    previous = os.environ.get("TFCONFLICT_CACHE_DIR")
-    os.environ["TFCONFLICT_CACHE_DIR"] = str(root)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFCONFLICT_CACHE_DIR", str(root))
+        patch.delenv("TFCONFLICT_COLAB_REPO", raising=False)
         sync_source(load_source("colab"), origin=str(bundle))
-    finally:
-        if previous is None:
-            os.environ.pop("TFCONFLICT_CACHE_DIR", None)
-        else:
-            os.environ["TFCONFLICT_CACHE_DIR"] = previous
-    yield root
+    return root
+
+
+@pytest.fixture
+def colab_cache(_synced_colab: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A cache folder with the bundle synced, set as this test's ``TFCONFLICT_CACHE_DIR``.
+
+    Shared by the session: read it, do not sync another origin into it (use an empty cache for that).
+    """
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(_synced_colab))
+    yield _synced_colab
