@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -32,6 +32,9 @@ from analyzer.osinfo import OsInfo, parse_os_info
 from analyzer.paths import cache_dir
 from analyzer.snapshot import Pin, Platform, Snapshot
 from analyzer.sources import RuntimeFiles, SourceDeclaration
+
+if TYPE_CHECKING:
+    from analyzer.colabtables import ColabTables
 
 __all__ = [
     "Catalog",
@@ -144,7 +147,7 @@ def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResul
 
     ``origin`` wins over ``$<origin_env>``, which wins over the declared upstream; a bundle file works too.
     """
-    from analyzer import colabtables
+    from analyzer.colabtables import sync_tables
 
     raw, reason = decl.origin(origin)
     where = normalize_origin(raw)
@@ -164,7 +167,7 @@ def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResul
             git(["fetch", "--prune", "--quiet", "origin"], cwd=repo)
         (root / "origin.json").write_text(json.dumps({"origin": where}) + "\n", encoding="utf-8")
         head = _head(repo)
-        tables = colabtables.sync_tables(decl, root, where, repo)
+        tables = sync_tables(decl, root, where, repo)
         catalog = Catalog(decl, root, head)
         count = len(catalog.releases)
     return SyncResult(decl.name, where, reason, head, cloned, count, tables)
@@ -338,11 +341,12 @@ class Catalog:
         was synced last is read, offline.
         """
         synced = synced_origin(decl)
-        where, reason = decl.origin(origin)
+        where, _ = decl.origin(origin)
+        asked = bool(origin or (decl.origin_env and os.environ.get(decl.origin_env)))
         if synced is None:
             log.warning("no synced copy of the %s history yet: syncing from %s", decl.name, where)
             sync_source(decl, origin)
-        elif reason != "the declared upstream" and normalize_origin(where) != synced:
+        elif asked and normalize_origin(where) != synced:
             log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, where)
             sync_source(decl, origin)
         return cls(decl, source_dir(decl), _head(_repo(decl)))
@@ -393,7 +397,8 @@ class Catalog:
         return None
 
     @cached_property
-    def tables(self) -> Any:
+    def tables(self) -> ColabTables:
+        """The side tables synced with this history (google-colab's requirements, named runtime versions)."""
         from analyzer.colabtables import load_tables
 
         return load_tables(self.decl, self.root)

@@ -22,6 +22,7 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from analyzer.catalog import git, is_local, normalize_origin, read_blobs
 from analyzer.errors import InputError, SourceError
 from analyzer.snapshot import DeclaredRequirements
 from analyzer.sources import SourceDeclaration, TableDeclaration
@@ -220,8 +221,6 @@ def sync_tables(decl: SourceDeclaration, root: Path, origin: str, repo: Path) ->
 
     Returns one line per table saying where it came from. A table that cannot be had keeps its cached copy.
     """
-    from analyzer.catalog import is_local
-
     folder = tables_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     beside = _beside(origin) if is_local(origin) else []
@@ -258,8 +257,6 @@ def _beside(origin: str) -> list[Path]:
 
 def _derive_versions(table: TableDeclaration, repo: Path) -> tuple[str, str]:
     """Named runtime versions from every version of the source's README (the newest mention of a name wins)."""
-    from analyzer.catalog import git, read_blobs
-
     log_text = git(["log", "--reverse", "--format=%H", "HEAD", "--", table.upstream_file], cwd=repo).decode()
     found: dict[str, tuple[str, str | None]] = {}
     for _, _, content in read_blobs(repo, [f"{c}:{table.upstream_file}" for c in log_text.split()]):
@@ -269,13 +266,13 @@ def _derive_versions(table: TableDeclaration, repo: Path) -> tuple[str, str]:
     if not found:
         raise SourceError(f"no runtime version is named in the history of {table.upstream_file}")
     rows = []
-    for number, (name, (commit, python)) in enumerate(sorted(found.items()), start=2):
+    for name, (commit, python) in sorted(found.items()):
         try:
             when = git(["log", "-1", "--format=%cI", commit], cwd=repo).decode().strip()
         except SourceError:
             log.warning("runtime version %s names commit %s, which the history does not hold", name, commit)
             continue
-        rows.append(RuntimeVersion(name, commit[:12], datetime.fromisoformat(when), python, number))
+        rows.append(RuntimeVersion(name, commit[:12], datetime.fromisoformat(when), python, line=0))
     return write_runtime_versions_tsv(sorted(rows, key=lambda r: r.date, reverse=True)), f"{table.upstream_file} history"
 
 
@@ -322,8 +319,6 @@ def _slug(origin: str) -> str:
 
 def derive_requires_history(origin: str, file: str, mirror: Path) -> tuple[RequiresRow, ...]:
     """One row per commit that changed ``file``'s install_requires, from a mirror of ``origin`` kept in the cache."""
-    from analyzer.catalog import git, normalize_origin, read_blobs
-
     where = normalize_origin(origin)
     if (mirror / "HEAD").is_file():
         git(["remote", "set-url", "origin", where], cwd=mirror)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from analyzer.catalog import Catalog, Release, git
 from analyzer.diff import diff, is_major_change
@@ -14,7 +15,6 @@ from analyzer.freeze import parse_freeze_line
 from analyzer.selectors import freeze_snapshot
 from analyzer.snapshot import Snapshot
 from analyzer.sources import load_source
-from packaging.version import Version
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ def test_freeze_file_with_defaults_says_what_it_assumed(tmp_path: Path) -> None:
     assert snapshot.platform.glibc == "2.35" and snapshot.platform.machine == "x86_64"
     assert any(f"Python {running} assumed" in n for n in snapshot.notes)
     assert any("glibc 2.35" in n and "--platform" in n for n in snapshot.notes)
-    assert [str(p) for p in snapshot.problems][0].startswith(f"{path}:3: ")
+    assert str(snapshot.problems[0]).startswith(f"{path}:3: ")
     assert snapshot.by_name["numpy"].version == "2.0.2"
 
 

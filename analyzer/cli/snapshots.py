@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from analyzer.catalog import Catalog, Release, SyncResult, sync_source
+from analyzer.catalog import Catalog, Release, SyncResult, source_dir, sync_source
 from analyzer.cli.common import add_colab_repo_option, add_python_platform_options, snapshot_from_args
 from analyzer.diff import SnapshotDiff, diff
 from analyzer.errors import ExitCode, InputError
@@ -95,8 +95,9 @@ def _json(data: Any) -> str:
 
 
 def _run_sync(args: argparse.Namespace) -> int:
-    result = sync_source(load_source(args.source), args.colab_repo)
-    catalog = Catalog.open(load_source(args.source))
+    decl = load_source(args.source)
+    result = sync_source(decl, args.colab_repo)
+    catalog = Catalog(decl, source_dir(decl), result.head)
     if args.format == "json":
         sys.stdout.write(_json({**result.__dict__, "tables": list(result.tables)}))
     else:
