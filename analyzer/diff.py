@@ -85,13 +85,14 @@ class SnapshotDiff:
         }
 
 
+CALENDAR_YEAR = 1990
+"""A first release number at least this large is a year (CalVer: certifi 2025.8.3), not a major version."""
+
+
 def is_major_change(old: Version, new: Version) -> bool:
-    """A change of the first release number, or of the second while the first is 0 (``0.4`` -> ``0.5``)."""
-    a = old.release + (0,)
-    b = new.release + (0,)
-    if a[0] != b[0]:
-        return True
-    return a[0] == 0 and a[1] != b[1]
+    """A change of the first release number, except between two calendar versions (a new year breaks nothing)."""
+    a, b = old.release[0], new.release[0]
+    return a != b and not (a >= CALENDAR_YEAR and b >= CALENDAR_YEAR)
 
 
 def diff(a: Snapshot, b: Snapshot) -> SnapshotDiff:

@@ -92,7 +92,7 @@ def _snap(text: str, python: str = "3.11.13") -> Snapshot:
 def test_diff_kinds_on_small_cases() -> None:
     a = _snap("Alpha==1.0\nbeta==2.0\ngamma==0.4.1\ndelta==3.0\nurl @ https://x/url-1.0-py3-none-any.whl\nsame==1\n")
     b = _snap(
-        "alpha==2.0\nbeta==1.9\ngamma==0.5.0\nepsilon==1\nurl @ https://y/url-1.0-py3-none-any.whl\nsame==1\n",
+        "alpha==2.0\nbeta==1.9\ngamma==1.0.0\nepsilon==1\nurl @ https://y/url-1.0-py3-none-any.whl\nsame==1\n",
         python="3.12.12",
     )
     result = diff(a, b)
@@ -112,7 +112,15 @@ def test_diff_kinds_on_small_cases() -> None:
 
 @pytest.mark.parametrize(
     "old,new,major",
-    [("1.2", "2.0", True), ("1.2", "1.9", False), ("0.4", "0.5", True), ("0.4.1", "0.4.9", False), ("2", "2.1", False)],
+    [
+        ("1.2", "2.0", True),
+        ("1.2", "1.9", False),
+        ("0.4", "0.5", False),
+        ("0.9", "1.0", True),
+        ("2", "2.1", False),
+        ("2025.8.3", "2026.1.4", False),
+        ("3.0", "2024.1", True),
+    ],
 )
 def test_major_change_rule(old: str, new: str, major: bool) -> None:
     assert is_major_change(Version(old), Version(new)) is major

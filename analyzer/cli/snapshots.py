@@ -268,10 +268,6 @@ def render_diff(result: SnapshotDiff) -> str:
         f"{c.new.version or ''} @ {c.new.url or 'index'}"
         for c in result.changed
     ])
-    majors = result.major_changes
-    if majors:
-        lines.append(
-            f"major version changes ({len(majors)}): "
-            + ", ".join(f"{c.new.display_name} {c.old.version} -> {c.new.version}" for c in majors)
-        )
+    section("major version changes", [f"{c.new.display_name} {c.old.version} -> {c.new.version}"
+                                      for c in result.major_changes])
     return "\n".join(lines) + "\n"
