@@ -161,3 +161,68 @@ def test_unreachable_origin_is_a_source_error(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(tmp_path))
     with pytest.raises(SourceError, match="git clone failed"):
         sync_source(load_source("colab"), str(tmp_path / "no-such-repo"))
+
+
+KAGGLE = """
+name = "kaggle"
+description = "a second platform, declared as data only"
+upstream = "https://example.invalid/kaggle-history"
+origin_env = "TFCONFLICT_KAGGLE_REPO"
+default_kind = "gpu"
+machine = "x86_64"
+
+[kinds.gpu]
+freeze = "requirements-gpu.txt"
+os_info = "os.txt"
+selector = "kaggle-gpu"
+"""
+
+
+def test_another_platform_is_a_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from analyzer import sources
+    from analyzer.selectors import resolve_selector
+
+    declarations = tmp_path / "declared"
+    declarations.mkdir()
+    (declarations / "kaggle.toml").write_text(KAGGLE, encoding="utf-8")
+    real_roots = list(sources._roots())
+    monkeypatch.setattr(sources, "_roots", lambda: iter([*real_roots, declarations]))
+    assert sources.list_sources() == ("colab", "kaggle")
+
+    repo = tmp_path / "kaggle-history"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "requirements-gpu.txt").write_text("torch==2.5.1\n", encoding="utf-8")
+    (repo / "os.txt").write_text("Ubuntu 24.04.1 LTS\nPython 3.12.3\n", encoding="utf-8")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "one"],
+                   cwd=repo, check=True)
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TFCONFLICT_KAGGLE_REPO", str(repo))
+    snapshot = resolve_selector("kaggle-gpu")
+    assert (snapshot.source, snapshot.kind, snapshot.python) == ("kaggle", "gpu", "3.12.3")
+    assert snapshot.platform.glibc == "2.39" and snapshot.by_name["torch"].version == "2.5.1"
+    assert snapshot.declared == () and snapshot.notes == ()
+
+
+def test_declarations_load_and_errors_name_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analyzer import sources
+    from analyzer.errors import InputError
+
+    colab = load_source("colab")
+    assert colab.upstream == "https://github.com/googlecolab/backend-info"
+    assert colab.origin_env == "TFCONFLICT_COLAB_REPO" and colab.default_kind == "cpu"
+    assert [(k.kind, k.freeze, k.os_info, k.selector) for k in colab.kinds] == [
+        ("cpu", "pip-freeze.txt", "os-info.txt", "colab"),
+        ("gpu", "pip-freeze.gpu.txt", "os-info-gpu.txt", "colab-gpu"),
+        ("tpu", "pip-freeze.tpu.txt", "os-info-tpu.txt", "colab-tpu"),
+    ]
+    assert colab.declared_requirements is not None and colab.declared_requirements.package == "google-colab"
+    assert colab.runtime_versions is not None and colab.runtime_versions.offline == "runtime-versions.tsv"
+    with pytest.raises(InputError, match="unknown snapshot source 'nope' \\(declared: colab\\)"):
+        load_source("nope")
+    (tmp_path / "broken.toml").write_text('name = "broken"\nupstream = "x"\ndefault_kind = "cpu"\n', encoding="utf-8")
+    monkeypatch.setattr(sources, "_roots", lambda: iter([tmp_path]))
+    with pytest.raises(InputError, match=r"broken.toml: malformed source declaration: \[kinds\] must be a table"):
+        load_source("broken")
