@@ -1,0 +1,377 @@
+"""The dependency graph of an image (and of a request on top of it), as a networkx DiGraph.
+
+Edges run from a requirer to what it requires, evaluated for the *target* (markers, extras), using the core
+metadata of the installed versions and the snapshot's declared requirements (google-colab's pins). The graph
+answers "what can this request touch?" (descendants of the request root) and "who cares?" (ancestors), which
+restricts the minimal-conflicting-set search to the part of a 640-pin image that can matter; it also backs
+``tfconflict why`` (requirers, reverse tree) and dot/graphml export.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataSource, MetadataStatus
+from analyzer.snapshot import Pin, Snapshot
+
+__all__ = [
+    "REQUEST",
+    "Edge",
+    "ImageGraph",
+    "image_graph",
+    "installed_metadata",
+    "pick_file",
+]
+
+REQUEST = "<request>"
+"""The node standing for the user's request (a name no distribution can have)."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One requirement edge: ``parent`` (a pin, or the request) requires ``child`` with ``requirement``."""
+
+    parent: str
+    parent_version: str | None
+    child: NormalizedName
+    requirement: str
+
+    def __str__(self) -> str:
+        who = (
+            "the request" if self.parent == REQUEST else f"{self.parent} {self.parent_version or ''}".strip()
+        )
+        return f"{who} requires {self.requirement}"
+
+
+def pick_file(files: Iterable[DistFile], version: Version, env: TargetEnvironment) -> DistFile | None:
+    """The file whose metadata stands for an installed version: best wheel for the target, any wheel, an sdist."""
+    wheels: list[tuple[int, int, DistFile]] = []
+    sdists: list[DistFile] = []
+    for f in files:
+        if f.version != version:
+            continue
+        if f.kind is DistKind.WHEEL:
+            rank = env.wheel_rank(f.filename)
+            wheels.append((0 if rank is not None else 1, rank or 0, f))
+        else:
+            sdists.append(f)
+    if wheels:
+        return min(wheels, key=lambda item: (item[0], item[1]))[2]
+    return sdists[0] if sdists else None
+
+
+def _pin_file(pin: Pin, env: TargetEnvironment, source: MetadataSource) -> DistFile | None:
+    version = pin.parsed_version
+    if version is None or pin.url is not None:
+        return None
+    return pick_file(source.project(pin.name).files, version, env)
+
+
+def installed_metadata(
+    pins: Sequence[Pin], env: TargetEnvironment, source: MetadataSource
+) -> dict[NormalizedName, CoreMetadata]:
+    """Core metadata of every pin's installed version (prefetched in one batch); a miss is a status, not an error."""
+    files: dict[NormalizedName, DistFile | None] = {pin.name: _pin_file(pin, env, source) for pin in pins}
+    source.prefetch(f for f in files.values() if f is not None)
+    out: dict[NormalizedName, CoreMetadata] = {}
+    for pin in pins:
+        file = files[pin.name]
+        if pin.url is not None:
+            out[pin.name] = source.metadata_for_url(pin.name, pin.url)
+        elif file is not None:
+            out[pin.name] = source.metadata(file)
+        else:
+            version = pin.parsed_version or Version("0")
+            note = "no such version on the index" if pin.parsed_version else "no PEP 440 version"
+            out[pin.name] = CoreMetadata(
+                pin.name, version, status=MetadataStatus.UNAVAILABLE, source="graph", note=note
+            )
+    return out
+
+
+def _active(
+    requirements: Iterable[Requirement], env: TargetEnvironment, extras: Collection[str]
+) -> Iterator[Requirement]:
+    for req in requirements:
+        if env.evaluate(req.marker, tuple(sorted(extras))):
+            yield req
+
+
+class ImageGraph:
+    """The requirement graph of one image, optionally with a request on top; read-only after it is built."""
+
+    def __init__(self, graph: nx.DiGraph, snapshot: Snapshot, opaque: Collection[NormalizedName]) -> None:
+        self.graph = graph
+        self.snapshot = snapshot
+        self.opaque: frozenset[NormalizedName] = frozenset(opaque)
+        """Pins whose own requirements are unknown (metadata unavailable / requirements unknown)."""
+
+    # -- queries ---------------------------------------------------------------------------------------------
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.graph
+
+    @property
+    def pins(self) -> frozenset[NormalizedName]:
+        return frozenset(n for n, data in self.graph.nodes(data=True) if data.get("installed"))
+
+    def edges_into(self, name: str) -> tuple[Edge, ...]:
+        key = _key(name)
+        if key not in self.graph:
+            return ()
+        return tuple(sorted((e for _, _, e in self.graph.in_edges(key, data="edge")), key=_edge_key))
+
+    def edges_from(self, name: str) -> tuple[Edge, ...]:
+        key = _key(name)
+        if key not in self.graph:
+            return ()
+        return tuple(sorted((e for _, _, e in self.graph.out_edges(key, data="edge")), key=_edge_key))
+
+    def requirers_of(self, name: str) -> tuple[Edge, ...]:
+        """Who requires ``name`` and how: the first level of ``tfconflict why``."""
+        return self.edges_into(name)
+
+    def requirements_of(self, name: str) -> tuple[Edge, ...]:
+        return self.edges_from(name)
+
+    def dependents(self, name: str) -> frozenset[str]:
+        """Everything that requires ``name`` directly or transitively."""
+        key = _key(name)
+        return frozenset(nx.ancestors(self.graph, key)) if key in self.graph else frozenset()
+
+    def dependencies(self, name: str) -> frozenset[str]:
+        key = _key(name)
+        return frozenset(nx.descendants(self.graph, key)) if key in self.graph else frozenset()
+
+    def version_of(self, name: str) -> str | None:
+        key = _key(name)
+        return self.graph.nodes[key].get("version") if key in self.graph else None
+
+    def reachable_from_request(self) -> frozenset[str]:
+        """What the request can reach (with the request root left out); empty without a request."""
+        if REQUEST not in self.graph:
+            return frozenset()
+        return frozenset(nx.descendants(self.graph, REQUEST))
+
+    def relevant_pins(self, reached: Iterable[str] | None = None) -> frozenset[NormalizedName]:
+        """Pins that can matter to the request: reached by it, or requiring (transitively) something it reaches.
+
+        A pin outside this set neither constrains nor is constrained by anything the request can change.
+        """
+        targets = set(self.reachable_from_request() if reached is None else (_key(n) for n in reached))
+        targets &= set(self.graph.nodes)
+        if not targets:
+            return frozenset()
+        # One reverse traversal from all targets at once (cheaper than nx.ancestors per target).
+        seen = set(targets)
+        stack = list(targets)
+        pred = self.graph.pred
+        while stack:
+            node = stack.pop()
+            for parent in pred[node]:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        pins = self.pins
+        return frozenset(NormalizedName(n) for n in seen if n in pins)
+
+    def path_from_request(self, name: str) -> tuple[Edge, ...]:
+        """The shortest requirement chain from the request down to ``name`` (empty when none)."""
+        key = _key(name)
+        if REQUEST not in self.graph or key not in self.graph:
+            return ()
+        try:
+            nodes = nx.shortest_path(self.graph, REQUEST, key)
+        except nx.NetworkXNoPath:
+            return ()
+        return tuple(self.graph.edges[a, b]["edge"] for a, b in itertools.pairwise(nodes))
+
+    def reverse_tree(self, name: str, depth: int = 3) -> dict[str, object]:
+        """``{requirer: {its requirers...}}`` down to ``depth`` levels, sorted: ``tfconflict why`` as data."""
+
+        def walk(node: str, level: int, seen: frozenset[str]) -> dict[str, object]:
+            if level >= depth:
+                return {}
+            out: dict[str, object] = {}
+            for parent in sorted(self.graph.predecessors(node)):
+                if parent in seen:
+                    continue
+                out[parent] = walk(parent, level + 1, seen | {parent})
+            return out
+
+        key = _key(name)
+        return walk(key, 0, frozenset({key})) if key in self.graph else {}
+
+    # -- export ----------------------------------------------------------------------------------------------
+
+    def to_dot(self) -> str:
+        """Graphviz text, sorted so diffs are stable (no pydot dependency)."""
+        lines = ["digraph image {"]
+        for node in sorted(self.graph.nodes):
+            data = self.graph.nodes[node]
+            label = f"{node} {data.get('version') or ''}".strip()
+            style = "" if data.get("installed") else ", style=dashed"
+            lines.append(f'  "{node}" [label="{label}"{style}];')
+        for a, b, edge in sorted(self.graph.edges(data="edge"), key=lambda t: (t[0], t[1])):
+            lines.append(f'  "{a}" -> "{b}" [label="{edge.requirement.replace(chr(34), chr(39))}"];')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def write_graphml(self, path: Path) -> None:
+        plain = nx.DiGraph()
+        for node, data in self.graph.nodes(data=True):
+            plain.add_node(node, version=data.get("version") or "", installed=bool(data.get("installed")))
+        for a, b, edge in self.graph.edges(data="edge"):
+            plain.add_edge(a, b, requirement=edge.requirement)
+        nx.write_graphml(plain, str(path))
+
+    # -- building --------------------------------------------------------------------------------------------
+
+    def with_request(
+        self,
+        request: Sequence[Requirement],
+        env: TargetEnvironment,
+        source: MetadataSource,
+        *,
+        versions: Mapping[NormalizedName, Version] | None = None,
+        max_new: int = 300,
+    ) -> ImageGraph:
+        """A copy with the request root and the request's possible closure added.
+
+        A requested name is expanded with the requirements of the version it would take (``versions``, else the
+        newest version whose files install on the target and match every request for it); installed names
+        are not re-expanded (their edges are in the image); a new name takes its newest compatible version
+        matching the requirements seen for it. ``max_new`` bounds the expansion.
+        """
+        graph = self.graph.copy()
+        graph.add_node(REQUEST, version=None, installed=False)
+        requested = {canonicalize_name(r.name) for r in request}
+        pending: list[tuple[str, str | None, Requirement]] = [
+            (REQUEST, None, r) for r in request if env.evaluate(r.marker)
+        ]
+        specs: dict[NormalizedName, list[Requirement]] = {}
+        for r in request:
+            specs.setdefault(canonicalize_name(r.name), []).append(r)
+        expanded: set[NormalizedName] = set()
+        opaque = set(self.opaque)
+        pins = self.pins
+        while pending:
+            parent, parent_version, req = pending.pop()
+            child = canonicalize_name(req.name)
+            if child not in graph:
+                graph.add_node(child, version=None, installed=False)
+            edge = Edge(parent, parent_version, child, str(req))
+            if not graph.has_edge(parent, child):
+                graph.add_edge(parent, child, edge=edge)
+            if child in expanded or (child in pins and child not in requested):
+                continue
+            if len(expanded) >= max_new:
+                continue
+            expanded.add(child)
+            wanted = specs.get(child, [req])
+            version = (versions or {}).get(child) or _newest_fitting(child, wanted, env, source)
+            if version is None:
+                continue
+            graph.nodes[child]["candidate"] = str(version)
+            file = pick_file(source.project(child).files, version, env)
+            if file is None:
+                continue
+            meta = source.metadata(file)
+            if meta.status is not MetadataStatus.OK:
+                opaque.add(child)
+                continue
+            extras = {e for r in wanted for e in r.extras}
+            for sub in _active(meta.requires_dist, env, extras):
+                specs.setdefault(canonicalize_name(sub.name), []).append(sub)
+                pending.append((child, str(version), sub))
+        return ImageGraph(graph, self.snapshot, opaque)
+
+
+def _newest_fitting(
+    name: NormalizedName, requirements: Sequence[Requirement], env: TargetEnvironment, source: MetadataSource
+) -> Version | None:
+    from analyzer.diagnosis.installable import version_support
+
+    support = version_support(source.project(name).files, env)
+    versions = [v for v, s in support.items() if s.installable]
+    for req in requirements:
+        versions = list(req.specifier.filter(versions))
+    return max(versions) if versions else None
+
+
+def _key(name: str) -> str:
+    return name if name == REQUEST else canonicalize_name(name)
+
+
+def _edge_key(edge: Edge) -> tuple[str, str, str]:
+    return (edge.parent, edge.child, edge.requirement)
+
+
+def image_graph(snapshot: Snapshot, env: TargetEnvironment, source: MetadataSource) -> ImageGraph:
+    """The requirement graph of the installed pins, evaluated for ``env``.
+
+    Declared requirements (google-colab's setup.py) replace what the index would say for that pin. Extras a
+    pin is required with by another pin count for its own markers (``extra == "..."``), iterated to a fixpoint.
+    """
+    declared = {d.name: d.parsed() for d in snapshot.declared}
+    need = [p for p in snapshot.pins if p.name not in declared]
+    metas = installed_metadata(need, env, source)
+    requirements: dict[NormalizedName, tuple[Requirement, ...]] = {}
+    opaque: set[NormalizedName] = set()
+    for pin in snapshot.pins:
+        if pin.name in declared:
+            requirements[pin.name] = declared[pin.name]
+            continue
+        meta = metas[pin.name]
+        if meta.status is not MetadataStatus.OK:
+            opaque.add(pin.name)
+        requirements[pin.name] = meta.requires_dist
+
+    extras: dict[NormalizedName, set[str]] = {p.name: set() for p in snapshot.pins}
+    while True:
+        changed = False
+        for pin in snapshot.pins:
+            for req in _active(requirements[pin.name], env, extras[pin.name]):
+                child = canonicalize_name(req.name)
+                if child in extras and not set(req.extras) <= extras[child]:
+                    extras[child] |= set(req.extras)
+                    changed = True
+        if not changed:
+            break
+
+    graph = nx.DiGraph()
+    for pin in snapshot.pins:
+        graph.add_node(pin.name, version=pin.version, installed=True, opaque=pin.name in opaque)
+    for pin in snapshot.pins:
+        for req in _active(requirements[pin.name], env, extras[pin.name]):
+            child = canonicalize_name(req.name)
+            if child == pin.name:
+                continue
+            if child not in graph:
+                graph.add_node(child, version=None, installed=False)
+            if graph.has_edge(pin.name, child):
+                # Two lines for one child (different markers): keep both texts on the one edge.
+                old = graph.edges[pin.name, child]["edge"]
+                text = f"{old.requirement}, {req}" if str(req) not in old.requirement else old.requirement
+                graph.edges[pin.name, child]["edge"] = Edge(pin.name, pin.version, child, text)
+            else:
+                graph.add_edge(pin.name, child, edge=Edge(pin.name, pin.version, child, str(req)))
+    return ImageGraph(graph, snapshot, opaque)
+
+
+def parse_version(text: str | None) -> Version | None:
+    if text is None:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None

@@ -1,0 +1,344 @@
+"""The minimal conflicting set: FastDiag on its own, then scenarios whose minimality is verified by re-resolving."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from analyzer.diagnosis.conflict_set import (
+    Verdict,
+    fastdiag,
+    is_minimal,
+    minimal_conflicting_set,
+    preexisting_violations,
+)
+from analyzer.diagnosis.graph import REQUEST, image_graph
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, ProjectFiles
+from analyzer.snapshot import Pin, Platform, Snapshot
+
+# -- FastDiag alone: consistency = "the relaxed set hits every conflict" -----------------------------------------
+
+
+def hitting(conflicts: Sequence[frozenset[int]]) -> Any:
+    return lambda relaxed: all(c & relaxed for c in conflicts)
+
+
+def test_fastdiag_finds_a_minimal_hitting_set_and_depends_on_the_order() -> None:
+    conflicts = [frozenset({1, 2}), frozenset({2, 3}), frozenset({4})]
+    consistent = hitting(conflicts)
+    found = fastdiag([2, 1, 3, 4, 5], consistent)
+    assert found is not None and is_minimal(found, consistent)
+    assert set(found) == {2, 4}
+    # The front is relaxed in preference: with 2 last, the other minimal diagnosis comes out.
+    other = fastdiag([1, 3, 4, 5, 2], consistent)
+    assert other is not None and set(other) == {1, 3, 4} and is_minimal(other, consistent)
+
+
+def test_fastdiag_edge_cases() -> None:
+    assert fastdiag([1, 2], hitting([])) == ()
+    assert fastdiag([1, 2], hitting([frozenset({1, 2})])) == (1,)
+    assert fastdiag([2, 1], hitting([frozenset({1, 2})])) == (2,)
+    assert fastdiag([1, 2], hitting([frozenset({9})])) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.frozensets(st.integers(0, 11), min_size=1, max_size=4), max_size=6),
+    st.permutations(range(12)),
+)
+def test_fastdiag_result_is_always_minimal(conflicts: list[frozenset[int]], order: list[int]) -> None:
+    consistent = hitting(conflicts)
+    found = fastdiag(order, consistent)
+    assert found is not None
+    assert len(set(found)) == len(found)
+    assert is_minimal(found, consistent) if found else consistent(frozenset())
+
+
+# -- a tiny in-memory index and an exhaustive resolver with resolve()'s signature --------------------------------
+
+INDEX = "http://index.invalid/simple/"
+
+
+class MemorySource:
+    """Projects as ``{name: {version: [requirement, ...]}}``, one pure-Python wheel per version."""
+
+    def __init__(self, projects: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        self.projects = {
+            canonicalize_name(n): {Version(v): tuple(Requirement(r) for r in reqs) for v, reqs in vs.items()}
+            for n, vs in projects.items()
+        }
+        self.metadata_calls = 0
+
+    def project(self, name: NormalizedName) -> ProjectFiles:
+        files = tuple(
+            DistFile(name, v, f"{name}-{v}-py3-none-any.whl", f"{INDEX}{name}-{v}.whl", DistKind.WHEEL, INDEX)
+            for v in sorted(self.projects.get(name, {}))
+        )
+        return ProjectFiles(name, files, indexes=(INDEX,))
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        self.metadata_calls += 1
+        return CoreMetadata(file.project, file.version, self.projects[file.project][file.version])
+
+    def metadata_for_url(self, name: NormalizedName, url: str) -> CoreMetadata:
+        raise AssertionError("no direct references here")
+
+    def prefetch(self, files: Iterable[DistFile]) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Dist:
+    name: NormalizedName
+    version: Version
+    requirements: tuple[Requirement, ...]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    ok: bool
+    mapping: Mapping[NormalizedName, Dist] = field(default_factory=dict)
+
+
+def exhaustive_resolve(
+    request: Sequence[Requirement],
+    *,
+    snapshot: Snapshot,
+    env: TargetEnvironment,
+    source: MemorySource,
+    keep: Collection[NormalizedName] = (),
+    free: Collection[NormalizedName] = (),
+    ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
+    prefer_installed: bool = True,
+) -> Resolution:
+    """Backtracking over every version (tiny scenarios only): the reference the search is checked against."""
+    pins = snapshot.by_name
+    ignored = set(ignore_edges)
+    roots: list[tuple[str | None, Requirement]] = [(None, r) for r in request]
+    roots += [(None, Requirement(f"{n}=={pins[n].version}")) for n in keep]
+    roots += [(None, Requirement(str(n))) for n in free]
+
+    def reqs(name: NormalizedName, version: Version) -> list[tuple[str, Requirement]]:
+        return [
+            (name, r)
+            for r in source.projects[name][version]
+            if env.evaluate(r.marker) and (name, canonicalize_name(r.name)) not in ignored
+        ]
+
+    def solve(
+        assigned: dict[NormalizedName, Version], constraints: list[tuple[str | None, Requirement]]
+    ) -> Any:
+        for _, r in constraints:
+            n = canonicalize_name(r.name)
+            if n in assigned and not r.specifier.contains(assigned[n], prereleases=True):
+                return None
+        open_names = [
+            canonicalize_name(r.name) for _, r in constraints if canonicalize_name(r.name) not in assigned
+        ]
+        if not open_names:
+            return assigned
+        name = open_names[0]
+        specs = [r.specifier for _, r in constraints if canonicalize_name(r.name) == name]
+        versions = sorted(source.projects.get(name, {}), reverse=True)
+        installed = pins[name].parsed_version if name in pins else None
+        if prefer_installed and installed in versions:
+            versions.remove(installed)  # type: ignore[arg-type]
+            versions.insert(0, installed)  # type: ignore[arg-type]
+        for v in versions:
+            if all(s.contains(v, prereleases=True) for s in specs):
+                done = solve({**assigned, name: v}, constraints + reqs(name, v))
+                if done is not None:
+                    return done
+        return None
+
+    found = solve({}, roots)
+    if found is None:
+        return Resolution(False)
+    return Resolution(True, {n: Dist(n, v, source.projects[n][v]) for n, v in found.items()})
+
+
+def snapshot_of(pins: Mapping[str, str], python: str = "3.11.13") -> Snapshot:
+    return Snapshot(
+        id="scenario",
+        python=python,
+        pins=tuple(Pin(canonicalize_name(n), v) for n, v in pins.items()),
+        platform=Platform(glibc="2.35"),
+    )
+
+
+def env_of(snapshot: Snapshot) -> TargetEnvironment:
+    return TargetEnvironment.from_snapshot(snapshot)
+
+
+def run(
+    request: Sequence[str], projects: Mapping[str, Mapping[str, Sequence[str]]], pins: Mapping[str, str]
+) -> Any:
+    source = MemorySource(projects)
+    snapshot = snapshot_of(pins)
+    env = env_of(snapshot)
+    reqs = [Requirement(r) for r in request]
+    result = minimal_conflicting_set(reqs, snapshot, env, source, resolver=exhaustive_resolve)
+    return result, reqs, snapshot, env, source
+
+
+def fits(
+    reqs: Sequence[Requirement],
+    snapshot: Snapshot,
+    env: TargetEnvironment,
+    source: MemorySource,
+    freed: Collection[str],
+    removed: Collection[str] = (),
+    ignored: Collection[tuple[str, str]] = (),
+) -> bool:
+    """Re-resolve with every other pin (not requested) kept: the independent minimality check."""
+    requested = {canonicalize_name(r.name) for r in reqs}
+    others = {p.name for p in snapshot.pins} - requested - set(freed) - set(removed)
+    return exhaustive_resolve(
+        reqs,
+        snapshot=snapshot,
+        env=env,
+        source=source,
+        keep=others,
+        free=set(freed),
+        ignore_edges=[(canonicalize_name(a), canonicalize_name(b)) for a, b in ignored],
+    ).ok
+
+
+def assert_minimal(
+    result: Any, reqs: Sequence[Requirement], snapshot: Snapshot, env: TargetEnvironment, source: MemorySource
+) -> None:
+    for found in result.sets:
+        freed = {m.name for m in found.members if not m.removed}
+        removed = set(found.removed)
+        assert found.verified
+        assert fits(reqs, snapshot, env, source, freed, removed, result.ignored)
+        for member in freed:
+            assert not fits(reqs, snapshot, env, source, freed - {member}, removed, result.ignored)
+
+
+# -- scenarios ---------------------------------------------------------------------------------------------------
+
+TF_WORLD: dict[str, dict[str, list[str]]] = {
+    "tensorflow": {
+        "2.12.0": ["numpy<1.24,>=1.22", "protobuf<5,>=3.20"],
+        "2.18.0": ["numpy>=1.26", "protobuf>=3.20"],
+    },
+    "numpy": {"1.22.4": [], "1.23.5": [], "1.26.4": [], "2.0.2": []},
+    "protobuf": {"3.20.3": [], "4.25.3": [], "5.29.0": []},
+    "jax": {"0.4.10": ["numpy>=1.22"], "0.5.2": ["numpy>=1.25", "ml-dtypes>=0.4"]},
+    "ml-dtypes": {"0.4.1": ["numpy>=1.21"]},
+    "requests": {"2.32.3": ["idna"]},
+    "idna": {"3.10": []},
+    "pandas": {"2.2.2": ["numpy>=1.22.4"]},
+}
+TF_PINS = {
+    "tensorflow": "2.18.0",
+    "numpy": "1.26.4",
+    "protobuf": "4.25.3",
+    "jax": "0.5.2",
+    "ml-dtypes": "0.4.1",
+    "requests": "2.32.3",
+    "idna": "3.10",
+    "pandas": "2.2.2",
+}
+
+
+def test_jax_like_pin_conflict_is_numpy_and_jax_with_versions_and_reasons() -> None:
+    result, reqs, snapshot, env, source = run(["tensorflow==2.12.0"], TF_WORLD, TF_PINS)
+    assert result.verdict is Verdict.CONFLICT
+    best = result.best
+    assert best is not None and set(best.names) == {"numpy", "jax"}
+    assert_minimal(result, reqs, snapshot, env, source)
+    moves = {m.name: m.moves_to for m in best.members}
+    assert moves == {"numpy": "1.23.5", "jax": "0.4.10"}
+    # Unrelated pins are not even candidates.
+    assert "requests" not in result.candidates and "idna" not in result.candidates
+    assert result.resolver_calls > 0
+    jax = next(m for m in best.members if m.name == "jax")
+    texts = [str(e) for e in jax.reasons]
+    assert "jax 0.5.2 requires numpy>=1.25" in texts
+    assert "tensorflow 2.12.0 requires numpy<1.24,>=1.22" in texts
+    assert texts[-1] == "the request requires tensorflow==2.12.0"
+    numpy = next(m for m in best.members if m.name == "numpy")
+    assert next(str(e) for e in numpy.reasons) == "tensorflow 2.12.0 requires numpy<1.24,>=1.22"
+
+
+def test_fits_as_is_when_the_request_matches_the_image() -> None:
+    result, *_ = run(["tensorflow==2.18.0"], TF_WORLD, TF_PINS)
+    assert result.verdict is Verdict.FITS and result.sets == ()
+
+
+def test_two_independent_conflicting_pins_make_a_set_of_two() -> None:
+    world = {
+        "app": {"1.0": ["alpha>=2", "beta>=2"]},
+        "alpha": {"1.0": [], "2.0": []},
+        "beta": {"1.0": [], "2.0": []},
+        "gamma": {"1.0": ["alpha"]},
+    }
+    result, reqs, snapshot, env, source = run(["app"], world, {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"})
+    assert result.verdict is Verdict.CONFLICT and len(result.sets) == 1
+    assert set(result.best.names) == {"alpha", "beta"}
+    assert_minimal(result, reqs, snapshot, env, source)
+
+
+def test_two_alternative_minimal_sets_are_both_reported() -> None:
+    # app 1.1 needs y==1, app 1.0 needs x==1: freeing x or freeing y each suffices.
+    world = {"app": {"1.0": ["x==1"], "1.1": ["y==1"]}, "x": {"1": [], "2": []}, "y": {"1": [], "2": []}}
+    result, reqs, snapshot, env, source = run(["app"], world, {"x": "2", "y": "2"})
+    assert result.verdict is Verdict.CONFLICT and result.several
+    assert {frozenset(s.names) for s in result.sets} == {frozenset({"x"}), frozenset({"y"})}
+    assert_minimal(result, reqs, snapshot, env, source)
+
+
+def test_preexisting_violation_is_ignored_not_blamed_on_the_request() -> None:
+    world = {**TF_WORLD, "oldlib": {"1.0": ["numpy<1.20"]}}
+    pins = {**TF_PINS, "oldlib": "1.0"}
+    source = MemorySource(world)
+    snapshot = snapshot_of(pins)
+    env = env_of(snapshot)
+    assert ("oldlib", "numpy") in preexisting_violations(image_graph(snapshot, env, source))
+    result, reqs, snapshot, env, source = run(["tensorflow==2.18.0"], world, pins)
+    assert result.verdict is Verdict.FITS
+    assert ("oldlib", "numpy") in result.ignored
+    # The same search without the ignored edge would blame the image's own breakage.
+    blamed = minimal_conflicting_set(
+        reqs, snapshot, env, source, resolver=exhaustive_resolve, ignore_edges=()
+    )
+    assert blamed.verdict is not Verdict.FITS
+
+
+def test_a_pin_that_no_version_can_keep_must_be_removed() -> None:
+    world = {
+        "app": {"1.0": ["numpy>=1.25"]},
+        "numpy": {"1.19.5": [], "1.26.4": []},
+        "legacy": {"0.9": ["numpy<1.20"], "1.0": ["numpy<1.20"]},
+    }
+    result, reqs, snapshot, env, source = run(["app"], world, {"numpy": "1.19.5", "legacy": "1.0"})
+    assert result.verdict is Verdict.CONFLICT
+    best = result.best
+    assert best is not None and best.removed == ("legacy",)
+    legacy = next(m for m in best.members if m.name == "legacy")
+    assert legacy.moves_to is None
+    assert {m.name: m.moves_to for m in best.members if not m.removed} == {"numpy": "1.26.4"}
+    assert_minimal(result, reqs, snapshot, env, source)
+
+
+def test_unresolvable_request_is_not_blamed_on_the_image() -> None:
+    world = {"app": {"1.0": ["missing-dep>=1"]}, "numpy": {"1.26.4": []}}
+    result, *_ = run(["app"], world, {"numpy": "1.26.4"})
+    assert result.verdict is Verdict.UNRESOLVABLE and result.sets == ()
+
+
+def test_request_root_is_not_a_pin() -> None:
+    source = MemorySource(TF_WORLD)
+    snapshot = snapshot_of(TF_PINS)
+    graph = image_graph(snapshot, env_of(snapshot), source)
+    assert REQUEST not in graph.pins
