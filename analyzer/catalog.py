@@ -345,7 +345,14 @@ class Catalog:
         asked = bool(origin or (decl.origin_env and os.environ.get(decl.origin_env)))
         if synced is None:
             log.warning("no synced copy of the %s history yet: syncing from %s", decl.name, where)
-            sync_source(decl, origin)
+            try:
+                sync_source(decl, origin)
+            except SourceError as exc:
+                hint = f" or set ${decl.origin_env}" if decl.origin_env else ""
+                raise SourceError(
+                    f"{exc}; nothing of the {decl.name} history is synced yet: give --colab-repo (a git URL, a "
+                    f"local repository or a bundle file){hint}"
+                ) from exc
         elif asked and normalize_origin(where) != synced:
             log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, where)
             sync_source(decl, origin)

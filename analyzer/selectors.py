@@ -5,7 +5,8 @@
 - ``colab:2025-07-14``: the release in force on that day; ``colab:2025.07``: a named past runtime version;
 - ``colab@<commit>``: the release in force at a commit (history commit or upstream short id, any unique prefix);
 - a path to a freeze file (Python and platform from ``--python`` / ``--platform``, else stated defaults),
-  or to a snapshot JSON file; ``current``: the running interpreter.
+  or to a snapshot JSON file; ``current``: the running interpreter. Selectors win over a file of the same name
+  (``./colab`` names the file).
 """
 
 from __future__ import annotations
@@ -58,13 +59,13 @@ def resolve_selector(
         from analyzer.current import current_snapshot
 
         return current_snapshot()
-    path = Path(text).expanduser()
-    if path.is_file():
-        return _from_file(path, python, platform)
     match = _SELECTOR.match(text)
     found = find_kind(match.group("prefix")) if match else None
     if match is None or found is None:
-        if match is not None and "/" not in text and (match.group("sep") or "-" in match.group("prefix")):
+        path = Path(text).expanduser()
+        if path.is_file():
+            return _from_file(path, python, platform)
+        if match is not None and (match.group("sep") or "-" in match.group("prefix")):
             known = ", ".join(selector_prefixes())
             raise InputError(f"unknown snapshot source or runtime kind {match.group('prefix')!r} (known: {known})")
         raise InputError(f"no such file, and not a snapshot selector: {text!r}; use one of: {EXAMPLES}")

@@ -226,3 +226,11 @@ def test_declarations_load_and_errors_name_the_file(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(sources, "_roots", lambda: iter([tmp_path]))
     with pytest.raises(InputError, match=r"broken.toml: malformed source declaration: \[kinds\] must be a table"):
         load_source("broken")
+
+
+def test_first_use_without_a_reachable_origin_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TFCONFLICT_COLAB_REPO", str(tmp_path / "missing.bundle"))
+    with pytest.raises(SourceError, match="nothing of the colab history is synced yet: give --colab-repo .* or set "
+                       "\\$TFCONFLICT_COLAB_REPO"):
+        Catalog.open(load_source("colab"))

@@ -128,3 +128,19 @@ def test_env_variable_names_the_origin(tmp_path: Path, bundle: Path, monkeypatch
     code, out, _ = _run(capsys, "snapshots", "list", "--runtime", "tpu")
     assert code == 0 and "no synced copy of the colab history yet" in caplog.text
     assert out.splitlines()[-1].startswith("302 releases (302 tpu)")
+
+
+def test_snapshot_options_for_other_commands(colab_cache: Path, tmp_path: Path) -> None:
+    import argparse
+
+    from analyzer.cli.common import add_snapshot_options, snapshot_from_args
+
+    parser = argparse.ArgumentParser()
+    add_snapshot_options(parser)
+    assert snapshot_from_args(parser.parse_args([])).kind == "cpu"
+    assert snapshot_from_args(parser.parse_args(["--snapshot", "colab-gpu:2026-02-01"])).kind == "gpu"
+    path = tmp_path / "f.txt"
+    path.write_text("numpy==2.0.2\n", encoding="utf-8")
+    args = parser.parse_args(["--snapshot", str(path), "--python", "3.10", "--platform", "manylinux2014_x86_64"])
+    snapshot = snapshot_from_args(args)
+    assert (snapshot.python, snapshot.platform.glibc) == ("3.10", "2.17")

@@ -190,3 +190,12 @@ def test_current_is_the_running_interpreter() -> None:
     assert snapshot.source == "current"
     assert snapshot.python == ".".join(str(p) for p in sys.version_info[:3])
     assert "pytest" in snapshot.by_name
+
+
+def test_selectors_win_over_a_file_of_the_same_name(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "colab").write_text("numpy==1.0\n", encoding="utf-8")
+    assert resolve_selector("colab").source == "colab"
+    assert resolve_selector("./colab", python="3.12").source == "file"
