@@ -57,7 +57,8 @@ def fastdiag(candidates: Sequence[T], consistent: Callable[[frozenset[T]], bool]
 
     ``consistent(R)`` says whether relaxing the set R (and keeping every other candidate) is consistent.
     Candidates at the front of the list are relaxed in preference (the front half is relaxed first and the
-    back half searched only for what is still needed), so the order steers which minimal set comes out. Returns None when even relaxing every candidate is inconsistent, () when nothing needs to be.
+    back half searched only for what is still needed), so the order steers which minimal set comes out.
+    Returns None when even relaxing every candidate is inconsistent, () when nothing needs to be.
     """
     if consistent(frozenset()):
         return ()
@@ -196,6 +197,8 @@ class ConflictSetResult:
     """Wall time of the whole search, graph included."""
     resolver_seconds: float = 0.0
     warnings: tuple[str, ...] = ()
+    searched: bool = True
+    """False when only the verdict was asked for (``fits_only``) and no set was searched."""
 
     @property
     def best(self) -> ConflictSet | None:
@@ -220,6 +223,7 @@ def search_conflict_sets(
     check: Oracle,
     *,
     orders: int = 2,
+    fits_only: bool = False,
 ) -> tuple[Verdict, tuple[_Found, ...], Callable[[Names, Names], ResolutionLike]]:
     """FastDiag over ``candidates`` (most worth freeing first) from ``orders`` orderings; needs no graph.
 
@@ -237,6 +241,8 @@ def search_conflict_sets(
 
     if check(everyone, frozenset()).ok:
         return Verdict.FITS, (), check
+    if fits_only:
+        return Verdict.CONFLICT, (), check
 
     removed: tuple[NormalizedName, ...] = ()
     if not check(frozenset(), everyone).ok:
@@ -479,11 +485,13 @@ def minimal_conflicting_set(
     graph: ImageGraph | None = None,
     orders: int = 2,
     verify: bool = True,
+    fits_only: bool = False,
 ) -> ConflictSetResult:
     """The minimal set(s) of preinstalled pins to free (or remove) for ``request`` to fit the image.
 
     ``resolver`` defaults to ``analyzer.resolver.resolve``; ``ignore_edges`` to the image's pre-existing
     violations. With ``verify`` each set's minimality is checked by re-resolving (the checks are cached).
+    With ``fits_only`` only the verdict is computed (``searched`` is False on a conflict): what suggestions need.
     """
     started = time.perf_counter()
     resolve = resolver if resolver is not None else _default_resolver()
@@ -511,7 +519,7 @@ def minimal_conflicting_set(
     for _round in range(_MAX_ROUNDS):
         relevant = frozenset(n for n in full.relevant_pins(reached) if n not in requested)
         order = _order(full, relevant)
-        verdict, found, _ = search_conflict_sets(order, check, orders=orders)
+        verdict, found, _ = search_conflict_sets(order, check, orders=orders, fits_only=fits_only)
         everyone = frozenset(order)
         successes: list[ResolutionLike] = []
         if verdict is Verdict.FITS:
@@ -555,7 +563,7 @@ def minimal_conflicting_set(
             reasons = explain_member(name, installed, full, fixed, request, env, versions_of, into)
             members.append(Member(name, installed, moves_to, removed, reasons))
         sets.append(ConflictSet(tuple(members), verified))
-    if verdict is Verdict.CONFLICT and not sets:
+    if verdict is Verdict.CONFLICT and not sets and not fits_only:
         warnings.append("no minimal conflicting set was found")
     return ConflictSetResult(
         verdict=verdict,
@@ -568,4 +576,5 @@ def minimal_conflicting_set(
         seconds=time.perf_counter() - started,
         resolver_seconds=stats.seconds,
         warnings=tuple(warnings),
+        searched=not (fits_only and verdict is Verdict.CONFLICT),
     )

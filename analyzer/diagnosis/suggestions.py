@@ -1,0 +1,206 @@
+"""Suggestions: the nearest versions of each requested package that fit the image as it is (or with the fewest
+changes), e.g. "tensorflow 2.19.0 fits this runtime as it is".
+
+Only versions with a distribution for the target are tried, one per release series (the newest patch of each
+``major.minor``: the version a user would pick), the installed version first, then outwards from the requested
+version, newer before older at equal distance. Every try is one "fits as is?" resolution, and the number of
+resolver calls is bounded, so a 640-pin image stays fast. When nothing fits as is within the budget, the nearest
+few are ranked by the size of their minimal conflicting set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from analyzer.diagnosis.conflict_set import (
+    ConflictSet,
+    Verdict,
+    minimal_conflicting_set,
+    preexisting_violations,
+)
+from analyzer.diagnosis.graph import ImageGraph, image_graph
+from analyzer.diagnosis.installable import version_support
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import MetadataSource
+from analyzer.snapshot import Snapshot
+
+__all__ = ["Suggestion", "Suggestions", "candidate_versions", "suggestions"]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One version of a requested package and what it costs the image."""
+
+    name: NormalizedName
+    version: Version
+    changes: int
+    """0 when it fits the image as it is; else the size of its (smallest) minimal conflicting set."""
+    installed: bool = False
+    """The version the image already has."""
+    conflict_set: ConflictSet | None = None
+
+    @property
+    def fits_as_is(self) -> bool:
+        return self.changes == 0
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    def __str__(self) -> str:
+        if self.fits_as_is:
+            already = " (already installed)" if self.installed else ""
+            return f"{self.name} {self.version} fits this runtime as it is{already}"
+        return f"{self.name} {self.version} fits with {self.changes} change(s) to the image"
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    items: tuple[Suggestion, ...]
+    """Best first: fits as is, nearest to the request first; then the fewest changes."""
+    tried: tuple[tuple[NormalizedName, Version, bool], ...] = ()
+    """Every version tried and whether it fit as is, in the order tried."""
+    resolver_calls: int = 0
+    seconds: float = 0.0
+    exhausted: bool = False
+    """The budget ran out before every candidate was tried."""
+
+
+def _anchor(requirement: Requirement, installed: Version | None) -> Version | None:
+    versions = []
+    for spec in requirement.specifier:
+        try:
+            versions.append(Version(spec.version.removesuffix(".*")))
+        except InvalidVersion:
+            continue
+    if versions:
+        return max(versions)
+    return installed
+
+
+def candidate_versions(
+    requirement: Requirement, env: TargetEnvironment, source: MetadataSource, installed: Version | None
+) -> list[Version]:
+    """Versions worth trying for ``requirement``, nearest first: the installed one, then one per release series
+    outwards from the requested version (newer first at equal distance). Finals only; requested versions
+    themselves are left out (the main answer covers them)."""
+    name = canonicalize_name(requirement.name)
+    support = version_support(source.project(name).files, env)
+    usable = sorted(v for v, s in support.items() if s.installable and not v.is_prerelease)
+    matching = set(requirement.specifier.filter(usable)) if requirement.specifier else set()
+    series: dict[tuple[int, ...], Version] = {}
+    for v in usable:
+        key = v.release[:2]
+        if v not in matching and (key not in series or v > series[key]):
+            series[key] = v
+    picks = sorted(series.values())
+    anchor = _anchor(requirement, installed)
+    out: list[Version] = []
+    if installed is not None and installed in support and installed not in matching:
+        out.append(installed)
+    if anchor is None:
+        out.extend(reversed(picks))
+    else:
+        below = [v for v in picks if v < anchor][::-1]
+        above = [v for v in picks if v >= anchor]
+        for i in range(max(len(below), len(above))):
+            if i < len(above):
+                out.append(above[i])
+            if i < len(below):
+                out.append(below[i])
+    return list(dict.fromkeys(out))
+
+
+def suggestions(
+    request: Sequence[Requirement],
+    snapshot: Snapshot,
+    env: TargetEnvironment,
+    source: MetadataSource,
+    *,
+    resolver: Callable[..., Any] | None = None,
+    graph: ImageGraph | None = None,
+    ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] | None = None,
+    max_calls: int = 24,
+    wanted: int = 2,
+    fewest_changes: int = 2,
+) -> Suggestions:
+    """Up to ``wanted`` versions per requested name that fit as is, within ``max_calls`` resolver calls; if none
+    fits, the ``fewest_changes`` nearest versions ranked by the size of their minimal conflicting set."""
+    started = time.perf_counter()
+    base = graph if graph is not None else image_graph(snapshot, env, source)
+    ignored = preexisting_violations(base) if ignore_edges is None else tuple(ignore_edges)
+    calls = 0
+    tried: list[tuple[NormalizedName, Version, bool]] = []
+    items: list[Suggestion] = []
+    exhausted = False
+    for position, requirement in enumerate(request):
+        if requirement.url:
+            continue
+        name = canonicalize_name(requirement.name)
+        pin = snapshot.by_name.get(name)
+        installed = pin.parsed_version if pin is not None else None
+        candidates = candidate_versions(requirement, env, source, installed)
+        fitting: list[Suggestion] = []
+        misses: list[Version] = []
+        for version in candidates:
+            if len(fitting) >= wanted:
+                break
+            if calls >= max_calls:
+                exhausted = True
+                break
+            alternative = _replace(request, position, name, version)
+            result = minimal_conflicting_set(
+                alternative, snapshot, env, source, resolver=resolver, graph=base, ignore_edges=ignored,
+                orders=1, verify=False, fits_only=True,
+            )  # fmt: skip
+            calls += result.resolver_calls
+            fits = result.verdict is Verdict.FITS
+            tried.append((name, version, fits))
+            if fits:
+                fitting.append(Suggestion(name, version, 0, installed=version == installed))
+            elif result.verdict is Verdict.CONFLICT:
+                misses.append(version)
+        items.extend(fitting)
+        if fitting:
+            continue
+        ranked: list[Suggestion] = []
+        for version in misses[:fewest_changes]:
+            if calls >= max_calls:
+                exhausted = True
+                break
+            alternative = _replace(request, position, name, version)
+            result = minimal_conflicting_set(
+                alternative, snapshot, env, source, resolver=resolver, graph=base, ignore_edges=ignored,
+                orders=1, verify=False,
+            )  # fmt: skip
+            calls += result.resolver_calls
+            if result.best is not None:
+                ranked.append(
+                    Suggestion(
+                        name,
+                        version,
+                        len(result.best),
+                        installed=version == installed,
+                        conflict_set=result.best,
+                    )
+                )
+        ranked.sort(key=lambda s: s.changes)
+        items.extend(ranked)
+    return Suggestions(tuple(items), tuple(tried), calls, time.perf_counter() - started, exhausted)
+
+
+def _replace(
+    request: Sequence[Requirement], position: int, name: NormalizedName, version: Version
+) -> list[Requirement]:
+    original = request[position]
+    extras = f"[{','.join(sorted(original.extras))}]" if original.extras else ""
+    marker = f"; {original.marker}" if original.marker else ""
+    replacement = Requirement(f"{name}{extras}=={version}{marker}")
+    return [replacement if i == position else r for i, r in enumerate(request)]
