@@ -221,13 +221,16 @@ def render_show(snapshot: Snapshot, *, all_pins: bool = False) -> str:
     p = snapshot.platform
     os_text = p.description or (f"{p.distro} {p.distro_version}" if p.distro else p.os_name)
     lines.append(f"  platform:  {os_text}, {f'glibc {p.glibc}' if p.glibc else 'glibc unknown'}, {p.machine}")
-    lines.append(f"  packages:  {len(snapshot.pins)} pinned, {len(direct)} direct references")
+    lines.append(f"  packages:  {len(snapshot.pins)} pinned, {len(direct)} of them direct references")
     if all_pins:
         lines.append("pins:")
         lines += [f"  {pin}" for pin in snapshot.pins]
     elif direct:
         lines.append("direct references:")
-        lines += [f"  {pin.display_name} {pin.version or '(version unknown)'} @ {pin.url}" for pin in direct]
+        lines += [
+            f"  {pin.display_name} {pin.version or '(version unknown)'} @ {pin.url}{' (editable)' if pin.editable else ''}"
+            for pin in direct
+        ]
     for declared in snapshot.declared:
         installed = snapshot.by_name.get(declared.name)
         name = installed.display_name if installed else declared.name
