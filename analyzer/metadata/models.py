@@ -41,6 +41,8 @@ class DistFile:
     size: int | None = None
     metadata_url: str | None = None
     """URL of the PEP 658/714 ``.metadata`` file, when the index offers one."""
+    metadata_hashes: Mapping[str, str] = field(default_factory=dict)
+    """Hashes of the ``.metadata`` file (PEP 658 ``core-metadata`` value), checked when it is fetched."""
 
     @property
     def is_yanked(self) -> bool:
@@ -56,6 +58,8 @@ class ProjectFiles:
     indexes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
     """Per-index failures that did not stop the answer (e.g. one extra index was down)."""
+    notes: tuple[str, ...] = ()
+    """Remarks that are not failures (e.g. how many files ``--as-of`` kept for lack of an upload time)."""
 
     def versions(self) -> tuple[Version, ...]:
         return tuple(sorted({f.version for f in self.files}))

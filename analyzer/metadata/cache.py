@@ -1,0 +1,244 @@
+"""The persistent cache: one SQLite file (WAL) in the user cache folder, shared safely by several processes.
+
+Two kinds of rows: core metadata (immutable, keyed by the file's sha256 or its redacted URL, kept forever) and
+index pages (already parsed into a compact JSON list, with their ETag / Last-Modified and the time they were
+fetched, so a warm run neither parses HTML/JSON again nor asks the network inside the freshness window).
+A cache that cannot be opened is set aside and rebuilt; one that cannot be written is bypassed; both are logged
+and neither stops an analysis.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analyzer.paths import cache_dir
+
+__all__ = ["MetadataCache", "CachedPage", "CacheInfo", "default_cache_path"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 30_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metadata (key TEXT PRIMARY KEY, body BLOB NOT NULL, stored REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pages (
+    key TEXT PRIMARY KEY, fetched REAL NOT NULL, etag TEXT, last_modified TEXT, body BLOB NOT NULL
+);
+"""
+
+
+def default_cache_path() -> Path:
+    return cache_dir() / "metadata.sqlite3"
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    """One index page as stored: the compact file list and its validators."""
+
+    files: list[Any]
+    fetched: float
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    path: Path
+    size: int
+    metadata_entries: int
+    page_entries: int
+    usable: bool
+
+
+def _pack(obj: Any) -> bytes:
+    return zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
+
+
+def _unpack(blob: bytes) -> Any:
+    return json.loads(zlib.decompress(blob))
+
+
+class MetadataCache:
+    """Thread-safe (one connection per thread) and process-safe (WAL, busy timeout) key-value store."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_cache_path()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.disabled_reason: str | None = None
+        self._open_checked()
+
+    # -- connection handling -------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return conn
+
+    def _open_checked(self) -> None:
+        """Open (creating) the database; set a corrupt one aside and start afresh; give up on an unwritable one."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._disable(f"cannot create the cache folder {self.path.parent}: {exc}")
+            return
+        for attempt in range(2):
+            try:
+                conn = self._connect()
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+                del mode
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+                row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None:
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                elif row[0] != str(SCHEMA_VERSION):
+                    conn.executescript("DELETE FROM metadata; DELETE FROM pages;")
+                    conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+                conn.execute("SELECT count(*) FROM metadata").fetchone()
+                self._local.conn = conn
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    time.sleep(0.2)
+                    continue
+                self._disable(f"cannot use the cache {self.path}: {exc}")
+                return
+            except sqlite3.DatabaseError as exc:
+                if attempt == 0 and self._set_aside(exc):
+                    continue
+                self._disable(f"cannot use the cache {self.path}: {exc}")
+                return
+        self._disable(f"cannot open the cache {self.path}")
+
+    def _set_aside(self, exc: Exception) -> bool:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        try:
+            self.path.replace(aside)
+            for suffix in ("-wal", "-shm"):
+                extra = self.path.with_name(self.path.name + suffix)
+                if extra.exists():
+                    extra.unlink()
+        except OSError:
+            return False
+        log.warning("the metadata cache %s was unreadable (%s); set it aside as %s and started a new one",
+                    self.path, exc, aside.name)
+        return True
+
+    def _disable(self, reason: str) -> None:
+        if self.disabled_reason is None:
+            log.warning("%s; running without a metadata cache", reason)
+        self.disabled_reason = reason
+
+    @property
+    def usable(self) -> bool:
+        return self.disabled_reason is None
+
+    def _conn(self) -> sqlite3.Connection | None:
+        if self.disabled_reason is not None:
+            return None
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                self._disable(f"cannot open the cache {self.path}: {exc}")
+                return None
+            self._local.conn = conn
+        return conn
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> Any:
+        conn = self._conn()
+        if conn is None:
+            return None
+        try:
+            return conn.execute(sql, args).fetchone()
+        except sqlite3.DatabaseError as exc:
+            log.warning("metadata cache read failed (%s); treating it as a miss", exc)
+            return None
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        conn = self._conn()
+        if conn is None:
+            return
+        for _ in range(5):
+            try:
+                conn.execute(sql, args)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    time.sleep(0.1)
+                    continue
+                self._disable(f"cannot write the cache {self.path}: {exc}")
+                return
+            except sqlite3.DatabaseError as exc:
+                self._disable(f"cannot write the cache {self.path}: {exc}")
+                return
+
+    # -- metadata ------------------------------------------------------------------------------------------
+    def get_metadata(self, key: str) -> dict[str, Any] | None:
+        row = self._read("SELECT body FROM metadata WHERE key=?", (key,))
+        if row is None:
+            return None
+        try:
+            value: dict[str, Any] = _unpack(row[0])
+            return value
+        except (zlib.error, ValueError):
+            return None
+
+    def put_metadata(self, key: str, value: dict[str, Any]) -> None:
+        self._write("INSERT OR REPLACE INTO metadata VALUES (?, ?, ?)", (key, _pack(value), time.time()))
+
+    # -- pages ---------------------------------------------------------------------------------------------
+    def get_page(self, key: str) -> CachedPage | None:
+        row = self._read("SELECT fetched, etag, last_modified, body FROM pages WHERE key=?", (key,))
+        if row is None:
+            return None
+        try:
+            return CachedPage(files=_unpack(row[3]), fetched=row[0], etag=row[1], last_modified=row[2])
+        except (zlib.error, ValueError):
+            return None
+
+    def put_page(self, key: str, page: CachedPage) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
+            (key, page.fetched, page.etag, page.last_modified, _pack(page.files)),
+        )
+
+    def touch_page(self, key: str, fetched: float) -> None:
+        self._write("UPDATE pages SET fetched=? WHERE key=?", (fetched, key))
+
+    # -- administration ------------------------------------------------------------------------------------
+    def info(self) -> CacheInfo:
+        size = 0
+        for suffix in ("", "-wal", "-shm"):
+            p = self.path.with_name(self.path.name + suffix)
+            if p.exists():
+                size += p.stat().st_size
+        m = self._read("SELECT count(*) FROM metadata", ())
+        p_ = self._read("SELECT count(*) FROM pages", ())
+        return CacheInfo(self.path, size, m[0] if m else 0, p_[0] if p_ else 0, self.usable)
+
+    def clear(self) -> None:
+        conn = self._conn()
+        if conn is not None:
+            conn.executescript("DELETE FROM metadata; DELETE FROM pages;")
+            try:
+                conn.execute("VACUUM")
+            except sqlite3.OperationalError:
+                pass  # another process holds it open: the rows are gone, the space comes back later
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,129 @@
+"""Which indexes to ask, in pip's order of precedence, and how to show their URLs without leaking secrets.
+
+Precedence: command-line options > ``[tool.tfconflict]`` (later) > pip's environment variables > pip's
+configuration files. pip's files are read with ``configparser`` (never pip's internals) from the locations pip
+documents, so a user's private index works here exactly as it does for ``pip install``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
+__all__ = ["IndexConfig", "pip_config_files", "redact_url", "redact_text"]
+
+
+def redact_url(url: str) -> str:
+    """``https://user:token@host/x`` -> ``https://user:***@host/x``; a token alone becomes ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, sep, _password = userinfo.partition(":")
+    shown = f"{user}:***" if sep else "***"
+    return urlunsplit((parts.scheme, f"{shown}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def redact_text(text: str, urls: Iterable[str]) -> str:
+    """Hide the secret part of every credential-bearing URL of ``urls`` wherever it appears in ``text``."""
+    for url in urls:
+        try:
+            netloc = urlsplit(url).netloc
+        except ValueError:
+            continue
+        if "@" not in netloc:
+            continue
+        userinfo = netloc.rpartition("@")[0]
+        user, sep, password = userinfo.partition(":")
+        secret = password if sep and password else user
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in value.split() if v]
+
+
+def pip_config_files(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """pip's configuration files in the order pip loads them (later ones win); none when PIP_CONFIG_FILE is devnull."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("PIP_CONFIG_FILE")
+    if explicit is not None and explicit == os.devnull:
+        return []
+    home = Path(env.get("HOME", str(Path.home())))
+    xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
+    files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d] + [Path("/etc/pip.conf")]
+    xdg_home = Path(env.get("XDG_CONFIG_HOME", str(home / ".config")))
+    files += [home / ".pip" / "pip.conf", xdg_home / "pip" / "pip.conf"]
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        files.append(Path(venv) / "pip.conf")
+    if explicit:
+        files.append(Path(explicit))
+    return files
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """The primary index and the extra indexes, as pip would use them."""
+
+    index_url: str = PYPI_SIMPLE_ENDPOINT
+    extra_index_urls: tuple[str, ...] = ()
+    origins: tuple[str, ...] = field(default=(), compare=False)
+    """Where each setting came from, for ``--verbose`` output (never includes credentials)."""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every index, primary first, without duplicates."""
+        return tuple(dict.fromkeys((self.index_url, *self.extra_index_urls)))
+
+    def describe(self) -> str:
+        return ", ".join(redact_url(u) for u in self.urls)
+
+    @classmethod
+    def from_pip(cls, environ: Mapping[str, str] | None = None) -> IndexConfig:
+        """pip's environment variables over pip's configuration files; the default index when neither says."""
+        env = os.environ if environ is None else environ
+        index: str | None = None
+        extras: list[str] = []
+        origins: list[str] = []
+        parser = configparser.RawConfigParser()
+        for path in pip_config_files(env):
+            try:
+                if path.is_file():
+                    parser.read(path, encoding="utf-8")
+                    origins.append(str(path))
+            except (OSError, configparser.Error, UnicodeDecodeError):
+                continue  # pip itself skips unreadable files with a warning; so do we, quietly
+            for section in ("global", "install"):
+                if parser.has_section(section):
+                    if parser.has_option(section, "index-url"):
+                        index = parser.get(section, "index-url").strip()
+                    if parser.has_option(section, "extra-index-url"):
+                        extras = _split(parser.get(section, "extra-index-url"))
+            parser = configparser.RawConfigParser()
+        if env.get("PIP_INDEX_URL"):
+            index = env["PIP_INDEX_URL"].strip()
+            origins.append("PIP_INDEX_URL")
+        if env.get("PIP_EXTRA_INDEX_URL"):
+            extras = _split(env["PIP_EXTRA_INDEX_URL"])
+            origins.append("PIP_EXTRA_INDEX_URL")
+        return cls(index_url=index or PYPI_SIMPLE_ENDPOINT, extra_index_urls=tuple(extras), origins=tuple(origins))
+
+    def override(self, index_url: str | None = None, extra_index_urls: Sequence[str] | None = None) -> IndexConfig:
+        """Command-line options win over whatever pip's configuration said (as in pip: extras replace, not add)."""
+        return IndexConfig(
+            index_url=index_url if index_url else self.index_url,
+            extra_index_urls=tuple(extra_index_urls) if extra_index_urls else self.extra_index_urls,
+            origins=self.origins + (("command line",) if index_url or extra_index_urls else ()),
+        )

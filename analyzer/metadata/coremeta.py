@@ -1,0 +1,121 @@
+"""Core metadata bytes -> ``CoreMetadata``; PKG-INFO out of an sdist without extracting or running anything.
+
+Parsing goes through ``packaging.metadata.parse_email`` and then field by field, so one bad Requires-Dist line
+from the wild is skipped and named (``CoreMetadata.skipped``) instead of losing the whole distribution.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from collections.abc import Sequence
+
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from analyzer.metadata.models import CoreMetadata, MetadataStatus
+
+__all__ = ["parse_core_metadata", "read_pkg_info", "find_metadata_member", "SdistError"]
+
+MAX_METADATA_BYTES = 8 * 1024 * 1024
+"""A METADATA larger than this is not metadata: refuse it rather than hold it in memory."""
+
+
+class SdistError(Exception):
+    """The sdist could not be read (not an archive, no PKG-INFO)."""
+
+
+def parse_core_metadata(
+    data: bytes,
+    *,
+    name: NormalizedName,
+    version: Version,
+    source: str,
+    sdist: bool = False,
+) -> CoreMetadata:
+    """Parse METADATA / PKG-INFO bytes; for sdists, trust Requires-Dist only when it is declared static."""
+    raw, unparsed = parse_email(data)
+    skipped: list[str] = []
+    requires: list[Requirement] = []
+    for line in raw.get("requires_dist", []):
+        try:
+            requires.append(Requirement(line))
+        except InvalidRequirement as exc:
+            skipped.append(f"Requires-Dist: {line} ({exc})")
+    for line in unparsed.get("requires-dist", []):
+        skipped.append(f"Requires-Dist: {line}")
+    requires_python: SpecifierSet | None = None
+    rp = raw.get("requires_python")
+    if rp:
+        try:
+            requires_python = SpecifierSet(rp)
+        except InvalidSpecifier:
+            skipped.append(f"Requires-Python: {rp}")
+    extras = frozenset(canonicalize_name(e) for e in raw.get("provides_extra", []))
+    status = MetadataStatus.OK
+    note = ""
+    if sdist:
+        mv_text = raw.get("metadata_version", "1.0")
+        try:
+            mv = Version(mv_text)
+        except InvalidVersion:
+            mv = Version("1.0")
+        dynamic = {d.lower() for d in raw.get("dynamic", [])}
+        if mv < Version("2.2"):
+            status = MetadataStatus.REQUIREMENTS_UNKNOWN
+            note = f"sdist PKG-INFO has Metadata-Version {mv_text} (< 2.2): its Requires-Dist cannot be trusted"
+        elif "requires-dist" in dynamic:
+            status = MetadataStatus.REQUIREMENTS_UNKNOWN
+            note = "sdist declares Requires-Dist as dynamic: known only by building it, which tfconflict never does"
+    return CoreMetadata(
+        name=name,
+        version=version,
+        requires_dist=tuple(requires) if status is MetadataStatus.OK else (),
+        requires_python=requires_python,
+        provides_extra=extras,
+        status=status,
+        source=source,
+        note=note,
+        skipped=tuple(skipped),
+    )
+
+
+def find_metadata_member(names: Sequence[str], name: NormalizedName) -> str | None:
+    """The ``*.dist-info/METADATA`` member of a wheel, top-level only, preferring the project's own dist-info."""
+    candidates = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+    for member in candidates:
+        folder = member.split("/", 1)[0][: -len(".dist-info")]
+        if canonicalize_name(folder.rsplit("-", 1)[0]) == name:
+            return member
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def read_pkg_info(data: bytes, filename: str) -> bytes:
+    """The top-level PKG-INFO of an sdist archive (``.tar.gz`` or ``.zip``), read in memory, never extracted."""
+    buffer = io.BytesIO(data)
+    try:
+        if filename.lower().endswith(".zip"):
+            with zipfile.ZipFile(buffer) as zf:
+                members = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith("/PKG-INFO")]
+                if not members:
+                    raise SdistError(f"{filename}: no PKG-INFO at the top of the archive")
+                info = zf.getinfo(members[0])
+                if info.file_size > MAX_METADATA_BYTES:
+                    raise SdistError(f"{filename}: PKG-INFO is too large")
+                return zf.read(info)
+        with tarfile.open(fileobj=buffer, mode="r:*") as tf:
+            for member in tf:
+                if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                    if member.size > MAX_METADATA_BYTES:
+                        raise SdistError(f"{filename}: PKG-INFO is too large")
+                    handle = tf.extractfile(member)
+                    if handle is None:
+                        break
+                    return handle.read()
+        raise SdistError(f"{filename}: no PKG-INFO at the top of the archive")
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise SdistError(f"{filename}: not a readable archive ({exc})") from exc

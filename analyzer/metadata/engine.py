@@ -1,0 +1,432 @@
+"""``MetadataEngine``: the ``MetadataSource`` everything else constructs (index pages, core metadata, cache).
+
+Answers come, cheapest first, from memory (memoized per engine, thread-safe), the SQLite cache, and the
+network: a PEP 658 ``.metadata`` file, else range requests into the wheel, else the whole file. Every failure
+comes back as a value (a problem on ``ProjectFiles``, a ``CoreMetadata`` with status UNAVAILABLE and a note
+naming the package and the redacted URL), never as an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import requests
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from analyzer.metadata.cache import CachedPage, MetadataCache
+from analyzer.metadata.config import IndexConfig, redact_text, redact_url
+from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info
+from analyzer.metadata.http import TIMEOUT, Traffic, make_session
+from analyzer.metadata.index import fetch_page, files_from_rows
+from analyzer.metadata.lazywheel import (
+    RangeNotSupported,
+    WheelMetadataError,
+    fetch_wheel_metadata,
+    read_metadata_from_zip,
+)
+from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus, ProjectFiles
+
+__all__ = ["MetadataEngine", "DEFAULT_WORKERS", "PAGE_FRESHNESS"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = 24
+PAGE_FRESHNESS = 600.0
+"""Seconds an index page is used from the cache without asking the index again."""
+MAX_DOWNLOAD = 512 * 1024 * 1024
+"""Largest file downloaded whole (a server without Range, an sdist)."""
+OFFLINE_NOTE = "not in the cache (offline)"
+
+T = TypeVar("T")
+_requirements: dict[str, Requirement] = {}
+
+
+def _requirement(text: str) -> Requirement:
+    req = _requirements.get(text)
+    if req is None:
+        req = _requirements[text] = Requirement(text)
+    return req
+
+
+def _secret_tag(url: str) -> str:
+    """A short digest that tells apart two credentials for one host without storing either."""
+    if "@" not in urlsplit(url).netloc:
+        return ""
+    return "#" + hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
+def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
+    return {
+        "n": meta.name,
+        "v": str(meta.version),
+        "rd": [str(r) for r in meta.requires_dist],
+        "rp": str(meta.requires_python) if meta.requires_python is not None else None,
+        "pe": sorted(meta.provides_extra),
+        "st": meta.status.value,
+        "src": meta.source,
+        "note": meta.note,
+        "sk": list(meta.skipped),
+    }
+
+
+def _from_dict(d: dict[str, Any]) -> CoreMetadata:
+    return CoreMetadata(
+        name=NormalizedName(d["n"]),
+        version=Version(d["v"]),
+        requires_dist=tuple(_requirement(r) for r in d["rd"]),
+        requires_python=SpecifierSet(d["rp"]) if d["rp"] is not None else None,
+        provides_extra=frozenset(NormalizedName(e) for e in d["pe"]),
+        status=MetadataStatus(d["st"]),
+        source=d["src"],
+        note=d["note"],
+        skipped=tuple(d["sk"]),
+    )
+
+
+def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None:
+    """A mismatch message for the first hash we can check, or None when it matches (or none is checkable)."""
+    for algo, expected in dict(hashes or {}).items():
+        if algo in hashlib.algorithms_guaranteed:
+            actual = hashlib.new(algo, data).hexdigest()
+            if actual != expected.lower():
+                return f"{label}: {algo} mismatch (expected {expected}, got {actual})"
+            return None
+    return None
+
+
+class MetadataEngine:
+    """The metadata source over the configured indexes, with a persistent cache and an in-memory memo."""
+
+    def __init__(
+        self,
+        config: IndexConfig | None = None,
+        *,
+        cache: MetadataCache | None = None,
+        offline: bool = False,
+        as_of: datetime | None = None,
+        session: requests.Session | None = None,
+        workers: int = DEFAULT_WORKERS,
+        freshness: float = PAGE_FRESHNESS,
+        progress: bool = True,
+    ) -> None:
+        self.config = config or IndexConfig.from_pip()
+        self.cache = cache
+        self.offline = offline
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=timezone.utc)
+        self.as_of = as_of
+        self.workers = max(1, workers)
+        self.freshness = freshness
+        self.progress = progress
+        self.session = session or make_session(pool_size=self.workers)
+        self.traffic = Traffic()
+        self._projects: dict[NormalizedName, ProjectFiles] = {}
+        self._metadata: dict[str, CoreMetadata] = {}
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self.config.urls)
+
+    def _memo(self, memo: dict[Any, T], key: Any, compute: Callable[[], T]) -> T:
+        """Compute once per key even when several threads ask at the same time."""
+        value = memo.get(key)
+        if value is not None:
+            return value
+        with self._lock:
+            lock = self._key_locks.setdefault(f"{id(memo)}:{key}", threading.Lock())
+        with lock:
+            value = memo.get(key)
+            if value is None:
+                value = compute()
+                memo[key] = value
+        return value
+
+    def close(self) -> None:
+        self.session.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> MetadataEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- projects ------------------------------------------------------------------------------------------
+    def project(self, name: str) -> ProjectFiles:
+        """All files of ``name`` on every configured index, after ``--as-of`` filtering."""
+        canonical = canonicalize_name(name)
+        return self._memo(self._projects, canonical, lambda: self._load_project(canonical))
+
+    def _page_key(self, index_url: str, name: NormalizedName) -> str:
+        return f"{redact_url(index_url)}{_secret_tag(index_url)}|{name}"
+
+    def _index_files(self, index_url: str, name: NormalizedName) -> tuple[tuple[DistFile, ...], list[str]]:
+        label = redact_url(index_url)
+        key = self._page_key(index_url, name)
+        cached = self.cache.get_page(key) if self.cache is not None else None
+        if cached is not None and (self.offline or time.time() - cached.fetched < self.freshness):
+            body = cached.files
+            return files_from_rows(body["rows"], name, index_url), list(body["problems"])
+        if self.offline:
+            if index_url.startswith("file:"):
+                result = fetch_page(self.session, index_url, name, self.traffic)
+                return files_from_rows(result.rows or [], name, index_url), list(result.problems)
+            return (), [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
+        result = fetch_page(
+            self.session,
+            index_url,
+            name,
+            self.traffic,
+            etag=cached.etag if cached else None,
+            last_modified=cached.last_modified if cached else None,
+        )
+        now = time.time()
+        if result.not_modified and cached is not None:
+            if self.cache is not None:
+                self.cache.touch_page(key, now)
+            body = cached.files
+            return files_from_rows(body["rows"], name, index_url), list(body["problems"])
+        if result.failed or result.rows is None:
+            problems = [self._redact(p) for p in result.problems]
+            if cached is not None:
+                body = cached.files
+                problems.append(f"{label}: used the cached page of {name} instead")
+                return files_from_rows(body["rows"], name, index_url), problems + list(body["problems"])
+            return (), problems
+        problems = [self._redact(p) for p in result.problems]
+        if self.cache is not None and not index_url.startswith("file:"):
+            body = {"rows": result.rows, "problems": problems}
+            self.cache.put_page(key, CachedPage(body, now, result.etag, result.last_modified))  # type: ignore[arg-type]
+        return files_from_rows(result.rows, name, index_url), problems
+
+    def _load_project(self, name: NormalizedName) -> ProjectFiles:
+        files: list[DistFile] = []
+        problems: list[str] = []
+        indexes: list[str] = []
+        for index_url in self.config.urls:
+            found, index_problems = self._index_files(index_url, name)
+            problems.extend(index_problems)
+            if found:
+                indexes.append(redact_url(index_url))
+                files.extend(found)
+        notes: list[str] = []
+        if self.as_of is not None:
+            as_of = self.as_of
+            kept = [f for f in files if f.upload_time is None or f.upload_time <= as_of]
+            undated = sum(1 for f in kept if f.upload_time is None)
+            if undated:
+                notes.append(f"{name}: {undated} file(s) have no upload time and were kept despite --as-of")
+            files = kept
+        return ProjectFiles(
+            name=name, files=tuple(files), indexes=tuple(indexes), problems=tuple(problems), notes=tuple(notes)
+        )
+
+    def prefetch_projects(self, names: Iterable[str]) -> None:
+        """Fetch many project pages in parallel; answers come later from ``project``."""
+        todo = [canonicalize_name(n) for n in dict.fromkeys(names)]
+        todo = [n for n in todo if n not in self._projects]
+        self._run_parallel(self.project, todo, "index pages")
+
+    # -- core metadata -------------------------------------------------------------------------------------
+    @staticmethod
+    def _metadata_key(file: DistFile) -> str:
+        sha = dict(file.hashes).get("sha256")
+        if sha:
+            return f"sha256:{sha.lower()}"
+        return f"url:{redact_url(file.url)}{_secret_tag(file.url)}"
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        """Core metadata of one file; failures come back as a status, not an exception."""
+        key = self._metadata_key(file)
+        return self._memo(self._metadata, key, lambda: self._load_metadata(file, key))
+
+    def _unavailable(self, name: NormalizedName, version: Version, note: str, source: str = "") -> CoreMetadata:
+        return CoreMetadata(
+            name=name, version=version, status=MetadataStatus.UNAVAILABLE, source=source, note=self._redact(note)
+        )
+
+    def _load_metadata(self, file: DistFile, key: str) -> CoreMetadata:
+        if self.cache is not None:
+            stored = self.cache.get_metadata(key)
+            if stored is not None:
+                try:
+                    return _from_dict(stored)
+                except (KeyError, ValueError, TypeError):
+                    pass  # an unreadable row is a miss
+        label = f"{file.project} {file.version} ({redact_url(file.url)})"
+        if self.offline and not file.url.startswith("file:"):
+            return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
+        try:
+            meta = self._fetch_metadata(file, label)
+        except (requests.RequestException, OSError) as exc:
+            meta = self._unavailable(
+                file.project, file.version, f"{label}: could not be fetched ({type(exc).__name__}: {exc})"
+            )
+        except (WheelMetadataError, SdistError, ValueError) as exc:
+            meta = self._unavailable(file.project, file.version, f"{label}: {exc}")
+        if meta.status is not MetadataStatus.UNAVAILABLE and self.cache is not None:
+            self.cache.put_metadata(key, _to_dict(meta))
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            log.info("%s", meta.note)
+        return meta
+
+    def _fetch_metadata(self, file: DistFile, label: str) -> CoreMetadata:
+        name, version = file.project, file.version
+        if file.metadata_url:
+            problem = None
+            try:
+                data = self._get_bytes(file.metadata_url, label)
+                problem = _verify(data, file.metadata_hashes, f"{label}: .metadata file")
+            except WheelMetadataError as exc:
+                problem = str(exc)
+            if problem is None:
+                return parse_core_metadata(
+                    data, name=name, version=version, source="metadata-file", sdist=file.kind is DistKind.SDIST
+                )
+            log.debug("%s; reading the distribution itself", self._redact(problem))
+        if file.kind is DistKind.SDIST:
+            data = self._get_bytes(file.url, label)
+            problem = _verify(data, file.hashes, label)
+            if problem:
+                return self._unavailable(name, version, problem)
+            return parse_core_metadata(
+                read_pkg_info(data, file.filename), name=name, version=version, source="sdist", sdist=True
+            )
+        return self._wheel_metadata(file.url, name, version, label, file.hashes)
+
+    def _wheel_metadata(
+        self, url: str, name: NormalizedName, version: Version, label: str, hashes: Any
+    ) -> CoreMetadata:
+        if url.startswith("file:"):
+            path = Path(url2pathname(unquote(urlsplit(url).path)))
+            with path.open("rb") as handle:
+                data = read_metadata_from_zip(handle, name, label)
+            return parse_core_metadata(data, name=name, version=version, source="local")
+        try:
+            data = fetch_wheel_metadata(self.session, url, name, label, self.traffic)
+            source = "range"
+        except RangeNotSupported as exc:
+            log.debug("%s: the server ignored Range; downloading the whole wheel", label)
+            with self._spool(exc.response, label, hashes) as spooled:
+                data = read_metadata_from_zip(spooled, name, label)  # type: ignore[arg-type]
+            source = "download"
+        return parse_core_metadata(data, name=name, version=version, source=source)
+
+    @contextmanager
+    def _spool(self, response: requests.Response, label: str, hashes: Any) -> Iterator[Any]:
+        """Stream a whole body to a temporary file (memory first), checking size and hash on the way."""
+        digest = hashlib.sha256()
+        total = 0
+        with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spooled:
+            try:
+                for chunk in response.iter_content(256 * 1024):
+                    total += len(chunk)
+                    if total > MAX_DOWNLOAD:
+                        raise WheelMetadataError(f"{label}: larger than {MAX_DOWNLOAD} bytes, not downloaded")
+                    digest.update(chunk)
+                    spooled.write(chunk)
+            finally:
+                response.close()
+                self.traffic.add(total)
+            expected = dict(hashes or {}).get("sha256")
+            if expected and digest.hexdigest() != expected.lower():
+                raise WheelMetadataError(f"{label}: sha256 mismatch")
+            spooled.seek(0)
+            yield spooled
+
+    def _get_bytes(self, url: str, label: str) -> bytes:
+        if url.startswith("file:"):
+            return Path(url2pathname(unquote(urlsplit(url).path))).read_bytes()
+        response = self.session.get(url, timeout=TIMEOUT, stream=True)
+        if response.status_code != 200:
+            response.close()
+            raise WheelMetadataError(f"{label}: HTTP {response.status_code} for {redact_url(url)}")
+        with self._spool(response, label, None) as spooled:
+            data: bytes = spooled.read()
+        return data
+
+    def metadata_for_url(self, name: str, url: str) -> CoreMetadata:
+        """Core metadata of a direct reference (``name @ URL``); UNAVAILABLE (an opaque pin) when unreachable."""
+        canonical = canonicalize_name(name)
+        parts = urlsplit(url)
+        filename = unquote(parts.path.rsplit("/", 1)[-1])
+        hashes: dict[str, str] = {}
+        if parts.fragment and "=" in parts.fragment:
+            algo, _, value = parts.fragment.partition("=")
+            hashes[algo] = value
+        clean_url = url.split("#", 1)[0]
+        try:
+            if filename.endswith(".whl"):
+                _, version, _, _ = parse_wheel_filename(filename)
+                kind = DistKind.WHEEL
+            else:
+                _, version = parse_sdist_filename(filename)
+                kind = DistKind.SDIST
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            return self._unavailable(
+                canonical, Version("0"), f"{canonical} @ {redact_url(url)}: not a wheel or sdist file name; "
+                "treated as an opaque pin"
+            )
+        file = DistFile(
+            project=canonical, version=version, filename=filename, url=clean_url, kind=kind,
+            index_url="", hashes=hashes,
+        )
+        meta = self.metadata(file)
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            return self._unavailable(canonical, version, meta.note + "; treated as an opaque pin")
+        return meta
+
+    def prefetch(self, files: Iterable[DistFile]) -> None:
+        """Warm the memo and the cache for many files at once (in parallel)."""
+        todo = {self._metadata_key(f): f for f in files}
+        items = [f for k, f in todo.items() if k not in self._metadata]
+        self._run_parallel(self.metadata, items, "metadata")
+
+    # -- parallel work -------------------------------------------------------------------------------------
+    def _run_parallel(self, fn: Callable[[Any], Any], items: list[Any], what: str) -> None:
+        if not items:
+            return
+        if len(items) == 1 or self.workers == 1:
+            for item in items:
+                fn(item)
+            return
+        show = self.progress and len(items) >= 20 and sys.stderr.isatty()
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            futures = [pool.submit(fn, item) for item in items]
+            if show:
+                from rich.progress import Progress
+
+                with Progress(transient=True) as progress:
+                    task = progress.add_task(f"fetching {what}", total=len(futures))
+                    for future in futures:
+                        future.result()
+                        progress.advance(task)
+            else:
+                for future in futures:
+                    future.result()

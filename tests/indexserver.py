@@ -1,0 +1,356 @@
+"""An in-process package index on a real socket (127.0.0.1) for the default, offline test tier.
+
+It serves PEP 691 JSON or PEP 503 HTML project pages (switchable), files built by ``tests/wheelfactory.py``,
+PEP 658 ``.metadata`` files for some, HTTP Range per file (switchable), ETag / 304 on pages, and the recorded
+real metadata of ``tests/data/index/`` (as ``.metadata`` files and tiny wheels generated on the fly). It counts
+requests and bytes per path so tests can assert what was read, and has a per-path fault hook for issue 7.
+
+Usage: ``from tests.indexserver import index_server`` in a test module, then take the ``index_server`` fixture.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+from tests.wheelfactory import Built, make_sdist, make_wheel, metadata_text
+
+__all__ = ["FileEntry", "FixtureIndex", "RequestLog", "index_server", "RECORDED"]
+
+RECORDED = Path(__file__).parent / "data" / "index"
+
+Fault = Callable[["_Handler"], bool]
+"""A fault hook: gets the request handler; returns True when it answered (or dropped) the request itself."""
+
+
+@dataclass
+class FileEntry:
+    project: str
+    filename: str
+    data: bytes | Callable[[], bytes]
+    metadata: bytes | None = None
+    upload_time: datetime | None = None
+    requires_python: str | None = None
+    yanked: str | None = None
+    metadata_file: bool = False
+    metadata_hash: str | None = None
+    range_ok: bool = True
+    with_hash: bool = True
+    size: int | None = None
+
+    def content(self) -> bytes:
+        if callable(self.data):
+            self.data = self.data()
+        return self.data
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    method: str
+    path: str
+    range: str | None
+    status: int
+    sent: int
+
+
+@dataclass
+class FixtureIndex:
+    """The index's content and switches; the server reads it on every request (tests may change it live)."""
+
+    base_url: str = ""
+    mode: str = "json"
+    """``json`` (PEP 691), ``html`` (PEP 503) or ``negotiate`` (whatever the Accept header prefers)."""
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    faults: dict[str, Fault] = field(default_factory=dict)
+    log: list[RequestLog] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def index_url(self) -> str:
+        return f"{self.base_url}/simple/"
+
+    # -- content -----------------------------------------------------------------------------------------
+    def add(
+        self,
+        built: Built,
+        *,
+        upload_time: datetime | None = None,
+        requires_python: str | None = None,
+        yanked: str | None = None,
+        metadata_file: bool = False,
+        range_ok: bool = True,
+        with_hash: bool = True,
+        metadata_hash: str | None = None,
+        project: str | None = None,
+    ) -> FileEntry:
+        """Serve ``built``; ``project`` names its project when the file name does not parse (a bad-input test)."""
+        if project is not None:
+            project = canonicalize_name(project)
+        elif built.filename.endswith(".whl"):
+            project = parse_wheel_filename(built.filename)[0]
+        else:
+            project = parse_sdist_filename(built.filename)[0]
+        entry = FileEntry(
+            project=project, filename=built.filename, data=built.data, metadata=built.metadata,
+            upload_time=upload_time, requires_python=requires_python, yanked=yanked,
+            metadata_file=metadata_file, range_ok=range_ok, with_hash=with_hash,
+            metadata_hash=metadata_hash or hashlib.sha256(built.metadata).hexdigest(),
+        )
+        self.files[built.filename] = entry
+        return entry
+
+    def wheel(self, name: str, version: str, requires: tuple[str, ...] | list[str] = (), **kw: Any) -> FileEntry:
+        """Shortcut: build a wheel and add it (wheel options and ``add`` options both accepted)."""
+        build_keys = {"requires_python", "extras", "tag", "padding", "zip64", "metadata", "with_metadata"}
+        built = make_wheel(name, version, requires, **{k: v for k, v in kw.items() if k in build_keys})
+        add_keys = {k: v for k, v in kw.items() if k not in build_keys or k == "requires_python"}
+        return self.add(built, **add_keys)
+
+    def sdist(self, name: str, version: str, requires: tuple[str, ...] | list[str] = (), **kw: Any) -> FileEntry:
+        build_keys = {"requires_python", "metadata_version", "dynamic", "fmt", "marker_path"}
+        built = make_sdist(name, version, requires, **{k: v for k, v in kw.items() if k in build_keys})
+        add_keys = {k: v for k, v in kw.items() if k not in build_keys or k == "requires_python"}
+        return self.add(built, **add_keys)
+
+    def add_recorded(self, folder: Path = RECORDED, projects: set[str] | None = None) -> int:
+        """Serve recorded real metadata: each file with a ``.metadata`` file and a tiny wheel/sdist made on demand."""
+        count = 0
+        for path in sorted(folder.glob("*.json.gz")):
+            record = json.loads(gzip.decompress(path.read_bytes()))
+            name = record["name"]
+            if projects is not None and name not in projects:
+                continue
+            for row in record["files"]:
+                filename, version, rp, yanked, upload, size = row
+                meta_rec = record["metadata"].get(version)
+                meta = None
+                if meta_rec is not None:
+                    meta = metadata_text(
+                        name, version, meta_rec.get("requires_dist", ()), meta_rec.get("requires_python"),
+                        meta_rec.get("provides_extra", ()),
+                        metadata_version="2.1" if filename.endswith(".whl") else "2.2",
+                        dynamic=("Requires-Dist",) if meta_rec.get("unknown") else (),
+                    )
+                data = _lazy(filename, name, version, meta)
+                self.files[filename] = FileEntry(
+                    project=name, filename=filename, data=data, metadata=meta,
+                    upload_time=datetime.fromisoformat(upload) if upload else None,
+                    requires_python=rp, yanked=yanked, metadata_file=meta is not None, with_hash=False,
+                    metadata_hash=hashlib.sha256(meta).hexdigest() if meta is not None else None, size=size,
+                )
+                count += 1
+        return count
+
+    # -- observation -------------------------------------------------------------------------------------
+    def requests_for(self, prefix: str) -> list[RequestLog]:
+        with self.lock:
+            return [r for r in self.log if r.path.startswith(prefix)]
+
+    def bytes_for(self, prefix: str) -> int:
+        return sum(r.sent for r in self.requests_for(prefix))
+
+    def reset_log(self) -> None:
+        with self.lock:
+            self.log.clear()
+
+    # -- pages -------------------------------------------------------------------------------------------
+    def project_files(self, project: str) -> list[FileEntry]:
+        return [f for f in self.files.values() if f.project == project]
+
+    def page_json(self, project: str) -> bytes:
+        files = []
+        for f in sorted(self.project_files(project), key=lambda f: f.filename):
+            item: dict[str, Any] = {"filename": f.filename, "url": f"{self.base_url}/files/{f.filename}"}
+            item["hashes"] = {"sha256": hashlib.sha256(f.content()).hexdigest()} if f.with_hash else {}
+            if f.requires_python:
+                item["requires-python"] = f.requires_python
+            item["yanked"] = f.yanked if f.yanked else (True if f.yanked == "" else False)
+            if f.upload_time:
+                item["upload-time"] = f.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            item["size"] = f.size if f.size is not None else len(f.content())
+            if f.metadata_file:
+                item["core-metadata"] = {"sha256": f.metadata_hash}
+                item["data-dist-info-metadata"] = item["core-metadata"]
+            files.append(item)
+        body = {"meta": {"api-version": "1.1"}, "name": project, "files": files}
+        return json.dumps(body).encode()
+
+    def page_html(self, project: str) -> bytes:
+        links = []
+        for f in sorted(self.project_files(project), key=lambda f: f.filename):
+            href = f"{self.base_url}/files/{f.filename}"
+            if f.with_hash:
+                href += f"#sha256={hashlib.sha256(f.content()).hexdigest()}"
+            attrs = [f'href="{html.escape(href)}"']
+            if f.requires_python:
+                attrs.append(f'data-requires-python="{html.escape(f.requires_python)}"')
+            if f.yanked is not None:
+                attrs.append(f'data-yanked="{html.escape(f.yanked)}"')
+            if f.metadata_file:
+                attrs.append(f'data-core-metadata="sha256={f.metadata_hash}"')
+                attrs.append(f'data-dist-info-metadata="sha256={f.metadata_hash}"')
+            links.append(f"<a {' '.join(attrs)}>{html.escape(f.filename)}</a><br/>")
+        text = (
+            '<!DOCTYPE html><html><head><meta name="pypi:repository-version" content="1.1">'
+            f"<title>Links for {project}</title></head><body><h1>Links for {project}</h1>"
+            + "\n".join(links)
+            + "</body></html>"
+        )
+        return text.encode()
+
+
+def _lazy(filename: str, name: str, version: str, meta: bytes | None) -> Callable[[], bytes]:
+    def build() -> bytes:
+        if filename.endswith(".whl"):
+            tag = "-".join(filename[:-4].split("-")[-3:])
+            if meta is None:
+                return make_wheel(name, version, tag=tag, with_metadata=False).data
+            return make_wheel(name, version, tag=tag, metadata=meta).data
+        return make_sdist(name, version, metadata_version="1.0").data
+    return build
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
+        pass
+
+    @property
+    def index(self) -> FixtureIndex:
+        return self.server.index
+
+    def send_body(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.record(status, len(body) if self.command != "HEAD" else 0)
+
+    def record(self, status: int, sent: int) -> None:
+        with self.index.lock:
+            self.index.log.append(RequestLog(self.command, self.path, self.headers.get("Range"), status, sent))
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        fault = self.index.faults.get(path)
+        if fault is not None and fault(self):
+            return
+        if path.startswith("/simple/"):
+            self.serve_page(path)
+        elif path.startswith("/files/"):
+            self.serve_file(path[len("/files/") :])
+        else:
+            self.send_body(404, b"not found", "text/plain")
+
+    def serve_page(self, path: str) -> None:
+        parts = [p for p in path.split("/") if p]
+        if len(parts) != 2:
+            self.send_body(404, b"not found", "text/plain")
+            return
+        project = parts[1]
+        if canonicalize_name(project) != project:
+            self.send_response(301)
+            self.send_header("Location", f"/simple/{canonicalize_name(project)}/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.record(301, 0)
+            return
+        if not self.index.project_files(project):
+            self.send_body(404, b"no such project", "text/plain")
+            return
+        mode = self.index.mode
+        if mode == "negotiate":
+            accept = self.headers.get("Accept", "")
+            mode = "json" if "application/vnd.pypi.simple.v1+json" in accept else "html"
+        if mode == "json":
+            body, ctype = self.index.page_json(project), "application/vnd.pypi.simple.v1+json"
+        else:
+            body, ctype = self.index.page_html(project), "text/html; charset=utf-8"
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.record(304, 0)
+            return
+        self.send_body(200, body, ctype, {"ETag": etag})
+
+    def serve_file(self, filename: str) -> None:
+        if filename.endswith(".metadata"):
+            entry = self.index.files.get(filename[: -len(".metadata")])
+            if entry is None or not entry.metadata_file or entry.metadata is None:
+                self.send_body(404, b"not found", "text/plain")
+                return
+            self.send_body(200, entry.metadata, "text/plain")
+            return
+        entry = self.index.files.get(filename)
+        if entry is None:
+            self.send_body(404, b"not found", "text/plain")
+            return
+        data = entry.content()
+        wanted = self.headers.get("Range")
+        match = _RANGE.fullmatch(wanted.strip()) if wanted else None
+        if not entry.range_ok or match is None:
+            self.send_body(200, data, "application/octet-stream", {"Accept-Ranges": "none" if not entry.range_ok else "bytes"})
+            return
+        first, last = match.groups()
+        total = len(data)
+        if first == "":
+            start, end = max(0, total - int(last)), total - 1
+        else:
+            start, end = int(first), min(int(last) if last else total - 1, total - 1)
+        if start > end or start >= total:
+            self.send_body(416, b"", "text/plain", {"Content-Range": f"bytes */{total}"})
+            return
+        self.send_body(
+            206, data[start : end + 1], "application/octet-stream",
+            {"Content-Range": f"bytes {start}-{end}/{total}", "Accept-Ranges": "bytes"},
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    index: FixtureIndex
+
+
+@pytest.fixture
+def index_server() -> Iterator[FixtureIndex]:
+    """A running fixture index (empty; tests add files); its ``index_url`` is the simple API root."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    index = FixtureIndex()
+    server.index = index
+    index.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield index
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
