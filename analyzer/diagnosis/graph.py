@@ -255,6 +255,8 @@ class ImageGraph:
         graph = self.graph.copy()
         graph.add_node(REQUEST, version=None, installed=False)
         requested = {canonicalize_name(r.name) for r in request}
+        # A requested pin takes the requested version: its installed version's edges no longer hold.
+        graph.remove_edges_from([e for n in requested if n in graph for e in list(graph.out_edges(n))])
         pending: list[tuple[str, str | None, Requirement]] = [
             (REQUEST, None, r) for r in request if env.evaluate(r.marker)
         ]

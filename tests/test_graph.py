@@ -1,0 +1,118 @@
+"""The image's dependency graph: edges evaluated for the target, declared requirements, extras, the request."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import networkx as nx
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+
+from analyzer.diagnosis.graph import REQUEST, ImageGraph, image_graph
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus
+from analyzer.snapshot import DeclaredRequirements, Snapshot
+from tests.test_conflict_set import TF_PINS, TF_WORLD, MemorySource, env_of, snapshot_of
+
+WORLD = {
+    **TF_WORLD,
+    "google-colab": {"1.0.0": ["something-else"]},
+    "old-py": {"1.0": ['numpy; python_version < "3.8"', 'idna; sys_platform == "linux"']},
+    "withextra": {"1.0": ["requests[socks]"]},
+    "pysocks": {"1.7.1": []},
+    "stub-cu12": {"24.10": []},
+}
+WORLD["requests"] = {"2.32.3": ["idna", 'pysocks!=1.5.7,>=1.5.6; extra == "socks"']}
+PINS = {
+    **TF_PINS,
+    "google-colab": "1.0.0",
+    "old-py": "1.0",
+    "withextra": "1.0",
+    "pysocks": "1.7.1",
+    "stub-cu12": "24.10",
+}
+
+
+class OpaqueStub(MemorySource):
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        if file.project == "stub-cu12":
+            return CoreMetadata(
+                file.project, file.version, status=MetadataStatus.UNAVAILABLE, note="stub sdist"
+            )
+        return super().metadata(file)
+
+
+def build() -> tuple[ImageGraph, Snapshot, TargetEnvironment, OpaqueStub]:
+    snapshot = replace(
+        snapshot_of(PINS),
+        declared=(
+            DeclaredRequirements(NormalizedName("google-colab"), ("pandas==2.2.2",), "colabtools setup.py"),
+        ),
+    )
+    source = OpaqueStub(WORLD)
+    env = env_of(snapshot)
+    return image_graph(snapshot, env, source), snapshot, env, source
+
+
+def test_requirers_and_requirements_are_evaluated_for_the_target() -> None:
+    graph, *_ = build()
+    requirers = {e.parent: e.requirement for e in graph.requirers_of("numpy")}
+    assert requirers == {
+        "jax": "numpy>=1.25",
+        "ml-dtypes": "numpy>=1.21",
+        "pandas": "numpy>=1.22.4",
+        "tensorflow": "numpy>=1.26",
+    }
+    # Markers for another Python are dropped; markers that hold are kept.
+    assert {e.child for e in graph.requirements_of("old-py")} == {"idna"}
+    assert graph.version_of("jax") == "0.5.2"
+    assert graph.dependents("idna") >= {"requests", "old-py", "withextra"}
+    assert "numpy" in graph.dependencies("jax")
+
+
+def test_declared_requirements_replace_the_index_and_extras_propagate() -> None:
+    graph, *_ = build()
+    assert [e.requirement for e in graph.requirements_of("google-colab")] == ["pandas==2.2.2"]
+    # requests is required with [socks] by withextra, so its socks extra's requirement is an edge.
+    assert "pysocks" in {e.child for e in graph.requirements_of("requests")}
+
+
+def test_opaque_pins_are_named_not_fatal() -> None:
+    graph, *_ = build()
+    assert graph.opaque == {"stub-cu12"}
+    assert graph.requirements_of("stub-cu12") == ()
+
+
+def test_request_closure_and_relevant_pins() -> None:
+    graph, _snapshot, env, source = build()
+    full = graph.with_request([Requirement("tensorflow==2.12.0")], env, source)
+    reached = full.reachable_from_request()
+    assert {"tensorflow", "numpy", "protobuf"} <= reached
+    relevant = full.relevant_pins()
+    # Pins that require what the request reaches are relevant; unrelated ones are not.
+    assert {"numpy", "jax", "pandas", "ml-dtypes", "google-colab", "protobuf"} <= relevant
+    assert not relevant & {"requests", "idna", "pysocks", "withextra", "stub-cu12", "old-py"}
+    assert REQUEST not in relevant and REQUEST not in graph
+    path = [str(e) for e in full.path_from_request("numpy")]
+    assert path[0] == "the request requires tensorflow==2.12.0"
+    assert path == ["the request requires tensorflow==2.12.0", "tensorflow 2.12.0 requires numpy<1.24,>=1.22"]
+    # The installed tensorflow's own edges give way to the requested version's.
+    assert {e.requirement for e in full.requirements_of("tensorflow")} == {
+        "numpy<1.24,>=1.22",
+        "protobuf<5,>=3.20",
+    }
+
+
+def test_reverse_tree_and_exports(tmp_path: Path) -> None:
+    graph, *_ = build()
+    tree = graph.reverse_tree("numpy", depth=2)
+    assert set(tree) == {"jax", "ml-dtypes", "pandas", "tensorflow"}
+    assert tree["pandas"] == {"google-colab": {}}
+    dot = graph.to_dot()
+    assert dot.startswith("digraph image {") and '"jax" -> "numpy" [label="numpy>=1.25"];' in dot
+    out = tmp_path / "image.graphml"
+    graph.write_graphml(out)
+    back = nx.read_graphml(out)
+    assert back.number_of_edges() == graph.graph.number_of_edges()
+    assert back.edges["jax", "numpy"]["requirement"] == "numpy>=1.25"
