@@ -94,8 +94,7 @@ def parse_freeze_line(line: str, number: int | None = None) -> Pin:
 
 def version_from_url(url: str, name: str) -> str | None:
     """The version a direct reference installs, when its URL names a wheel or an sdist of ``name``."""
-    path = unquote(urlsplit(url).path)
-    filename = path.rsplit("/", 1)[-1]
+    filename = url_filename(url)
     if filename.endswith(".whl"):
         try:
             wheel_name, version, _, _ = parse_wheel_filename(filename)
@@ -109,6 +108,11 @@ def version_from_url(url: str, name: str) -> str | None:
             if prefix and canonicalize_name(prefix) == canonicalize_name(name) and sdist_version[:1].isdigit():
                 return sdist_version
     return None
+
+
+def url_filename(url: str) -> str:
+    """The file name a URL ends with, unquoted (``torch-2.11.0%2Bcpu-...whl`` -> ``torch-2.11.0+cpu-...whl``)."""
+    return unquote(urlsplit(url).path).rsplit("/", 1)[-1]
 
 
 def _editable(line: str, number: int | None) -> Pin:
