@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -27,7 +27,7 @@ from filelock import FileLock
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from analyzer.errors import InputError, SourceError
-from analyzer.freeze import parse_freeze
+from analyzer.freeze import parse_freeze, url_filename
 from analyzer.osinfo import OsInfo, parse_os_info
 from analyzer.paths import cache_dir
 from analyzer.snapshot import Pin, Platform, Snapshot
@@ -234,56 +234,16 @@ class Release:
         return f"{self.selector}@{self.commit[:10]}"
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "kind": self.kind,
-            "selector": self.selector,
-            "commit": self.commit,
-            "upstream_commit": self.upstream_commit,
-            "date": self.date.isoformat(),
-            "position": self.position,
-            "freeze_file": self.freeze_file,
-            "freeze_blob": self.freeze_blob,
-            "python": self.python,
-            "python_evidence": self.python_evidence,
-            "python_inferred": self.python_inferred,
-            "platform": _platform_dict(self.platform),
-            "packages": self.packages,
-            "problems": self.problems,
-            "notes": list(self.notes),
-        }
+        return {**asdict(self), "date": self.date.isoformat(), "notes": list(self.notes)}
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> Release:
-        return cls(
-            source=data["source"],
-            kind=data["kind"],
-            selector=data["selector"],
-            commit=data["commit"],
-            upstream_commit=data["upstream_commit"],
-            date=datetime.fromisoformat(data["date"]),
-            position=data["position"],
-            freeze_file=data["freeze_file"],
-            freeze_blob=data["freeze_blob"],
-            python=data["python"],
-            python_evidence=data["python_evidence"],
-            python_inferred=data["python_inferred"],
-            platform=Platform(**data["platform"]),
-            packages=data["packages"],
-            problems=data["problems"],
-            notes=tuple(data["notes"]),
-        )
-
-
-def _platform_dict(platform: Platform) -> dict[str, Any]:
-    return {
-        "os_name": platform.os_name,
-        "distro": platform.distro,
-        "distro_version": platform.distro_version,
-        "glibc": platform.glibc,
-        "machine": platform.machine,
-        "description": platform.description,
-    }
+        return cls(**{
+            **data,
+            "date": datetime.fromisoformat(data["date"]),
+            "platform": Platform(**data["platform"]),
+            "notes": tuple(data["notes"]),
+        })
 
 
 def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
@@ -295,11 +255,11 @@ def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
     for pin in pins:
         if pin.url is None:
             continue
-        filename = pin.url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+        filename = url_filename(pin.url)
         if not filename.endswith(".whl"):
             continue
         try:
-            _, _, _, tags = parse_wheel_filename(filename.replace("%2B", "+").replace("%2b", "+"))
+            _, _, _, tags = parse_wheel_filename(filename)
         except InvalidWheelFilename:
             continue
         found = {t.interpreter for t in tags if _CP_TAG.match(t.interpreter) and t.abi != "abi3"}
@@ -396,12 +356,6 @@ class Catalog:
 
     def read_blob(self, blob: str) -> str:
         return git(["cat-file", "blob", blob], cwd=self.repo).decode("utf-8", "replace")
-
-    def read_text(self, commit: str, path: str) -> str | None:
-        """A file as it was at a commit, or None when it did not exist there."""
-        for _, _, content in read_blobs(self.repo, [f"{commit}:{path}"]):
-            return None if content is None else content.decode("utf-8", "replace")
-        return None
 
     @cached_property
     def tables(self) -> ColabTables:

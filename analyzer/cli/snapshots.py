@@ -10,6 +10,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def _run_sync(args: argparse.Namespace) -> int:
     result = sync_source(decl, args.colab_repo)
     catalog = Catalog(decl, source_dir(decl), result.head)
     if args.format == "json":
-        sys.stdout.write(_json({**result.__dict__, "tables": list(result.tables)}))
+        sys.stdout.write(_json(asdict(result)))
     else:
         sys.stdout.write(render_sync(result, catalog))
     return int(ExitCode.OK)
