@@ -1,0 +1,88 @@
+"""The SQLite cache: shared by processes, survives corruption, never stops an analysis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+from analyzer.metadata.models import MetadataStatus
+from tests.conftest import REPO_ROOT
+from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
+
+_WORKER = """
+import json, sys
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+index_url, names = sys.argv[1], sys.argv[2].split(",")
+with MetadataEngine(IndexConfig(index_url), cache=MetadataCache(), progress=False) as engine:
+    engine.prefetch_projects(names)
+    files = [engine.project(n).files[0] for n in names]
+    engine.prefetch(files)
+    print(json.dumps({f.project: sorted(str(r) for r in engine.metadata(f).requires_dist) for f in files}))
+"""
+
+
+def test_two_processes_share_one_cache(index_server: FixtureIndex, tmp_path: Path) -> None:
+    names = [f"shared{i}" for i in range(12)]
+    for i, name in enumerate(names):
+        index_server.wheel(name, "1.0", [f"dep{i}>=1"], padding=20_000)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-c", _WORKER, index_server.index_url, ",".join(names)]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+        assert json.loads(out) == {n: [f"dep{i}>=1"] for i, n in enumerate(names)}
+    count = len(index_server.log)
+    # A third process finds everything in the cache both wrote.
+    third = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(third.stdout) == json.loads(outputs[0][0])
+    assert len(index_server.log) == count
+    info = MetadataCache().info()
+    assert (info.metadata_entries, info.page_entries) == (12, 12)
+
+
+def test_corrupt_cache_file_is_set_aside_and_rebuilt(index_server: FixtureIndex, caplog: object) -> None:
+    index_server.wheel("solid", "1.0", ["dep"])
+    path = MetadataCache().path
+    MetadataCache().close()
+    path.write_bytes(b"this is not an SQLite database at all" * 100)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    cache = MetadataCache()
+    assert cache.usable
+    assert any(p.name.startswith("metadata.sqlite3.corrupt-") for p in path.parent.iterdir())
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=cache) as engine:
+        meta = engine.metadata(engine.project("solid").files[0])
+    assert meta.status is MetadataStatus.OK
+    assert MetadataCache().info().metadata_entries == 1
+    assert "set it aside" in caplog.text  # type: ignore[attr-defined]
+
+
+def test_unwritable_cache_folder_runs_without_caching(index_server: FixtureIndex, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    cache = MetadataCache(blocker / "sub" / "metadata.sqlite3")
+    assert not cache.usable and cache.disabled_reason
+    index_server.wheel("solid", "1.0", ["dep"])
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=cache) as engine:
+        meta = engine.metadata(engine.project("solid").files[0])
+    assert meta.status is MetadataStatus.OK and {str(r) for r in meta.requires_dist} == {"dep"}
+
+
+def test_info_and_clear(index_server: FixtureIndex) -> None:
+    index_server.wheel("a", "1.0")
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
+        engine.metadata(engine.project("a").files[0])
+    cache = MetadataCache()
+    info = cache.info()
+    assert (info.metadata_entries, info.page_entries) == (1, 1) and info.size > 0
+    cache.clear()
+    assert (cache.info().metadata_entries, cache.info().page_entries) == (0, 0)
