@@ -1,0 +1,462 @@
+"""The resolver: what pip's resolvelib-based resolver would pick for a request in a given runtime.
+
+``resolve()`` is the one entry point. It behaves like ``pip install`` without ``--upgrade`` (installed versions
+first when they satisfy), and adds two switches the diagnosis needs: ``keep`` (image pins that must stay at their
+version, the keep-the-image view) and ``free`` (pins that must stay installed at any version). The answer is plain
+data: the chosen versions, or a ``Conflict`` phrased as pip phrases it, plus warnings for everything that could
+not be known. A package's bad metadata never raises.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+from resolvelib import BaseReporter, Resolver
+from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep, ResolverException
+
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import DistFile, MetadataSource
+from analyzer.resolver.candidates import (
+    Candidate,
+    InstalledCandidate,
+    Origin,
+    ResolverWarning,
+    WarningKind,
+)
+from analyzer.resolver.factory import Factory, factory_for
+from analyzer.resolver.provider import Provider
+from analyzer.resolver.requirements import (
+    REQUIRES_PYTHON_KEY,
+    ExplicitRequirement,
+    RequiresPythonRequirement,
+    ResolverRequirement,
+    Role,
+    SpecifierRequirement,
+)
+from analyzer.snapshot import Snapshot
+
+__all__ = [
+    "DEFAULT_MAX_ROUNDS",
+    "Conflict",
+    "ConflictCause",
+    "Origin",
+    "Resolution",
+    "ResolvedDist",
+    "ResolverWarning",
+    "Role",
+    "WarningKind",
+    "installed_candidates",
+    "resolve",
+]
+
+DEFAULT_MAX_ROUNDS = 200_000
+"""pip's own limit (``try_to_avoid_resolution_too_deep``)."""
+
+
+@dataclass(frozen=True)
+class ResolvedDist:
+    """One distribution of a successful resolution."""
+
+    name: NormalizedName
+    version: Version
+    origin: Origin
+    requirements: tuple[Requirement, ...]
+    """Its Requires-Dist lines that hold on the target, the requested extras' included."""
+    requires_dist: tuple[Requirement, ...] = ()
+    """Every Requires-Dist line, unevaluated (what ``pip check`` reads)."""
+    file: DistFile | None = None
+    url: str | None = None
+    extras: frozenset[NormalizedName] = frozenset()
+    known: bool = True
+    """False when its requirements are unknown (opaque pin, requirements-unknown sdist, unavailable metadata)."""
+
+    @property
+    def installed(self) -> bool:
+        return self.origin is Origin.INSTALLED
+
+
+@dataclass(frozen=True)
+class ConflictCause:
+    """One requirement of resolvelib's ``ResolutionImpossible``, with who asked for it and why they are there."""
+
+    name: NormalizedName
+    """The required project (``<Python from Requires-Python>`` for an interpreter requirement)."""
+    requirement: str
+    """Plain PEP 508 text: ``numpy<1.24,>=1.22``."""
+    pip_requirement: str
+    """pip's wording of it: ``numpy<1.24 and >=1.22``."""
+    role: Role
+    parent: NormalizedName | None = None
+    parent_version: str | None = None
+    parent_origin: Origin | None = None
+    chain: tuple[str, ...] = ()
+    """How the parent got into the problem, from the root down (``The user requested tensorflow==2.12.0``,
+    ``tensorflow 2.12.0 depends on keras<2.13,>=2.12.0``...); empty for root causes."""
+
+    @property
+    def text(self) -> str:
+        """``tensorflow 2.12.0 depends on numpy<1.24,>=1.22`` / ``The user requested tensorflow==2.12.0``."""
+        return _phrase(self.role, self.parent, self.parent_version, self.requirement)
+
+    @property
+    def pip_text(self) -> str:
+        """The line as pip prints it under "The conflict is caused by:"."""
+        return _phrase(self.role, self.parent, self.parent_version, self.pip_requirement)
+
+
+def _phrase(role: Role, parent: str | None, version: str | None, requirement: str) -> str:
+    if role is Role.REQUEST:
+        return f"The user requested {requirement}"
+    if role is Role.KEEP:
+        return f"The image keeps {requirement}"
+    if role is Role.FREE:
+        return f"The image keeps {requirement} installed (any version)"
+    return f"{parent} {version} depends on {requirement}"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Why no resolution exists, as data; ``pip_message()`` phrases it the way pip does."""
+
+    causes: tuple[ConflictCause, ...]
+    too_deep: bool = False
+    rounds: int | None = None
+    detail: str = ""
+
+    @property
+    def requires_python(self) -> bool:
+        """True when the target interpreter itself is a cause (pip reports that first and alone)."""
+        return any(c.name == REQUIRES_PYTHON_KEY for c in self.causes)
+
+    def triggers(self) -> tuple[str, ...]:
+        out = set()
+        for c in self.causes:
+            if c.parent is None:
+                out.add(c.pip_requirement)
+            else:
+                out.add(f"{c.parent}=={c.parent_version}")
+        return tuple(sorted(out))
+
+    def pip_message(self) -> str:
+        """pip's "Cannot install ... The conflict is caused by: ..." text (without its advice lines)."""
+        if self.too_deep:
+            return f"ResolutionTooDeep: gave up after {self.rounds} rounds"
+        parts = self.triggers()
+        info = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        lines = [
+            (
+                f"Cannot install {info or 'the requested packages'} because these package versions have "
+                "conflicting dependencies."
+            ),
+            "",
+            "The conflict is caused by:",
+        ]
+        lines.extend(f"    {c.pip_text}" for c in self.causes)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The answer of one resolution: a mapping when ``ok``, a ``conflict`` when not; warnings either way."""
+
+    ok: bool
+    mapping: Mapping[NormalizedName, ResolvedDist] = field(default_factory=dict)
+    conflict: Conflict | None = None
+    warnings: tuple[ResolverWarning, ...] = ()
+    requested: tuple[NormalizedName, ...] = ()
+
+
+def installed_candidates(
+    factory: Factory, snapshot: Snapshot
+) -> tuple[dict[NormalizedName, InstalledCandidate], list[ResolverWarning]]:
+    """The image's pins as candidates (declared requirements, e.g. google-colab's, count as their metadata)."""
+    out: dict[NormalizedName, InstalledCandidate] = {}
+    warnings: list[ResolverWarning] = []
+    declared = {d.name: d for d in snapshot.declared}
+    for pin in snapshot.pins:
+        version = _pin_version(pin.version)
+        if version is None:
+            warnings.append(
+                ResolverWarning(
+                    WarningKind.UNUSABLE_PIN,
+                    pin.name,
+                    pin.version,
+                    f"{pin.name} {pin.version or '(no version)'} has no PEP 440 version; left out of the resolution",
+                )
+            )
+            continue
+        d = declared.get(pin.name)
+        out[pin.name] = factory.installed_candidate(
+            pin.name,
+            version,
+            url=pin.url,
+            declared=d.requirements if d is not None else None,
+            evidence=d.evidence if d is not None else "",
+        )
+    return out, warnings
+
+
+def _pin_version(text: str | None) -> Version | None:
+    if text is None:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+_INSTALLED_MEMO: dict[
+    tuple[int, int], tuple[Snapshot, dict[NormalizedName, InstalledCandidate], list[Any]]
+] = {}
+
+
+def _installed_for(
+    factory: Factory, snapshot: Snapshot
+) -> tuple[dict[NormalizedName, InstalledCandidate], list[Any]]:
+    key = (id(factory), id(snapshot))
+    found = _INSTALLED_MEMO.get(key)
+    if found is not None and found[0] is snapshot:
+        return found[1], found[2]
+    installed, warnings = installed_candidates(factory, snapshot)
+    if len(_INSTALLED_MEMO) > 64:
+        _INSTALLED_MEMO.clear()
+    _INSTALLED_MEMO[key] = (snapshot, installed, warnings)
+    return installed, warnings
+
+
+def resolve(
+    request: Sequence[Requirement],
+    *,
+    snapshot: Snapshot,
+    env: TargetEnvironment,
+    source: MetadataSource,
+    keep: Collection[NormalizedName] = (),
+    free: Collection[NormalizedName] = (),
+    ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
+    prefer_installed: bool = True,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+) -> Resolution:
+    """Resolve ``request`` in the runtime ``snapshot`` as pip would, optionally keeping or freeing image pins.
+
+    - ``keep``: pins that must stay at their installed version, their own requirements holding.
+    - ``free``: pins that must stay installed, at any version (the installed one preferred).
+    - ``ignore_edges``: (parent, dependency) requirement edges to skip, e.g. ones already broken in the image.
+    - ``prefer_installed=False`` models ``--upgrade`` (only-if-needed): requested names go newest first.
+    """
+    factory = factory_for(source, env)
+    installed, pin_warnings = _installed_for(factory, snapshot)
+    warnings: list[ResolverWarning] = list(pin_warnings)
+    roots: list[ResolverRequirement] = []
+    user_requested: dict[str, int] = {}
+    requested: list[NormalizedName] = []
+
+    for order, req in enumerate(request):
+        name = canonicalize_name(req.name)
+        if req.marker is not None and not _marker_holds(env, req):
+            warnings.append(
+                ResolverWarning(
+                    WarningKind.MARKER_FALSE,
+                    name,
+                    None,
+                    f"Ignoring {req}: markers '{req.marker}' don't match the target environment",
+                )
+            )
+            continue
+        requested.append(name)
+        for r in factory.make_requirements(req, parent=None):
+            r.role = Role.REQUEST
+            roots.append(r)
+            user_requested.setdefault(r.key, order)
+        if req.url:
+            direct = factory.direct_candidate(name, req.url)
+            if isinstance(direct, ResolverWarning):
+                warnings.append(direct)
+                return Resolution(
+                    ok=False,
+                    conflict=Conflict(
+                        causes=(
+                            ConflictCause(
+                                name=name, requirement=str(req), pip_requirement=str(req), role=Role.REQUEST
+                            ),
+                        ),
+                        detail=direct.message,
+                    ),
+                    warnings=tuple(sorted(set(warnings))),
+                    requested=tuple(requested),
+                )
+
+    kept = [installed[n] for n in keep if n in installed]
+    if kept:
+        factory.prefetch(
+            f
+            for f in (factory.best_file_of_version(c.name, c.version) for c in kept if c._info is None)
+            if f is not None
+        )
+    for cand in kept:
+        roots.append(ExplicitRequirement(cand, role=Role.KEEP))
+    for name in free:
+        if name in installed:
+            roots.append(SpecifierRequirement(Requirement(name), role=Role.FREE))
+
+    provider = Provider(
+        factory,
+        installed=installed,
+        user_requested=user_requested,
+        prefer_installed=prefer_installed,
+        ignore_edges=ignore_edges,
+    )
+    provider.record_roots(roots)
+    resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, BaseReporter())
+    try:
+        result = resolver.resolve(roots, max_rounds=max_rounds)
+    except ResolutionImpossible as exc:
+        conflict = _conflict(exc.causes, provider)
+        return Resolution(
+            ok=False,
+            conflict=conflict,
+            warnings=_collect_warnings(warnings, provider.touched.values()),
+            requested=tuple(requested),
+        )
+    except ResolutionTooDeep as exc:
+        return Resolution(
+            ok=False,
+            conflict=Conflict(causes=(), too_deep=True, rounds=exc.round_count),
+            warnings=_collect_warnings(warnings, provider.touched.values()),
+            requested=tuple(requested),
+        )
+    except ResolverException as exc:  # InconsistentCandidate: a bug of ours, still a value
+        return Resolution(
+            ok=False,
+            conflict=Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}"),
+            warnings=_collect_warnings(warnings, provider.touched.values()),
+            requested=tuple(requested),
+        )
+
+    mapping: dict[NormalizedName, ResolvedDist] = {}
+    chosen: list[Candidate] = []
+    extras: dict[NormalizedName, set[NormalizedName]] = {}
+    bases: dict[NormalizedName, Candidate] = {}
+    for key, picked in result.mapping.items():
+        if key == REQUIRES_PYTHON_KEY:
+            continue
+        chosen.append(picked)
+        bases[picked.name] = picked.base
+        extras.setdefault(picked.name, set()).update(picked.extras)
+    for name in sorted(bases):
+        base = bases[name]
+        ex = frozenset(extras[name])
+        mapping[name] = ResolvedDist(
+            name=name,
+            version=base.version,
+            origin=base.origin,
+            requirements=factory.evaluated(base, ex) if not ex else _union(factory, base, ex),
+            requires_dist=base.info.requires_dist,
+            file=base.file,
+            url=base.url,
+            extras=ex,
+            known=base.info.known,
+        )
+    return Resolution(
+        ok=True, mapping=mapping, warnings=_collect_warnings(warnings, chosen), requested=tuple(requested)
+    )
+
+
+def _marker_holds(env: TargetEnvironment, req: Requirement) -> bool:
+    try:
+        return env.evaluate(req.marker)
+    except (ValueError, TypeError):  # packaging's marker errors are ValueErrors
+        return False
+
+
+def _union(factory: Factory, base: Candidate, extras: frozenset[NormalizedName]) -> tuple[Requirement, ...]:
+    seen: dict[str, Requirement] = {str(r): r for r in factory.evaluated(base, frozenset())}
+    for r in factory.evaluated(base, extras):
+        seen.setdefault(str(r), r)
+    return tuple(seen.values())
+
+
+def _collect_warnings(
+    warnings: list[ResolverWarning], candidates: Collection[Candidate] | Any
+) -> tuple[ResolverWarning, ...]:
+    found = set(warnings)
+    for cand in candidates:
+        if cand.key == REQUIRES_PYTHON_KEY:
+            continue
+        found.update(cand.warnings)
+    return tuple(sorted(found, key=lambda w: (w.name, w.kind.value, w.version or "", w.message)))
+
+
+def _conflict(causes: Collection[Any], provider: Provider) -> Conflict:
+    out: list[ConflictCause] = []
+    seen: set[tuple[str, str | None, str | None]] = set()
+    for info in causes:
+        req: ResolverRequirement = info.requirement
+        parent: Candidate | None = info.parent
+        if parent is None and req.parent is not None:
+            parent = req.parent
+        text = _plain(req)
+        key = (text, parent.key if parent else None, str(parent.version) if parent else None)
+        if key in seen:
+            continue
+        seen.add(key)
+        role = req.role if parent is None else Role.DEPENDENCY
+        out.append(
+            ConflictCause(
+                name=NormalizedName(req.name),
+                requirement=text,
+                pip_requirement=req.format_for_error(),
+                role=role,
+                parent=parent.name if parent else None,
+                parent_version=str(parent.version) if parent else None,
+                parent_origin=parent.origin if parent else None,
+                chain=_chain(parent, provider) if parent is not None else (),
+            )
+        )
+    # the interpreter first (pip reports it alone), then root causes, then the rest in resolvelib's order
+    out.sort(key=lambda c: (c.name != REQUIRES_PYTHON_KEY, c.parent is not None))
+    return Conflict(causes=tuple(out))
+
+
+def _plain(req: ResolverRequirement) -> str:
+    if isinstance(req, SpecifierRequirement):
+        return req.text
+    if isinstance(req, RequiresPythonRequirement):
+        return f"Python{req.specifier}"
+    cand = req.candidate
+    if cand.url is not None and cand.origin is not Origin.INSTALLED:
+        return f"{cand.name} @ {cand.url}"
+    return f"{cand.name}=={cand.version}"
+
+
+def _chain(start: Candidate, provider: Provider) -> tuple[str, ...]:
+    """The shortest recorded path from a root requirement down to ``start``, phrased line by line."""
+    frontier: deque[tuple[Candidate, tuple[ResolverRequirement, ...]]] = deque([(start, ())])
+    visited = {id(start)}
+    while frontier:
+        cand, path = frontier.popleft()
+        keys = [cand.key] if cand.key == cand.name else [cand.key, cand.name]
+        for key in keys:
+            for r in provider.seen.get(key, {}).values():
+                if not r.is_satisfied_by(cand):
+                    continue
+                step = (*path, r)
+                if r.parent is None:
+                    return tuple(_phrase(x.role, _pname(x), _pversion(x), _plain(x)) for x in reversed(step))
+                if id(r.parent) not in visited:
+                    visited.add(id(r.parent))
+                    frontier.append((r.parent, step))
+    return ()
+
+
+def _pname(r: ResolverRequirement) -> str | None:
+    return r.parent.name if r.parent is not None else None
+
+
+def _pversion(r: ResolverRequirement) -> str | None:
+    return str(r.parent.version) if r.parent is not None else None

@@ -1,0 +1,316 @@
+"""Candidates as the resolver sees them, after pip's ``candidates.py``.
+
+A candidate is one concrete version of a project: a file on an index, the version installed in the image, a direct
+reference, the same plus extras, or the target interpreter itself. Each knows its own dependencies (computed once,
+through the factory, and memoized on the object: the factory hands out one object per version) and its own
+wording for error messages. Nothing here raises for bad metadata: what cannot be known becomes a
+``ResolverWarning`` attached to the candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from analyzer.metadata.models import DistFile
+from analyzer.resolver.requirements import (
+    REQUIRES_PYTHON_KEY,
+    ExplicitRequirement,
+    RequiresPythonRequirement,
+    ResolverRequirement,
+    SpecifierRequirement,
+    make_key,
+)
+
+if TYPE_CHECKING:
+    from analyzer.resolver.factory import Factory
+
+__all__ = [
+    "Candidate",
+    "DirectCandidate",
+    "DistInfo",
+    "ExtrasCandidate",
+    "IndexCandidate",
+    "InstalledCandidate",
+    "Origin",
+    "PythonCandidate",
+    "ResolverWarning",
+    "WarningKind",
+]
+
+
+class Origin(str, Enum):
+    INSTALLED = "installed"
+    INDEX = "index"
+    DIRECT = "direct"
+    PYTHON = "python"
+
+
+class WarningKind(str, Enum):
+    OPAQUE = "opaque"
+    """An installed pin whose metadata cannot be had: kept at its version, its requirements unknown."""
+    REQUIREMENTS_UNKNOWN = "requirements-unknown"
+    """An sdist whose Requires-Dist we do not trust and will not build to find out."""
+    METADATA_UNAVAILABLE = "metadata-unavailable"
+    """An index or direct candidate whose metadata could not be fetched: treated as having no requirements."""
+    UNKNOWN_EXTRA = "unknown-extra"
+    """pip's "X 1.0 does not provide the extra 'y'"."""
+    INVALID_REQUIREMENT = "invalid-requirement"
+    """A Requires-Dist line (or marker) that did not parse or evaluate: skipped."""
+    LOCAL_VERSION_FALLBACK = "local-version-fallback"
+    """Metadata of ``2.11.0+cpu`` taken from the public ``2.11.0``."""
+    DECLARED = "declared"
+    """Requirements taken from outside the index (e.g. google-colab's pins in the catalog)."""
+    MARKER_FALSE = "marker-false"
+    """A requested requirement whose marker is false on the target: dropped, as pip does."""
+    UNUSABLE_PIN = "unusable-pin"
+    """A pin with no PEP 440 version: it cannot take part in a resolution."""
+    METADATA_MISMATCH = "metadata-mismatch"
+    """Metadata names another version than the file: pip would refuse the file."""
+
+
+@dataclass(frozen=True, order=True)
+class ResolverWarning:
+    """Something the resolution could not know or had to skip; named so the report can say it."""
+
+    kind: WarningKind
+    name: NormalizedName
+    version: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """What a base candidate's metadata says, once fetched: the raw requirements and what is known of them."""
+
+    requires_dist: tuple[Requirement, ...] = ()
+    provides_extra: frozenset[NormalizedName] = frozenset()
+    requires_python: SpecifierSet | None = None
+    known: bool = True
+    """False for opaque pins, requirements-unknown sdists and unavailable metadata."""
+    warnings: tuple[ResolverWarning, ...] = ()
+    file: DistFile | None = None
+    source: str = ""
+    """Where the requirements came from (``index``, ``declared: ...``, ``direct``, ``none``)."""
+
+
+class Candidate:
+    """Common behaviour; subclasses say where the version comes from and how to get its metadata."""
+
+    origin: Origin
+    name: NormalizedName
+    version: Version
+    extras: frozenset[NormalizedName] = frozenset()
+    file: DistFile | None = None
+    url: str | None = None
+
+    def __init__(self, factory: Factory, name: NormalizedName, version: Version) -> None:
+        self._factory = factory
+        self.name = name
+        self.version = version
+        self.key = make_key(name, self.extras)
+        self._deps: tuple[ResolverRequirement, ...] | None = None
+        self._info: DistInfo | None = None
+
+    # -- metadata ------------------------------------------------------------------------------------------------
+
+    def _load_info(self) -> DistInfo:
+        raise NotImplementedError
+
+    @property
+    def info(self) -> DistInfo:
+        if self._info is None:
+            self._info = self._load_info()
+        return self._info
+
+    @property
+    def base(self) -> Candidate:
+        return self
+
+    @property
+    def known(self) -> bool:
+        return self.info.known
+
+    @property
+    def warnings(self) -> tuple[ResolverWarning, ...]:
+        return self.info.warnings + self._factory.evaluation_warnings(self.base)
+
+    def requirements(self) -> tuple[Requirement, ...]:
+        """Requires-Dist lines that hold on the target for this candidate (its extras included)."""
+        return self._factory.evaluated(self.base, self.extras)
+
+    # -- resolver behaviour --------------------------------------------------------------------------------------
+
+    def dependencies(self) -> tuple[ResolverRequirement, ...]:
+        if self._deps is None:
+            self._deps = self._build_dependencies()
+        return self._deps
+
+    def _build_dependencies(self) -> tuple[ResolverRequirement, ...]:
+        out: list[ResolverRequirement] = []
+        info = self.info
+        if (
+            self.origin is not Origin.INSTALLED
+            and info.requires_python is not None
+            and not self._factory.env.python_allowed(info.requires_python)
+        ):
+            out.append(RequiresPythonRequirement(info.requires_python, parent=self))
+        for req in self._factory.evaluated(self, frozenset()):
+            out.extend(self._factory.make_requirements(req, parent=self))
+        return tuple(out)
+
+    def same_as(self, other: Candidate) -> bool:
+        return (
+            self.key == other.key
+            and self.version == other.version
+            and self.origin == other.origin
+            and self.url == other.url
+        )
+
+    def format_for_error(self) -> str:
+        return f"{self.name} {self.version}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.key} {self.version})"
+
+
+class IndexCandidate(Candidate):
+    """One version on an index, represented by its best file for the target."""
+
+    origin = Origin.INDEX
+
+    def __init__(self, factory: Factory, file: DistFile) -> None:
+        self.file = file
+        super().__init__(factory, file.project, file.version)
+
+    def _load_info(self) -> DistInfo:
+        assert self.file is not None
+        return self._factory.info_from_file(self.name, self.version, self.file, installed=False)
+
+
+class InstalledCandidate(Candidate):
+    """The version the image has installed; its requirements come from that version's metadata."""
+
+    origin = Origin.INSTALLED
+
+    def __init__(
+        self,
+        factory: Factory,
+        name: NormalizedName,
+        version: Version,
+        *,
+        url: str | None = None,
+        declared: tuple[str, ...] | None = None,
+        declared_evidence: str = "",
+    ) -> None:
+        self.url = url
+        self._declared = declared
+        self._declared_evidence = declared_evidence
+        super().__init__(factory, name, version)
+
+    def _load_info(self) -> DistInfo:
+        return self._factory.info_for_installed(
+            self.name, self.version, url=self.url, declared=self._declared, evidence=self._declared_evidence
+        )
+
+    @property
+    def file(self) -> DistFile | None:  # type: ignore[override]
+        return self.info.file
+
+    def format_for_error(self) -> str:
+        return f"{self.name} {self.version} (Installed)"
+
+
+class DirectCandidate(Candidate):
+    """A direct reference (``name @ URL``); its version is whatever its metadata says."""
+
+    origin = Origin.DIRECT
+
+    def __init__(
+        self, factory: Factory, name: NormalizedName, url: str, version: Version, info: DistInfo
+    ) -> None:
+        self.url = url
+        super().__init__(factory, name, version)
+        self._info = info
+
+    def _load_info(self) -> DistInfo:  # pragma: no cover - set at construction
+        raise AssertionError("direct candidates are built with their metadata")
+
+    def format_for_error(self) -> str:
+        return f"{self.name} {self.version} (from {self.url})"
+
+
+class ExtrasCandidate(Candidate):
+    """``name[extra]``: the base candidate plus the extra's requirements, at the base's version (pip's design)."""
+
+    def __init__(self, factory: Factory, base: Candidate, extras: frozenset[NormalizedName]) -> None:
+        self._base = base
+        self.extras = extras
+        self.origin = base.origin
+        self.url = base.url
+        super().__init__(factory, base.name, base.version)
+
+    @property
+    def base(self) -> Candidate:
+        return self._base
+
+    @property
+    def file(self) -> DistFile | None:  # type: ignore[override]
+        return self._base.file
+
+    def _load_info(self) -> DistInfo:
+        return self._base.info
+
+    @property
+    def warnings(self) -> tuple[ResolverWarning, ...]:
+        return self._base.warnings + self._factory.extras_warnings(self._base, self.extras)
+
+    def _build_dependencies(self) -> tuple[ResolverRequirement, ...]:
+        out: list[ResolverRequirement] = [ExplicitRequirement(self._base, parent=self)]
+        base_reqs = set(map(str, self._factory.evaluated(self._base, frozenset())))
+        for req in self._factory.evaluated(self._base, self.extras):
+            if str(req) in base_reqs:
+                continue
+            out.extend(self._factory.make_requirements(req, parent=self))
+        return tuple(out)
+
+    def same_as(self, other: Candidate) -> bool:
+        return (
+            isinstance(other, ExtrasCandidate)
+            and self.extras == other.extras
+            and self._base.same_as(other.base)
+        )
+
+    def format_for_error(self) -> str:
+        return f"{self._base.format_for_error()} [{', '.join(sorted(self.extras))}]"
+
+
+class PythonCandidate(Candidate):
+    """The target interpreter, as pip's ``<Python from Requires-Python>`` pseudo-project."""
+
+    origin = Origin.PYTHON
+
+    def __init__(self, factory: Factory, version: Version) -> None:
+        super().__init__(factory, NormalizedName(REQUIRES_PYTHON_KEY), version)
+        self.key = REQUIRES_PYTHON_KEY
+        self._info = DistInfo(source="target interpreter")
+        self._deps = ()
+
+    def _load_info(self) -> DistInfo:  # pragma: no cover - set at construction
+        return DistInfo()
+
+    def format_for_error(self) -> str:
+        return f"Python {self.version}"
+
+
+def is_specifier(req: ResolverRequirement) -> bool:
+    return isinstance(req, SpecifierRequirement)

@@ -1,0 +1,577 @@
+"""The factory: builds candidates and requirements, and memoizes everything that depends only on (source, target).
+
+This is where pip's finder rules live (wheel tags, Requires-Python, yanked files, pre-releases, the installed version
+offered first), so that the provider can stay a thin adapter. One factory serves many resolutions with the same
+metadata source and target interpreter: the minimal-conflicting-set search and ``matrix`` call the resolver dozens
+to hundreds of times, and the candidate lists, metadata and dependency lists are the same every time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataSource, MetadataStatus
+from analyzer.resolver.candidates import (
+    Candidate,
+    DirectCandidate,
+    DistInfo,
+    ExtrasCandidate,
+    IndexCandidate,
+    InstalledCandidate,
+    PythonCandidate,
+    ResolverWarning,
+    WarningKind,
+)
+from analyzer.resolver.requirements import (
+    ExplicitRequirement,
+    RequiresPythonRequirement,
+    ResolverRequirement,
+    SpecifierRequirement,
+)
+
+__all__ = ["Factory", "VersionEntry", "factory_for", "is_pinned"]
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One version of a project as the finder sees it: its best file for the target."""
+
+    version: Version
+    file: DistFile
+
+    @property
+    def yanked(self) -> bool:
+        return self.file.is_yanked
+
+
+def is_pinned(specifier: SpecifierSet) -> bool:
+    """pip's PEP 592 test: ``==X`` (not a wildcard) or ``===X`` lets a yanked release be chosen."""
+    for spec in specifier:
+        if spec.operator == "===":
+            return True
+        if spec.operator == "==" and not spec.version.endswith(".*"):
+            return True
+    return False
+
+
+class Factory:
+    """Candidates and requirements for one (metadata source, target interpreter) pair, memoized."""
+
+    def __init__(self, source: MetadataSource, env: TargetEnvironment) -> None:
+        self.source = source
+        self.env = env
+        self._markers: dict[str, str] = dict(env.markers)
+        self._versions: dict[NormalizedName, tuple[VersionEntry, ...]] = {}
+        self._all_files: dict[NormalizedName, tuple[DistFile, ...]] = {}
+        self._matches: dict[tuple[NormalizedName, str], tuple[IndexCandidate, ...]] = {}
+        self._index: dict[tuple[str, str], IndexCandidate] = {}
+        self._installed: dict[tuple[Any, ...], InstalledCandidate] = {}
+        self._extras: dict[tuple[int, frozenset[NormalizedName]], ExtrasCandidate] = {}
+        self._direct: dict[tuple[NormalizedName, str], Candidate | ResolverWarning] = {}
+        self._evaluated: dict[tuple[int, frozenset[NormalizedName]], tuple[Requirement, ...]] = {}
+        self._eval_warnings: dict[int, tuple[ResolverWarning, ...]] = {}
+        self._metadata: dict[tuple[str, str], CoreMetadata] = {}
+        self._prefetched: set[tuple[str, str]] = set()
+        self.python = PythonCandidate(self, Version(env.python_full))
+        self.lock = threading.Lock()
+
+    # -- the index, as pip's finder sees it ------------------------------------------------------------------
+
+    def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
+        found = self._all_files.get(name)
+        if found is None:
+            found = tuple(self.source.project(name).files)
+            self._all_files[name] = found
+        return found
+
+    def versions(self, name: NormalizedName) -> tuple[VersionEntry, ...]:
+        """Every version with a file that installs on the target, newest first, with its best file.
+
+        pip's order within a version: a non-yanked file before a yanked one, a wheel (best tag first) before an
+        sdist. Files whose Requires-Python excludes the target are dropped, as pip's finder drops their links.
+        """
+        found = self._versions.get(name)
+        if found is not None:
+            return found
+        best: dict[Version, tuple[tuple[bool, int, int], DistFile]] = {}
+        for f in self.files(name):
+            if not self.env.python_allowed(f.requires_python):
+                continue
+            if f.kind is DistKind.WHEEL:
+                rank = self.env.wheel_rank(f.filename)
+                if rank is None:
+                    continue
+                key = (f.is_yanked, 0, rank)
+            else:
+                key = (f.is_yanked, 1, 0)
+            current = best.get(f.version)
+            if current is None or key < current[0]:
+                best[f.version] = (key, f)
+        found = tuple(VersionEntry(v, best[v][1]) for v in sorted(best, reverse=True))
+        self._versions[name] = found
+        return found
+
+    def index_candidates(self, name: NormalizedName, specifier: SpecifierSet) -> tuple[IndexCandidate, ...]:
+        """Index candidates for a combined specifier, best first, with pip's pre-release and yanked rules."""
+        memo_key = (name, str(specifier))
+        found = self._matches.get(memo_key)
+        if found is not None:
+            return found
+        entries = self.versions(name)
+        # pip: SpecifierSet.filter with prereleases=None: pre-releases only when the specifier names one or
+        # when no final release matches
+        allowed = set(specifier.filter([e.version for e in entries]))
+        applicable = [e for e in entries if e.version in allowed]
+        all_yanked = bool(applicable) and all(e.yanked for e in applicable)
+        pinned = is_pinned(specifier)
+        found = tuple(
+            self.index_candidate(e.file) for e in applicable if not e.yanked or (all_yanked and pinned)
+        )
+        self._matches[memo_key] = found
+        return found
+
+    def index_candidate(self, file: DistFile) -> IndexCandidate:
+        key = _file_key(file)
+        cand = self._index.get(key)
+        if cand is None:
+            cand = IndexCandidate(self, file)
+            self._index[key] = cand
+        return cand
+
+    def extras_candidate(self, base: Candidate, extras: frozenset[NormalizedName]) -> Candidate:
+        if not extras:
+            return base
+        memo_key = (id(base), extras)
+        cand = self._extras.get(memo_key)
+        if cand is None or cand.base is not base:
+            cand = ExtrasCandidate(self, base, extras)
+            self._extras[memo_key] = cand
+        return cand
+
+    def installed_candidate(
+        self,
+        name: NormalizedName,
+        version: Version,
+        *,
+        url: str | None = None,
+        declared: tuple[str, ...] | None = None,
+        evidence: str = "",
+    ) -> InstalledCandidate:
+        memo_key = (name, str(version), url, declared, evidence)
+        cand = self._installed.get(memo_key)
+        if cand is None:
+            cand = InstalledCandidate(
+                self, name, version, url=url, declared=declared, declared_evidence=evidence
+            )
+            self._installed[memo_key] = cand
+        return cand
+
+    def direct_candidate(self, name: NormalizedName, url: str) -> Candidate | ResolverWarning:
+        """The candidate of ``name @ url``, or a warning when its metadata (and so its version) is unknown."""
+        memo_key = (name, url)
+        found = self._direct.get(memo_key)
+        if found is not None:
+            return found
+        meta = self.source.metadata_for_url(name, url)
+        result: Candidate | ResolverWarning
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            result = ResolverWarning(
+                WarningKind.METADATA_UNAVAILABLE,
+                name,
+                None,
+                f"{name} @ {url}: metadata unavailable ({meta.note})",
+            )
+        else:
+            info = self._info_from_metadata(name, str(meta.version), meta, None, origin="direct")
+            result = DirectCandidate(self, name, url, meta.version, info)
+        self._direct[memo_key] = result
+        return result
+
+    # -- metadata ----------------------------------------------------------------------------------------------
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        key = _file_key(file)
+        meta = self._metadata.get(key)
+        if meta is None:
+            meta = self.source.metadata(file)
+            self._metadata[key] = meta
+        return meta
+
+    def prefetch(self, files: Iterable[DistFile]) -> None:
+        todo = [
+            f for f in files if _file_key(f) not in self._prefetched and _file_key(f) not in self._metadata
+        ]
+        if todo:
+            self.source.prefetch(todo)
+            self._prefetched.update(map(_file_key, todo))
+
+    def best_file_of_version(self, name: NormalizedName, version: Version) -> DistFile | None:
+        """The file whose metadata describes an installed version: best wheel for the target, else any file."""
+        best: tuple[tuple[int, int], DistFile] | None = None
+        for f in self.files(name):
+            if f.version != version:
+                continue
+            if f.kind is DistKind.WHEEL:
+                rank = self.env.wheel_rank(f.filename)
+                key = (0, rank) if rank is not None else (1, 0)
+            else:
+                key = (2, 0)
+            if best is None or key < best[0]:
+                best = (key, f)
+        return best[1] if best else None
+
+    def info_from_file(
+        self, name: NormalizedName, version: Version, file: DistFile, *, installed: bool
+    ) -> DistInfo:
+        return self._info_from_metadata(name, str(version), self.metadata(file), file, origin="index")
+
+    def _info_from_metadata(
+        self, name: NormalizedName, version: str, meta: CoreMetadata, file: DistFile | None, *, origin: str
+    ) -> DistInfo:
+        warnings = [
+            ResolverWarning(
+                WarningKind.INVALID_REQUIREMENT,
+                name,
+                version,
+                f"{name} {version}: skipped Requires-Dist {line!r}",
+            )
+            for line in meta.skipped
+        ]
+        where = f" ({file.filename})" if file is not None else ""
+        if meta.status is MetadataStatus.REQUIREMENTS_UNKNOWN:
+            warnings.append(
+                ResolverWarning(
+                    WarningKind.REQUIREMENTS_UNKNOWN,
+                    name,
+                    version,
+                    f"{name} {version}: requirements unknown{where}; treated as having none"
+                    + (f" ({meta.note})" if meta.note else ""),
+                )
+            )
+            return DistInfo(known=False, warnings=tuple(warnings), file=file, source=origin)
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            warnings.append(
+                ResolverWarning(
+                    WarningKind.METADATA_UNAVAILABLE,
+                    name,
+                    version,
+                    f"{name} {version}: metadata unavailable{where}; treated as having no requirements"
+                    + (f" ({meta.note})" if meta.note else ""),
+                )
+            )
+            return DistInfo(known=False, warnings=tuple(warnings), file=file, source=origin)
+        return DistInfo(
+            requires_dist=meta.requires_dist,
+            provides_extra=meta.provides_extra,
+            requires_python=meta.requires_python,
+            warnings=tuple(warnings),
+            file=file,
+            source=origin,
+        )
+
+    def info_for_installed(
+        self,
+        name: NormalizedName,
+        version: Version,
+        *,
+        url: str | None,
+        declared: tuple[str, ...] | None,
+        evidence: str,
+    ) -> DistInfo:
+        """An installed pin's requirements: declared ones, a direct reference's, or that version's on the index.
+
+        When nothing can be had the pin is opaque: it keeps its version and its requirements are unknown.
+        """
+        text = str(version)
+        if declared is not None:
+            reqs: list[Requirement] = []
+            warnings: list[ResolverWarning] = []
+            for line in declared:
+                try:
+                    reqs.append(Requirement(line))
+                except InvalidRequirement:
+                    warnings.append(
+                        ResolverWarning(
+                            WarningKind.INVALID_REQUIREMENT,
+                            name,
+                            text,
+                            f"{name} {text}: skipped requirement {line!r}",
+                        )
+                    )
+            return DistInfo(
+                requires_dist=tuple(reqs),
+                warnings=tuple(warnings),
+                source=f"declared: {evidence}".rstrip(": "),
+            )
+        if url is not None:
+            meta = self.source.metadata_for_url(name, url)
+            if meta.status is MetadataStatus.OK:
+                return self._info_from_metadata(name, text, meta, None, origin="direct")
+            return self._opaque(name, text, f"direct reference {url}: {meta.status.value}" + _note(meta))
+        file = self.best_file_of_version(name, version)
+        fallback = ""
+        if file is None and version.local is not None:
+            public = Version(version.public)
+            file = self.best_file_of_version(name, public)
+            fallback = str(public)
+        if file is None:
+            return self._opaque(name, text, "no file of this version on the index")
+        meta = self.metadata(file)
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            return self._opaque(name, text, f"metadata unavailable ({file.filename})" + _note(meta))
+        info = self._info_from_metadata(name, text, meta, file, origin="index")
+        if fallback:
+            info = DistInfo(
+                requires_dist=info.requires_dist,
+                provides_extra=info.provides_extra,
+                requires_python=info.requires_python,
+                known=info.known,
+                warnings=(
+                    ResolverWarning(
+                        WarningKind.LOCAL_VERSION_FALLBACK,
+                        name,
+                        text,
+                        f"{name} {text}: no file of this local version on the index; "
+                        f"requirements taken from {name} {fallback}",
+                    ),
+                    *info.warnings,
+                ),
+                file=file,
+                source=info.source,
+            )
+        return info
+
+    def _opaque(self, name: NormalizedName, version: str, why: str) -> DistInfo:
+        return DistInfo(
+            known=False,
+            warnings=(
+                ResolverWarning(
+                    WarningKind.OPAQUE,
+                    name,
+                    version,
+                    f"{name} {version} is opaque: {why}; kept at its version, its requirements unknown",
+                ),
+            ),
+            source="none",
+        )
+
+    # -- requirements ------------------------------------------------------------------------------------------
+
+    def evaluated(self, base: Candidate, extras: frozenset[NormalizedName]) -> tuple[Requirement, ...]:
+        """The base's Requires-Dist lines whose marker holds on the target with these extras requested.
+
+        A marker that cannot be evaluated is skipped and named in a warning, never raised.
+        """
+        memo_key = (id(base), extras)
+        found = self._evaluated.get(memo_key)
+        if found is not None:
+            return found
+        out: list[Requirement] = []
+        bad: list[ResolverWarning] = []
+        for req in base.info.requires_dist:
+            if req.marker is None:
+                out.append(req)
+                continue
+            try:
+                holds = self._marker_holds(req.marker, extras)
+            except (ValueError, TypeError) as exc:  # packaging's marker errors are ValueErrors
+                bad.append(
+                    ResolverWarning(
+                        WarningKind.INVALID_REQUIREMENT,
+                        base.name,
+                        str(base.version),
+                        f"{base.name} {base.version}: cannot evaluate the marker of {str(req)!r} ({exc}); skipped",
+                    )
+                )
+                continue
+            if holds:
+                out.append(req)
+        found = tuple(out)
+        self._evaluated[memo_key] = found
+        if not extras:
+            self._eval_warnings[id(base)] = tuple(bad)
+        return found
+
+    def _marker_holds(self, marker: Marker, extras: frozenset[NormalizedName]) -> bool:
+        if not extras:
+            return marker.evaluate({**self._markers, "extra": ""})
+        return any(marker.evaluate({**self._markers, "extra": extra}) for extra in sorted(extras))
+
+    def evaluation_warnings(self, base: Candidate) -> tuple[ResolverWarning, ...]:
+        self.evaluated(base, frozenset())
+        return self._eval_warnings.get(id(base), ())
+
+    def provided_extras(self, base: Candidate) -> frozenset[NormalizedName]:
+        """Provides-Extra, plus extras that some requirement's marker reacts to (old metadata omits the field)."""
+        info = base.info
+        found = set(info.provides_extra)
+        return frozenset(found)
+
+    def extras_warnings(
+        self, base: Candidate, extras: frozenset[NormalizedName]
+    ) -> tuple[ResolverWarning, ...]:
+        info = base.info
+        if not info.known:
+            return ()
+        missing = []
+        plain = set(map(str, self.evaluated(base, frozenset())))
+        for extra in sorted(extras):
+            if extra in info.provides_extra:
+                continue
+            if any(str(r) not in plain for r in self.evaluated(base, frozenset({extra}))):
+                continue
+            missing.append(extra)
+        return tuple(
+            ResolverWarning(
+                WarningKind.UNKNOWN_EXTRA,
+                base.name,
+                str(base.version),
+                f"{base.name} {base.version} does not provide the extra '{extra}'",
+            )
+            for extra in missing
+        )
+
+    def make_requirements(self, req: Requirement, *, parent: Candidate | None) -> list[ResolverRequirement]:
+        """The resolver requirements for one Requires-Dist line: with extras, the base name is required too."""
+        name = canonicalize_name(req.name)
+        if req.url:
+            direct = self.direct_candidate(name, req.url)
+            if isinstance(direct, ResolverWarning):
+                return []
+            extras = frozenset(canonicalize_name(e) for e in req.extras)
+            out: list[ResolverRequirement] = [ExplicitRequirement(direct, parent=parent)]
+            if extras:
+                out.append(ExplicitRequirement(self.extras_candidate(direct, extras), parent=parent))
+            return out
+        if req.extras:
+            return [
+                SpecifierRequirement(req, parent=parent, with_extras=False),
+                SpecifierRequirement(req, parent=parent),
+            ]
+        return [SpecifierRequirement(req, parent=parent)]
+
+    # -- find_matches ------------------------------------------------------------------------------------------
+
+    def find_candidates(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterable[ResolverRequirement]],
+        incompatibilities: Mapping[str, Iterable[Candidate]],
+        *,
+        installed: Mapping[NormalizedName, InstalledCandidate],
+        prefers_installed: bool,
+    ) -> list[Candidate]:
+        """pip's ``find_candidates``: explicit candidates when any requirement names one, else installed + index."""
+        reqs = list(requirements.get(identifier, ()))
+        incompat = {id(c) for c in incompatibilities.get(identifier, ())}
+        explicit: dict[int, Candidate] = {}
+        specifier = SpecifierSet()
+        name: NormalizedName | None = None
+        extras: frozenset[NormalizedName] = frozenset()
+        for r in reqs:
+            if isinstance(r, RequiresPythonRequirement):
+                ok = all(x.is_satisfied_by(self.python) for x in reqs)
+                return [self.python] if ok and id(self.python) not in incompat else []
+            if isinstance(r, ExplicitRequirement):
+                explicit[id(r.candidate)] = r.candidate
+            else:
+                specifier &= r.specifier
+            name = r.name
+            extras = r.extras if isinstance(r, SpecifierRequirement) else r.candidate.extras
+        if name is None:
+            return []
+        if extras:
+            for r in requirements.get(name, ()):
+                if isinstance(r, ExplicitRequirement):
+                    cand = self.extras_candidate(r.candidate, extras)
+                    explicit[id(cand)] = cand
+        if explicit:
+            return [
+                c
+                for c in explicit.values()
+                if id(c) not in incompat and all(r.is_satisfied_by(c) for r in reqs)
+            ]
+        inst: Candidate | None = installed.get(name)
+        if inst is not None:
+            if specifier.contains(inst.version, prereleases=True):
+                inst = self.extras_candidate(inst, extras)
+                if id(inst) in incompat:
+                    inst = None
+            else:
+                inst = None
+        index: Iterable[Candidate] = self.index_candidates(name, specifier)
+        if extras:
+            index = [self.extras_candidate(c, extras) for c in index]
+        out: list[Candidate] = []
+        if inst is None:
+            out = [c for c in index if id(c) not in incompat]
+        elif prefers_installed:
+            # pip's _iter_built_with_prepended
+            out = [inst] + [c for c in index if c.version != inst.version and id(c) not in incompat]
+        else:
+            # pip's _iter_built_with_inserted
+            placed = False
+            for c in index:
+                if not placed and inst.version >= c.version:
+                    out.append(inst)
+                    placed = True
+                if c.version == inst.version or id(c) in incompat:
+                    continue
+                out.append(c)
+            if not placed:
+                out.append(inst)
+        return out
+
+
+def _file_key(file: DistFile) -> tuple[str, str]:
+    """DistFile holds a hashes dict, so it cannot be a dict key itself; its URL and name identify it."""
+    return (file.url, file.filename)
+
+
+def _note(meta: CoreMetadata) -> str:
+    return f" ({meta.note})" if meta.note else ""
+
+
+_FACTORIES: dict[tuple[int, TargetEnvironment], tuple[MetadataSource, Factory]] = {}
+_FACTORIES_LOCK = threading.Lock()
+_MAX_FACTORIES = 16
+
+
+def factory_for(source: MetadataSource, env: TargetEnvironment) -> Factory:
+    """The shared factory of a (source, target) pair: memoized work survives across resolutions."""
+    key = (id(source), env)
+    with _FACTORIES_LOCK:
+        found = _FACTORIES.get(key)
+        if found is not None and found[0] is source:
+            return found[1]
+        factory = Factory(source, env)
+        if len(_FACTORIES) >= _MAX_FACTORIES:
+            _FACTORIES.pop(next(iter(_FACTORIES)))
+        _FACTORIES[key] = (source, factory)
+        return factory
+
+
+def parse_version(text: str | None) -> Version | None:
+    if text is None:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def parse_specifier(text: str) -> SpecifierSet | None:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
