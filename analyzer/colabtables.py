@@ -225,27 +225,27 @@ def sync_tables(decl: SourceDeclaration, root: Path, origin: str, repo: Path) ->
     folder.mkdir(parents=True, exist_ok=True)
     beside = _beside(origin) if is_local(origin) else []
     said: list[str] = []
-    for table in (decl.runtime_versions, decl.declared_requirements):
+    readers = ((decl.runtime_versions, read_runtime_versions_tsv), (decl.declared_requirements, read_requires_tsv))
+    for table, read in readers:
         if table is None:
             continue
         target = folder / table.offline
         found = next((d / table.offline for d in beside if (d / table.offline).is_file()), None)
-        if found is not None:
-            shutil.copyfile(found, target)
-            said.append(f"{table.offline}: copied from {found}")
-            continue
         try:
-            if table is decl.runtime_versions:
+            if found is not None:
+                text, where = found.read_text(encoding="utf-8"), f"copied from {found}"
+                read(text, str(found))  # refuse a malformed table now rather than at every later run
+            elif table is decl.runtime_versions:
                 text, where = _derive_versions(table, repo)
             else:
                 text, where = _derive_requires(table, root)
-        except (SourceError, InputError) as exc:
+        except (SourceError, InputError, OSError) as exc:
             state = "the cached copy is kept" if target.is_file() else "it stays unknown"
-            log.warning("could not derive %s (%s); %s", table.offline, exc, state)
-            said.append(f"{table.offline}: not derived ({exc}); {state}")
+            log.warning("could not %s %s (%s); %s", "read" if found else "derive", table.offline, exc, state)
+            said.append(f"{table.offline}: not {'read' if found else 'derived'} ({exc}); {state}")
             continue
         target.write_text(text, encoding="utf-8")
-        said.append(f"{table.offline}: derived from {where}")
+        said.append(f"{table.offline}: {where}")
     return tuple(said)
 
 
@@ -273,7 +273,8 @@ def _derive_versions(table: TableDeclaration, repo: Path) -> tuple[str, str]:
             log.warning("runtime version %s names commit %s, which the history does not hold", name, commit)
             continue
         rows.append(RuntimeVersion(name, commit[:12], datetime.fromisoformat(when), python, line=0))
-    return write_runtime_versions_tsv(sorted(rows, key=lambda r: r.date, reverse=True)), f"{table.upstream_file} history"
+    text = write_runtime_versions_tsv(sorted(rows, key=lambda r: r.date, reverse=True))
+    return text, f"derived from {table.upstream_file} history"
 
 
 _SECTION = re.compile(r"^#{2,4}\s.*?(\d{4}\.\d{2})\s*$")
@@ -310,7 +311,7 @@ def _derive_requires(table: TableDeclaration, root: Path) -> tuple[str, str]:
     rows = derive_requires_history(origin, table.upstream_file, root / "upstream" / _slug(origin))
     if not rows:
         raise SourceError(f"no install_requires found in the history of {table.upstream_file} at {origin}")
-    return write_requires_tsv(rows), f"{table.upstream_file} history of {origin}"
+    return write_requires_tsv(rows), f"derived from {table.upstream_file} history of {origin}"
 
 
 def _slug(origin: str) -> str:

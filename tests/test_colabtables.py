@@ -208,3 +208,18 @@ def test_bundle_sync_copies_the_tables_beside_it(colab_cache: Path, bundle: Path
     tables = load_tables(load_source("colab"), colab_cache / "sources" / "colab")
     row = tables.runtime_version("2025.07")
     assert row is not None and row.date == datetime.fromisoformat("2025-08-13T12:02:06-07:00")
+
+
+def test_a_malformed_table_beside_the_origin_is_refused_at_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TFCONFLICT_COLABTOOLS_REPO", str(tmp_path / "missing"))
+    info = _repo(tmp_path / "upstream" / "backend-info")
+    _commit(info, {"pip-freeze.txt": "pandas==2.2.2\n", "os-info.txt": OS_INFO.format(python="3.11.13")},
+            "2099-01-05T10:00:00+00:00")
+    (tmp_path / "upstream" / "runtime-versions.tsv").write_text("name\tdate\n", encoding="utf-8")
+    result = sync_source(load_source("colab"), str(info))
+    assert any(t.startswith("runtime-versions.tsv: not read (") and "expected the header" in t for t in result.tables)
+    assert "could not read runtime-versions.tsv" in caplog.text
+    assert resolve_selector("colab").python == "3.11.13"
