@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
@@ -21,8 +22,9 @@ from analyzer.diagnosis.conflict_set import (
 )
 from analyzer.diagnosis.graph import REQUEST, image_graph
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, ProjectFiles
+from analyzer.resolver import resolve
 from analyzer.snapshot import Pin, Platform, Snapshot
+from tests.memsource import MemorySource, build_source
 
 # -- FastDiag alone: consistency = "the relaxed set hits every conflict" -----------------------------------------
 
@@ -64,35 +66,14 @@ def test_fastdiag_result_is_always_minimal(conflicts: list[frozenset[int]], orde
 
 # -- a tiny in-memory index and an exhaustive resolver with resolve()'s signature --------------------------------
 
-INDEX = "http://index.invalid/simple/"
 
-
-class MemorySource:
-    """Projects as ``{name: {version: [requirement, ...]}}``, one pure-Python wheel per version."""
-
-    def __init__(self, projects: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
-        self.projects = {
-            canonicalize_name(n): {Version(v): tuple(Requirement(r) for r in reqs) for v, reqs in vs.items()}
-            for n, vs in projects.items()
-        }
-        self.metadata_calls = 0
-
-    def project(self, name: NormalizedName) -> ProjectFiles:
-        files = tuple(
-            DistFile(name, v, f"{name}-{v}-py3-none-any.whl", f"{INDEX}{name}-{v}.whl", DistKind.WHEEL, INDEX)
-            for v in sorted(self.projects.get(name, {}))
-        )
-        return ProjectFiles(name, files, indexes=(INDEX,))
-
-    def metadata(self, file: DistFile) -> CoreMetadata:
-        self.metadata_calls += 1
-        return CoreMetadata(file.project, file.version, self.projects[file.project][file.version])
-
-    def metadata_for_url(self, name: NormalizedName, url: str) -> CoreMetadata:
-        raise AssertionError("no direct references here")
-
-    def prefetch(self, files: Iterable[DistFile]) -> None:
-        pass
+def world_source(world: Mapping[str, Mapping[str, Sequence[str]]]) -> MemorySource:
+    """A scenario world ``{name: {version: [requirement, ...]}}`` as R1's in-memory source (pure wheels)."""
+    return build_source(
+        {"name": name, "version": version, "requires": list(reqs)}
+        for name, versions in world.items()
+        for version, reqs in versions.items()
+    )
 
 
 @dataclass(frozen=True)
@@ -126,10 +107,21 @@ def exhaustive_resolve(
     roots += [(None, Requirement(f"{n}=={pins[n].version}")) for n in keep]
     roots += [(None, Requirement(str(n))) for n in free]
 
+    files = {}
+
+    def versions_of(name: NormalizedName) -> list[Version]:
+        if name not in files:
+            files[name] = {f.version: f for f in source.project(name).files}
+        return list(files[name])
+
+    def requires(name: NormalizedName, version: Version) -> tuple[Requirement, ...]:
+        versions_of(name)
+        return source.metadata(files[name][version]).requires_dist
+
     def reqs(name: NormalizedName, version: Version) -> list[tuple[str, Requirement]]:
         return [
             (name, r)
-            for r in source.projects[name][version]
+            for r in requires(name, version)
             if env.evaluate(r.marker) and (name, canonicalize_name(r.name)) not in ignored
         ]
 
@@ -147,7 +139,7 @@ def exhaustive_resolve(
             return assigned
         name = open_names[0]
         specs = [r.specifier for _, r in constraints if canonicalize_name(r.name) == name]
-        versions = sorted(source.projects.get(name, {}), reverse=True)
+        versions = sorted(versions_of(name), reverse=True)
         installed = pins[name].parsed_version if name in pins else None
         if prefer_installed and installed in versions:
             versions.remove(installed)  # type: ignore[arg-type]
@@ -162,7 +154,7 @@ def exhaustive_resolve(
     found = solve({}, roots)
     if found is None:
         return Resolution(False)
-    return Resolution(True, {n: Dist(n, v, source.projects[n][v]) for n, v in found.items()})
+    return Resolution(True, {n: Dist(n, v, requires(n, v)) for n, v in found.items()})
 
 
 def snapshot_of(pins: Mapping[str, str], python: str = "3.11.13") -> Snapshot:
@@ -179,13 +171,16 @@ def env_of(snapshot: Snapshot) -> TargetEnvironment:
 
 
 def run(
-    request: Sequence[str], projects: Mapping[str, Mapping[str, Sequence[str]]], pins: Mapping[str, str]
+    request: Sequence[str],
+    projects: Mapping[str, Mapping[str, Sequence[str]]],
+    pins: Mapping[str, str],
+    resolver: Any = exhaustive_resolve,
 ) -> Any:
-    source = MemorySource(projects)
+    source = world_source(projects)
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
     reqs = [Requirement(r) for r in request]
-    result = minimal_conflicting_set(reqs, snapshot, env, source, resolver=exhaustive_resolve)
+    result = minimal_conflicting_set(reqs, snapshot, env, source, resolver=resolver)
     return result, reqs, snapshot, env, source
 
 
@@ -224,6 +219,10 @@ def assert_minimal(
             assert not fits(reqs, snapshot, env, source, freed - {member}, removed, result.ignored)
 
 
+# The search runs on the product resolver and on the exhaustive reference; minimality is always re-checked
+# with the exhaustive one, so the two check each other.
+RESOLVERS = pytest.mark.parametrize("resolver", [exhaustive_resolve, resolve], ids=["exhaustive", "resolver"])
+
 # -- scenarios ---------------------------------------------------------------------------------------------------
 
 TF_WORLD: dict[str, dict[str, list[str]]] = {
@@ -251,8 +250,9 @@ TF_PINS = {
 }
 
 
-def test_jax_like_pin_conflict_is_numpy_and_jax_with_versions_and_reasons() -> None:
-    result, reqs, snapshot, env, source = run(["tensorflow==2.12.0"], TF_WORLD, TF_PINS)
+@RESOLVERS
+def test_jax_like_pin_conflict_is_numpy_and_jax_with_versions_and_reasons(resolver: Any) -> None:
+    result, reqs, snapshot, env, source = run(["tensorflow==2.12.0"], TF_WORLD, TF_PINS, resolver)
     assert result.verdict is Verdict.CONFLICT
     best = result.best
     assert best is not None and set(best.names) == {"numpy", "jax"}
@@ -271,57 +271,62 @@ def test_jax_like_pin_conflict_is_numpy_and_jax_with_versions_and_reasons() -> N
     assert next(str(e) for e in numpy.reasons) == "tensorflow 2.12.0 requires numpy<1.24,>=1.22"
 
 
-def test_fits_as_is_when_the_request_matches_the_image() -> None:
-    result, *_ = run(["tensorflow==2.18.0"], TF_WORLD, TF_PINS)
+@RESOLVERS
+def test_fits_as_is_when_the_request_matches_the_image(resolver: Any) -> None:
+    result, *_ = run(["tensorflow==2.18.0"], TF_WORLD, TF_PINS, resolver)
     assert result.verdict is Verdict.FITS and result.sets == ()
 
 
-def test_two_independent_conflicting_pins_make_a_set_of_two() -> None:
+@RESOLVERS
+def test_two_independent_conflicting_pins_make_a_set_of_two(resolver: Any) -> None:
     world = {
         "app": {"1.0": ["alpha>=2", "beta>=2"]},
         "alpha": {"1.0": [], "2.0": []},
         "beta": {"1.0": [], "2.0": []},
         "gamma": {"1.0": ["alpha"]},
     }
-    result, reqs, snapshot, env, source = run(["app"], world, {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"})
+    result, reqs, snapshot, env, source = run(
+        ["app"], world, {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}, resolver
+    )
     assert result.verdict is Verdict.CONFLICT and len(result.sets) == 1
     assert set(result.best.names) == {"alpha", "beta"}
     assert_minimal(result, reqs, snapshot, env, source)
 
 
-def test_two_alternative_minimal_sets_are_both_reported() -> None:
+@RESOLVERS
+def test_two_alternative_minimal_sets_are_both_reported(resolver: Any) -> None:
     # app 1.1 needs y==1, app 1.0 needs x==1: freeing x or freeing y each suffices.
     world = {"app": {"1.0": ["x==1"], "1.1": ["y==1"]}, "x": {"1": [], "2": []}, "y": {"1": [], "2": []}}
-    result, reqs, snapshot, env, source = run(["app"], world, {"x": "2", "y": "2"})
+    result, reqs, snapshot, env, source = run(["app"], world, {"x": "2", "y": "2"}, resolver)
     assert result.verdict is Verdict.CONFLICT and result.several
     assert {frozenset(s.names) for s in result.sets} == {frozenset({"x"}), frozenset({"y"})}
     assert_minimal(result, reqs, snapshot, env, source)
 
 
-def test_preexisting_violation_is_ignored_not_blamed_on_the_request() -> None:
+@RESOLVERS
+def test_preexisting_violation_is_ignored_not_blamed_on_the_request(resolver: Any) -> None:
     world = {**TF_WORLD, "oldlib": {"1.0": ["numpy<1.20"]}}
     pins = {**TF_PINS, "oldlib": "1.0"}
-    source = MemorySource(world)
+    source = world_source(world)
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
     assert ("oldlib", "numpy") in preexisting_violations(image_graph(snapshot, env, source))
-    result, reqs, snapshot, env, source = run(["tensorflow==2.18.0"], world, pins)
+    result, reqs, snapshot, env, source = run(["tensorflow==2.18.0"], world, pins, resolver)
     assert result.verdict is Verdict.FITS
     assert ("oldlib", "numpy") in result.ignored
     # The same search without the ignored edge would blame the image's own breakage.
-    blamed = minimal_conflicting_set(
-        reqs, snapshot, env, source, resolver=exhaustive_resolve, ignore_edges=()
-    )
+    blamed = minimal_conflicting_set(reqs, snapshot, env, source, resolver=resolver, ignore_edges=())
     assert blamed.verdict is not Verdict.FITS
 
 
-def test_a_pin_that_no_version_can_keep_must_be_removed() -> None:
+@RESOLVERS
+def test_a_pin_that_no_version_can_keep_must_be_removed(resolver: Any) -> None:
     world = {
         "app": {"1.0": ["numpy>=1.25"]},
         "numpy": {"1.19.5": [], "1.26.4": []},
         "legacy": {"0.9": ["numpy<1.20"], "1.0": ["numpy<1.20"]},
     }
-    result, reqs, snapshot, env, source = run(["app"], world, {"numpy": "1.19.5", "legacy": "1.0"})
+    result, reqs, snapshot, env, source = run(["app"], world, {"numpy": "1.19.5", "legacy": "1.0"}, resolver)
     assert result.verdict is Verdict.CONFLICT
     best = result.best
     assert best is not None and best.removed == ("legacy",)
@@ -331,14 +336,15 @@ def test_a_pin_that_no_version_can_keep_must_be_removed() -> None:
     assert_minimal(result, reqs, snapshot, env, source)
 
 
-def test_unresolvable_request_is_not_blamed_on_the_image() -> None:
+@RESOLVERS
+def test_unresolvable_request_is_not_blamed_on_the_image(resolver: Any) -> None:
     world = {"app": {"1.0": ["missing-dep>=1"]}, "numpy": {"1.26.4": []}}
-    result, *_ = run(["app"], world, {"numpy": "1.26.4"})
+    result, *_ = run(["app"], world, {"numpy": "1.26.4"}, resolver)
     assert result.verdict is Verdict.UNRESOLVABLE and result.sets == ()
 
 
 def test_request_root_is_not_a_pin() -> None:
-    source = MemorySource(TF_WORLD)
+    source = world_source(TF_WORLD)
     snapshot = snapshot_of(TF_PINS)
     graph = image_graph(snapshot, env_of(snapshot), source)
     assert REQUEST not in graph.pins

@@ -8,12 +8,14 @@ from pathlib import Path
 import networkx as nx
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
+from packaging.version import Version
 
 from analyzer.diagnosis.graph import REQUEST, ImageGraph, image_graph
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus
+from analyzer.metadata.models import CoreMetadata, MetadataStatus
 from analyzer.snapshot import DeclaredRequirements, Snapshot
-from tests.test_conflict_set import TF_PINS, TF_WORLD, MemorySource, env_of, snapshot_of
+from tests.memsource import MemorySource
+from tests.test_conflict_set import TF_PINS, TF_WORLD, env_of, snapshot_of, world_source
 
 WORLD = {
     **TF_WORLD,
@@ -34,23 +36,18 @@ PINS = {
 }
 
 
-class OpaqueStub(MemorySource):
-    def metadata(self, file: DistFile) -> CoreMetadata:
-        if file.project == "stub-cu12":
-            return CoreMetadata(
-                file.project, file.version, status=MetadataStatus.UNAVAILABLE, note="stub sdist"
-            )
-        return super().metadata(file)
-
-
-def build() -> tuple[ImageGraph, Snapshot, TargetEnvironment, OpaqueStub]:
+def build() -> tuple[ImageGraph, Snapshot, TargetEnvironment, MemorySource]:
     snapshot = replace(
         snapshot_of(PINS),
         declared=(
             DeclaredRequirements(NormalizedName("google-colab"), ("pandas==2.2.2",), "colabtools setup.py"),
         ),
     )
-    source = OpaqueStub(WORLD)
+    source = world_source(WORLD)
+    stub = (NormalizedName("stub-cu12"), "24.10")
+    source.meta[stub] = CoreMetadata(
+        stub[0], Version(stub[1]), status=MetadataStatus.UNAVAILABLE, note="stub sdist"
+    )
     env = env_of(snapshot)
     return image_graph(snapshot, env, source), snapshot, env, source
 

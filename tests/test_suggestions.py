@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 from analyzer.diagnosis.suggestions import candidate_versions, suggestions
 from tests.test_conflict_set import (
+    RESOLVERS,
     TF_PINS,
     TF_WORLD,
-    MemorySource,
     env_of,
-    exhaustive_resolve,
     fits,
     snapshot_of,
+    world_source,
 )
 
 WORLD = {
@@ -33,18 +35,17 @@ WORLD = {
 def test_candidates_one_per_series_nearest_first_installed_first() -> None:
     snapshot = snapshot_of(TF_PINS)
     got = candidate_versions(
-        Requirement("tensorflow==2.12.0"), env_of(snapshot), MemorySource(WORLD), Version("2.18.0")
+        Requirement("tensorflow==2.12.0"), env_of(snapshot), world_source(WORLD), Version("2.18.0")
     )
     assert got == [Version(v) for v in ("2.18.0", "2.13.1", "2.11.1", "2.16.2", "2.19.0")]
 
 
-def test_nearest_versions_that_fit_as_is_are_suggested_and_really_fit() -> None:
-    source = MemorySource(WORLD)
+@RESOLVERS
+def test_nearest_versions_that_fit_as_is_are_suggested_and_really_fit(resolver: Any) -> None:
+    source = world_source(WORLD)
     snapshot = snapshot_of(TF_PINS)
     env = env_of(snapshot)
-    result = suggestions(
-        [Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=exhaustive_resolve
-    )
+    result = suggestions([Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=resolver)
     assert [(s.version, s.installed) for s in result.items] == [
         (Version("2.18.0"), True),
         (Version("2.16.2"), False),
@@ -59,28 +60,28 @@ def test_nearest_versions_that_fit_as_is_are_suggested_and_really_fit() -> None:
     assert result.resolver_calls > 0 and not result.exhausted
 
 
-def test_budget_bounds_the_resolver_calls() -> None:
-    source = MemorySource(WORLD)
+@RESOLVERS
+def test_budget_bounds_the_resolver_calls(resolver: Any) -> None:
+    source = world_source(WORLD)
     snapshot = snapshot_of({k: v for k, v in TF_PINS.items() if k != "tensorflow"})
     env = env_of(snapshot)
     result = suggestions(
-        [Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=exhaustive_resolve, max_calls=1
+        [Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=resolver, max_calls=1
     )
     assert result.exhausted and len(result.tried) == 1
 
 
-def test_fewest_changes_when_nothing_fits_as_is() -> None:
+@RESOLVERS
+def test_fewest_changes_when_nothing_fits_as_is(resolver: Any) -> None:
     world = {
         **TF_WORLD,
         "tensorflow": {k: v for k, v in WORLD["tensorflow"].items() if k in ("2.12.0", "2.13.1")},
     }
     pins = {k: v for k, v in TF_PINS.items() if k != "tensorflow"}
-    source = MemorySource(world)
+    source = world_source(world)
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
-    result = suggestions(
-        [Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=exhaustive_resolve
-    )
+    result = suggestions([Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=resolver)
     assert len(result.items) == 1
     item = result.items[0]
     assert item.version == Version("2.13.1") and not item.fits_as_is
