@@ -1,7 +1,7 @@
 """``--snapshot SEL`` -> ``Snapshot``: every way a user names a runtime.
 
-- ``colab`` / ``colab:latest``: the latest release of a source's default kind; ``colab-gpu``, ``colab-tpu`` name
-  the other kinds (prefixes are declared in ``snapshots/*.toml``);
+- ``colab`` / ``colab:latest``: the latest CPU release; ``colab-gpu``, ``colab-tpu`` name the other kinds
+  (prefixes are declared in ``snapshots/*.toml``; a source's name alone names its default kind);
 - ``colab:2025-07-14``: the release in force on that day; ``colab:2025.07``: a named past runtime version;
 - ``colab@<commit>``: the release in force at a commit (history commit or upstream short id, any unique prefix);
 - a path to a freeze file (Python and platform from ``--python`` / ``--platform``, else stated defaults),

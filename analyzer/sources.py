@@ -149,12 +149,18 @@ def load_source(name: str) -> SourceDeclaration:
 
 
 def find_kind(prefix: str) -> tuple[SourceDeclaration, RuntimeFiles] | None:
-    """The source and runtime kind a selector prefix (``colab-gpu``) names, or None."""
-    for name in list_sources():
-        decl = load_source(name)
+    """The source and runtime kind a selector prefix (``colab-gpu``) names, or None.
+
+    A source's own name names its default kind unless a kind claims that prefix explicitly.
+    """
+    decls = [load_source(name) for name in list_sources()]
+    for decl in decls:
         for files in decl.kinds:
             if files.selector == prefix:
                 return decl, files
+    for decl in decls:
+        if decl.name == prefix:
+            return decl, decl.kind(decl.default_kind)
     return None
 
 

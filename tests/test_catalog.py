@@ -202,6 +202,7 @@ def test_another_platform_is_a_toml_file(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("TFCONFLICT_KAGGLE_REPO", str(repo))
     snapshot = resolve_selector("kaggle-gpu")
     assert (snapshot.source, snapshot.kind, snapshot.python) == ("kaggle", "gpu", "3.12.3")
+    assert resolve_selector("kaggle:latest") == snapshot  # the source's name names its default kind
     assert snapshot.platform.glibc == "2.39" and snapshot.by_name["torch"].version == "2.5.1"
     assert snapshot.declared == () and snapshot.notes == ()
 
