@@ -1,0 +1,178 @@
+"""``pip check`` over a set of installed versions, on the target interpreter, without installing anything.
+
+The rules are pip's (``operations/check.py``): a requirement counts when its marker holds with ``extra`` empty
+(pip check ignores extras), a missing distribution is "not installed", and an installed version satisfies a
+specifier with pre-releases allowed. Distributions whose requirements cannot be had (opaque pins) are skipped and
+listed, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import MetadataSource
+from analyzer.snapshot import Snapshot
+
+__all__ = [
+    "CheckResult",
+    "InstalledDist",
+    "Violation",
+    "check",
+    "check_snapshot",
+    "installed_dists",
+]
+
+
+@dataclass(frozen=True)
+class InstalledDist:
+    """One installed distribution as ``pip check`` sees it: a version and its Requires-Dist lines."""
+
+    version: str
+    requirements: tuple[Requirement, ...] | None
+    """None when unknown (an opaque pin): the distribution is skipped, not assumed fine."""
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    """One line of ``pip check``: a requirement of ``name`` that is missing or not satisfied."""
+
+    name: NormalizedName
+    version: str
+    dependency: NormalizedName
+    requirement: str
+    """The requirement as written in the metadata (pip prints it whole, marker included)."""
+    installed: str | None
+    """The dependency's installed version, or None when it is not installed."""
+
+    @property
+    def missing(self) -> bool:
+        return self.installed is None
+
+    @property
+    def key(self) -> tuple[NormalizedName, NormalizedName, str]:
+        """Identity across a before/after comparison: who requires what, whatever is installed."""
+        return (self.name, self.dependency, self.requirement)
+
+    def text(self) -> str:
+        """pip's post-install wording (``pip install`` warning; the form users paste into issues)."""
+        if self.installed is None:
+            return f"{self.name} {self.version} requires {self.requirement}, which is not installed."
+        return (
+            f"{self.name} {self.version} requires {self.requirement}, but you have "
+            f"{self.dependency} {self.installed} which is incompatible."
+        )
+
+    def check_text(self) -> str:
+        """``pip check``'s own wording (it differs from the install warning)."""
+        if self.installed is None:
+            return f"{self.name} {self.version} requires {self.dependency}, which is not installed."
+        return f"{self.name} {self.version} has requirement {self.requirement}, but you have {self.dependency} {self.installed}."
+
+    def future_text(self) -> str:
+        """The prediction's wording, before anything is installed: "..., but you will have pandas 2.3.0"."""
+        if self.installed is None:
+            return f"{self.name} {self.version} requires {self.requirement}, which will not be installed"
+        return f"{self.name} {self.version} requires {self.requirement}, but you will have {self.dependency} {self.installed}"
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    violations: tuple[Violation, ...]
+    opaque: tuple[NormalizedName, ...] = ()
+    """Installed distributions whose requirements are unknown: not checked."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def check(
+    versions: Mapping[NormalizedName, InstalledDist],
+    env: TargetEnvironment,
+    *,
+    only: frozenset[NormalizedName] | None = None,
+) -> CheckResult:
+    """``pip check`` over ``versions`` on ``env``; ``only`` limits the parents checked (pip's whitelist)."""
+    markers = {**env.markers, "extra": ""}
+    out: list[Violation] = []
+    opaque: list[NormalizedName] = []
+    for name in sorted(versions):
+        if only is not None and name not in only:
+            continue
+        dist = versions[name]
+        if dist.requirements is None:
+            opaque.append(name)
+            continue
+        for req in dist.requirements:
+            if not _holds(req, markers):
+                continue
+            dep = canonicalize_name(req.name)
+            present = versions.get(dep)
+            if present is None:
+                out.append(Violation(name, dist.version, dep, str(req), None))
+                continue
+            if not _satisfies(req, present.version):
+                out.append(Violation(name, dist.version, dep, str(req), present.version))
+    return CheckResult(violations=tuple(sorted(set(out))), opaque=tuple(opaque))
+
+
+def _holds(req: Requirement, markers: Mapping[str, str]) -> bool:
+    if req.marker is None:
+        return True
+    try:
+        return req.marker.evaluate(dict(markers))
+    except (ValueError, TypeError):  # an unevaluable marker: pip would skip the line too
+        return False
+
+
+def _satisfies(req: Requirement, version: str) -> bool:
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return True  # not comparable: say nothing rather than guess
+    return req.specifier.contains(parsed, prereleases=True)
+
+
+def installed_dists(
+    snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment
+) -> dict[NormalizedName, InstalledDist]:
+    """The image's pins with their requirements (declared ones for e.g. google-colab), as the resolver reads them."""
+    from analyzer.resolver import installed_candidates
+    from analyzer.resolver.factory import factory_for
+
+    factory = factory_for(source, env)
+    candidates, _ = installed_candidates(factory, snapshot)
+    factory.prefetch(
+        f
+        for f in (
+            factory.best_file_of_version(c.name, c.version) for c in candidates.values() if c.url is None
+        )
+        if f is not None
+    )
+    out: dict[NormalizedName, InstalledDist] = {}
+    for pin in snapshot.pins:
+        cand = candidates.get(pin.name)
+        if cand is None:
+            out[pin.name] = InstalledDist(pin.version or "", None)
+            continue
+        info = cand.info
+        out[pin.name] = InstalledDist(str(cand.version), info.requires_dist if info.known else None)
+    return out
+
+
+def check_snapshot(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment) -> CheckResult:
+    """``pip check`` in the image as it is."""
+    return check(installed_dists(snapshot, source, env), env)
+
+
+def violations_text(violations: Sequence[Violation]) -> str:
+    return "\n".join(v.text() for v in violations)
