@@ -1,0 +1,705 @@
+"""Read pip requirements files (``-r``/``-c``) the way pip does, without pip and without building anything.
+
+pip's own rules (``pip/_internal/req/req_file.py``) are followed step by step so a file means here what it means
+to ``pip install -r``: lines are split, ``\\`` continuations joined (a comment line ends a continuation), comments
+removed (``#`` at the start of a line or after whitespace, so ``#egg=``/``#sha256=`` in URLs stay), then
+``${VAR}`` expanded; each line is cut at its first token starting with ``-`` into a requirement and pip's options.
+
+The parser never raises for bad content and never writes anything: every defect is a
+:class:`~analyzer.errors.Problem` (``FILE:LINE: message``) in the result, and the caller picks the exit code.
+Options that do not change what gets installed (``--trusted-host``, ``--prefer-binary``, ``--global-option``…)
+are recorded as notes, as are unset ``${VAR}`` variables.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import shlex
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import (
+    InvalidName,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+
+from analyzer.errors import Problem
+from analyzer.freeze import version_from_url
+
+__all__ = [
+    "DirectURL",
+    "ParsedRequirement",
+    "RequirementsSet",
+    "parse_requirements_files",
+]
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""A larger "requirements file" is a mistake (a wheel, a log); reading it whole would only waste memory."""
+
+MAX_FILE_READS = 1000
+"""Includes may form diamonds; this bounds the work a hostile tree of ``-r`` lines can cause."""
+
+# pip's patterns (req_file.py), kept identical so comments and variables are cut exactly where pip cuts them.
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_REMOTE = re.compile(r"^(http|https):", re.IGNORECASE)
+_CODING = re.compile(rb"coding[:=]\s*([-\w.]+)")
+_EXTRAS = re.compile(r"^(.+)(\[[^\]]+\])$")
+_EGG = re.compile(r"[#&]egg=([^&]*)")
+
+_VCS_SCHEMES = frozenset(
+    {
+        "git+http", "git+https", "git+ssh", "git+git", "git+file",
+        "hg+file", "hg+http", "hg+https", "hg+ssh", "hg+static-http",
+        "svn+ssh", "svn+http", "svn+https", "svn+svn", "svn+file",
+        "bzr+http", "bzr+https", "bzr+ssh", "bzr+sftp", "bzr+ftp", "bzr+lp", "bzr+file",
+    }
+)  # fmt: skip
+_URL_SCHEMES = frozenset({"http", "https", "file", "ftp"}) | _VCS_SCHEMES
+_VCS_NAMES = ("git", "hg", "svn", "bzr")
+_ARCHIVES = (".zip", ".whl", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma",
+             ".tar.gz", ".tgz", ".tar")
+_STRONG_HASHES = ("sha256", "sha384", "sha512")
+
+# The options pip accepts in a requirements file: long name -> (destination, takes a value).
+_OPTIONS: dict[str, tuple[str, bool]] = {
+    "--index-url": ("index_url", True),
+    "--pypi-url": ("index_url", True),
+    "--extra-index-url": ("extra_index_urls", True),
+    "--no-index": ("no_index", False),
+    "--constraint": ("constraints", True),
+    "--requirement": ("requirements", True),
+    "--editable": ("editables", True),
+    "--find-links": ("find_links", True),
+    "--no-binary": ("no_binary", True),
+    "--only-binary": ("only_binary", True),
+    "--prefer-binary": ("prefer_binary", False),
+    "--require-hashes": ("require_hashes", False),
+    "--pre": ("pre", False),
+    "--trusted-host": ("trusted_hosts", True),
+    "--use-feature": ("features_enabled", True),
+    "--global-option": ("global_options", True),
+    "--hash": ("hashes", True),
+    "--config-settings": ("config_settings", True),
+}
+_SHORT = {"-i": "--index-url", "-c": "--constraint", "-r": "--requirement", "-e": "--editable",
+          "-f": "--find-links", "-C": "--config-settings"}
+_REQUIREMENT_OPTIONS = frozenset({"hashes", "global_options", "config_settings"})
+
+
+@dataclass(frozen=True)
+class DirectURL:
+    """A requirement written as a bare URL, a local path or ``-e``: its name comes from a wheel file name or
+    ``#egg=``, since knowing it otherwise would mean building the project."""
+
+    name: str
+    url: str
+    version: str | None = None
+    extras: frozenset[str] = frozenset()
+    marker: Marker | None = None
+
+    def __str__(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        marker = f" ; {self.marker}" if self.marker is not None else ""
+        return f"{self.name}{extras} @ {self.url}{marker}"
+
+
+@dataclass(frozen=True)
+class ParsedRequirement:
+    """One requirement (or constraint) and where it was written, so reports can say ``FILE:LINE``."""
+
+    requirement: Requirement | DirectURL
+    file: str
+    line: int
+    hashes: tuple[str, ...] = ()
+    editable: bool = False
+
+    @property
+    def name(self) -> NormalizedName:
+        return canonicalize_name(self.requirement.name)
+
+    @property
+    def url(self) -> str | None:
+        """The direct reference (``name @ URL``, a bare URL or path, ``-e``), if any."""
+        return self.requirement.url
+
+    @property
+    def marker(self) -> Marker | None:
+        return self.requirement.marker
+
+    @property
+    def origin(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def __str__(self) -> str:
+        return ("-e " if self.editable else "") + str(self.requirement)
+
+
+@dataclass(frozen=True)
+class RequirementsSet:
+    """Everything the files say, in file order.
+
+    Index options follow pip: ``index_url``, when set, replaces every index named before it (the command line's
+    and pip's configuration included) and ``extra_index_urls`` are the ones added after it; ``no_index`` drops all
+    of them. ``notes`` are warnings and options recorded without effect; ``problems`` make the input invalid.
+    """
+
+    requirements: tuple[ParsedRequirement, ...] = ()
+    constraints: tuple[ParsedRequirement, ...] = ()
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+    pre: bool = False
+    files: tuple[str, ...] = ()
+    notes: tuple[Problem, ...] = ()
+    problems: tuple[Problem, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def parse_requirements_files(
+    paths: Sequence[Path],
+    constraints: Sequence[Path] = (),
+    *,
+    env_vars: Mapping[str, str] | None = None,
+) -> RequirementsSet:
+    """Parse ``-r`` files and ``-c`` files as ``pip install -r A -r B -c C`` would read them.
+
+    ``env_vars`` replaces ``os.environ`` for ``${VAR}`` expansion (tests, or a hook that must not see secrets).
+    Nested files are found relative to the including file; files are named in messages as the caller gave them.
+    """
+    parser = _Parser(os.environ if env_vars is None else env_vars)
+    for path in paths:
+        parser.parse_top(str(path), constraint=False)
+    for path in constraints:
+        parser.parse_top(str(path), constraint=True)
+    return parser.result()
+
+
+@dataclass(frozen=True)
+class _Include:
+    """One file being read, and the line that included it: the stack that finds include loops."""
+
+    key: str
+    display: str
+    line: int | None = None
+
+
+class _LineError(Exception):
+    """A defect in one line; turned into a Problem by the parser, never escapes the module."""
+
+
+class _Parser:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.requirements: list[ParsedRequirement] = []
+        self.constraints: list[ParsedRequirement] = []
+        self.index_url: str | None = None
+        self.extra_index_urls: list[str] = []
+        self.find_links: list[str] = []
+        self.no_index = False
+        self.pre = False
+        self.files: list[str] = []
+        self.notes: list[Problem] = []
+        self.problems: list[Problem] = []
+        self.reads = 0
+        self.cache: dict[str, str | Problem] = {}
+
+    def result(self) -> RequirementsSet:
+        return RequirementsSet(
+            requirements=tuple(self.requirements),
+            constraints=tuple(self.constraints),
+            index_url=self.index_url,
+            extra_index_urls=tuple(self.extra_index_urls),
+            find_links=tuple(self.find_links),
+            no_index=self.no_index,
+            pre=self.pre,
+            files=tuple(dict.fromkeys(self.files)),
+            notes=tuple(self.notes),
+            problems=tuple(self.problems),
+        )
+
+    # -- files -------------------------------------------------------------------------------------------------
+
+    def parse_top(self, path: str, *, constraint: bool) -> None:
+        text = self.read(path, path, site=None)
+        if text is not None:
+            self.parse_text(text, path, path, constraint=constraint, stack=(_Include(_key(path), path),))
+
+    def read(self, path: str, display: str, site: tuple[str, int, str] | None) -> str | None:
+        """The file's text, or None after recording one problem (at the including line when there is one)."""
+        self.reads += 1
+        if self.reads > MAX_FILE_READS:
+            if self.reads == MAX_FILE_READS + 1 and site is not None:
+                self.problems.append(Problem(site[0], site[1], f"more than {MAX_FILE_READS} files read through "
+                                             "-r/-c includes; stopping here"))
+            return None
+        key = _key(path)
+        if key not in self.cache:
+            self.cache[key] = _load(path, display)
+        loaded = self.cache[key]
+        if isinstance(loaded, Problem):
+            if site is None or loaded.line is not None:
+                problem = Problem(display, loaded.line, loaded.message)
+            else:
+                problem = Problem(site[0], site[1], f"{site[2]}: {loaded.message} ({display})")
+            if problem not in self.problems:
+                self.problems.append(problem)
+            return None
+        self.files.append(display)
+        return loaded
+
+    def parse_text(self, text: str, path: str, display: str, *, constraint: bool,
+                   stack: tuple[_Include, ...]) -> None:
+        for number, line in self.preprocess(text, display):
+            try:
+                self.parse_line(line, number, path, display, constraint=constraint, stack=stack)
+            except _LineError as exc:
+                self.problems.append(Problem(display, number, str(exc)))
+
+    def preprocess(self, text: str, display: str) -> list[tuple[int, str]]:
+        """pip's ``preprocess``: join continuations, drop comments and blank lines, expand ``${VAR}``."""
+        out: list[tuple[int, str]] = []
+        for number, line in _join_lines(text.splitlines()):
+            line = _COMMENT.sub("", line).strip()
+            if line:
+                out.append((number, self.expand(line, display, number)))
+        return out
+
+    def expand(self, line: str, display: str, number: int) -> str:
+        def value(match: re.Match[str]) -> str:
+            found = self.environ.get(match.group(1))
+            if not found:
+                note = Problem(display, number, f"environment variable ${{{match.group(1)}}} is not set (or empty); "
+                               "left as written")
+                if note not in self.notes:
+                    self.notes.append(note)
+                return match.group(0)
+            return found
+
+        return _ENV_VAR.sub(value, line)
+
+    # -- lines -------------------------------------------------------------------------------------------------
+
+    def parse_line(self, line: str, number: int, path: str, display: str, *, constraint: bool,
+                   stack: tuple[_Include, ...]) -> None:
+        args, options_text = _break_args_options(line)
+        try:
+            tokens = shlex.split(options_text)
+        except ValueError as exc:
+            raise _LineError(f"cannot split the options ({exc}): {_clip(options_text)!r}") from exc
+        options, leftovers = _parse_options(tokens)
+        if leftovers:
+            self.note(display, number, f"ignored (pip ignores words after the options): {_clip(' '.join(leftovers))}")
+
+        if args:
+            self.add_requirement(_parse_requirement(args), options, display, number, constraint=constraint)
+        elif any(dest == "editables" for dest, _, _ in options):
+            editables = [value for dest, _, value in options if dest == "editables"]
+            rest = [item for item in options if item[0] != "editables"]
+            for extra in editables[1:]:
+                self.note(display, number, f"only the first -e of a line is read (as pip does); ignored: {extra}")
+            self.add_requirement(_parse_editable(editables[0] or ""), rest, display, number,
+                                 constraint=constraint, editable=True)
+        elif any(dest in ("requirements", "constraints") for dest, _, _ in options):
+            self.include(options, number, path, display, stack=stack)
+        else:
+            self.apply_options(options, path, display, number)
+
+    def add_requirement(self, requirement: Requirement | DirectURL, options: list[tuple[str, str, str | None]],
+                        display: str, number: int, *, constraint: bool, editable: bool = False) -> None:
+        hashes: list[str] = []
+        for dest, option, value in options:
+            if dest == "hashes" and not editable:
+                hashes.append(value or "")
+            elif dest in ("global_options", "config_settings"):
+                self.note(display, number, f"{option} {value} has no effect on the analysis (recorded, ignored)")
+            else:
+                self.note(display, number, f"{option} is ignored on a requirement line (pip ignores it too)")
+        if constraint:
+            if editable:
+                raise _LineError(f"editable requirements are not allowed as constraints: {requirement}")
+            if requirement.extras:
+                raise _LineError(f"constraints cannot have extras: {requirement}")
+        parsed = ParsedRequirement(requirement, display, number, tuple(hashes), editable)
+        (self.constraints if constraint else self.requirements).append(parsed)
+
+    def include(self, options: list[tuple[str, str, str | None]], number: int, path: str, display: str, *,
+                stack: tuple[_Include, ...]) -> None:
+        """A ``-r``/``-c`` line: pip reads only the first include of the line and ignores its other options."""
+        includes = [item for item in options if item[0] == "requirements"] or [
+            item for item in options if item[0] == "constraints"
+        ]
+        dest, option, value = includes[0]
+        for _, other, other_value in options:
+            if (other, other_value) != (option, value):
+                shown = other if other_value is None else f"{other} {other_value}"
+                self.note(display, number, f"ignored on an include line (pip reads only its first -r/-c): {shown}")
+        flag = "-r" if dest == "requirements" else "-c"
+        target = value or ""
+        if _REMOTE.match(target):
+            raise _LineError(f"{flag} {target}: remote requirements files are not read; download it and name the "
+                             "local file")
+        if target.lower().startswith("file:"):
+            target = url2pathname(unquote(urlsplit(target).path))
+        nested_path = os.path.join(os.path.dirname(path), target)
+        nested_display = os.path.normpath(os.path.join(os.path.dirname(display), target)) if target else display
+        key = _key(nested_path)
+        for index, frame in enumerate(stack):
+            if frame.key == key:
+                raise _LineError(f"{flag} {target}: include loop ({_loop_text(stack[index:], display, number)})")
+        text = self.read(nested_path, nested_display, site=(display, number, f"{flag} {target}"))
+        if text is not None:
+            nested_stack = (*stack[:-1], _Include(stack[-1].key, stack[-1].display, number),
+                            _Include(key, nested_display))
+            # As in pip, -r inside a constraints file reads requirements and -c inside a requirements file
+            # reads constraints: the flag decides, not the including file.
+            self.parse_text(text, nested_path, nested_display, constraint=dest == "constraints",
+                            stack=nested_stack)
+
+    def apply_options(self, options: list[tuple[str, str, str | None]], path: str, display: str,
+                      number: int) -> None:
+        """An option line: pip's ``handle_option_line``, in pip's order (no-index, index, extras, find-links)."""
+        given = {dest: [v for d, _, v in options if d == dest] for dest, _, _ in options}
+        for dest, option, value in options:
+            shown = option if value is None else f"{option} {value}"
+            if dest == "hashes":
+                self.note(display, number, f"{shown} has no requirement on its line; ignored (as pip does)")
+            elif dest in ("global_options", "config_settings"):
+                self.note(display, number, f"{shown} has no requirement on its line; ignored")
+            elif dest in ("trusted_hosts", "prefer_binary", "only_binary", "no_binary", "require_hashes",
+                          "features_enabled"):
+                self.note(display, number, f"{shown} is recorded but has no effect on the analysis")
+        if "no_index" in given:
+            self.no_index = True
+            self.index_url = None
+            self.extra_index_urls.clear()
+        if "index_url" in given or "extra_index_urls" in given:
+            if self.no_index:
+                self.note(display, number, "index options after --no-index have no effect (as in pip)")
+            else:
+                if "index_url" in given:
+                    if self.extra_index_urls:
+                        self.note(display, number, "--index-url replaces the extra indexes named before it (as in "
+                                  f"pip): {', '.join(self.extra_index_urls)}")
+                        self.extra_index_urls.clear()
+                    self.index_url = given["index_url"][-1]
+                self.extra_index_urls.extend(v for v in given.get("extra_index_urls", []) if v is not None)
+        for value in given.get("find_links", []):
+            if value is None:
+                continue
+            local = os.path.join(os.path.dirname(os.path.abspath(path)), value)
+            self.find_links.append(local if os.path.exists(local) else value)
+        if "pre" in given:
+            self.pre = True
+
+    def note(self, file: str, line: int, message: str) -> None:
+        self.notes.append(Problem(file, line, message))
+
+
+# -- pure helpers ----------------------------------------------------------------------------------------------
+
+
+def _key(path: str) -> str:
+    """One identity per file, however it was reached (``sub/../a.txt``, symlinks)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return os.path.abspath(path)
+
+
+def _load(path: str, display: str) -> str | Problem:
+    """Read and decode one file; a problem (without line when the file is unreadable as a whole) otherwise."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return Problem(display, None, "no such file")
+    except (OSError, ValueError) as exc:
+        return Problem(display, None, f"cannot open: {getattr(exc, 'strerror', None) or exc}")
+    if stat.S_ISDIR(info.st_mode):
+        return Problem(display, None, "is a directory, not a requirements file")
+    if not stat.S_ISREG(info.st_mode):
+        return Problem(display, None, "not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        return Problem(display, None, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not a requirements file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return Problem(display, None, f"cannot read: {exc.strerror or exc}")
+    return _decode(data, display)
+
+
+def _decode(data: bytes, display: str) -> str | Problem:
+    """pip's ``auto_decode``: a BOM, else a ``# coding:`` line among the first two, else UTF-8 (not the locale)."""
+    encoding = "utf-8"
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32-le"),
+                      (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                      (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            data, encoding = data[len(bom):], name
+            break
+    else:
+        for number, line in enumerate(data.split(b"\n")[:2], start=1):
+            match = _CODING.search(line) if line.startswith(b"#") else None
+            if match:
+                encoding = match.group(1).decode("ascii", "replace")
+                try:
+                    codecs.lookup(encoding)
+                except LookupError:
+                    return Problem(display, number, f"unknown encoding {encoding!r} in the coding declaration")
+                break
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        prefix = data[: exc.start].decode(encoding, "replace")
+        byte = data[exc.start: exc.start + 1].hex()
+        return Problem(display, _line_at(prefix), f"not a text file: cannot decode byte 0x{byte} as {encoding}")
+    nul = text.find("\x00")
+    if nul >= 0:
+        return Problem(display, _line_at(text[:nul]), "binary data (NUL byte): not a requirements file")
+    return text
+
+
+def _line_at(prefix: str) -> int:
+    """The 1-based line a position falls on, counted as ``str.splitlines`` (the parser's own splitting) counts."""
+    return len((prefix + "x").splitlines())
+
+
+def _join_lines(lines: list[str]) -> list[tuple[int, str]]:
+    """pip's ``join_lines``: a line ending in ``\\`` continues on the next; a comment line ends the run."""
+    out: list[tuple[int, str]] = []
+    first: int | None = None
+    pending: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        is_comment = _COMMENT.match(line) is not None
+        if not line.endswith("\\") or is_comment:
+            if is_comment:
+                line = " " + line  # so the comment is cut later even when glued to a continuation
+            if pending:
+                pending.append(line)
+                out.append((first or number, "".join(pending)))
+                pending = []
+            else:
+                out.append((number, line))
+        else:
+            if not pending:
+                first = number
+            pending.append(line.strip("\\"))
+    if pending:
+        out.append((first or len(lines), "".join(pending)))
+    return out
+
+
+def _break_args_options(line: str) -> tuple[str, str]:
+    """pip's split: words up to the first one starting with ``-`` are the requirement (markers survive intact)."""
+    tokens = line.split(" ")
+    for index, token in enumerate(tokens):
+        if token.startswith("-"):
+            return " ".join(tokens[:index]), " ".join(tokens[index:])
+    return line, ""
+
+
+def _parse_options(tokens: list[str]) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """optparse's rules for pip's options (long-name abbreviations, ``--opt=v``, ``-rFILE``), minus optparse.
+
+    Returns (destination, option as named in messages, value) in line order, and the words left over.
+    """
+    found: list[tuple[str, str, str | None]] = []
+    leftovers: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        if token == "--":
+            leftovers.extend(tokens[index:])
+            break
+        if token.startswith("--"):
+            name, equals, inline = token.partition("=")
+            option = _match_long(name)
+            dest, takes_value = _OPTIONS[option]
+            if not takes_value:
+                if equals:
+                    raise _LineError(f"{option} takes no value: {_clip(token)!r}")
+                found.append((dest, option, None))
+                continue
+            if equals:
+                value = inline
+            elif index < len(tokens):
+                value, index = tokens[index], index + 1
+            else:
+                raise _LineError(f"{option} needs a value")
+        elif token.startswith("-") and token != "-":
+            short = token[:2]
+            if short not in _SHORT:
+                raise _LineError(f"unknown option {short}" + (f" (in {_clip(token)!r})" if len(token) > 2 else ""))
+            option = _SHORT[short]
+            dest = _OPTIONS[option][0]
+            if len(token) > 2:
+                value = token[2:]
+            elif index < len(tokens):
+                value, index = tokens[index], index + 1
+            else:
+                raise _LineError(f"{short} needs a value")
+            option = short
+        else:
+            leftovers.append(token)
+            continue
+        found.append((dest, option, _check_value(dest, option, value)))
+    return found, leftovers
+
+
+def _match_long(name: str) -> str:
+    if name in _OPTIONS:
+        return name
+    candidates = sorted(option for option in _OPTIONS if option.startswith(name))
+    if not candidates:
+        raise _LineError(f"unknown option {_clip(name)}")
+    if len({_OPTIONS[c][0] for c in candidates}) > 1:
+        raise _LineError(f"ambiguous option {name} (could be {', '.join(candidates)})")
+    return candidates[0]
+
+
+def _check_value(dest: str, option: str, value: str) -> str:
+    """The checks pip's option callbacks make, with pip's wording turned into a linter's."""
+    if dest == "hashes":
+        algorithm, colon, digest = value.partition(":")
+        if not colon or not digest:
+            raise _LineError(f"{option} needs ALGORITHM:DIGEST, like --hash=sha256:abcde…: {_clip(value)!r}")
+        if algorithm not in _STRONG_HASHES:
+            raise _LineError(f"{option} algorithm must be one of {', '.join(_STRONG_HASHES)}: {algorithm!r}")
+    elif dest == "config_settings" and "=" not in value:
+        raise _LineError(f"{option} needs KEY=VALUE: {_clip(value)!r}")
+    return value
+
+
+def _parse_requirement(text: str) -> Requirement | DirectURL:
+    """pip's ``parse_req_from_line``: a URL, a local archive or directory, or a PEP 508 requirement."""
+    if _is_url(text):
+        url, _, marker_text = text.partition("; ")
+        return _named_link(url.strip(), _marker(marker_text), frozenset(), text)
+    body, _, marker_text = text.partition(";")
+    body = body.strip()
+    if _looks_like_local(body):
+        path, extras = _strip_extras(body)
+        return _named_link(path, _marker(marker_text), extras, text)
+    combined = f"{body} ; {marker_text.strip()}" if marker_text.strip() else body
+    try:
+        return Requirement(combined)
+    except InvalidRequirement as exc:
+        raise _LineError(f"invalid requirement {_clip(text)!r}: {_first_line(exc)}") from exc
+
+
+def _parse_editable(value: str) -> DirectURL:
+    """pip's ``parse_editable``, except that the name must be given (``#egg=``): finding it means building."""
+    path, extras = _strip_extras(value)
+    egg = _egg_name(path)
+    scheme = _scheme(path)
+    if scheme is not None and scheme != "file" and scheme not in _VCS_SCHEMES and scheme not in _VCS_NAMES:
+        raise _LineError(f"-e {_clip(value)}: not a valid editable requirement; give a local project path or a VCS "
+                         "URL (git+https://…)")
+    if egg is None:
+        raise _LineError(f"-e {_clip(value)}: cannot know the project's name without building it; add "
+                         "#egg=NAME to the URL or path")
+    return DirectURL(name=egg, url=path, extras=extras)
+
+
+def _named_link(url: str, marker: Marker | None, extras: frozenset[str], text: str) -> DirectURL:
+    """A URL or path names its project only through a wheel file name or ``#egg=``."""
+    filename = unquote(urlsplit(url).path if _scheme(url) else url.replace("\\", "/")).rsplit("/", 1)[-1]
+    if filename.endswith(".whl"):
+        try:
+            _, version, _, _ = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise _LineError(f"not a valid wheel file name: {_clip(filename)!r} ({exc})") from exc
+        return DirectURL(name=filename.split("-", 1)[0], url=url, version=str(version), extras=extras,
+                         marker=marker)
+    egg = _egg_name(url)
+    if egg is None:
+        raise _LineError(f"cannot know the name of {_clip(text)!r} without building it; write NAME @ URL "
+                         "(or add #egg=NAME)")
+    return DirectURL(name=egg, url=url, version=version_from_url(url, egg), extras=extras, marker=marker)
+
+
+def _egg_name(url: str) -> str | None:
+    match = _EGG.search(url)
+    if match is None or not match.group(1):
+        return None
+    try:
+        canonicalize_name(match.group(1), validate=True)
+    except InvalidName as exc:
+        raise _LineError(f"#egg={_clip(match.group(1))} is not a valid project name") from exc
+    return match.group(1)
+
+
+def _marker(text: str) -> Marker | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return Marker(text)
+    except InvalidMarker as exc:
+        raise _LineError(f"invalid environment marker {_clip(text)!r}: {_first_line(exc)}") from exc
+
+
+def _strip_extras(text: str) -> tuple[str, frozenset[str]]:
+    match = _EXTRAS.match(text)
+    if match is None:
+        return text, frozenset()
+    try:
+        extras = Requirement("placeholder" + match.group(2)).extras
+    except InvalidRequirement as exc:
+        raise _LineError(f"invalid extras {match.group(2)!r}: {_first_line(exc)}") from exc
+    return match.group(1), frozenset(extras)
+
+
+def _scheme(text: str) -> str | None:
+    """pip's ``get_url_scheme``; a one-letter scheme is a Windows drive, not a URL."""
+    scheme, colon, _ = text.partition(":")
+    return scheme.lower() if colon and len(scheme) > 1 else None
+
+
+def _is_url(text: str) -> bool:
+    return _scheme(text) in _URL_SCHEMES
+
+
+def _looks_like_local(text: str) -> bool:
+    """pip's ``_get_url_from_path`` without the file system: a path or archive, unless it is ``name @ URL``."""
+    match = _EXTRAS.match(text)
+    path = match.group(1) if match else text
+    looks_like_path = "/" in path or "\\" in path or path.startswith(".")
+    is_archive = path.lower().endswith(_ARCHIVES)
+    if not (looks_like_path or is_archive):
+        return False
+    before_at, at, _ = text.partition("@")
+    # ``name @ ./x.whl`` or ``name @ https://…`` is a PEP 508 requirement, not a path
+    return not at or "/" in before_at or "\\" in before_at or before_at.startswith(".")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _loop_text(frames: Sequence[_Include], display: str, number: int) -> str:
+    """``a.txt:2 includes b.txt, b.txt:5 includes a.txt``: every file and line of the loop."""
+    hops = [(frame.display, frame.line) for frame in frames[:-1]] + [(display, number)]
+    targets = [frame.display for frame in frames[1:]] + [frames[0].display]
+    return ", ".join(f"{file}:{line} includes {target}" for (file, line), target in zip(hops, targets))
