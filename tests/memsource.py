@@ -8,6 +8,7 @@ the expected outcome. The same data can be given inline as a dict. Shape of one 
     version = "1.26.4"
     requires = ["foo>=1; python_version >= '3.9'"]
     requires_python = ">=3.9"           # on the files and in the metadata
+    metadata_requires_python = ">=3.12" # in the metadata only (the index did not say)
     files = ["cp311-cp311-manylinux_2_17_x86_64", "sdist"]   # tags or "sdist"; default: py3-none-any
     yanked = "broken build"             # every file of the version is yanked
     extras = ["test"]                   # Provides-Extra; default: the extras the markers name
@@ -92,7 +93,7 @@ def _extras_of(requires: list[Requirement]) -> frozenset[NormalizedName]:
 
 def _metadata(name: NormalizedName, version: Version, entry: Mapping[str, Any], source: str) -> CoreMetadata:
     requires = [Requirement(r) for r in entry.get("requires", [])]
-    rp = entry.get("requires_python")
+    rp = entry.get("metadata_requires_python") or entry.get("requires_python")
     extras = entry.get("extras")
     return CoreMetadata(
         name=name,

@@ -149,7 +149,9 @@ class PipPrediction:
             return f"{body}\n\nERROR: {PIP_IMPOSSIBLE}".lstrip()
         if not self.pip_warning:
             return ""
-        return "\n".join(["ERROR: " + PIP_CONFLICT_HEADER, *(v.text() for v in self.pip_warning)])
+        # pip prints every missing requirement first, then every incompatible one
+        ordered = sorted(self.pip_warning, key=lambda v: (not v.missing, v))
+        return "\n".join(["ERROR: " + PIP_CONFLICT_HEADER, *(v.text() for v in ordered)])
 
 
 def predict(
