@@ -210,16 +210,16 @@ def _load_file(path: Path, table: tuple[str, ...] | None) -> Config:
     values: dict[str, Any] = {}
     problems: list[Problem] = []
     for key, value in settings.items():
-        line = _find_line(text, key, table)
+        where = _find_line(text, key, table)
         if key not in KEYS:
             hint = difflib.get_close_matches(key.replace("_", "-"), KEYS, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(KEYS)}"
-            problems.append(Problem(shown, line, f"unknown key {key!r} in {section}{suggestion}"))
+            problems.append(Problem(shown, where, f"unknown key {key!r} in {section}{suggestion}"))
             continue
         try:
             values[KEYS[key]] = _convert(KEYS[key], value, path.parent)
         except ValueError as exc:
-            problems.append(Problem(shown, line, f"{key}: {exc}"))
+            problems.append(Problem(shown, where, f"{key}: {exc}"))
     return Config(**values, origin=path, problems=tuple(problems))
 
 
