@@ -291,63 +291,68 @@ def resolve(
                     requested=tuple(requested),
                 )
 
-    kept = [installed[n] for n in keep if n in installed]
+    kept = {n: installed[n] for n in keep if n in installed}
     if kept:
+        factory.prefetch_projects(kept)
         factory.prefetch(
             f
-            for f in (factory.best_file_of_version(c.name, c.version) for c in kept if c._info is None)
+            for f in (
+                factory.best_file_of_version(c.name, c.version) for c in kept.values() if c._info is None
+            )
             if f is not None
         )
-    for cand in kept:
-        roots.append(ExplicitRequirement(cand, role=Role.KEEP))
     for name in free:
-        if name in installed:
+        if name in installed and name not in kept:
             roots.append(SpecifierRequirement(Requirement(name), role=Role.FREE))
 
-    provider = Provider(
-        factory,
-        installed=installed,
-        user_requested=user_requested,
-        prefer_installed=prefer_installed,
-        ignore_edges=ignore_edges,
-    )
-    provider.record_roots(roots)
-    resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, BaseReporter())
-    try:
-        result = resolver.resolve(roots, max_rounds=max_rounds)
-    except ResolutionImpossible as exc:
-        conflict = _conflict(exc.causes, provider)
-        return Resolution(
-            ok=False,
-            conflict=conflict,
-            warnings=_collect_warnings(warnings, provider.touched.values()),
-            requested=tuple(requested),
+    # Kept pins are constraints (only the installed candidate is offered), not roots: resolvelib's work per round
+    # grows with the number of roots, and an image has hundreds. A kept pin becomes a root only when the answer
+    # would violate one of its requirements; then the problem is solved again. Both the answer and the verdict
+    # are those of the problem with every kept pin as a root: a success violates no kept pin's requirement, and
+    # a failure is a failure of a subset of that problem's requirements.
+    ignored = frozenset(ignore_edges)
+    promoted: dict[NormalizedName, InstalledCandidate] = {}
+    touched: dict[int, Candidate] = {}
+    while True:
+        extra_roots = [ExplicitRequirement(c, role=Role.KEEP) for c in promoted.values()]
+        provider = Provider(
+            factory,
+            installed=installed,
+            user_requested=user_requested,
+            prefer_installed=prefer_installed,
+            ignore_edges=ignored,
+            constrained=kept,
         )
-    except ResolutionTooDeep as exc:
-        return Resolution(
-            ok=False,
-            conflict=Conflict(causes=(), too_deep=True, rounds=exc.round_count),
-            warnings=_collect_warnings(warnings, provider.touched.values()),
-            requested=tuple(requested),
-        )
-    except ResolverException as exc:  # InconsistentCandidate: a bug of ours, still a value
-        return Resolution(
-            ok=False,
-            conflict=Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}"),
-            warnings=_collect_warnings(warnings, provider.touched.values()),
-            requested=tuple(requested),
-        )
+        provider.record_roots([*roots, *extra_roots])
+        outcome = _run(provider, [*roots, *extra_roots], max_rounds)
+        touched.update(provider.touched)
+        if isinstance(outcome, Conflict):
+            return Resolution(
+                ok=False,
+                conflict=_with_kept_causes(outcome, kept, promoted),
+                warnings=_collect_warnings(warnings, touched.values()),
+                requested=tuple(requested),
+            )
+        violated = _violated_kept(factory, outcome, kept, installed, ignored) if kept else []
+        fresh = [c for c in violated if c.name not in promoted]
+        if not fresh:
+            break
+        promoted.update((c.name, c) for c in fresh)
 
     mapping: dict[NormalizedName, ResolvedDist] = {}
     chosen: list[Candidate] = []
     extras: dict[NormalizedName, set[NormalizedName]] = {}
     bases: dict[NormalizedName, Candidate] = {}
-    for key, picked in result.mapping.items():
+    for key, picked in outcome.items():
         if key == REQUIRES_PYTHON_KEY:
             continue
         chosen.append(picked)
         bases[picked.name] = picked.base
         extras.setdefault(picked.name, set()).update(picked.extras)
+    for name, cand in kept.items():
+        # kept pins outside the answer stay as they are: part of the answer, as if they had been roots
+        bases.setdefault(name, cand)
+        extras.setdefault(name, set())
     for name in sorted(bases):
         base = bases[name]
         ex = frozenset(extras[name])
@@ -364,6 +369,75 @@ def resolve(
         )
     return Resolution(
         ok=True, mapping=mapping, warnings=_collect_warnings(warnings, chosen), requested=tuple(requested)
+    )
+
+
+def _run(
+    provider: Provider, roots: Sequence[ResolverRequirement], max_rounds: int
+) -> Mapping[str, Candidate] | Conflict:
+    resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, BaseReporter())
+    try:
+        result = resolver.resolve(roots, max_rounds=max_rounds)
+    except ResolutionImpossible as exc:
+        return _conflict(exc.causes, provider)
+    except ResolutionTooDeep as exc:
+        return Conflict(causes=(), too_deep=True, rounds=exc.round_count)
+    except ResolverException as exc:  # InconsistentCandidate: a bug of ours, still a value
+        return Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}")
+    return result.mapping
+
+
+def _violated_kept(
+    factory: Factory,
+    chosen: Mapping[str, Candidate],
+    kept: Mapping[NormalizedName, InstalledCandidate],
+    installed: Mapping[NormalizedName, InstalledCandidate],
+    ignored: frozenset[tuple[NormalizedName, NormalizedName]],
+) -> list[InstalledCandidate]:
+    """Kept pins outside the answer whose requirements the answer (plus the rest of the image) violates."""
+    versions: dict[str, Version] = {c.name: c.version for k, c in chosen.items() if k != REQUIRES_PYTHON_KEY}
+    out = []
+    for name, cand in kept.items():
+        if name in versions:
+            continue
+        for dep, req in factory.named_requirements(cand):
+            if ignored and (name, dep) in ignored:
+                continue
+            version = versions.get(dep)
+            if version is None:
+                other = installed.get(dep)
+                version = other.version if other is not None else None
+            if version is None or not factory.contains(req, version):
+                out.append(cand)
+                break
+    return out
+
+
+def _with_kept_causes(
+    conflict: Conflict,
+    kept: Mapping[NormalizedName, InstalledCandidate],
+    promoted: Mapping[NormalizedName, InstalledCandidate],
+) -> Conflict:
+    """Name the kept pins that constrained a conflicting project (pip's "The user requested (constraint)")."""
+    extra = []
+    present = {(c.role, c.name) for c in conflict.causes}
+    for name in sorted({c.name for c in conflict.causes}):
+        cand = kept.get(name)
+        if cand is None or (Role.KEEP, name) in present:
+            continue
+        text = f"{name}=={cand.version}"
+        extra.append(
+            ConflictCause(
+                name=name, requirement=text, pip_requirement=cand.format_for_error(), role=Role.KEEP
+            )
+        )
+    if not extra:
+        return conflict
+    return Conflict(
+        causes=conflict.causes + tuple(extra),
+        too_deep=conflict.too_deep,
+        rounds=conflict.rounds,
+        detail=conflict.detail,
     )
 
 

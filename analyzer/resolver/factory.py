@@ -82,6 +82,8 @@ class Factory:
         self._eval_warnings: dict[int, tuple[ResolverWarning, ...]] = {}
         self._metadata: dict[tuple[str, str], CoreMetadata] = {}
         self._prefetched: set[tuple[str, str]] = set()
+        self._named: dict[int, tuple[tuple[NormalizedName, Requirement], ...]] = {}
+        self._contains: dict[tuple[int, Version], bool] = {}
         self.python = PythonCandidate(self, Version(env.python_full))
         self.lock = threading.Lock()
 
@@ -460,6 +462,32 @@ class Factory:
             ]
         return [SpecifierRequirement(req, parent=parent)]
 
+    def named_requirements(self, cand: Candidate) -> tuple[tuple[NormalizedName, Requirement], ...]:
+        """A base candidate's evaluated requirements with their canonical names (for the kept-pin check)."""
+        found = self._named.get(id(cand))
+        if found is None:
+            found = tuple(
+                (canonicalize_name(r.name), r) for r in self.evaluated(cand, frozenset()) if not r.url
+            )
+            self._named[id(cand)] = found
+        return found
+
+    def contains(self, req: Requirement, version: Version) -> bool:
+        """``req.specifier`` contains ``version`` (pre-releases allowed, as for an installed version), memoized."""
+        key = (id(req), version)
+        found = self._contains.get(key)
+        if found is None:
+            found = req.specifier.contains(version, prereleases=True)
+            self._contains[key] = found
+        return found
+
+    def prefetch_projects(self, names: Iterable[NormalizedName]) -> None:
+        """Warm the project pages of many names at once when the source can (the engine can, in parallel)."""
+        todo = [n for n in names if n not in self._all_files]
+        warm = getattr(self.source, "prefetch_projects", None)
+        if todo and callable(warm):
+            warm(todo)
+
     # -- find_matches ------------------------------------------------------------------------------------------
 
     def find_candidates(
@@ -470,6 +498,7 @@ class Factory:
         *,
         installed: Mapping[NormalizedName, InstalledCandidate],
         prefers_installed: bool,
+        constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
     ) -> list[Candidate]:
         """pip's ``find_candidates``: explicit candidates when any requirement names one, else installed + index."""
         reqs = list(requirements.get(identifier, ()))
@@ -495,6 +524,9 @@ class Factory:
                 if isinstance(r, ExplicitRequirement):
                     cand = self.extras_candidate(r.candidate, extras)
                     explicit[id(cand)] = cand
+        if constrained and name in constrained and not explicit:
+            pinned = self.extras_candidate(constrained[name], extras)
+            explicit[id(pinned)] = pinned
         if explicit:
             return [
                 c

@@ -39,8 +39,10 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         user_requested: Mapping[str, int],
         prefer_installed: bool = True,
         ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
+        constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
     ) -> None:
         self.factory = factory
+        self.constrained = constrained or {}
         self.installed = installed
         self.user_requested = dict(user_requested)
         self.user_requested_names = {k.partition("[")[0] for k in user_requested}
@@ -132,6 +134,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
             incompatibilities,
             installed=self.installed,
             prefers_installed=prefers,
+            constrained=self.constrained,
         )
 
     def is_satisfied_by(self, requirement: ResolverRequirement, candidate: Candidate) -> bool:

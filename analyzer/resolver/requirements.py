@@ -55,7 +55,7 @@ def make_key(name: NormalizedName, extras: frozenset[NormalizedName] = frozenset
 class SpecifierRequirement:
     """A named requirement with a version specifier (``numpy<1.24,>=1.22``), from the request or metadata."""
 
-    __slots__ = ("extras", "key", "name", "parent", "req", "role", "specifier", "text")
+    __slots__ = ("_satisfied", "extras", "key", "name", "parent", "req", "role", "specifier", "text")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class SpecifierRequirement:
         self.specifier: SpecifierSet = req.specifier
         self.parent = parent
         self.role = role
+        self._satisfied: dict[int, bool] = {}
         if with_extras or not req.extras:
             self.text = str(req)
         else:
@@ -82,8 +83,14 @@ class SpecifierRequirement:
             self.text = str(stripped)
 
     def is_satisfied_by(self, candidate: Candidate) -> bool:
-        # pip: an installed or pinned pre-release satisfies a specifier that would not *select* it
-        return self.specifier.contains(candidate.version, prereleases=True)
+        # pip: an installed or pinned pre-release satisfies a specifier that would not *select* it.
+        # Memoized per candidate: resolvelib re-checks every pin against every requirement each round, and both
+        # requirement and candidate objects live as long as the factory.
+        found = self._satisfied.get(id(candidate))
+        if found is None:
+            found = self.specifier.contains(candidate.version, prereleases=True)
+            self._satisfied[id(candidate)] = found
+        return found
 
     def format_for_error(self) -> str:
         """pip's wording: comma-separated specifiers become "A, B and C" (``numpy<1.24 and >=1.22``)."""
