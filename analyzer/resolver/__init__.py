@@ -368,7 +368,10 @@ def resolve(
             known=base.info.known,
         )
     return Resolution(
-        ok=True, mapping=mapping, warnings=_collect_warnings(warnings, chosen), requested=tuple(requested)
+        ok=True,
+        mapping=mapping,
+        warnings=_collect_warnings(warnings, [*chosen, *bases.values()]),
+        requested=tuple(requested),
     )
 
 

@@ -1,0 +1,178 @@
+"""Resolver behaviour that the scenario files do not show well: memoization, --upgrade, warnings as values,
+keep/free semantics, and conflict explanations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from analyzer.resolver import Origin, Role, WarningKind, resolve
+from tests.memsource import Scenario, scenario_from_dict
+
+
+def _scenario(packages: list[dict[str, Any]], pins: list[str], **image: Any) -> Scenario:
+    return scenario_from_dict("inline", {"image": {"pins": pins, **image}, "package": packages})
+
+
+def _resolve(s: Scenario, *specs: str, **kw: Any):  # type: ignore[no-untyped-def]
+    return resolve([Requirement(x) for x in specs], snapshot=s.snapshot, env=s.env, source=s.source, **kw)
+
+
+NUMPYS = [{"name": "numpy", "version": v} for v in ("1.23.5", "1.26.4", "2.1.3")]
+
+
+def test_installed_first_unless_upgrade_is_asked() -> None:
+    s = _scenario([*NUMPYS], ["numpy==1.26.4"])
+    assert _resolve(s, "numpy").mapping["numpy"].origin is Origin.INSTALLED
+    upgraded = _resolve(s, "numpy", prefer_installed=False).mapping["numpy"]
+    assert (str(upgraded.version), upgraded.origin) == ("2.1.3", Origin.INDEX)
+
+
+def test_metadata_and_candidate_lists_are_memoized_across_resolutions() -> None:
+    s = _scenario(
+        [*NUMPYS, {"name": "pandas", "version": "2.2.2", "requires": ["numpy>=1.23.2"]}],
+        ["numpy==1.26.4", "pandas==2.2.2"],
+    )
+    first = _resolve(s, "pandas==2.2.2", keep=["numpy"])
+    calls = dict(s.source.calls)
+    second = _resolve(s, "pandas==2.2.2", keep=["numpy"])
+    assert first.mapping == second.mapping
+    assert dict(s.source.calls) == calls
+
+
+def test_request_with_false_marker_is_dropped_with_a_warning() -> None:
+    s = _scenario([*NUMPYS], [])
+    result = _resolve(s, "numpy; sys_platform == 'win32'")
+    assert result.ok and not result.mapping
+    assert [w.kind for w in result.warnings] == [WarningKind.MARKER_FALSE]
+
+
+def test_bad_metadata_is_a_warning_not_an_exception() -> None:
+    s = _scenario(
+        [
+            {
+                "name": "weird",
+                "version": "1.0",
+                "requires": ["numpy; python_version > 'abc'", "numpy>=1"],
+                "skipped": ["numpy (>=1.0"],
+            },
+            *NUMPYS,
+        ],
+        [],
+    )
+    result = _resolve(s, "weird")
+    assert result.ok
+    kinds = sorted(w.kind.value for w in result.warnings)
+    assert kinds.count(WarningKind.INVALID_REQUIREMENT.value) >= 1
+    assert any("numpy (>=1.0" in w.message for w in result.warnings)
+    assert result.mapping["numpy"].version.public == "2.1.3"
+
+
+def test_free_pin_stays_installed_and_may_move() -> None:
+    s = _scenario(
+        [*NUMPYS, {"name": "tf", "version": "2.12.0", "requires": ["numpy<1.24"]}],
+        ["numpy==1.26.4"],
+    )
+    kept = _resolve(s, "tf==2.12.0", keep=["numpy"])
+    assert not kept.ok
+    assert kept.conflict is not None
+    assert {c.role for c in kept.conflict.causes} == {Role.KEEP, Role.DEPENDENCY}
+    freed = _resolve(s, "tf==2.12.0", free=["numpy"])
+    assert freed.ok and str(freed.mapping["numpy"].version) == "1.23.5"
+
+
+def test_kept_pins_outside_the_request_still_constrain_it() -> None:
+    """jax is not reached from the request, but keeping it keeps its numpy>=1.25 requirement."""
+    s = _scenario(
+        [
+            *NUMPYS,
+            {"name": "jax", "version": "0.4.30", "requires": ["numpy>=1.25"]},
+            {"name": "tf", "version": "2.12.0", "requires": ["numpy<1.24"]},
+        ],
+        ["numpy==1.26.4", "jax==0.4.30"],
+    )
+    assert _resolve(s, "tf==2.12.0", keep=["jax"]).ok is False
+    result = _resolve(s, "tf==2.12.0", keep=["jax"], ignore_edges=[("jax", "numpy")])
+    assert result.ok
+    assert str(result.mapping["jax"].version) == "0.4.30"
+    assert str(result.mapping["numpy"].version) == "1.23.5"
+
+
+def test_conflict_chain_goes_from_the_request_to_the_parent() -> None:
+    s = _scenario(
+        [
+            {
+                "name": "tensorflow",
+                "version": "2.12.0",
+                "requires": ["keras<2.13,>=2.12.0", "numpy<1.24,>=1.22"],
+            },
+            {"name": "keras", "version": "2.12.0", "requires": ["h5py>=3.8"]},
+            {"name": "h5py", "version": "3.8.0", "requires": ["numpy>=1.24"]},
+            *NUMPYS,
+        ],
+        [],
+    )
+    result = _resolve(s, "tensorflow==2.12.0")
+    assert not result.ok and result.conflict is not None
+    by_parent = {c.parent: c for c in result.conflict.causes}
+    assert by_parent["tensorflow"].text == "tensorflow 2.12.0 depends on numpy<1.24,>=1.22"
+    assert by_parent["tensorflow"].pip_text == "tensorflow 2.12.0 depends on numpy<1.24 and >=1.22"
+    assert by_parent["h5py"].chain == (
+        "The user requested tensorflow==2.12.0",
+        "tensorflow 2.12.0 depends on keras<2.13,>=2.12.0",
+        "keras 2.12.0 depends on h5py>=3.8",
+    )
+    message = result.conflict.pip_message()
+    assert message.startswith("Cannot install h5py==3.8.0 and tensorflow==2.12.0 because")
+    assert "    h5py 3.8.0 depends on numpy>=1.24" in message
+
+
+def test_requires_python_cause_comes_first() -> None:
+    s = _scenario(
+        [{"name": "new", "version": "1.0", "metadata_requires_python": ">=3.12"}], [], python="3.11.13"
+    )
+    result = _resolve(s, "new==1.0")
+    assert result.conflict is not None
+    assert result.conflict.requires_python
+    assert result.conflict.causes[0].text == "new 1.0 depends on Python>=3.12"
+
+
+def test_local_version_pin_uses_the_public_release_and_says_so() -> None:
+    s = _scenario(
+        [
+            {"name": "torch", "version": "2.1.0", "requires": ["filelock"]},
+            {"name": "filelock", "version": "3.13.1"},
+        ],
+        ["torch==2.1.0+cpu", "filelock==3.13.1"],
+    )
+    result = _resolve(s, "filelock", keep=["torch"])
+    assert result.ok
+    torch = result.mapping[canonicalize_name("torch")]
+    assert str(torch.version) == "2.1.0+cpu" and torch.known
+    assert [w.kind for w in result.warnings] == [WarningKind.LOCAL_VERSION_FALLBACK]
+
+
+def test_unreachable_direct_reference_is_a_failure_value() -> None:
+    s = _scenario([], [])
+    result = _resolve(s, "lib @ file:///nowhere/lib-1.0-py3-none-any.whl")
+    assert not result.ok
+    assert [w.kind for w in result.warnings] == [WarningKind.METADATA_UNAVAILABLE]
+
+
+def test_extra_of_a_dependency_requires_its_base_at_the_same_version() -> None:
+    s = _scenario(
+        [
+            {"name": "app", "version": "1.0", "requires": ["lib[fast]>=1"]},
+            {"name": "lib", "version": "1.0", "requires": ["speedups; extra == 'fast'"]},
+            {"name": "lib", "version": "2.0", "requires": ["speedups>=2; extra == 'fast'"]},
+            {"name": "speedups", "version": "1.0"},
+        ],
+        ["lib==1.0"],
+    )
+    result = _resolve(s, "app")
+    assert result.ok
+    lib = result.mapping["lib"]
+    assert (str(lib.version), lib.origin, lib.extras) == ("1.0", Origin.INSTALLED, frozenset({"fast"}))
+    assert "speedups" in result.mapping
