@@ -1,0 +1,98 @@
+"""pip install prediction: change set, breakage new vs pre-existing, pip's own post-install lines, severity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.requirements import Requirement
+
+from analyzer.diagnosis.pip_prediction import ChangeKind, PipPrediction, predict
+from tests.memsource import scenario_from_dict
+
+IMAGE: dict[str, Any] = {
+    "python": "3.11.13",
+    "pins": [
+        "numpy==1.26.4",
+        "jax==0.4.26",
+        "scipy==1.11.4",
+        "ipykernel==6.17.1",
+        "tornado==6.3.3",
+        "old-tool==0.1",
+        "unrelated==1.0",
+    ],
+}
+PACKAGES: list[dict[str, Any]] = [
+    *({"name": "numpy", "version": v} for v in ("1.23.5", "1.26.4", "2.1.3")),
+    {"name": "jax", "version": "0.4.26", "requires": ["numpy>=1.24", "scipy>=1.9"]},
+    {"name": "scipy", "version": "1.11.4", "requires": ["numpy<1.28.0,>=1.21.6"]},
+    {"name": "ipykernel", "version": "6.17.1", "requires": ["tornado>=6.1"]},
+    {"name": "tornado", "version": "6.3.3"},
+    {"name": "tornado", "version": "6.4.2"},
+    # already broken in the image: old-tool wants numpy<1.20, whatever is installed
+    {"name": "old-tool", "version": "0.1", "requires": ["numpy<1.20"]},
+    {"name": "unrelated", "version": "1.0", "requires": ["missing-thing>=1"]},
+    {"name": "tensorflow", "version": "2.12.0", "requires": ["numpy<1.24,>=1.22"]},
+    {"name": "notebook-ext", "version": "1.0", "requires": ["tornado>=6.4"]},
+]
+
+
+def _predict(*specs: str) -> PipPrediction:
+    s = scenario_from_dict("prediction", {"image": IMAGE, "package": PACKAGES})
+    return predict([Requirement(x) for x in specs], s.snapshot, s.env, s.source)
+
+
+def test_change_set_is_pips() -> None:
+    p = _predict("tensorflow==2.12.0")
+    assert p.ok
+    assert [(c.name, c.kind, c.old, c.new) for c in p.changes] == [
+        ("numpy", ChangeKind.DOWNGRADE, "1.26.4", "1.23.5"),
+        ("tensorflow", ChangeKind.INSTALL, None, "2.12.0"),
+    ]
+    assert [str(c) for c in p.downgrades] == ["numpy 1.26.4 -> 1.23.5"]
+
+
+def test_new_breakage_is_separated_from_the_images_own() -> None:
+    p = _predict("tensorflow==2.12.0")
+    assert [v.future_text() for v in p.newly_broken] == [
+        "jax 0.4.26 requires numpy>=1.24, but you will have numpy 1.23.5"
+    ]
+    already = [v.text() for v in p.already_broken]
+    assert already == [
+        "old-tool 0.1 requires numpy<1.20, but you have numpy 1.23.5 which is incompatible.",
+        "unrelated 1.0 requires missing-thing>=1, which is not installed.",
+    ]
+
+
+def test_pip_prints_only_its_whitelist() -> None:
+    """pip checks what it installed and what depends on it: old-tool (depends on numpy) is printed even though
+    it was broken before; unrelated (depends on nothing that changed) is not."""
+    p = _predict("tensorflow==2.12.0")
+    assert [v.text() for v in p.pip_warning] == [
+        "jax 0.4.26 requires numpy>=1.24, but you have numpy 1.23.5 which is incompatible.",
+        "old-tool 0.1 requires numpy<1.20, but you have numpy 1.23.5 which is incompatible.",
+    ]
+    out = p.pip_output().splitlines()
+    assert out[0].startswith("ERROR: pip's dependency resolver does not currently take into account")
+    assert len(out) == 3
+
+
+def test_kernel_packages_are_severe() -> None:
+    p = _predict("notebook-ext")
+    assert [str(c) for c in p.upgrades] == ["tornado 6.3.3 -> 6.4.2"]
+    assert [s.name for s in p.severe] == ["tornado"]
+    assert not _predict("tensorflow==2.12.0").severe
+
+
+def test_impossible_request_is_pips_error() -> None:
+    p = _predict("tensorflow==2.12.0", "jax==0.4.26", "numpy>=1.26")
+    assert not p.ok and p.conflict is not None
+    out = p.pip_output()
+    assert "The conflict is caused by:" in out
+    assert "    The user requested numpy>=1.26" in out
+    assert out.rstrip().endswith("#dealing-with-dependency-conflicts")
+
+
+def test_nothing_to_do_changes_nothing() -> None:
+    p = _predict("numpy")
+    assert p.ok and not p.changes and not p.newly_broken
+    assert [str(c) for c in p.unchanged] == ["numpy 1.26.4 (already satisfied)"]

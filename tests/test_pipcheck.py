@@ -1,0 +1,87 @@
+"""pip check on the target: pip's rules (markers with extra empty, pre-releases allowed) and pip's wording."""
+
+from __future__ import annotations
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+
+from analyzer.diagnosis.pipcheck import InstalledDist, check, check_snapshot
+from tests.memsource import scenario_from_dict
+
+S = scenario_from_dict(
+    "pipcheck",
+    {
+        "image": {
+            "python": "3.11.13",
+            "pins": [
+                "jax==0.4.26",
+                "ml-dtypes==0.1.0",
+                "numpy==2.0.0rc1",
+                "google-colab==1.0.0",
+                "pandas==2.3.0",
+                "cudf-cu12==24.4.1",
+            ],
+            "declared": {"google-colab": ["pandas==2.2.2", "portpicker==1.5.2"]},
+        },
+        "package": [
+            {
+                "name": "jax",
+                "version": "0.4.26",
+                "requires": [
+                    "ml-dtypes>=0.2.0",
+                    "numpy>=1.22",
+                    "scipy>=1.9",
+                    "pytest; extra == 'test'",
+                    "colorama; sys_platform == 'win32'",
+                    "tomli; python_version < '3.11'",
+                ],
+            },
+            {"name": "ml-dtypes", "version": "0.1.0", "requires": ["numpy>1.20"]},
+            {"name": "numpy", "version": "2.0.0rc1"},
+            {"name": "pandas", "version": "2.3.0", "requires": ["numpy>=1.23.2"]},
+        ],
+    },
+)
+
+
+def _texts() -> list[str]:
+    return [v.text() for v in check_snapshot(S.snapshot, S.source, S.env).violations]
+
+
+def test_pip_check_reports_missing_and_incompatible_worded_as_pip() -> None:
+    assert _texts() == [
+        "google-colab 1.0.0 requires pandas==2.2.2, but you have pandas 2.3.0 which is incompatible.",
+        "google-colab 1.0.0 requires portpicker==1.5.2, which is not installed.",
+        "jax 0.4.26 requires ml-dtypes>=0.2.0, but you have ml-dtypes 0.1.0 which is incompatible.",
+        "jax 0.4.26 requires scipy>=1.9, which is not installed.",
+    ]
+
+
+def test_pip_check_own_wording_differs_from_the_install_warning() -> None:
+    result = check_snapshot(S.snapshot, S.source, S.env)
+    lines = [v.check_text() for v in result.violations]
+    assert "jax 0.4.26 has requirement ml-dtypes>=0.2.0, but you have ml-dtypes 0.1.0." in lines
+    assert "jax 0.4.26 requires scipy, which is not installed." in lines
+
+
+def test_opaque_distributions_are_skipped_and_listed() -> None:
+    result = check_snapshot(S.snapshot, S.source, S.env)
+    assert result.opaque == ("cudf-cu12",)
+
+
+def test_prerelease_installed_version_satisfies_as_in_pip_check() -> None:
+    # numpy 2.0.0rc1 satisfies numpy>=1.22 and numpy>1.20: no violation names numpy
+    assert not [t for t in _texts() if "numpy" in t]
+
+
+def test_check_over_plain_versions() -> None:
+    versions = {
+        NormalizedName("a"): InstalledDist("1.0", (Requirement("b<2"), Requirement("c; extra == 'x'"))),
+        NormalizedName("b"): InstalledDist("2.5", ()),
+    }
+    result = check(versions, S.env)
+    assert [v.text() for v in result.violations] == [
+        "a 1.0 requires b<2, but you have b 2.5 which is incompatible."
+    ]
+    only = check(versions, S.env, only=frozenset({NormalizedName("b")}))
+    assert only.ok
