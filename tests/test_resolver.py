@@ -176,3 +176,24 @@ def test_extra_of_a_dependency_requires_its_base_at_the_same_version() -> None:
     lib = result.mapping["lib"]
     assert (str(lib.version), lib.origin, lib.extras) == ("1.0", Origin.INSTALLED, frozenset({"fast"}))
     assert "speedups" in result.mapping
+
+
+def test_single_unsatisfiable_requirement_is_worded_as_pip() -> None:
+    s = _scenario(
+        [{"name": "lib", "version": "1.0"}, {"name": "lib", "version": "1.1", "yanked": "broken"}],
+        [],
+    )
+    result = _resolve(s, "lib>=1.1")
+    assert result.conflict is not None
+    assert result.conflict.pip_message().splitlines() == [
+        "Ignored the following yanked versions: 1.1",
+        "Could not find a version that satisfies the requirement lib>=1.1 (from versions: 1.0)",
+        "No matching distribution found for lib>=1.1",
+    ]
+
+
+def test_requires_python_is_worded_as_pip() -> None:
+    s = _scenario([{"name": "new", "version": "1.0", "metadata_requires_python": ">=3.12"}], [], python="3.11.13")
+    result = _resolve(s, "new==1.0")
+    assert result.conflict is not None
+    assert result.conflict.pip_message() == "Package 'new' requires a different Python: 3.11.13 not in '>=3.12'"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -128,6 +128,12 @@ class Conflict:
     too_deep: bool = False
     rounds: int | None = None
     detail: str = ""
+    python: str = ""
+    """The target interpreter's version, for pip's "requires a different Python" wording."""
+    versions: tuple[str, ...] = ()
+    """For a single unsatisfiable requirement: the versions that install on the target (pip's "from versions")."""
+    yanked: tuple[str, ...] = ()
+    """For a single unsatisfiable requirement: the yanked versions pip says it ignored."""
 
     @property
     def requires_python(self) -> bool:
@@ -144,9 +150,38 @@ class Conflict:
         return tuple(sorted(out))
 
     def pip_message(self) -> str:
-        """pip's "Cannot install ... The conflict is caused by: ..." text (without its advice lines)."""
+        """pip's error text for this conflict (``get_installation_error``), without its advice lines.
+
+        Interpreter causes first and alone; a single unsatisfiable requirement as "Could not find a version";
+        otherwise "Cannot install ... The conflict is caused by: ...".
+        """
         if self.too_deep:
             return f"ResolutionTooDeep: gave up after {self.rounds} rounds"
+        python = [c for c in self.causes if c.name == REQUIRES_PYTHON_KEY]
+        if python:
+            if len(python) == 1:
+                spec = python[0].requirement.removeprefix("Python")
+                return (
+                    f"Package {python[0].parent!r} requires a different Python: {self.python} not in {spec!r}"
+                )
+            lines = [f"Packages require a different Python. {self.python} not in:"]
+            lines.extend(
+                f"{c.requirement.removeprefix('Python')!r} (required by {c.parent} {c.parent_version})"
+                for c in python
+            )
+            return "\n".join(lines)
+        if len(self.causes) == 1 and self.causes[0].role is not Role.KEEP:
+            cause = self.causes[0]
+            shown = f"{cause.requirement} (from {cause.parent})" if cause.parent else cause.requirement
+            lines = []
+            if self.yanked:
+                lines.append(f"Ignored the following yanked versions: {', '.join(self.yanked)}")
+            lines.append(
+                f"Could not find a version that satisfies the requirement {shown} "
+                f"(from versions: {', '.join(self.versions) or 'none'})"
+            )
+            lines.append(f"No matching distribution found for {cause.requirement}")
+            return "\n".join(lines)
         parts = self.triggers()
         info = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         lines = [
@@ -436,12 +471,7 @@ def _with_kept_causes(
         )
     if not extra:
         return conflict
-    return Conflict(
-        causes=conflict.causes + tuple(extra),
-        too_deep=conflict.too_deep,
-        rounds=conflict.rounds,
-        detail=conflict.detail,
-    )
+    return replace(conflict, causes=conflict.causes + tuple(extra), versions=(), yanked=())
 
 
 def _marker_holds(env: TargetEnvironment, req: Requirement) -> bool:
@@ -497,7 +527,15 @@ def _conflict(causes: Collection[Any], provider: Provider) -> Conflict:
         )
     # the interpreter first (pip reports it alone), then root causes, then the rest in resolvelib's order
     out.sort(key=lambda c: (c.name != REQUIRES_PYTHON_KEY, c.parent is not None))
-    return Conflict(causes=tuple(out))
+    versions: tuple[str, ...] = ()
+    yanked: tuple[str, ...] = ()
+    if len(out) == 1 and out[0].name != REQUIRES_PYTHON_KEY:
+        entries = provider.factory.versions(out[0].name)
+        versions = tuple(str(e.version) for e in reversed(entries) if not e.yanked)
+        yanked = tuple(str(e.version) for e in reversed(entries) if e.yanked)
+    return Conflict(
+        causes=tuple(out), python=str(provider.factory.python.version), versions=versions, yanked=yanked
+    )
 
 
 def _plain(req: ResolverRequirement) -> str:
