@@ -17,7 +17,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from analyzer.errors import InputError, Problem
 
@@ -54,7 +54,7 @@ class Pin:
             return None
         try:
             return Version(self.version)
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a release number longer than int() converts
             return None
 
     @property
@@ -203,22 +203,32 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
     """Read the JSON form back; every problem names the file and the field."""
     try:
         data = json.loads(text)
+        # json.loads keeps unpaired surrogate escapes ("\ud800"), which no output stream can encode later
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=file, line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise InputError("not a snapshot: the JSON is nested too deeply", file=file) from exc
+    except UnicodeEncodeError as exc:
+        raise InputError("not a snapshot: a string holds an unpaired surrogate escape (\\ud800-\\udfff)",
+                         file=file) from exc
+    except ValueError as exc:  # an integer longer than int() converts (sys.get_int_max_str_digits)
+        raise InputError("not a snapshot: the JSON holds a number with too many digits", file=file) from exc
     if not isinstance(data, dict):
         raise InputError("a snapshot must be a JSON object", file=file)
     schema = data.get("schema")
     if schema != SCHEMA:
-        raise InputError(f"unknown snapshot schema {schema!r} (this tfconflict reads {SCHEMA!r})", file=file)
+        shown = _clip(repr(schema)) if schema is None or isinstance(schema, str) else _kind(schema)
+        raise InputError(f"unknown snapshot schema {shown} (this tfconflict reads {SCHEMA!r})", file=file)
     try:
-        platform = data.get("platform") or {}
+        platform = _object(data, "platform")
         pins = tuple(
             Pin(
                 name=canonicalize_name(_text(p, "name")),
                 display_name=_text(p, "name"),
-                version=p.get("version"),
-                url=p.get("url"),
-                editable=bool(p.get("editable", False)),
+                version=_optional_text(p, "version"),
+                url=_optional_text(p, "url"),
+                editable=_flag(p, "editable"),
                 line=_line(p),
             )
             for p in _list(data, "pins")
@@ -226,36 +236,36 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
         declared = tuple(
             DeclaredRequirements(
                 name=canonicalize_name(_text(d, "name")),
-                requirements=tuple(str(r) for r in d.get("requirements", [])),
-                evidence=str(d.get("evidence", "")),
+                requirements=_strings(d, "requirements"),
+                evidence=_text_or(d, "evidence", ""),
             )
             for d in _list(data, "declared_requirements")
         )
-        date = data.get("date")
+        date = _optional_text(data, "date")
         return Snapshot(
             id=_text(data, "id"),
             python=_python(data),
             pins=pins,
-            kind=str(data.get("kind", "custom")),
+            kind=_text_or(data, "kind", "custom"),
             date=datetime.fromisoformat(date) if date else None,
-            python_evidence=str(data.get("python_evidence", "given")),
+            python_evidence=_text_or(data, "python_evidence", "given"),
             platform=Platform(
-                os_name=str(platform.get("os_name", "Linux")),
-                distro=platform.get("distro"),
-                distro_version=platform.get("distro_version"),
-                glibc=platform.get("glibc"),
-                machine=str(platform.get("machine", "x86_64")),
-                description=platform.get("description"),
+                os_name=_text_or(platform, "os_name", "Linux"),
+                distro=_optional_text(platform, "distro"),
+                distro_version=_optional_text(platform, "distro_version"),
+                glibc=_optional_text(platform, "glibc"),
+                machine=_text_or(platform, "machine", "x86_64"),
+                description=_optional_text(platform, "description"),
             ),
-            source=str(data.get("source", "file")),
-            commit=data.get("commit"),
-            upstream_commit=data.get("upstream_commit"),
+            source=_text_or(data, "source", "file"),
+            commit=_optional_text(data, "commit"),
+            upstream_commit=_optional_text(data, "upstream_commit"),
             declared=declared,
             problems=tuple(
                 Problem(file=_text(p, "file"), line=_line(p), message=_text(p, "message"))
                 for p in _list(data, "problems")
             ),
-            notes=tuple(str(n) for n in data.get("notes", [])),
+            notes=_strings(data, "notes"),
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"malformed snapshot: {exc}", file=file) from exc
@@ -271,8 +281,62 @@ def _text(obj: Any, key: str) -> str:
 def _line(obj: dict[str, Any]) -> int | None:
     value = obj.get("line")
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ValueError(f"field 'line' must be an integer, not {value!r}")
+        raise ValueError(f"field 'line' must be an integer, not {_kind(value)}")
     return value
+
+
+def _optional_text(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"field {key!r} must be a string or null, not {_kind(value)}")
+    return value
+
+
+def _text_or(obj: dict[str, Any], key: str, default: str) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str):
+        raise TypeError(f"field {key!r} must be a string, not {_kind(value)}")
+    return value
+
+
+def _flag(obj: dict[str, Any], key: str) -> bool:
+    value = obj.get(key, False)
+    if not isinstance(value, bool):
+        raise TypeError(f"field {key!r} must be true or false, not {_kind(value)}")
+    return value
+
+
+def _strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = obj.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"field {key!r} must be a list of strings")
+    return tuple(value)
+
+
+def _object(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"field {key!r} must be an object, not {_kind(value)}")
+    return value
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type in JSON's words, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def _list(obj: dict[str, Any], key: str) -> list[Any]:
@@ -289,6 +353,6 @@ def _python(data: dict[str, Any]) -> str:
     text = _text(data, "python")
     try:
         Version(text)
-    except InvalidVersion as exc:
-        raise ValueError(f"field 'python' is not a version: {text!r}") from exc
+    except ValueError as exc:  # InvalidVersion, or a release number longer than int() converts
+        raise ValueError(f"field 'python' is not a version: {_clip(repr(text))}") from exc
     return text
