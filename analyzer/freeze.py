@@ -73,13 +73,19 @@ def parse_freeze_line(line: str, number: int | None = None) -> Pin:
         req = Requirement(line)
     except InvalidRequirement as exc:
         raise ValueError(f"not a freeze line ({_first_line(exc)}): {_clip(line)!r}") from exc
+    except RecursionError as exc:  # packaging's marker parser recurses once per parenthesis
+        raise ValueError(f"not a freeze line (nested too deeply): {_clip(line)!r}") from exc
     if req.marker is not None:
         raise ValueError(f"a freeze line has no environment marker: {_clip(line)!r}")
     if req.url is not None:
+        try:
+            version = version_from_url(req.url, req.name)
+        except ValueError as exc:  # urlsplit refuses e.g. an unclosed IPv6 bracket
+            raise ValueError(f"not a valid URL ({exc}): {_clip(line)!r}") from exc
         return Pin(
             name=canonicalize_name(req.name),
             display_name=req.name,
-            version=version_from_url(req.url, req.name),
+            version=version,
             url=req.url,
             line=number,
         )
@@ -98,7 +104,7 @@ def version_from_url(url: str, name: str) -> str | None:
     if filename.endswith(".whl"):
         try:
             wheel_name, version, _, _ = parse_wheel_filename(filename)
-        except InvalidWheelFilename:
+        except (InvalidWheelFilename, ValueError):  # ValueError: a version number longer than int() converts
             return None
         return str(version) if wheel_name == canonicalize_name(name) else None
     for suffix in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
