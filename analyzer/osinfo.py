@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from analyzer.errors import Problem
 from analyzer.snapshot import Platform
@@ -68,7 +68,7 @@ def parse_os_info(text: str, file: str = "os-info.txt", machine: str = "x86_64")
         if python is None and (match := _PYTHON.match(line)):
             try:
                 python = str(Version(match.group(1)))
-            except InvalidVersion:
+            except ValueError:  # InvalidVersion, or a release number longer than int() converts
                 problems.append(Problem(file, number, f"not a Python version: {match.group(1)!r}"))
     if python is None:
         problems.append(Problem(file, None, "no 'Python X.Y.Z' line"))
