@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from analyzer.catalog import Catalog, Release
 from analyzer.errors import InputError
@@ -153,7 +153,7 @@ def _refuse_overrides(text: str, python: str | None, platform: str | None) -> No
 
 def _from_file(path: Path, python: str | None, platform: str | None) -> Snapshot:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors, PowerShell) is not content
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the file: {exc}", file=str(path)) from exc
     if path.suffix == ".json" or text.lstrip().startswith("{"):
@@ -173,7 +173,7 @@ def freeze_snapshot(text: str, file: str, *, python: str | None = None, platform
     else:
         try:
             version = str(Version(python))
-        except InvalidVersion as exc:
+        except ValueError as exc:  # InvalidVersion, or a release number longer than int() converts
             raise InputError(f"--python {python!r} is not a version (expected e.g. 3.12 or 3.12.12)") from exc
         if len(Version(version).release) < 2:
             raise InputError(f"--python {python!r} needs at least a minor version (e.g. 3.12)")
