@@ -227,6 +227,7 @@ class _Parser:
         self.notes: list[Problem] = []
         self.problems: list[Problem] = []
         self.reads = 0
+        self.expanded: dict[str, str] = {}
         self.cache: dict[str, str | Problem] = {}
 
     def result(self) -> RequirementsSet:
@@ -276,22 +277,28 @@ class _Parser:
 
     def parse_text(self, text: str, path: str, display: str, *, constraint: bool,
                    stack: tuple[_Include, ...]) -> None:
-        for number, line in self.preprocess(text, display):
+        for number, raw in self.preprocess(text):
+            line, expansions = self.expand(raw, display, number)
+            self.expanded = expansions
             try:
                 self.parse_line(line, number, path, display, constraint=constraint, stack=stack)
             except _LineError as exc:
-                self.problems.append(Problem(display, number, str(exc)))
+                self.problems.append(Problem(display, number, _redact(str(exc), expansions)))
+            self.expanded = {}
 
-    def preprocess(self, text: str, display: str) -> list[tuple[int, str]]:
-        """pip's ``preprocess``: join continuations, drop comments and blank lines, expand ``${VAR}``."""
+    def preprocess(self, text: str) -> list[tuple[int, str]]:
+        """pip's ``preprocess`` up to ``${VAR}`` expansion: join continuations, drop comments and blank lines."""
         out: list[tuple[int, str]] = []
         for number, line in _join_lines(text.splitlines()):
             line = _COMMENT.sub("", line).strip()
             if line:
-                out.append((number, self.expand(line, display, number)))
+                out.append((number, line))
         return out
 
-    def expand(self, line: str, display: str, number: int) -> str:
+    def expand(self, line: str, display: str, number: int) -> tuple[str, dict[str, str]]:
+        """The line with ``${VAR}`` replaced, and each value's variable (messages show ``${TOKEN}``, not a secret)."""
+        expansions: dict[str, str] = {}
+
         def value(match: re.Match[str]) -> str:
             found = self.environ.get(match.group(1))
             if not found:
@@ -300,9 +307,10 @@ class _Parser:
                 if note not in self.notes:
                     self.notes.append(note)
                 return match.group(0)
+            expansions[found] = match.group(0)
             return found
 
-        return _ENV_VAR.sub(value, line)
+        return _ENV_VAR.sub(value, line), expansions
 
     # -- lines -------------------------------------------------------------------------------------------------
 
@@ -421,7 +429,7 @@ class _Parser:
             self.pre = True
 
     def note(self, file: str, line: int, message: str) -> None:
-        self.notes.append(Problem(file, line, message))
+        self.notes.append(Problem(file, line, _redact(message, self.expanded)))
 
 
 # -- pure helpers ----------------------------------------------------------------------------------------------
@@ -701,6 +709,17 @@ def _looks_like_local(text: str) -> bool:
     before_at, at, _ = text.partition("@")
     # ``name @ ./x.whl`` or ``name @ https://…`` is a PEP 508 requirement, not a path
     return not at or "/" in before_at or "\\" in before_at or before_at.startswith(".")
+
+
+_PASSWORD = re.compile(r"(://[^/:@\s]*:)(?!\$\{[A-Z0-9_]+\}@)[^/@\s]+@")
+
+
+def _redact(message: str, expansions: Mapping[str, str]) -> str:
+    """Messages are printed and logged: put back ``${VAR}`` for expanded values and hide URL passwords."""
+    for found, variable in sorted(expansions.items(), key=lambda item: -len(item[0])):
+        if len(found) >= 4:
+            message = message.replace(found, variable)
+    return _PASSWORD.sub(r"\1***@", message)
 
 
 def _first_line(exc: Exception) -> str:

@@ -325,6 +325,22 @@ def test_environment_variables(in_data: Path, monkeypatch: pytest.MonkeyPatch) -
     assert str(from_os.requirements[0].requirement) == "private-pkg==9.9"
 
 
+def test_messages_never_show_expanded_secrets_or_url_passwords(tmp_path: Path) -> None:
+    (tmp_path / "r.txt").write_text(
+        "private @ https://me:${TOKEN}@example.org/private.tar.gz junk\n"
+        "other @ https://me:inline-pass@example.org/other.tar.gz junk\n"
+        "--index-url https://ci:${TOKEN}@example.org/simple --trusted-host ${TOKEN}.example.org\n"
+    )
+    result = parse(str(tmp_path / "r.txt"), env={"TOKEN": "s3cr3t-t0ken"})
+    assert result.index_url == "https://ci:s3cr3t-t0ken@example.org/simple"  # the value itself is kept for use
+    shown = "\n".join(str(p) for p in result.problems + result.notes)
+    assert "s3cr3t-t0ken" not in shown and "inline-pass" not in shown
+    assert [p.line for p in result.problems] == [1, 2] and [n.line for n in result.notes] == [3]
+    assert "https://me:${TOKEN}@example.org" in str(result.problems[0])
+    assert "https://me:***@example.org" in str(result.problems[1])
+    assert "--trusted-host ${TOKEN}.example.org" in str(result.notes[0])
+
+
 def test_index_and_other_options(in_data: Path) -> None:
     result = parse("options.txt")
     assert result.problems == ()
