@@ -193,7 +193,32 @@ def test_single_unsatisfiable_requirement_is_worded_as_pip() -> None:
 
 
 def test_requires_python_is_worded_as_pip() -> None:
-    s = _scenario([{"name": "new", "version": "1.0", "metadata_requires_python": ">=3.12"}], [], python="3.11.13")
+    s = _scenario(
+        [{"name": "new", "version": "1.0", "metadata_requires_python": ">=3.12"}], [], python="3.11.13"
+    )
     result = _resolve(s, "new==1.0")
     assert result.conflict is not None
-    assert result.conflict.pip_message() == "Package 'new' requires a different Python: 3.11.13 not in '>=3.12'"
+    assert (
+        result.conflict.pip_message() == "Package 'new' requires a different Python: 3.11.13 not in '>=3.12'"
+    )
+
+
+def test_unreachable_direct_pin_falls_back_to_the_index_and_says_so() -> None:
+    s = _scenario(
+        [
+            {"name": "torch", "version": "2.6.0", "requires": ["filelock"]},
+            {"name": "filelock", "version": "3.13.1"},
+        ],
+        [
+            "torch @ https://vendor.invalid/whl/torch-2.6.0%2Bcu124-cp311-cp311-linux_x86_64.whl",
+            "filelock==3.13.1",
+        ],
+        versions={"torch": "2.6.0+cu124"},
+    )
+    result = _resolve(s, "filelock", keep=["torch"])
+    torch = result.mapping[canonicalize_name("torch")]
+    assert torch.known and [str(r) for r in torch.requirements] == ["filelock"]
+    assert {w.kind for w in result.warnings} == {
+        WarningKind.INDEX_FALLBACK,
+        WarningKind.LOCAL_VERSION_FALLBACK,
+    }

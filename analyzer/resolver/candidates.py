@@ -65,6 +65,8 @@ class WarningKind(str, Enum):
     """A Requires-Dist line (or marker) that did not parse or evaluate: skipped."""
     LOCAL_VERSION_FALLBACK = "local-version-fallback"
     """Metadata of ``2.11.0+cpu`` taken from the public ``2.11.0``."""
+    INDEX_FALLBACK = "index-fallback"
+    """A pin installed from an unreachable direct reference: requirements taken from the index's same version."""
     DECLARED = "declared"
     """Requirements taken from outside the index (e.g. google-colab's pins in the catalog)."""
     MARKER_FALSE = "marker-false"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from packaging.markers import Marker
@@ -315,11 +315,14 @@ class Factory:
                 warnings=tuple(warnings),
                 source=f"declared: {evidence}".rstrip(": "),
             )
+        url_problem = ""
         if url is not None:
             meta = self.source.metadata_for_url(name, url)
             if meta.status is MetadataStatus.OK:
                 return self._info_from_metadata(name, text, meta, None, origin="direct")
-            return self._opaque(name, text, f"direct reference {url}: {meta.status.value}" + _note(meta))
+            # an unreachable direct reference (a vendor index, a local build folder): the same version's
+            # metadata on the configured index is the next best evidence, and the warning says so
+            url_problem = f"direct reference {url}: {meta.status.value}" + _note(meta)
         file = self.best_file_of_version(name, version)
         fallback = ""
         if file is None and version.local is not None:
@@ -327,11 +330,26 @@ class Factory:
             file = self.best_file_of_version(name, public)
             fallback = str(public)
         if file is None:
-            return self._opaque(name, text, "no file of this version on the index")
+            return self._opaque(name, text, url_problem or "no file of this version on the index")
         meta = self.metadata(file)
         if meta.status is MetadataStatus.UNAVAILABLE:
-            return self._opaque(name, text, f"metadata unavailable ({file.filename})" + _note(meta))
+            return self._opaque(
+                name, text, url_problem or f"metadata unavailable ({file.filename})" + _note(meta)
+            )
         info = self._info_from_metadata(name, text, meta, file, origin="index")
+        if url_problem:
+            info = replace(
+                info,
+                warnings=(
+                    ResolverWarning(
+                        WarningKind.INDEX_FALLBACK,
+                        name,
+                        text,
+                        f"{name} {text}: {url_problem}; requirements taken from {file.filename} on the index",
+                    ),
+                    *info.warnings,
+                ),
+            )
         if fallback:
             info = DistInfo(
                 requires_dist=info.requires_dist,
