@@ -8,6 +8,7 @@ the rest of a runtime.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
@@ -33,7 +34,7 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
     """Read ``pip freeze`` text; comments, blank lines and pip's own notes are ignored."""
     pins: dict[str, Pin] = {}
     problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text_lines(text), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -50,6 +51,12 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
             continue
         pins[pin.name] = pin
     return FreezeResult(tuple(pins.values()), tuple(problems))
+
+
+def text_lines(text: str) -> list[str]:
+    """Lines as editors and ``grep -n`` count them: str.splitlines also breaks at form feeds, U+2028 and other
+    separators, which would put every later FILE:LINE off by one."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 @lru_cache(maxsize=1 << 15)
@@ -72,7 +79,7 @@ def parse_freeze_line(line: str, number: int | None = None) -> Pin:
     try:
         req = Requirement(line)
     except InvalidRequirement as exc:
-        raise ValueError(f"not a freeze line ({_first_line(exc)}): {_clip(line)!r}") from exc
+        raise ValueError(f"not a freeze line ({_first_line(exc)}{_non_ascii(line)}): {_clip(line)!r}") from exc
     except RecursionError as exc:  # packaging's marker parser recurses once per parenthesis
         raise ValueError(f"not a freeze line (nested too deeply): {_clip(line)!r}") from exc
     if req.marker is not None:
@@ -129,6 +136,14 @@ def _editable(line: str, number: int | None) -> Pin:
     name = match.group(1)
     return Pin(name=canonicalize_name(name), display_name=name, version=None, url=target, editable=True,
                line=number)
+
+
+def _non_ascii(line: str) -> str:
+    """Names a look-alike (Cyrillic, fullwidth, Kelvin sign) that repr() shows as if it were ASCII."""
+    for char in line:
+        if ord(char) > 127:
+            return f"; it holds U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}, not ASCII"
+    return ""
 
 
 def _first_line(exc: Exception) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from analyzer.errors import Problem
+from analyzer.freeze import text_lines
 from analyzer.snapshot import Platform
 
 GLIBC_BY_DISTRO: dict[tuple[str, str], str] = {
@@ -54,7 +55,7 @@ def parse_os_info(text: str, file: str = "os-info.txt", machine: str = "x86_64")
     distro = distro_version = description = glibc = None
     python: str | None = None
     problems: list[Problem] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text_lines(text), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
