@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
+from zlib import error as zlib_error
 from collections.abc import Sequence
 
 from packaging.metadata import parse_email
@@ -19,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
 
-__all__ = ["parse_core_metadata", "read_pkg_info", "find_metadata_member", "SdistError"]
+__all__ = ["parse_core_metadata", "read_pkg_info", "read_pkg_info_stream", "find_metadata_member", "SdistError"]
 
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 """A METADATA larger than this is not metadata: refuse it rather than hold it in memory."""
@@ -119,3 +120,22 @@ def read_pkg_info(data: bytes, filename: str) -> bytes:
         raise SdistError(f"{filename}: no PKG-INFO at the top of the archive")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise SdistError(f"{filename}: not a readable archive ({exc})") from exc
+
+
+def read_pkg_info_stream(stream: io.RawIOBase | io.BufferedIOBase | object, filename: str) -> bytes:
+    """PKG-INFO of a ``.tar.gz`` read as a stream, stopping at the member: a 400 MB sdist whose PKG-INFO
+    comes first costs a few KB. Nothing is extracted to disk."""
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tf:  # type: ignore[call-overload]
+            for member in tf:
+                if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                    if member.size > MAX_METADATA_BYTES:
+                        raise SdistError(f"{filename}: PKG-INFO is too large")
+                    handle = tf.extractfile(member)
+                    if handle is None:
+                        break
+                    data: bytes = handle.read()
+                    return data
+    except (tarfile.TarError, EOFError, OSError, zlib_error) as exc:
+        raise SdistError(f"{filename}: not a readable archive ({exc})") from exc
+    raise SdistError(f"{filename}: no PKG-INFO at the top of the archive")

@@ -38,9 +38,9 @@ from packaging.version import Version
 
 from analyzer.metadata.cache import CachedPage, MetadataCache
 from analyzer.metadata.config import IndexConfig, redact_text, redact_url
-from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info
+from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
 from analyzer.metadata.http import TIMEOUT, Traffic, make_session
-from analyzer.metadata.index import fetch_page, files_from_rows
+from analyzer.metadata.index import EMPTY_BODY, fetch_page, files_from_body
 from analyzer.metadata.lazywheel import (
     RangeNotSupported,
     WheelMetadataError,
@@ -106,6 +106,19 @@ def _from_dict(d: dict[str, Any]) -> CoreMetadata:
     )
 
 
+class _CountingReader:
+    """A read-only stream that counts what passes through it (for the traffic figures)."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.raw.read(size)
+        self.count += len(data)
+        return data
+
+
 def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None:
     """A mismatch message for the first hash we can check, or None when it matches (or none is checkable)."""
     for algo, expected in dict(hashes or {}).items():
@@ -143,6 +156,9 @@ class MetadataEngine:
         self.progress = progress
         self.session = session or make_session(pool_size=self.workers)
         self.traffic = Traffic()
+        """Requests for distribution files and ``.metadata`` files (what range reads save)."""
+        self.page_traffic = Traffic()
+        """Requests for index pages."""
         self._projects: dict[NormalizedName, ProjectFiles] = {}
         self._metadata: dict[str, CoreMetadata] = {}
         self._key_locks: dict[str, threading.Lock] = {}
@@ -192,17 +208,17 @@ class MetadataEngine:
         cached = self.cache.get_page(key) if self.cache is not None else None
         if cached is not None and (self.offline or time.time() - cached.fetched < self.freshness):
             body = cached.files
-            return files_from_rows(body["rows"], name, index_url), list(body["problems"])
+            return files_from_body(body["page"], name, index_url), list(body["problems"])
         if self.offline:
             if index_url.startswith("file:"):
-                result = fetch_page(self.session, index_url, name, self.traffic)
-                return files_from_rows(result.rows or [], name, index_url), list(result.problems)
+                result = fetch_page(self.session, index_url, name, self.page_traffic)
+                return files_from_body(result.body or EMPTY_BODY, name, index_url), list(result.problems)
             return (), [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
         result = fetch_page(
             self.session,
             index_url,
             name,
-            self.traffic,
+            self.page_traffic,
             etag=cached.etag if cached else None,
             last_modified=cached.last_modified if cached else None,
         )
@@ -211,19 +227,19 @@ class MetadataEngine:
             if self.cache is not None:
                 self.cache.touch_page(key, now)
             body = cached.files
-            return files_from_rows(body["rows"], name, index_url), list(body["problems"])
-        if result.failed or result.rows is None:
+            return files_from_body(body["page"], name, index_url), list(body["problems"])
+        if result.failed or result.body is None:
             problems = [self._redact(p) for p in result.problems]
             if cached is not None:
                 body = cached.files
                 problems.append(f"{label}: used the cached page of {name} instead")
-                return files_from_rows(body["rows"], name, index_url), problems + list(body["problems"])
+                return files_from_body(body["page"], name, index_url), problems + list(body["problems"])
             return (), problems
         problems = [self._redact(p) for p in result.problems]
         if self.cache is not None and not index_url.startswith("file:"):
-            body = {"rows": result.rows, "problems": problems}
-            self.cache.put_page(key, CachedPage(body, now, result.etag, result.last_modified))  # type: ignore[arg-type]
-        return files_from_rows(result.rows, name, index_url), problems
+            body = {"page": result.body, "problems": problems}
+            self.cache.put_page(key, CachedPage(body, now, result.etag, result.last_modified))
+        return files_from_body(result.body, name, index_url), problems
 
     def _load_project(self, name: NormalizedName) -> ProjectFiles:
         files: list[DistFile] = []
@@ -247,11 +263,33 @@ class MetadataEngine:
             name=name, files=tuple(files), indexes=tuple(indexes), problems=tuple(problems), notes=tuple(notes)
         )
 
+    def _fresh_in_cache(self, name: NormalizedName) -> bool:
+        """Whether every index's page for ``name`` can come from the cache without asking the network."""
+        if self.cache is None:
+            return False
+        for index_url in self.config.urls:
+            if index_url.startswith("file:"):
+                continue
+            fetched = self.cache.page_fetched(self._page_key(index_url, name))
+            if fetched is None or not (self.offline or time.time() - fetched < self.freshness):
+                return False
+        return True
+
     def prefetch_projects(self, names: Iterable[str]) -> None:
-        """Fetch many project pages in parallel; answers come later from ``project``."""
+        """Fetch many project pages in parallel; answers come later from ``project``.
+
+        Pages already fresh in the cache are loaded first, in this thread: that work is pure CPU, and threads
+        would only contend for the interpreter lock.
+        """
         todo = [canonicalize_name(n) for n in dict.fromkeys(names)]
         todo = [n for n in todo if n not in self._projects]
-        self._run_parallel(self.project, todo, "index pages")
+        remote = []
+        for name in todo:
+            if self._fresh_in_cache(name):
+                self.project(name)
+            else:
+                remote.append(name)
+        self._run_parallel(self.project, remote, "index pages")
 
     # -- core metadata -------------------------------------------------------------------------------------
     @staticmethod
@@ -266,6 +304,11 @@ class MetadataEngine:
         key = self._metadata_key(file)
         return self._memo(self._metadata, key, lambda: self._load_metadata(file, key))
 
+    def _usable_record(self, stored: dict[str, Any]) -> bool:
+        """Successes are kept forever; a remembered failure only until it expires (never offline)."""
+        expires = stored.get("exp")
+        return expires is None or (not self.offline and time.time() < expires)
+
     def _unavailable(self, name: NormalizedName, version: Version, note: str, source: str = "") -> CoreMetadata:
         return CoreMetadata(
             name=name, version=version, status=MetadataStatus.UNAVAILABLE, source=source, note=self._redact(note)
@@ -274,7 +317,7 @@ class MetadataEngine:
     def _load_metadata(self, file: DistFile, key: str) -> CoreMetadata:
         if self.cache is not None:
             stored = self.cache.get_metadata(key)
-            if stored is not None:
+            if stored is not None and self._usable_record(stored):
                 try:
                     return _from_dict(stored)
                 except (KeyError, ValueError, TypeError):
@@ -290,8 +333,11 @@ class MetadataEngine:
             )
         except (WheelMetadataError, SdistError, ValueError) as exc:
             meta = self._unavailable(file.project, file.version, f"{label}: {exc}")
-        if meta.status is not MetadataStatus.UNAVAILABLE and self.cache is not None:
-            self.cache.put_metadata(key, _to_dict(meta))
+        if self.cache is not None:
+            record = _to_dict(meta)
+            if meta.status is MetadataStatus.UNAVAILABLE:
+                record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
+            self.cache.put_metadata(key, record)
         if meta.status is MetadataStatus.UNAVAILABLE:
             log.info("%s", meta.note)
         return meta
@@ -310,6 +356,10 @@ class MetadataEngine:
                     data, name=name, version=version, source="metadata-file", sdist=file.kind is DistKind.SDIST
                 )
             log.debug("%s; reading the distribution itself", self._redact(problem))
+        if file.kind is DistKind.SDIST and file.url.startswith(("http://", "https://")) and not (
+            file.filename.lower().endswith(".zip")
+        ):
+            return self._stream_sdist(file, label)
         if file.kind is DistKind.SDIST:
             data = self._get_bytes(file.url, label)
             problem = _verify(data, file.hashes, label)
@@ -319,6 +369,21 @@ class MetadataEngine:
                 read_pkg_info(data, file.filename), name=name, version=version, source="sdist", sdist=True
             )
         return self._wheel_metadata(file.url, name, version, label, file.hashes)
+
+    def _stream_sdist(self, file: DistFile, label: str) -> CoreMetadata:
+        """PKG-INFO of a remote ``.tar.gz``, reading only up to it (the body is closed early, so its hash
+        cannot be checked; the metadata is not executed and comes over the same channel as the page)."""
+        response = self.session.get(file.url, timeout=TIMEOUT, stream=True)
+        counter = _CountingReader(response.raw)
+        try:
+            if response.status_code != 200:
+                raise WheelMetadataError(f"{label}: HTTP {response.status_code}")
+            response.raw.decode_content = True
+            data = read_pkg_info_stream(counter, file.filename)
+        finally:
+            response.close()
+            self.traffic.add(counter.count)
+        return parse_core_metadata(data, name=file.project, version=file.version, source="sdist", sdist=True)
 
     def _wheel_metadata(
         self, url: str, name: NormalizedName, version: Version, label: str, hashes: Any
@@ -403,10 +468,21 @@ class MetadataEngine:
         return meta
 
     def prefetch(self, files: Iterable[DistFile]) -> None:
-        """Warm the memo and the cache for many files at once (in parallel)."""
+        """Warm the memo and the cache for many files at once (in parallel; cached ones first, in this thread)."""
         todo = {self._metadata_key(f): f for f in files}
         items = [f for k, f in todo.items() if k not in self._metadata]
-        self._run_parallel(self.metadata, items, "metadata")
+        remote = []
+        for file in items:
+            key = self._metadata_key(file)
+            stored = self.cache.get_metadata(key) if self.cache is not None else None
+            if stored is not None and self._usable_record(stored):
+                try:
+                    self._metadata[key] = _from_dict(stored)
+                    continue
+                except (KeyError, ValueError, TypeError):
+                    pass
+            remote.append(file)
+        self._run_parallel(self.metadata, remote, "metadata")
 
     # -- parallel work -------------------------------------------------------------------------------------
     def _run_parallel(self, fn: Callable[[Any], Any], items: list[Any], what: str) -> None:

@@ -8,12 +8,13 @@ rows is the warm path, so it only looks up memoized ``Version`` / ``SpecifierSet
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import requests
@@ -24,17 +25,17 @@ from packaging.utils import (
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 from pypi_simple import ProjectPage
 from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
 
+from analyzer.metadata.cache import gc_paused
 from analyzer.metadata.config import redact_url
 from analyzer.metadata.http import TIMEOUT, Traffic
 from analyzer.metadata.models import DistFile, DistKind
 
-__all__ = ["ACCEPT", "PageResult", "fetch_page", "files_from_rows", "page_url", "rows_from_page"]
+__all__ = ["ACCEPT", "EMPTY_BODY", "PageResult", "compact_body", "fetch_page", "files_from_body", "page_url"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 )
 
+EMPTY_BODY: dict[str, Any] = {"base": "", "groups": []}
 _versions: dict[str, Version] = {}
 _specifiers: dict[str, SpecifierSet] = {}
 _memo_lock = threading.Lock()
@@ -92,9 +94,9 @@ def _restore_userinfo(url: str | None, index_url: str) -> str | None:
 
 @dataclass(frozen=True)
 class PageResult:
-    """One index's answer for one project: rows (None when not modified), validators, or a problem."""
+    """One index's answer for one project: a compact body (None when not modified), validators, or a problem."""
 
-    rows: list[list[Any]] | None
+    body: dict[str, Any] | None
     problems: tuple[str, ...] = ()
     etag: str | None = None
     last_modified: str | None = None
@@ -102,78 +104,204 @@ class PageResult:
     failed: bool = False
 
 
-def rows_from_page(page: ProjectPage, name: NormalizedName, label: str) -> tuple[list[list[Any]], list[str]]:
-    """Parse every file of a project page; files whose names or fields do not parse are left out and named."""
-    rows: list[list[Any]] = []
-    problems: list[str] = []
-    for pkg in page.packages:
-        filename = pkg.filename
-        lower = filename.lower()
-        try:
-            if lower.endswith(".whl"):
-                fname, version, _, _ = parse_wheel_filename(filename)
-                kind = "w"
-            elif lower.endswith((".tar.gz", ".zip")):
-                fname, version = parse_sdist_filename(filename)
-                kind = "s"
-            else:
-                continue  # eggs, installers, .tar.bz2: pip ignores them too
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
-            problems.append(f"{label}: skipped {filename}: {exc}")
-            continue
-        if fname != name:
-            problems.append(f"{label}: skipped {filename}: it is not a file of {name}")
-            continue
-        requires_python: str | None = None
-        if pkg.requires_python:
-            try:
-                _specifier(pkg.requires_python)
-                requires_python = pkg.requires_python
-            except InvalidSpecifier:
-                problems.append(
-                    f"{label}: {filename}: ignored invalid Requires-Python {pkg.requires_python!r}"
-                )
-        yanked = (pkg.yanked_reason or "") if pkg.is_yanked else None
-        upload = pkg.upload_time.astimezone(timezone.utc).isoformat() if pkg.upload_time else None
-        metadata_url = pkg.metadata_url if pkg.has_metadata else None
-        rows.append([
-            filename,
-            str(version),
-            kind,
-            _strip_userinfo(pkg.url),
-            requires_python,
-            yanked,
-            upload,
-            dict(pkg.digests or {}),
-            pkg.size,
-            _strip_userinfo(metadata_url) if metadata_url else None,
-            dict(pkg.metadata_digests or {}),
-        ])
-    return rows, problems
+@dataclass(frozen=True)
+class _Entry:
+    """One file as any page format gives it, before validation."""
+
+    filename: str
+    url: str
+    requires_python: str | None
+    yanked: str | None
+    upload_time: str | None
+    hashes: dict[str, str]
+    size: int | None
+    metadata_url: str | None
+    metadata_hashes: dict[str, str]
 
 
-def files_from_rows(rows: list[list[Any]], name: NormalizedName, index_url: str) -> tuple[DistFile, ...]:
+def _entries_from_json(data: dict[str, Any], base_url: str) -> list[_Entry]:
+    """PEP 691 JSON read directly: the hot part of a cold run (a page may list thousands of files)."""
+    meta = data.get("meta") or {}
+    api = str(meta.get("api-version", "1.0"))
+    if not api.startswith("1."):
+        raise ValueError(f"unsupported repository API version {api}")
     out = []
-    label = redact_url(index_url)
-    for filename, version, kind, url, rp, yanked, upload, hashes, size, murl, mhashes in rows:
+    for f in data["files"]:
+        url = f["url"]
+        if not url.startswith(("https://", "http://")):
+            url = urljoin(base_url, url)
+        yanked = f.get("yanked", False)
+        upload = f.get("upload-time")
+        if upload and upload.endswith("Z"):
+            upload = upload[:-1] + "+00:00"
+        core = f.get("core-metadata", f.get("data-dist-info-metadata", f.get("dist-info-metadata")))
         out.append(
-            DistFile(
-                project=name,
-                version=_version(version),
-                filename=filename,
-                url=_restore_userinfo(url, index_url) or url,
-                kind=DistKind.WHEEL if kind == "w" else DistKind.SDIST,
-                index_url=label,
-                requires_python=_specifier(rp) if rp else None,
-                yanked=yanked,
-                upload_time=datetime.fromisoformat(upload) if upload else None,
-                hashes=hashes,
-                size=size,
-                metadata_url=_restore_userinfo(murl, index_url),
-                metadata_hashes=mhashes,
+            _Entry(
+                filename=f["filename"],
+                url=url,
+                requires_python=f.get("requires-python") or None,
+                yanked=None if yanked is False or yanked is None else ("" if yanked is True else str(yanked)),
+                upload_time=upload or None,
+                hashes=dict(f.get("hashes") or {}),
+                size=f.get("size"),
+                metadata_url=url.split("#", 1)[0] + ".metadata" if core else None,
+                metadata_hashes=dict(core) if isinstance(core, dict) else {},
             )
         )
+    return out
+
+
+def _entries_from_page(page: ProjectPage) -> list[_Entry]:
+    return [
+        _Entry(
+            filename=pkg.filename,
+            url=pkg.url,
+            requires_python=pkg.requires_python or None,
+            yanked=(pkg.yanked_reason or "") if pkg.is_yanked else None,
+            upload_time=pkg.upload_time.astimezone(timezone.utc).isoformat() if pkg.upload_time else None,
+            hashes=dict(pkg.digests or {}),
+            size=pkg.size,
+            metadata_url=pkg.metadata_url if pkg.has_metadata else None,
+            metadata_hashes=dict(pkg.metadata_digests or {}),
+        )
+        for pkg in page.packages
+    ]
+
+
+def _parse_filename(filename: str, name: NormalizedName) -> tuple[str, str]:
+    """(version text, kind) of a wheel or sdist name; ValueError when it does not parse or is another project's.
+
+    Wheel tags are left for ``TargetEnvironment.wheel_rank`` to parse: splitting the name and parsing the
+    version with ``packaging`` here is what keeps a 300 000-file cold run fast.
+    """
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or "__" in parts[0]:
+            raise InvalidWheelFilename(f"invalid wheel filename {filename!r}")
+        fname = canonicalize_name(parts[0])
+        version = str(_version(parts[1]))
+        kind = "w"
+    elif filename.lower().endswith((".tar.gz", ".zip")):
+        fname, parsed = parse_sdist_filename(filename)
+        version, kind = str(parsed), "s"
+    else:
+        raise LookupError(filename)
+    if fname != name:
+        raise ValueError(f"it is not a file of {name}")
+    return version, kind
+
+
+def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tuple[dict[str, Any], list[str]]:
+    """Validate entries and group them by version in the compact form the cache stores."""
+    problems: list[str] = []
+    urls = [_strip_userinfo(e.url) for e in entries]
+    base = os.path.commonprefix(urls).rpartition("/")[0] + "/" if urls else ""
+    groups: dict[str, list[list[Any]]] = {}
+    for entry, url in zip(entries, urls):
+        filename = entry.filename
+        try:
+            version, kind = _parse_filename(filename, name)
+        except LookupError:
+            continue  # eggs, installers, .tar.bz2: pip ignores them too
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError) as exc:
+            problems.append(f"{label}: skipped {filename}: {exc}")
+            continue
+        rp = entry.requires_python
+        if rp:
+            try:
+                _specifier(rp)
+            except InvalidSpecifier:
+                problems.append(f"{label}: {filename}: ignored invalid Requires-Python {rp!r}")
+                rp = None
+        upload = entry.upload_time
+        if upload:
+            try:
+                datetime.fromisoformat(upload)
+            except ValueError:
+                problems.append(f"{label}: {filename}: ignored invalid upload time {upload!r}")
+                upload = None
+        url_c = url
+        if url.startswith(base) and url.endswith("/" + filename):
+            url_c = "~" + url[len(base) : len(url) - len(filename)]
+        murl = entry.metadata_url
+        mflag: Any = None
+        if murl:
+            mflag = 1 if murl == entry.url.split("#", 1)[0] + ".metadata" else _strip_userinfo(murl)
+        groups.setdefault(version, []).append(
+            [filename, kind, url_c, rp, entry.yanked, upload, entry.hashes, entry.size, mflag, entry.metadata_hashes]
+        )
+    return {"base": base, "groups": list(groups.items())}, problems
+
+
+def _spec_or_none(specifiers: dict[str, SpecifierSet], rp: str | None) -> SpecifierSet | None:
+    if not rp:
+        return None
+    spec = specifiers.get(rp)
+    return _specifier(rp) if spec is None else spec
+
+
+_FAST_INIT = not hasattr(DistFile, "__slots__")
+_new = object.__new__
+
+
+def files_from_body(body: dict[str, Any], name: NormalizedName, index_url: str) -> tuple[DistFile, ...]:
+    """Compact body -> DistFile objects: the warm path, run for every project a resolution touches.
+
+    Building a frozen dataclass through ``__init__`` costs one ``object.__setattr__`` per field; hundreds of
+    thousands of files make that the largest cost of a warm run, so fields are set in one ``__dict__`` update.
+    """
+    out: list[DistFile] = []
+    label = redact_url(index_url)
+    base = body["base"]
+    has_secret = "@" in urlsplit(index_url).netloc
+    append = out.append
+    specifiers = _specifiers
+    with gc_paused():
+        _build(body, name, index_url, label, base, has_secret, append, specifiers)
     return tuple(out)
+
+
+def _build(
+    body: dict[str, Any],
+    name: NormalizedName,
+    index_url: str,
+    label: str,
+    base: str,
+    has_secret: bool,
+    append: Any,
+    specifiers: dict[str, SpecifierSet],
+) -> None:
+    wheel, sdist = DistKind.WHEEL, DistKind.SDIST
+    fromiso = datetime.fromisoformat
+    for vtext, rows in body["groups"]:
+        version = _version(vtext)
+        for filename, kind, url_c, rp, yanked, upload, hashes, size, mflag, mhashes in rows:
+            url = base + url_c[1:] + filename if url_c[:1] == "~" else url_c
+            murl = url + ".metadata" if mflag == 1 else mflag
+            if has_secret:
+                url = _restore_userinfo(url, index_url) or url
+                murl = _restore_userinfo(murl, index_url)
+            fields = {
+                "project": name,
+                "version": version,
+                "filename": filename,
+                "url": url,
+                "kind": wheel if kind == "w" else sdist,
+                "index_url": label,
+                "requires_python": _spec_or_none(specifiers, rp),
+                "yanked": yanked,
+                "upload_time": fromiso(upload) if upload else None,
+                "hashes": hashes,
+                "size": size,
+                "metadata_url": murl,
+                "metadata_hashes": mhashes,
+            }
+            if _FAST_INIT:
+                obj = _new(DistFile)
+                obj.__dict__.update(fields)
+                append(obj)
+            else:
+                append(DistFile(**fields))
 
 
 def _file_page(index_url: str, name: NormalizedName) -> PageResult:
@@ -182,14 +310,14 @@ def _file_page(index_url: str, name: NormalizedName) -> PageResult:
     folder = Path(url2pathname(unquote(urlsplit(url).path)))
     page_file = folder / "index.html"
     if not page_file.is_file():
-        return PageResult(rows=[])
+        return PageResult(body=EMPTY_BODY)
     try:
         html = page_file.read_bytes()
         page = ProjectPage.from_html(project=name, html=html, base_url=url)
     except (OSError, ValueError) as exc:
-        return PageResult(rows=None, problems=(f"{redact_url(url)}: cannot read the page: {exc}",), failed=True)
-    rows, problems = rows_from_page(page, name, redact_url(url))
-    return PageResult(rows=rows, problems=tuple(problems))
+        return PageResult(body=None, problems=(f"{redact_url(url)}: cannot read the page: {exc}",), failed=True)
+    body, problems = compact_body(_entries_from_page(page), name, redact_url(url))
+    return PageResult(body=body, problems=tuple(problems))
 
 
 def fetch_page(
@@ -217,20 +345,25 @@ def fetch_page(
         traffic.add(size)
     except requests.RequestException as exc:
         message = f"{label}: the index could not be reached ({type(exc).__name__})"
-        return PageResult(rows=None, problems=(message,), failed=True)
+        return PageResult(body=None, problems=(message,), failed=True)
     if response.status_code == 304:
-        return PageResult(rows=None, not_modified=True, etag=etag, last_modified=last_modified)
+        return PageResult(body=None, not_modified=True, etag=etag, last_modified=last_modified)
     if response.status_code in (404, 410):
-        return PageResult(rows=[])
+        return PageResult(body=EMPTY_BODY)
     if response.status_code != 200:
-        return PageResult(rows=None, problems=(f"{label}: HTTP {response.status_code}",), failed=True)
+        return PageResult(body=None, problems=(f"{label}: HTTP {response.status_code}",), failed=True)
     try:
-        page = ProjectPage.from_response(response, name)
-    except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError, KeyError, TypeError) as exc:
-        return PageResult(rows=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
-    rows, problems = rows_from_page(page, name, label)
+        content_type = response.headers.get("Content-Type", "text/html").split(";", 1)[0].strip()
+        if content_type == "application/vnd.pypi.simple.v1+json":
+            entries = _entries_from_json(response.json(), response.url)
+        else:
+            entries = _entries_from_page(ProjectPage.from_response(response, name))
+    except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError, KeyError, TypeError,
+            AttributeError) as exc:
+        return PageResult(body=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
+    body, problems = compact_body(entries, name, label)
     return PageResult(
-        rows=rows,
+        body=body,
         problems=tuple(problems),
         etag=response.headers.get("ETag"),
         last_modified=response.headers.get("Last-Modified"),

@@ -25,7 +25,7 @@ __all__ = ["RangeNotSupported", "WheelMetadataError", "fetch_wheel_metadata", "r
 
 log = logging.getLogger(__name__)
 
-TAIL_BYTES = 64 * 1024
+TAIL_BYTES = 16 * 1024
 MEMBER_SLACK = 1024
 """Extra bytes fetched past a member's compressed data: the local header's extra field is not in the directory."""
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
