@@ -6,30 +6,28 @@ holding a ``pyproject.toml`` or a ``tfconflict.toml`` (or at the top of a git re
 there, ``tfconflict.toml`` wins; :attr:`Config.origin` names the file read. Command-line options override the
 file (:func:`merge`).
 
-====================  ======================  ===========  ==================================================
-key                   type                    default      meaning
-====================  ======================  ===========  ==================================================
-``snapshot``          string                  ``colab``    the runtime to check against, as ``--snapshot``
-                                                           takes it (``colab:latest``, ``colab:2025-07-14``,
-                                                           ``colab-gpu``, a freeze file…)
-``runtime``           ``cpu|gpu|tpu``         ``cpu``      the runtime kind (Colab's CPU, GPU or TPU image)
-``index-url``         string (URL)            pip's        the package index, instead of pip's configured one
-``extra-index-urls``  list of strings         ``[]``       more indexes, searched as well (pip's
-                                                           ``--extra-index-url``)
-``as-of``             date or date-time       none         only consider files uploaded up to this moment
-                                                           (a date means the end of that day, UTC)
-``offline``           boolean                 ``false``    use only the cache; never touch the network
-``ignore``            list of package names   ``[]``       packages left out of the analysis (requirements
-                                                           naming them are skipped)
-``fail-on``           ``breakage`` |          ``breakage`` ``breakage``: exit 1 on any conflict or breakage
-                      ``not-installable``                  of a preinstalled package; ``not-installable``:
-                                                           exit 1 only when the request cannot be installed
-``requirements``      list of paths           ``[]``       requirements files the hook checks when given
-                                                           none (relative to the configuration file)
-``colab-repo``        string                  upstream     where the Colab history comes from: a git URL, a
-                                                           local repository or a bundle file (a relative
-                                                           path is relative to the configuration file)
-====================  ======================  ===========  ==================================================
+| key | type | default | meaning |
+|---|---|---|---|
+| `snapshot` | string | `colab` | the runtime to check against, as `--snapshot` takes it (`colab:latest`, `colab:2025-07-14`, `colab-gpu`, a freeze file…) |
+| `runtime` | `"cpu"`, `"gpu"` or `"tpu"` | `"cpu"` | the runtime kind (Colab's CPU, GPU or TPU image) |
+| `index-url` | string (URL) | pip's configured index | the package index to use instead of pip's |
+| `extra-index-urls` | list of strings | `[]` | more indexes, searched as well (pip's `--extra-index-url`) |
+| `as-of` | date or date-time | none | only consider files uploaded up to this moment; a date means the end of that day, UTC |
+| `offline` | boolean | `false` | use only the cache; never touch the network |
+| `ignore` | list of package names | `[]` | packages left out of the analysis |
+| `fail-on` | `"breakage"` or `"not-installable"` | `"breakage"` | `breakage`: exit 1 on any conflict or breakage of a preinstalled package; `not-installable`: exit 1 only when the request cannot be installed at all |
+| `requirements` | list of paths | `[]` | requirements files the hook checks when it is given none (relative to the configuration file) |
+| `colab-repo` | string | upstream | where the Colab history comes from: a git URL, a local repository or a bundle file (a relative path is relative to the configuration file) |
+
+For example, in pyproject.toml (a ``tfconflict.toml`` holds the same keys without the table header):
+
+    [tool.tfconflict]
+    snapshot = "colab:latest"
+    runtime = "gpu"
+    extra-index-urls = ["https://download.example.org/whl/cu121"]
+    ignore = ["google-colab"]
+    fail-on = "breakage"
+    requirements = ["requirements.txt"]
 
 Unknown keys and wrong types are :class:`~analyzer.errors.Problem` values naming the file, the line (found by
 searching the text: TOML parsers keep no positions) and the key; the bad key is left out, the rest still applies.
