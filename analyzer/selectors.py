@@ -174,9 +174,9 @@ def freeze_snapshot(text: str, file: str, *, python: str | None = None, platform
         try:
             version = str(Version(python))
         except ValueError as exc:  # InvalidVersion, or a release number longer than int() converts
-            raise InputError(f"--python {python!r} is not a version (expected e.g. 3.12 or 3.12.12)") from exc
+            raise InputError(f"--python {_clip(python)!r} is not a version (expected e.g. 3.12 or 3.12.12)") from exc
         if len(Version(version).release) < 2:
-            raise InputError(f"--python {python!r} needs at least a minor version (e.g. 3.12)")
+            raise InputError(f"--python {_clip(python)!r} needs at least a minor version (e.g. 3.12)")
         evidence = "given (--python)"
     if platform is None:
         chosen = Platform(
@@ -219,6 +219,11 @@ def parse_platform(text: str) -> Platform:
         if len(parts) >= 4:
             return Platform(os_name="Darwin", distro_version=f"{parts[1]}.{parts[2]}", machine="_".join(parts[3:]))
     raise InputError(
-        f"--platform {text!r} is not a platform tag; use e.g. manylinux_2_35_x86_64, manylinux2014_x86_64, "
+        f"--platform {_clip(text)!r} is not a platform tag; use e.g. manylinux_2_35_x86_64, manylinux2014_x86_64, "
         "linux_aarch64, win_amd64 or macosx_11_0_arm64"
     )
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """An option value as messages quote it: a 5000-character value is not worth 5000 characters of error."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

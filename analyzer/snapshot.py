@@ -218,8 +218,10 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
         raise InputError("a snapshot must be a JSON object", file=file)
     schema = data.get("schema")
     if schema != SCHEMA:
-        shown = _clip(repr(schema)) if schema is None or isinstance(schema, str) else _kind(schema)
-        raise InputError(f"unknown snapshot schema {shown} (this tfconflict reads {SCHEMA!r})", file=file)
+        if schema is not None and not isinstance(schema, str):
+            raise InputError(f"field 'schema' must be {SCHEMA!r}, not {_kind(schema)}", file=file)
+        raise InputError(f"unknown snapshot schema {_clip(repr(schema))} (this tfconflict reads {SCHEMA!r})",
+                         file=file)
     try:
         platform = _object(data, "platform")
         pins = tuple(
