@@ -21,7 +21,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 from urllib.request import url2pathname
 
 from packaging.markers import InvalidMarker, Marker
@@ -29,7 +29,6 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidName,
-    InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
     parse_wheel_filename,
@@ -267,7 +266,7 @@ class _Parser:
             if site is None or loaded.line is not None:
                 problem = Problem(display, loaded.line, loaded.message)
             else:
-                resolved = "" if site[2].endswith(" " + display) else f" ({display})"
+                resolved = "" if site[2].endswith(" " + _clip(display)) else f" ({_clip(display)})"
                 problem = Problem(site[0], site[1], f"{site[2]}: {loaded.message}{resolved}")
             if problem not in self.problems:
                 self.problems.append(problem)
@@ -284,6 +283,10 @@ class _Parser:
                 self.parse_line(line, number, path, display, constraint=constraint, stack=stack)
             except _LineError as exc:
                 self.problems.append(Problem(display, number, _redact(str(exc), expansions)))
+            except (ValueError, LookupError, RecursionError, UnicodeError) as exc:
+                # a safety net: the cases we know are turned into _LineError; a new one must still not crash
+                message = f"cannot read this line ({type(exc).__name__}: {_clip(_first_line(exc))})"
+                self.problems.append(Problem(display, number, _redact(message, expansions)))
             self.expanded = {}
 
     def preprocess(self, text: str) -> list[tuple[int, str]]:
@@ -370,20 +373,21 @@ class _Parser:
                 self.note(display, number, f"ignored on an include line (pip reads only its first -r/-c): {shown}")
         flag = "-r" if dest == "requirements" else "-c"
         target = value or ""
+        label = f"{flag} {_clip(target)}"
         if _REMOTE.match(target):
-            raise _LineError(f"{flag} {target}: remote requirements files are not read; download it and name the "
+            raise _LineError(f"{label}: remote requirements files are not read; download it and name the "
                              "local file")
         if target.lower().startswith("file:"):
-            target = url2pathname(unquote(urlsplit(target).path))
+            target = url2pathname(unquote(_split_url(target).path))
         nested_path = os.path.join(os.path.dirname(path), target)
         nested_display = os.path.normpath(os.path.join(os.path.dirname(display), target)) if target else display
         key = _key(nested_path)
         for index, frame in enumerate(stack):
             if frame.key == key:
-                raise _LineError(f"{flag} {target}: include loop ({_loop_text(stack[index:], display, number)})")
+                raise _LineError(f"{label}: include loop ({_loop_text(stack[index:], display, number)})")
         if len(stack) >= MAX_DEPTH:
-            raise _LineError(f"{flag} {target}: includes nested more than {MAX_DEPTH} deep; not read")
-        text = self.read(nested_path, nested_display, site=(display, number, f"{flag} {target}"))
+            raise _LineError(f"{label}: includes nested more than {MAX_DEPTH} deep; not read")
+        text = self.read(nested_path, nested_display, site=(display, number, f"{label}"))
         if text is not None:
             nested_stack = (*stack[:-1], _Include(stack[-1].key, stack[-1].display, number),
                             _Include(key, nested_display))
@@ -620,9 +624,14 @@ def _parse_requirement(text: str) -> Requirement | DirectURL:
         return _named_link(path, _marker(marker_text), extras, text)
     combined = f"{body} ; {marker_text.strip()}" if marker_text.strip() else body
     try:
-        return Requirement(combined)
+        requirement = Requirement(combined)
+        if requirement.url is not None:
+            _split_url(requirement.url)  # packaging accepts URLs that no client can open
+        return requirement
     except InvalidRequirement as exc:
         raise _LineError(f"invalid requirement {_clip(text)!r}: {_first_line(exc)}") from exc
+    except RecursionError as exc:  # packaging's marker parser recurses once per parenthesis
+        raise _LineError(f"invalid requirement {_clip(text)!r}: nested too deeply") from exc
 
 
 def _parse_editable(value: str) -> DirectURL:
@@ -641,12 +650,12 @@ def _parse_editable(value: str) -> DirectURL:
 
 def _named_link(url: str, marker: Marker | None, extras: frozenset[str], text: str) -> DirectURL:
     """A URL or path names its project only through a wheel file name or ``#egg=``."""
-    filename = unquote(urlsplit(url).path if _scheme(url) else url.replace("\\", "/")).rsplit("/", 1)[-1]
+    filename = unquote(_split_url(url).path if _scheme(url) else url.replace("\\", "/")).rsplit("/", 1)[-1]
     if filename.endswith(".whl"):
         try:
             _, version, _, _ = parse_wheel_filename(filename)
-        except InvalidWheelFilename as exc:
-            raise _LineError(f"not a valid wheel file name: {_clip(filename)!r} ({exc})") from exc
+        except ValueError as exc:  # InvalidWheelFilename, or a version longer than int() converts
+            raise _LineError(f"not a valid wheel file name: {_clip(filename)!r} ({_clip(_first_line(exc))})") from exc
         return DirectURL(name=filename.split("-", 1)[0], url=url, version=str(version), extras=extras,
                          marker=marker)
     egg = _egg_name(url)
@@ -675,6 +684,8 @@ def _marker(text: str) -> Marker | None:
         return Marker(text)
     except InvalidMarker as exc:
         raise _LineError(f"invalid environment marker {_clip(text)!r}: {_first_line(exc)}") from exc
+    except RecursionError as exc:  # packaging's parser recurses once per parenthesis
+        raise _LineError(f"invalid environment marker {_clip(text)!r}: nested too deeply") from exc
 
 
 def _strip_extras(text: str) -> tuple[str, frozenset[str]]:
@@ -686,6 +697,13 @@ def _strip_extras(text: str) -> tuple[str, frozenset[str]]:
     except InvalidRequirement as exc:
         raise _LineError(f"invalid extras {match.group(2)!r}: {_first_line(exc)}") from exc
     return match.group(1), frozenset(extras)
+
+
+def _split_url(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise _LineError(f"not a valid URL ({exc}): {_clip(url)!r}") from exc
 
 
 def _scheme(text: str) -> str | None:

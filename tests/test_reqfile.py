@@ -433,6 +433,28 @@ def test_every_corpus_file_parses_without_raising(in_data: Path) -> None:
         assert all(p.message and p.file for p in result.problems + result.notes)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("a==1 ; " + "(" * 5000 + 'os_name=="x"' + ")" * 5000, "nested too deeply"),
+        ("https://example.org/x.whl ; " + "(" * 5000, "nested too deeply"),
+        ("a @ http://[::1/x.whl", "not a valid URL (Invalid IPv6 URL)"),
+        ("http://[::1/x.whl", "not a valid URL (Invalid IPv6 URL)"),
+        ("http://[::1/a.tar.gz#egg=a", "not a valid URL (Invalid IPv6 URL)"),
+        ("-r file://[::1/x", "not a valid URL (Invalid IPv6 URL)"),
+        ("./a-" + "1" * 5000 + "-py3-none-any.whl", "not a valid wheel file name"),
+        ("https://example.org/a-" + "1" * 5000 + "-py3-none-any.whl", "not a valid wheel file name"),
+        ("-r " + "x" * 5000, "cannot open"),
+    ],
+)
+def test_adversarial_lines_are_one_problem_each(tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "r.txt").write_text(f"numpy\n{line}\npandas\n")
+    result = parse(str(tmp_path / "r.txt"))
+    assert [(p.line, message in p.message) for p in result.problems] == [(2, True)]
+    assert len(result.problems[0].message) < 400
+    assert [r.name for r in result.requirements] == ["numpy", "pandas"]
+
+
 # -- fuzzing ---------------------------------------------------------------------------------------------------
 
 FUZZ = settings(max_examples=150, deadline=timedelta(seconds=5), database=None, derandomize=True,
@@ -444,6 +466,7 @@ _FRAGMENTS = st.sampled_from([
     "-r", "-c", "-e", "--requirement=", "a.txt", "b.txt", " ", "  ", "\t", "--hash=sha256:ab", "--hash",
     "--index-url", "-i", "--pre", "--no", "--", "-", "'", '"', "=", "./", "../", "/", "[", "]", "\r", "\n",
     "\r\n", "\x00", "\ufeff", "é", "file:", "git+https://example.org/x.git", "-C", "k=v", "-rb.txt", "--ext",
+    "(" * 1500, ")", "os_name == 'x'", "http://[::1", "1" * 4400, "-py3-none-any.whl", ".whl", ".tar.gz",
 ])
 
 
@@ -472,11 +495,21 @@ def test_fuzz_text(text: str) -> None:
         _check(parse(str(Path(folder) / "a.txt"), env={"VAR": "numpy"}))
 
 
+_LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["", "numpy", "numpy ; ", "pkg @ ", "-r ", "-c ", "-e ", "--hash=", "./",
+                         "https://example.org/p-1.0-py3-none-any.whl ; "]),
+        st.lists(_FRAGMENTS, max_size=12),
+    ).map(lambda parts: parts[0] + "".join(parts[1])),
+    max_size=12,
+).map("\n".join)
+
+
 @FUZZ
-@given(a=st.lists(_FRAGMENTS, max_size=40), b=st.lists(_FRAGMENTS, max_size=40))
-def test_fuzz_two_files_that_may_include_each_other(a: list[str], b: list[str]) -> None:
+@given(a=_LINES, b=_LINES)
+def test_fuzz_two_files_that_may_include_each_other(a: str, b: str) -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        (folder / "a.txt").write_text("".join(a), encoding="utf-8")
-        (folder / "b.txt").write_text("".join(b), encoding="utf-8")
+        (folder / "a.txt").write_text(a, encoding="utf-8")
+        (folder / "b.txt").write_text(b, encoding="utf-8")
         _check(parse(str(folder / "a.txt"), constraints=(str(folder / "b.txt"),), env={"VAR": "-r a.txt"}))
