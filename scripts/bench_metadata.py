@@ -51,7 +51,7 @@ def run_once(snapshot: Snapshot, env: TargetEnvironment, args: argparse.Namespac
     missing: list[str] = []
     for pin in indexed:
         version = pin.parsed_version
-        chosen = best_file([f for f in engine.project(pin.name).files if f.version == version], env)
+        chosen = best_file(engine.files_of(pin.name, version), env) if version is not None else None
         if chosen is None:
             missing.append(str(pin))
         else:

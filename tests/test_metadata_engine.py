@@ -302,3 +302,17 @@ def test_requirement_objects_round_trip_through_the_cache(index_server: FixtureI
     with _engine(index_server.index_url) as engine:
         meta = engine.metadata(engine.project("rt").files[0])
     assert {str(r) for r in meta.requires_dist} == {str(Requirement(r)) for r in reqs}
+
+
+def test_files_of_one_version_equals_the_filtered_project(index_server: FixtureIndex) -> None:
+    for version in ("1.0", "1.1", "2.0"):
+        index_server.wheel("multi", version, upload_time=datetime(2024, 1, int(version[0]), tzinfo=UTC))
+        index_server.sdist("multi", version)
+    with _engine(index_server.index_url) as engine:
+        engine.prefetch_projects(["multi"])
+        one = engine.files_of("multi", Version("1.1"))
+    with _engine(index_server.index_url) as engine:
+        everything = engine.project("multi")
+        assert one == tuple(f for f in everything.files if f.version == Version("1.1"))
+        assert engine.files_of("Multi", Version("1.1")) == one
+    assert sorted(f.filename for f in one) == ["multi-1.1-py3-none-any.whl", "multi-1.1.tar.gz"]

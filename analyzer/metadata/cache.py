@@ -28,7 +28,7 @@ __all__ = ["MetadataCache", "CachedPage", "CacheInfo", "default_cache_path", "gc
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +47,7 @@ def default_cache_path() -> Path:
 class CachedPage:
     """One index page as stored: the compact file list and its validators."""
 
-    files: dict[str, Any]
+    text: str
     fetched: float
     etag: str | None
     last_modified: str | None
@@ -236,8 +236,9 @@ class MetadataCache:
         if row is None:
             return None
         try:
-            return CachedPage(files=_unpack(row[3]), fetched=row[0], etag=row[1], last_modified=row[2])
-        except (zlib.error, ValueError):
+            text = zlib.decompress(row[3]).decode()
+            return CachedPage(text=text, fetched=row[0], etag=row[1], last_modified=row[2])
+        except (zlib.error, ValueError, UnicodeDecodeError):
             return None
 
     def page_fetched(self, key: str) -> float | None:
@@ -248,7 +249,7 @@ class MetadataCache:
     def put_page(self, key: str, page: CachedPage) -> None:
         self._write(
             "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
-            (key, page.fetched, page.etag, page.last_modified, _pack(page.files)),
+            (key, page.fetched, page.etag, page.last_modified, zlib.compress(page.text.encode(), 1)),
         )
 
     def touch_page(self, key: str, fetched: float) -> None:

@@ -7,6 +7,7 @@ rows is the warm path, so it only looks up memoized ``Version`` / ``SpecifierSet
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -35,7 +36,7 @@ from analyzer.metadata.config import redact_url
 from analyzer.metadata.http import TIMEOUT, Traffic
 from analyzer.metadata.models import DistFile, DistKind
 
-__all__ = ["ACCEPT", "EMPTY_BODY", "PageResult", "compact_body", "fetch_page", "files_from_body", "page_url"]
+__all__ = ["ACCEPT", "EMPTY_PAGE", "PageResult", "PageText", "compact_body", "fetch_page", "files_from_page", "page_url"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 )
 
-EMPTY_BODY: dict[str, Any] = {"base": "", "groups": []}
 _versions: dict[str, Version] = {}
 _specifiers: dict[str, SpecifierSet] = {}
 _memo_lock = threading.Lock()
@@ -96,7 +96,7 @@ def _restore_userinfo(url: str | None, index_url: str) -> str | None:
 class PageResult:
     """One index's answer for one project: a compact body (None when not modified), validators, or a problem."""
 
-    body: dict[str, Any] | None
+    page: PageText | None
     problems: tuple[str, ...] = ()
     etag: str | None = None
     last_modified: str | None = None
@@ -244,25 +244,64 @@ _FAST_INIT = not hasattr(DistFile, "__slots__")
 _new = object.__new__
 
 
-def files_from_body(body: dict[str, Any], name: NormalizedName, index_url: str) -> tuple[DistFile, ...]:
-    """Compact body -> DistFile objects: the warm path, run for every project a resolution touches.
+@dataclass(frozen=True)
+class PageText:
+    """A parsed page as the cache stores it: one JSON line of rows per version, decoded only when asked.
+
+    A warm run that needs one version of each of 600 projects then decodes 600 small lines, not the
+    300 000 files those projects list.
+    """
+
+    base: str
+    groups: dict[str, str]
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_compact(cls, compact: dict[str, Any], problems: list[str] | tuple[str, ...] = ()) -> PageText:
+        groups = {v: json.dumps(rows, separators=(",", ":")) for v, rows in compact["groups"]}
+        return cls(compact["base"], groups, tuple(problems))
+
+    def to_text(self) -> str:
+        header = json.dumps({"base": self.base, "problems": list(self.problems)}, separators=(",", ":"))
+        return "\n".join([header, *(f"{v}\t{rows}" for v, rows in self.groups.items())])
+
+    @classmethod
+    def from_text(cls, text: str) -> PageText:
+        header, _, rest = text.partition("\n")
+        meta = json.loads(header)
+        groups = dict(line.split("\t", 1) for line in rest.split("\n") if line)
+        return cls(meta["base"], groups, tuple(meta.get("problems", ())))
+
+    def with_problems(self, problems: list[str] | tuple[str, ...]) -> PageText:
+        return PageText(self.base, self.groups, tuple(problems))
+
+
+EMPTY_PAGE = PageText("", {})
+
+
+def files_from_page(
+    page: PageText, name: NormalizedName, index_url: str, only: Version | None = None
+) -> tuple[DistFile, ...]:
+    """PageText -> DistFile objects (of one version when ``only`` is given): the warm path.
 
     Building a frozen dataclass through ``__init__`` costs one ``object.__setattr__`` per field; hundreds of
     thousands of files make that the largest cost of a warm run, so fields are set in one ``__dict__`` update.
     """
     out: list[DistFile] = []
     label = redact_url(index_url)
-    base = body["base"]
     has_secret = "@" in urlsplit(index_url).netloc
-    append = out.append
-    specifiers = _specifiers
+    if only is None:
+        groups = list(page.groups.items())
+    else:
+        groups = [(v, rows) for v, rows in page.groups.items() if _version(v) == only]
     with gc_paused():
-        _build(body, name, index_url, label, base, has_secret, append, specifiers)
+        decoded = [(v, json.loads(rows)) for v, rows in groups]
+        _build(decoded, name, index_url, label, page.base, has_secret, out.append, _specifiers)
     return tuple(out)
 
 
 def _build(
-    body: dict[str, Any],
+    groups: list[tuple[str, list[list[Any]]]],
     name: NormalizedName,
     index_url: str,
     label: str,
@@ -273,7 +312,7 @@ def _build(
 ) -> None:
     wheel, sdist = DistKind.WHEEL, DistKind.SDIST
     fromiso = datetime.fromisoformat
-    for vtext, rows in body["groups"]:
+    for vtext, rows in groups:
         version = _version(vtext)
         for filename, kind, url_c, rp, yanked, upload, hashes, size, mflag, mhashes in rows:
             url = base + url_c[1:] + filename if url_c[:1] == "~" else url_c
@@ -310,14 +349,14 @@ def _file_page(index_url: str, name: NormalizedName) -> PageResult:
     folder = Path(url2pathname(unquote(urlsplit(url).path)))
     page_file = folder / "index.html"
     if not page_file.is_file():
-        return PageResult(body=EMPTY_BODY)
+        return PageResult(page=EMPTY_PAGE)
     try:
         html = page_file.read_bytes()
         page = ProjectPage.from_html(project=name, html=html, base_url=url)
     except (OSError, ValueError) as exc:
-        return PageResult(body=None, problems=(f"{redact_url(url)}: cannot read the page: {exc}",), failed=True)
+        return PageResult(page=None, problems=(f"{redact_url(url)}: cannot read the page: {exc}",), failed=True)
     body, problems = compact_body(_entries_from_page(page), name, redact_url(url))
-    return PageResult(body=body, problems=tuple(problems))
+    return PageResult(page=PageText.from_compact(body, problems), problems=tuple(problems))
 
 
 def fetch_page(
@@ -345,13 +384,13 @@ def fetch_page(
         traffic.add(size)
     except requests.RequestException as exc:
         message = f"{label}: the index could not be reached ({type(exc).__name__})"
-        return PageResult(body=None, problems=(message,), failed=True)
+        return PageResult(page=None, problems=(message,), failed=True)
     if response.status_code == 304:
-        return PageResult(body=None, not_modified=True, etag=etag, last_modified=last_modified)
+        return PageResult(page=None, not_modified=True, etag=etag, last_modified=last_modified)
     if response.status_code in (404, 410):
-        return PageResult(body=EMPTY_BODY)
+        return PageResult(page=EMPTY_PAGE)
     if response.status_code != 200:
-        return PageResult(body=None, problems=(f"{label}: HTTP {response.status_code}",), failed=True)
+        return PageResult(page=None, problems=(f"{label}: HTTP {response.status_code}",), failed=True)
     try:
         content_type = response.headers.get("Content-Type", "text/html").split(";", 1)[0].strip()
         if content_type == "application/vnd.pypi.simple.v1+json":
@@ -360,10 +399,10 @@ def fetch_page(
             entries = _entries_from_page(ProjectPage.from_response(response, name))
     except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError, KeyError, TypeError,
             AttributeError) as exc:
-        return PageResult(body=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
+        return PageResult(page=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
     body, problems = compact_body(entries, name, label)
     return PageResult(
-        body=body,
+        page=PageText.from_compact(body, problems),
         problems=tuple(problems),
         etag=response.headers.get("ETag"),
         last_modified=response.headers.get("Last-Modified"),
