@@ -174,7 +174,7 @@ def parse_as_of(value: str | date | datetime) -> datetime:
         try:
             value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise ValueError(f"expected a date (YYYY-MM-DD) or a date-time, got {value!r}") from exc
+            raise ValueError(f"expected a date (YYYY-MM-DD) or a date-time, got {_clip(repr(value))}") from exc
     if isinstance(value, datetime):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     return datetime.combine(value, time.max, tzinfo=timezone.utc)
@@ -196,6 +196,8 @@ def _load_file(path: Path, table: tuple[str, ...] | None) -> Config:
         return Config(origin=path, problems=(Problem(shown, line, "not UTF-8 text: not a TOML file"),))
     except tomllib.TOMLDecodeError as exc:
         return Config(origin=path, problems=(_toml_problem(shown, text, exc),))
+    except RecursionError:  # the TOML parser recurses once per nested array or inline table
+        return Config(origin=path, problems=(Problem(shown, None, "invalid TOML: nested too deeply"),))
     section = "[tool.tfconflict]" if table else "the top level"
     settings: Any = data
     for part in table or ():
@@ -212,7 +214,7 @@ def _load_file(path: Path, table: tuple[str, ...] | None) -> Config:
         if key not in KEYS:
             hint = difflib.get_close_matches(key.replace("_", "-"), KEYS, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(KEYS)}"
-            problems.append(Problem(shown, where, f"unknown key {key!r} in {section}{suggestion}"))
+            problems.append(Problem(shown, where, f"unknown key {_clip(repr(key))} in {section}{suggestion}"))
             continue
         try:
             values[KEYS[key]] = _convert(KEYS[key], value, path.parent)
@@ -249,7 +251,7 @@ def _convert(name: str, value: Any, base: Path | None) -> Any:
             try:
                 names.append(canonicalize_name(item, validate=True))
             except InvalidName as exc:
-                raise ValueError(f"not a package name: {item!r}") from exc
+                raise ValueError(f"not a package name: {_clip(repr(item))}") from exc
         return tuple(names)
     if name == "requirements":
         return tuple(base / item if base is not None else Path(item) for item in items)
@@ -297,6 +299,10 @@ def _shown(value: Any) -> str:
     kind = kinds.get(type(value), type(value).__name__)
     text = repr(value) if not isinstance(value, bool) else str(value).lower()
     return f"{kind} ({text if len(text) <= 60 else text[:59] + '…'})"
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _looks_remote(text: str) -> bool:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from dataclasses import fields
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import analyzer.config as config_module
 from analyzer.config import KEYS, Config, Settings, load_config, merge, parse_as_of
@@ -150,6 +153,21 @@ def test_binary_config_file_is_one_problem(tmp_path: Path, monkeypatch: pytest.M
     assert [str(p) for p in load_config(tmp_path).problems] == ["tfconflict.toml:2: not UTF-8 text: not a TOML file"]
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("runtime = " + "[" * 5000 + "]" * 5000, "invalid TOML: nested too deeply"),
+        ("x" * 5000 + " = 1", "unknown key 'xxx"),
+        ('as-of = "' + "9" * 5000 + '"', "as-of: expected a date"),
+        ("ignore = ['" + "-" * 5000 + "']", "ignore: not a package name"),
+    ],
+)
+def test_hostile_files_give_one_short_problem(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path / "tfconflict.toml", text)
+    (problem,) = load_config(tmp_path).problems
+    assert problem.message.startswith(message) and len(problem.message) < 300
+
+
 def test_tool_tfconflict_must_be_a_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / "pyproject.toml", '[tool]\ntfconflict = "gpu"\n')
     monkeypatch.chdir(tmp_path)
@@ -248,3 +266,20 @@ def test_the_docstring_table_documents_every_key() -> None:
     rows = [line for line in doc.splitlines() if line.startswith("| `")]
     assert [row.split("`")[1] for row in rows] == list(KEYS)
     assert set(KEYS.values()) == {f.name for f in fields(Settings)} - {"origin"}
+
+
+_TOML_PIECES = st.sampled_from([
+    "runtime", "fail-on", "as-of", "ignore", "requirements", "offline", "extra-index-urls", "colab-repo", " = ",
+    "=", '"gpu"', '"x"', "true", "1", "2025-07-14", "[", "]", "{", "}", ",", "\n", "[tool.tfconflict]\n",
+    "'", '"', "#", ".", "\x00", "é",
+])
+
+
+@settings(max_examples=100, deadline=timedelta(seconds=5), database=None, derandomize=True)
+@given(pieces=st.lists(_TOML_PIECES, max_size=40), as_pyproject=st.booleans())
+def test_fuzz_config_files_never_raise(pieces: list[str], as_pyproject: bool) -> None:
+    with tempfile.TemporaryDirectory() as name:
+        write(Path(name) / ("pyproject.toml" if as_pyproject else "tfconflict.toml"), "".join(pieces))
+        config = load_config(Path(name))
+        assert all(p.file and p.message for p in config.problems)
+        merge(config, {})
