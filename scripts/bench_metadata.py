@@ -10,8 +10,10 @@ the index named explicitly) and from the user's cache (a temporary cache folder 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,6 +79,14 @@ def run_once(snapshot: Snapshot, env: TargetEnvironment, args: argparse.Namespac
     }
 
 
+def _vm_hwm_kib() -> int:
+    """This process's own peak RSS (ru_maxrss would include what the parent had before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def mib(n: float) -> str:
     return f"{n / 2**20:.1f} MiB"
 
@@ -90,7 +100,14 @@ def main() -> int:
     parser.add_argument("--as-of", default=None)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--cache-dir", type=Path, default=None, help="keep the cache here (default: a temp folder)")
+    parser.add_argument("--warm-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.warm_json:  # the warm run in a new process, as a second tfconflict command would be
+        snapshot = freeze_snapshot(args.freeze.read_text(), str(args.freeze), python=args.python, platform=args.platform)
+        run = run_once(snapshot, TargetEnvironment.from_snapshot(snapshot), args, args.cache_dir / "metadata.sqlite3")
+        peak = _vm_hwm_kib()
+        print(json.dumps({k: run[k] for k in ("wall", "requests", "bytes", "page_requests", "page_bytes")} | {"peak": peak}))
+        return 0
 
     snapshot = freeze_snapshot(args.freeze.read_text(), str(args.freeze), python=args.python, platform=args.platform)
     env = TargetEnvironment.from_snapshot(snapshot)
@@ -98,6 +115,10 @@ def main() -> int:
         cache_path = (args.cache_dir or Path(tmp)) / "metadata.sqlite3"
         cold = run_once(snapshot, env, args, cache_path)
         warm = run_once(snapshot, env, args, cache_path)
+        command = [sys.executable, __file__, str(args.freeze), "--python", args.python, "--platform", args.platform,
+                   "--index-url", args.index_url, "--workers", str(args.workers), "--cache-dir", str(cache_path.parent),
+                   "--warm-json", *(["--as-of", args.as_of] if args.as_of else [])]
+        fresh = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     files: list[DistFile] = cold["files"]  # type: ignore[assignment]
     wheels = [f for f in files if f.kind is DistKind.WHEEL]
     wheel_bytes = sum(f.size or 0 for f in wheels)
@@ -106,14 +127,15 @@ def main() -> int:
     print(f"metadata read: {len(files)} index files ({len(wheels)} wheels, {len(files) - len(wheels)} sdists) "
           f"+ {cold['direct']} direct URLs; no file for this target: {len(cold['missing'])}")
     print(f"statuses: {dict(cold['statuses'])}  sources (cold): {dict(cold['sources'])}")
-    for label, run in (("cold", cold), ("warm", warm)):
+    for label, run in (("cold", cold), ("warm, same process", warm), ("warm, new process", fresh)):
         print(
             f"{label}: {run['wall']:.2f} s; files/metadata: {run['requests']} requests, {mib(run['bytes'])};"  # type: ignore[arg-type]
             f" index pages: {run['page_requests']} requests, {mib(run['page_bytes'])}"  # type: ignore[arg-type]
         )
     ratio = 100 * cold["bytes"] / wheel_bytes if wheel_bytes else float("nan")  # type: ignore[operator]
     print(f"wheels' total size: {mib(wheel_bytes)}; metadata bytes read / wheels' size: {ratio:.2f} %")
-    print(f"peak memory (ru_maxrss): {peak_kib / 1024:.0f} MiB")
+    print(f"peak memory (ru_maxrss): {peak_kib / 1024:.0f} MiB (cold + warm); warm in a new process: "
+          f"{fresh['peak'] / 1024:.0f} MiB")
     for pin in cold["missing"]:  # type: ignore[attr-defined]
         print(f"  no file for the target: {pin}")
     for note in cold["unavailable"]:  # type: ignore[attr-defined]

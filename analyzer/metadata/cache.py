@@ -1,8 +1,9 @@
 """The persistent cache: one SQLite file (WAL) in the user cache folder, shared safely by several processes.
 
 Two kinds of rows: core metadata (immutable, keyed by the file's sha256 or its redacted URL, kept forever) and
-index pages (already parsed into a compact JSON list, with their ETag / Last-Modified and the time they were
-fetched, so a warm run neither parses HTML/JSON again nor asks the network inside the freshness window).
+index pages (already parsed into compact per-version lines, stored as plain text because decompressing 100 MB
+of pages was most of a warm run; with their ETag / Last-Modified and the time they were fetched, so a warm run
+neither parses HTML/JSON again nor asks the network inside the freshness window).
 A cache that cannot be opened is set aside and rebuilt; one that cannot be written is bypassed; both are logged
 and neither stops an analysis.
 """
@@ -236,7 +237,8 @@ class MetadataCache:
         if row is None:
             return None
         try:
-            text = zlib.decompress(row[3]).decode()
+            blob = row[3]
+            text = blob if isinstance(blob, str) else zlib.decompress(blob).decode()
             return CachedPage(text=text, fetched=row[0], etag=row[1], last_modified=row[2])
         except (zlib.error, ValueError, UnicodeDecodeError):
             return None
@@ -249,7 +251,7 @@ class MetadataCache:
     def put_page(self, key: str, page: CachedPage) -> None:
         self._write(
             "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
-            (key, page.fetched, page.etag, page.last_modified, zlib.compress(page.text.encode(), 1)),
+            (key, page.fetched, page.etag, page.last_modified, page.text),
         )
 
     def touch_page(self, key: str, fetched: float) -> None:

@@ -293,7 +293,12 @@ def files_from_page(
     if only is None:
         groups = list(page.groups.items())
     else:
-        groups = [(v, rows) for v, rows in page.groups.items() if _version(v) == only]
+        # Group keys are normalized versions; equal versions' normalized forms differ only by trailing ".0"
+        # release parts, so deleting every ".0" is a parse-free prefilter with no false negatives.
+        wanted = str(only).replace(".0", "")
+        groups = [
+            (v, rows) for v, rows in page.groups.items() if v.replace(".0", "") == wanted and _version(v) == only
+        ]
     with gc_paused():
         decoded = [(v, json.loads(rows)) for v, rows in groups]
         _build(decoded, name, index_url, label, page.base, has_secret, out.append, _specifiers)
