@@ -24,20 +24,22 @@ from pathlib import Path
 os.environ["PIP_CONFIG_FILE"] = os.devnull
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pypi_simple import PYPI_SIMPLE_ENDPOINT  # noqa: E402
+from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-from analyzer.cli.indexopts import parse_as_of  # noqa: E402
-from analyzer.environment import TargetEnvironment  # noqa: E402
-from analyzer.metadata.cache import MetadataCache  # noqa: E402
-from analyzer.metadata.config import IndexConfig  # noqa: E402
-from analyzer.metadata.engine import DEFAULT_WORKERS, MetadataEngine  # noqa: E402
-from analyzer.metadata.models import CoreMetadata, DistFile, DistKind  # noqa: E402
-from analyzer.metadata.select import best_file  # noqa: E402
-from analyzer.selectors import freeze_snapshot  # noqa: E402
-from analyzer.snapshot import Snapshot  # noqa: E402
+from analyzer.cli.indexopts import parse_as_of
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import DEFAULT_WORKERS, MetadataEngine
+from analyzer.metadata.models import CoreMetadata, DistFile, DistKind
+from analyzer.metadata.select import best_file
+from analyzer.selectors import freeze_snapshot
+from analyzer.snapshot import Snapshot
 
 
-def run_once(snapshot: Snapshot, env: TargetEnvironment, args: argparse.Namespace, cache_path: Path) -> dict[str, object]:
+def run_once(
+    snapshot: Snapshot, env: TargetEnvironment, args: argparse.Namespace, cache_path: Path
+) -> dict[str, object]:
     engine = MetadataEngine(
         IndexConfig(args.index_url),
         cache=MetadataCache(cache_path),
@@ -92,40 +94,73 @@ def mib(n: float) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("freeze", type=Path, help="a pip freeze file")
     parser.add_argument("--python", default="3.13")
     parser.add_argument("--platform", default="manylinux_2_35_x86_64")
     parser.add_argument("--index-url", default=PYPI_SIMPLE_ENDPOINT)
     parser.add_argument("--as-of", default=None)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
-    parser.add_argument("--cache-dir", type=Path, default=None, help="keep the cache here (default: a temp folder)")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="keep the cache here (default: a temp folder)"
+    )
     parser.add_argument("--warm-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warm_json:  # the warm run in a new process, as a second tfconflict command would be
-        snapshot = freeze_snapshot(args.freeze.read_text(), str(args.freeze), python=args.python, platform=args.platform)
-        run = run_once(snapshot, TargetEnvironment.from_snapshot(snapshot), args, args.cache_dir / "metadata.sqlite3")
+        snapshot = freeze_snapshot(
+            args.freeze.read_text(), str(args.freeze), python=args.python, platform=args.platform
+        )
+        run = run_once(
+            snapshot, TargetEnvironment.from_snapshot(snapshot), args, args.cache_dir / "metadata.sqlite3"
+        )
         peak = _vm_hwm_kib()
-        print(json.dumps({k: run[k] for k in ("wall", "requests", "bytes", "page_requests", "page_bytes")} | {"peak": peak}))
+        print(
+            json.dumps(
+                {k: run[k] for k in ("wall", "requests", "bytes", "page_requests", "page_bytes")}
+                | {"peak": peak}
+            )
+        )
         return 0
 
-    snapshot = freeze_snapshot(args.freeze.read_text(), str(args.freeze), python=args.python, platform=args.platform)
+    snapshot = freeze_snapshot(
+        args.freeze.read_text(), str(args.freeze), python=args.python, platform=args.platform
+    )
     env = TargetEnvironment.from_snapshot(snapshot)
     with tempfile.TemporaryDirectory(prefix="bench-metadata-") as tmp:
         cache_path = (args.cache_dir or Path(tmp)) / "metadata.sqlite3"
         cold = run_once(snapshot, env, args, cache_path)
         warm = run_once(snapshot, env, args, cache_path)
-        command = [sys.executable, __file__, str(args.freeze), "--python", args.python, "--platform", args.platform,
-                   "--index-url", args.index_url, "--workers", str(args.workers), "--cache-dir", str(cache_path.parent),
-                   "--warm-json", *(["--as-of", args.as_of] if args.as_of else [])]
+        command = [
+            sys.executable,
+            __file__,
+            str(args.freeze),
+            "--python",
+            args.python,
+            "--platform",
+            args.platform,
+            "--index-url",
+            args.index_url,
+            "--workers",
+            str(args.workers),
+            "--cache-dir",
+            str(cache_path.parent),
+            "--warm-json",
+            *(["--as-of", args.as_of] if args.as_of else []),
+        ]
         fresh = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     files: list[DistFile] = cold["files"]  # type: ignore[assignment]
     wheels = [f for f in files if f.kind is DistKind.WHEEL]
     wheel_bytes = sum(f.size or 0 for f in wheels)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"freeze: {args.freeze} ({len(snapshot.pins)} pins) target: {env.describe()} workers: {args.workers}")
-    print(f"metadata read: {len(files)} index files ({len(wheels)} wheels, {len(files) - len(wheels)} sdists) "
-          f"+ {cold['direct']} direct URLs; no file for this target: {len(cold['missing'])}")
+    print(
+        f"freeze: {args.freeze} ({len(snapshot.pins)} pins) target: {env.describe()} workers: {args.workers}"
+    )
+    print(
+        f"metadata read: {len(files)} index files ({len(wheels)} wheels, {len(files) - len(wheels)} sdists) "
+        f"+ {cold['direct']} direct URLs; no file for this target: {len(cold['missing'])}"
+    )
     print(f"statuses: {dict(cold['statuses'])}  sources (cold): {dict(cold['sources'])}")
     for label, run in (("cold", cold), ("warm, same process", warm), ("warm, new process", fresh)):
         print(
@@ -134,8 +169,10 @@ def main() -> int:
         )
     ratio = 100 * cold["bytes"] / wheel_bytes if wheel_bytes else float("nan")  # type: ignore[operator]
     print(f"wheels' total size: {mib(wheel_bytes)}; metadata bytes read / wheels' size: {ratio:.2f} %")
-    print(f"peak memory (ru_maxrss): {peak_kib / 1024:.0f} MiB (cold + warm); warm in a new process: "
-          f"{fresh['peak'] / 1024:.0f} MiB")
+    print(
+        f"peak memory (ru_maxrss): {peak_kib / 1024:.0f} MiB (cold + warm); warm in a new process: "
+        f"{fresh['peak'] / 1024:.0f} MiB"
+    )
     for pin in cold["missing"]:  # type: ignore[attr-defined]
         print(f"  no file for the target: {pin}")
     for note in cold["unavailable"]:  # type: ignore[attr-defined]

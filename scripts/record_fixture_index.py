@@ -31,19 +31,19 @@ os.environ["PIP_CONFIG_FILE"] = os.devnull
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from packaging.requirements import Requirement  # noqa: E402
-from packaging.tags import parse_tag  # noqa: E402
-from packaging.utils import NormalizedName, canonicalize_name  # noqa: E402
-from packaging.version import Version  # noqa: E402
-from pypi_simple import PYPI_SIMPLE_ENDPOINT  # noqa: E402
+from packaging.requirements import Requirement
+from packaging.tags import parse_tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-from analyzer.cli.indexopts import parse_as_of  # noqa: E402
-from analyzer.environment import TargetEnvironment  # noqa: E402
-from analyzer.metadata.cache import MetadataCache  # noqa: E402
-from analyzer.metadata.config import IndexConfig  # noqa: E402
-from analyzer.metadata.engine import MetadataEngine  # noqa: E402
-from analyzer.metadata.models import DistFile, DistKind, MetadataStatus  # noqa: E402
-from analyzer.metadata.select import best_file  # noqa: E402
+from analyzer.cli.indexopts import parse_as_of
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+from analyzer.metadata.models import DistFile, DistKind, MetadataStatus
+from analyzer.metadata.select import best_file
 
 DEFAULT_REQUIREMENTS = (
     "tensorflow==2.12.0",
@@ -58,8 +58,12 @@ DEFAULT_REQUIREMENTS = (
     "tf-keras",
 )
 TARGET = TargetEnvironment(
-    python=Version("3.11"), python_full="3.11.13", sys_platform="linux", platform_system="Linux",
-    machine="x86_64", glibc=(2, 35),
+    python=Version("3.11"),
+    python_full="3.11.13",
+    sys_platform="linux",
+    platform_system="Linux",
+    machine="x86_64",
+    glibc=(2, 35),
 )
 
 
@@ -75,7 +79,9 @@ def keep_file(file: DistFile) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("requirements", nargs="*", default=list(DEFAULT_REQUIREMENTS))
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "index")
     parser.add_argument("--index-url", default=PYPI_SIMPLE_ENDPOINT)
@@ -108,8 +114,13 @@ def main() -> int:
             for f in project.files:
                 by_version.setdefault(f.version, []).append(f)
             pinned = {
-                v for v in by_version for r in wanted[name] if r.specifier and len(r.specifier) == 1
-                and next(iter(r.specifier)).operator == "==" and r.specifier.contains(v, prereleases=True)
+                v
+                for v in by_version
+                for r in wanted[name]
+                if r.specifier
+                and len(r.specifier) == 1
+                and next(iter(r.specifier)).operator == "=="
+                and r.specifier.contains(v, prereleases=True)
             }
             recent = []
             for v in sorted(by_version, reverse=True):
@@ -141,8 +152,14 @@ def main() -> int:
             records[name] = {
                 "name": name,
                 "files": [
-                    [f.filename, str(f.version), str(f.requires_python) if f.requires_python else None, f.yanked,
-                     f.upload_time.astimezone(timezone.utc).isoformat() if f.upload_time else None, f.size]
+                    [
+                        f.filename,
+                        str(f.version),
+                        str(f.requires_python) if f.requires_python else None,
+                        f.yanked,
+                        f.upload_time.astimezone(timezone.utc).isoformat() if f.upload_time else None,
+                        f.size,
+                    ]
                     for f in sorted(files, key=lambda f: (f.version, f.filename))
                 ],
                 "metadata": {},
@@ -168,8 +185,10 @@ def main() -> int:
                         queue.append(dep)
                         wanted[dep] = []
                     wanted[dep].append(req)
-                    if dep in kept and dep not in queue and not any(
-                        req.specifier.contains(v) for v in kept[dep]
+                    if (
+                        dep in kept
+                        and dep not in queue
+                        and not any(req.specifier.contains(v) for v in kept[dep])
                     ):
                         queue.append(dep)  # a new constraint no kept version meets: select again
         print(f"recorded {len(records)} projects; {len(queue)} queued", file=sys.stderr)

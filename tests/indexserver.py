@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 
 from tests.wheelfactory import Built, make_sdist, make_wheel, metadata_text
 
-__all__ = ["FileEntry", "FixtureIndex", "RequestLog", "index_server", "RECORDED"]
+__all__ = ["RECORDED", "FileEntry", "FixtureIndex", "RequestLog", "index_server"]
 
 RECORDED = Path(__file__).parent / "data" / "index"
 
@@ -104,22 +104,33 @@ class FixtureIndex:
         else:
             project = parse_sdist_filename(built.filename)[0]
         entry = FileEntry(
-            project=project, filename=built.filename, data=built.data, metadata=built.metadata,
-            upload_time=upload_time, requires_python=requires_python, yanked=yanked,
-            metadata_file=metadata_file, range_ok=range_ok, with_hash=with_hash,
+            project=project,
+            filename=built.filename,
+            data=built.data,
+            metadata=built.metadata,
+            upload_time=upload_time,
+            requires_python=requires_python,
+            yanked=yanked,
+            metadata_file=metadata_file,
+            range_ok=range_ok,
+            with_hash=with_hash,
             metadata_hash=metadata_hash or hashlib.sha256(built.metadata).hexdigest(),
         )
         self.files[built.filename] = entry
         return entry
 
-    def wheel(self, name: str, version: str, requires: tuple[str, ...] | list[str] = (), **kw: Any) -> FileEntry:
+    def wheel(
+        self, name: str, version: str, requires: tuple[str, ...] | list[str] = (), **kw: Any
+    ) -> FileEntry:
         """Shortcut: build a wheel and add it (wheel options and ``add`` options both accepted)."""
         build_keys = {"requires_python", "extras", "tag", "padding", "zip64", "metadata", "with_metadata"}
         built = make_wheel(name, version, requires, **{k: v for k, v in kw.items() if k in build_keys})
         add_keys = {k: v for k, v in kw.items() if k not in build_keys or k == "requires_python"}
         return self.add(built, **add_keys)
 
-    def sdist(self, name: str, version: str, requires: tuple[str, ...] | list[str] = (), **kw: Any) -> FileEntry:
+    def sdist(
+        self, name: str, version: str, requires: tuple[str, ...] | list[str] = (), **kw: Any
+    ) -> FileEntry:
         build_keys = {"requires_python", "metadata_version", "dynamic", "fmt", "marker_path"}
         built = make_sdist(name, version, requires, **{k: v for k, v in kw.items() if k in build_keys})
         add_keys = {k: v for k, v in kw.items() if k not in build_keys or k == "requires_python"}
@@ -139,17 +150,27 @@ class FixtureIndex:
                 meta = None
                 if meta_rec is not None:
                     meta = metadata_text(
-                        name, version, meta_rec.get("requires_dist", ()), meta_rec.get("requires_python"),
+                        name,
+                        version,
+                        meta_rec.get("requires_dist", ()),
+                        meta_rec.get("requires_python"),
                         meta_rec.get("provides_extra", ()),
                         metadata_version="2.1" if filename.endswith(".whl") else "2.2",
                         dynamic=("Requires-Dist",) if meta_rec.get("unknown") else (),
                     )
                 data = _lazy(filename, name, version, meta)
                 self.files[filename] = FileEntry(
-                    project=name, filename=filename, data=data, metadata=meta,
+                    project=name,
+                    filename=filename,
+                    data=data,
+                    metadata=meta,
                     upload_time=datetime.fromisoformat(upload) if upload else None,
-                    requires_python=rp, yanked=yanked, metadata_file=meta is not None, with_hash=False,
-                    metadata_hash=hashlib.sha256(meta).hexdigest() if meta is not None else None, size=size,
+                    requires_python=rp,
+                    yanked=yanked,
+                    metadata_file=meta is not None,
+                    with_hash=False,
+                    metadata_hash=hashlib.sha256(meta).hexdigest() if meta is not None else None,
+                    size=size,
                 )
                 count += 1
         return count
@@ -177,7 +198,7 @@ class FixtureIndex:
             item["hashes"] = {"sha256": hashlib.sha256(f.content()).hexdigest()} if f.with_hash else {}
             if f.requires_python:
                 item["requires-python"] = f.requires_python
-            item["yanked"] = f.yanked if f.yanked else (True if f.yanked == "" else False)
+            item["yanked"] = f.yanked if f.yanked else f.yanked == ""
             if f.upload_time:
                 item["upload-time"] = f.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             item["size"] = f.size if f.size is not None else len(f.content())
@@ -220,6 +241,7 @@ def _lazy(filename: str, name: str, version: str, meta: bytes | None) -> Callabl
                 return make_wheel(name, version, tag=tag, with_metadata=False).data
             return make_wheel(name, version, tag=tag, metadata=meta).data
         return make_sdist(name, version, metadata_version="1.0").data
+
     return build
 
 
@@ -230,14 +252,16 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     @property
     def index(self) -> FixtureIndex:
         return self.server.index
 
-    def send_body(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+    def send_body(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -250,7 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def record(self, status: int, sent: int) -> None:
         with self.index.lock:
-            self.index.log.append(RequestLog(self.command, self.path, self.headers.get("Range"), status, sent))
+            self.index.log.append(
+                RequestLog(self.command, self.path, self.headers.get("Range"), status, sent)
+            )
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -317,7 +343,12 @@ class _Handler(BaseHTTPRequestHandler):
         wanted = self.headers.get("Range")
         match = _RANGE.fullmatch(wanted.strip()) if wanted else None
         if not entry.range_ok or match is None:
-            self.send_body(200, data, "application/octet-stream", {"Accept-Ranges": "none" if not entry.range_ok else "bytes"})
+            self.send_body(
+                200,
+                data,
+                "application/octet-stream",
+                {"Accept-Ranges": "none" if not entry.range_ok else "bytes"},
+            )
             return
         first, last = match.groups()
         total = len(data)
@@ -329,7 +360,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_body(416, b"", "text/plain", {"Content-Range": f"bytes */{total}"})
             return
         self.send_body(
-            206, data[start : end + 1], "application/octet-stream",
+            206,
+            data[start : end + 1],
+            "application/octet-stream",
             {"Content-Range": f"bytes {start}-{end}/{total}", "Accept-Ranges": "bytes"},
         )
 

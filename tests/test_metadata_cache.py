@@ -1,5 +1,6 @@
 """The SQLite cache: shared by processes, survives corruption, never stops an analysis."""
 
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
 import json
@@ -35,7 +36,10 @@ def test_two_processes_share_one_cache(index_server: FixtureIndex, tmp_path: Pat
         index_server.wheel(name, "1.0", [f"dep{i}>=1"], padding=20_000)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     cmd = [sys.executable, "-c", _WORKER, index_server.index_url, ",".join(names)]
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err

@@ -32,9 +32,16 @@ def test_files_in_pip_order_then_environment_variables(tmp_path: Path) -> None:
     env["PIP_EXTRA_INDEX_URL"] = "https://x.example/simple https://y.example/simple"
     env["PIP_INDEX_URL"] = "https://env.example/simple"
     config = IndexConfig.from_pip(env)
-    assert config.urls == ("https://env.example/simple", "https://x.example/simple", "https://y.example/simple")
+    assert config.urls == (
+        "https://env.example/simple",
+        "https://x.example/simple",
+        "https://y.example/simple",
+    )
     overridden = config.override("https://cli.example/simple", None)
-    assert overridden.urls[0] == "https://cli.example/simple" and overridden.extra_index_urls == config.extra_index_urls
+    assert (
+        overridden.urls[0] == "https://cli.example/simple"
+        and overridden.extra_index_urls == config.extra_index_urls
+    )
 
 
 def test_explicit_config_file_is_read_last(tmp_path: Path) -> None:
@@ -50,4 +57,6 @@ def test_redaction() -> None:
     assert redact_url("https://host.example/simple/") == "https://host.example/simple/"
     message = "HTTPSConnectionPool(host='host.example'): /simple/ via https://alice:tok3n@host.example failed"
     assert "tok3n" not in redact_text(message, ["https://alice:tok3n@host.example/simple/"])
-    assert IndexConfig("https://alice:tok3n@h.example/simple").describe() == "https://alice:***@h.example/simple"
+    assert (
+        IndexConfig("https://alice:tok3n@h.example/simple").describe() == "https://alice:***@h.example/simple"
+    )

@@ -1,5 +1,6 @@
 """The metadata engine against the in-process fixture index: every path a real index can take us down."""
 
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
 import hashlib
@@ -34,7 +35,9 @@ def _requires(meta: object) -> set[str]:
 @pytest.mark.parametrize("mode", ["json", "html"])
 def test_project_page_lists_files_with_their_fields(index_server: FixtureIndex, mode: str) -> None:
     index_server.mode = mode
-    index_server.wheel("Demo.Pkg", "1.0", requires_python=">=3.8", upload_time=datetime(2024, 1, 1, tzinfo=UTC))
+    index_server.wheel(
+        "Demo.Pkg", "1.0", requires_python=">=3.8", upload_time=datetime(2024, 1, 1, tzinfo=UTC)
+    )
     index_server.wheel("demo-pkg", "2.0", tag="cp311-cp311-manylinux_2_17_x86_64", yanked="broken build")
     index_server.sdist("demo-pkg", "2.0")
     with _engine(index_server.index_url) as engine:
@@ -63,11 +66,15 @@ def test_unknown_project_has_no_files_and_no_problem(index_server: FixtureIndex)
     assert files.files == () and files.problems == ()
 
 
-def test_unparsable_names_and_invalid_requires_python_are_skipped_and_named(index_server: FixtureIndex) -> None:
+def test_unparsable_names_and_invalid_requires_python_are_skipped_and_named(
+    index_server: FixtureIndex,
+) -> None:
     index_server.wheel("good", "1.0", requires_python=">=3.8,<4")
     index_server.wheel("good", "2.0", requires_python=">=3.6.*")
     bad = make_wheel("good", "3.0")
-    index_server.add(bad.__class__("good-notaversion!-py3-none-any.whl", bad.data, bad.metadata), project="good")
+    index_server.add(
+        bad.__class__("good-notaversion!-py3-none-any.whl", bad.data, bad.metadata), project="good"
+    )
     with _engine(index_server.index_url) as engine:
         files = engine.project("good")
     assert [str(v) for v in files.versions()] == ["1.0", "2.0"]
@@ -78,7 +85,9 @@ def test_unparsable_names_and_invalid_requires_python_are_skipped_and_named(inde
 
 
 def test_metadata_file_is_used_and_its_hash_verified(index_server: FixtureIndex) -> None:
-    index_server.wheel("meta", "1.0", ["dep>=1", "other; extra == 'x'"], extras=["x"], metadata_file=True, padding=200_000)
+    index_server.wheel(
+        "meta", "1.0", ["dep>=1", "other; extra == 'x'"], extras=["x"], metadata_file=True, padding=200_000
+    )
     with _engine(index_server.index_url) as engine:
         (file,) = engine.project("meta").files
         assert file.metadata_url is not None and file.metadata_hashes
@@ -91,7 +100,9 @@ def test_metadata_file_is_used_and_its_hash_verified(index_server: FixtureIndex)
 
 def test_metadata_file_with_a_wrong_hash_is_not_trusted(index_server: FixtureIndex) -> None:
     index_server.wheel("liar", "1.0", ["true-dep"], metadata_file=True, metadata_hash="0" * 64)
-    index_server.files["liar-1.0-py3-none-any.whl"].metadata = b"Metadata-Version: 2.1\nName: liar\nVersion: 1.0\nRequires-Dist: evil\n"
+    index_server.files[
+        "liar-1.0-py3-none-any.whl"
+    ].metadata = b"Metadata-Version: 2.1\nName: liar\nVersion: 1.0\nRequires-Dist: evil\n"
     with _engine(index_server.index_url) as engine:
         meta = engine.metadata(engine.project("liar").files[0])
     # The lying .metadata file is refused; the wheel itself is read instead.
@@ -101,7 +112,9 @@ def test_metadata_file_with_a_wrong_hash_is_not_trusted(index_server: FixtureInd
 
 @pytest.mark.parametrize("zip64", [False, True])
 def test_range_read_fetches_only_the_tail_and_metadata(index_server: FixtureIndex, zip64: bool) -> None:
-    entry = index_server.wheel("big", "1.0", ["numpy<2,>=1.22"], requires_python=">=3.9", padding=3_000_000, zip64=zip64)
+    entry = index_server.wheel(
+        "big", "1.0", ["numpy<2,>=1.22"], requires_python=">=3.9", padding=3_000_000, zip64=zip64
+    )
     with _engine(index_server.index_url) as engine:
         meta = engine.metadata(engine.project("big").files[0])
     assert meta.status is MetadataStatus.OK and meta.source == "range"
@@ -149,12 +162,21 @@ def test_bad_requires_dist_line_is_skipped_not_fatal(index_server: FixtureIndex)
     ],
 )
 def test_sdist_requirements_are_trusted_only_when_static(
-    index_server: FixtureIndex, tmp_path: Path, metadata_version: str, dynamic: tuple[str, ...], fmt: str,
+    index_server: FixtureIndex,
+    tmp_path: Path,
+    metadata_version: str,
+    dynamic: tuple[str, ...],
+    fmt: str,
     status: MetadataStatus,
 ) -> None:
     marker = tmp_path / "setup-py-ran"
     index_server.sdist(
-        "src-only", "1.0", ["attrs>=20"], metadata_version=metadata_version, dynamic=dynamic, fmt=fmt,
+        "src-only",
+        "1.0",
+        ["attrs>=20"],
+        metadata_version=metadata_version,
+        dynamic=dynamic,
+        fmt=fmt,
         marker_path=str(marker),
     )
     with _engine(index_server.index_url) as engine:
@@ -182,7 +204,9 @@ def test_several_indexes_are_merged(index_server: FixtureIndex, tmp_path: Path) 
     local.mkdir(parents=True)
     wheel = make_wheel("shared", "2.0", ["from-local"])
     (tmp_path / wheel.filename).write_bytes(wheel.data)
-    (local / "index.html").write_text(f'<a href="../../{wheel.filename}#sha256={wheel.sha256}">{wheel.filename}</a>')
+    (local / "index.html").write_text(
+        f'<a href="../../{wheel.filename}#sha256={wheel.sha256}">{wheel.filename}</a>'
+    )
     file_index = (tmp_path / "simple").as_uri()
     with _engine(index_server.index_url, file_index) as engine:
         files = engine.project("shared")
@@ -258,7 +282,10 @@ def test_offline_answers_from_the_cache_and_names_what_is_missing(index_server: 
         missing_meta = engine.metadata(unfetched)
     assert len(index_server.log) == count
     assert missing_page.files == () and any("not in the cache (offline)" in p for p in missing_page.problems)
-    assert missing_meta.status is MetadataStatus.UNAVAILABLE and "not in the cache (offline)" in missing_meta.note
+    assert (
+        missing_meta.status is MetadataStatus.UNAVAILABLE
+        and "not in the cache (offline)" in missing_meta.note
+    )
 
 
 def test_prefetch_fetches_many_in_parallel_then_metadata_is_memoized(index_server: FixtureIndex) -> None:
@@ -279,9 +306,15 @@ def test_direct_reference_is_read_or_marked_opaque(index_server: FixtureIndex) -
     url = f"{index_server.base_url}/files/{entry.filename}"
     with _engine(index_server.index_url) as engine:
         meta = engine.metadata_for_url("torchish", url)
-        gone = engine.metadata_for_url("torchish", f"{index_server.base_url}/files/torchish-9.0-py3-none-any.whl")
+        gone = engine.metadata_for_url(
+            "torchish", f"{index_server.base_url}/files/torchish-9.0-py3-none-any.whl"
+        )
         odd = engine.metadata_for_url("thing", "https://example.invalid/thing/archive/main")
-    assert meta.status is MetadataStatus.OK and meta.version == Version("2.0+cpu") and _requires(meta) == {"filelock"}
+    assert (
+        meta.status is MetadataStatus.OK
+        and meta.version == Version("2.0+cpu")
+        and _requires(meta) == {"filelock"}
+    )
     assert gone.status is MetadataStatus.UNAVAILABLE and "opaque" in gone.note and "404" in gone.note
     assert odd.status is MetadataStatus.UNAVAILABLE and "opaque" in odd.note
 
@@ -295,7 +328,11 @@ def test_sdist_in_memory_reader_rejects_non_archives(index_server: FixtureIndex)
 
 
 def test_requirement_objects_round_trip_through_the_cache(index_server: FixtureIndex) -> None:
-    reqs = ['jax[cuda]>=0.4; python_version >= "3.9"', "numpy<2,>=1.22", 'tensorflow-io-gcs-filesystem>=0.23.1; platform_machine != "arm64"']
+    reqs = [
+        'jax[cuda]>=0.4; python_version >= "3.9"',
+        "numpy<2,>=1.22",
+        'tensorflow-io-gcs-filesystem>=0.23.1; platform_machine != "arm64"',
+    ]
     index_server.wheel("rt", "1.0", reqs)
     with _engine(index_server.index_url) as engine:
         engine.metadata(engine.project("rt").files[0])

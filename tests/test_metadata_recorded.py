@@ -1,5 +1,6 @@
 """Recorded real metadata (tests/data/index/, from scripts/record_fixture_index.py) served by the fixture index."""
 
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -18,8 +19,12 @@ from tests.indexserver import RECORDED, FixtureIndex, index_server  # noqa: F401
 
 def _env(python: str) -> TargetEnvironment:
     return TargetEnvironment(
-        python=Version(python), python_full=f"{python}.0", sys_platform="linux", platform_system="Linux",
-        machine="x86_64", glibc=(2, 35),
+        python=Version(python),
+        python_full=f"{python}.0",
+        sys_platform="linux",
+        platform_system="Linux",
+        machine="x86_64",
+        glibc=(2, 35),
     )
 
 
@@ -54,8 +59,11 @@ def test_recorded_wheels_are_served_as_real_zips_for_range_reads(recorded: Fixtu
 
 
 def test_as_of_replays_a_past_day(recorded: FixtureIndex) -> None:
-    with MetadataEngine(IndexConfig(recorded.index_url), cache=MetadataCache(),
-                        as_of=datetime(2023, 6, 1, tzinfo=timezone.utc)) as engine:
+    with MetadataEngine(
+        IndexConfig(recorded.index_url),
+        cache=MetadataCache(),
+        as_of=datetime(2023, 6, 1, tzinfo=timezone.utc),
+    ) as engine:
         versions = engine.project("tensorflow").versions()
     assert Version("2.12.0") in versions
     assert max(versions) < Version("2.14")

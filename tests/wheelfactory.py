@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-__all__ = ["Built", "metadata_text", "make_wheel", "make_sdist", "wheel_filename"]
+__all__ = ["Built", "make_sdist", "make_wheel", "metadata_text", "wheel_filename"]
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,13 @@ def make_wheel(
     """A wheel whose METADATA says what the arguments say; ``padding`` bytes of incompressible payload."""
     dist = canonicalize_name(name).replace("-", "_")
     info = f"{dist}-{version}.dist-info"
-    meta = metadata if metadata is not None else metadata_text(name, version, requires, requires_python, extras)
+    meta = (
+        metadata if metadata is not None else metadata_text(name, version, requires, requires_python, extras)
+    )
     buffer = io.BytesIO()
     stamp = (2024, 1, 1, 0, 0, 0)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+
         def add(arcname: str, data: bytes, compress: int = zipfile.ZIP_DEFLATED) -> None:
             zi = zipfile.ZipInfo(arcname, date_time=stamp)
             zi.compress_type = compress
@@ -85,7 +88,10 @@ def make_wheel(
             add(f"{dist}/payload.bin", os.urandom(padding), zipfile.ZIP_STORED)
         if with_metadata:
             add(f"{info}/METADATA", meta)
-        add(f"{info}/WHEEL", f"Wheel-Version: 1.0\nGenerator: wheelfactory\nRoot-Is-Purelib: true\nTag: {tag}\n".encode())
+        add(
+            f"{info}/WHEEL",
+            f"Wheel-Version: 1.0\nGenerator: wheelfactory\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
+        )
         add(f"{info}/RECORD", b"")
     data = buffer.getvalue()
     if zip64:
@@ -98,12 +104,12 @@ def _force_zip64(data: bytes) -> bytes:
     import struct
 
     eocd_at = data.rfind(b"PK\x05\x06")
-    (_, _, _, _, count, cd_size, cd_offset, comment_len) = struct.unpack("<4s4H2LH", data[eocd_at : eocd_at + 22])
+    (_, _, _, _, count, cd_size, cd_offset, _comment_len) = struct.unpack(
+        "<4s4H2LH", data[eocd_at : eocd_at + 22]
+    )
     body = data[:eocd_at]
     zip64_eocd_offset = len(body)
-    zip64_eocd = struct.pack(
-        "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset
-    )
+    zip64_eocd = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
     locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, zip64_eocd_offset, 1)
     eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
     return body + zip64_eocd + locator + eocd
@@ -124,7 +130,9 @@ def make_sdist(
     dist = canonicalize_name(name).replace("-", "_")
     root = f"{dist}-{version}"
     pkg_info = metadata_text(name, version, requires, requires_python, (), metadata_version, dynamic)
-    setup_py = f"open({marker_path!r}, 'w').write('setup.py ran')\nfrom setuptools import setup\nsetup()\n".encode()
+    setup_py = (
+        f"open({marker_path!r}, 'w').write('setup.py ran')\nfrom setuptools import setup\nsetup()\n".encode()
+    )
     members = {f"{root}/PKG-INFO": pkg_info, f"{root}/setup.py": setup_py, f"{root}/{dist}/__init__.py": b""}
     buffer = io.BytesIO()
     if fmt == "zip":

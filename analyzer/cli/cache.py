@@ -43,5 +43,7 @@ def _clear(args: argparse.Namespace) -> int:
     cache = MetadataCache()
     before = cache.info()
     cache.clear()
-    print(f"cleared {before.metadata_entries} metadata and {before.page_entries} page entries from {before.path}")
+    print(
+        f"cleared {before.metadata_entries} metadata and {before.page_entries} page entries from {before.path}"
+    )
     return 0

@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
         description="List a project's versions that install on the runtime (compatible wheel or sdist, "
         "Requires-Python) and the requirements of one version after marker evaluation for that runtime.",
     )
-    parser.add_argument("spec", metavar="NAME[==VERSION]", help="a project, optionally pinned, e.g. tensorflow==2.12.0")
+    parser.add_argument(
+        "spec", metavar="NAME[==VERSION]", help="a project, optionally pinned, e.g. tensorflow==2.12.0"
+    )
     parser.add_argument("--all", action="store_true", help="list every version, not only the latest few")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     add_snapshot_options(parser)
@@ -97,14 +99,16 @@ def _as_data(
     versions = []
     for v in sorted(by_version, reverse=True):
         best = best_file(by_version[v], env)
-        versions.append({
-            "version": str(v),
-            "installable": best is not None,
-            "file": best.filename if best else None,
-            "requires_python": str(best.requires_python) if best and best.requires_python else None,
-            "yanked": best.yanked if best else None,
-            "files": len(by_version[v]),
-        })
+        versions.append(
+            {
+                "version": str(v),
+                "installable": best is not None,
+                "file": best.filename if best else None,
+                "requires_python": str(best.requires_python) if best and best.requires_python else None,
+                "yanked": best.yanked if best else None,
+                "files": len(by_version[v]),
+            }
+        )
     out: dict[str, Any] = {
         "project": project.name,
         "target": env.describe(),
@@ -159,8 +163,10 @@ def _as_text(data: dict[str, Any], *, show_all: bool) -> str:
         lines.append("no version satisfies the request on this target")
     elif "metadata" not in data:
         files = data.get("selected_files") or []
-        lines.append(f"{data['project']} {selected}: no file installs on this target"
-                     + (f" (files: {', '.join(files)})" if files else " (no such version)"))
+        lines.append(
+            f"{data['project']} {selected}: no file installs on this target"
+            + (f" (files: {', '.join(files)})" if files else " (no such version)")
+        )
     else:
         m = data["metadata"]
         lines.append(f"{data['project']} {selected} from {m['file']} ({m['source']}, {m['status']})")

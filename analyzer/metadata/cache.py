@@ -25,7 +25,7 @@ from typing import Any
 
 from analyzer.paths import cache_dir
 
-__all__ = ["MetadataCache", "CachedPage", "CacheInfo", "default_cache_path", "gc_paused"]
+__all__ = ["CacheInfo", "CachedPage", "MetadataCache", "default_cache_path", "gc_paused"]
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,9 @@ class MetadataCache:
 
     # -- connection handling -------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return conn
 
@@ -163,8 +164,12 @@ class MetadataCache:
                     extra.unlink()
         except OSError:
             return False
-        log.warning("the metadata cache %s was unreadable (%s); set it aside as %s and started a new one",
-                    self.path, exc, aside.name)
+        log.warning(
+            "the metadata cache %s was unreadable (%s); set it aside as %s and started a new one",
+            self.path,
+            exc,
+            aside.name,
+        )
         return True
 
     def _disable(self, reason: str) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-__all__ = ["IndexConfig", "pip_config_files", "redact_url", "redact_text"]
+__all__ = ["IndexConfig", "pip_config_files", "redact_text", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -118,9 +118,13 @@ class IndexConfig:
         if env.get("PIP_EXTRA_INDEX_URL"):
             extras = _split(env["PIP_EXTRA_INDEX_URL"])
             origins.append("PIP_EXTRA_INDEX_URL")
-        return cls(index_url=index or PYPI_SIMPLE_ENDPOINT, extra_index_urls=tuple(extras), origins=tuple(origins))
+        return cls(
+            index_url=index or PYPI_SIMPLE_ENDPOINT, extra_index_urls=tuple(extras), origins=tuple(origins)
+        )
 
-    def override(self, index_url: str | None = None, extra_index_urls: Sequence[str] | None = None) -> IndexConfig:
+    def override(
+        self, index_url: str | None = None, extra_index_urls: Sequence[str] | None = None
+    ) -> IndexConfig:
         """Command-line options win over whatever pip's configuration said (as in pip: extras replace, not add)."""
         return IndexConfig(
             index_url=index_url if index_url else self.index_url,

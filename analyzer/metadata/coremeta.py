@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
-from zlib import error as zlib_error
 from collections.abc import Sequence
+from zlib import error as zlib_error
 
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
@@ -20,7 +20,13 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
 
-__all__ = ["parse_core_metadata", "read_pkg_info", "read_pkg_info_stream", "find_metadata_member", "SdistError"]
+__all__ = [
+    "SdistError",
+    "find_metadata_member",
+    "parse_core_metadata",
+    "read_pkg_info",
+    "read_pkg_info_stream",
+]
 
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 """A METADATA larger than this is not metadata: refuse it rather than hold it in memory."""
@@ -68,7 +74,9 @@ def parse_core_metadata(
         dynamic = {d.lower() for d in raw.get("dynamic", [])}
         if mv < Version("2.2"):
             status = MetadataStatus.REQUIREMENTS_UNKNOWN
-            note = f"sdist PKG-INFO has Metadata-Version {mv_text} (< 2.2): its Requires-Dist cannot be trusted"
+            note = (
+                f"sdist PKG-INFO has Metadata-Version {mv_text} (< 2.2): its Requires-Dist cannot be trusted"
+            )
         elif "requires-dist" in dynamic:
             status = MetadataStatus.REQUIREMENTS_UNKNOWN
             note = "sdist declares Requires-Dist as dynamic: known only by building it, which tfconflict never does"

@@ -49,7 +49,7 @@ from analyzer.metadata.lazywheel import (
 )
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus, ProjectFiles
 
-__all__ = ["MetadataEngine", "DEFAULT_WORKERS", "PAGE_FRESHNESS"]
+__all__ = ["DEFAULT_WORKERS", "PAGE_FRESHNESS", "MetadataEngine"]
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class MetadataEngine:
         if self.cache is not None:
             self.cache.close()
 
-    def __enter__(self) -> MetadataEngine:
+    def __enter__(self) -> MetadataEngine:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -263,7 +263,11 @@ class MetadataEngine:
         as_of = self.as_of
         kept = [f for f in files if f.upload_time is None or f.upload_time <= as_of]
         undated = sum(1 for f in kept if f.upload_time is None)
-        notes = [f"{name}: {undated} file(s) have no upload time and were kept despite --as-of"] if undated else []
+        notes = (
+            [f"{name}: {undated} file(s) have no upload time and were kept despite --as-of"]
+            if undated
+            else []
+        )
         return kept, notes
 
     def _load_project(self, name: NormalizedName) -> ProjectFiles:
@@ -342,9 +346,15 @@ class MetadataEngine:
         expires = stored.get("exp")
         return expires is None or (not self.offline and time.time() < expires)
 
-    def _unavailable(self, name: NormalizedName, version: Version, note: str, source: str = "") -> CoreMetadata:
+    def _unavailable(
+        self, name: NormalizedName, version: Version, note: str, source: str = ""
+    ) -> CoreMetadata:
         return CoreMetadata(
-            name=name, version=version, status=MetadataStatus.UNAVAILABLE, source=source, note=self._redact(note)
+            name=name,
+            version=version,
+            status=MetadataStatus.UNAVAILABLE,
+            source=source,
+            note=self._redact(note),
         )
 
     def _load_metadata(self, file: DistFile, key: str) -> CoreMetadata:
@@ -386,11 +396,17 @@ class MetadataEngine:
                 problem = str(exc)
             if problem is None:
                 return parse_core_metadata(
-                    data, name=name, version=version, source="metadata-file", sdist=file.kind is DistKind.SDIST
+                    data,
+                    name=name,
+                    version=version,
+                    source="metadata-file",
+                    sdist=file.kind is DistKind.SDIST,
                 )
             log.debug("%s; reading the distribution itself", self._redact(problem))
-        if file.kind is DistKind.SDIST and file.url.startswith(("http://", "https://")) and not (
-            file.filename.lower().endswith(".zip")
+        if (
+            file.kind is DistKind.SDIST
+            and file.url.startswith(("http://", "https://"))
+            and not (file.filename.lower().endswith(".zip"))
         ):
             return self._stream_sdist(file, label)
         if file.kind is DistKind.SDIST:
@@ -432,7 +448,7 @@ class MetadataEngine:
         except RangeNotSupported as exc:
             log.debug("%s: the server ignored Range; downloading the whole wheel", label)
             with self._spool(exc.response, label, hashes) as spooled:
-                data = read_metadata_from_zip(spooled, name, label)  # type: ignore[arg-type]
+                data = read_metadata_from_zip(spooled, name, label)
             source = "download"
         return parse_core_metadata(data, name=name, version=version, source=source)
 
@@ -488,12 +504,18 @@ class MetadataEngine:
                 kind = DistKind.SDIST
         except (InvalidWheelFilename, InvalidSdistFilename):
             return self._unavailable(
-                canonical, Version("0"), f"{canonical} @ {redact_url(url)}: not a wheel or sdist file name; "
-                "treated as an opaque pin"
+                canonical,
+                Version("0"),
+                f"{canonical} @ {redact_url(url)}: not a wheel or sdist file name; treated as an opaque pin",
             )
         file = DistFile(
-            project=canonical, version=version, filename=filename, url=clean_url, kind=kind,
-            index_url="", hashes=hashes,
+            project=canonical,
+            version=version,
+            filename=filename,
+            url=clean_url,
+            kind=kind,
+            index_url="",
+            hashes=hashes,
         )
         meta = self.metadata(file)
         if meta.status is MetadataStatus.UNAVAILABLE:

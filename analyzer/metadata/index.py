@@ -36,13 +36,20 @@ from analyzer.metadata.config import redact_url
 from analyzer.metadata.http import TIMEOUT, Traffic
 from analyzer.metadata.models import DistFile, DistKind
 
-__all__ = ["ACCEPT", "EMPTY_PAGE", "PageResult", "PageText", "compact_body", "fetch_page", "files_from_page", "page_url"]
+__all__ = [
+    "ACCEPT",
+    "EMPTY_PAGE",
+    "PageResult",
+    "PageText",
+    "compact_body",
+    "fetch_page",
+    "files_from_page",
+    "page_url",
+]
 
 log = logging.getLogger(__name__)
 
-ACCEPT = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
-)
+ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
 _versions: dict[str, Version] = {}
 _specifiers: dict[str, SpecifierSet] = {}
@@ -75,7 +82,9 @@ def _strip_userinfo(url: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment))
+    return urlunsplit(
+        (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment)
+    )
 
 
 def _restore_userinfo(url: str | None, index_url: str) -> str | None:
@@ -228,7 +237,18 @@ def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tup
         if murl:
             mflag = 1 if murl == entry.url.split("#", 1)[0] + ".metadata" else _strip_userinfo(murl)
         groups.setdefault(version, []).append(
-            [filename, kind, url_c, rp, entry.yanked, upload, entry.hashes, entry.size, mflag, entry.metadata_hashes]
+            [
+                filename,
+                kind,
+                url_c,
+                rp,
+                entry.yanked,
+                upload,
+                entry.hashes,
+                entry.size,
+                mflag,
+                entry.metadata_hashes,
+            ]
         )
     return {"base": base, "groups": list(groups.items())}, problems
 
@@ -297,7 +317,9 @@ def files_from_page(
         # release parts, so deleting every ".0" is a parse-free prefilter with no false negatives.
         wanted = str(only).replace(".0", "")
         groups = [
-            (v, rows) for v, rows in page.groups.items() if v.replace(".0", "") == wanted and _version(v) == only
+            (v, rows)
+            for v, rows in page.groups.items()
+            if v.replace(".0", "") == wanted and _version(v) == only
         ]
     with gc_paused():
         decoded = [(v, json.loads(rows)) for v, rows in groups]
@@ -359,7 +381,9 @@ def _file_page(index_url: str, name: NormalizedName) -> PageResult:
         html = page_file.read_bytes()
         page = ProjectPage.from_html(project=name, html=html, base_url=url)
     except (OSError, ValueError) as exc:
-        return PageResult(page=None, problems=(f"{redact_url(url)}: cannot read the page: {exc}",), failed=True)
+        return PageResult(
+            page=None, problems=(f"{redact_url(url)}: cannot read the page: {exc}",), failed=True
+        )
     body, problems = compact_body(_entries_from_page(page), name, redact_url(url))
     return PageResult(page=PageText.from_compact(body, problems), problems=tuple(problems))
 
@@ -402,8 +426,14 @@ def fetch_page(
             entries = _entries_from_json(response.json(), response.url)
         else:
             entries = _entries_from_page(ProjectPage.from_response(response, name))
-    except (UnsupportedContentTypeError, UnsupportedRepoVersionError, ValueError, KeyError, TypeError,
-            AttributeError) as exc:
+    except (
+        UnsupportedContentTypeError,
+        UnsupportedRepoVersionError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+    ) as exc:
         return PageResult(page=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
     body, problems = compact_body(entries, name, label)
     return PageResult(

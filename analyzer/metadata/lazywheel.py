@@ -16,10 +16,10 @@ import zipfile
 from collections.abc import Callable
 
 import requests
+from packaging.utils import NormalizedName
 
 from analyzer.metadata.coremeta import MAX_METADATA_BYTES, find_metadata_member
 from analyzer.metadata.http import TIMEOUT, Traffic
-from packaging.utils import NormalizedName
 
 __all__ = ["RangeNotSupported", "WheelMetadataError", "fetch_wheel_metadata", "read_metadata_from_zip"]
 
@@ -122,10 +122,12 @@ class _SparseFile(io.RawIOBase):
         return len(data)
 
 
-def read_metadata_from_zip(fileobj: io.RawIOBase | io.BufferedIOBase, name: NormalizedName, label: str) -> bytes:
+def read_metadata_from_zip(
+    fileobj: io.RawIOBase | io.BufferedIOBase, name: NormalizedName, label: str
+) -> bytes:
     """METADATA of a wheel open as a seekable file (local, downloaded or sparse)."""
     try:
-        with zipfile.ZipFile(fileobj) as zf:  # type: ignore[arg-type]
+        with zipfile.ZipFile(fileobj) as zf:
             member = find_metadata_member(zf.namelist(), name)
             if member is None:
                 raise WheelMetadataError(f"{label}: no *.dist-info/METADATA in the wheel")
@@ -136,7 +138,14 @@ def read_metadata_from_zip(fileobj: io.RawIOBase | io.BufferedIOBase, name: Norm
                 header_end = info.header_offset + 30 + len(info.orig_filename.encode()) + MEMBER_SLACK
                 fileobj.ensure(info.header_offset, header_end + info.compress_size)
             return zf.read(info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        ValueError,
+        KeyError,
+        NotImplementedError,
+    ) as exc:
         raise WheelMetadataError(f"{label}: not a readable zip ({exc})") from exc
 
 
