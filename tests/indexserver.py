@@ -131,7 +131,7 @@ class FixtureIndex:
     def sdist(
         self, name: str, version: str, requires: tuple[str, ...] | list[str] = (), **kw: Any
     ) -> FileEntry:
-        build_keys = {"requires_python", "metadata_version", "dynamic", "fmt", "marker_path"}
+        build_keys = {"requires_python", "metadata_version", "dynamic", "fmt", "marker_path", "padding"}
         built = make_sdist(name, version, requires, **{k: v for k, v in kw.items() if k in build_keys})
         add_keys = {k: v for k, v in kw.items() if k not in build_keys or k == "requires_python"}
         return self.add(built, **add_keys)

@@ -353,3 +353,54 @@ def test_files_of_one_version_equals_the_filtered_project(index_server: FixtureI
         assert one == tuple(f for f in everything.files if f.version == Version("1.1"))
         assert engine.files_of("Multi", Version("1.1")) == one
     assert sorted(f.filename for f in one) == ["multi-1.1-py3-none-any.whl", "multi-1.1.tar.gz"]
+
+
+def test_large_sdist_is_read_only_up_to_pkg_info(index_server: FixtureIndex) -> None:
+    entry = index_server.sdist("bigsrc", "1.0", ["numpy"], padding=4_000_000)
+    with _engine(index_server.index_url) as engine:
+        meta = engine.metadata(engine.project("bigsrc").files[0])
+        read = engine.traffic.bytes
+    assert meta.status is MetadataStatus.OK and _requires(meta) == {"numpy"}
+    assert read < len(entry.content()) / 4
+
+
+def test_metadata_file_offered_in_html(index_server: FixtureIndex) -> None:
+    index_server.mode = "html"
+    index_server.wheel("htmlmeta", "1.0", ["dep"], metadata_file=True)
+    with _engine(index_server.index_url) as engine:
+        (file,) = engine.project("htmlmeta").files
+        meta = engine.metadata(file)
+    assert file.metadata_hashes and meta.source == "metadata-file" and _requires(meta) == {"dep"}
+
+
+def test_fault_hook_503_then_429_are_retried(index_server: FixtureIndex) -> None:
+    index_server.wheel("flaky", "1.0")
+    answers = iter([(503, {}), (429, {"Retry-After": "0"})])
+
+    def fault(handler: object) -> bool:
+        status = next(answers, None)
+        if status is None:
+            return False  # serve normally from now on
+        handler.send_body(status[0], b"try later", "text/plain", status[1])  # type: ignore[attr-defined]
+        return True
+
+    index_server.faults["/simple/flaky/"] = fault
+    with _engine(index_server.index_url) as engine:
+        files = engine.project("flaky")
+    assert [str(v) for v in files.versions()] == ["1.0"] and files.problems == ()
+    assert [r.status for r in index_server.requests_for("/simple/flaky/")] == [503, 429, 200]
+
+
+def test_persistent_server_error_is_a_problem_naming_the_url(index_server: FixtureIndex) -> None:
+    index_server.wheel("broken", "1.0")
+
+    def fault(handler: object) -> bool:
+        handler.send_body(500, b"oops", "text/plain")  # type: ignore[attr-defined]
+        return True
+
+    index_server.faults["/simple/broken/"] = fault
+    with _engine(index_server.index_url) as engine:
+        engine.session.adapters["http://"].max_retries.total = 1  # type: ignore[attr-defined]
+        files = engine.project("broken")
+    assert files.files == ()
+    assert any("/simple/broken/" in p and "500" in p for p in files.problems)

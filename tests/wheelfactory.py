@@ -125,6 +125,7 @@ def make_sdist(
     dynamic: Sequence[str] = (),
     fmt: str = "tar.gz",
     marker_path: str = "/tmp/tfconflict-sdist-marker",
+    padding: int = 0,
 ) -> Built:
     """An sdist with PKG-INFO and a setup.py that writes ``marker_path`` if executed (it never must be)."""
     dist = canonicalize_name(name).replace("-", "_")
@@ -134,6 +135,8 @@ def make_sdist(
         f"open({marker_path!r}, 'w').write('setup.py ran')\nfrom setuptools import setup\nsetup()\n".encode()
     )
     members = {f"{root}/PKG-INFO": pkg_info, f"{root}/setup.py": setup_py, f"{root}/{dist}/__init__.py": b""}
+    if padding:
+        members[f"{root}/{dist}/payload.bin"] = os.urandom(padding)
     buffer = io.BytesIO()
     if fmt == "zip":
         with zipfile.ZipFile(buffer, "w") as zf:
