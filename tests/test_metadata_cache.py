@@ -90,3 +90,17 @@ def test_info_and_clear(index_server: FixtureIndex) -> None:
     assert (info.metadata_entries, info.page_entries) == (1, 1) and info.size > 0
     cache.clear()
     assert (cache.info().metadata_entries, cache.info().page_entries) == (0, 0)
+
+
+def test_unreadable_cached_page_is_fetched_again(index_server: FixtureIndex) -> None:
+    index_server.wheel("page", "1.0")
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
+        engine.project("page")
+    cache = MetadataCache()
+    conn = cache._conn()
+    assert conn is not None
+    conn.execute("UPDATE pages SET body='garbage without a header'")
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=cache) as engine:
+        files = engine.project("page")
+    assert [str(v) for v in files.versions()] == ["1.0"]
+    assert [r.status for r in index_server.requests_for("/simple/page/")] == [200, 200]

@@ -208,9 +208,19 @@ class MetadataEngine:
         label = redact_url(index_url)
         key = self._page_key(index_url, name)
         cached = self.cache.get_page(key) if self.cache is not None else None
-        if cached is not None and (self.offline or time.time() - cached.fetched < self.freshness):
-            page = PageText.from_text(cached.text)
-            return page, list(page.problems)
+        cached_page: PageText | None = None
+        if cached is not None:
+            try:
+                cached_page = PageText.from_text(cached.text)
+            except (ValueError, KeyError, TypeError):
+                log.warning("the cached page of %s from %s is unreadable; fetching it again", name, label)
+                cached = None
+        if (
+            cached_page is not None
+            and cached is not None
+            and (self.offline or time.time() - cached.fetched < self.freshness)
+        ):
+            return cached_page, list(cached_page.problems)
         if self.offline:
             if index_url.startswith("file:"):
                 result = fetch_page(self.session, index_url, name, self.page_traffic)
@@ -225,17 +235,15 @@ class MetadataEngine:
             last_modified=cached.last_modified if cached else None,
         )
         now = time.time()
-        if result.not_modified and cached is not None:
+        if result.not_modified and cached_page is not None:
             if self.cache is not None:
                 self.cache.touch_page(key, now)
-            page = PageText.from_text(cached.text)
-            return page, list(page.problems)
+            return cached_page, list(cached_page.problems)
         if result.failed or result.page is None:
             problems = [self._redact(p) for p in result.problems]
-            if cached is not None:
-                page = PageText.from_text(cached.text)
+            if cached_page is not None:
                 problems.append(f"{label}: used the cached page of {name} instead")
-                return page, problems + list(page.problems)
+                return cached_page, problems + list(cached_page.problems)
             return EMPTY_PAGE, problems
         problems = [self._redact(p) for p in result.problems]
         page = result.page.with_problems(problems)
