@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -404,3 +405,25 @@ def test_persistent_server_error_is_a_problem_naming_the_url(index_server: Fixtu
         files = engine.project("broken")
     assert files.files == ()
     assert any("/simple/broken/" in p and "500" in p for p in files.problems)
+
+
+def test_truncated_file_body_is_unavailable_not_an_exception(index_server: FixtureIndex) -> None:
+    entry = index_server.wheel("cut", "1.0", ["dep"], padding=100_000)
+
+    def truncate(handler: object) -> bool:
+        h: Any = handler
+        h.send_response(206)
+        h.send_header("Content-Range", f"bytes 0-999/{len(entry.content())}")
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        h.wfile.write(b"PK" * 10)
+        h.close_connection = True
+        h.record(206, 20)
+        return True
+
+    index_server.faults[f"/files/{entry.filename}"] = truncate
+    with _engine(index_server.index_url) as engine:
+        engine.session.adapters["http://"].max_retries.total = 1  # type: ignore[attr-defined]
+        meta = engine.metadata(engine.project("cut").files[0])
+    assert meta.status is MetadataStatus.UNAVAILABLE
+    assert "cut 1.0" in meta.note and entry.filename in meta.note
