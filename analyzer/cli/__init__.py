@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from analyzer import __version__
 from analyzer.errors import ExitCode, TfconflictError
 
-COMMAND_MODULES = ("snapshots", "metadata", "cache")
+COMMAND_MODULES = ("check", "snapshots", "metadata", "cache")
 """Modules of ``analyzer.cli`` that register a command each, in the order ``--help`` lists them."""
 
 

@@ -1,0 +1,111 @@
+"""``check`` as one function: snapshot + request + metadata source in, ``Report`` out.
+
+The stages run in the order a reader expects (installable? -> what pip does -> minimal conflicting set ->
+suggestions) and share what they can: one image graph, one set of pre-existing violations, one metadata source
+whose memo and cache every stage reuses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from packaging.requirements import Requirement
+
+from analyzer.diagnosis.conflict_set import minimal_conflicting_set, preexisting_violations
+from analyzer.diagnosis.graph import image_graph
+from analyzer.diagnosis.installable import installability
+from analyzer.diagnosis.pip_prediction import predict
+from analyzer.diagnosis.pipcheck import check_snapshot
+from analyzer.diagnosis.suggestions import suggestions
+from analyzer.environment import TargetEnvironment
+from analyzer.errors import MetadataUnavailable
+from analyzer.metadata.models import MetadataSource
+from analyzer.report import Report, RuntimeSummary
+from analyzer.request import RequestItem
+from analyzer.snapshot import Snapshot
+
+T = TypeVar("T")
+
+
+def run_check(
+    items: Sequence[RequestItem],
+    snapshot: Snapshot,
+    source: MetadataSource,
+    *,
+    releases: Sequence[tuple[str, str]] = (),
+    conflict_set: bool = True,
+    with_suggestions: bool = True,
+) -> Report:
+    """Answer ``pip install ITEMS`` for ``snapshot`` without installing anything.
+
+    ``releases`` are (release id, Python) pairs offered as alternatives when the request does not install on
+    this interpreter. Raises MetadataUnavailable only when the request's own projects cannot be looked up.
+    """
+    timings: dict[str, float] = {}
+
+    def timed(stage: str, fn: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+    env = TargetEnvironment.from_snapshot(snapshot)
+    request: list[Requirement] = [item.requirement for item in items]
+    requested_names = [item.name for item in items]
+    warnings: list[str] = [f"{snapshot.id}: {note}" for note in snapshot.notes]
+
+    _require_projects(items, source)
+    answer = timed("installable", lambda: installability(request, env, source, releases=releases))
+    summary = RuntimeSummary.of(snapshot, answer.target)
+    if not answer.ok:
+        return Report(tuple(items), summary, answer, warnings=tuple(warnings), timings=timings)
+
+    prefetch_projects = getattr(source, "prefetch_projects", None)
+    if prefetch_projects is not None:
+        timed("index pages", lambda: prefetch_projects([*requested_names, *(p.name for p in snapshot.pins)]))
+
+    graph = timed("image metadata", lambda: image_graph(snapshot, env, source))
+    before = timed("pip check before", lambda: check_snapshot(snapshot, source, env))
+    ignored = preexisting_violations(graph)
+    prediction = timed("pip prediction", lambda: predict(request, snapshot, env, source))
+    warnings.extend(str(w) for w in prediction.warnings)
+
+    found = None
+    if conflict_set:
+        found = timed(
+            "minimal conflicting set",
+            lambda: minimal_conflicting_set(request, snapshot, env, source, graph=graph, ignore_edges=ignored),
+        )
+        warnings.extend(found.warnings)
+    advice = None
+    if with_suggestions and (not prediction.ok or prediction.changes or prediction.newly_broken):
+        advice = timed(
+            "suggestions",
+            lambda: suggestions(request, snapshot, env, source, graph=graph, ignore_edges=ignored),
+        )
+    return Report(
+        request=tuple(items),
+        runtime=summary,
+        installability=answer,
+        prediction=prediction,
+        conflict_set=found,
+        suggestions=advice,
+        preexisting=before.violations,
+        warnings=tuple(dict.fromkeys(warnings)),
+        timings=timings,
+    )
+
+
+def _require_projects(items: Sequence[RequestItem], source: MetadataSource) -> None:
+    """Exit code 3 territory: a requested project that could not be looked up at all (not merely unknown)."""
+    for item in items:
+        if item.requirement.url:
+            continue
+        files = source.project(item.name)
+        if not files.files and files.problems:
+            raise MetadataUnavailable(
+                f"cannot look up {item.requirement.name}: " + "; ".join(files.problems), package=item.name
+            )

@@ -1,0 +1,18 @@
+"""Renderers: ``render_<format>(report) -> str``. They never print, so the CLI, the hook and tests share them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from analyzer.render.json import render_json
+from analyzer.render.markdown import render_markdown
+from analyzer.render.text import render_text
+from analyzer.report import Report
+
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "markdown": render_markdown,
+}
+
+__all__ = ["RENDERERS", "render_json", "render_markdown", "render_text"]

@@ -1,0 +1,260 @@
+"""The report of ``tfconflict check``: plain data that every renderer reads, and its versioned JSON form.
+
+The verdict is computed once, here, from the three answers (installable? what pip does; the minimal conflicting
+set), so the text, markdown and JSON renderers and the exit code can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from analyzer.diagnosis.conflict_set import ConflictSetResult, Member
+from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
+from analyzer.diagnosis.installable import Installability, ProjectInstallability, Status
+from analyzer.diagnosis.pip_prediction import PipPrediction
+from analyzer.diagnosis.pipcheck import Violation
+from analyzer.diagnosis.suggestions import Suggestions
+from analyzer.errors import ExitCode
+from analyzer.request import RequestItem
+from analyzer.snapshot import Snapshot
+
+SCHEMA = "tfconflict.report/1"
+"""Version of the JSON form (README, "JSON report"); bumped whenever a field changes meaning."""
+
+
+class Verdict(str, Enum):
+    """One word for the whole answer, most severe first."""
+
+    NOT_INSTALLABLE = "not-installable"
+    """A requested project has no distribution for this interpreter and platform."""
+    UNRESOLVABLE = "unresolvable"
+    """pip would fail: the request's own requirements conflict (or conflict with the interpreter)."""
+    BREAKS = "breaks"
+    """pip would install it and leave preinstalled packages newly broken."""
+    CHANGES = "changes"
+    """pip would change preinstalled packages, without newly breaking any."""
+    FITS = "fits"
+    """pip would change no preinstalled package (new packages may be added)."""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self is Verdict.FITS else ExitCode.CONFLICT
+
+
+@dataclass(frozen=True)
+class RuntimeSummary:
+    """What the report says about the runtime it answered for."""
+
+    id: str
+    kind: str
+    date: datetime | None
+    python: str
+    python_evidence: str
+    platform: str
+    packages: int
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, target: str) -> RuntimeSummary:
+        return cls(
+            id=snapshot.id,
+            kind=snapshot.kind,
+            date=snapshot.date,
+            python=snapshot.python,
+            python_evidence=snapshot.python_evidence,
+            platform=target,
+            packages=len(snapshot.pins),
+            notes=snapshot.notes,
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``check`` found, for one request against one runtime."""
+
+    request: tuple[RequestItem, ...]
+    runtime: RuntimeSummary
+    installability: Installability
+    prediction: PipPrediction | None = None
+    conflict_set: ConflictSetResult | None = None
+    suggestions: Suggestions | None = None
+    preexisting: tuple[Violation, ...] = ()
+    """``pip check`` of the image before anything is installed: not the request's fault."""
+    warnings: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> Verdict:
+        if not self.installability.ok:
+            return Verdict.NOT_INSTALLABLE
+        prediction = self.prediction
+        if prediction is None or not prediction.ok:
+            return Verdict.UNRESOLVABLE
+        if prediction.newly_broken:
+            return Verdict.BREAKS
+        if prediction.upgrades or prediction.downgrades or prediction.reinstalls:
+            return Verdict.CHANGES
+        if self.conflict_set is not None and self.conflict_set.verdict is SetVerdict.CONFLICT:
+            return Verdict.CHANGES
+        return Verdict.FITS
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.verdict.exit_code
+
+    def headline(self) -> str:
+        """The verdict in one sentence, the first line of every rendering."""
+        request = ", ".join(str(item) for item in self.request)
+        verdict = self.verdict
+        where = self.runtime.id
+        if verdict is Verdict.NOT_INSTALLABLE:
+            reasons = "; ".join(blocking_reason(item) for item in self.installability.blocking)
+            return f"{request} cannot be installed on {where} ({self.runtime.platform}): {reasons}"
+        assert self.prediction is not None or verdict is Verdict.UNRESOLVABLE
+        if verdict is Verdict.UNRESOLVABLE:
+            return f"pip would fail to install {request} on {where}: the requirements conflict"
+        p = self.prediction
+        assert p is not None
+        moved = len(p.upgrades) + len(p.downgrades) + len(p.reinstalls)
+        if verdict is Verdict.BREAKS:
+            return (
+                f"{request} installs on {where}, but pip would change {moved} preinstalled package(s) and leave "
+                f"{len(_broken_packages(p.newly_broken))} newly broken"
+            )
+        if verdict is Verdict.CHANGES:
+            return f"{request} installs on {where}; pip would change {moved} preinstalled package(s), breaking none"
+        added = len(p.installs)
+        tail = f" (adds {added} new package(s))" if added else ""
+        return f"{request} fits {where} as it is{tail}"
+
+    # -- JSON form ---------------------------------------------------------------------------------------------
+
+    def to_json_dict(self) -> dict[str, Any]:
+        p = self.prediction
+        cs = self.conflict_set
+        return {
+            "schema": SCHEMA,
+            "verdict": self.verdict.value,
+            "exit_code": int(self.exit_code),
+            "headline": self.headline(),
+            "request": [
+                {"requirement": str(i.requirement), "origin": i.origin, "line": i.line} for i in self.request
+            ],
+            "runtime": {
+                "id": self.runtime.id,
+                "kind": self.runtime.kind,
+                "date": self.runtime.date.isoformat() if self.runtime.date else None,
+                "python": self.runtime.python,
+                "python_evidence": self.runtime.python_evidence,
+                "platform": self.runtime.platform,
+                "packages": self.runtime.packages,
+                "notes": list(self.runtime.notes),
+            },
+            "installable": {
+                "ok": self.installability.ok,
+                "target": self.installability.target,
+                "projects": [_installability(item) for item in self.installability.items],
+            },
+            "pip": None if p is None else {
+                "ok": p.ok,
+                "changes": [
+                    {"name": c.name, "action": c.kind.value, "from": c.old, "to": c.new, "origin": c.origin.value}
+                    for c in p.changes
+                ],
+                "conflict": None if p.conflict is None else {
+                    "message": p.conflict.pip_message(),
+                    "causes": [
+                        {"requirement": c.requirement, "parent": c.parent, "parent_version": c.parent_version,
+                         "text": c.text, "chain": list(c.chain)}
+                        for c in p.conflict.causes
+                    ],
+                },
+                "newly_broken": [_violation(v) for v in p.newly_broken],
+                "already_broken": [_violation(v) for v in p.already_broken],
+                "fixed": [_violation(v) for v in p.fixed],
+                "pip_warning": [v.text() for v in p.pip_warning],
+                "severe": [{"name": s.name, "reason": s.reason} for s in p.severe],
+                "opaque": list(p.opaque),
+            },
+            "conflict_set": None if cs is None else {
+                "verdict": cs.verdict.value,
+                "sets": [
+                    {"verified": s.verified, "members": [_member(m) for m in s.members]} for s in cs.sets
+                ],
+                "several": cs.several,
+                "candidates": len(cs.candidates),
+                "ignored_preexisting": [list(edge) for edge in cs.ignored],
+                "resolver_calls": cs.resolver_calls,
+                "seconds": round(cs.seconds, 3),
+            },
+            "suggestions": None if self.suggestions is None else [
+                {"requirement": s.requirement, "fits_as_is": s.fits_as_is, "changes": s.changes,
+                 "installed": s.installed}
+                for s in self.suggestions.items
+            ],
+            "preexisting_violations": [_violation(v) for v in self.preexisting],
+            "warnings": list(self.warnings),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def blocking_reason(item: ProjectInstallability) -> str:
+    """The short reason for the headline; the section under it carries the evidence."""
+    if item.status is Status.NOT_INSTALLABLE:
+        return f"{item.name} has no distribution for this Python and platform"
+    if item.status is Status.NO_MATCHING_VERSION:
+        return f"no version of {item.name} matches {item.requirement}"
+    if item.status is Status.UNKNOWN_PROJECT:
+        return f"no project named {item.name} on the index"
+    return item.message
+
+
+def _broken_packages(violations: tuple[Violation, ...]) -> set[str]:
+    return {v.name for v in violations}
+
+
+def _violation(v: Violation) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "version": v.version,
+        "requirement": v.requirement,
+        "dependency": v.dependency,
+        "installed": v.installed,
+        "text": v.future_text(),
+    }
+
+
+def _member(m: Member) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "installed": m.installed,
+        "moves_to": m.moves_to,
+        "removed": m.removed,
+        "reasons": [
+            {"parent": e.parent, "parent_version": e.parent_version, "child": e.child,
+             "requirement": e.requirement, "text": str(e)}
+            for e in m.reasons
+        ],
+    }
+
+
+def _installability(item: ProjectInstallability) -> dict[str, Any]:
+    return {
+        "name": item.name,
+        "requirement": item.requirement,
+        "status": item.status.value,
+        "message": item.message,
+        "chosen": str(item.chosen) if item.chosen else None,
+        "evidence": item.evidence,
+        "interpreters": list(item.interpreters),
+        "platforms": list(item.platforms),
+        "requires_python": list(item.requires_python),
+        "nearest_below": str(item.nearest_below) if item.nearest_below else None,
+        "nearest_above": str(item.nearest_above) if item.nearest_above else None,
+        "latest_installable": str(item.latest_installable) if item.latest_installable else None,
+        "fitting_releases": list(item.fitting_releases),
+    }
