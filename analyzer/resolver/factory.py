@@ -82,6 +82,8 @@ class Factory:
         self._eval_warnings: dict[int, tuple[ResolverWarning, ...]] = {}
         self._metadata: dict[tuple[str, str], CoreMetadata] = {}
         self._prefetched: set[tuple[str, str]] = set()
+        self._best_file: dict[tuple[NormalizedName, Version], DistFile | None] = {}
+        self._by_specs: dict[tuple[NormalizedName, frozenset[str]], tuple[IndexCandidate, ...]] = {}
         self._named: dict[int, tuple[tuple[NormalizedName, Requirement], ...]] = {}
         self._contains: dict[tuple[int, Version], bool] = {}
         self.python = PythonCandidate(self, Version(env.python_full))
@@ -140,6 +142,24 @@ class Factory:
             self.index_candidate(e.file) for e in applicable if not e.yanked or (all_yanked and pinned)
         )
         self._matches[memo_key] = found
+        return found
+
+    def _index_for(
+        self, name: NormalizedName, reqs: list[SpecifierRequirement]
+    ) -> tuple[IndexCandidate, ...]:
+        """``index_candidates`` for the combined specifier of ``reqs``, memoized on their specifier texts.
+
+        Backtracking asks for the same combinations thousands of times; combining ``SpecifierSet`` objects and
+        printing them for a key costs more than the answer.
+        """
+        key = (name, frozenset(r.spec_key for r in reqs))
+        found = self._by_specs.get(key)
+        if found is None:
+            specifier = SpecifierSet()
+            for r in reqs:
+                specifier &= r.specifier
+            found = self.index_candidates(name, specifier)
+            self._by_specs[key] = found
         return found
 
     def index_candidate(self, file: DistFile) -> IndexCandidate:
@@ -219,6 +239,14 @@ class Factory:
 
     def best_file_of_version(self, name: NormalizedName, version: Version) -> DistFile | None:
         """The file whose metadata describes an installed version: best wheel for the target, else any file."""
+        memo_key = (name, version)
+        if memo_key in self._best_file:
+            return self._best_file[memo_key]
+        found = self._find_best_file(name, version)
+        self._best_file[memo_key] = found
+        return found
+
+    def _find_best_file(self, name: NormalizedName, version: Version) -> DistFile | None:
         best: tuple[tuple[int, int], DistFile] | None = None
         for f in self.files(name):
             if f.version != version:
@@ -522,7 +550,7 @@ class Factory:
         reqs = list(requirements.get(identifier, ()))
         incompat = {id(c) for c in incompatibilities.get(identifier, ())}
         explicit: dict[int, Candidate] = {}
-        specifier = SpecifierSet()
+        spec_reqs: list[SpecifierRequirement] = []
         name: NormalizedName | None = None
         extras: frozenset[NormalizedName] = frozenset()
         for r in reqs:
@@ -532,7 +560,7 @@ class Factory:
             if isinstance(r, ExplicitRequirement):
                 explicit[id(r.candidate)] = r.candidate
             else:
-                specifier &= r.specifier
+                spec_reqs.append(r)
             name = r.name
             extras = r.extras if isinstance(r, SpecifierRequirement) else r.candidate.extras
         if name is None:
@@ -553,13 +581,13 @@ class Factory:
             ]
         inst: Candidate | None = installed.get(name)
         if inst is not None:
-            if specifier.contains(inst.version, prereleases=True):
+            if all(r.is_satisfied_by(inst) for r in spec_reqs):
                 inst = self.extras_candidate(inst, extras)
                 if id(inst) in incompat:
                     inst = None
             else:
                 inst = None
-        index: Iterable[Candidate] = self.index_candidates(name, specifier)
+        index: Iterable[Candidate] = self._index_for(name, spec_reqs)
         if extras:
             index = [self.extras_candidate(c, extras) for c in index]
         out: list[Candidate] = []

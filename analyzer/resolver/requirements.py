@@ -55,7 +55,18 @@ def make_key(name: NormalizedName, extras: frozenset[NormalizedName] = frozenset
 class SpecifierRequirement:
     """A named requirement with a version specifier (``numpy<1.24,>=1.22``), from the request or metadata."""
 
-    __slots__ = ("_satisfied", "extras", "key", "name", "parent", "req", "role", "specifier", "text")
+    __slots__ = (
+        "_satisfied",
+        "extras",
+        "key",
+        "name",
+        "parent",
+        "req",
+        "role",
+        "spec_key",
+        "specifier",
+        "text",
+    )
 
     def __init__(
         self,
@@ -72,6 +83,8 @@ class SpecifierRequirement:
         )
         self.key = make_key(self.name, self.extras)
         self.specifier: SpecifierSet = req.specifier
+        self.spec_key = str(req.specifier)
+        """The specifier's text, computed once: the factory's memo key for candidate lists."""
         self.parent = parent
         self.role = role
         self._satisfied: dict[int, bool] = {}
