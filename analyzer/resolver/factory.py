@@ -82,6 +82,7 @@ class Factory:
         self._eval_warnings: dict[int, tuple[ResolverWarning, ...]] = {}
         self._metadata: dict[tuple[str, str], CoreMetadata] = {}
         self._prefetched: set[tuple[str, str]] = set()
+        self._speculated: set[int] = set()
         self._best_file: dict[tuple[NormalizedName, Version], DistFile | None] = {}
         self._by_specs: dict[tuple[NormalizedName, frozenset[str]], tuple[IndexCandidate, ...]] = {}
         self._named: dict[int, tuple[tuple[NormalizedName, Requirement], ...]] = {}
@@ -533,6 +534,40 @@ class Factory:
         warm = getattr(self.source, "prefetch_projects", None)
         if todo and callable(warm):
             warm(todo)
+
+    def speculate(
+        self,
+        parent: Candidate,
+        deps: Iterable[ResolverRequirement],
+        installed: Mapping[NormalizedName, InstalledCandidate],
+    ) -> None:
+        """Fetch, in parallel, the metadata the resolver will most likely ask for next (once per parent).
+
+        resolvelib asks for one candidate's dependencies at a time, so a cold resolution waits on one request
+        after another. The likely next candidates are known: for each dependency, the installed version when it
+        satisfies, else the newest index version that does. Fetching their metadata (and their project pages)
+        together turns a chain of round trips into one per level of the graph; a wrong guess costs one fetch.
+        """
+        if id(parent) in self._speculated:
+            return
+        self._speculated.add(id(parent))
+        specs = [d for d in deps if isinstance(d, SpecifierRequirement)]
+        self.prefetch_projects({d.name for d in specs})
+        files: list[DistFile] = []
+        for d in specs:
+            inst = installed.get(d.name)
+            if inst is not None and d.is_satisfied_by(inst):
+                if inst._info is None and inst.url is None:
+                    found = self.best_file_of_version(inst.name, inst.version)
+                    if found is not None:
+                        files.append(found)
+                continue
+            for cand in self._index_for(d.name, [d]):
+                if cand._info is None and cand.file is not None:
+                    files.append(cand.file)
+                break
+        if files:
+            self.prefetch(files)
 
     # -- find_matches ------------------------------------------------------------------------------------------
 

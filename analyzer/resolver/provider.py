@@ -143,6 +143,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
     def get_dependencies(self, candidate: Candidate) -> list[ResolverRequirement]:
         self.touched[id(candidate)] = candidate
         deps = candidate.dependencies()
+        self.factory.speculate(candidate, deps, self.installed)
         if self.ignore_edges:
             deps = tuple(d for d in deps if (candidate.name, d.name) not in self.ignore_edges)
         seen = self.seen
