@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NameResolutionError
 from urllib3.util.retry import Retry
 
 from analyzer import __version__
@@ -26,10 +27,19 @@ MAX_RETRY_AFTER = 30.0
 
 
 class _CappedRetry(Retry):
-    """urllib3's Retry, with Retry-After capped at ``MAX_RETRY_AFTER``."""
+    """urllib3's Retry, with Retry-After capped at ``MAX_RETRY_AFTER``, and no retry of a failed DNS lookup.
+
+    A host that does not resolve (a direct reference to a host this machine cannot reach) will not resolve a
+    quarter of a second later either: retrying only multiplies the wait by the number of such pins.
+    """
 
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
+        if isinstance(error, NameResolutionError):
+            raise MaxRetryError(_pool, url or "", error) from error  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 @dataclass
