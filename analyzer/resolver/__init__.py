@@ -346,6 +346,12 @@ def resolve(
     # are those of the problem with every kept pin as a root: a success violates no kept pin's requirement, and
     # a failure is a failure of a subset of that problem's requirements.
     ignored = frozenset(ignore_edges)
+    if kept or free:
+        early = _propagate(factory, roots, kept, installed, frozenset(free), ignored)
+        if early is not None:
+            return Resolution(
+                ok=False, conflict=early, warnings=tuple(sorted(set(warnings))), requested=tuple(requested)
+            )
     promoted: dict[NormalizedName, InstalledCandidate] = {}
     touched: dict[int, Candidate] = {}
     while True:
@@ -407,6 +413,221 @@ def resolve(
         mapping=mapping,
         warnings=_collect_warnings(warnings, [*chosen, *bases.values()]),
         requested=tuple(requested),
+    )
+
+
+_MAX_PROPAGATION_PASSES = 4
+_PROPAGATION_BATCH = 8
+
+
+def _propagate(
+    factory: Factory,
+    roots: Sequence[ResolverRequirement],
+    kept: Mapping[NormalizedName, InstalledCandidate],
+    installed: Mapping[NormalizedName, InstalledCandidate],
+    free: frozenset[NormalizedName],
+    ignored: frozenset[tuple[NormalizedName, NormalizedName]],
+) -> Conflict | None:
+    """A sound, incomplete infeasibility check before any search: a Conflict when one is certain, else None.
+
+    Proving that no solution exists is where a backtracking resolver spends its time (it tries every version of
+    every movable package), and the keep-the-image search asks that question often. Some proofs are cheap:
+    the fixed candidates (kept pins, requests with one candidate) must all hold, so a project that must be
+    installed (a freed pin, or a requirement of a fixed candidate) but whose every candidate contradicts a fixed
+    candidate has no version at all. A project left with one candidate becomes fixed in turn. Anything this
+    misses is left to resolvelib, so the verdict is always the full problem's.
+    """
+    fixed: dict[NormalizedName, Candidate] = dict(kept)
+    why: dict[NormalizedName, tuple[ConflictCause, ...]] = {}
+    via: dict[NormalizedName, tuple[str, ...]] = {}
+    for n, pin in kept.items():
+        why[n] = (
+            ConflictCause(
+                name=n,
+                requirement=f"{n}=={pin.version}",
+                pip_requirement=pin.format_for_error(),
+                role=Role.KEEP,
+            ),
+        )
+        via[n] = (why[n][0].text,)
+    must: list[NormalizedName] = []
+    for r in roots:
+        if not isinstance(r, SpecifierRequirement) or r.extras:
+            continue
+        must.append(r.name)
+        if r.name in fixed:
+            continue
+        found = factory.find_candidates(
+            r.key, {r.key: [r]}, {}, installed=installed, prefers_installed=True, constrained=kept
+        )
+        if len(found) == 1:
+            fixed[r.name] = found[0]
+            why[r.name] = (
+                ConflictCause(
+                    name=r.name, requirement=r.text, pip_requirement=r.format_for_error(), role=r.role
+                ),
+            )
+            via[r.name] = (why[r.name][0].text,)
+    requested = list(dict.fromkeys(must))
+    must.extend(sorted(free))
+    checked: set[NormalizedName] = set()
+    for _ in range(_MAX_PROPAGATION_PASSES):
+        on: dict[NormalizedName, list[tuple[Requirement, Candidate]]] = {}
+        for parent_name, cand in fixed.items():
+            for dep, req in factory.named_requirements(cand.base):
+                if (parent_name, dep) not in ignored:
+                    on.setdefault(dep, []).append((req, cand))
+        grew = False
+        # the request's neighbourhood first, so the conflict named is the one pip would meet first
+        order = list(
+            dict.fromkeys([*requested, *(d for n in requested for d, _ in _deps(factory, fixed.get(n)))])
+        )
+        order += sorted((set(on) | set(must)) - set(order))
+        for name in order:
+            reqs = on.get(name, [])
+            if name in fixed:
+                bad = [(r, p) for r, p in reqs if not factory.contains(r, fixed[name].version)]
+                if bad:
+                    return _propagated_conflict(name, bad, [], why, via, free)
+                continue
+            if name not in on and name not in must:
+                continue
+            if name not in on and not _depends_on_fixed(factory, installed.get(name), fixed):
+                continue
+            if name in checked and not reqs:
+                continue
+            checked.add(name)
+            domain = _domain(factory, name, reqs, installed)
+            alive: list[Candidate] = []
+            clashes: list[tuple[Candidate, NormalizedName, Requirement]] = []
+            # newest first, a few at a time: two survivors already prove it neither empty nor fixed, and only
+            # a project that truly has no version left needs every version's metadata
+            for start in range(0, len(domain), _PROPAGATION_BATCH):
+                batch = domain[start : start + _PROPAGATION_BATCH]
+                factory.prefetch(c.file for c in batch if c.file is not None and c._info is None)
+                for c in batch:
+                    clash = next(
+                        (
+                            (m, r)
+                            for m, r in factory.named_requirements(c)
+                            if m in fixed
+                            and (name, m) not in ignored
+                            and not factory.contains(r, fixed[m].version)
+                        ),
+                        None,
+                    )
+                    if clash is None:
+                        alive.append(c)
+                    else:
+                        clashes.append((c, *clash))
+                if len(alive) >= 2:
+                    break
+            if not alive:
+                return _propagated_conflict(name, reqs, clashes, why, via, free)
+            if len(alive) == 1 and alive[0].origin is not Origin.DIRECT:
+                fixed[name] = alive[0]
+                edges = tuple(_edge(r, p, via) for r, p in reqs)
+                if name in free:
+                    edges += (
+                        ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE),
+                    )
+                why[name] = edges
+                via[name] = _via(name, reqs, via, free)
+                grew = True
+        if not grew:
+            return None
+    return None
+
+
+def _deps(factory: Factory, cand: Candidate | None) -> tuple[tuple[NormalizedName, Requirement], ...]:
+    return factory.named_requirements(cand.base) if cand is not None else ()
+
+
+def _via(
+    name: NormalizedName,
+    reqs: Sequence[tuple[Requirement, Candidate]],
+    via: Mapping[NormalizedName, tuple[str, ...]],
+    free: frozenset[NormalizedName],
+) -> tuple[str, ...]:
+    """How ``name`` got into the problem: the path to its first fixed requirer, or the freed pin itself."""
+    for req, parent in reqs:
+        return (*via.get(parent.name, ()), _edge(req, parent, via).text)
+    if name in free:
+        return (_phrase(Role.FREE, None, None, name),)
+    return ()
+
+
+def _depends_on_fixed(
+    factory: Factory, installed: InstalledCandidate | None, fixed: Mapping[NormalizedName, Candidate]
+) -> bool:
+    """A hint, from the installed version, that a project's versions may clash with a fixed candidate."""
+    if installed is None:
+        return False
+    return any(m in fixed for m, _ in factory.named_requirements(installed))
+
+
+def _domain(
+    factory: Factory,
+    name: NormalizedName,
+    reqs: Sequence[tuple[Requirement, Candidate]],
+    installed: Mapping[NormalizedName, InstalledCandidate],
+) -> list[Candidate]:
+    """Every candidate pip could pick for ``name`` under these requirements: the installed one, then the index's."""
+    specs = [SpecifierRequirement(r) for r, _ in reqs]
+    out: list[Candidate] = []
+    inst = installed.get(name)
+    if inst is not None and all(factory.contains(r, inst.version) for r, _ in reqs):
+        out.append(inst)
+    seen = {inst.version} if inst is not None else set()
+    out.extend(c for c in factory._index_for(name, specs) if c.version not in seen)
+    return out
+
+
+def _propagated_conflict(
+    name: NormalizedName,
+    reqs: Sequence[tuple[Requirement, Candidate]],
+    clashes: Sequence[tuple[Candidate, NormalizedName, Requirement]],
+    why: Mapping[NormalizedName, tuple[ConflictCause, ...]],
+    via: Mapping[NormalizedName, tuple[str, ...]],
+    free: frozenset[NormalizedName],
+) -> Conflict:
+    """The causes, pip-style: the requirements that cannot hold together, each with its chain from a root."""
+    causes: list[ConflictCause] = []
+    seen: set[str] = set()
+
+    def add(cause: ConflictCause) -> None:
+        if cause.text not in seen:
+            seen.add(cause.text)
+            causes.append(cause)
+
+    for cause in why.get(name, ()):
+        add(cause)
+    if name in free and name not in why:
+        add(ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE))
+    if not clashes:
+        for req, parent in reqs:
+            add(_edge(req, parent, via))
+    chain = _via(name, reqs, via, free)
+    for cand, dep, req in clashes:
+        add(replace(_edge(req, cand, via), chain=chain))
+        for cause in why.get(dep, ()):
+            add(cause)
+    return Conflict(causes=tuple(causes[:12]))
+
+
+def _edge(
+    req: Requirement, parent: Candidate, via: Mapping[NormalizedName, tuple[str, ...]]
+) -> ConflictCause:
+    spec = SpecifierRequirement(req)
+    return ConflictCause(
+        name=spec.name,
+        requirement=spec.text,
+        pip_requirement=spec.format_for_error(),
+        role=Role.DEPENDENCY,
+        parent=parent.name,
+        parent_version=str(parent.version),
+        parent_origin=parent.origin,
+        chain=via.get(parent.name, ()),
     )
 
 

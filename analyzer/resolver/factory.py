@@ -235,8 +235,11 @@ class Factory:
             f for f in files if _file_key(f) not in self._prefetched and _file_key(f) not in self._metadata
         ]
         if todo:
-            self.source.prefetch(todo)
             self._prefetched.update(map(_file_key, todo))
+            try:
+                self.source.prefetch(todo)
+            except Exception:  # noqa: BLE001 - a warm-up only: every answer is fetched again, one by one, if needed
+                return
 
     def best_file_of_version(self, name: NormalizedName, version: Version) -> DistFile | None:
         """The file whose metadata describes an installed version: best wheel for the target, else any file."""
@@ -533,7 +536,10 @@ class Factory:
         todo = [n for n in names if n not in self._all_files]
         warm = getattr(self.source, "prefetch_projects", None)
         if todo and callable(warm):
-            warm(todo)
+            try:
+                warm(todo)
+            except Exception:  # noqa: BLE001 - a warm-up only, as in prefetch()
+                return
 
     def speculate(
         self,
