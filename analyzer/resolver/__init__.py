@@ -336,15 +336,15 @@ def resolve(
             )
             if f is not None
         )
-    for name in free:
-        if name in installed and name not in kept:
-            roots.append(SpecifierRequirement(Requirement(name), role=Role.FREE))
+    # Freed pins, like kept ones, join the roots only when the answer would break them (see below).
+    freed = {n: installed[n] for n in free if n in installed and n not in kept}
 
-    # Kept pins are constraints (only the installed candidate is offered), not roots: resolvelib's work per round
-    # grows with the number of roots, and an image has hundreds. A kept pin becomes a root only when the answer
-    # would violate one of its requirements; then the problem is solved again. Both the answer and the verdict
-    # are those of the problem with every kept pin as a root: a success violates no kept pin's requirement, and
-    # a failure is a failure of a subset of that problem's requirements.
+    # Kept pins are constraints (only the installed candidate is offered) and freed pins are left to the
+    # installed-first order; neither is a root: resolvelib's work per round grows with the number of roots, and
+    # an image has hundreds. A pin outside the answer stays at its installed version; it becomes a root only when
+    # the answer would violate one of its requirements, and then the problem is solved again. Both the answer
+    # and the verdict are those of the problem with every kept and freed pin as a root: a success violates no
+    # such pin's requirement, and a failure is a failure of a subset of that problem's requirements.
     ignored = frozenset(ignore_edges)
     if kept or free:
         early = _propagate(factory, roots, kept, installed, frozenset(free), ignored)
@@ -355,7 +355,12 @@ def resolve(
     promoted: dict[NormalizedName, InstalledCandidate] = {}
     touched: dict[int, Candidate] = {}
     while True:
-        extra_roots = [ExplicitRequirement(c, role=Role.KEEP) for c in promoted.values()]
+        extra_roots: list[ResolverRequirement] = [
+            ExplicitRequirement(c, role=Role.KEEP)
+            if c.name in kept
+            else SpecifierRequirement(Requirement(c.name), role=Role.FREE)
+            for c in promoted.values()
+        ]
         provider = Provider(
             factory,
             installed=installed,
@@ -374,7 +379,9 @@ def resolve(
                 warnings=_collect_warnings(warnings, touched.values()),
                 requested=tuple(requested),
             )
-        violated = _violated_kept(factory, outcome, kept, installed, ignored) if kept else []
+        violated = (
+            _violated_kept(factory, outcome, {**freed, **kept}, installed, ignored) if kept or freed else []
+        )
         fresh = [c for c in violated if c.name not in promoted]
         if not fresh:
             break
@@ -390,8 +397,8 @@ def resolve(
         chosen.append(picked)
         bases[picked.name] = picked.base
         extras.setdefault(picked.name, set()).update(picked.extras)
-    for name, cand in kept.items():
-        # kept pins outside the answer stay as they are: part of the answer, as if they had been roots
+    for name, cand in [*kept.items(), *freed.items()]:
+        # kept and freed pins outside the answer stay as they are: part of the answer, as if they had been roots
         bases.setdefault(name, cand)
         extras.setdefault(name, set())
     for name in sorted(bases):
