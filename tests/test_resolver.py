@@ -222,3 +222,26 @@ def test_unreachable_direct_pin_falls_back_to_the_index_and_says_so() -> None:
         WarningKind.INDEX_FALLBACK,
         WarningKind.LOCAL_VERSION_FALLBACK,
     }
+
+
+def test_a_freed_pin_with_no_compatible_version_fails_before_search_with_the_same_verdict() -> None:
+    """tf-keras exists only for newer tensorflow: freeing it cannot help; the verdict matches a plain search."""
+    s = _scenario(
+        [
+            {"name": "tensorflow", "version": "2.12.0"},
+            {"name": "tensorflow", "version": "2.18.0"},
+            *(
+                {"name": "tf-keras", "version": v, "requires": [f"tensorflow~={v}"]}
+                for v in ("2.15.0", "2.18.0")
+            ),
+        ],
+        ["tensorflow==2.18.0", "tf-keras==2.18.0"],
+    )
+    freed = _resolve(s, "tensorflow==2.12.0", free=["tf-keras"])
+    assert not freed.ok and freed.conflict is not None
+    texts = {c.text for c in freed.conflict.causes}
+    assert "The image keeps tf-keras installed (any version)" in texts
+    assert "tf-keras 2.18.0 depends on tensorflow~=2.18.0" in texts
+    searched = _resolve(s, "tensorflow==2.12.0", "tf-keras")  # the same problem, solved by resolvelib alone
+    assert searched.ok is freed.ok
+    assert _resolve(s, "tensorflow==2.18.0", free=["tf-keras"]).ok

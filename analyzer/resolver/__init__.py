@@ -458,8 +458,10 @@ def _propagate(
         )
         via[n] = (why[n][0].text,)
     must: list[NormalizedName] = []
+    # a direct reference offers a candidate the index does not list: leave those names to the search
+    direct = {r.name for r in roots if isinstance(r, ExplicitRequirement)}
     for r in roots:
-        if not isinstance(r, SpecifierRequirement) or r.extras:
+        if not isinstance(r, SpecifierRequirement) or r.extras or r.name in direct:
             continue
         must.append(r.name)
         if r.name in fixed:
@@ -501,7 +503,7 @@ def _propagate(
                 continue
             if name not in on and not _depends_on_fixed(factory, installed.get(name), fixed):
                 continue
-            if name in checked and not reqs:
+            if (name in checked and not reqs) or name in direct:
                 continue
             checked.add(name)
             domain = _domain(factory, name, reqs, installed)
