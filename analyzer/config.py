@@ -62,6 +62,7 @@ __all__ = [
     "RUNTIMES",
     "Config",
     "Settings",
+    "fails",
     "load_config",
     "merge",
     "parse_as_of",
@@ -165,6 +166,16 @@ def merge(config: Config, cli_overrides: Mapping[str, Any] | argparse.Namespace)
         if from_cli is not None:
             values[item.name] = _cli_value(item.name, from_cli)
     return replace(settings, **values)
+
+
+def fails(verdict: str, fail_on: str) -> bool:
+    """Whether a report's verdict (``Report.verdict.value``) ends in exit code 1 under ``fail-on``.
+
+    ``breakage``: anything but ``fits``; ``not-installable``: only when pip could not install the request at all.
+    """
+    if fail_on == "not-installable":
+        return verdict in ("not-installable", "unresolvable")
+    return verdict != "fits"
 
 
 def parse_as_of(value: str | date | datetime) -> datetime:

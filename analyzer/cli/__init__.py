@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from analyzer import __version__
 from analyzer.errors import ExitCode, TfconflictError
 
-COMMAND_MODULES = ("check", "snapshots", "metadata", "cache")
+COMMAND_MODULES = ("check", "hook", "snapshots", "metadata", "cache")
 """Modules of ``analyzer.cli`` that register a command each, in the order ``--help`` lists them."""
 
 
@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="tfconflict: %(message)s",
         stream=sys.stderr,
     )
+    # urllib3 announces every retry at WARNING; the engine reports what finally failed, once, by package.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if args.verbose >= 2 else logging.ERROR)
     try:
         return int(args.func(args))
     except TfconflictError as exc:

@@ -8,6 +8,7 @@ from analyzer.snapshot import Snapshot
 
 __all__ = [
     "COLAB_REPO_ENV",
+    "DEFAULT_SNAPSHOT",
     "add_colab_repo_option",
     "add_python_platform_options",
     "add_snapshot_options",
@@ -27,15 +28,23 @@ def add_colab_repo_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_snapshot_options(parser: argparse.ArgumentParser, *, default: str = "colab") -> None:
-    """Add ``--snapshot``, ``--python``, ``--platform`` and ``--colab-repo`` to a command's parser."""
+DEFAULT_SNAPSHOT = "colab"
+
+
+def add_snapshot_options(parser: argparse.ArgumentParser, *, default: str | None = DEFAULT_SNAPSHOT) -> None:
+    """Add ``--snapshot``, ``--python``, ``--platform`` and ``--colab-repo`` to a command's parser.
+
+    ``default=None`` leaves ``args.snapshot`` None when the option is not given, so a command that reads the
+    project configuration can tell "not given" from "colab" (the configuration's ``snapshot`` applies first).
+    """
+    shown = default if default is not None else f"the configuration's snapshot, else {DEFAULT_SNAPSHOT}"
     group = parser.add_argument_group("snapshot")
     group.add_argument(
         "--snapshot",
         metavar="SEL",
         default=default,
         help="the runtime to analyse: colab, colab:latest, colab:YYYY-MM-DD, colab:YYYY.MM, colab@COMMIT, "
-        f"colab-gpu:..., colab-tpu:..., current, or a freeze / snapshot JSON file (default: {default})",
+        f"colab-gpu:..., colab-tpu:..., current, or a freeze / snapshot JSON file (default: {shown})",
     )
     add_python_platform_options(group)
     add_colab_repo_option(parser)
@@ -62,7 +71,7 @@ def snapshot_from_args(args: argparse.Namespace, selector: str | None = None) ->
     from analyzer.selectors import resolve_selector
 
     return resolve_selector(
-        selector if selector is not None else args.snapshot,
+        selector if selector is not None else (args.snapshot or DEFAULT_SNAPSHOT),
         python=getattr(args, "python", None),
         platform=getattr(args, "platform", None),
         colab_repo=getattr(args, "colab_repo", None),

@@ -1,0 +1,134 @@
+"""``tfconflict hook FILE...``: the pre-commit entry point (``.pre-commit-hooks.yaml``).
+
+Each requirements file pre-commit passes is checked on its own against the configured runtime, and every
+requirement that conflicts is printed the way linters print, ``FILE:LINE: <requirement> conflicts with the
+runtime: <why>``, so an editor or a review can jump to the line. Exit codes: 0 when every file fits (or only
+warns under ``fail-on = "not-installable"``), 1 when a requirement conflicts, 2 on a bad file or configuration,
+3 when metadata the answer needs is unavailable (offline with a cold cache).
+
+Speed matters more than detail here: the suggestions search is skipped; the minimal conflicting set is kept
+because it names the preinstalled packages each line conflicts with (``--no-conflict-set`` drops it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from analyzer.check import run_check
+from analyzer.cli.check import (
+    add_policy_options,
+    apply_ignore,
+    constraints_notes,
+    engine_for,
+    index_config,
+    request_from_files,
+    settings_from_args,
+    snapshot_from_settings,
+)
+from analyzer.cli.common import add_snapshot_options
+from analyzer.cli.indexopts import add_index_options
+from analyzer.config import Settings, fails
+from analyzer.errors import ExitCode, MetadataUnavailable
+from analyzer.metadata.engine import MetadataEngine
+from analyzer.render.github import findings
+from analyzer.snapshot import Snapshot
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "hook",
+        help="pre-commit hook: check requirements files against the configured runtime",
+        description="Check each requirements file on its own against the runtime the project configuration names "
+        "([tool.tfconflict] or tfconflict.toml; options here override it) and print FILE:LINE for every "
+        "requirement that conflicts. With no FILE, the configuration's requirements list is checked.",
+    )
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE", help="requirements files (pre-commit passes them)"
+    )
+    parser.add_argument(
+        "--no-conflict-set",
+        action="store_true",
+        help="skip the minimal-conflicting-set search (faster; lines are then blamed on what pip changes)",
+    )
+    add_policy_options(parser)
+    add_snapshot_options(parser, default=None)
+    add_index_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    files = [Path(f) for f in args.files] or list(settings.requirements)
+    if not files:
+        print(
+            "tfconflict: no requirements files given and none configured (requirements = [...]); nothing to check",
+            file=sys.stderr,
+        )
+        return int(ExitCode.OK)
+    snapshot: Snapshot | None = None
+    codes = [ExitCode.OK]
+    failing = 0
+    with ExitStack() as stack:
+        engines: dict[tuple[str, tuple[str, ...]], MetadataEngine] = {}
+        for path in files:
+            request = request_from_files([path])
+            parsed = request.parsed
+            if parsed.problems:
+                for problem in parsed.problems:
+                    print(problem)
+                codes.append(ExitCode.BAD_INPUT)
+                continue
+            for note in constraints_notes(parsed):
+                print(note, file=sys.stderr)
+            if snapshot is None:  # loaded once, and only when a file has something to check
+                snapshot = snapshot_from_settings(settings, args)
+            target, items, _ = apply_ignore(snapshot, request.items, settings.ignore)
+            if not items:
+                continue
+            config = index_config(settings, parsed)
+            key = (config.index_url, config.extra_index_urls)
+            if key not in engines:
+                engines[key] = stack.enter_context(engine_for(settings, parsed, progress=False))
+            try:
+                report = run_check(
+                    items,
+                    target,
+                    engines[key],
+                    conflict_set=not args.no_conflict_set,
+                    with_suggestions=False,
+                )
+            except MetadataUnavailable as exc:
+                print(f"{path}: cannot check: {exc}")
+                codes.append(ExitCode.METADATA_UNAVAILABLE)
+                continue
+            for finding in findings(report, fail_on=settings.fail_on):
+                print(finding)
+            if fails(report.verdict.value, settings.fail_on):
+                failing += 1
+                codes.append(ExitCode.CONFLICT)
+    if failing:
+        assert snapshot is not None
+        print(
+            f"tfconflict: {failing} file(s) conflict with {_runtime(snapshot, settings)}; for the details run: "
+            f"tfconflict check -r FILE",
+            file=sys.stderr,
+        )
+    return int(_worst(codes))
+
+
+def _runtime(snapshot: Snapshot, settings: Settings) -> str:
+    where = f" (from {settings.origin.name})" if settings.origin is not None else ""
+    return f"the runtime {snapshot.id}{where}"
+
+
+def _worst(codes: list[ExitCode]) -> ExitCode:
+    """Bad input first (the answer is incomplete), then unavailable metadata, then conflicts."""
+    for code in (ExitCode.BAD_INPUT, ExitCode.METADATA_UNAVAILABLE, ExitCode.CONFLICT):
+        if code in codes:
+            return code
+    return ExitCode.OK
