@@ -47,11 +47,21 @@ def test_hook_names_each_conflicting_line(project: Path, capsys: pytest.CaptureF
     assert "1 file(s) conflict with the runtime freeze.txt (from tfconflict.toml)" in err
 
 
-def test_hook_names_the_preinstalled_packages_a_line_conflicts_with(
+def test_hook_names_what_pip_would_change(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The fast path (no conflicting-set search): the line with what pip would do to the image."""
+    (project / "requirements.txt").write_text("tensorflow==2.12.0\n")
+    assert main(["hook", "requirements.txt"]) == 1
+    assert capsys.readouterr().out == (
+        "requirements.txt:1: tensorflow==2.12.0 conflicts with the runtime: pip would change preinstalled "
+        "jax 0.4.33 -> 0.4.30, jaxlib 0.4.33 -> 0.4.30, keras 3.8.0 -> 2.12.0, numpy 1.26.4 -> 1.23.5\n"
+    )
+
+
+def test_hook_conflict_set_names_the_members_per_line(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (project / "requirements.txt").write_text("six\ntensorflow==2.12.0\n")
-    assert main(["hook", "requirements.txt"]) == 1
+    assert main(["hook", "--conflict-set", "requirements.txt"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1  # six fits: only the tensorflow line is blamed
     assert out[0].startswith(
@@ -105,8 +115,7 @@ def test_hook_ignore_from_configuration(project: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "numpy>=2" not in out  # the numpy line is not checked ...
     assert out.startswith(
-        "requirements.txt:1: tensorflow==2.12.0 conflicts with the runtime: preinstalled "
-        "packages must change: "
+        "requirements.txt:1: tensorflow==2.12.0 conflicts with the runtime: pip would change preinstalled "
     )  # ... and tensorflow still moves keras and jax
     assert "keras 3.8.0 -> 2.12.0" in out and "numpy 1.26.4" not in out
     config = project / "tfconflict.toml"

@@ -11,6 +11,7 @@ import pytest
 from analyzer.cli import main
 from analyzer.render import RENDERERS
 from analyzer.render.github import Finding, escape_data, escape_property, render_github, workflow_command
+from tests.indexserver import FixtureIndex
 from tests.test_cli_check_files import CONFLICTING, project, shared_index, warm_cache  # noqa: F401 - fixtures
 
 
@@ -97,3 +98,19 @@ def test_a_request_that_fits_gives_a_notice(project: Path, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "::error" not in out
     assert "::notice title=tfconflict::tensorflow==2.18.1 fits freeze.txt" in out
+
+
+def test_newly_broken_packages_are_named(
+    project: Path, shared_index: FixtureIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared_index.wheel("needs-numpy", "1.0", ["numpy>=1.24"])
+    (project / "image.txt").write_text("numpy==1.26.4\nneeds-numpy==1.0\n")
+    (project / "requirements.txt").write_text("numpy<1.24\n")
+    argv = ["check", "-r", "requirements.txt", "--snapshot", "image.txt", "--python", "3.11"]
+    assert main([*argv, "--format", "github", "--no-suggestions", "--no-conflict-set"]) == 1
+    error = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("::error "))
+    assert error == (
+        "::error file=requirements.txt,line=1,title=tfconflict::numpy<1.24 conflicts with the runtime: pip would "
+        "change preinstalled numpy 1.26.4 -> 1.23.5; pip would leave 1 newly broken: needs-numpy 1.0 requires "
+        "numpy>=1.24"
+    )

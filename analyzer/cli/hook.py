@@ -6,8 +6,10 @@ runtime: <why>``, so an editor or a review can jump to the line. Exit codes: 0 w
 warns under ``fail-on = "not-installable"``), 1 when a requirement conflicts, 2 on a bad file or configuration,
 3 when metadata the answer needs is unavailable (offline with a cold cache).
 
-Speed matters more than detail here: the suggestions search is skipped; the minimal conflicting set is kept
-because it names the preinstalled packages each line conflicts with (``--no-conflict-set`` drops it too).
+Speed matters more than detail here: the suggestions search is skipped, and so is the minimal-conflicting-set
+search unless ``--conflict-set`` asks for it (it names, per line, the preinstalled packages that must change, but
+on a full Colab image it can take minutes). Without it each line pip would install or change is named with what
+pip would change in the image and what it would leave broken.
 """
 
 from __future__ import annotations
@@ -51,9 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "files", nargs="*", metavar="FILE", help="requirements files (pre-commit passes them)"
     )
     parser.add_argument(
-        "--no-conflict-set",
+        "--conflict-set",
         action="store_true",
-        help="skip the minimal-conflicting-set search (faster; lines are then blamed on what pip changes)",
+        help="also search the minimal conflicting set, to name per line the preinstalled packages that must "
+        "change (slower: minutes on a full Colab image)",
     )
     add_policy_options(parser)
     add_snapshot_options(parser, default=None)
@@ -99,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                     items,
                     target,
                     engines[key],
-                    conflict_set=not args.no_conflict_set,
+                    conflict_set=args.conflict_set,
                     with_suggestions=False,
                 )
             except MetadataUnavailable as exc:

@@ -9,7 +9,7 @@ Escaping follows GitHub's toolkit (``@actions/core`` ``command.ts``): ``%``, ``\
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -166,24 +166,31 @@ def _conflict_reason(conflict: Conflict) -> str:
 
 
 def _changes(report: Report) -> list[tuple[RequestItem, str]]:
+    """With a minimal conflicting set, each line gets the members traced to it; without one (the hook's fast
+    path), the lines pip would install or change carry what pip changes in the image."""
     p = report.prediction
     assert p is not None
     moved = {c.name: c for c in (*p.downgrades, *p.upgrades, *p.reinstalls)}
     best = report.conflict_set.best if report.conflict_set is not None else None
-    members: Sequence[Member] = best.members if best is not None else ()
     broken = _broken(report)
     out: list[tuple[RequestItem, str]] = []
-    for item in report.request:
-        own = [m for m in members if _traced_to(m, item)]
-        if own:
-            parts = ["preinstalled packages must change: " + _listed(_member_text(m) for m in own)]
-        elif item.name in moved:
-            parts = [f"pip would change preinstalled {moved[item.name]}"]
-        else:
-            continue
-        if broken:
-            parts.append(broken)
-        out.append((item, "; ".join(parts)))
+    if best is not None:
+        for item in report.request:
+            own = [m for m in best.members if _traced_to(m, item)]
+            if own:
+                parts = ["preinstalled packages must change: " + _listed(_member_text(m) for m in own)]
+            elif item.name in moved:
+                parts = [f"pip would change preinstalled {moved[item.name]}"]
+            else:
+                continue
+            out.append((item, "; ".join([*parts, broken] if broken else parts)))
+        return out
+    touched = {c.name for c in p.changes}
+    parts = ["pip would change preinstalled " + _listed(str(c) for c in moved.values())] if moved else []
+    if broken:
+        parts.append(broken)
+    if parts:
+        out.extend((item, "; ".join(parts)) for item in report.request if item.name in touched)
     return out
 
 
@@ -192,7 +199,8 @@ def _broken(report: Report) -> str:
     if p is None or not p.newly_broken:
         return ""
     names = sorted({f"{v.name} {v.version}" for v in p.newly_broken})
-    return f"pip would leave {len(names)} newly broken: " + _listed(v.future_text() for v in p.newly_broken)
+    needs = (f"{v.name} {v.version} requires {v.requirement}" for v in p.newly_broken)
+    return f"pip would leave {len(names)} newly broken: " + _listed(needs)
 
 
 def _whole(report: Report) -> str:
