@@ -9,7 +9,9 @@ file (:func:`merge`).
 | key | type | default | meaning |
 |---|---|---|---|
 | `snapshot` | string | `colab` | the runtime to check against, as `--snapshot` takes it (`colab:latest`, `colab:2025-07-14`, `colab-gpu`, a freeze file…) |
-| `runtime` | `"cpu"`, `"gpu"` or `"tpu"` | `"cpu"` | the runtime kind (Colab's CPU, GPU or TPU image) |
+| `runtime` | `"cpu"`, `"gpu"` or `"tpu"` | `"cpu"` | the runtime kind (Colab's CPU, GPU or TPU image); applies to a selector that names the source alone (`colab`, `colab:2025-07-14`) |
+| `python` | string | the running interpreter's | Python version of a freeze-file snapshot (`--python`), e.g. `"3.11"`; a Colab release or snapshot JSON states its own |
+| `platform` | string (wheel platform tag) | Linux x86_64, glibc 2.35 | platform of a freeze-file snapshot (`--platform`), e.g. `"manylinux_2_35_x86_64"` |
 | `index-url` | string (URL) | pip's configured index | the package index to use instead of pip's |
 | `extra-index-urls` | list of strings | `[]` | more indexes, searched as well (pip's `--extra-index-url`) |
 | `as-of` | date or date-time | none | only consider files uploaded up to this moment; a date means the end of that day, UTC |
@@ -75,6 +77,8 @@ FAIL_ON = ("breakage", "not-installable")
 KEYS: dict[str, str] = {
     "snapshot": "snapshot",
     "runtime": "runtime",
+    "python": "python",
+    "platform": "platform",
     "index-url": "index_url",
     "extra-index-urls": "extra_index_urls",
     "as-of": "as_of",
@@ -93,6 +97,8 @@ class Config:
 
     snapshot: str | None = None
     runtime: str | None = None
+    python: str | None = None
+    platform: str | None = None
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] | None = None
     as_of: datetime | None = None
@@ -110,12 +116,14 @@ class Config:
 class Settings:
     """The effective settings: command line over configuration file over defaults.
 
-    ``snapshot``, ``index_url`` and ``colab_repo`` stay None when nobody set them, so the command keeps its own
+    ``snapshot``, ``python``, ``platform``, ``index_url`` and ``colab_repo`` stay None when nobody set them, so the command keeps its own
     default (and pip's configured index).
     """
 
     snapshot: str | None = None
     runtime: str = "cpu"
+    python: str | None = None
+    platform: str | None = None
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     as_of: datetime | None = None
@@ -236,7 +244,7 @@ def _load_file(path: Path, table: tuple[str, ...] | None) -> Config:
 
 def _convert(name: str, value: Any, base: Path | None) -> Any:
     """One setting checked and normalised; ValueError says what was expected."""
-    if name in ("snapshot", "index_url", "colab_repo"):
+    if name in ("snapshot", "index_url", "colab_repo", "python", "platform"):
         text = _string(value)
         if name == "colab_repo" and base is not None and not _looks_remote(text) and not Path(text).is_absolute():
             return str(base / text)

@@ -289,3 +289,30 @@ def test_runtime_key_picks_the_kind_of_a_source_selector() -> None:
     assert _with_runtime("colab-tpu:latest", "gpu") == "colab-tpu:latest"  # a selector naming its kind wins
     assert _with_runtime("runtime.json", "gpu") == "runtime.json"
     assert _with_runtime("current", "gpu") == "current"
+
+
+def test_python_and_platform_keys_describe_a_freeze_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "requirements.txt").write_text("tensorflow==2.18.1\n")
+    config = project / "tfconflict.toml"
+    config.write_text(
+        config.read_text().replace('snapshot = "runtime.json"', 'snapshot = "freeze.txt"')
+        + 'python = "3.11"\nplatform = "manylinux_2_31_x86_64"\n'
+    )
+    code, report = run_json(capsys, "-r", "requirements.txt")
+    assert (code, report["verdict"]) == (0, "fits")
+    assert report["runtime"]["python"] == "3.11"
+    assert report["runtime"]["python_evidence"] == "given (--python)"
+    assert "glibc 2.31" in report["runtime"]["platform"]
+
+
+def test_python_key_is_noted_not_applied_to_snapshot_json(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "requirements.txt").write_text("tensorflow==2.18.1\n")
+    with (project / "tfconflict.toml").open("a") as f:
+        f.write('python = "3.12"\n')
+    _, report = run_json(capsys, "-r", "requirements.txt")
+    assert report["runtime"]["python"] == "3.11"
+    assert any("python = '3.12' in tfconflict.toml not used" in w for w in report["warnings"])

@@ -188,7 +188,11 @@ _PREFIX = re.compile(r"^(?P<prefix>[a-z][a-z0-9-]*)(?=[:@]|$)")
 
 
 def snapshot_from_settings(settings: Settings, args: argparse.Namespace) -> Snapshot:
-    """The snapshot the settings name; a file named by the configuration is relative to the configuration."""
+    """The snapshot the settings name; a file named by the configuration is relative to the configuration.
+
+    The configuration's ``python`` and ``platform`` describe a freeze file's runtime; a Colab release or a snapshot
+    JSON states its own, and then they are left aside with a note (the command line's are refused, as before).
+    """
     from analyzer.selectors import resolve_selector
 
     selector = getattr(args, "snapshot", None)
@@ -198,12 +202,39 @@ def snapshot_from_settings(settings: Settings, args: argparse.Namespace) -> Snap
             beside = settings.origin.parent / selector
             if beside.is_file():
                 selector = str(beside)
-    return resolve_selector(
+    python = getattr(args, "python", None)
+    platform = getattr(args, "platform", None)
+    unused: list[str] = []
+    if (settings.python or settings.platform) and python is None and platform is None:
+        if _is_freeze_file(selector):
+            python, platform = settings.python, settings.platform
+        else:
+            where = settings.origin.name if settings.origin is not None else "the configuration"
+            unused = [
+                f"{key} = {value!r} in {where} not used: {selector} states its own interpreter and platform"
+                for key, value in (("python", settings.python), ("platform", settings.platform))
+                if value
+            ]
+    snapshot = resolve_selector(
         _with_runtime(selector, settings.runtime),
-        python=getattr(args, "python", None),
-        platform=getattr(args, "platform", None),
+        python=python,
+        platform=platform,
         colab_repo=settings.colab_repo,
     )
+    return replace(snapshot, notes=(*snapshot.notes, *unused)) if unused else snapshot
+
+
+def _is_freeze_file(selector: str) -> bool:
+    """A file that is not snapshot JSON (the selectors' own test: a .json name or a leading brace)."""
+    path = Path(selector).expanduser()
+    if not path.is_file() or path.suffix == ".json":
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return True  # the selector reports the read error itself
+    return not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
 def _with_runtime(selector: str, runtime: str) -> str:
