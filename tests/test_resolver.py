@@ -245,3 +245,13 @@ def test_a_freed_pin_with_no_compatible_version_fails_before_search_with_the_sam
     searched = _resolve(s, "tensorflow==2.12.0", "tf-keras")  # the same problem, solved by resolvelib alone
     assert searched.ok is freed.ok
     assert _resolve(s, "tensorflow==2.18.0", free=["tf-keras"]).ok
+
+
+def test_max_rounds_bounds_the_whole_call_and_is_a_value() -> None:
+    s = _scenario(
+        [*NUMPYS, {"name": "pandas", "version": "2.2.2", "requires": ["numpy>=1.23.2"]}],
+        ["numpy==1.26.4"],
+    )
+    assert _resolve(s, "pandas").ok
+    result = _resolve(s, "pandas", max_rounds=1)
+    assert not result.ok and result.conflict is not None and result.conflict.too_deep

@@ -354,6 +354,7 @@ def resolve(
             )
     promoted: dict[NormalizedName, InstalledCandidate] = {}
     touched: dict[int, Candidate] = {}
+    budget = max_rounds  # shared by the re-solves after promotions: max_rounds bounds the whole call
     while True:
         extra_roots: list[ResolverRequirement] = [
             ExplicitRequirement(c, role=Role.KEEP)
@@ -370,7 +371,13 @@ def resolve(
             constrained=kept,
         )
         provider.record_roots([*roots, *extra_roots])
-        outcome = _run(provider, [*roots, *extra_roots], max_rounds)
+        if budget <= 0:
+            outcome: Mapping[str, Candidate] | Conflict = Conflict(
+                causes=(), too_deep=True, rounds=max_rounds
+            )
+        else:
+            outcome, used = _run(provider, [*roots, *extra_roots], budget)
+            budget -= used
         touched.update(provider.touched)
         if isinstance(outcome, Conflict):
             return Resolution(
@@ -640,19 +647,30 @@ def _edge(
     )
 
 
+class _RoundCounter(BaseReporter):  # type: ignore[type-arg,unused-ignore]
+    """Counts resolvelib's rounds, so that one budget covers every re-solve of a call."""
+
+    def __init__(self) -> None:
+        self.rounds = 0
+
+    def starting_round(self, index: int) -> None:
+        self.rounds = index + 1
+
+
 def _run(
     provider: Provider, roots: Sequence[ResolverRequirement], max_rounds: int
-) -> Mapping[str, Candidate] | Conflict:
-    resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, BaseReporter())
+) -> tuple[Mapping[str, Candidate] | Conflict, int]:
+    counter = _RoundCounter()
+    resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, counter)
     try:
         result = resolver.resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:
-        return _conflict(exc.causes, provider)
+        return _conflict(exc.causes, provider), counter.rounds
     except ResolutionTooDeep as exc:
-        return Conflict(causes=(), too_deep=True, rounds=exc.round_count)
+        return Conflict(causes=(), too_deep=True, rounds=exc.round_count), counter.rounds
     except ResolverException as exc:  # InconsistentCandidate: a bug of ours, still a value
-        return Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}")
-    return result.mapping
+        return Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}"), counter.rounds
+    return result.mapping, counter.rounds
 
 
 def _violated_kept(
