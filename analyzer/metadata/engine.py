@@ -556,6 +556,7 @@ class MetadataEngine:
                 fn(item)
             return
         show = self.progress and len(items) >= 20 and sys.stderr.isatty()
+        failed: list[Any] = []
         with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
             futures = [pool.submit(fn, item) for item in items]
             if show:
@@ -563,9 +564,17 @@ class MetadataEngine:
 
                 with Progress(transient=True) as progress:
                     task = progress.add_task(f"fetching {what}", total=len(futures))
-                    for future in futures:
-                        future.result()
+                    for item, future in zip(items, futures):
+                        if future.exception() is not None:
+                            failed.append(item)
                         progress.advance(task)
             else:
-                for future in futures:
-                    future.result()
+                failed = [item for item, future in zip(items, futures) if future.exception() is not None]
+        # A prefetch is a warm-up: whatever failed in a worker thread (CPython 3.11.7 can raise a spurious
+        # SystemError from its AST validation under threads) is tried once more here, serially; a second
+        # failure is left for the caller's own ``project``/``metadata`` call to meet as a value.
+        for item in failed:
+            try:
+                fn(item)
+            except Exception as exc:  # noqa: BLE001
+                log.debug("prefetch of %s failed twice: %s: %s", item, type(exc).__name__, exc)
