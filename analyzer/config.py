@@ -8,7 +8,7 @@ file (:func:`merge`).
 
 | key | type | default | meaning |
 |---|---|---|---|
-| `snapshot` | string | `colab` | the runtime to check against, as `--snapshot` takes it (`colab:latest`, `colab:2025-07-14`, `colab-gpu`, a freeze file…) |
+| `snapshot` | string | `colab` | the runtime to check against, as `--snapshot` takes it (`colab:latest`, `colab:2025-07-14`, `colab-gpu`, a freeze file or snapshot JSON, relative to the configuration file…) |
 | `runtime` | `"cpu"`, `"gpu"` or `"tpu"` | `"cpu"` | the runtime kind (Colab's CPU, GPU or TPU image); applies to a selector that names the source alone (`colab`, `colab:2025-07-14`) |
 | `python` | string | the running interpreter's | Python version of a freeze-file snapshot (`--python`), e.g. `"3.11"`; a Colab release or snapshot JSON states its own |
 | `platform` | string (wheel platform tag) | Linux x86_64, glibc 2.35 | platform of a freeze-file snapshot (`--platform`), e.g. `"manylinux_2_35_x86_64"` |
@@ -16,8 +16,8 @@ file (:func:`merge`).
 | `extra-index-urls` | list of strings | `[]` | more indexes, searched as well (pip's `--extra-index-url`) |
 | `as-of` | date or date-time | none | only consider files uploaded up to this moment; a date means the end of that day, UTC |
 | `offline` | boolean | `false` | use only the cache; never touch the network |
-| `ignore` | list of package names | `[]` | packages left out of the analysis |
-| `fail-on` | `"breakage"` or `"not-installable"` | `"breakage"` | `breakage`: exit 1 on any conflict or breakage of a preinstalled package; `not-installable`: exit 1 only when the request cannot be installed at all |
+| `ignore` | list of package names | `[]` | packages left out of the analysis: their pins leave the snapshot and their requirement lines are not checked (both said in a note) |
+| `fail-on` | `"breakage"` or `"not-installable"` | `"breakage"` | `breakage`: exit 1 unless the request fits as it is (any change to, or breakage of, a preinstalled package); `not-installable`: exit 1 only when pip could not install the request at all (verdicts `not-installable`, `unresolvable`) |
 | `requirements` | list of paths | `[]` | requirements files the hook checks when it is given none (relative to the configuration file) |
 | `colab-repo` | string | upstream | where the Colab history comes from: a git URL, a local repository or a bundle file (a relative path is relative to the configuration file) |
 
