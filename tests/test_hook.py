@@ -94,7 +94,7 @@ def test_hook_without_files_reads_the_configured_list(
     with (project / "tfconflict.toml").open("a") as f:
         f.write('requirements = ["reqs/colab.txt"]\n')
     assert main(["hook"]) == 1
-    assert str(project / "reqs" / "colab.txt") + ":2: numpy>=2 conflicts" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("reqs/colab.txt:1: tensorflow==2.12.0 conflicts")
 
 
 def test_hook_fail_on_not_installable_passes_on_changes(

@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    files = [Path(f) for f in args.files] or list(settings.requirements)
+    files = [Path(f) for f in args.files] or [_shown(p) for p in settings.requirements]
     if not files:
         print(
             "tfconflict: no requirements files given and none configured (requirements = [...]); nothing to check",
@@ -122,6 +122,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return int(_worst(codes))
+
+
+def _shown(path: Path) -> Path:
+    """A configured file as linters name it: relative to the working folder when it is below it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _runtime(snapshot: Snapshot, settings: Settings) -> str:
