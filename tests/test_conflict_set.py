@@ -25,6 +25,7 @@ from analyzer.environment import TargetEnvironment
 from analyzer.resolver import resolve
 from analyzer.snapshot import Pin, Platform, Snapshot
 from tests.memsource import MemorySource, build_source
+from tests.test_resolver_recorded import _snapshot, engine, index_server  # noqa: F401 - pytest fixtures
 
 # -- FastDiag alone: consistency = "the relaxed set hits every conflict" -----------------------------------------
 
@@ -348,3 +349,37 @@ def test_request_root_is_not_a_pin() -> None:
     snapshot = snapshot_of(TF_PINS)
     graph = image_graph(snapshot, env_of(snapshot), source)
     assert REQUEST not in graph.pins
+
+
+# -- recorded real metadata (tensorflow 2.12.0's closure as of 2025-06-01, served by the fixture index) ---------
+
+
+def test_recorded_tensorflow_2_12_on_a_mid_2025_image_minimal_set_verified_by_the_resolver(
+    engine: Any,  # noqa: F811 - the recorded-data MetadataEngine fixture of tests/test_resolver_recorded.py
+) -> None:
+    snapshot = _snapshot()
+    env = env_of(snapshot)
+    reqs = [Requirement("tensorflow==2.12.0")]
+    result = minimal_conflicting_set(reqs, snapshot, env, engine)
+    assert result.verdict is Verdict.CONFLICT and result.best is not None and result.best.verified
+    assert result.resolver_calls > 0 and result.seconds > 0
+    pins = {p.name for p in snapshot.pins} - {"tensorflow"}
+
+    def real_fits(freed: set[str], removed: set[str]) -> bool:
+        keep = {canonicalize_name(n) for n in pins - freed - removed}
+        free = {canonicalize_name(n) for n in freed}
+        return resolve(
+            reqs, snapshot=snapshot, env=env, source=engine, keep=keep, free=free, ignore_edges=result.ignored
+        ).ok
+
+    for found in result.sets:
+        freed = {m.name for m in found.members if not m.removed}
+        removed = set(found.removed)
+        assert real_fits(freed, removed)
+        for member in freed:
+            assert not real_fits(freed - {member}, removed)
+    best = {m.name: m for m in result.best.members}
+    # tensorflow 2.12.0 requires numpy<1.24,>=1.22: the image's numpy 2.0.2 cannot stay.
+    assert "numpy" in best and best["numpy"].moves_to is not None
+    assert Version("1.22") <= Version(best["numpy"].moves_to) < Version("1.24")
+    assert any("tensorflow 2.12.0 requires numpy" in str(e) for e in best["numpy"].reasons)
