@@ -40,6 +40,7 @@ __all__ = [
     "fastdiag",
     "is_minimal",
     "minimal_conflicting_set",
+    "pip_check_edges",
     "preexisting_violations",
     "search_conflict_sets",
 ]
@@ -512,6 +513,15 @@ def preexisting_violations(graph: ImageGraph) -> tuple[tuple[NormalizedName, Nor
     return tuple(sorted(out))
 
 
+def pip_check_edges(
+    snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment
+) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
+    """The image's ``pip check`` violations before anything is installed, as (parent, dependency) edges."""
+    from analyzer.diagnosis.pipcheck import check_snapshot
+
+    return tuple(sorted({(v.name, v.dependency) for v in check_snapshot(snapshot, source, env).violations}))
+
+
 def _order(graph: ImageGraph, relevant: Collection[NormalizedName]) -> list[NormalizedName]:
     """Relevant pins, closest to the request first: reached ones by depth, then their requirers by distance."""
     dist: dict[str, int] = {}
@@ -559,7 +569,7 @@ def minimal_conflicting_set(
     """The minimal set(s) of preinstalled pins to free (or remove) for ``request`` to fit the image.
 
     ``resolver`` defaults to ``analyzer.resolver.resolve``; ``ignore_edges`` to the image's pre-existing
-    violations. With ``verify`` each set's minimality is checked by re-resolving (the checks are cached).
+    violations as ``pip check`` reports them (``analyzer.diagnosis.pipcheck``). With ``verify`` each set's minimality is checked by re-resolving (the checks are cached).
     With ``fits_only`` only the verdict is computed (``searched`` is False on a conflict): what suggestions need.
     """
     started = time.perf_counter()
@@ -568,7 +578,7 @@ def minimal_conflicting_set(
     requested = {canonicalize_name(r.name) for r in request}
     full = base.with_request(request, env, source)
     if ignore_edges is None:
-        ignore_edges = preexisting_violations(base)
+        ignore_edges = pip_check_edges(snapshot, source, env)
     ignored = tuple(sorted({(canonicalize_name(a), canonicalize_name(b)) for a, b in ignore_edges}))
     stats = CheckStats()
 
