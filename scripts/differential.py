@@ -84,22 +84,32 @@ def tool_pip(venv: Path, index_url: str) -> list[str]:
 
 
 def pip_version(pip: list[str]) -> str:
-    return subprocess.run([*pip, "--version"], capture_output=True, text=True, env=clean_pip_env()).stdout.split()[1]
+    return subprocess.run(
+        [*pip, "--version"], capture_output=True, text=True, env=clean_pip_env(), check=False
+    ).stdout.split()[1]
 
 
 def supports(pip: list[str], option: str) -> bool:
-    out = subprocess.run([*pip, "install", "--help"], capture_output=True, text=True, env=clean_pip_env()).stdout
+    out = subprocess.run(
+        [*pip, "install", "--help"], capture_output=True, text=True, env=clean_pip_env(), check=False
+    ).stdout
     return option in out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("requests", nargs="*", default=DEFAULT_REQUESTS)
     parser.add_argument("--snapshot", default="colab:2025-07-14")
     parser.add_argument("--index-url", default=PYPI_SIMPLE_ENDPOINT)
-    parser.add_argument("--as-of", help="ISO date-time; given to pip as --uploaded-prior-to when it supports it")
+    parser.add_argument(
+        "--as-of", help="ISO date-time; given to pip as --uploaded-prior-to when it supports it"
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "tfconflict-differential")
-    parser.add_argument("--pip-venv", type=Path, help="venv holding the pip to compare with (default: WORK/pip)")
+    parser.add_argument(
+        "--pip-venv", type=Path, help="venv holding the pip to compare with (default: WORK/pip)"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds per pip run")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -125,14 +135,19 @@ def main(argv: list[str] | None = None) -> int:
         "only python_full_version markers can differ); pip uses this machine's wheel tags "
         f"({platform.libc_ver()[0]} {platform.libc_ver()[1]}), tfconflict the image's"
     )
-    print(f"pip {version}; index named explicitly; as-of: {as_of.isoformat() if as_of else 'none (same moment)'}")
+    print(
+        f"pip {version}; index named explicitly; as-of: {as_of.isoformat() if as_of else 'none (same moment)'}"
+    )
 
     engine = MetadataEngine(IndexConfig(args.index_url), cache=MetadataCache(), as_of=as_of, progress=False)
     started = time.perf_counter()
     info = dist_specs(snapshot, engine, env)
     print(f"image metadata: {time.perf_counter() - started:.1f} s")
     if info.opaque:
-        print(f"{len(info.opaque)} pins without metadata (dist-info with no Requires-Dist): " + ", ".join(info.opaque))
+        print(
+            f"{len(info.opaque)} pins without metadata (dist-info with no Requires-Dist): "
+            + ", ".join(info.opaque)
+        )
     if info.skipped:
         print(f"{len(info.skipped)} pins without a PEP 440 version, left out: " + ", ".join(info.skipped))
     replica = args.work / "replica"
@@ -157,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         ours = predicted_set(prediction)
         diffs: list[str] = []
         if pip_run.ok != prediction.ok:
-            diffs.append(f"pip {'resolves' if pip_run.ok else 'fails'}, ours {'resolves' if prediction.ok else 'fails'}")
+            diffs.append(
+                f"pip {'resolves' if pip_run.ok else 'fails'}, ours {'resolves' if prediction.ok else 'fails'}"
+            )
         if pip_run.ok and prediction.ok:
             diffs.extend(set_differences(pip_run.install, ours))
         install_ok = not diffs

@@ -153,7 +153,9 @@ def write_dist_info(site: Path, spec: DistSpec) -> None:
     (folder / "INSTALLER").write_text("pip\n", encoding="utf-8")
     (folder / "RECORD").write_text("", encoding="utf-8")
     if spec.url:
-        (folder / "direct_url.json").write_text(json.dumps({"url": spec.url, "archive_info": {}}), encoding="utf-8")
+        (folder / "direct_url.json").write_text(
+            json.dumps({"url": spec.url, "archive_info": {}}), encoding="utf-8"
+        )
 
 
 def remove_dist_info(site: Path, name: NormalizedName) -> None:
@@ -240,7 +242,9 @@ def pip_dry_run(
         *request,
     ]
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=clean_pip_env(), timeout=timeout)
+    done = subprocess.run(
+        cmd, capture_output=True, text=True, env=clean_pip_env(), timeout=timeout, check=False
+    )
     seconds = time.perf_counter() - started
     install: dict[NormalizedName, str] = {}
     if done.returncode == 0 and report.is_file():
@@ -258,6 +262,7 @@ def pip_check(pip: Sequence[str], replica: Path) -> set[str]:
         capture_output=True,
         text=True,
         env=clean_pip_env(),
+        check=False,
     )
     lines = {ln.strip() for ln in done.stdout.splitlines() if ln.strip()}
     lines.discard("No broken requirements found.")
@@ -286,4 +291,3 @@ def set_differences(pip_set: Mapping[str, str], ours: Mapping[str, str]) -> list
         else:
             out.append(f"{name}: pip {a}, ours {b}")
     return out
-
