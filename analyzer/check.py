@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from packaging.requirements import Requirement
 
-from analyzer.diagnosis.conflict_set import minimal_conflicting_set, preexisting_violations
+from analyzer.diagnosis.conflict_set import minimal_conflicting_set
 from analyzer.diagnosis.graph import image_graph
 from analyzer.diagnosis.installable import installability
 from analyzer.diagnosis.pip_prediction import predict
@@ -69,7 +69,8 @@ def run_check(
 
     graph = timed("image metadata", lambda: image_graph(snapshot, env, source))
     before = timed("pip check before", lambda: check_snapshot(snapshot, source, env))
-    ignored = preexisting_violations(graph)
+    # what pip check already reports in the image is not the request's fault: those edges are not held against it
+    ignored = tuple(sorted({(v.name, v.dependency) for v in before.violations}))
     prediction = timed("pip prediction", lambda: predict(request, snapshot, env, source))
     warnings.extend(str(w) for w in prediction.warnings)
 
