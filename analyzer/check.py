@@ -37,11 +37,13 @@ def run_check(
     releases: Sequence[tuple[str, str]] = (),
     conflict_set: bool = True,
     with_suggestions: bool = True,
+    budget: float | None = 30.0,
 ) -> Report:
     """Answer ``pip install ITEMS`` for ``snapshot`` without installing anything.
 
     ``releases`` are (release id, Python) pairs offered as alternatives when the request does not install on
-    this interpreter. Raises MetadataUnavailable only when the request's own projects cannot be looked up.
+    this interpreter; ``budget`` bounds the minimal-conflicting-set search in seconds (None: no bound).
+    Raises MetadataUnavailable only when the request's own projects cannot be looked up.
     """
     timings: dict[str, float] = {}
 
@@ -78,7 +80,9 @@ def run_check(
     if conflict_set:
         found = timed(
             "minimal conflicting set",
-            lambda: minimal_conflicting_set(request, snapshot, env, source, graph=graph, ignore_edges=ignored),
+            lambda: minimal_conflicting_set(
+                request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget
+            ),
         )
         warnings.extend(found.warnings)
     advice = None

@@ -135,3 +135,17 @@ def test_request_items_keep_their_origin() -> None:
     assert isinstance(item, RequestItem) and item.name == "keras" and item.origin == "command line"
     with pytest.raises(InputError):
         parse_specs([])
+
+
+def test_budget_stops_the_search_and_says_so(colab_cache: Path, recorded: FixtureIndex) -> None:
+    snapshot = resolve_selector("colab:2025-07-14")
+    with _engine(recorded) as engine:
+        report = run_check(parse_specs(["tensorflow==2.12.0"]), snapshot, engine, budget=0.0,
+                           with_suggestions=False)
+    found = report.conflict_set
+    assert found is not None and found.verdict is SetVerdict.CONFLICT
+    # the first question (does it fit as it is?) is always answered; nothing after the budget
+    assert found.resolver_calls == 1 and not found.searched
+    assert all(not s.verified for s in found.sets)
+    assert any("budget" in w for w in report.warnings)
+    assert report.verdict in (Verdict.BREAKS, Verdict.CHANGES)

@@ -92,6 +92,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--no-conflict-set", action="store_true", help="skip the minimal-conflicting-set search (faster)"
     )
     parser.add_argument("--no-suggestions", action="store_true", help="skip the search for versions that fit")
+    parser.add_argument(
+        "--budget",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="time limit of the minimal-conflicting-set search; past it the report shows a set that is enough "
+        "but not shown minimal, and says so (default: 30; 0 = no limit)",
+    )
     add_policy_options(parser)
     add_snapshot_options(parser, default=None)
     add_index_options(parser)
@@ -140,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             releases=_releases(snapshot, settings),
             conflict_set=not args.no_conflict_set,
             with_suggestions=not args.no_suggestions,
+            budget=args.budget or None,
         )
     report = with_warnings(report, notes)
     verbose = bool(getattr(args, "verbose", 0))
@@ -287,6 +296,16 @@ def exit_code(report: Report, settings: Settings) -> ExitCode:
 
 
 # -- the request -----------------------------------------------------------------------------------------------
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the budget cannot be negative")
+    return value
 
 
 def _request(args: argparse.Namespace) -> tuple[tuple[RequestItem, ...], RequirementsSet | None]:

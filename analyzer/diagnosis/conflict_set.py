@@ -119,12 +119,21 @@ class CheckStats:
     seconds: float = 0.0
 
 
-class _CachedOracle:
-    """Memoizes resolutions by (kept, removed) names; the free set is what remains of the candidates."""
+class OutOfBudget(Exception):
+    """The search's time budget ran out before a new resolution could start."""
 
-    def __init__(self, oracle: Oracle, stats: CheckStats) -> None:
+
+class _CachedOracle:
+    """Memoizes resolutions by (kept, removed) names; the free set is what remains of the candidates.
+
+    With a ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts after it: the search stops
+    with ``OutOfBudget`` and the caller reports what it has, rather than keeping a user waiting for minutes.
+    """
+
+    def __init__(self, oracle: Oracle, stats: CheckStats, deadline: float | None = None) -> None:
         self.oracle = oracle
         self.stats = stats
+        self.deadline = deadline
         self.cache: dict[tuple[Names, Names], ResolutionLike] = {}
 
     def __call__(self, keep: Names, free: Names) -> ResolutionLike:
@@ -133,6 +142,9 @@ class _CachedOracle:
         if hit is not None:
             self.stats.hits += 1
             return hit
+        # the first question (does the request fit the image as it is?) is always answered
+        if self.deadline is not None and self.stats.calls > 0 and time.perf_counter() > self.deadline:
+            raise OutOfBudget
         started = time.perf_counter()
         result = self.oracle(keep, free)
         self.stats.seconds += time.perf_counter() - started
@@ -565,8 +577,12 @@ def minimal_conflicting_set(
     orders: int = 2,
     verify: bool = True,
     fits_only: bool = False,
+    budget: float | None = None,
 ) -> ConflictSetResult:
     """The minimal set(s) of preinstalled pins to free (or remove) for ``request`` to fit the image.
+
+    ``budget`` bounds the search in seconds: when it runs out, the result holds the pins that a resolution
+    with every relevant pin free moves (enough to free, not shown minimal: ``verified`` is False) and says so.
 
     ``resolver`` defaults to ``analyzer.resolver.resolve``; ``ignore_edges`` to the image's pre-existing
     violations as ``pip check`` reports them (``analyzer.diagnosis.pipcheck``). With ``verify`` each set's minimality is checked by re-resolving (the checks are cached).
@@ -588,7 +604,30 @@ def minimal_conflicting_set(
         )
         return result
 
-    check = _CachedOracle(raw, stats)
+    check = _CachedOracle(raw, stats, None if budget is None else started + budget)
+    try:
+        return _search(request, snapshot, env, source, full, requested, ignored, check, stats, started,
+                       orders=orders, verify=verify, fits_only=fits_only)
+    except OutOfBudget:
+        return _out_of_budget(request, snapshot, env, source, full, ignored, check, stats, started, budget)
+
+
+def _search(
+    request: Sequence[Requirement],
+    snapshot: Snapshot,
+    env: TargetEnvironment,
+    source: MetadataSource,
+    full: ImageGraph,
+    requested: set[NormalizedName],
+    ignored: tuple[tuple[NormalizedName, NormalizedName], ...],
+    check: _CachedOracle,
+    stats: CheckStats,
+    started: float,
+    *,
+    orders: int,
+    verify: bool,
+    fits_only: bool,
+) -> ConflictSetResult:
     # Pins outside the relevant part are left out of every check. A failure without them is a failure with
     # them (fewer constraints), so only successes need checking: a success whose resolution touches a name
     # some left-out pin requires widens the relevant part, and the search runs again (the cache keeps the
@@ -662,4 +701,61 @@ def minimal_conflicting_set(
         resolver_seconds=stats.seconds,
         warnings=tuple(warnings),
         searched=not (fits_only and verdict is Verdict.CONFLICT),
+    )
+
+
+def _out_of_budget(
+    request: Sequence[Requirement],
+    snapshot: Snapshot,
+    env: TargetEnvironment,
+    source: MetadataSource,
+    full: ImageGraph,
+    ignored: tuple[tuple[NormalizedName, NormalizedName], ...],
+    check: _CachedOracle,
+    stats: CheckStats,
+    started: float,
+    budget: float | None,
+) -> ConflictSetResult:
+    """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
+    installed = {p.name: p.version for p in snapshot.pins}
+    best: tuple[Names, Names, ResolutionLike] | None = None
+    for (keep, free), result in check.cache.items():
+        if not result.ok:
+            continue
+        moved = frozenset(_movers(result, sorted(free), installed))
+        if best is None or len(moved) < len(best[0]):
+            best = (moved, keep, result)
+    message = (
+        f"the search for a minimal conflicting set stopped at its budget of {budget:g} s after "
+        f"{stats.calls} resolver calls"
+    )
+    sets: tuple[ConflictSet, ...] = ()
+    if best is not None:
+        moved, _, fixed = best
+        into = _resolution_edges(fixed, request, env)
+
+        def versions_of(name: NormalizedName) -> Sequence[Version]:
+            return source.project(name).versions()
+
+        members = []
+        for name in sorted(moved):
+            dist = fixed.mapping.get(name)
+            moves_to = None if dist is None else str(getattr(dist, "version", ""))
+            reasons = explain_member(name, installed.get(name), full, fixed, request, env, versions_of, into)
+            members.append(Member(name, installed.get(name), moves_to, dist is None, reasons))
+        sets = (ConflictSet(tuple(members), verified=False),)
+        message += ": the set shown is enough (a resolution moving only these fits) but not shown to be minimal"
+    else:
+        message += " before any resolution fitted: no set to show (raise --budget)"
+    return ConflictSetResult(
+        verdict=Verdict.CONFLICT,
+        sets=sets,
+        ignored=ignored,
+        pins=len(snapshot.pins),
+        resolver_calls=stats.calls,
+        cache_hits=stats.hits,
+        seconds=time.perf_counter() - started,
+        resolver_seconds=stats.seconds,
+        warnings=(message,),
+        searched=False,
     )
