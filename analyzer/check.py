@@ -89,7 +89,7 @@ def run_check(
     if with_suggestions and (not prediction.ok or prediction.changes or prediction.newly_broken):
         advice = timed(
             "suggestions",
-            lambda: suggestions(request, snapshot, env, source, graph=graph, ignore_edges=ignored),
+            lambda: suggestions(request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget),
         )
     return Report(
         request=tuple(items),

@@ -47,6 +47,8 @@ __all__ = [
 
 T = TypeVar("T", bound=Hashable)
 _MAX_ROUNDS = 4
+SEARCH_MAX_ROUNDS = 2000
+"""Resolver rounds allowed to one question of the search (pip allows 200 000 to its one resolution)."""
 _FULL_SECOND_ORDER = 40
 """Up to this many candidates the second ordering searches all of them, not only the pins that move."""
 Names = frozenset[NormalizedName]
@@ -598,9 +600,14 @@ def minimal_conflicting_set(
     ignored = tuple(sorted({(canonicalize_name(a), canonicalize_name(b)) for a, b in ignore_edges}))
     stats = CheckStats()
 
+    # One question of the search must not take minutes: a resolution that needs more rounds than this is
+    # answered "not shown to fit" (conservative: a set can only come out larger, and is still verified).
+    bounded: dict[str, Any] = {"max_rounds": SEARCH_MAX_ROUNDS} if resolver is None else {}
+
     def raw(keep: Names, free: Names) -> ResolutionLike:
         result: ResolutionLike = resolve(
-            request, snapshot=snapshot, env=env, source=source, keep=keep, free=free, ignore_edges=ignored
+            request, snapshot=snapshot, env=env, source=source, keep=keep, free=free, ignore_edges=ignored,
+            **bounded,
         )
         return result
 
@@ -718,28 +725,32 @@ def _out_of_budget(
 ) -> ConflictSetResult:
     """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
     installed = {p.name: p.version for p in snapshot.pins}
+    # A question leaves out (removes) the candidates it neither keeps nor frees; the widest question asked
+    # tells the candidates of the last round, so a fitting answer costs its movers plus what it removed.
+    universe = max((keep | free for keep, free in check.cache), key=len, default=frozenset())
     best: tuple[Names, Names, ResolutionLike] | None = None
     for (keep, free), result in check.cache.items():
-        if not result.ok:
+        if not result.ok or not (keep | free) <= universe:
             continue
         moved = frozenset(_movers(result, sorted(free), installed))
-        if best is None or len(moved) < len(best[0]):
-            best = (moved, keep, result)
+        gone = universe - keep - free
+        if best is None or len(moved) + len(gone) < len(best[0]) + len(best[1]):
+            best = (moved, gone, result)
     message = (
         f"the search for a minimal conflicting set stopped at its budget of {budget:g} s after "
         f"{stats.calls} resolver calls"
     )
     sets: tuple[ConflictSet, ...] = ()
     if best is not None:
-        moved, _, fixed = best
+        moved, gone, fixed = best
         into = _resolution_edges(fixed, request, env)
 
         def versions_of(name: NormalizedName) -> Sequence[Version]:
             return source.project(name).versions()
 
         members = []
-        for name in sorted(moved):
-            dist = fixed.mapping.get(name)
+        for name in (*sorted(gone), *sorted(moved)):
+            dist = None if name in gone else fixed.mapping.get(name)
             moves_to = None if dist is None else str(getattr(dist, "version", ""))
             reasons = explain_member(name, installed.get(name), full, fixed, request, env, versions_of, into)
             members.append(Member(name, installed.get(name), moves_to, dist is None, reasons))

@@ -130,10 +130,20 @@ def suggestions(
     max_calls: int = 24,
     wanted: int = 2,
     fewest_changes: int = 2,
+    budget: float | None = None,
 ) -> Suggestions:
     """Up to ``wanted`` versions per requested name that fit as is, within ``max_calls`` resolver calls; if none
-    fits, the ``fewest_changes`` nearest versions ranked by the size of their minimal conflicting set."""
+    fits, the ``fewest_changes`` nearest versions ranked by the size of their minimal conflicting set.
+    ``budget`` bounds the whole search in seconds (``exhausted`` says when it ran out)."""
     started = time.perf_counter()
+    deadline = None if budget is None else started + budget
+
+    def remaining() -> float | None:
+        return None if deadline is None else max(0.0, deadline - time.perf_counter())
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
     base = graph if graph is not None else image_graph(snapshot, env, source)
     ignored = preexisting_violations(base) if ignore_edges is None else tuple(ignore_edges)
     calls = 0
@@ -152,13 +162,13 @@ def suggestions(
         for version in candidates:
             if len(fitting) >= wanted:
                 break
-            if calls >= max_calls:
+            if calls >= max_calls or out_of_time():
                 exhausted = True
                 break
             alternative = _replace(request, position, name, version)
             result = minimal_conflicting_set(
                 alternative, snapshot, env, source, resolver=resolver, graph=base, ignore_edges=ignored,
-                orders=1, verify=False, fits_only=True,
+                orders=1, verify=False, fits_only=True, budget=remaining(),
             )  # fmt: skip
             calls += result.resolver_calls
             fits = result.verdict is Verdict.FITS
@@ -172,13 +182,13 @@ def suggestions(
             continue
         ranked: list[Suggestion] = []
         for version in misses[:fewest_changes]:
-            if calls >= max_calls:
+            if calls >= max_calls or out_of_time():
                 exhausted = True
                 break
             alternative = _replace(request, position, name, version)
             result = minimal_conflicting_set(
                 alternative, snapshot, env, source, resolver=resolver, graph=base, ignore_edges=ignored,
-                orders=1, verify=False,
+                orders=1, verify=False, budget=remaining(),
             )  # fmt: skip
             calls += result.resolver_calls
             if result.best is not None:
