@@ -73,7 +73,11 @@ def _pin_file(pin: Pin, env: TargetEnvironment, source: MetadataSource) -> DistF
     version = pin.parsed_version
     if version is None or pin.url is not None:
         return None
-    return pick_file(source.project(pin.name).files, version, env)
+    # An installed pin needs one version's files: ``files_of`` (when the source has it) decodes only that
+    # version's rows of the cached page instead of every file the project ever published.
+    files_of = getattr(source, "files_of", None)
+    files = files_of(pin.name, version) if files_of is not None else source.project(pin.name).files
+    return pick_file(files, version, env)
 
 
 def installed_metadata(
