@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
     parser.add_argument("--platform", default="x86_64-manylinux_2_35", help="uv's --python-platform")
     parser.add_argument("--skip-cli", action="store_true", help="time run_check only, not the CLI subprocess")
+    parser.add_argument(
+        "--skip-full", action="store_true", help="time --no-conflict-set only, not the full report"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("SELECTOR", "CONFLICT_SET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         row("uv pip compile", selector, uv_times[0], uv_times[1], note)
 
         results: dict[str, tuple[float | None, float | None]] = {"uv": (uv_times[0], uv_times[1])}
-        for conflict_set in (False, True):
+        for conflict_set in (False,) if args.skip_full else (False, True):
             label = "full report" if conflict_set else "--no-conflict-set"
             # run_check in a worker process, cold then warm on the same cache
             cache = fresh_cache(work, synced, "inproc")
@@ -231,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                     data = json.loads(out.strip().splitlines()[-1])
                     times.append(data["seconds"])
                     verdict = data["verdict"]
+                    stages = sorted(data["timings"].items(), key=lambda kv: -kv[1])[:3]
+                    verdict += " (" + ", ".join(f"{k} {v:.1f} s" for k, v in stages) + ")"
                 else:
                     times.append(None)
                     if code is not None:
