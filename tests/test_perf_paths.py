@@ -132,3 +132,65 @@ def test_gc_pause_freezes_what_it_built_and_reenables_once() -> None:
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+TRICKY_WHEELS = [
+    "demo-1.0-py3-none-any.whl",
+    "demo-1.0-1-py2.py3-none-any.whl",
+    "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "demo-1.0-cp311-abi3-manylinux_2_28_x86_64.whl",
+    "demo-2.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",  # same tags, other prefix
+    "demo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+    "demo-1.0-cp311-cp311-win_amd64.whl",
+    "demo-1.0--none-any.whl",  # empty interpreter
+    "demo-1.0-py3--any.whl",
+    "demo-1.0-py3-none-.whl",
+    "demo-1.0-3py-none-any.whl",  # interpreter not an identifier
+    "de__mo-1.0-py3-none-any.whl",
+    "-1.0-py3-none-any.whl",
+    "demo-not a version-py3-none-any.whl",
+    "demo-not a version-cp311-cp311-manylinux_2_17_x86_64.whl",  # valid tags, invalid prefix
+    "demo-1.0-x1-py3-none-any.whl",  # build tag must start with a digit
+    "demo-1.0-py3-none.whl",
+    "demo-1.0-a-b-py3-none-any.whl",
+    "demo-1.0-py3-none-any.zip",
+]
+
+
+def _reference_rank(env: TargetEnvironment, filename: str) -> int | None:
+    """What ``wheel_rank`` answered before its memo: parse the whole name with ``packaging`` every time."""
+    from packaging.utils import parse_wheel_filename
+
+    try:
+        _, _, _, wheel_tags = parse_wheel_filename(filename)
+    except ValueError:
+        return None
+    ranks = [env.tag_rank[t] for t in wheel_tags if t in env.tag_rank]
+    return min(ranks) if ranks else None
+
+
+def test_wheel_rank_memo_answers_as_packaging_does() -> None:
+    env = TargetEnvironment(
+        python=Version("3.11"),
+        python_full="3.11.13",
+        sys_platform="linux",
+        platform_system="Linux",
+        machine="x86_64",
+        glibc=(2, 35),
+    )
+    expected = [_reference_rank(env, f) for f in TRICKY_WHEELS]
+    assert [env.wheel_rank(f) for f in TRICKY_WHEELS] == expected
+    # a second pass comes from the memo and does not change
+    assert [env.wheel_rank(f) for f in TRICKY_WHEELS] == expected
+    assert expected[0] is not None and expected[7] is None and expected[14] is None
+    # the memo belongs to one target: another Python ranks the same names afresh
+    other = TargetEnvironment(
+        python=Version("3.12"),
+        python_full="3.12.1",
+        sys_platform="linux",
+        platform_system="Linux",
+        machine="x86_64",
+        glibc=(2, 35),
+    )
+    assert [other.wheel_rank(f) for f in TRICKY_WHEELS] == [_reference_rank(other, f) for f in TRICKY_WHEELS]
+    assert other.wheel_rank(TRICKY_WHEELS[2]) is None and env.wheel_rank(TRICKY_WHEELS[2]) is not None
