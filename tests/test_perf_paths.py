@@ -194,3 +194,47 @@ def test_wheel_rank_memo_answers_as_packaging_does() -> None:
     )
     assert [other.wheel_rank(f) for f in TRICKY_WHEELS] == [_reference_rank(other, f) for f in TRICKY_WHEELS]
     assert other.wheel_rank(TRICKY_WHEELS[2]) is None and env.wheel_rank(TRICKY_WHEELS[2]) is not None
+
+
+def test_default_endpoint_is_pypi_simples_without_importing_it() -> None:
+    import subprocess
+    import sys
+
+    import pypi_simple
+
+    from analyzer.metadata.config import PYPI_SIMPLE_ENDPOINT, IndexConfig
+
+    assert PYPI_SIMPLE_ENDPOINT == pypi_simple.PYPI_SIMPLE_ENDPOINT
+    assert IndexConfig().index_url == pypi_simple.PYPI_SIMPLE_ENDPOINT
+    # the command line and the warm path's modules do not import the page parsers (bs4, pydantic)
+    code = (
+        "import sys, analyzer.cli, analyzer.check, analyzer.metadata.engine\n"
+        "analyzer.cli.build_parser()\n"
+        "print(sorted(m for m in ('pypi_simple', 'bs4', 'pydantic') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_warm_offline_answer_does_not_import_the_page_parsers(index_server: FixtureIndex) -> None:
+    import subprocess
+    import sys
+
+    _publish(index_server)
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
+        engine.prefetch_projects(["multi", "dep"])
+        engine.prefetch(engine.files_of("multi", Version("1.1")))
+    code = (
+        "import sys\n"
+        "from packaging.version import Version\n"
+        "from analyzer.metadata.cache import MetadataCache\n"
+        "from analyzer.metadata.config import IndexConfig\n"
+        "from analyzer.metadata.engine import MetadataEngine\n"
+        f"with MetadataEngine(IndexConfig({index_server.index_url!r}), cache=MetadataCache(), offline=True) as e:\n"
+        "    e.prefetch_projects(['multi', 'dep'])\n"
+        "    files = e.files_of('multi', Version('1.1'))\n"
+        "    print(len(e.project('multi').files), len(files), [str(r) for r in e.metadata(files[0]).requires_dist])\n"
+        "print('pypi_simple' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["9 3 ['dep>=1.1']", "False"]

@@ -7,16 +7,50 @@ documents, so a user's private index works here exactly as it does for ``pip ins
 
 from __future__ import annotations
 
+import ast
 import configparser
+import importlib.util
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from pypi_simple import PYPI_SIMPLE_ENDPOINT
+__all__ = ["PYPI_SIMPLE_ENDPOINT", "IndexConfig", "pip_config_files", "redact_text", "redact_url"]
 
-__all__ = ["IndexConfig", "pip_config_files", "redact_text", "redact_url"]
+
+def _default_endpoint() -> str:
+    """``pypi_simple.PYPI_SIMPLE_ENDPOINT``, read from the package's source without importing it.
+
+    Importing ``pypi_simple`` pulls in bs4 and pydantic (about 0.2 s of every run), and a warm run needs
+    nothing else from it; the HTML parser is imported when a page is fetched. Any surprise: the real import.
+    """
+    try:
+        spec = importlib.util.find_spec("pypi_simple")
+        if spec is not None and spec.origin:
+            tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+            for node in tree.body:
+                if isinstance(node, ast.AnnAssign):
+                    targets: list[ast.expr] = [node.target]
+                elif isinstance(node, ast.Assign):
+                    targets = node.targets
+                else:
+                    continue
+                if (
+                    any(isinstance(t, ast.Name) and t.id == "PYPI_SIMPLE_ENDPOINT" for t in targets)
+                    and isinstance(node.value, ast.Constant)
+                    and isinstance(node.value.value, str)
+                ):
+                    return node.value.value
+    except (OSError, SyntaxError, ValueError, ImportError):
+        pass
+    from pypi_simple import PYPI_SIMPLE_ENDPOINT as endpoint
+
+    return str(endpoint)
+
+
+PYPI_SIMPLE_ENDPOINT = _default_endpoint()
+"""The default index (pip's), as ``pypi_simple`` names it."""
 
 
 def redact_url(url: str) -> str:

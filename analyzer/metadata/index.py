@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -28,13 +28,14 @@ from packaging.utils import (
     parse_sdist_filename,
 )
 from packaging.version import InvalidVersion, Version
-from pypi_simple import ProjectPage
-from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
 
 from analyzer.metadata.cache import gc_paused
 from analyzer.metadata.config import redact_url
 from analyzer.metadata.http import TIMEOUT, Traffic
 from analyzer.metadata.models import DistFile, DistKind
+
+if TYPE_CHECKING:
+    from pypi_simple import ProjectPage
 
 __all__ = [
     "ACCEPT",
@@ -377,6 +378,8 @@ def _file_page(index_url: str, name: NormalizedName) -> PageResult:
     page_file = folder / "index.html"
     if not page_file.is_file():
         return PageResult(page=EMPTY_PAGE)
+    from pypi_simple import ProjectPage  # imported when a page is parsed: a warm run never needs it
+
     try:
         html = page_file.read_bytes()
         page = ProjectPage.from_html(project=name, html=html, base_url=url)
@@ -400,6 +403,9 @@ def fetch_page(
     """Ask one index for one project's page, conditionally when validators are known. Never raises."""
     if index_url.startswith("file:"):
         return _file_page(index_url, name)
+    from pypi_simple import ProjectPage  # imported when a page is fetched: a warm run never needs it
+    from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
+
     url = page_url(index_url, name)
     label = redact_url(url)
     headers = {"Accept": ACCEPT}
