@@ -251,8 +251,12 @@ class Factory:
         return found
 
     def _find_best_file(self, name: NormalizedName, version: Version) -> DistFile | None:
+        # One version of a project not otherwise explored (an installed pin): the engine can answer from that
+        # version's files alone, without decoding the whole project page.
+        files_of = getattr(self.source, "files_of", None)
+        pool = self.files(name) if files_of is None or name in self._all_files else files_of(name, version)
         best: tuple[tuple[int, int], DistFile] | None = None
-        for f in self.files(name):
+        for f in pool:
             if f.version != version:
                 continue
             if f.kind is DistKind.WHEEL:
