@@ -508,7 +508,9 @@ def test_deeply_nested_marker_and_json(tmp_path: Path, capsys: pytest.CaptureFix
     path.write_text("numpy==2.0.2\na==1 ; " + "(" * 5000 + "python_version > '3'" + ")" * 5000 + "\n",
                     encoding="utf-8")
     code, out, _ = _show(capsys, path, *FREEZE_OPTIONS)
-    assert code == 0 and f"{path}:2: not a freeze line (nested too deeply)" in out and "1 pinned" in out
+    # "nested too deeply" is ours (a RecursionError caught); packaging 26.4 and later refuse it themselves
+    located = [line for line in out.splitlines() if f"{path}:2: not a freeze line (" in line]
+    assert code == 0 and len(located) == 1 and "nested" in located[0] and "1 pinned" in out
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     code, _, err = _show(capsys, path)

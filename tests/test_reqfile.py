@@ -436,8 +436,9 @@ def test_every_corpus_file_parses_without_raising(in_data: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("a==1 ; " + "(" * 5000 + 'os_name=="x"' + ")" * 5000, "nested too deeply"),
-        ("https://example.org/x.whl ; " + "(" * 5000, "nested too deeply"),
+        # ours ("nested too deeply") before packaging 26.4, packaging's own ("nested more than 200 levels") since
+        ("a==1 ; " + "(" * 5000 + 'os_name=="x"' + ")" * 5000, "nested"),
+        ("https://example.org/x.whl ; " + "(" * 5000, "nested"),
         ("a @ http://[::1/x.whl", "not a valid URL (Invalid IPv6 URL)"),
         ("http://[::1/x.whl", "not a valid URL (Invalid IPv6 URL)"),
         ("http://[::1/a.tar.gz#egg=a", "not a valid URL (Invalid IPv6 URL)"),
