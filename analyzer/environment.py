@@ -14,6 +14,7 @@ from functools import cached_property
 from packaging import tags
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
@@ -107,7 +108,7 @@ class TargetEnvironment:
         return tuple(out)
 
     @cached_property
-    def tags(self) -> tuple[tags.Tag, ...]:
+    def tags(self) -> tuple[Tag, ...]:
         """Compatible wheel tags in pip's order of preference for the target interpreter."""
         version = (self.python.release[0], self.python.release[1])
         cpython = list(tags.cpython_tags(python_version=version, platforms=self.platforms))
@@ -119,7 +120,7 @@ class TargetEnvironment:
         return tuple(dict.fromkeys(cpython + compat))
 
     @cached_property
-    def tag_rank(self) -> Mapping[tags.Tag, int]:
+    def tag_rank(self) -> Mapping[Tag, int]:
         """Tag -> preference (lower is better), to rank the wheels of one version as pip does."""
         return {tag: i for i, tag in enumerate(self.tags)}
 

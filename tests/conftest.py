@@ -16,7 +16,7 @@ BUNDLE = Path(os.environ.get("TFCONFLICT_TEST_BUNDLE", REPO_ROOT.parent / "share
 def _isolate_from_pip_config(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test may see this machine's pip configuration, extra indexes or constraints."""
     for key in list(os.environ):
-        if key.startswith("PIP_") or key.startswith("TFCONFLICT_"):
+        if key.startswith(("PIP_", "TFCONFLICT_")):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

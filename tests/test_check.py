@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 from analyzer.check import run_check
 from analyzer.cli import main
 from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
+from analyzer.environment import TargetEnvironment
 from analyzer.errors import InputError
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
@@ -22,7 +23,6 @@ from analyzer.report import SCHEMA, Verdict
 from analyzer.request import RequestItem, parse_specs
 from analyzer.resolver import resolve
 from analyzer.selectors import resolve_selector
-from analyzer.environment import TargetEnvironment
 from tests.indexserver import RECORDED, FixtureIndex, index_server  # noqa: F401 - pytest fixture
 
 

@@ -10,7 +10,7 @@ from tests.conftest import REPO_ROOT
 def _readme_commands() -> list[str]:
     text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## Two commands for a fresh machine", 1)[1].split("\n## ", 1)[0]
-    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S)]
+    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)]
 
 
 def test_readme_has_exactly_two_commands() -> None:

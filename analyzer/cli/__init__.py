@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: users get a sentence, not a traceback
+    except Exception as exc:
         if args.debug:
             raise
         print(

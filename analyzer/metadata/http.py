@@ -36,9 +36,11 @@ class _CappedRetry(Retry):
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
+    def increment(  # type: ignore[no-untyped-def]
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):
         if isinstance(error, NameResolutionError):
-            raise MaxRetryError(_pool, url or "", error) from error  # type: ignore[arg-type]
+            raise MaxRetryError(_pool, url or "", error) from error
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
