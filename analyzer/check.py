@@ -7,13 +7,16 @@ whose memo and cache every stage reuses.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
 
-from analyzer.diagnosis.conflict_set import minimal_conflicting_set
+from analyzer.diagnosis.conflict_set import SEARCH_MAX_ROUNDS, minimal_conflicting_set
 from analyzer.diagnosis.graph import image_graph
 from analyzer.diagnosis.installable import installability
 from analyzer.diagnosis.pip_prediction import predict
@@ -24,6 +27,7 @@ from analyzer.errors import MetadataUnavailable
 from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, RuntimeSummary
 from analyzer.request import RequestItem
+from analyzer.resolver import resolve
 from analyzer.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -38,11 +42,13 @@ def run_check(
     conflict_set: bool = True,
     with_suggestions: bool = True,
     budget: float | None = 30.0,
+    constraints: Sequence[Requirement] = (),
 ) -> Report:
     """Answer ``pip install ITEMS`` for ``snapshot`` without installing anything.
 
     ``releases`` are (release id, Python) pairs offered as alternatives when the request does not install on
-    this interpreter; ``budget`` bounds the minimal-conflicting-set search in seconds (None: no bound).
+    this interpreter; ``budget`` bounds the minimal-conflicting-set search in seconds (None: no bound);
+    ``constraints`` are pip's ``-c`` lines: they limit versions of whatever gets installed, and bind every stage.
     Raises MetadataUnavailable only when the request's own projects cannot be looked up.
     """
     timings: dict[str, float] = {}
@@ -73,7 +79,12 @@ def run_check(
     before = timed("pip check before", lambda: check_snapshot(snapshot, source, env))
     # what pip check already reports in the image is not the request's fault: those edges are not held against it
     ignored = tuple(sorted({(v.name, v.dependency) for v in before.violations}))
-    prediction = timed("pip prediction", lambda: predict(request, snapshot, env, source))
+    limits = constraint_map(constraints, env)
+    prediction = timed("pip prediction", lambda: predict(request, snapshot, env, source, constraints=limits))
+    # the searches ask the resolver many questions: every one of them under the same constraints
+    resolver = None
+    if limits:
+        resolver = functools.partial(resolve, constraints=limits, max_rounds=SEARCH_MAX_ROUNDS)
     warnings.extend(str(w) for w in prediction.warnings)
 
     found = None
@@ -81,7 +92,8 @@ def run_check(
         found = timed(
             "minimal conflicting set",
             lambda: minimal_conflicting_set(
-                request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget
+                request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget,
+                resolver=resolver,
             ),
         )
         warnings.extend(found.warnings)
@@ -89,7 +101,9 @@ def run_check(
     if with_suggestions and (not prediction.ok or prediction.changes or prediction.newly_broken):
         advice = timed(
             "suggestions",
-            lambda: suggestions(request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget),
+            lambda: suggestions(
+                request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget, resolver=resolver
+            ),
         )
     return Report(
         request=tuple(items),
@@ -102,6 +116,19 @@ def run_check(
         warnings=tuple(dict.fromkeys(warnings)),
         timings=timings,
     )
+
+
+def constraint_map(
+    constraints: Sequence[Requirement], env: TargetEnvironment
+) -> dict[NormalizedName, SpecifierSet]:
+    """pip's reading of ``-c`` lines: those whose marker holds on the target, specifiers of a name intersected."""
+    out: dict[NormalizedName, SpecifierSet] = {}
+    for c in constraints:
+        if not env.evaluate(c.marker):
+            continue
+        name = canonicalize_name(c.name)
+        out[name] = out.get(name, SpecifierSet()) & c.specifier
+    return out
 
 
 def _require_projects(items: Sequence[RequestItem], source: MetadataSource) -> None:

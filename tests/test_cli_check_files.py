@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from analyzer.cli import main
 from analyzer.cli.check import _with_runtime
@@ -153,16 +154,29 @@ def test_malformed_file_as_github_annotation(corpus: Path, capsys: pytest.Captur
     assert out == "::error file=unknown-option.txt,line=2,title=tfconflict::unknown option --frobnicate\n"
 
 
-def test_constraints_are_read_and_reported_as_not_applied(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (project / "requirements.txt").write_text("tensorflow==2.18.1\n")
-    (project / "constraints.txt").write_text("# pins\nnumpy<2\n")
-    code, report = run_json(capsys, "-r", "requirements.txt", "-c", "constraints.txt")
-    assert code == 0
-    assert any(
-        w.startswith("constraints.txt:2: NOTE: 1 constraint(s) not applied yet") for w in report["warnings"]
-    ), report["warnings"]
+def test_constraints_limit_versions_as_pip_does(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "requirements.txt").write_text("tensorflow==2.12.0\n")
+
+    def numpy_after(*extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        code, report = run_json(capsys, "-r", "requirements.txt", "--no-conflict-set", *extra)
+        return code, report
+
+    _, free = numpy_after()
+    unconstrained = {c["name"]: c["to"] for c in free["pip"]["changes"]}["numpy"]
+    assert unconstrained.startswith("1.23")  # tensorflow 2.12.0 needs numpy<1.24: pip takes the newest, 1.23.x
+    (project / "constraints.txt").write_text(f"# pins\nnumpy!={unconstrained}\n")
+    _, limited = numpy_after("-c", "constraints.txt")
+    constrained = {c["name"]: c["to"] for c in limited["pip"]["changes"]}["numpy"]
+    assert constrained.startswith("1.2") and Version(constrained) < Version(unconstrained)
+    # a constraint that contradicts the request makes pip fail, and the report says so
+    (project / "constraints.txt").write_text("numpy>=2\n")
+    code, impossible = numpy_after("-c", "constraints.txt")
+    assert code == 1 and impossible["verdict"] == "unresolvable"
+    # a constraint on a project nothing installs changes nothing; a URL constraint cannot be applied and says so
+    (project / "constraints.txt").write_text("pandas<2\nnumpy @ https://example.org/numpy-1.0-py3-none-any.whl\n")
+    _, noted = numpy_after("-c", "constraints.txt")
+    assert {c["name"]: c["to"] for c in noted["pip"]["changes"]}["numpy"] == unconstrained
+    assert any(w.startswith("constraints.txt:2: NOTE: the constraint numpy @ ") for w in noted["warnings"]), noted
 
 
 def test_bad_constraints_file_is_bad_input(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -80,7 +80,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="a constraints file (repeatable; read and checked, not applied yet)",
+        help="a constraints file, as pip reads one (repeatable)",
     )
     parser.add_argument(
         "--format",
@@ -149,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             conflict_set=not args.no_conflict_set,
             with_suggestions=not args.no_suggestions,
             budget=args.budget or None,
+            constraints=constraint_requirements(reqset),
         )
     report = with_warnings(report, notes)
     verbose = bool(getattr(args, "verbose", 0))
@@ -356,7 +357,7 @@ def request_from_files(paths: Sequence[str | Path], constraints: Sequence[str | 
 
 
 def _file_notes(parsed: RequirementsSet) -> tuple[str, ...]:
-    """The parser's notes, and constraints (read, not applied yet: the resolver does not take them)."""
+    """The parser's notes, and the constraints that cannot be applied."""
     notes = [str(note) for note in parsed.notes]
     notes.extend(constraints_notes(parsed))
     if parsed.no_index:
@@ -367,14 +368,22 @@ def _file_notes(parsed: RequirementsSet) -> tuple[str, ...]:
 
 
 def constraints_notes(parsed: RequirementsSet) -> tuple[str, ...]:
-    """One note per file of constraints: they are not applied yet, and the answer must say so."""
-    by_file: dict[str, list[int]] = {}
-    for c in parsed.constraints:
-        by_file.setdefault(c.file, []).append(c.line)
+    """Constraints that cannot be applied (a URL or a path: its version is unknown without building) are named."""
     return tuple(
-        f"{file}:{lines[0]}: NOTE: {len(lines)} constraint(s) not applied yet (tfconflict does not apply -c "
-        "constraints yet); the answer is for the requirements alone"
-        for file, lines in by_file.items()
+        f"{c.file}:{c.line}: NOTE: the constraint {c} is a URL or a path: not applied"
+        for c in parsed.constraints
+        if not isinstance(c.requirement, Requirement) or c.requirement.url
+    )
+
+
+def constraint_requirements(parsed: RequirementsSet | None) -> tuple[Requirement, ...]:
+    """The ``-c`` lines the resolver applies: name, specifier and marker; URL constraints are noted instead."""
+    if parsed is None:
+        return ()
+    return tuple(
+        c.requirement
+        for c in parsed.constraints
+        if isinstance(c.requirement, Requirement) and not c.requirement.url
     )
 
 

@@ -23,6 +23,7 @@ from analyzer.check import run_check
 from analyzer.cli.check import (
     add_policy_options,
     apply_ignore,
+    constraint_requirements,
     constraints_notes,
     engine_for,
     index_config,
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
                     engines[key],
                     conflict_set=args.conflict_set,
                     with_suggestions=False,
+                    constraints=constraint_requirements(parsed),
                 )
             except MetadataUnavailable as exc:
                 print(f"{path}: cannot check: {exc}")

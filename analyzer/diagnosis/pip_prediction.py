@@ -10,11 +10,12 @@ severe: a kernel can die from them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -161,9 +162,13 @@ def predict(
     source: MetadataSource,
     *,
     upgrade: bool = False,
+    constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
 ) -> PipPrediction:
-    """``pip install`` of ``request`` into ``snapshot`` (``upgrade=True`` models ``--upgrade``)."""
-    resolution = resolve(request, snapshot=snapshot, env=env, source=source, prefer_installed=not upgrade)
+    """``pip install`` of ``request`` into ``snapshot`` (``upgrade=True`` models ``--upgrade``, ``constraints``
+    pip's ``-c``)."""
+    resolution = resolve(
+        request, snapshot=snapshot, env=env, source=source, prefer_installed=not upgrade, constraints=constraints
+    )
     return predict_from_resolution(request, snapshot, env, source, resolution)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import BaseReporter, Resolver
@@ -276,6 +277,7 @@ def resolve(
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
     prefer_installed: bool = True,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
+    constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
 ) -> Resolution:
     """Resolve ``request`` in the runtime ``snapshot`` as pip would, optionally keeping or freeing image pins.
 
@@ -283,6 +285,7 @@ def resolve(
     - ``free``: pins that must stay installed, at any version (the installed one preferred).
     - ``ignore_edges``: (parent, dependency) requirement edges to skip, e.g. ones already broken in the image.
     - ``prefer_installed=False`` models ``--upgrade`` (only-if-needed): requested names go newest first.
+    - ``constraints``: pip's ``-c``: a project's versions are limited when it is installed, never required.
     """
     factory = factory_for(source, env)
     installed, pin_warnings = _installed_for(factory, snapshot)
@@ -369,6 +372,7 @@ def resolve(
             prefer_installed=prefer_installed,
             ignore_edges=ignored,
             constrained=kept,
+            constraints=constraints,
         )
         provider.record_roots([*roots, *extra_roots])
         if budget <= 0:

@@ -11,7 +11,8 @@ import math
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from packaging.utils import NormalizedName
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
 from resolvelib.providers import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
@@ -40,9 +41,12 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         prefer_installed: bool = True,
         ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
         constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
+        constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
     ) -> None:
         self.factory = factory
         self.constrained = constrained or {}
+        self.constraints = constraints or {}
+        """pip's ``-c`` constraints: filter a project's candidates, never add a project."""
         self.installed = installed
         self.user_requested = dict(user_requested)
         self.user_requested_names = {k.partition("[")[0] for k in user_requested}
@@ -128,7 +132,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         # Without --upgrade pip's strategy is "to-satisfy-only": the installed version first for every name.
         # prefer_installed=False models --upgrade (only-if-needed): the requested names go newest first.
         prefers = self.prefer_installed or name not in self.user_requested_names
-        return self.factory.find_candidates(
+        found = self.factory.find_candidates(
             identifier,
             requirements,
             incompatibilities,
@@ -136,6 +140,10 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
             prefers_installed=prefers,
             constrained=self.constrained,
         )
+        limit = self.constraints.get(canonicalize_name(name)) if self.constraints else None
+        if limit is None:
+            return found
+        return [c for c in found if limit.contains(c.version, prereleases=True)]
 
     def is_satisfied_by(self, requirement: ResolverRequirement, candidate: Candidate) -> bool:
         return requirement.is_satisfied_by(candidate)
