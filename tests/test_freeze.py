@@ -15,7 +15,7 @@ FREEZE = """\
 absl-py==1.4.0
 Legacy_Name===1.0-custom
 
-torch @ https://download.pytorch.org/whl/cpu/torch-2.11.0%2Bcpu-cp313-cp313-manylinux_2_28_x86_64.whl
+torch @ https://download.example.org/whl/cpu/torch-2.11.0%2Bcpu-cp313-cp313-manylinux_2_28_x86_64.whl
 google-colab @ file:///colabtools/dist/google_colab-1.0.0.tar.gz
 jupyter_kernel_gateway @ git+https://github.com/googlecolab/kernel_gateway@b134e99
 -e git+https://github.com/example/tool.git@abc123#egg=my_tool
