@@ -47,7 +47,7 @@ __all__ = [
 
 T = TypeVar("T", bound=Hashable)
 _MAX_ROUNDS = 4
-SEARCH_MAX_ROUNDS = 2000
+SEARCH_MAX_ROUNDS = 500
 """Resolver rounds allowed to one question of the search (pip allows 200 000 to its one resolution)."""
 _FULL_SECOND_ORDER = 40
 """Up to this many candidates the second ordering searches all of them, not only the pins that move."""
@@ -674,11 +674,19 @@ def _search(
         fixed = check(everyone - freed - gone, freed)
         verified = False
         if verify:
-            verified = fixed.ok and all(
-                not check(everyone - (freed - {m}) - gone, freed - {m}).ok for m in freed
-            )
+            repinned = {m: check(everyone - (freed - {m}) - gone, freed - {m}) for m in freed}
+            verified = fixed.ok and all(not r.ok for r in repinned.values())
             if not verified:
                 warnings.append(f"the set {sorted(freed | gone)} did not verify as minimal when re-resolved")
+            # "keeping it fails" is proven by a conflict; a question that ran out of rounds only failed to fit
+            unproven = sorted(
+                m for m, r in repinned.items() if getattr(getattr(r, "conflict", None), "too_deep", False)
+            )
+            if verified and unproven:
+                warnings.append(
+                    f"keeping {', '.join(unproven)} was not shown to fit within {SEARCH_MAX_ROUNDS} resolver "
+                    "rounds, rather than shown to conflict: the set is minimal as far as that bound goes"
+                )
         into = _resolution_edges(fixed, request, env)
 
         def versions_of(name: NormalizedName) -> Sequence[Version]:
