@@ -70,14 +70,23 @@ def pick_file(files: Iterable[DistFile], version: Version, env: TargetEnvironmen
 
 
 def _pin_file(pin: Pin, env: TargetEnvironment, source: MetadataSource) -> DistFile | None:
+    """The index file standing for an installed pin: its version, else (a local version such as ``+cu124``)
+    the public one. For a direct reference it is the fallback when the URL cannot be read, as the resolver does."""
     version = pin.parsed_version
-    if version is None or pin.url is not None:
+    if version is None:
         return None
     # An installed pin needs one version's files: ``files_of`` (when the source has it) decodes only that
     # version's rows of the cached page instead of every file the project ever published.
     files_of = getattr(source, "files_of", None)
-    files = files_of(pin.name, version) if files_of is not None else source.project(pin.name).files
-    return pick_file(files, version, env)
+
+    def pick(v: Version) -> DistFile | None:
+        files = files_of(pin.name, v) if files_of is not None else source.project(pin.name).files
+        return pick_file(files, v, env)
+
+    found = pick(version)
+    if found is None and version.local is not None:
+        found = pick(Version(version.public))
+    return found
 
 
 def installed_metadata(
@@ -90,7 +99,14 @@ def installed_metadata(
     for pin in pins:
         file = files[pin.name]
         if pin.url is not None:
-            out[pin.name] = source.metadata_for_url(pin.name, pin.url)
+            meta = source.metadata_for_url(pin.name, pin.url)
+            if meta.status is not MetadataStatus.OK and file is not None:
+                # an unreachable vendor index or local build: the same version on the configured index is the
+                # next best evidence (the resolver makes the same choice and warns about it)
+                fallback = source.metadata(file)
+                if fallback.status is MetadataStatus.OK:
+                    meta = fallback
+            out[pin.name] = meta
         elif file is not None:
             out[pin.name] = source.metadata(file)
         else:
