@@ -13,7 +13,7 @@ from packaging.version import Version
 from analyzer.diagnosis.graph import REQUEST, ImageGraph, image_graph
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
-from analyzer.snapshot import DeclaredRequirements, Snapshot
+from analyzer.snapshot import DeclaredRequirements, Pin, Snapshot
 from tests.memsource import MemorySource
 from tests.test_conflict_set import TF_PINS, TF_WORLD, env_of, snapshot_of, world_source
 
@@ -113,3 +113,22 @@ def test_reverse_tree_and_exports(tmp_path: Path) -> None:
     back = nx.read_graphml(out)
     assert back.number_of_edges() == graph.graph.number_of_edges()
     assert back.edges["jax", "numpy"]["requirement"] == "numpy>=1.25"
+
+
+def test_unreachable_direct_reference_takes_the_index_metadata_of_its_version() -> None:
+    # torch @ <vendor URL> with a local version: the URL cannot be read, so the public version on the index
+    # stands for it (as the resolver does), instead of leaving the pin opaque and out of the conflict search
+    world = {"torch": {"2.6.0": ["numpy>=1.20"]}, "numpy": {"1.26.4": []}}
+    url = "https://vendor.example.org/whl/torch-2.6.0%2Bcu124-cp311-cp311-linux_x86_64.whl"
+    snapshot = replace(
+        snapshot_of({"numpy": "1.26.4"}),
+        pins=(
+            *snapshot_of({"numpy": "1.26.4"}).pins,
+            Pin(NormalizedName("torch"), "2.6.0+cu124", url=url),
+        ),
+    )
+    source = world_source(world)
+    graph = image_graph(snapshot, env_of(snapshot), source)
+    assert "torch" not in graph.opaque
+    assert [e.requirement for e in graph.requirements_of("torch")] == ["numpy>=1.20"]
+    assert source.calls["metadata_for_url"] == 1  # the URL was tried first
