@@ -8,7 +8,6 @@ its dependencies (the analysis itself only ever reads the in-process fixture ind
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +19,8 @@ from tests.conftest import REPO_ROOT
 from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
 from tests.test_cli_check_files import (  # noqa: F401 - fixtures
     CONFLICTING,
-    DATA,
     MALFORMED,
+    corpus,
     project,
     recorded,
     shared_index,
@@ -123,13 +122,6 @@ def test_hook_ignore_from_configuration(project: Path, capsys: pytest.CaptureFix
     config.write_text(config.read_text().replace('ignore = ["numpy"]', everything))
     assert main(["hook", "requirements.txt"]) == 0
     assert capsys.readouterr().out == ""
-
-
-@pytest.fixture
-def corpus(project: Path) -> Path:
-    for item in DATA.iterdir():
-        (shutil.copytree if item.is_dir() else shutil.copy)(item, project / item.name)
-    return project
 
 
 @pytest.mark.parametrize(("name", "message"), MALFORMED, ids=[m[0] for m in MALFORMED])
