@@ -78,7 +78,7 @@ def run_check(
     graph = timed("image metadata", lambda: image_graph(snapshot, env, source))
     before = timed("pip check before", lambda: check_snapshot(snapshot, source, env))
     # what pip check already reports in the image is not the request's fault: those edges are not held against it
-    ignored = tuple(sorted({(v.name, v.dependency) for v in before.violations}))
+    ignored = before.edges()
     limits = constraint_map(constraints, env)
     prediction = timed("pip prediction", lambda: predict(request, snapshot, env, source, constraints=limits))
     # the searches ask the resolver many questions: every one of them under the same constraints

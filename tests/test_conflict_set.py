@@ -18,7 +18,7 @@ from analyzer.diagnosis.conflict_set import (
     fastdiag,
     is_minimal,
     minimal_conflicting_set,
-    preexisting_violations,
+    pip_check_edges,
 )
 from analyzer.diagnosis.graph import REQUEST, image_graph
 from analyzer.environment import TargetEnvironment
@@ -311,7 +311,7 @@ def test_preexisting_violation_is_ignored_not_blamed_on_the_request(resolver: An
     source = world_source(world)
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
-    assert ("oldlib", "numpy") in preexisting_violations(image_graph(snapshot, env, source))
+    assert ("oldlib", "numpy") in pip_check_edges(snapshot, source, env)
     result, reqs, snapshot, env, source = run(["tensorflow==2.18.0"], world, pins, resolver)
     assert result.verdict is Verdict.FITS
     assert ("oldlib", "numpy") in result.ignored

@@ -41,7 +41,6 @@ __all__ = [
     "is_minimal",
     "minimal_conflicting_set",
     "pip_check_edges",
-    "preexisting_violations",
     "search_conflict_sets",
 ]
 
@@ -504,36 +503,13 @@ def explain_member(
 # -- the image ---------------------------------------------------------------------------------------------------
 
 
-def preexisting_violations(graph: ImageGraph) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
-    """Edges of the image its installed versions already violate (what ``pip check`` reports), sorted."""
-    out: set[tuple[NormalizedName, NormalizedName]] = set()
-    pins = graph.snapshot.by_name
-    for name in graph.pins:
-        for edge in graph.edges_from(name):
-            pin = pins.get(edge.child)
-            if pin is None:
-                out.add((name, edge.child))
-                continue
-            version = pin.parsed_version
-            if version is None or pin.url is not None:
-                continue
-            for text in edge.requirement.split(", "):
-                try:
-                    req = Requirement(text)
-                except InvalidRequirement:
-                    continue
-                if not req.specifier.contains(version, prereleases=True):
-                    out.add((name, edge.child))
-    return tuple(sorted(out))
-
-
 def pip_check_edges(
     snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment
 ) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
     """The image's ``pip check`` violations before anything is installed, as (parent, dependency) edges."""
     from analyzer.diagnosis.pipcheck import check_snapshot
 
-    return tuple(sorted({(v.name, v.dependency) for v in check_snapshot(snapshot, source, env).violations}))
+    return check_snapshot(snapshot, source, env).edges()
 
 
 def _order(graph: ImageGraph, relevant: Collection[NormalizedName]) -> list[NormalizedName]:
@@ -687,21 +663,8 @@ def _search(
                     f"keeping {', '.join(unproven)} was not shown to fit within {SEARCH_MAX_ROUNDS} resolver "
                     "rounds, rather than shown to conflict: the set is minimal as far as that bound goes"
                 )
-        into = _resolution_edges(fixed, request, env)
-
-        def versions_of(name: NormalizedName) -> Sequence[Version]:
-            return source.project(name).versions()
-
-        members: list[Member] = []
-        for name in (*item.removed, *item.freed):
-            pin = snapshot.by_name.get(name)
-            installed = pin.version if pin else None
-            removed = name in gone
-            dist = fixed.mapping.get(name)
-            moves_to = None if removed or dist is None else str(getattr(dist, "version", ""))
-            reasons = explain_member(name, installed, full, fixed, request, env, versions_of, into)
-            members.append(Member(name, installed, moves_to, removed, reasons))
-        sets.append(ConflictSet(tuple(members), verified))
+        members = _members((*item.removed, *item.freed), gone, fixed, snapshot, full, request, env, source)
+        sets.append(ConflictSet(members, verified))
     if verdict is Verdict.CONFLICT and not sets and not fits_only:
         warnings.append("no minimal conflicting set was found")
     return ConflictSetResult(
@@ -717,6 +680,33 @@ def _search(
         warnings=tuple(warnings),
         searched=not (fits_only and verdict is Verdict.CONFLICT),
     )
+
+
+def _members(
+    names: Sequence[NormalizedName],
+    gone: Collection[NormalizedName],
+    fixed: ResolutionLike,
+    snapshot: Snapshot,
+    full: ImageGraph,
+    request: Sequence[Requirement],
+    env: TargetEnvironment,
+    source: MetadataSource,
+) -> tuple[Member, ...]:
+    """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why."""
+    into = _resolution_edges(fixed, request, env)
+
+    def versions_of(name: NormalizedName) -> Sequence[Version]:
+        return source.project(name).versions()
+
+    members = []
+    for name in names:
+        pin = snapshot.by_name.get(name)
+        installed = pin.version if pin else None
+        dist = None if name in gone else fixed.mapping.get(name)
+        moves_to = None if dist is None else str(getattr(dist, "version", ""))
+        reasons = explain_member(name, installed, full, fixed, request, env, versions_of, into)
+        members.append(Member(name, installed, moves_to, dist is None, reasons))
+    return tuple(members)
 
 
 def _out_of_budget(
@@ -751,18 +741,8 @@ def _out_of_budget(
     sets: tuple[ConflictSet, ...] = ()
     if best is not None:
         moved, gone, fixed = best
-        into = _resolution_edges(fixed, request, env)
-
-        def versions_of(name: NormalizedName) -> Sequence[Version]:
-            return source.project(name).versions()
-
-        members = []
-        for name in (*sorted(gone), *sorted(moved)):
-            dist = None if name in gone else fixed.mapping.get(name)
-            moves_to = None if dist is None else str(getattr(dist, "version", ""))
-            reasons = explain_member(name, installed.get(name), full, fixed, request, env, versions_of, into)
-            members.append(Member(name, installed.get(name), moves_to, dist is None, reasons))
-        sets = (ConflictSet(tuple(members), verified=False),)
+        members = _members((*sorted(gone), *sorted(moved)), gone, fixed, snapshot, full, request, env, source)
+        sets = (ConflictSet(members, verified=False),)
         message += ": the set shown is enough (a resolution moving only these fits) but not shown to be minimal"
     else:
         message += " before any resolution fitted: no set to show (raise --budget)"

@@ -94,6 +94,10 @@ class CheckResult:
     def ok(self) -> bool:
         return not self.violations
 
+    def edges(self) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
+        """The violations as (parent, dependency) edges: what the searches ignore as the image's own breakage."""
+        return tuple(sorted({(v.name, v.dependency) for v in self.violations}))
+
 
 def check(
     versions: Mapping[NormalizedName, InstalledDist],

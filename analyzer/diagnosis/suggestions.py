@@ -23,7 +23,7 @@ from analyzer.diagnosis.conflict_set import (
     ConflictSet,
     Verdict,
     minimal_conflicting_set,
-    preexisting_violations,
+    pip_check_edges,
 )
 from analyzer.diagnosis.graph import ImageGraph, image_graph
 from analyzer.diagnosis.installable import version_support
@@ -145,7 +145,7 @@ def suggestions(
         return deadline is not None and time.perf_counter() > deadline
 
     base = graph if graph is not None else image_graph(snapshot, env, source)
-    ignored = preexisting_violations(base) if ignore_edges is None else tuple(ignore_edges)
+    ignored = pip_check_edges(snapshot, source, env) if ignore_edges is None else tuple(ignore_edges)
     calls = 0
     tried: list[tuple[NormalizedName, Version, bool]] = []
     items: list[Suggestion] = []
