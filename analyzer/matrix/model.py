@@ -8,6 +8,7 @@ minimal, reused from an equivalent row, or not computed), so no row claims more 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -106,7 +107,7 @@ class MatrixRow:
         return self.verdict is Verdict.FITS
 
     @property
-    def day(self) -> date:
+    def day(self) -> dt.date:
         return self.date.date()
 
     @property
