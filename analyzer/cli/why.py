@@ -1,0 +1,106 @@
+"""``tfconflict why NAME``: who in the runtime requires NAME, with which specifier, and is each one satisfied."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from analyzer.cli.common import add_snapshot_options, snapshot_from_args
+from analyzer.cli.indexopts import add_index_options, engine_from_args
+from analyzer.errors import ExitCode, InputError
+
+__all__ = ["register", "run"]
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of levels: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the depth cannot be negative (0 = as deep as it goes)")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    from analyzer.diagnosis.why import DEFAULT_DEPTH
+    from analyzer.render.why import WHY_FORMATS
+
+    parser = subparsers.add_parser(
+        "why",
+        help="who in the runtime requires NAME, with which specifier, and is it satisfied",
+        description="The reverse dependency tree of one installed package: every installed package that requires "
+        "it (and who requires those, up to --depth), the specifier each one asks for, and whether the installed "
+        "version satisfies it. dot and graphml export that subgraph, unsatisfied edges marked.",
+    )
+    parser.add_argument("name", metavar="NAME", help="an installed package, e.g. numpy")
+    parser.add_argument(
+        "--depth",
+        type=_depth,
+        default=DEFAULT_DEPTH,
+        metavar="N",
+        help=f"levels of requirers to show (default: {DEFAULT_DEPTH}; 0 = as deep as it goes)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=WHY_FORMATS,
+        default="text",
+        help="text (default), json, dot (Graphviz; unsatisfied edges red) or graphml",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout"
+    )
+    add_snapshot_options(parser)
+    add_index_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from analyzer.diagnosis.graph import image_graph
+    from analyzer.diagnosis.why import why
+    from analyzer.environment import TargetEnvironment
+    from analyzer.render.why import render_why
+
+    name = canonicalize_name(args.name)
+    if not name or any(c.isspace() for c in args.name):
+        raise InputError(f"{args.name!r} is not a package name")
+    snapshot = snapshot_from_args(args)
+    for problem in snapshot.problems:
+        print(f"tfconflict: warning: {problem}", file=sys.stderr)
+    env = TargetEnvironment.from_snapshot(snapshot)
+    with engine_from_args(args, progress=args.format == "text" and args.output is None) as engine:
+        graph = image_graph(snapshot, env, engine)
+    answer = why(graph, snapshot, name, depth=args.depth)
+    if answer.installed is None:
+        print(f"tfconflict: error: {_not_installed(answer)}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
+    out = render_why(answer, args.format, verbose=bool(getattr(args, "verbose", 0)))
+    if args.output:
+        try:
+            Path(args.output).write_text(out, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        print(f"tfconflict: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(out)
+    return int(ExitCode.OK)
+
+
+def _not_installed(answer: Any) -> str:
+    """NAME is not in the runtime: say so, and whether anything installed requires it anyway."""
+    text = f"{answer.name} is not installed in {answer.runtime}"
+    if answer.requirers:
+        who = "; ".join(
+            f"{r.name} {r.version or ''} requires {r.requirement}".replace("  ", " ")
+            for r in answer.requirers
+        )
+        text += f", yet installed packages require it (pip check reports it missing): {who}"
+    else:
+        text += "; nothing installed requires it"
+    if answer.close_names:
+        text += f" (did you mean {' or '.join(answer.close_names)}?)"
+    return text

@@ -1,0 +1,228 @@
+"""``tfconflict why NAME``: who in the runtime requires NAME, with which specifier, and whether what is installed
+satisfies it, as data (a reverse tree) that the renderers phrase, draw or export.
+
+The tree is read off the image graph (``diagnosis.graph``): the same edges the conflict search uses, evaluated for
+the snapshot's interpreter. A requirer is expanded once, where it first appears breadth-first; later appearances
+point back to it, so the tree of a package a hundred others need stays readable and finite.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from analyzer.diagnosis.graph import Edge, ImageGraph
+from analyzer.snapshot import Snapshot
+
+__all__ = ["SCHEMA", "Requirer", "WhyAnswer", "satisfies", "split_requirements", "why"]
+
+SCHEMA = "tfconflict.why/1"
+
+DEFAULT_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class Requirer:
+    """One edge of the reverse tree: ``name`` (at ``version``) requires its parent node with ``requirement``."""
+
+    name: str
+    version: str | None
+    requirement: str
+    """As the metadata writes it, marker included; two lines for one name are joined with ", "."""
+    required_version: str | None
+    """The installed version of what is required (None: not installed)."""
+    satisfied: bool | None
+    """Does ``required_version`` satisfy ``requirement``? None when it cannot be told (not a PEP 440 version)."""
+    requirers: tuple[Requirer, ...] = ()
+    expanded: bool = True
+    """False when this requirer's own requirers are not all listed here: past the depth (``hidden`` says how many
+    are left out) or expanded at another place in the tree (``hidden`` is 0)."""
+    hidden: int = 0
+    """How many requirers of this one the depth limit left out."""
+
+    @property
+    def shown_elsewhere(self) -> bool:
+        return not self.expanded and self.hidden == 0
+
+    @property
+    def ok(self) -> bool:
+        return self.satisfied is not False
+
+    def walk(self) -> Iterator[Requirer]:
+        yield self
+        for child in self.requirers:
+            yield from child.walk()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "requirement": self.requirement,
+            "required_version": self.required_version,
+            "satisfied": self.satisfied,
+            "expanded": self.expanded,
+            "hidden_requirers": self.hidden,
+            "requirers": [r.to_json_dict() for r in self.requirers],
+        }
+
+
+@dataclass(frozen=True)
+class WhyAnswer:
+    """Who requires ``name`` in ``snapshot_id``, as a tree of requirers ``depth`` levels deep."""
+
+    name: NormalizedName
+    snapshot_id: str
+    python: str
+    installed: str | None
+    """The installed version, or None when the runtime does not have ``name`` (who requires it is still said)."""
+    requirers: tuple[Requirer, ...]
+    depth: int
+    unknown: tuple[NormalizedName, ...] = ()
+    """Installed packages whose requirements could not be read: they may require ``name`` unseen."""
+    close_names: tuple[str, ...] = field(default=())
+    """Installed names that look like ``name`` (for a name the runtime does not have)."""
+    date: str | None = None
+    """The runtime's release date (YYYY-MM-DD), when it has one."""
+
+    @property
+    def runtime(self) -> str:
+        """The runtime as people name it: its id, release date and Python."""
+        when = f"{self.date}, " if self.date else ""
+        return f"{self.snapshot_id} ({when}Python {self.python})"
+
+    @property
+    def violations(self) -> tuple[Requirer, ...]:
+        """Direct requirers the installed version does not satisfy: breakage the runtime already has."""
+        return tuple(r for r in self.requirers if r.satisfied is False)
+
+    @property
+    def deeper_violations(self) -> tuple[Requirer, ...]:
+        """Unsatisfied edges further up the tree (a requirer's own requirement not met)."""
+        return tuple(r for top in self.requirers for r in top.walk() if r is not top and r.satisfied is False)
+
+    def nodes(self) -> tuple[str, ...]:
+        """Every package the tree names, ``name`` first."""
+        seen: dict[str, None] = {str(self.name): None}
+        for top in self.requirers:
+            for r in top.walk():
+                seen.setdefault(r.name)
+        return tuple(seen)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "name": self.name,
+            "snapshot": self.snapshot_id,
+            "date": self.date,
+            "python": self.python,
+            "installed": self.installed,
+            "depth": self.depth,
+            "requirers": [r.to_json_dict() for r in self.requirers],
+            "violations": [
+                {"name": r.name, "version": r.version, "requirement": r.requirement} for r in self.violations
+            ],
+            "unknown_requirements": list(self.unknown),
+            "close_names": list(self.close_names),
+        }
+
+
+def split_requirements(text: str) -> tuple[Requirement, ...]:
+    """An edge's requirement text back into requirements: the graph joins two lines for one name with ", ".
+
+    A comma inside a specifier has no space after it (``packaging`` writes ``<2.1,>=1.22``), so the pieces are
+    joined again only while they do not parse on their own (a marker's string that holds ", ").
+    """
+    out: list[Requirement] = []
+    pending = ""
+    for piece in text.split(", "):
+        pending = f"{pending}, {piece}" if pending else piece
+        try:
+            out.append(Requirement(pending))
+        except InvalidRequirement:
+            continue
+        pending = ""
+    if pending:
+        raise InvalidRequirement(f"not a requirement: {pending!r}")
+    return tuple(out)
+
+
+def satisfies(requirement: str, version: str | None) -> bool | None:
+    """pip's reading: an installed version satisfies a specifier with pre-releases allowed; missing does not."""
+    if version is None:
+        return False
+    try:
+        parsed = Version(version)
+        reqs = split_requirements(requirement)
+    except (InvalidVersion, InvalidRequirement):
+        return None
+    return all(r.specifier.contains(parsed, prereleases=True) for r in reqs)
+
+
+def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAULT_DEPTH) -> WhyAnswer:
+    """The reverse tree of ``name`` in ``graph`` (``depth`` levels; 0 or less: as deep as it goes)."""
+    key = canonicalize_name(name)
+    pin = snapshot.by_name.get(key)
+    installed = pin.version if pin is not None else None
+    limit = depth if depth > 0 else len(graph.graph) + 1
+
+    # Breadth-first: each requirer is expanded where it is first met, so the shallowest path to it is the one shown.
+    children: dict[tuple[str, ...], list[Edge]] = {}
+    expanded_at: dict[str, tuple[str, ...]] = {key: ()}
+    queue: deque[tuple[str, tuple[str, ...]]] = deque([(key, ())])
+    while queue:
+        node, path = queue.popleft()
+        if len(path) >= limit:
+            continue
+        edges = [e for e in graph.requirers_of(node) if e.parent not in path and e.parent != node]
+        children[path] = edges
+        for edge in edges:
+            if edge.parent not in expanded_at:
+                expanded_at[edge.parent] = (*path, edge.parent)
+                queue.append((edge.parent, (*path, edge.parent)))
+
+    def build(node: str, path: tuple[str, ...]) -> tuple[Requirer, ...]:
+        required = installed if node == key else graph.version_of(node)
+        out: list[Requirer] = []
+        for edge in children.get(path, ()):
+            here = (*path, edge.parent)
+            mine = expanded_at.get(edge.parent) == here
+            below = build(edge.parent, here) if mine and here in children else ()
+            hidden = 0
+            if mine and here not in children:
+                hidden = sum(1 for e in graph.requirers_of(edge.parent) if e.parent not in here)
+            out.append(
+                Requirer(
+                    name=edge.parent,
+                    version=edge.parent_version,
+                    requirement=edge.requirement,
+                    required_version=required,
+                    satisfied=satisfies(edge.requirement, required),
+                    requirers=below,
+                    expanded=mine and (here in children or hidden == 0),
+                    hidden=hidden,
+                )
+            )
+        return tuple(out)
+
+    close: tuple[str, ...] = ()
+    if pin is None:
+        import difflib
+
+        close = tuple(difflib.get_close_matches(key, sorted(snapshot.by_name), n=3, cutoff=0.75))
+    return WhyAnswer(
+        name=key,
+        snapshot_id=snapshot.id,
+        python=snapshot.python,
+        installed=installed,
+        requirers=build(key, ()),
+        depth=depth,
+        unknown=tuple(sorted(canonicalize_name(n) for n in graph.opaque)),
+        close_names=close,
+        date=snapshot.date.date().isoformat() if snapshot.date else None,
+    )
