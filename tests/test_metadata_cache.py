@@ -97,8 +97,9 @@ def test_unreadable_cached_page_is_fetched_again(index_server: FixtureIndex) -> 
     with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
         engine.project("page")
     cache = MetadataCache()
-    conn = cache._conn()
-    assert conn is not None
+    current = cache._conn()
+    assert current is not None
+    conn = current[1]
     conn.execute("UPDATE pages SET body='garbage without a header'")
     with MetadataEngine(IndexConfig(index_server.index_url), cache=cache) as engine:
         files = engine.project("page")

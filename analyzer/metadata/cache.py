@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS pages (
 """
 
 
+_WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+"""The first four bytes of a SQLite write-ahead log (big- or little-endian checksums)."""
+
+
 def default_cache_path() -> Path:
     return cache_dir() / "metadata.sqlite3"
 
@@ -105,13 +109,22 @@ def _unpack(blob: bytes) -> Any:
 
 
 class MetadataCache:
-    """Thread-safe (one connection per thread) and process-safe (WAL, busy timeout) key-value store."""
+    """Thread-safe (one connection per thread) and process-safe (WAL, busy timeout) key-value store.
+
+    Damage found while running (a truncated or overwritten file) sets the file aside and starts a new one, in
+    this run; a full disk or a read-only file stops the writes and keeps the reads. Each is said once.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_cache_path()
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._conns: list[sqlite3.Connection] = []
+        self._generation = 0
+        """Bumped when the file is replaced: every thread's connection to the old one is then reopened."""
+        self._inode: int | None = None
         self.disabled_reason: str | None = None
+        self.read_only_reason: str | None = None
         self._open_checked()
 
     # -- connection handling -------------------------------------------------------------------------------
@@ -120,6 +133,8 @@ class MetadataCache:
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        with self._lock:
+            self._conns.append(conn)
         return conn
 
     def _open_checked(self) -> None:
@@ -129,6 +144,7 @@ class MetadataCache:
         except OSError as exc:
             self._disable(f"cannot create the cache folder {self.path.parent}: {exc}")
             return
+        self._check_wal()
         for attempt in range(2):
             try:
                 conn = self._connect()
@@ -143,7 +159,8 @@ class MetadataCache:
                     conn.executescript("DELETE FROM metadata; DELETE FROM pages;")
                     conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
                 conn.execute("SELECT count(*) FROM metadata").fetchone()
-                self._local.conn = conn
+                self._inode = _inode(self.path)
+                self._local.conn = (self._generation, conn)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
@@ -157,6 +174,21 @@ class MetadataCache:
                 self._disable(f"cannot use the cache {self.path}: {exc}")
                 return
         self._disable(f"cannot open the cache {self.path}")
+
+    def _check_wal(self) -> None:
+        """Say so when the write-ahead log is not one: SQLite then ignores it, losing the rows only it held."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            with wal.open("rb") as f:
+                head = f.read(4)
+        except OSError:
+            return
+        if head and head not in _WAL_MAGIC:
+            log.warning(
+                "the metadata cache's write-ahead log %s is damaged; SQLite discards it, and what only it held "
+                "will be fetched again",
+                wal,
+            )
 
     def _set_aside(self, exc: Exception) -> bool:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
@@ -176,54 +208,90 @@ class MetadataCache:
         )
         return True
 
+    def _damaged(self, generation: int, exc: sqlite3.DatabaseError) -> None:
+        """A read or write found the file damaged: set it aside (unless another process did) and start anew.
+
+        Only the first thread to see the damage in a generation acts; the others reopen what it made. A file
+        whose inode changed was already replaced by another process: reopening is enough.
+        """
+        with self._lock:
+            if generation != self._generation or self.disabled_reason is not None:
+                return
+            self._generation += 1
+            self._local.conn = None
+            if _inode(self.path) == self._inode and not self._set_aside(exc):
+                self._disable(f"cannot use the damaged cache {self.path}: {exc}")
+                return
+            self._open_checked()
+
     def _disable(self, reason: str) -> None:
-        if self.disabled_reason is None:
-            log.warning("%s; running without a metadata cache", reason)
-        self.disabled_reason = reason
+        with self._lock:
+            if self.disabled_reason is None:
+                log.warning("%s; running without a metadata cache", reason)
+            self.disabled_reason = reason
+
+    def _stop_writes(self, reason: str) -> None:
+        with self._lock:
+            if self.read_only_reason is None:
+                log.warning("%s; running on without caching what this run fetches", reason)
+            self.read_only_reason = reason
 
     @property
     def usable(self) -> bool:
         return self.disabled_reason is None
 
-    def _conn(self) -> sqlite3.Connection | None:
+    def _conn(self) -> tuple[int, sqlite3.Connection] | None:
         if self.disabled_reason is not None:
             return None
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self._connect()
-            except sqlite3.Error as exc:
-                self._disable(f"cannot open the cache {self.path}: {exc}")
-                return None
-            self._local.conn = conn
-        return conn
+        current = getattr(self._local, "conn", None)
+        if current is not None and current[0] == self._generation:
+            return current  # type: ignore[no-any-return]
+        try:
+            generation = self._generation
+            current = (generation, self._connect())
+        except sqlite3.Error as exc:
+            self._disable(f"cannot open the cache {self.path}: {exc}")
+            return None
+        self._local.conn = current
+        return current
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> Any:
-        conn = self._conn()
-        if conn is None:
+        current = self._conn()
+        if current is None:
             return None
+        generation, conn = current
         try:
             return conn.execute(sql, args).fetchone()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:
             log.warning("metadata cache read failed (%s); treating it as a miss", exc)
+            return None
+        except sqlite3.DatabaseError as exc:
+            self._damaged(generation, exc)
             return None
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> None:
-        conn = self._conn()
-        if conn is None:
+        if self.read_only_reason is not None:
             return
+        current = self._conn()
+        if current is None:
+            return
+        generation, conn = current
         for _ in range(5):
             try:
                 conn.execute(sql, args)
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+                text = str(exc)
+                if "locked" in text or "busy" in text:
                     time.sleep(0.1)
                     continue
+                if "full" in text or "readonly" in text or "read-only" in text:
+                    self._stop_writes(f"cannot write the cache {self.path}: {exc}")
+                    return
                 self._disable(f"cannot write the cache {self.path}: {exc}")
                 return
             except sqlite3.DatabaseError as exc:
-                self._disable(f"cannot write the cache {self.path}: {exc}")
+                self._damaged(generation, exc)
                 return
 
     # -- metadata ------------------------------------------------------------------------------------------
@@ -278,8 +346,9 @@ class MetadataCache:
         return CacheInfo(self.path, size, m[0] if m else 0, p_[0] if p_ else 0, self.usable)
 
     def clear(self) -> None:
-        conn = self._conn()
-        if conn is not None:
+        current = self._conn()
+        if current is not None:
+            conn = current[1]
             conn.executescript("DELETE FROM metadata; DELETE FROM pages;")
             try:
                 conn.execute("VACUUM")
@@ -287,7 +356,17 @@ class MetadataCache:
                 pass  # another process holds it open: the rows are gone, the space comes back later
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
+        """Close every thread's connection (a long-lived process must not keep one per finished thread)."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._generation += 1
             self._local.conn = None
+        for conn in conns:
+            conn.close()
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
