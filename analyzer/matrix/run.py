@@ -1,0 +1,386 @@
+"""Run the check of one request against every distinct release of a runtime kind, as cheaply as stays honest.
+
+- Releases whose freeze, Python, platform and declared requirements are identical to the release before are
+  folded into one row (the same inputs give the same answer).
+- Each row's verdict comes from ``run_check`` without the minimal-conflicting-set search (cheap: one pip
+  prediction); rows are checked in order, in contiguous chunks, by ``workers`` forked processes, so a worker's
+  metadata memo serves the neighbouring releases whose pins mostly repeat (the SQLite cache is shared by all).
+- The expensive set is searched where it adds information (``sets``): ``turning`` (default) for the rows on both
+  sides of each turning point, ``all`` for every row that changes or breaks something (a set is reused for a row
+  whose pins in the part of the image the search looks at are identical), ``none`` for no row. A row says which.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+
+from analyzer.catalog import Catalog, Release
+from analyzer.check import run_check
+from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
+from analyzer.diagnosis.graph import image_graph
+from analyzer.environment import TargetEnvironment
+from analyzer.errors import TfconflictError
+from analyzer.matrix.model import Matrix, MatrixRow, SetMove, SetStatus
+from analyzer.matrix.turning import turning_points
+from analyzer.metadata.models import MetadataSource
+from analyzer.report import Report, Verdict
+from analyzer.request import RequestItem
+from analyzer.snapshot import Snapshot
+
+__all__ = ["FIRST_MEMBERS", "SET_MODES", "MatrixOptions", "fold_releases", "run_matrix", "select_releases"]
+
+FIRST_MEMBERS = 3
+"""Members of a row's set shown in the row (the renderers show the rest from the row's report)."""
+
+SET_MODES = ("turning", "all", "none")
+
+CHUNK = 8
+"""Consecutive releases one worker checks in a row: neighbours share most pins, so its memo serves them."""
+
+EngineFactory = Callable[[], MetadataSource]
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    kind: str = "cpu"
+    since: date | None = None
+    until: date | None = None
+    sets: str = "turning"
+    """Which rows get the minimal-conflicting-set search: ``turning``, ``all`` or ``none``."""
+    row_budget: float | None = 30.0
+    """Seconds for one row's set search; past it the row's set is shown as not minimal."""
+    workers: int = 0
+    """Processes checking rows; 0 picks one per CPU (at most 4), 1 checks in this process."""
+    constraints: tuple[Requirement, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One row to compute: the first release, its snapshot, and the identical releases that follow it."""
+
+    release: Release
+    snapshot: Snapshot
+    folded: tuple[Release, ...] = ()
+
+
+def select_releases(catalog: Catalog, kind: str, since: date | None, until: date | None) -> tuple[Release, ...]:
+    """The releases of ``kind`` dated within [since, until] (calendar days as the commits record them)."""
+    return tuple(
+        r
+        for r in catalog.releases_of(kind)
+        if (since is None or r.date.date() >= since) and (until is None or r.date.date() <= until)
+    )
+
+
+def _identity(snapshot: Snapshot) -> tuple[Any, ...]:
+    pins = tuple(sorted((str(p.name), p.version, p.url or "", p.editable) for p in snapshot.pins))
+    return (pins, snapshot.python, snapshot.platform, snapshot.declared)
+
+
+def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]:
+    """Consecutive releases with the same freeze, Python, platform and declared requirements make one row."""
+    groups: list[_Group] = []
+    last: tuple[Any, ...] | None = None
+    for release in releases:
+        snapshot = catalog.snapshot(release)
+        identity = _identity(snapshot)
+        if groups and identity == last:
+            head = groups[-1]
+            groups[-1] = replace(head, folded=(*head.folded, release))
+            continue
+        groups.append(_Group(release, snapshot))
+        last = identity
+    return groups
+
+
+# -- one row -----------------------------------------------------------------------------------------------------
+
+
+def _check(
+    items: Sequence[RequestItem],
+    snapshot: Snapshot,
+    source: MetadataSource,
+    *,
+    conflict_set: bool,
+    budget: float | None,
+    constraints: Sequence[Requirement],
+) -> tuple[Report | None, str | None, float]:
+    """One check; a failure is a message for the row, never an exception out of the matrix."""
+    started = time.perf_counter()
+    try:
+        report = run_check(
+            items, snapshot, source, conflict_set=conflict_set, with_suggestions=False, budget=budget,
+            constraints=constraints,
+        )
+    except TfconflictError as exc:
+        return None, str(exc), time.perf_counter() - started
+    except Exception as exc:  # noqa: BLE001 - one release's failure must not lose the other rows
+        return None, f"internal error: {type(exc).__name__}: {exc}", time.perf_counter() - started
+    return report, None, time.perf_counter() - started
+
+
+def _members(report: Report) -> tuple[int | None, tuple[SetMove, ...], SetStatus]:
+    cs = report.conflict_set
+    if cs is None:
+        return None, (), SetStatus.NOT_COMPUTED
+    best = cs.best
+    if cs.verdict is not SetVerdict.CONFLICT or best is None:
+        return None, (), SetStatus.NONE
+    moves = tuple(
+        SetMove(str(m.name), m.installed, m.moves_to, m.removed) for m in best.members[:FIRST_MEMBERS]
+    )
+    return len(best), moves, SetStatus.MINIMAL if best.verified else SetStatus.NOT_MINIMAL
+
+
+def needs_set(verdict: Verdict | None) -> bool:
+    """A set says something only where pip would change the image."""
+    return verdict in (Verdict.CHANGES, Verdict.BREAKS)
+
+
+def build_row(group: _Group, report: Report | None, error: str | None, seconds: float) -> MatrixRow:
+    release = group.release
+    base = MatrixRow(
+        release=release.id,
+        date=release.date,
+        commit=release.commit,
+        python=release.python,
+        kind=release.kind,
+        folded=tuple(r.id for r in group.folded),
+        packages=len(group.snapshot.pins),
+        seconds=seconds,
+    )
+    if report is None:
+        return replace(base, error=error or "no answer", summary=f"error: {error}", set_status=SetStatus.NONE)
+    p = report.prediction
+    size, moves, status = _members(report)
+    if report.conflict_set is None and not needs_set(report.verdict):
+        status = SetStatus.NONE
+    return replace(
+        base,
+        verdict=report.verdict,
+        changes=0 if p is None else len(p.upgrades) + len(p.downgrades) + len(p.reinstalls),
+        newly_broken=0 if p is None else len({v.name for v in p.newly_broken}),
+        preexisting=len(report.preexisting),
+        set_size=size,
+        set_members=moves,
+        set_status=status,
+        summary=report.headline(),
+        report=report,
+    )
+
+
+# -- workers -----------------------------------------------------------------------------------------------------
+
+_JOB: dict[str, Any] = {}
+"""What forked workers inherit: the request, the groups, the engine factory (set before the pool forks)."""
+
+
+def _work(task: tuple[tuple[int, ...], bool]) -> list[tuple[int, Report | None, str | None, float]]:
+    indexes, with_set = task
+    source = _JOB.get("source")
+    if source is None:
+        source = _JOB["source"] = _JOB["factory"]()
+    out = []
+    for i in indexes:
+        group: _Group = _JOB["groups"][i]
+        report, error, seconds = _check(
+            _JOB["items"], group.snapshot, source, conflict_set=with_set, budget=_JOB["budget"],
+            constraints=_JOB["constraints"],
+        )
+        out.append((i, report, error, seconds))
+    return out
+
+
+def _child_init() -> None:
+    # the parent's engine (HTTP pool, SQLite connection) must not be shared across a fork: each child makes its own
+    _JOB.pop("source", None)
+
+
+def _chunks(indexes: Sequence[int], size: int) -> list[tuple[int, ...]]:
+    return [tuple(indexes[i : i + size]) for i in range(0, len(indexes), size)]
+
+
+def _run_rows(
+    indexes: Sequence[int], with_set: bool, workers: int, chunk: int
+) -> Iterator[tuple[int, Report | None, str | None, float]]:
+    tasks = [(c, with_set) for c in _chunks(indexes, chunk)]
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield from _work(task)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(min(workers, len(tasks)), initializer=_child_init) as pool:
+        for result in pool.imap_unordered(_work, tasks):
+            yield from result
+
+
+def default_workers() -> int:
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+# -- set reuse ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SetKey:
+    """What a set search reads: the interpreter, and the pins it searched (with their versions)."""
+
+    env: TargetEnvironment
+    pins: frozenset[tuple[str, str | None, str]]
+
+
+def _search_key(
+    items: Sequence[RequestItem], snapshot: Snapshot, source: MetadataSource, candidates: Sequence[str]
+) -> _SetKey | None:
+    """The pins the search over ``candidates`` would read in ``snapshot``: the relevant part of its image for the
+    request, widened by the candidates. None when that part is not exactly the candidates (then the search could
+    differ and must run)."""
+    env = TargetEnvironment.from_snapshot(snapshot)
+    request = [i.requirement for i in items]
+    requested = {i.name for i in items}
+    full = image_graph(snapshot, env, source).with_request(request, env, source)
+    reached = set(full.reachable_from_request()) | set(candidates)
+    relevant = {n for n in full.relevant_pins(reached) if n not in requested}
+    if relevant != set(candidates):
+        return None
+    by_name = snapshot.by_name
+    pins = frozenset(
+        (str(n), by_name[NormalizedName(n)].version, by_name[NormalizedName(n)].url or "") for n in relevant
+    )
+    return _SetKey(env, pins)
+
+
+# -- the matrix --------------------------------------------------------------------------------------------------
+
+
+def run_matrix(
+    items: Sequence[RequestItem],
+    catalog: Catalog,
+    factory: EngineFactory,
+    options: MatrixOptions,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Matrix:
+    """The matrix of ``items`` over ``catalog``'s releases of ``options.kind`` within the date range."""
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    releases = select_releases(catalog, options.kind, options.since, options.until)
+    groups = fold_releases(catalog, releases)
+    timings["releases"] = time.perf_counter() - started
+    workers = options.workers or default_workers()
+    if not groups:
+        warnings.append(f"no {options.kind} release of {catalog.decl.name} in the range")
+    say(f"{len(groups)} distinct releases of {len(releases)} in the range; {workers} worker(s)")
+
+    _JOB.clear()
+    _JOB.update(
+        items=tuple(items), groups=groups, factory=factory, budget=options.row_budget,
+        constraints=tuple(options.constraints),
+    )
+    try:
+        step = time.perf_counter()
+        rows: list[MatrixRow | None] = [None] * len(groups)
+        for i, report, error, seconds in _run_rows(range(len(groups)), False, workers, CHUNK):
+            rows[i] = build_row(groups[i], report, error, seconds)
+        timings["verdicts"] = time.perf_counter() - step
+        done = [r for r in rows if r is not None]
+        assert len(done) == len(groups)
+
+        step = time.perf_counter()
+        wanted = _rows_for_sets(done, options.sets)
+        if wanted:
+            say(f"searching the minimal conflicting set of {len(wanted)} row(s)")
+        if options.sets == "all":
+            _all_sets(items, groups, done, wanted, factory, options)
+        elif wanted:
+            for i, report, error, seconds in _run_rows(wanted, True, workers, 1):
+                if report is not None:
+                    done[i] = build_row(groups[i], report, error, done[i].seconds + seconds)
+                else:
+                    warnings.append(f"{done[i].release}: the conflicting set could not be searched: {error}")
+        timings["conflicting sets"] = time.perf_counter() - step
+    finally:
+        _JOB.clear()
+
+    step = time.perf_counter()
+    snapshots = {g.release.id: g.snapshot for g in groups}
+    points = turning_points(done, snapshots)
+    timings["turning points"] = time.perf_counter() - step
+    timings["total"] = time.perf_counter() - started
+    for row in done:
+        if row.error:
+            warnings.append(f"{row.release}: {row.error}")
+    return Matrix(
+        request=tuple(items),
+        kind=options.kind,
+        source=catalog.decl.name,
+        since=options.since,
+        until=options.until,
+        rows=tuple(done),
+        turning_points=points,
+        releases=len(releases),
+        timings=timings,
+        warnings=tuple(dict.fromkeys(warnings)),
+        workers=workers,
+    )
+
+
+def _rows_for_sets(rows: Sequence[MatrixRow], mode: str) -> list[int]:
+    if mode == "none":
+        return []
+    if mode == "all":
+        return [i for i, r in enumerate(rows) if needs_set(r.verdict)]
+    wanted: set[int] = set()
+    for i in range(1, len(rows)):
+        if rows[i].verdict != rows[i - 1].verdict:
+            wanted.update(j for j in (i - 1, i) if needs_set(rows[j].verdict))
+    return sorted(wanted)
+
+
+def _all_sets(
+    items: Sequence[RequestItem],
+    groups: Sequence[_Group],
+    rows: list[MatrixRow],
+    wanted: Sequence[int],
+    factory: EngineFactory,
+    options: MatrixOptions,
+) -> None:
+    """Every changing row gets a set, oldest first: reused from the last searched row when the pins that search
+    read are identical in this row (and nothing else enters the relevant part), searched afresh otherwise."""
+    source = factory()
+    last: tuple[int, tuple[str, ...], _SetKey] | None = None
+    for j in wanted:
+        if last is not None:
+            first, candidates, key = last
+            if _search_key(items, groups[j].snapshot, source, candidates) == key:
+                rows[j] = replace(
+                    rows[j], set_size=rows[first].set_size, set_members=rows[first].set_members,
+                    set_status=SetStatus.REUSED, set_from=rows[first].release,
+                )
+                continue
+        report, error, seconds = _check(
+            items, groups[j].snapshot, source, conflict_set=True, budget=options.row_budget,
+            constraints=options.constraints,
+        )
+        if report is None:
+            rows[j] = replace(rows[j], set_status=SetStatus.NOT_COMPUTED, seconds=rows[j].seconds + seconds)
+            continue
+        rows[j] = build_row(groups[j], report, error, rows[j].seconds + seconds)
+        cs = report.conflict_set
+        last = None
+        if cs is not None and cs.verdict is SetVerdict.CONFLICT and cs.best is not None and cs.best.verified:
+            candidates = tuple(str(n) for n in cs.candidates)
+            found = _search_key(items, groups[j].snapshot, source, candidates)
+            if found is not None:
+                last = (j, candidates, found)

@@ -1,0 +1,109 @@
+"""Turning points: neighbouring rows whose verdicts differ, and what changed in between that caused it.
+
+The cause is read from the two releases' diff (``analyzer.diff``) filtered by the reason chain of the row that does
+not fit: the pins pip would move, the pins it would leave broken and what they require, the causes of a resolver
+conflict, the conflicting set's members and their chains. A changed pin outside all of these is counted, not
+blamed. A change of the interpreter's X.Y is named first when it is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from packaging.utils import NormalizedName
+
+from analyzer.diff import diff
+from analyzer.matrix.model import MatrixRow, PinMove, TurningPoint
+from analyzer.report import Report, Verdict
+from analyzer.snapshot import Snapshot
+
+__all__ = ["chain_names", "turning_points"]
+
+
+def chain_names(report: Report) -> frozenset[str]:
+    """Every package name the report's explanation goes through."""
+    names: set[str] = set()
+    p = report.prediction
+    if p is not None:
+        names.update(str(c.name) for c in (*p.upgrades, *p.downgrades, *p.reinstalls))
+        for v in p.newly_broken:
+            names.update((str(v.name), str(v.dependency)))
+        if p.conflict is not None:
+            for cause in p.conflict.causes:
+                names.add(str(cause.name))
+                if cause.parent:
+                    names.add(str(cause.parent))
+    cs = report.conflict_set
+    if cs is not None:
+        for s in cs.sets:
+            for m in s.members:
+                names.add(str(m.name))
+                for edge in m.reasons:
+                    names.update((str(edge.parent), str(edge.child)))
+    return frozenset(names)
+
+
+def _minor(python: str) -> str:
+    return ".".join(python.split(".")[:2])
+
+
+def _phrase(row: MatrixRow) -> str:
+    return row.verdict_text if row.verdict is not None else "error"
+
+
+def turning_points(
+    rows: Sequence[MatrixRow], snapshots: Mapping[str, Snapshot]
+) -> tuple[TurningPoint, ...]:
+    """The verdict changes between neighbouring rows (rows without a verdict are stepped over), oldest first."""
+    out: list[TurningPoint] = []
+    previous: MatrixRow | None = None
+    fitted = False
+    for row in rows:
+        if row.verdict is None:
+            continue
+        if previous is not None and row.verdict is not previous.verdict:
+            point = explain(previous, row, snapshots[previous.release], snapshots[row.release])
+            if previous.fits and not row.fits and not fitted:
+                point = replace(point, stopped_fitting=True)
+                fitted = True
+            out.append(point)
+        previous = row
+    return tuple(out)
+
+
+def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> TurningPoint:
+    """Why ``after`` answers differently from ``before``: the Python change, and the changed pins in the chain."""
+    d = diff(a, b)
+    python = (before.python, after.python) if _minor(before.python) != _minor(after.python) else None
+    bad = after if not after.fits else before
+    chain = chain_names(bad.report) if bad.report is not None else frozenset()
+    old, new = a.by_name, b.by_name
+    moved = [NormalizedName(n) for n in sorted(d.changed_names & chain)]
+    pins = tuple(
+        PinMove(
+            new[n].display_name if n in new else old[n].display_name,
+            old[n].version if n in old else None,
+            new[n].version if n in new else None,
+        )
+        for n in moved
+    )
+    change = f"{_phrase(before)} -> {_phrase(after)}"
+    causes: list[str] = []
+    if python is not None:
+        causes.append(f"Python {python[0]} -> {python[1]}")
+    if pins:
+        causes.append("changed pins in the reason chain: " + ", ".join(p.text for p in pins))
+    other = len(d.changed_names) - len(pins)
+    if not causes:
+        why = (
+            f"none of the {len(d.changed_names)} changed pin(s) is in the reason chain"
+            if bad.report is not None and after.verdict is not Verdict.NOT_INSTALLABLE
+            else "the cause is not in the pins"
+        )
+        causes.append(why)
+    sentence = f"{after.release} ({after.day.isoformat()}): {change}; " + "; ".join(causes)
+    return TurningPoint(
+        before=before, after=after, change=change, python=python, pins=pins, sentence=sentence,
+        other_changes=other,
+    )
