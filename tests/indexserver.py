@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import html
+import io
 import json
 import re
 import threading
@@ -28,7 +29,21 @@ from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel
 
 from tests.wheelfactory import Built, make_sdist, make_wheel, metadata_text
 
-__all__ = ["RECORDED", "FileEntry", "FixtureIndex", "RequestLog", "index_server"]
+__all__ = [
+    "RECORDED",
+    "FileEntry",
+    "FixtureIndex",
+    "RequestLog",
+    "drop_connection",
+    "index_server",
+    "replace_body",
+    "slow_body",
+    "slow_headers",
+    "status_fault",
+    "truncated_body",
+    "whole_file",
+    "wrong_length",
+]
 
 RECORDED = Path(__file__).parent / "data" / "index"
 
@@ -50,6 +65,8 @@ class FileEntry:
     range_ok: bool = True
     with_hash: bool = True
     size: int | None = None
+    url: str | None = None
+    """Where the page says the file is, when not on this server (a closed port, another host)."""
 
     def content(self) -> bytes:
         if callable(self.data):
@@ -194,7 +211,10 @@ class FixtureIndex:
     def page_json(self, project: str) -> bytes:
         files = []
         for f in sorted(self.project_files(project), key=lambda f: f.filename):
-            item: dict[str, Any] = {"filename": f.filename, "url": f"{self.base_url}/files/{f.filename}"}
+            item: dict[str, Any] = {
+                "filename": f.filename,
+                "url": f.url or f"{self.base_url}/files/{f.filename}",
+            }
             item["hashes"] = {"sha256": hashlib.sha256(f.content()).hexdigest()} if f.with_hash else {}
             if f.requires_python:
                 item["requires-python"] = f.requires_python
@@ -212,7 +232,7 @@ class FixtureIndex:
     def page_html(self, project: str) -> bytes:
         links = []
         for f in sorted(self.project_files(project), key=lambda f: f.filename):
-            href = f"{self.base_url}/files/{f.filename}"
+            href = f.url or f"{self.base_url}/files/{f.filename}"
             if f.with_hash:
                 href += f"#sha256={hashlib.sha256(f.content()).hexdigest()}"
             attrs = [f'href="{html.escape(href)}"']
@@ -273,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.record(status, len(body) if self.command != "HEAD" else 0)
 
     def record(self, status: int, sent: int) -> None:
+        if getattr(self, "_capturing", False):
+            return
         with self.index.lock:
             self.index.log.append(
                 RequestLog(self.command, self.path, self.headers.get("Range"), status, sent)
@@ -286,6 +308,10 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.index.faults.get(path)
         if fault is not None and fault(self):
             return
+        self.route(path)
+
+    def route(self, path: str) -> None:
+        """The normal answer (what a fault hook may capture and then spoil)."""
         if path.startswith("/simple/"):
             self.serve_page(path)
         elif path.startswith("/files/"):
@@ -366,10 +392,161 @@ class _Handler(BaseHTTPRequestHandler):
             {"Content-Range": f"bytes {start}-{end}/{total}", "Accept-Ranges": "bytes"},
         )
 
+    def capture(self) -> tuple[int, dict[str, str], bytes]:
+        """The normal answer to this request as (status, headers, body), not sent: a fault hook's raw material."""
+        real = self.wfile
+        buffer = io.BytesIO()
+        self.wfile = buffer
+        self._capturing = True
+        try:
+            self.route(self.path.split("?", 1)[0])
+        finally:
+            self.wfile = real
+            self._capturing = False
+            self._headers_buffer: list[bytes] = []
+        head, _, body = buffer.getvalue().partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        return status, headers, body
+
+    def send_raw(self, status: int, headers: dict[str, str], body: bytes, *, sent: int | None = None) -> None:
+        """Send exactly these headers and the first ``sent`` bytes of ``body`` (all by default), then hang up
+        when cut short; errors of a client that has gone away are ignored."""
+        part = body if sent is None else body[:sent]
+        try:
+            self.send_response(status)
+            for k, v in headers.items():
+                if k.lower() not in ("server", "date"):
+                    self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(part)
+                self.wfile.flush()
+        except OSError:
+            pass
+        if sent is not None:
+            self.close_connection = True
+        self.record(status, len(part))
+
+
+# -- fault hooks (issue 7): each returns a ``Fault`` for ``FixtureIndex.faults[path]`` -------------------------
+
+
+def status_fault(
+    status: int, headers: dict[str, str] | None = None, *, times: int | None = None, body: bytes = b"fault"
+) -> Fault:
+    """Answer ``status`` (with ``headers``), every time or the first ``times`` times, then normally."""
+    count = [0]
+
+    def fault(handler: _Handler) -> bool:
+        if times is not None and count[0] >= times:
+            return False
+        count[0] += 1
+        handler.send_body(status, body, "text/plain", headers)
+        return True
+
+    return fault
+
+
+def _sleep_quietly(handler: _Handler, seconds: float) -> None:
+    """Sleep, but stop early when the server shuts down (a test's end), so no thread outlives its test."""
+    handler.server.stopping.wait(seconds)
+
+
+def slow_headers(seconds: float) -> Fault:
+    """Say nothing for ``seconds`` (a server that accepted the connection and stalls), then answer normally."""
+
+    def fault(handler: _Handler) -> bool:
+        handler.record(0, 0)  # logged on arrival: a client that gave up leaves no other trace
+        _sleep_quietly(handler, seconds)
+        if handler.server.stopping.is_set():
+            handler.close_connection = True
+            return True
+        return False
+
+    return fault
+
+
+def slow_body(seconds: float, after: int = 10) -> Fault:
+    """Send the normal headers and ``after`` bytes of the body, stall ``seconds``, then send the rest."""
+
+    def fault(handler: _Handler) -> bool:
+        status, headers, body = handler.capture()
+        handler.send_raw(status, headers, body, sent=after)
+        handler.close_connection = True
+        _sleep_quietly(handler, seconds)
+        if not handler.server.stopping.is_set():
+            try:
+                handler.wfile.write(body[after:])
+            except OSError:
+                pass
+        return True
+
+    return fault
+
+
+def truncated_body(keep: float = 0.5) -> Fault:
+    """The normal headers (Content-Length of the whole body), a fraction of the body, then the connection closes."""
+
+    def fault(handler: _Handler) -> bool:
+        status, headers, body = handler.capture()
+        handler.send_raw(status, headers, body, sent=int(len(body) * keep))
+        return True
+
+    return fault
+
+
+def wrong_length(delta: int) -> Fault:
+    """The whole body under a Content-Length off by ``delta`` bytes (more: the client waits for bytes that
+    never come until the connection closes; fewer: the body is cut where the header says)."""
+
+    def fault(handler: _Handler) -> bool:
+        status, headers, body = handler.capture()
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        headers["Content-Length"] = str(max(0, len(body) + delta))
+        handler.send_raw(status, headers, body)
+        handler.close_connection = True
+        return True
+
+    return fault
+
+
+def replace_body(body: bytes, content_type: str, status: int = 200) -> Fault:
+    """Answer ``body`` (invalid JSON, broken HTML, a zip without METADATA...) with ``content_type``."""
+
+    def fault(handler: _Handler) -> bool:
+        handler.send_body(status, body, content_type)
+        return True
+
+    return fault
+
+
+def whole_file() -> Fault:
+    """Ignore a Range header: 200 with the whole file, while claiming ``Accept-Ranges: bytes``."""
+
+    def fault(handler: _Handler) -> bool:
+        del handler.headers["Range"]
+        return False
+
+    return fault
+
+
+def drop_connection() -> Fault:
+    """Close the connection without a word (a proxy or a load balancer that gave up)."""
+
+    def fault(handler: _Handler) -> bool:
+        handler.close_connection = True
+        handler.record(0, 0)
+        return True
+
+    return fault
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     index: FixtureIndex
+    stopping: threading.Event
 
 
 @pytest.fixture
@@ -378,12 +555,14 @@ def index_server() -> Iterator[FixtureIndex]:
     server = _Server(("127.0.0.1", 0), _Handler)
     index = FixtureIndex()
     server.index = index
+    server.stopping = threading.Event()
     index.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield index
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

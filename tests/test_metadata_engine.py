@@ -219,13 +219,15 @@ def test_several_indexes_are_merged(index_server: FixtureIndex, tmp_path: Path) 
     assert _requires(meta) == {"from-local"}
 
 
-def test_extra_index_that_is_down_is_a_problem_not_a_failure(index_server: FixtureIndex) -> None:
+def test_extra_index_that_is_down_is_a_problem_not_a_failure(
+    index_server: FixtureIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "0")
     index_server.wheel("solid", "1.0")
     with _engine(index_server.index_url, "http://127.0.0.1:9/simple/", session=None) as engine:
-        engine.session.adapters["http://"].max_retries.total = 0  # type: ignore[attr-defined]
         files = engine.project("solid")
     assert [str(v) for v in files.versions()] == ["1.0"]
-    assert any("127.0.0.1:9" in p and "could not be reached" in p for p in files.problems)
+    assert any("127.0.0.1:9" in p and "cannot connect" in p for p in files.problems)
 
 
 def test_credentials_are_redacted_in_problems_notes_and_cache(index_server: FixtureIndex) -> None:
@@ -392,7 +394,10 @@ def test_fault_hook_503_then_429_are_retried(index_server: FixtureIndex) -> None
     assert [r.status for r in index_server.requests_for("/simple/flaky/")] == [503, 429, 200]
 
 
-def test_persistent_server_error_is_a_problem_naming_the_url(index_server: FixtureIndex) -> None:
+def test_persistent_server_error_is_a_problem_naming_the_url(
+    index_server: FixtureIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "1")
     index_server.wheel("broken", "1.0")
 
     def fault(handler: object) -> bool:
@@ -401,13 +406,15 @@ def test_persistent_server_error_is_a_problem_naming_the_url(index_server: Fixtu
 
     index_server.faults["/simple/broken/"] = fault
     with _engine(index_server.index_url) as engine:
-        engine.session.adapters["http://"].max_retries.total = 1  # type: ignore[attr-defined]
         files = engine.project("broken")
     assert files.files == ()
-    assert any("/simple/broken/" in p and "500" in p for p in files.problems)
+    assert any("/simple/broken/" in p and "HTTP 500 (2 attempts)" in p for p in files.problems)
 
 
-def test_truncated_file_body_is_unavailable_not_an_exception(index_server: FixtureIndex) -> None:
+def test_truncated_file_body_is_unavailable_not_an_exception(
+    index_server: FixtureIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "1")
     entry = index_server.wheel("cut", "1.0", ["dep"], padding=100_000)
 
     def truncate(handler: object) -> bool:
@@ -423,7 +430,6 @@ def test_truncated_file_body_is_unavailable_not_an_exception(index_server: Fixtu
 
     index_server.faults[f"/files/{entry.filename}"] = truncate
     with _engine(index_server.index_url) as engine:
-        engine.session.adapters["http://"].max_retries.total = 1  # type: ignore[attr-defined]
         meta = engine.metadata(engine.project("cut").files[0])
     assert meta.status is MetadataStatus.UNAVAILABLE
     assert "cut 1.0" in meta.note and entry.filename in meta.note

@@ -39,7 +39,13 @@ from packaging.version import Version
 from analyzer.metadata.cache import CachedPage, MetadataCache
 from analyzer.metadata.config import IndexConfig, redact_text, redact_url
 from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
-from analyzer.metadata.http import TIMEOUT, Traffic, make_session
+from analyzer.metadata.http import (
+    HttpSettings,
+    Traffic,
+    body_failed,
+    describe_failure,
+    make_session,
+)
 from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from_page
 from analyzer.metadata.lazywheel import (
     RangeNotSupported,
@@ -144,8 +150,10 @@ class MetadataEngine:
         workers: int = DEFAULT_WORKERS,
         freshness: float = PAGE_FRESHNESS,
         progress: bool = True,
+        http: HttpSettings | None = None,
     ) -> None:
         self.config = config or IndexConfig.from_pip()
+        self.http = http or HttpSettings.from_env()
         self.cache = cache
         self.offline = offline
         if as_of is not None and as_of.tzinfo is None:
@@ -154,7 +162,7 @@ class MetadataEngine:
         self.workers = max(1, workers)
         self.freshness = freshness
         self.progress = progress
-        self.session = session or make_session(pool_size=self.workers)
+        self.session = session or make_session(pool_size=self.workers, retries=self.http.retries)
         self.traffic = Traffic()
         """Requests for distribution files and ``.metadata`` files (what range reads save)."""
         self.page_traffic = Traffic()
@@ -233,6 +241,7 @@ class MetadataEngine:
             self.page_traffic,
             etag=cached.etag if cached else None,
             last_modified=cached.last_modified if cached else None,
+            http=self.http,
         )
         now = time.time()
         if result.not_modified and cached_page is not None:
@@ -379,14 +388,7 @@ class MetadataEngine:
         label = f"{file.project} {file.version} ({redact_url(file.url)})"
         if self.offline and not file.url.startswith("file:"):
             return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
-        try:
-            meta = self._fetch_metadata(file, label)
-        except (requests.RequestException, OSError) as exc:
-            meta = self._unavailable(
-                file.project, file.version, f"{label}: could not be fetched ({type(exc).__name__}: {exc})"
-            )
-        except (WheelMetadataError, SdistError, ValueError) as exc:
-            meta = self._unavailable(file.project, file.version, f"{label}: {exc}")
+        meta = self._fetch_with_retry(file, label)
         if self.cache is not None:
             record = _to_dict(meta)
             if meta.status is MetadataStatus.UNAVAILABLE:
@@ -395,6 +397,22 @@ class MetadataEngine:
         if meta.status is MetadataStatus.UNAVAILABLE:
             log.info("%s", meta.note)
         return meta
+
+    def _fetch_with_retry(self, file: DistFile, label: str) -> CoreMetadata:
+        """``_fetch_metadata`` with one more attempt when a body broke after its headers; failures as values."""
+        for attempt in range(2):
+            try:
+                return self._fetch_metadata(file, label)
+            except requests.RequestException as exc:
+                if attempt == 0 and self.http.retries and body_failed(exc):
+                    continue
+                what = describe_failure(exc, self.http)
+            except OSError as exc:
+                what = f"{type(exc).__name__}: {exc}"
+            except (WheelMetadataError, SdistError, ValueError) as exc:
+                what = str(exc).removeprefix(f"{label}: ")
+            break
+        return self._unavailable(file.project, file.version, f"{label}: {what}")
 
     def _fetch_metadata(self, file: DistFile, label: str) -> CoreMetadata:
         name, version = file.project, file.version
@@ -405,6 +423,8 @@ class MetadataEngine:
                 problem = _verify(data, file.metadata_hashes, f"{label}: .metadata file")
             except WheelMetadataError as exc:
                 problem = str(exc)
+            except requests.RequestException as exc:  # the wheel itself may still answer
+                problem = f"{label}: .metadata file: {describe_failure(exc, self.http)}"
             if problem is None:
                 return parse_core_metadata(
                     data,
@@ -433,7 +453,7 @@ class MetadataEngine:
     def _stream_sdist(self, file: DistFile, label: str) -> CoreMetadata:
         """PKG-INFO of a remote ``.tar.gz``, reading only up to it (the body is closed early, so its hash
         cannot be checked; the metadata is not executed and comes over the same channel as the page)."""
-        response = self.session.get(file.url, timeout=TIMEOUT, stream=True)
+        response = self.session.get(file.url, timeout=self.http.timeout, stream=True)
         counter = _CountingReader(response.raw)
         try:
             if response.status_code != 200:
@@ -454,7 +474,9 @@ class MetadataEngine:
                 data = read_metadata_from_zip(handle, name, label)
             return parse_core_metadata(data, name=name, version=version, source="local")
         try:
-            data = fetch_wheel_metadata(self.session, url, name, label, self.traffic)
+            data = fetch_wheel_metadata(
+                self.session, url, name, label, self.traffic, timeout=self.http.timeout
+            )
             source = "range"
         except RangeNotSupported as exc:
             log.debug("%s: the server ignored Range; downloading the whole wheel", label)
@@ -488,7 +510,7 @@ class MetadataEngine:
     def _get_bytes(self, url: str, label: str) -> bytes:
         if url.startswith("file:"):
             return Path(url2pathname(unquote(urlsplit(url).path))).read_bytes()
-        response = self.session.get(url, timeout=TIMEOUT, stream=True)
+        response = self.session.get(url, timeout=self.http.timeout, stream=True)
         if response.status_code != 200:
             response.close()
             raise WheelMetadataError(f"{label}: HTTP {response.status_code} for {redact_url(url)}")

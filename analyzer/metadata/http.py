@@ -1,29 +1,92 @@
 """One pooled ``requests`` session with timeouts and retries, shared by every thread of an engine.
 
 Retries (with backoff) cover what is worth retrying: connection errors, read timeouts, 429 (honouring
-Retry-After, capped so a hostile server cannot park us) and 5xx. Every response's size is counted so the
-benchmark and the tests can say how many bytes were read.
+Retry-After, capped so a hostile server cannot park us) and 5xx; never 404/410 or a failed DNS lookup. Every
+response's size is counted so the benchmark and the tests can say how many bytes were read.
+
+Two environment variables tune a run (a slow mirror, or a test's tiny timeouts against a fault server):
+``TFCONFLICT_HTTP_TIMEOUT`` (seconds to wait for a connection and then for each read; default 10 and 30) and
+``TFCONFLICT_HTTP_RETRIES`` (attempts after the first; default 4).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NameResolutionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from analyzer import __version__
+from analyzer.errors import InputError
 
-__all__ = ["CONNECT_TIMEOUT", "READ_TIMEOUT", "Traffic", "make_session"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "READ_TIMEOUT",
+    "RETRIED_STATUSES",
+    "HttpSettings",
+    "Traffic",
+    "body_failed",
+    "describe_failure",
+    "make_session",
+]
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)
+RETRIES = 4
+RETRIED_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER = 30.0
 """Longest Retry-After we honour, in seconds: a run must end in bounded time."""
+TIMEOUT_ENV = "TFCONFLICT_HTTP_TIMEOUT"
+RETRIES_ENV = "TFCONFLICT_HTTP_RETRIES"
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How long to wait and how often to try again: the bound on a run's time against a failing index."""
+
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    retries: int = RETRIES
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` as ``requests`` takes it."""
+        return (self.connect_timeout, self.read_timeout)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
+        """The defaults, overridden by ``TFCONFLICT_HTTP_TIMEOUT`` / ``TFCONFLICT_HTTP_RETRIES``; a bad value is
+        bad input naming the variable."""
+        env = os.environ if environ is None else environ
+        settings = cls()
+        text = env.get(TIMEOUT_ENV, "").strip()
+        if text:
+            try:
+                seconds = float(text)
+            except ValueError:
+                seconds = -1.0
+            if not 0 < seconds < float("inf"):
+                raise InputError(f"{TIMEOUT_ENV}={text!r}: not a positive number of seconds")
+            settings = cls(min(CONNECT_TIMEOUT, seconds), seconds, settings.retries)
+        text = env.get(RETRIES_ENV, "").strip()
+        if text:
+            if not text.isdigit() or int(text) > 100:
+                raise InputError(f"{RETRIES_ENV}={text!r}: not a number of retries (0 to 100)")
+            settings = cls(settings.connect_timeout, settings.read_timeout, int(text))
+        return settings
 
 
 class _CappedRetry(Retry):
@@ -58,7 +121,7 @@ class Traffic:
             self.bytes += nbytes
 
 
-def make_session(pool_size: int = 32, retries: int = 4, backoff: float = 0.25) -> requests.Session:
+def make_session(pool_size: int = 32, retries: int = RETRIES, backoff: float = 0.25) -> requests.Session:
     """A session whose connection pool matches the thread pool that shares it."""
     retry = _CappedRetry(
         total=retries,
@@ -67,7 +130,7 @@ def make_session(pool_size: int = 32, retries: int = 4, backoff: float = 0.25) -
         status=retries,
         backoff_factor=backoff,
         backoff_max=10.0,
-        status_forcelist=(429, 500, 502, 503, 504),
+        status_forcelist=RETRIED_STATUSES,
         allowed_methods=frozenset({"GET", "HEAD"}),
         respect_retry_after_header=True,
         raise_on_status=False,
@@ -78,3 +141,37 @@ def make_session(pool_size: int = 32, retries: int = 4, backoff: float = 0.25) -
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"tfconflict/{__version__}"
     return session
+
+
+def body_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` broke a body after its headers arrived (cut short, or stalled past the read timeout).
+
+    urllib3 retries only until the headers; such a failure is worth one more attempt of the whole request.
+    """
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return True
+    reason = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, (ReadTimeoutError, ProtocolError))
+
+
+def describe_failure(exc: BaseException, settings: HttpSettings) -> str:
+    """What went wrong on the wire, in words (no object reprs, no URL: the caller names the URL, redacted)."""
+    reason: object = exc.args[0] if exc.args else None
+    attempts = ""
+    if isinstance(reason, MaxRetryError):
+        attempts = f" ({settings.retries + 1} attempts)" if settings.retries else ""
+        reason = reason.reason
+    if isinstance(reason, NewConnectionError):  # before timeouts: urllib3 derives it from ConnectTimeoutError
+        detail = str(reason).rpartition("new connection: ")[2] or "refused"
+        return f"cannot connect ({detail}){attempts}"
+    if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
+        return f"no connection within {settings.connect_timeout:g} s{attempts}"
+    if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
+        return f"no answer within {settings.read_timeout:g} s{attempts}"
+    if isinstance(reason, NameResolutionError):
+        return "the host name does not resolve"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or isinstance(reason, ProtocolError):
+        return f"the connection broke before the answer was complete{attempts}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error ({type(reason).__name__ if reason is not None else 'SSLError'})"
+    return f"{type(exc).__name__}{attempts}"

@@ -31,7 +31,7 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.metadata.cache import gc_paused
 from analyzer.metadata.config import redact_url
-from analyzer.metadata.http import TIMEOUT, Traffic
+from analyzer.metadata.http import RETRIED_STATUSES, HttpSettings, Traffic, body_failed, describe_failure
 from analyzer.metadata.models import DistFile, DistKind
 
 if TYPE_CHECKING:
@@ -399,6 +399,7 @@ def fetch_page(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
+    http: HttpSettings | None = None,
 ) -> PageResult:
     """Ask one index for one project's page, conditionally when validators are known. Never raises."""
     if index_url.startswith("file:"):
@@ -413,19 +414,29 @@ def fetch_page(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    try:
-        response = session.get(url, headers=headers, timeout=TIMEOUT)
-        size = int(response.headers.get("Content-Length") or len(response.content))
-        traffic.add(size)
-    except requests.RequestException as exc:
-        message = f"{label}: the index could not be reached ({type(exc).__name__})"
-        return PageResult(page=None, problems=(message,), failed=True)
+    http = http or HttpSettings()
+    for attempt in range(2):
+        try:
+            response = session.get(url, headers=headers, timeout=http.timeout)
+            size = int(response.headers.get("Content-Length") or len(response.content))
+            traffic.add(size)
+            break
+        except requests.RequestException as exc:
+            if attempt == 0 and http.retries and body_failed(exc):
+                continue  # the headers came, the body broke: once more from the start
+            message = f"{label}: cannot read the page: {describe_failure(exc, http)}"
+            return PageResult(page=None, problems=(message,), failed=True)
     if response.status_code == 304:
         return PageResult(page=None, not_modified=True, etag=etag, last_modified=last_modified)
     if response.status_code in (404, 410):
         return PageResult(page=EMPTY_PAGE)
     if response.status_code != 200:
-        return PageResult(page=None, problems=(f"{label}: HTTP {response.status_code}",), failed=True)
+        tried = (
+            f" ({http.retries + 1} attempts)"
+            if http.retries and response.status_code in RETRIED_STATUSES
+            else ""
+        )
+        return PageResult(page=None, problems=(f"{label}: HTTP {response.status_code}{tried}",), failed=True)
     try:
         content_type = response.headers.get("Content-Type", "text/html").split(";", 1)[0].strip()
         if content_type == "application/vnd.pypi.simple.v1+json":

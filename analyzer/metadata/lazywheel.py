@@ -155,11 +155,17 @@ def _check(response: requests.Response, url_label: str) -> None:
 
 
 def fetch_wheel_metadata(
-    session: requests.Session, url: str, name: NormalizedName, label: str, traffic: Traffic
+    session: requests.Session,
+    url: str,
+    name: NormalizedName,
+    label: str,
+    traffic: Traffic,
+    *,
+    timeout: tuple[float, float] = TIMEOUT,
 ) -> bytes:
     """METADATA of a remote wheel through range requests; ``RangeNotSupported`` when the server sends it all."""
     headers = {"Range": f"bytes=-{TAIL_BYTES}", "Accept-Encoding": "identity"}
-    response = session.get(url, headers=headers, timeout=TIMEOUT, stream=True)
+    response = session.get(url, headers=headers, timeout=timeout, stream=True)
     if response.status_code == 200:
         raise RangeNotSupported(response)
     try:
@@ -179,7 +185,7 @@ def fetch_wheel_metadata(
 
     def fetch(a: int, b: int) -> bytes:
         r = session.get(
-            url, headers={"Range": f"bytes={a}-{b - 1}", "Accept-Encoding": "identity"}, timeout=TIMEOUT
+            url, headers={"Range": f"bytes={a}-{b - 1}", "Accept-Encoding": "identity"}, timeout=timeout
         )
         try:
             if r.status_code != 206:

@@ -349,13 +349,18 @@ def resolve(
     # and the verdict are those of the problem with every kept and freed pin as a root: a success violates no
     # such pin's requirement, and a failure is a failure of a subset of that problem's requirements.
     ignored = frozenset(ignore_edges)
+    ranges: _Ranges | None = None
     if kept or free:
-        early = _propagate(factory, roots, kept, installed, frozenset(free), ignored)
+        early, ranges = _propagate(factory, roots, kept, installed, frozenset(free), ignored)
         if early is not None:
             return Resolution(
                 ok=False, conflict=early, warnings=tuple(sorted(set(warnings))), requested=tuple(requested)
             )
     promoted: dict[NormalizedName, InstalledCandidate] = {}
+    if ranges is not None:
+        # a freed pin whose installed version propagation already excludes would be promoted after a first solve:
+        # promoting it now spares that solve and its rounds (the problem is the same one)
+        promoted.update((n, c) for n, c in freed.items() if ranges.dead(c))
     touched: dict[int, Candidate] = {}
     budget = max_rounds  # shared by the re-solves after promotions: max_rounds bounds the whole call
     while True:
@@ -373,6 +378,7 @@ def resolve(
             ignore_edges=ignored,
             constrained=kept,
             constraints=constraints,
+            prune=ranges.dead if ranges is not None else None,
         )
         provider.record_roots([*roots, *extra_roots])
         if budget <= 0:
@@ -387,7 +393,7 @@ def resolve(
             return Resolution(
                 ok=False,
                 conflict=_with_kept_causes(outcome, kept, promoted),
-                warnings=_collect_warnings(warnings, touched.values()),
+                warnings=_collect_warnings([*warnings, *factory.lookup_warnings.values()], touched.values()),
                 requested=tuple(requested),
             )
         violated = (
@@ -429,7 +435,9 @@ def resolve(
     return Resolution(
         ok=True,
         mapping=mapping,
-        warnings=_collect_warnings(warnings, [*chosen, *bases.values()]),
+        warnings=_collect_warnings(
+            [*warnings, *factory.lookup_warnings.values()], [*chosen, *bases.values()]
+        ),
         requested=tuple(requested),
     )
 
@@ -445,8 +453,9 @@ def _propagate(
     installed: Mapping[NormalizedName, InstalledCandidate],
     free: frozenset[NormalizedName],
     ignored: frozenset[tuple[NormalizedName, NormalizedName]],
-) -> Conflict | None:
-    """A sound, incomplete infeasibility check before any search: a Conflict when one is certain, else None.
+) -> tuple[Conflict | None, _Ranges | None]:
+    """A sound, incomplete infeasibility check before any search: a Conflict when one is certain, else what was
+    proven (``_Ranges``, which the resolver uses to skip candidates that are in no solution).
 
     Proving that no solution exists is where a backtracking resolver spends its time (it tries every version of
     every movable package), and the keep-the-image search asks that question often. Some proofs are cheap:
@@ -492,11 +501,8 @@ def _propagate(
     must.extend(sorted(free))
     checked: set[NormalizedName] = set()
     for _ in range(_MAX_PROPAGATION_PASSES):
-        on: dict[NormalizedName, list[tuple[Requirement, Candidate]]] = {}
-        for parent_name, cand in fixed.items():
-            for dep, req in factory.named_requirements(cand.base):
-                if (parent_name, dep) not in ignored:
-                    on.setdefault(dep, []).append((req, cand))
+        ranges = _Ranges(factory, fixed, installed, ignored, direct)
+        on = ranges.on
         grew = False
         # the request's neighbourhood first, so the conflict named is the one pip would meet first
         order = list(
@@ -508,11 +514,11 @@ def _propagate(
             if name in fixed:
                 bad = [(r, p) for r, p in reqs if not factory.contains(r, fixed[name].version)]
                 if bad:
-                    return _propagated_conflict(name, bad, [], why, via, free)
+                    return _propagated_conflict(name, bad, [], why, via, free, on), None
                 continue
             if name not in on and name not in must:
                 continue
-            if name not in on and not _depends_on_fixed(factory, installed.get(name), fixed):
+            if name not in on and not _worth_scanning(factory, installed.get(name), fixed, ranges):
                 continue
             if (name in checked and not reqs) or name in direct:
                 continue
@@ -526,16 +532,7 @@ def _propagate(
                 batch = domain[start : start + _PROPAGATION_BATCH]
                 factory.prefetch(c.file for c in batch if c.file is not None and c._info is None)
                 for c in batch:
-                    clash = next(
-                        (
-                            (m, r)
-                            for m, r in factory.named_requirements(c)
-                            if m in fixed
-                            and (name, m) not in ignored
-                            and not factory.contains(r, fixed[m].version)
-                        ),
-                        None,
-                    )
+                    clash = ranges.clash(c)
                     if clash is None:
                         alive.append(c)
                     else:
@@ -543,7 +540,7 @@ def _propagate(
                 if len(alive) >= 2:
                     break
             if not alive:
-                return _propagated_conflict(name, reqs, clashes, why, via, free)
+                return _propagated_conflict(name, reqs, clashes, why, via, free, on), None
             if len(alive) == 1 and alive[0].origin is not Origin.DIRECT:
                 fixed[name] = alive[0]
                 edges = tuple(_edge(r, p, via) for r, p in reqs)
@@ -555,8 +552,79 @@ def _propagate(
                 via[name] = _via(name, reqs, via, free)
                 grew = True
         if not grew:
-            return None
-    return None
+            return None, ranges
+    return None, _Ranges(factory, fixed, installed, ignored, direct)
+
+
+class _Ranges:
+    """What propagation has proven about one question: the fixed candidates and what they require of others.
+
+    Every solution holds the fixed candidates and their requirements, so a candidate whose own requirement no
+    version left by them can meet (``tensorflow 2.12.0`` needs ``numpy<1.24``: every ``jax`` that needs
+    ``numpy>=1.24``) is in no solution. Telling the resolver so (``dead``) spares it the backtracking through every
+    such version, which is where a question of the search spent its rounds. Sound by construction: versions are
+    taken with pre-releases and yanked files included, and extras' requirements are not used.
+    """
+
+    def __init__(
+        self,
+        factory: Factory,
+        fixed: Mapping[NormalizedName, Candidate],
+        installed: Mapping[NormalizedName, InstalledCandidate],
+        ignored: frozenset[tuple[NormalizedName, NormalizedName]],
+        direct: Collection[NormalizedName],
+    ) -> None:
+        self.factory = factory
+        self.fixed = dict(fixed)
+        self.installed = installed
+        self.ignored = ignored
+        self.direct = frozenset(direct)
+        self.on: dict[NormalizedName, list[tuple[Requirement, Candidate]]] = {}
+        for parent_name, cand in self.fixed.items():
+            for dep, req in factory.named_requirements(cand.base):
+                if (parent_name, dep) not in ignored:
+                    self.on.setdefault(dep, []).append((req, cand))
+        self._allowed: dict[NormalizedName, tuple[Version, ...]] = {}
+        self._dead: dict[int, bool] = {}
+
+    def allowed(self, name: NormalizedName) -> tuple[Version, ...]:
+        """Every version of ``name`` (the installed one included) that the fixed candidates' requirements allow."""
+        found = self._allowed.get(name)
+        if found is None:
+            contains = self.factory.contains
+            reqs = [r for r, _ in self.on.get(name, ())]
+            versions = [e.version for e in self.factory.versions(name)]
+            inst = self.installed.get(name)
+            if inst is not None:
+                versions.append(inst.version)
+            found = tuple(v for v in dict.fromkeys(versions) if all(contains(r, v) for r in reqs))
+            self._allowed[name] = found
+        return found
+
+    def clash(self, cand: Candidate) -> tuple[NormalizedName, Requirement] | None:
+        """A requirement of ``cand`` that no version the fixed candidates leave can meet, if any."""
+        contains = self.factory.contains
+        for dep, req in self.factory.named_requirements(cand.base):
+            if dep == cand.name or dep in self.direct or (cand.name, dep) in self.ignored:
+                continue
+            pinned = self.fixed.get(dep)
+            if pinned is not None:
+                if not contains(req, pinned.version):
+                    return dep, req
+            elif dep in self.on and not any(contains(req, v) for v in self.allowed(dep)):
+                return dep, req
+        return None
+
+    def dead(self, cand: Candidate) -> bool:
+        """True when ``cand`` is in no solution of the question (the resolver need not try it)."""
+        if cand.name in self.fixed or cand.key == REQUIRES_PYTHON_KEY or cand.origin is Origin.DIRECT:
+            return False
+        key = id(cand.base)
+        found = self._dead.get(key)
+        if found is None:
+            found = self.clash(cand) is not None
+            self._dead[key] = found
+        return found
 
 
 def _deps(factory: Factory, cand: Candidate | None) -> tuple[tuple[NormalizedName, Requirement], ...]:
@@ -577,13 +645,17 @@ def _via(
     return ()
 
 
-def _depends_on_fixed(
-    factory: Factory, installed: InstalledCandidate | None, fixed: Mapping[NormalizedName, Candidate]
+def _worth_scanning(
+    factory: Factory,
+    installed: InstalledCandidate | None,
+    fixed: Mapping[NormalizedName, Candidate],
+    ranges: _Ranges,
 ) -> bool:
-    """A hint, from the installed version, that a project's versions may clash with a fixed candidate."""
+    """A hint, from the installed version, that a project's versions may clash with what is fixed: it depends on
+    a fixed candidate, or it cannot stay itself (its requirement leaves no version of a fixed one's dependency)."""
     if installed is None:
         return False
-    return any(m in fixed for m, _ in factory.named_requirements(installed))
+    return any(m in fixed for m, _ in factory.named_requirements(installed)) or ranges.clash(installed) is not None
 
 
 def _domain(
@@ -610,6 +682,7 @@ def _propagated_conflict(
     why: Mapping[NormalizedName, tuple[ConflictCause, ...]],
     via: Mapping[NormalizedName, tuple[str, ...]],
     free: frozenset[NormalizedName],
+    on: Mapping[NormalizedName, Sequence[tuple[Requirement, Candidate]]],
 ) -> Conflict:
     """The causes, pip-style: the requirements that cannot hold together, each with its chain from a root."""
     causes: list[ConflictCause] = []
@@ -632,6 +705,10 @@ def _propagated_conflict(
         add(replace(_edge(req, cand, via), chain=chain))
         for cause in why.get(dep, ()):
             add(cause)
+        if dep not in why:
+            # a range clash: the fixed candidates' requirements on the dependency are the other side
+            for other, parent in on.get(dep, ()):
+                add(_edge(other, parent, via))
     return Conflict(causes=tuple(causes[:12]))
 
 

@@ -73,6 +73,8 @@ class WarningKind(str, Enum):
     """A requested requirement whose marker is false on the target: dropped, as pip does."""
     UNUSABLE_PIN = "unusable-pin"
     """A pin with no PEP 440 version: it cannot take part in a resolution."""
+    LOOKUP_FAILED = "lookup-failed"
+    """A project whose index page could not be read (or listed only files that had to be skipped)."""
     METADATA_MISMATCH = "metadata-mismatch"
     """Metadata names another version than the file: pip would refuse the file."""
 

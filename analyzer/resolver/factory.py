@@ -89,13 +89,20 @@ class Factory:
         self._contains: dict[tuple[int, Version], bool] = {}
         self.python = PythonCandidate(self, Version(env.python_full))
         self.lock = threading.Lock()
+        self.lookup_warnings: dict[NormalizedName, ResolverWarning] = {}
+        """Projects the resolution asked for whose page could not be read: every resolution reports them."""
 
     # -- the index, as pip's finder sees it ------------------------------------------------------------------
 
     def files(self, name: NormalizedName) -> tuple[DistFile, ...]:
         found = self._all_files.get(name)
         if found is None:
-            found = tuple(self.source.project(name).files)
+            project = self.source.project(name)
+            found = tuple(project.files)
+            if not found and project.problems:
+                self.lookup_warnings[name] = ResolverWarning(
+                    WarningKind.LOOKUP_FAILED, name, None, f"{name}: no files: " + "; ".join(project.problems)
+                )
             self._all_files[name] = found
         return found
 

@@ -1,0 +1,460 @@
+"""Network faults (issue 7, part 1), one table, injected by the fixture index at one path at a time.
+
+Each fault is tried where it can happen: the requested project's page, its wheel's range requests, and (through
+the CLI) a dependency's page and wheel. Every case must end in bounded time with a message naming the package
+and the URL (credentials redacted everywhere: output, logs, the cache file), retry exactly where retrying makes
+sense (5xx, 429, timeouts, broken connections; never 404/410 or an unreadable answer), and go on with the
+affected package marked; exit code 3 only when the request's own project cannot be looked up.
+
+Timeouts are tiny (``TFCONFLICT_HTTP_TIMEOUT``) and one retry is allowed (``TFCONFLICT_HTTP_RETRIES``), so the
+stalling faults cost a fraction of a second; the server sleeps far longer than any of them, so a client that did
+not give up would hang until the per-test timeout fails it.
+"""
+
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+import urllib3.util.retry
+
+from analyzer.cli import main
+from analyzer.metadata import http
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+from analyzer.metadata.models import MetadataStatus
+from tests.indexserver import (
+    Fault,
+    FixtureIndex,
+    drop_connection,
+    index_server,  # noqa: F401 - pytest fixture
+    replace_body,
+    slow_body,
+    slow_headers,
+    status_fault,
+    truncated_body,
+    whole_file,
+    wrong_length,
+)
+from tests.wheelfactory import Built, make_wheel
+
+pytestmark = pytest.mark.timeout(60)
+
+SECRET = "pw-9f3k2x"
+TIMEOUT = "0.2"
+STALL = 30.0
+"""How long a stalling fault stalls: far beyond the client's timeout, well within the test's."""
+APP_WHEEL = "app-1.0-py3-none-any.whl"
+DEP_WHEEL = "dep-1.0-py3-none-any.whl"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fault: how to make it, where it applies, how many requests it costs, and what the message says."""
+
+    id: str
+    make: Callable[[], Fault]
+    attempts: int
+    """Requests the server sees with one retry allowed (2 = retried once, 1 = not retried)."""
+    says: str
+    """A fragment of the problem message."""
+    page: bool = True
+    wheel: bool = True
+    wheel_ok: bool = False
+    """The metadata is still read (the fault only changes how)."""
+    wheel_says: str | None = None
+    """The message at a wheel, when it differs from ``says``."""
+
+    def said(self, target: str) -> str:
+        return self.says if target.endswith("page") or self.wheel_says is None else self.wheel_says
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+CASES = [
+    Case("slow-headers", lambda: slow_headers(STALL), 2, f"no answer within {TIMEOUT} s (2 attempts)"),
+    Case("slow-body", lambda: slow_body(STALL), 2, f"no answer within {TIMEOUT} s"),
+    Case("http-404", lambda: status_fault(404), 1, "HTTP 404"),
+    Case("http-410", lambda: status_fault(410), 1, "HTTP 410"),
+    Case("http-429", lambda: status_fault(429, {"Retry-After": "0"}), 2, "HTTP 429"),
+    Case("http-500", lambda: status_fault(500), 2, "HTTP 500"),
+    Case("http-503", lambda: status_fault(503), 2, "HTTP 503"),
+    Case("truncated", lambda: truncated_body(0.5), 2, "the connection broke before the answer was complete"),
+    Case("length-too-long", lambda: wrong_length(+100), 2, "the connection broke before the answer was complete"),
+    Case("length-too-short", lambda: wrong_length(-100), 1, "unreadable project page", wheel_says="truncated range answer"),
+    Case("dropped", drop_connection, 2, "the connection broke before the answer was complete (2 attempts)"),
+    Case(
+        "invalid-json",
+        lambda: replace_body(b'{"meta": {"api-version": "1.1"}, "files": [{"filename"', http_json()),
+        1,
+        "unreadable project page",
+        wheel=False,
+    ),
+    Case(
+        "html-of-another-api",
+        lambda: replace_body(b'<html><head><meta name="pypi:repository-version" content="2.0">', "text/html"),
+        1,
+        "unreadable project page",
+        wheel=False,
+    ),
+    Case("range-ignored", whole_file, 1, "", page=False, wheel_ok=True),
+]
+"""Wheel-only faults that are content, not transport (a zip without METADATA, a corrupt directory), are served as
+the file itself: see ``HOSTILE_WHEELS``."""
+
+
+def http_json() -> str:
+    return "application/vnd.pypi.simple.v1+json"
+
+
+def _no_metadata() -> Built:
+    return make_wheel("app", "1.0", ["dep>=1"], with_metadata=False)
+
+
+def _corrupt_directory() -> Built:
+    built = make_wheel("app", "1.0", ["dep>=1"])
+    data = bytearray(built.data)
+    at = data.rfind(b"PK\x01\x02")  # the last central-directory entry
+    data[at : at + 4] = b"XXXX"
+    return Built(built.filename, bytes(data), built.metadata)
+
+
+def _not_a_zip() -> Built:
+    built = make_wheel("app", "1.0", ["dep>=1"])
+    return Built(built.filename, b"<html>a captive portal</html>" * 100, built.metadata)
+
+
+HOSTILE_WHEELS = {
+    "zip-without-metadata": (_no_metadata, "no *.dist-info/METADATA in the wheel"),
+    "corrupt-zip-directory": (_corrupt_directory, "not a readable zip"),
+    "not-a-zip": (_not_a_zip, "not a readable zip"),
+}
+
+PAGE_CASES = [c for c in CASES if c.page]
+WHEEL_CASES = [c for c in CASES if c.wheel]
+
+
+@pytest.fixture
+def fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny timeouts and one retry, as a user would set them: through the environment."""
+    monkeypatch.setenv("TFCONFLICT_HTTP_TIMEOUT", TIMEOUT)
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "1")
+
+
+@pytest.fixture
+def served(index_server: FixtureIndex, fast: None) -> FixtureIndex:
+    """app 1.0 (requires dep>=1), dep 1.0 and base 1.0 (the image's one pin)."""
+    index_server.wheel("app", "1.0", ["dep>=1"])
+    index_server.wheel("dep", "1.0")
+    index_server.wheel("base", "1.0")
+    return index_server
+
+
+def _secret_url(index: FixtureIndex) -> str:
+    return index.index_url.replace("http://", f"http://user:{SECRET}@")
+
+
+def _engine(index_url: str) -> MetadataEngine:
+    return MetadataEngine(IndexConfig(index_url), cache=MetadataCache())
+
+
+def _attempts(index: FixtureIndex, path: str) -> int:
+    return len(index.requests_for(path))
+
+
+def _assert_no_secret_in_cache() -> None:
+    import os
+
+    root = Path(os.environ["TFCONFLICT_CACHE_DIR"])
+    for file in root.rglob("*"):
+        if file.is_file():
+            assert SECRET.encode() not in file.read_bytes(), file
+
+
+# -- the engine ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.id)
+def test_page_fault_is_a_problem_naming_the_page(
+    served: FixtureIndex, case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    served.faults["/simple/app/"] = case.make()
+    with _engine(_secret_url(served)) as engine:
+        files = engine.project("app")
+        other = engine.project("dep")
+    assert files.files == ()
+    assert other.files and other.problems == ()  # one page's fault is that page's alone
+    assert _attempts(served, "/simple/app/") == case.attempts
+    if case.id in ("http-404", "http-410"):
+        assert files.problems == ()  # no such project: an answer, not a fault
+    else:
+        (problem,) = files.problems
+        assert f"http://user:***@127.0.0.1:{served.base_url.rsplit(':', 1)[1]}/simple/app/: " in problem
+        assert case.says in problem
+    assert SECRET not in caplog.text
+    _assert_no_secret_in_cache()
+
+
+@pytest.mark.parametrize("case", WHEEL_CASES, ids=lambda c: c.id)
+def test_wheel_fault_marks_that_file_unavailable(
+    served: FixtureIndex, case: Case, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    served.faults[f"/files/{APP_WHEEL}"] = case.make()
+    with _engine(_secret_url(served)) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+        dep = engine.metadata(engine.project("dep").files[0])
+    assert dep.status is MetadataStatus.OK
+    assert _attempts(served, f"/files/{APP_WHEEL}") == case.attempts
+    if case.wheel_ok:
+        assert meta.status is MetadataStatus.OK and meta.source == "download"
+        assert [str(r) for r in meta.requires_dist] == ["dep>=1"]
+    else:
+        assert meta.status is MetadataStatus.UNAVAILABLE
+        assert meta.note.startswith(f"app 1.0 (http://user:***@127.0.0.1:{served.base_url.rsplit(':', 1)[1]}/files/")
+        assert APP_WHEEL in meta.note and case.said("wheel") in meta.note
+        assert meta.note.count(APP_WHEEL) == 1  # the URL is named once, not once per layer
+    assert SECRET not in caplog.text
+    _assert_no_secret_in_cache()
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_WHEELS))
+def test_hostile_wheel_is_unavailable_with_the_reason(index_server: FixtureIndex, fast: None, kind: str) -> None:
+    build, says = HOSTILE_WHEELS[kind]
+    index_server.add(build())
+    with _engine(index_server.index_url) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+    assert meta.status is MetadataStatus.UNAVAILABLE
+    assert APP_WHEEL in meta.note and says in meta.note
+    # a broken file is not retried: the same bytes would come back
+    assert all(r.status in (200, 206) for r in index_server.requests_for(f"/files/{APP_WHEEL}"))
+
+
+def test_connection_refused_at_the_index(fast: None) -> None:
+    url = f"http://user:{SECRET}@127.0.0.1:{_closed_port()}/simple/"
+    with _engine(url) as engine:
+        files = engine.project("app")
+    (problem,) = files.problems
+    assert problem.startswith("http://user:***@127.0.0.1:") and "/simple/app/: cannot read the page: cannot connect" in problem
+    assert "Connection refused" in problem and "(2 attempts)" in problem and SECRET not in problem
+
+
+def test_connection_refused_at_a_file(served: FixtureIndex) -> None:
+    port = _closed_port()
+    served.files[APP_WHEEL].url = f"http://127.0.0.1:{port}/files/{APP_WHEEL}"
+    with _engine(served.index_url) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+    assert meta.status is MetadataStatus.UNAVAILABLE
+    assert meta.note == f"app 1.0 (http://127.0.0.1:{port}/files/{APP_WHEEL}): cannot connect ([Errno 111] Connection refused) (2 attempts)"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.wheel], ids=lambda c: c.id)
+def test_metadata_file_fault_falls_back_to_the_wheel(index_server: FixtureIndex, fast: None, case: Case) -> None:
+    """A broken PEP 658 ``.metadata`` file is not the end: the wheel itself is read by range."""
+    index_server.wheel("app", "1.0", ["dep>=1"], metadata_file=True)
+    index_server.faults[f"/files/{APP_WHEEL}.metadata"] = case.make()
+    with _engine(index_server.index_url) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+    assert meta.status is MetadataStatus.OK and [str(r) for r in meta.requires_dist] == ["dep>=1"]
+    if not case.wheel_ok:
+        assert meta.source == "range"
+
+
+# -- retries ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """urllib3's waits between attempts, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", waited.append)
+    return waited
+
+
+def test_429_honours_retry_after_then_succeeds(index_server: FixtureIndex, sleeps: list[float]) -> None:
+    index_server.wheel("app", "1.0")
+    index_server.faults["/simple/app/"] = status_fault(429, {"Retry-After": "7"}, times=2)
+    with _engine(index_server.index_url) as engine:  # default retries: 4
+        files = engine.project("app")
+    assert len(files.files) == 1 and files.problems == ()
+    assert [r.status for r in index_server.requests_for("/simple/app/")] == [429, 429, 200]
+    assert sleeps == [7.0, 7.0]
+
+
+def test_retry_after_is_capped(index_server: FixtureIndex, sleeps: list[float]) -> None:
+    index_server.wheel("app", "1.0")
+    index_server.faults["/simple/app/"] = status_fault(503, {"Retry-After": "86400"}, times=1)
+    with _engine(index_server.index_url) as engine:
+        assert engine.project("app").files
+    assert sleeps == [http.MAX_RETRY_AFTER]
+
+
+def test_5xx_is_retried_until_the_retries_run_out(
+    index_server: FixtureIndex, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "3")
+    index_server.wheel("app", "1.0")
+    index_server.faults["/simple/app/"] = status_fault(502)
+    with _engine(index_server.index_url) as engine:
+        (problem,) = engine.project("app").problems
+    assert problem.endswith("/simple/app/: HTTP 502 (4 attempts)")
+    assert _attempts(index_server, "/simple/app/") == 4
+    assert len(sleeps) == 2  # backoff before the 3rd and 4th attempts (urllib3 retries the 2nd at once)
+
+
+def test_no_retries_when_asked_for_none(index_server: FixtureIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "0")
+    index_server.wheel("app", "1.0")
+    index_server.faults["/simple/app/"] = status_fault(503)
+    with _engine(index_server.index_url) as engine:
+        (problem,) = engine.project("app").problems
+    assert problem.endswith("/simple/app/: HTTP 503") and _attempts(index_server, "/simple/app/") == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TFCONFLICT_HTTP_TIMEOUT", "soon"),
+        ("TFCONFLICT_HTTP_TIMEOUT", "0"),
+        ("TFCONFLICT_HTTP_TIMEOUT", "nan"),
+        ("TFCONFLICT_HTTP_RETRIES", "-1"),
+        ("TFCONFLICT_HTTP_RETRIES", "many"),
+    ],
+)
+def test_bad_http_settings_are_bad_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code = main(["metadata", "app", "--snapshot", "current", "--index-url", "http://127.0.0.1:9/simple/"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{variable}={value!r}" in err and "Traceback" not in err
+
+
+def test_http_settings_from_the_environment() -> None:
+    assert http.HttpSettings.from_env({}) == http.HttpSettings(10.0, 30.0, 4)
+    assert http.HttpSettings.from_env({"TFCONFLICT_HTTP_TIMEOUT": "2.5"}).timeout == (2.5, 2.5)
+    assert http.HttpSettings.from_env({"TFCONFLICT_HTTP_TIMEOUT": "60"}).timeout == (10.0, 60.0)
+    assert http.HttpSettings.from_env({"TFCONFLICT_HTTP_RETRIES": "0"}).retries == 0
+
+
+# -- through the CLI -------------------------------------------------------------------------------------------
+
+TARGETS = {
+    "page": "/simple/app/",
+    "dep-page": "/simple/dep/",
+    "wheel": f"/files/{APP_WHEEL}",
+    "dep-wheel": f"/files/{DEP_WHEEL}",
+}
+CLI_CASES = [
+    pytest.param(case, target, id=f"{case.id}@{target}")
+    for case in CASES
+    for target in TARGETS
+    if (case.page if target.endswith("page") else case.wheel)
+]
+
+
+def _check(index: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text("base==1.0\n")
+    argv = ["check", "app", "--snapshot", str(freeze), "--python", "3.11", "--platform", "manylinux_2_35_x86_64"]
+    code = main([*argv, "--index-url", _secret_url(index), "--format", "json", "--budget", "10"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize(("case", "target"), CLI_CASES)
+def test_cli_goes_on_with_the_package_marked(
+    served: FixtureIndex,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    case: Case,
+    target: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    path = TARGETS[target]
+    served.faults[path] = case.make()
+    code, out, err = _check(served, tmp_path, capsys)
+    for text in (out, err, caplog.text):
+        assert SECRET not in text
+    assert "Traceback" not in err and "internal error" not in err
+    _assert_no_secret_in_cache()
+    url = f"http://user:***@127.0.0.1:{served.base_url.rsplit(':', 1)[1]}{path}"
+    package = "dep" if target.startswith("dep") else "app"
+    absent = case.id in ("http-404", "http-410")
+
+    if target == "page" and not absent:
+        # the request's own project cannot be looked up: nothing to analyse
+        assert code == 3, err
+        assert out == "" and f"cannot look up app: {url}: " in err and case.said(target) in err
+        return
+    assert code in (0, 1), err
+    report = json.loads(out)
+    warnings = "\n".join(report["warnings"])
+    if target == "page":  # 404/410: the index says there is no such project
+        assert report["verdict"] == "not-installable" and "app" in report["headline"]
+    elif target == "dep-page":
+        assert report["verdict"] == "unresolvable"
+        if not absent:
+            assert f"dep: no files: {url}: " in warnings and case.said(target) in warnings
+    elif case.wheel_ok:
+        assert report["verdict"] == "fits" and package not in warnings
+    else:
+        # the analysis went on: the package is installed, its requirements unknown, and the warning says why
+        assert report["verdict"] == "fits"
+        assert f"{package} 1.0: metadata unavailable" in warnings and url in warnings
+        assert case.said(target) in warnings
+
+
+def test_cli_unreachable_index_is_exit_3_naming_the_url(
+    fast: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text("base==1.0\n")
+    url = f"http://user:{SECRET}@127.0.0.1:{_closed_port()}/simple/"
+    code = main(["check", "app", "--snapshot", str(freeze), "--python", "3.11", "--index-url", url])
+    err = capsys.readouterr().err
+    assert code == 3 and SECRET not in err
+    assert "cannot look up app: http://user:***@127.0.0.1:" in err and "Connection refused" in err
+
+
+def test_a_failing_extra_index_does_not_stop_the_primary(
+    served: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text("base==1.0\n")
+    extra = f"http://user:{SECRET}@127.0.0.1:{_closed_port()}/simple/"
+    code = main(
+        ["check", "app", "--snapshot", str(freeze), "--python", "3.11", "--index-url", served.index_url,
+         "--extra-index-url", extra, "--format", "json"]
+    )
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert json.loads(out.out)["verdict"] == "fits" and SECRET not in out.out + out.err
+
+
+def _zip_members(data: bytes) -> list[str]:
+    return zipfile.ZipFile(BytesIO(data)).namelist()
+
+
+def test_hostile_wheels_are_what_they_claim() -> None:
+    """The table's hostile files really are broken the way their names say (else the tests above prove nothing)."""
+    assert not any(n.endswith("METADATA") for n in _zip_members(_no_metadata().data))
+    with pytest.raises(zipfile.BadZipFile):
+        _zip_members(_corrupt_directory().data)
