@@ -43,12 +43,14 @@ def run_check(
     with_suggestions: bool = True,
     budget: float | None = 30.0,
     constraints: Sequence[Requirement] = (),
+    env: TargetEnvironment | None = None,
 ) -> Report:
     """Answer ``pip install ITEMS`` for ``snapshot`` without installing anything.
 
     ``releases`` are (release id, Python) pairs offered as alternatives when the request does not install on
     this interpreter; ``budget`` bounds the minimal-conflicting-set search in seconds (None: no bound);
     ``constraints`` are pip's ``-c`` lines: they limit versions of whatever gets installed, and bind every stage.
+    ``env`` is the snapshot's target environment when the caller shares one across checks (``matrix``).
     Raises MetadataUnavailable only when the request's own projects cannot be looked up.
     """
     timings: dict[str, float] = {}
@@ -60,7 +62,7 @@ def run_check(
         finally:
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
 
-    env = TargetEnvironment.from_snapshot(snapshot)
+    env = env if env is not None else TargetEnvironment.from_snapshot(snapshot)
     request: list[Requirement] = [item.requirement for item in items]
     requested_names = [item.name for item in items]
     warnings: list[str] = [f"{snapshot.id}: {note}" for note in snapshot.notes]
