@@ -29,6 +29,7 @@ from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
 from analyzer.diagnosis.graph import image_graph
 from analyzer.environment import TargetEnvironment
 from analyzer.errors import TfconflictError
+from analyzer.matrix.environment import shared_environment
 from analyzer.matrix.model import Matrix, MatrixRow, SetMove, SetStatus
 from analyzer.matrix.turning import turning_points
 from analyzer.metadata.models import MetadataSource
@@ -119,7 +120,7 @@ def _check(
     try:
         report = run_check(
             items, snapshot, source, conflict_set=conflict_set, with_suggestions=False, budget=budget,
-            constraints=constraints,
+            constraints=constraints, env=shared_environment(snapshot),
         )
     except TfconflictError as exc:
         return None, str(exc), time.perf_counter() - started
@@ -244,7 +245,7 @@ def _search_key(
     """The pins the search over ``candidates`` would read in ``snapshot``: the relevant part of its image for the
     request, widened by the candidates. None when that part is not exactly the candidates (then the search could
     differ and must run)."""
-    env = TargetEnvironment.from_snapshot(snapshot)
+    env = shared_environment(snapshot)
     request = [i.requirement for i in items]
     requested = {i.name for i in items}
     full = image_graph(snapshot, env, source).with_request(request, env, source)

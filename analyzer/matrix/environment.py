@@ -1,0 +1,49 @@
+"""One target environment per interpreter and platform, shared by every row of a matrix, that remembers markers.
+
+A warm check of one release evaluates some 30,000 markers (the image graph and ``pip check``, twice), and
+neighbouring releases share nearly all of them: the same requirement objects from the metadata memo. Evaluating
+each marker once per interpreter halves the cost of a row. The answers are ``TargetEnvironment``'s own.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from packaging.markers import Marker
+
+from analyzer.environment import TargetEnvironment
+from analyzer.snapshot import Snapshot
+
+__all__ = ["SharedEnvironment", "shared_environment"]
+
+
+class SharedEnvironment(TargetEnvironment):
+    """``TargetEnvironment`` with a memo of marker answers, keyed by the marker object and the extras."""
+
+    @cached_property
+    def _marker_memo(self) -> dict[tuple[int, frozenset[str] | tuple[str, ...]], tuple[Marker, bool]]:
+        return {}
+
+    def evaluate(self, marker: Marker | None, extras: frozenset[str] | tuple[str, ...] = ()) -> bool:
+        if marker is None:
+            return True
+        key = (id(marker), extras)
+        hit = self._marker_memo.get(key)
+        # the memo holds the marker itself, so its id cannot be reused by another object while the entry lives
+        if hit is not None and hit[0] is marker:
+            return hit[1]
+        value = super().evaluate(marker, extras)
+        self._marker_memo[key] = (marker, value)
+        return value
+
+
+_SHARED: dict[TargetEnvironment, SharedEnvironment] = {}
+
+
+def shared_environment(snapshot: Snapshot) -> SharedEnvironment:
+    """The shared environment of the snapshot's interpreter and platform (one per process)."""
+    plain = TargetEnvironment.from_snapshot(snapshot)
+    found = _SHARED.get(plain)
+    if found is None:
+        found = _SHARED[plain] = SharedEnvironment(**{f: getattr(plain, f) for f in plain.__dataclass_fields__})
+    return found
