@@ -18,23 +18,24 @@ __all__ = ["SharedEnvironment", "shared_environment"]
 
 
 class SharedEnvironment(TargetEnvironment):
-    """``TargetEnvironment`` with a memo of marker answers, keyed by the marker object and the extras."""
+    """``TargetEnvironment`` with a memo of marker answers, keyed by the marker's text and the extras.
+
+    The text, not the object: requirement objects are parsed afresh by some stages, and two markers with the same
+    text are the same marker (``packaging`` compares them so).
+    """
 
     @cached_property
-    def _marker_memo(self) -> dict[tuple[int, frozenset[str] | tuple[str, ...]], tuple[Marker, bool]]:
+    def _marker_memo(self) -> dict[tuple[str, frozenset[str] | tuple[str, ...]], bool]:
         return {}
 
     def evaluate(self, marker: Marker | None, extras: frozenset[str] | tuple[str, ...] = ()) -> bool:
         if marker is None:
             return True
-        key = (id(marker), extras)
+        key = (str(marker), extras)
         hit = self._marker_memo.get(key)
-        # the memo holds the marker itself, so its id cannot be reused by another object while the entry lives
-        if hit is not None and hit[0] is marker:
-            return hit[1]
-        value = super().evaluate(marker, extras)
-        self._marker_memo[key] = (marker, value)
-        return value
+        if hit is None:
+            hit = self._marker_memo[key] = super().evaluate(marker, extras)
+        return hit
 
 
 _SHARED: dict[TargetEnvironment, SharedEnvironment] = {}
