@@ -1,0 +1,456 @@
+"""The matrix as one self-contained HTML page: the verdict first, a timeline chart of the verdicts across releases,
+the turning points in plain words, the reason chains of one chosen release, and every row.
+
+jinja2 lays the page out (autoescape on: package names and specifiers are data, never markup) and matplotlib draws
+the chart as SVG, inlined, so the file opens offline: no script, no font, no stylesheet is fetched. Both come with
+the ``html`` extra and are imported only when a page is rendered.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any
+
+from analyzer import __version__
+from analyzer.errors import InputError, TfconflictError
+from analyzer.matrix.model import Matrix, MatrixRow, SetStatus, TurningPoint
+from analyzer.render.sections import sections
+
+__all__ = ["VERDICT_STYLE", "HtmlUnavailable", "default_release", "render_matrix_html"]
+
+
+class HtmlUnavailable(TfconflictError):
+    """jinja2 or matplotlib is missing: the HTML report needs the ``html`` extra."""
+
+
+@dataclass(frozen=True)
+class VerdictStyle:
+    label: str
+    color: str
+    meaning: str
+
+
+VERDICT_STYLE: dict[str, VerdictStyle] = {
+    "fits": VerdictStyle("fits", "#2e7d32", "pip would install it without touching any preinstalled package"),
+    "changes": VerdictStyle(
+        "changes", "#ef8f00", "pip would upgrade or downgrade preinstalled packages, leaving none broken"
+    ),
+    "breaks": VerdictStyle(
+        "breaks",
+        "#c62828",
+        "pip would install it and leave preinstalled packages with requirements no longer met",
+    ),
+    "unresolvable": VerdictStyle(
+        "unresolvable", "#6a1b9a", "pip would fail: the requirements cannot all be met"
+    ),
+    "not-installable": VerdictStyle(
+        "not installable", "#37474f", "no distribution of the request installs on this Python and platform"
+    ),
+    "error": VerdictStyle("error", "#000000", "this release could not be checked (the row says why)"),
+}
+"""Lanes of the chart, top to bottom: the further down, the worse."""
+
+LANES = tuple(VERDICT_STYLE)
+
+BACKGROUND = ("Already broken", "Opaque", "Warnings")
+"""Sections of a report that are not about the request: shown folded under the reasons."""
+
+
+def _key(row: MatrixRow) -> str:
+    return row.verdict.value if row.verdict is not None else "error"
+
+
+def default_release(matrix: Matrix) -> MatrixRow | None:
+    """The row whose reasons matter most: where the request stopped fitting, else the first change of verdict, else
+    the latest release."""
+    point = matrix.stopped_fitting or (matrix.turning_points[0] if matrix.turning_points else None)
+    if point is not None:
+        return point.after
+    return matrix.rows[-1] if matrix.rows else None
+
+
+def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
+    """The page for ``matrix``; ``release`` (a row's id, a folded id or a prefix) picks whose reason chains show."""
+    try:
+        import jinja2
+        import markupsafe
+        import matplotlib  # noqa: F401 - imported here so a missing one is named before any work
+    except ImportError as exc:
+        raise HtmlUnavailable(
+            f"the HTML report needs {exc.name}: install tfconflict[html] (pip install 'tfconflict[html]')"
+        ) from None
+    if release is not None:
+        try:
+            chosen: MatrixRow | None = matrix.row(release)
+        except KeyError:
+            known = ", ".join(r.release for r in matrix.rows[:5])
+            raise InputError(
+                f"--release {release}: no such release in the matrix (its rows: {known}, ...)"
+            ) from None
+    else:
+        chosen = default_release(matrix)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("analyzer.render", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = env.get_template("matrix.html.j2")
+    return template.render(
+        page=_page(matrix, chosen),
+        chart=markupsafe.Markup(timeline_svg(matrix, chosen)),
+        styles=VERDICT_STYLE,
+    )
+
+
+# -- the page as plain data ------------------------------------------------------------------------------------
+
+
+def _request(matrix: Matrix) -> str:
+    return " ".join(str(item.requirement) for item in matrix.request)
+
+
+def _day(row: MatrixRow) -> str:
+    return row.date.date().isoformat()
+
+
+def _set_text(row: MatrixRow) -> str:
+    if row.set_status is SetStatus.NONE:
+        return "—"
+    if row.set_status is SetStatus.NOT_COMPUTED or row.set_size is None:
+        return "not computed"
+    tail = {
+        SetStatus.MINIMAL: "",
+        SetStatus.NOT_MINIMAL: " (not shown minimal)",
+        SetStatus.REUSED: f" (as {row.set_from})" if row.set_from else " (reused)",
+    }.get(row.set_status, "")
+    return f"{row.set_size}{tail}"
+
+
+def _headline(matrix: Matrix) -> dict[str, Any]:
+    """The answer in plain words: does it fit now, when did it stop fitting, and why."""
+    rows = matrix.rows
+    request = _request(matrix)
+    counts = Counter(_key(r) for r in rows)
+    tally = ", ".join(f"{counts[k]} {VERDICT_STYLE[k].label}" for k in LANES if counts[k])
+    latest = rows[-1] if rows else None
+    out: dict[str, Any] = {
+        "tally": f"{len(rows)} distinct release{'s' if len(rows) != 1 else ''} checked: {tally}"
+        if rows
+        else "",
+        "latest": None,
+        "stopped": None,
+        "verdict": _key(latest) if latest else "error",
+    }
+    if latest is None:
+        out["title"] = f"No release of {matrix.source} ({matrix.kind}) in this range"
+        return out
+    out["latest"] = (
+        f"In the latest release ({_day(latest)}, {latest.release}, Python {latest.python}): {latest.summary or latest.verdict_text}"
+    )
+    fitting = [r for r in rows if r.fits]
+    point = matrix.stopped_fitting
+    if point is not None:
+        first_fit = next((r for r in rows if r.fits), point.before)
+        out["title"] = f"pip install {request} stopped fitting on {_day(point.after)}"
+        out["stopped"] = {
+            "when": (
+                f"It fit as it is in every release from {_day(first_fit)} to {_day(point.before)}; in "
+                f"{_day(point.after)} ({point.after.release}), {point.after.verdict_text}."
+            ),
+            "why": _point_reason(point, matrix.source.capitalize()),
+        }
+    elif latest.fits and len(fitting) == len(rows):
+        out["title"] = f"pip install {request} fits every release in this range"
+    elif not fitting:
+        out["title"] = f"pip install {request} fits no release in this range"
+    elif latest.fits:
+        out["title"] = f"pip install {request} fits the latest release"
+    else:
+        out["title"] = f"pip install {request} does not fit the latest release"
+    return out
+
+
+def _point_reason(point: TurningPoint, source: str) -> str:
+    """What changed in the runtime between the two releases, in plain words: the Python, then the pins the reason
+    chain goes through; the matrix's own sentence when neither moved (it says why nothing in the pins explains it)."""
+    moved = []
+    if point.python:
+        moved.append(f"Python {point.python[0]} -> {point.python[1]}")
+    moved.extend(p.text for p in point.pins)
+    if not moved:
+        return point.sentence or "nothing in the runtime's pins explains it"
+    between = f"between {_day(point.before)} and {_day(point.after)}, {source} changed"
+    things = f"{len(point.pins)} package{'s' if len(point.pins) != 1 else ''} the reason chain goes through"
+    if point.python and point.pins:
+        things = f"its Python and {things}"
+    elif point.python:
+        things = "its Python"
+    other = (
+        f" ({point.other_changes} other changed pin{'s' if point.other_changes != 1 else ''} play no part)"
+    )
+    return f"{between} {things}: {', '.join(moved)}{other if point.other_changes else ''}."
+
+
+def _points(matrix: Matrix) -> list[dict[str, Any]]:
+    out = []
+    for n, point in enumerate(matrix.turning_points, 1):
+        out.append(
+            {
+                "n": n,
+                "anchor": _anchor(point.after),
+                "before": point.before,
+                "after": point.after,
+                "before_day": _day(point.before),
+                "after_day": _day(point.after),
+                "from_key": _key(point.before),
+                "to_key": _key(point.after),
+                "sentence": _point_reason(point, matrix.source.capitalize()),
+                "python": f"Python {point.python[0]} -> {point.python[1]}" if point.python else None,
+                "pins": [p.text for p in point.pins],
+                "other": point.other_changes,
+                "stopped": point.stopped_fitting,
+            }
+        )
+    return out
+
+
+def _anchor(row: MatrixRow) -> str:
+    return "row-" + re.sub(r"[^A-Za-z0-9_-]", "-", row.release)
+
+
+def _reasons(row: MatrixRow | None) -> dict[str, Any] | None:
+    """The chosen row's full answer as the text renderer phrases it: sections of lines with their chains."""
+    if row is None:
+        return None
+    out: dict[str, Any] = {
+        "row": row,
+        "day": _day(row),
+        "key": _key(row),
+        "anchor": _anchor(row),
+        "sections": [],
+        "more": [],
+        "missing": None,
+    }
+    if row.report is None:
+        out["missing"] = (
+            row.error or "no full report was kept for this row (run the matrix with reports kept)"
+        )
+        return out
+    out["headline"] = row.report.headline()
+    out["sections"] = [
+        {
+            "title": s.title,
+            "note": s.note,
+            "entries": [{"text": i.text, "detail": list(i.detail)} for i in s.items],
+        }
+        for s in sections(row.report)
+        if s.title != "Timings"
+    ]
+    return out
+
+
+def _page(matrix: Matrix, chosen: MatrixRow | None) -> dict[str, Any]:
+    stops = {_anchor(p.after): p for p in matrix.turning_points}
+    rows = []
+    for row in matrix.rows:
+        anchor = _anchor(row)
+        rows.append(
+            {
+                "row": row,
+                "anchor": anchor,
+                "day": _day(row),
+                "key": _key(row),
+                "set": _set_text(row),
+                "members": ", ".join(m.text for m in row.set_members),
+                "turning": anchor in stops,
+                "chosen": chosen is not None and row.release == chosen.release,
+                "folded": len(row.folded),
+            }
+        )
+    span = f"{_day(matrix.rows[0])} to {_day(matrix.rows[-1])}" if matrix.rows else ""
+    return {
+        "request": _request(matrix),
+        "source": matrix.source,
+        "kind": matrix.kind,
+        "span": span,
+        "releases": matrix.releases or len(matrix.rows),
+        "headline": _headline(matrix),
+        "points": _points(matrix),
+        "reasons": _reasons(chosen),
+        "rows": rows,
+        "warnings": list(matrix.warnings),
+        "version": __version__,
+        "lanes": [k for k in LANES if k != "error" or any(r.verdict is None for r in matrix.rows)],
+    }
+
+
+# -- the chart -------------------------------------------------------------------------------------------------
+
+
+def timeline_svg(matrix: Matrix, chosen: MatrixRow | None = None) -> str:
+    """The verdict of every row against its release date (one mark per row, ``id="mark-N"``, linked to its table
+    row), turning points as dashed lines, and the size of the minimal conflicting set below."""
+    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.figure import Figure
+
+    rows = matrix.rows
+    lanes = [k for k in LANES if k != "error" or any(r.verdict is None for r in rows)]
+    y_of = {k: len(lanes) - 1 - i for i, k in enumerate(lanes)}
+    with matplotlib.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "tfconflict",
+            "font.family": "sans-serif",
+            "font.size": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
+        fig = Figure(figsize=(11, 4.6), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
+        days = [r.date for r in rows]
+        if rows:
+            # a thin grey path first, so the eye follows the release order through the lanes
+            top.plot(
+                days, [y_of[_key(r)] for r in rows], color="#b0b0b0", lw=1, zorder=1, drawstyle="steps-post"
+            )
+        for i, row in enumerate(rows):
+            key = _key(row)
+            is_chosen = chosen is not None and row.release == chosen.release
+            (mark,) = top.plot(
+                [row.date],
+                [y_of[key]],
+                marker="o",
+                ms=11 if is_chosen else 8,
+                color=VERDICT_STYLE[key].color,
+                mec="#000000" if is_chosen else "white",
+                mew=2 if is_chosen else 0.8,
+                ls="none",
+                zorder=3,
+            )
+            mark.set_gid(f"mark-{i}")
+            mark.set_url(f"#{_anchor(row)}")
+        top.set_yticks([y_of[k] for k in lanes], [VERDICT_STYLE[k].label for k in lanes])
+        for tick, k in zip(top.get_yticklabels(), lanes, strict=True):
+            tick.set_color(VERDICT_STYLE[k].color)
+            tick.set_fontweight("bold")
+        top.set_ylim(-0.6, len(lanes) - 0.1)
+        top.grid(axis="y", color="#eeeeee")
+        top.set_title(
+            f"pip install {_request(matrix)}: the verdict in each {matrix.source} ({matrix.kind}) release",
+            loc="left",
+            fontsize=11,
+        )
+
+        sizes = [(i, r.date, r.set_size) for i, r in enumerate(rows) if r.set_size is not None]
+        width = _bar_width(days)
+        if sizes:
+            bars = bottom.bar(
+                [d for _, d, _ in sizes], [s for _, _, s in sizes], width=width, color="#5c6bc0"
+            )
+            for (i, _, _), patch in zip(sizes, bars.patches, strict=True):
+                patch.set_gid(f"size-{i}")
+        unsearched = [
+            r.date
+            for r in rows
+            if r.set_status is SetStatus.NOT_COMPUTED and r.verdict is not None and not r.fits
+        ]
+        if unsearched:
+            (ticks,) = bottom.plot(
+                unsearched,
+                [0] * len(unsearched),
+                ls="none",
+                marker="|",
+                ms=7,
+                color="#9e9e9e",
+                label="not searched in this release",
+                clip_on=False,
+            )
+            ticks.set_gid("unsearched")
+            bottom.legend(loc="upper left", fontsize=8, frameon=False)
+        bottom.set_ylabel("must change", fontsize=9)
+        bottom.set_title(
+            "packages in the minimal conflicting set (what must give for the request to fit)",
+            loc="left",
+            fontsize=9,
+            color="#444444",
+        )
+        if not sizes:
+            bottom.text(
+                0.5,
+                0.5,
+                "no conflicting set in this range",
+                transform=bottom.transAxes,
+                ha="center",
+                va="center",
+                color="#777777",
+            )
+        bottom.set_yticks([]) if not sizes else bottom.yaxis.get_major_locator().set_params(integer=True)
+
+        for n, point in enumerate(matrix.turning_points, 1):
+            x = point.after.date - (point.after.date - point.before.date) / 2
+            for ax in (top, bottom):
+                ax.axvline(x, color="#555555", ls="--", lw=1, zorder=0, gid=f"turn-{n}")
+            # the number above the lanes (the list under the chart says what changed), clear of every mark
+            label = f"{n} stopped fitting" if point.stopped_fitting else str(n)
+            top.annotate(
+                label,
+                (date2num(x), len(lanes) - 0.5),  # type: ignore[no-untyped-call]
+                xytext=(0, 0),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                fontweight="bold" if point.stopped_fitting else "normal",
+                color="#222222",
+                bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#555555", "lw": 0.8},
+                gid=f"turn-label-{n}",
+            )
+        if rows:
+            pad = max(timedelta(days=3), (rows[-1].date - rows[0].date) * 0.03)
+            bottom.set_xlim(rows[0].date - pad, rows[-1].date + pad)
+        locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+        bottom.xaxis.set_major_locator(locator)
+        bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        buffer = io.StringIO()
+        FigureCanvasSVG(fig).print_svg(buffer, metadata={"Date": None, "Creator": None})  # type: ignore[no-untyped-call]
+    return _with_titles(_inline(buffer.getvalue()), rows)
+
+
+def _bar_width(days: list[datetime]) -> float:
+    """Bars a little narrower than the usual gap between releases, in days (matplotlib's unit for dates)."""
+    gaps = sorted((b - a).total_seconds() / 86400 for a, b in itertools.pairwise(days) if b > a)
+    typical = gaps[len(gaps) // 2] if gaps else 5.0
+    return max(1.0, min(typical * 0.7, 8.0))
+
+
+def _inline(svg: str) -> str:
+    """An SVG document as an element inside HTML: no XML prolog, no RDF metadata block, scales with the page."""
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
+    return re.sub(
+        r'<svg ([^>]*?)width="[^"]*" height="[^"]*"',
+        r'<svg \1role="img" aria-label="timeline of the verdicts"',
+        svg,
+        count=1,
+    )
+
+
+def _with_titles(svg: str, rows: tuple[MatrixRow, ...]) -> str:
+    """A tooltip per mark (the release, its date and verdict): SVG's own <title>, no script needed."""
+    for i, row in enumerate(rows):
+        tip = escape(f"{_day(row)}  {row.release}  Python {row.python}: {row.verdict_text}", quote=False)
+        svg = svg.replace(
+            f'<g id="mark-{i}">', f'<g id="mark-{i}" class="mark verdict-{_key(row)}"><title>{tip}</title>', 1
+        )
+    return svg
