@@ -444,6 +444,7 @@ def resolve(
 
 _MAX_PROPAGATION_PASSES = 4
 _PROPAGATION_BATCH = 8
+_MAX_CAUSES = 12
 
 
 def _propagate(
@@ -489,6 +490,7 @@ def _propagate(
         found = factory.find_candidates(
             r.key, {r.key: [r]}, {}, installed=installed, prefers_installed=True, constrained=kept
         )
+        assert isinstance(found, list)  # not lazy: a list
         if len(found) == 1:
             fixed[r.name] = found[0]
             why[r.name] = (
@@ -543,7 +545,8 @@ def _propagate(
                 return _propagated_conflict(name, reqs, clashes, why, via, free, on), None
             if len(alive) == 1 and alive[0].origin is not Origin.DIRECT:
                 fixed[name] = alive[0]
-                edges = tuple(_edge(r, p, via) for r, p in reqs)
+                # a conflict names at most _MAX_CAUSES causes: more edges would never be read
+                edges = _first_edges(reqs, via)
                 if name in free:
                     edges += (
                         ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE),
@@ -611,9 +614,21 @@ class _Ranges:
             if pinned is not None:
                 if not contains(req, pinned.version):
                     return dep, req
-            elif dep in self.on and not any(contains(req, v) for v in self.allowed(dep)):
+            elif dep in self.on and not self._meets(dep, req):
                 return dep, req
         return None
+
+    def _meets(self, dep: NormalizedName, req: Requirement) -> bool:
+        contains = self.factory.contains
+        inst = self.installed.get(dep)
+        # the installed version, when the fixed candidates leave it, answers without reading the project's page
+        if (
+            inst is not None
+            and contains(req, inst.version)
+            and all(contains(r, inst.version) for r, _ in self.on.get(dep, ()))
+        ):
+            return True
+        return any(contains(req, v) for v in self.allowed(dep))
 
     def dead(self, cand: Candidate) -> bool:
         """True when ``cand`` is in no solution of the question (the resolver need not try it)."""
@@ -655,7 +670,10 @@ def _worth_scanning(
     a fixed candidate, or it cannot stay itself (its requirement leaves no version of a fixed one's dependency)."""
     if installed is None:
         return False
-    return any(m in fixed for m, _ in factory.named_requirements(installed)) or ranges.clash(installed) is not None
+    return (
+        any(m in fixed for m, _ in factory.named_requirements(installed))
+        or ranges.clash(installed) is not None
+    )
 
 
 def _domain(
@@ -689,7 +707,7 @@ def _propagated_conflict(
     seen: set[str] = set()
 
     def add(cause: ConflictCause) -> None:
-        if cause.text not in seen:
+        if cause.text not in seen and len(causes) < _MAX_CAUSES:
             seen.add(cause.text)
             causes.append(cause)
 
@@ -699,17 +717,36 @@ def _propagated_conflict(
         add(ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE))
     if not clashes:
         for req, parent in reqs:
+            if len(causes) >= _MAX_CAUSES:
+                break
             add(_edge(req, parent, via))
     chain = _via(name, reqs, via, free)
     for cand, dep, req in clashes:
+        if len(causes) >= _MAX_CAUSES:
+            break
         add(replace(_edge(req, cand, via), chain=chain))
         for cause in why.get(dep, ()):
             add(cause)
         if dep not in why:
             # a range clash: the fixed candidates' requirements on the dependency are the other side
             for other, parent in on.get(dep, ()):
+                if len(causes) >= _MAX_CAUSES:
+                    break
                 add(_edge(other, parent, via))
-    return Conflict(causes=tuple(causes[:12]))
+    return Conflict(causes=tuple(causes))
+
+
+def _first_edges(
+    reqs: Sequence[tuple[Requirement, Candidate]], via: Mapping[NormalizedName, tuple[str, ...]]
+) -> tuple[ConflictCause, ...]:
+    """The first ``_MAX_CAUSES`` distinct edges of ``reqs`` (what a conflict can name of them)."""
+    out: dict[str, ConflictCause] = {}
+    for r, p in reqs:
+        if len(out) >= _MAX_CAUSES:
+            break
+        edge = _edge(r, p, via)
+        out.setdefault(edge.text, edge)
+    return tuple(out.values())
 
 
 def _edge(

@@ -9,7 +9,7 @@ to hundreds of times, and the candidate lists, metadata and dependency lists are
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -597,8 +597,13 @@ class Factory:
         installed: Mapping[NormalizedName, InstalledCandidate],
         prefers_installed: bool,
         constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
-    ) -> list[Candidate]:
-        """pip's ``find_candidates``: explicit candidates when any requirement names one, else installed + index."""
+        lazy: bool = False,
+    ) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
+        """pip's ``find_candidates``: explicit candidates when any requirement names one, else installed + index.
+
+        With ``lazy`` the installed-first order may come as an iterator factory (resolvelib's lazy matches), as
+        pip's ``FoundCandidates`` does: the same sequence, the index read only past the installed version.
+        """
         reqs = list(requirements.get(identifier, ()))
         incompat = {id(c) for c in incompatibilities.get(identifier, ())}
         explicit: dict[int, Candidate] = {}
@@ -639,6 +644,18 @@ class Factory:
                     inst = None
             else:
                 inst = None
+        if lazy and inst is not None and prefers_installed:
+            # the installed version first: resolvelib usually takes it and never reads further, so the project's
+            # page (decoding it, ranking every file) waits until something does
+            first = inst
+
+            def installed_then_index() -> Iterator[Candidate]:
+                yield first
+                for c in self._index_for(name, spec_reqs):
+                    if c.version != first.version and id(c) not in incompat:
+                        yield self.extras_candidate(c, extras)
+
+            return installed_then_index
         index: Iterable[Candidate] = self._index_for(name, spec_reqs)
         if extras:
             index = [self.extras_candidate(c, extras) for c in index]

@@ -8,7 +8,7 @@ pip 25) and the record of every requirement handed to resolvelib, which the conf
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -42,8 +42,11 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
         constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
         constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+        prune: Callable[[Candidate], bool] | None = None,
     ) -> None:
         self.factory = factory
+        self.prune = prune
+        """Candidates proven to be in no solution (``resolver._Ranges.dead``): skipped, their metadata read lazily."""
         self.constrained = constrained or {}
         self.constraints = constraints or {}
         """pip's ``-c`` constraints: filter a project's candidates, never add a project."""
@@ -127,7 +130,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         identifier: str,
         requirements: Mapping[str, Iterator[ResolverRequirement]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate]:
+    ) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
         name = identifier.partition("[")[0]
         # Without --upgrade pip's strategy is "to-satisfy-only": the installed version first for every name.
         # prefer_installed=False models --upgrade (only-if-needed): the requested names go newest first.
@@ -139,11 +142,26 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
             installed=self.installed,
             prefers_installed=prefers,
             constrained=self.constrained,
+            lazy=True,
         )
         limit = self.constraints.get(canonicalize_name(name)) if self.constraints else None
-        if limit is None:
+        prune = self.prune
+        if limit is None and prune is None:
             return found
-        return [c for c in found if limit.contains(c.version, prereleases=True)]
+        if isinstance(found, list) and not found:
+            return found
+
+        # lazily: resolvelib reads candidates in order and usually stops at the first, and telling a candidate
+        # dead needs its metadata
+        def alive() -> Iterator[Candidate]:
+            for c in found() if callable(found) else found:
+                if limit is not None and not limit.contains(c.version, prereleases=True):
+                    continue
+                if prune is not None and prune(c):
+                    continue
+                yield c
+
+        return alive
 
     def is_satisfied_by(self, requirement: ResolverRequirement, candidate: Candidate) -> bool:
         return requirement.is_satisfied_by(candidate)
