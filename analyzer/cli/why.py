@@ -73,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"tfconflict: warning: {problem}", file=sys.stderr)
     env = TargetEnvironment.from_snapshot(snapshot)
     with engine_from_args(args, progress=args.format == "text" and args.output is None) as engine:
+        # the index pages of every pin at once (in parallel on a cold cache), as check does, before the graph reads them
+        prefetch = getattr(engine, "prefetch_projects", None)
+        if prefetch is not None:
+            prefetch([p.name for p in snapshot.pins])
         graph = image_graph(snapshot, env, engine)
     answer = why(graph, snapshot, name, depth=args.depth)
     if answer.installed is None:

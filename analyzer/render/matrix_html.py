@@ -22,7 +22,7 @@ from analyzer.errors import InputError, TfconflictError
 from analyzer.matrix.model import Matrix, MatrixRow, SetStatus, TurningPoint
 from analyzer.render.sections import sections
 
-__all__ = ["VERDICT_STYLE", "HtmlUnavailable", "default_release", "render_matrix_html"]
+__all__ = ["SET_COLOR", "VERDICT_STYLE", "HtmlUnavailable", "default_release", "render_matrix_html"]
 
 
 class HtmlUnavailable(TfconflictError):
@@ -57,6 +57,9 @@ VERDICT_STYLE: dict[str, VerdictStyle] = {
 """Lanes of the chart, top to bottom: the further down, the worse."""
 
 LANES = tuple(VERDICT_STYLE)
+
+SET_COLOR = "#5c6bc0"
+"""The bars of the conflicting set's size: a colour used nowhere else on the page (the browser test looks for it)."""
 
 BACKGROUND = ("Already broken", "Opaque", "Warnings")
 """Sections of a report that are not about the request: shown folded under the reasons."""
@@ -356,7 +359,7 @@ def timeline_svg(matrix: Matrix, chosen: MatrixRow | None = None) -> str:
         width = _bar_width(days)
         if sizes:
             bars = bottom.bar(
-                [d for _, d, _ in sizes], [s for _, _, s in sizes], width=width, color="#5c6bc0"
+                [d for _, d, _ in sizes], [s for _, _, s in sizes], width=width, color=SET_COLOR
             )
             for (i, _, _), patch in zip(sizes, bars.patches, strict=True):
                 patch.set_gid(f"size-{i}")
