@@ -5,19 +5,20 @@ Chromium (Debian's package; ``scripts/test-machine-deps`` installs it), its DOM 
 # ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
 import sys
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from analyzer.catalog import Catalog
 from analyzer.errors import InputError
-from analyzer.matrix.model import Matrix
+from analyzer.matrix.model import Matrix, TurningPoint
 from analyzer.matrix.run import MatrixOptions, run_matrix
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
@@ -28,6 +29,7 @@ from analyzer.render.matrix_html import (
     HtmlUnavailable,
     default_release,
     render_matrix_html,
+    stop_point,
 )
 from analyzer.report import Verdict
 from analyzer.request import parse_specs
@@ -184,3 +186,50 @@ def test_report_renders_in_headless_chromium(matrix: Matrix, tmp_path: Path) -> 
     assert _near(pixels, VERDICT_STYLE["fits"].color) > 200
     assert _near(pixels, VERDICT_STYLE["breaks"].color) > 200
     print(f"screenshot: {shot}")
+
+
+def _story(matrix: Matrix, verdicts: str) -> Matrix:
+    """The real rows re-told: one real fitting row and one real breaking row repeated in the order ``verdicts``
+    gives (``F``/``B``), a day apart, with a turning point at each change of verdict."""
+    fit = next(r for r in matrix.rows if r.fits)
+    broken = next(r for r in matrix.rows if not r.fits)
+    start = fit.date
+    rows = tuple(
+        replace(fit if v == "F" else broken, release=f"colab@{i:010d}", date=start + timedelta(days=i))
+        for i, v in enumerate(verdicts)
+    )
+    points = tuple(
+        TurningPoint(a, b, f"{a.verdict_text} -> {b.verdict_text}", stopped_fitting=False)
+        for a, b in itertools.pairwise(rows)
+        if a.verdict is not b.verdict
+    )
+    return replace(matrix, rows=rows, turning_points=points)
+
+
+def _h1(page: str) -> str:
+    found = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.DOTALL)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_headline_tells_the_story(matrix: Matrix) -> None:
+    request = "pip install tensorflow==2.18.0"
+    # stopped twice: the reader wants the last time, the one that still holds
+    story = _story(matrix, "FFBFFB")
+    assert stop_point(story) is story.turning_points[-1]
+    page = render_matrix_html(story)
+    assert _h1(page) == f"{request} stopped fitting on {_day_of(story, 5)}"
+    assert f"every release from {_day_of(story, 3)} to {_day_of(story, 4)}" in page
+    assert default_release(story) is story.rows[5]
+    # fits again now: no "stopped", the last change is told instead
+    story = _story(matrix, "FBF")
+    assert stop_point(story) is None
+    page = render_matrix_html(story)
+    assert _h1(page) == f"{request} fits the latest release"
+    assert f"The verdict last changed on {_day_of(story, 2)}" in page
+    assert _h1(render_matrix_html(_story(matrix, "FFF"))) == f"{request} fits every release in this range"
+    assert _h1(render_matrix_html(_story(matrix, "BB"))) == f"{request} fits no release in this range"
+
+
+def _day_of(matrix: Matrix, i: int) -> str:
+    return matrix.rows[i].date.date().isoformat()

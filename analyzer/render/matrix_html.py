@@ -22,7 +22,14 @@ from analyzer.errors import InputError, TfconflictError
 from analyzer.matrix.model import Matrix, MatrixRow, SetStatus, TurningPoint
 from analyzer.render.sections import sections
 
-__all__ = ["SET_COLOR", "VERDICT_STYLE", "HtmlUnavailable", "default_release", "render_matrix_html"]
+__all__ = [
+    "SET_COLOR",
+    "VERDICT_STYLE",
+    "HtmlUnavailable",
+    "default_release",
+    "render_matrix_html",
+    "stop_point",
+]
 
 
 class HtmlUnavailable(TfconflictError):
@@ -70,9 +77,9 @@ def _key(row: MatrixRow) -> str:
 
 
 def default_release(matrix: Matrix) -> MatrixRow | None:
-    """The row whose reasons matter most: where the request stopped fitting, else the first change of verdict, else
-    the latest release."""
-    point = matrix.stopped_fitting or (matrix.turning_points[0] if matrix.turning_points else None)
+    """The row whose reasons matter most: where the request stopped fitting, else the latest change of verdict,
+    else the latest release."""
+    point = stop_point(matrix) or (matrix.turning_points[-1] if matrix.turning_points else None)
     if point is not None:
         return point.after
     return matrix.rows[-1] if matrix.rows else None
@@ -138,7 +145,7 @@ def _set_text(row: MatrixRow) -> str:
 
 
 def _headline(matrix: Matrix) -> dict[str, Any]:
-    """The answer in plain words: does it fit now, when did it stop fitting, and why."""
+    """The answer in plain words: does it fit now, when did it stop fitting (or last change), and why."""
     rows = matrix.rows
     request = _request(matrix)
     counts = Counter(_key(r) for r in rows)
@@ -156,21 +163,23 @@ def _headline(matrix: Matrix) -> dict[str, Any]:
         out["title"] = f"No release of {matrix.source} ({matrix.kind}) in this range"
         return out
     out["latest"] = (
-        f"In the latest release ({_day(latest)}, {latest.release}, Python {latest.python}): {latest.summary or latest.verdict_text}"
+        f"In the latest release ({_day(latest)}, {latest.release}, Python {latest.python}): "
+        f"{latest.summary or latest.verdict_text}"
     )
-    fitting = [r for r in rows if r.fits]
-    point = matrix.stopped_fitting
+    source = matrix.source.capitalize()
+    point = stop_point(matrix)
     if point is not None:
-        first_fit = next((r for r in rows if r.fits), point.before)
         out["title"] = f"pip install {request} stopped fitting on {_day(point.after)}"
         out["stopped"] = {
             "when": (
-                f"It fit as it is in every release from {_day(first_fit)} to {_day(point.before)}; in "
-                f"{_day(point.after)} ({point.after.release}), {point.after.verdict_text}."
+                f"It fit as it is in every release from {_day(_fit_run_start(rows, point.before))} to "
+                f"{_day(point.before)}; in {_day(point.after)} ({point.after.release}), {point.after.verdict_text}."
             ),
-            "why": _point_reason(point, matrix.source.capitalize()),
+            "why": _point_reason(point, source),
         }
-    elif latest.fits and len(fitting) == len(rows):
+        return out
+    fitting = sum(1 for r in rows if r.fits)
+    if fitting == len(rows):
         out["title"] = f"pip install {request} fits every release in this range"
     elif not fitting:
         out["title"] = f"pip install {request} fits no release in this range"
@@ -178,7 +187,31 @@ def _headline(matrix: Matrix) -> dict[str, Any]:
         out["title"] = f"pip install {request} fits the latest release"
     else:
         out["title"] = f"pip install {request} does not fit the latest release"
+    if matrix.turning_points:
+        last = matrix.turning_points[-1]
+        out["stopped"] = {
+            "when": f"The verdict last changed on {_day(last.after)} ({last.after.release}): "
+            f"{last.before.verdict_text} before, {last.after.verdict_text} since.",
+            "why": _point_reason(last, source),
+        }
     return out
+
+
+def stop_point(matrix: Matrix) -> TurningPoint | None:
+    """Where the request stopped fitting, as a reader asks it: when the latest release does not fit, the last time
+    it went from fitting to not fitting; else none (it fits now, whatever happened before)."""
+    if not matrix.rows or matrix.rows[-1].fits:
+        return None
+    stops = [t for t in matrix.turning_points if t.before.fits and not t.after.fits]
+    return stops[-1] if stops else None
+
+
+def _fit_run_start(rows: tuple[MatrixRow, ...], last_fit: MatrixRow) -> MatrixRow:
+    """The first row of the unbroken run of fitting rows that ends at ``last_fit``."""
+    index = next(i for i, r in enumerate(rows) if r.release == last_fit.release)
+    while index > 0 and rows[index - 1].fits:
+        index -= 1
+    return rows[index]
 
 
 def _point_reason(point: TurningPoint, source: str) -> str:
@@ -248,15 +281,15 @@ def _reasons(row: MatrixRow | None) -> dict[str, Any] | None:
         )
         return out
     out["headline"] = row.report.headline()
-    out["sections"] = [
-        {
+    for s in sections(row.report):
+        if s.title == "Timings":
+            continue
+        entry = {
             "title": s.title,
             "note": s.note,
             "entries": [{"text": i.text, "detail": list(i.detail)} for i in s.items],
         }
-        for s in sections(row.report)
-        if s.title != "Timings"
-    ]
+        out["more" if s.title.startswith(BACKGROUND) else "sections"].append(entry)
     return out
 
 
