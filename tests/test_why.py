@@ -82,6 +82,13 @@ def test_who_requires_numpy_and_with_which_specifier(colab_cache: Path, recorded
     assert all(r.requirers == () for r in answer.requirers)
     assert by_name["tensorflow"].hidden == 1 and not by_name["tensorflow"].expanded  # tf-keras requires it
     assert by_name["jax"].hidden == 0 and by_name["jax"].expanded  # nothing requires jax
+    text = render_why_text(answer)
+    assert "who requires numpy (1 level up):" in text
+    assert (
+        "tensorflow 2.18.0 requires numpy<2.1.0,>=1.26.0  [ok]  (+1 requirer further up; raise --depth)"
+        in text
+    )
+    assert "├── jax 0.5.2 requires numpy>=1.25  [ok]\n" in text
 
 
 def test_the_tree_goes_up_and_each_requirer_is_expanded_once(
@@ -98,6 +105,12 @@ def test_the_tree_goes_up_and_each_requirer_is_expanded_once(
     assert tf_under_keras.name == "tensorflow" and tf_under_keras.shown_elsewhere
     names = [r.name for top_r in answer.requirers for r in top_r.walk() if r.expanded and r.requirers]
     assert len(names) == len(set(names))
+    text = render_why_text(answer)
+    assert "who requires ml-dtypes (every level up):" in text
+    assert (
+        "keras 3.8.0 requires ml-dtypes  [ok]\n│   └── tensorflow 2.18.0 requires keras>=3.5.0  [ok]  (see its own branch)"
+        in text
+    )
     # as deep as it goes: every ancestor in the graph appears
     assert set(answer.nodes()) == {"ml-dtypes"} | set(graph.dependents("ml-dtypes"))
 

@@ -76,6 +76,12 @@ def _tree(answer: WhyAnswer) -> list[str]:
     return lines
 
 
+def _levels(depth: int) -> str:
+    if depth <= 0:
+        return "every level up"
+    return f"{depth} level{'s' if depth != 1 else ''} up"
+
+
 def render_why_text(answer: WhyAnswer, *, verbose: bool = False) -> str:
     lines = [headline(answer)]
     if answer.violations:
@@ -92,9 +98,7 @@ def render_why_text(answer: WhyAnswer, *, verbose: bool = False) -> str:
         lines.extend(f"  {_who(r)} requires {r.requirement} ({_state(r)})" for r in deeper)
     if answer.requirers:
         lines.append("")
-        lines.append(
-            f"who requires {answer.name} ({answer.depth if answer.depth > 0 else 'all'} level(s) up):"
-        )
+        lines.append(f"who requires {answer.name} ({_levels(answer.depth)}):")
         lines.extend(_tree(answer))
     if answer.unknown:
         lines.append("")
