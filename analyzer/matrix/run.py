@@ -44,8 +44,9 @@ FIRST_MEMBERS = 3
 
 SET_MODES = ("turning", "all", "none")
 
-CHUNK = 8
-"""Consecutive releases one worker checks in a row: neighbours share most pins, so its memo serves them."""
+CHUNKS_PER_WORKER = 3
+"""The rows are cut into this many runs of consecutive releases per worker: a worker's memo serves the
+neighbours of a release (their pins mostly repeat), and a few runs each still balance the load."""
 
 EngineFactory = Callable[[], MetadataSource]
 
@@ -66,10 +67,9 @@ class MatrixOptions:
 
 @dataclass(frozen=True)
 class _Group:
-    """One row to compute: the first release, its snapshot, and the identical releases that follow it."""
+    """One row to compute: the first release and the identical releases that follow it."""
 
     release: Release
-    snapshot: Snapshot
     folded: tuple[Release, ...] = ()
 
 
@@ -82,23 +82,19 @@ def select_releases(catalog: Catalog, kind: str, since: date | None, until: date
     )
 
 
-def _identity(snapshot: Snapshot) -> tuple[Any, ...]:
-    pins = tuple(sorted((str(p.name), p.version, p.url or "", p.editable) for p in snapshot.pins))
-    return (pins, snapshot.python, snapshot.platform, snapshot.declared)
-
-
 def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]:
-    """Consecutive releases with the same freeze, Python, platform and declared requirements make one row."""
+    """Consecutive releases with the same freeze file (the same blob), Python, platform and declared requirements
+    make one row: the same inputs give the same answer. Nothing is read but the index of the history."""
     groups: list[_Group] = []
     last: tuple[Any, ...] | None = None
     for release in releases:
-        snapshot = catalog.snapshot(release)
-        identity = _identity(snapshot)
+        declared, _notes = catalog.tables.declared_at(release.date)
+        identity = (release.freeze_blob, release.python, release.platform, declared)
         if groups and identity == last:
             head = groups[-1]
             groups[-1] = replace(head, folded=(*head.folded, release))
             continue
-        groups.append(_Group(release, snapshot))
+        groups.append(_Group(release))
         last = identity
     return groups
 
@@ -156,7 +152,7 @@ def build_row(group: _Group, report: Report | None, error: str | None, seconds: 
         python=release.python,
         kind=release.kind,
         folded=tuple(r.id for r in group.folded),
-        packages=len(group.snapshot.pins),
+        packages=release.packages,
         seconds=seconds,
     )
     if report is None:
@@ -194,7 +190,7 @@ def _work(task: tuple[tuple[int, ...], bool]) -> list[tuple[int, Report | None, 
     for i in indexes:
         group: _Group = _JOB["groups"][i]
         report, error, seconds = _check(
-            _JOB["items"], group.snapshot, source, conflict_set=with_set, budget=_JOB["budget"],
+            _JOB["items"], _JOB["catalog"].snapshot(group.release), source, conflict_set=with_set, budget=_JOB["budget"],
             constraints=_JOB["constraints"],
         )
         out.append((i, report, error, seconds))
@@ -278,6 +274,7 @@ def run_matrix(
     started = time.perf_counter()
     releases = select_releases(catalog, options.kind, options.since, options.until)
     groups = fold_releases(catalog, releases)
+    index = {g.release.id: i for i, g in enumerate(groups)}
     timings["releases"] = time.perf_counter() - started
     workers = options.workers or default_workers()
     if not groups:
@@ -286,13 +283,14 @@ def run_matrix(
 
     _JOB.clear()
     _JOB.update(
-        items=tuple(items), groups=groups, factory=factory, budget=options.row_budget,
+        items=tuple(items), groups=groups, catalog=catalog, factory=factory, budget=options.row_budget,
         constraints=tuple(options.constraints),
     )
     try:
         step = time.perf_counter()
         rows: list[MatrixRow | None] = [None] * len(groups)
-        for i, report, error, seconds in _run_rows(range(len(groups)), False, workers, CHUNK):
+        chunk = max(1, -(-len(groups) // (workers * CHUNKS_PER_WORKER)))
+        for i, report, error, seconds in _run_rows(range(len(groups)), False, workers, chunk):
             rows[i] = build_row(groups[i], report, error, seconds)
         timings["verdicts"] = time.perf_counter() - step
         done = [r for r in rows if r is not None]
@@ -303,7 +301,7 @@ def run_matrix(
         if wanted:
             say(f"searching the minimal conflicting set of {len(wanted)} row(s)")
         if options.sets == "all":
-            _all_sets(items, groups, done, wanted, factory, options)
+            _all_sets(items, catalog, groups, done, wanted, factory, options)
         elif wanted:
             for i, report, error, seconds in _run_rows(wanted, True, workers, 1):
                 if report is not None:
@@ -315,8 +313,7 @@ def run_matrix(
         _JOB.clear()
 
     step = time.perf_counter()
-    snapshots = {g.release.id: g.snapshot for g in groups}
-    points = turning_points(done, snapshots)
+    points = turning_points(done, lambda row: catalog.snapshot(groups[index[row.release]].release))
     timings["turning points"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
     for row in done:
@@ -351,6 +348,7 @@ def _rows_for_sets(rows: Sequence[MatrixRow], mode: str) -> list[int]:
 
 def _all_sets(
     items: Sequence[RequestItem],
+    catalog: Catalog,
     groups: Sequence[_Group],
     rows: list[MatrixRow],
     wanted: Sequence[int],
@@ -362,16 +360,17 @@ def _all_sets(
     source = factory()
     last: tuple[int, tuple[str, ...], _SetKey] | None = None
     for j in wanted:
+        snapshot = catalog.snapshot(groups[j].release)
         if last is not None:
             first, candidates, key = last
-            if _search_key(items, groups[j].snapshot, source, candidates) == key:
+            if _search_key(items, snapshot, source, candidates) == key:
                 rows[j] = replace(
                     rows[j], set_size=rows[first].set_size, set_members=rows[first].set_members,
                     set_status=SetStatus.REUSED, set_from=rows[first].release,
                 )
                 continue
         report, error, seconds = _check(
-            items, groups[j].snapshot, source, conflict_set=True, budget=options.row_budget,
+            items, snapshot, source, conflict_set=True, budget=options.row_budget,
             constraints=options.constraints,
         )
         if report is None:
@@ -382,6 +381,6 @@ def _all_sets(
         last = None
         if cs is not None and cs.verdict is SetVerdict.CONFLICT and cs.best is not None and cs.best.verified:
             candidates = tuple(str(n) for n in cs.candidates)
-            found = _search_key(items, groups[j].snapshot, source, candidates)
+            found = _search_key(items, snapshot, source, candidates)
             if found is not None:
                 last = (j, candidates, found)

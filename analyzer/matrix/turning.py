@@ -8,7 +8,7 @@ blamed. A change of the interpreter's X.Y is named first when it is there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from packaging.utils import NormalizedName
@@ -53,7 +53,7 @@ def _phrase(row: MatrixRow) -> str:
 
 
 def turning_points(
-    rows: Sequence[MatrixRow], snapshots: Mapping[str, Snapshot]
+    rows: Sequence[MatrixRow], snapshot_of: Callable[[MatrixRow], Snapshot]
 ) -> tuple[TurningPoint, ...]:
     """The verdict changes between neighbouring rows (rows without a verdict are stepped over), oldest first."""
     out: list[TurningPoint] = []
@@ -63,7 +63,7 @@ def turning_points(
         if row.verdict is None:
             continue
         if previous is not None and row.verdict is not previous.verdict:
-            point = explain(previous, row, snapshots[previous.release], snapshots[row.release])
+            point = explain(previous, row, snapshot_of(previous), snapshot_of(row))
             if previous.fits and not row.fits and not fitted:
                 point = replace(point, stopped_fitting=True)
                 fitted = True
