@@ -14,6 +14,7 @@ The search is written against a consistency oracle (``Oracle``), so it can be te
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
@@ -283,11 +284,19 @@ def search_conflict_sets(
     # real image by the size ratio (tens of movers among hundreds of relevant pins). The second ordering runs
     # over the whole pool when it is small, to find the alternatives that move other pins.
     movers = _movers(check(frozenset(), everyone - gone), pool, installed)
+    consistent = fits_freeing(gone)
+    # Most movers are usually needed: those whose re-pinning alone fails are in every fitting subset of the
+    # movers. When freeing just them fits, they are the only minimal set among the movers, which is what FastDiag
+    # returns from any order: n questions instead of about 4n, and the very questions the verification asks.
+    unique = _only_minimal(movers, consistent)
     sequences = [movers]
     if orders > 1:
         sequences.append(list(reversed(pool if len(pool) <= _FULL_SECOND_ORDER else movers)))
     for sequence in sequences:
-        freed = fastdiag(sequence, fits_freeing(gone))
+        if unique is not None and set(sequence) == set(movers):
+            freed: tuple[NormalizedName, ...] | None = unique
+        else:
+            freed = fastdiag(sequence, consistent)
         if freed is None:
             continue
         key = frozenset(freed)
@@ -298,6 +307,18 @@ def search_conflict_sets(
         results.append(_Found(tuple(sorted(freed, key=rank.__getitem__)), removed))
     results.sort(key=lambda f: len(f.freed) + len(f.removed))
     return Verdict.CONFLICT, tuple(results), check
+
+
+def _only_minimal(movers: Sequence[T], consistent: Callable[[frozenset[T]], bool]) -> tuple[T, ...] | None:
+    """The movers whose re-pinning alone fails, when freeing just them fits (then no other subset of the movers
+    is minimal: every fitting one contains them); None otherwise, and FastDiag searches as usual."""
+    everything = frozenset(movers)
+    if not movers or not consistent(everything):
+        return None
+    needed = tuple(m for m in movers if not consistent(everything - {m}))
+    if len(needed) == len(movers) or consistent(frozenset(needed)):
+        return needed
+    return None
 
 
 def _named_removals(
@@ -543,6 +564,12 @@ def _default_resolver() -> Callable[..., Any]:
     return resolve
 
 
+def _learns(resolver: Callable[..., Any]) -> bool:
+    """``analyzer.resolver.resolve`` (or a partial of it) takes the search's memory of promoted pins."""
+    resolve = _default_resolver()
+    return resolver is resolve or (isinstance(resolver, functools.partial) and resolver.func is resolve)
+
+
 def minimal_conflicting_set(
     request: Sequence[Requirement],
     snapshot: Snapshot,
@@ -579,6 +606,9 @@ def minimal_conflicting_set(
     # One question of the search must not take minutes: a resolution that needs more rounds than this is
     # answered "not shown to fit" (conservative: a set can only come out larger, and is still verified).
     bounded: dict[str, Any] = {"max_rounds": SEARCH_MAX_ROUNDS} if resolver is None else {}
+    if _learns(resolve):
+        # pins that one question had to promote to roots are promoted from the start in the next ones
+        bounded["promote"] = set()
 
     def raw(keep: Names, free: Names) -> ResolutionLike:
         result: ResolutionLike = resolve(

@@ -278,6 +278,7 @@ def resolve(
     prefer_installed: bool = True,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+    promote: set[NormalizedName] | None = None,
 ) -> Resolution:
     """Resolve ``request`` in the runtime ``snapshot`` as pip would, optionally keeping or freeing image pins.
 
@@ -286,6 +287,9 @@ def resolve(
     - ``ignore_edges``: (parent, dependency) requirement edges to skip, e.g. ones already broken in the image.
     - ``prefer_installed=False`` models ``--upgrade`` (only-if-needed): requested names go newest first.
     - ``constraints``: pip's ``-c``: a project's versions are limited when it is installed, never required.
+    - ``promote``: kept or freed pins that earlier questions had to make roots (the search's memory): they are
+      roots from the first solve, which spares the re-solves; the call adds the ones it promoted. Same problem,
+      same verdict: only the work changes.
     """
     factory = factory_for(source, env)
     installed, pin_warnings = _installed_for(factory, snapshot)
@@ -361,6 +365,8 @@ def resolve(
         # a freed pin whose installed version propagation already excludes would be promoted after a first solve:
         # promoting it now spares that solve and its rounds (the problem is the same one)
         promoted.update((n, c) for n, c in freed.items() if ranges.dead(c))
+    if promote:
+        promoted.update((n, c) for n, c in [*freed.items(), *kept.items()] if n in promote)
     touched: dict[int, Candidate] = {}
     budget = max_rounds  # shared by the re-solves after promotions: max_rounds bounds the whole call
     while True:
@@ -403,6 +409,8 @@ def resolve(
         if not fresh:
             break
         promoted.update((c.name, c) for c in fresh)
+        if promote is not None:
+            promote.update(c.name for c in fresh)
 
     mapping: dict[NormalizedName, ResolvedDist] = {}
     chosen: list[Candidate] = []
@@ -588,19 +596,26 @@ class _Ranges:
                 if (parent_name, dep) not in ignored:
                     self.on.setdefault(dep, []).append((req, cand))
         self._allowed: dict[NormalizedName, tuple[Version, ...]] = {}
+        self._installed_allowed: dict[NormalizedName, bool] = {}
         self._dead: dict[int, bool] = {}
 
     def allowed(self, name: NormalizedName) -> tuple[Version, ...]:
         """Every version of ``name`` (the installed one included) that the fixed candidates' requirements allow."""
         found = self._allowed.get(name)
         if found is None:
-            contains = self.factory.contains
             reqs = [r for r, _ in self.on.get(name, ())]
-            versions = [e.version for e in self.factory.versions(name)]
-            inst = self.installed.get(name)
-            if inst is not None:
-                versions.append(inst.version)
-            found = tuple(v for v in dict.fromkeys(versions) if all(contains(r, v) for r in reqs))
+            # the same requirements meet the same project in question after question: the factory keeps the answer
+            memo = self.factory.allowed_memo
+            key = (name, frozenset(map(id, reqs)))
+            found = memo.get(key)
+            if found is None:
+                contains = self.factory.contains
+                versions = [e.version for e in self.factory.versions(name)]
+                inst = self.installed.get(name)
+                if inst is not None:
+                    versions.append(inst.version)
+                found = tuple(v for v in dict.fromkeys(versions) if all(contains(r, v) for r in reqs))
+                memo[key] = found
             self._allowed[name] = found
         return found
 
@@ -622,12 +637,13 @@ class _Ranges:
         contains = self.factory.contains
         inst = self.installed.get(dep)
         # the installed version, when the fixed candidates leave it, answers without reading the project's page
-        if (
-            inst is not None
-            and contains(req, inst.version)
-            and all(contains(r, inst.version) for r, _ in self.on.get(dep, ()))
-        ):
-            return True
+        if inst is not None and contains(req, inst.version):
+            ok = self._installed_allowed.get(dep)
+            if ok is None:
+                ok = all(contains(r, inst.version) for r, _ in self.on.get(dep, ()))
+                self._installed_allowed[dep] = ok
+            if ok:
+                return True
         return any(contains(req, v) for v in self.allowed(dep))
 
     def dead(self, cand: Candidate) -> bool:
