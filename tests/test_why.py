@@ -151,6 +151,13 @@ def test_a_violation_in_the_image_is_flagged_and_drawn_red(colab_cache: Path, re
     assert back.nodes["numpy"]["version"] == "2.2.6" and back.nodes["numpy"]["target"] is True
     assert set(back.nodes) == set(answer.nodes())
 
+    # --broken: the conflict's own subgraph, the tensorflow branch with who requires tensorflow
+    cut = answer.only_broken()
+    assert [r.name for r in cut.requirers] == ["tensorflow"]
+    assert cut.requirer_count == len(answer.requirers) > 1
+    assert set(nx.parse_graphml(render_why_graphml(cut)).nodes) == {"numpy", "tensorflow", "tf-keras"}
+    assert "(--broken: 1 branch shown)" in render_why_text(cut).splitlines()[0]
+
 
 def test_json_form(colab_cache: Path, recorded: FixtureIndex) -> None:
     snapshot = image(colab_cache, numpy="2.2.6")

@@ -52,6 +52,11 @@ def register(subparsers: Any) -> None:
         help="text (default), json, dot (Graphviz; unsatisfied edges red) or graphml",
     )
     parser.add_argument(
+        "--broken",
+        action="store_true",
+        help="only the branches that hold a requirement the installed versions do not satisfy",
+    )
+    parser.add_argument(
         "-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout"
     )
     add_snapshot_options(parser)
@@ -82,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if answer.installed is None:
         print(f"tfconflict: error: {_not_installed(answer)}", file=sys.stderr)
         return int(ExitCode.BAD_INPUT)
+    if args.broken:
+        answer = answer.only_broken()
     out = render_why(answer, args.format, verbose=bool(getattr(args, "verbose", 0)))
     if args.output:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -89,6 +89,14 @@ class WhyAnswer:
     """Installed names that look like ``name`` (for a name the runtime does not have)."""
     date: str | None = None
     """The runtime's release date (YYYY-MM-DD), when it has one."""
+    broken_only: bool = False
+    """The tree is cut to the branches that hold an unsatisfied requirement (``only_broken``)."""
+    direct: int | None = None
+    """How many installed packages require ``name`` directly, whatever the cut (None: ``len(requirers)``)."""
+
+    @property
+    def requirer_count(self) -> int:
+        return self.direct if self.direct is not None else len(self.requirers)
 
     @property
     def runtime(self) -> str:
@@ -105,6 +113,18 @@ class WhyAnswer:
     def deeper_violations(self) -> tuple[Requirer, ...]:
         """Unsatisfied edges further up the tree (a requirer's own requirement not met)."""
         return tuple(r for top in self.requirers for r in top.walk() if r is not top and r.satisfied is False)
+
+    def only_broken(self) -> WhyAnswer:
+        """The answer cut to the branches that hold an unsatisfied requirement: the conflict's own subgraph."""
+
+        def keep(r: Requirer) -> Requirer | None:
+            kept = tuple(k for k in (keep(c) for c in r.requirers) if k is not None)
+            if r.satisfied is False or kept:
+                return replace(r, requirers=kept if r.satisfied is not False else r.requirers)
+            return None
+
+        kept = tuple(k for k in (keep(r) for r in self.requirers) if k is not None)
+        return replace(self, requirers=kept, broken_only=True, direct=self.requirer_count)
 
     def nodes(self) -> tuple[str, ...]:
         """Every package the tree names, ``name`` first."""
@@ -123,6 +143,8 @@ class WhyAnswer:
             "python": self.python,
             "installed": self.installed,
             "depth": self.depth,
+            "required_by": self.requirer_count,
+            "broken_only": self.broken_only,
             "requirers": [r.to_json_dict() for r in self.requirers],
             "violations": [
                 {"name": r.name, "version": r.version, "requirement": r.requirement} for r in self.violations

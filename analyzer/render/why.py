@@ -41,19 +41,22 @@ def _who(r: Requirer) -> str:
 def headline(answer: WhyAnswer) -> str:
     """One sentence: what is installed, how many require it, how many of those the runtime already fails."""
     runtime = answer.runtime
-    count = len(answer.requirers)
+    count = answer.requirer_count
     who = f"{count} installed package{'s' if count != 1 else ''}" if count else "nothing installed"
     if answer.installed is None:
-        return f"{answer.name} is not installed in {runtime}; {who} require{'s' if count == 1 or not count else ''} it"
-    bad = len(answer.violations)
-    state = (
-        "every requirement is satisfied"
-        if not bad
-        else f"{bad} requirement{'s are' if bad != 1 else ' is'} NOT satisfied by the installed version"
-    )
+        verb = "requires" if count <= 1 else "require"
+        return f"{answer.name} is not installed in {runtime}; {who} {verb} it"
     if not count:
         return f"{answer.name} {answer.installed} in {runtime}: nothing installed requires it (a top-level package)"
-    return f"{answer.name} {answer.installed} in {runtime}: required by {who}; {state}"
+    bad = len(answer.violations)
+    if not bad:
+        state = "every requirement is satisfied"
+    else:
+        state = f"{bad} requirement{'s are' if bad != 1 else ' is'} NOT satisfied by the installed version"
+    cut = ""
+    if answer.broken_only:
+        cut = f" (--broken: {len(answer.requirers)} branch{'es' if len(answer.requirers) != 1 else ''} shown)"
+    return f"{answer.name} {answer.installed} in {runtime}: required by {who}; {state}{cut}"
 
 
 def _tree(answer: WhyAnswer) -> list[str]:
