@@ -63,6 +63,8 @@ class MatrixOptions:
     workers: int = 0
     """Processes checking rows; 0 picks one per CPU (at most 4), 1 checks in this process."""
     constraints: tuple[Requirement, ...] = ()
+    ignore: frozenset[NormalizedName] = frozenset()
+    """Packages left out of every release (the configuration's ``ignore``), each row saying so."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,18 @@ def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]
         groups.append(_Group(release))
         last = identity
     return groups
+
+
+def load_snapshot(catalog: Catalog, release: Release, ignore: frozenset[NormalizedName]) -> Snapshot:
+    """A release's snapshot without the ignored packages (named in its notes, as ``check`` does)."""
+    snapshot = catalog.snapshot(release)
+    dropped = sorted(p.name for p in snapshot.pins if p.name in ignore)
+    if not dropped:
+        return snapshot
+    note = f"left out of the analysis (ignore): {', '.join(dropped)}; their pins are not checked or kept"
+    return replace(
+        snapshot.with_pins(p for p in snapshot.pins if p.name not in ignore), notes=(*snapshot.notes, note)
+    )
 
 
 # -- one row -----------------------------------------------------------------------------------------------------
@@ -190,7 +204,7 @@ def _work(task: tuple[tuple[int, ...], bool]) -> list[tuple[int, Report | None, 
     for i in indexes:
         group: _Group = _JOB["groups"][i]
         report, error, seconds = _check(
-            _JOB["items"], _JOB["catalog"].snapshot(group.release), source, conflict_set=with_set, budget=_JOB["budget"],
+            _JOB["items"], load_snapshot(_JOB["catalog"], group.release, _JOB["ignore"]), source, conflict_set=with_set, budget=_JOB["budget"],
             constraints=_JOB["constraints"],
         )
         out.append((i, report, error, seconds))
@@ -283,7 +297,7 @@ def run_matrix(
 
     _JOB.clear()
     _JOB.update(
-        items=tuple(items), groups=groups, catalog=catalog, factory=factory, budget=options.row_budget,
+        items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore, budget=options.row_budget,
         constraints=tuple(options.constraints),
     )
     try:
@@ -313,7 +327,9 @@ def run_matrix(
         _JOB.clear()
 
     step = time.perf_counter()
-    points = turning_points(done, lambda row: catalog.snapshot(groups[index[row.release]].release))
+    points = turning_points(
+        done, lambda row: load_snapshot(catalog, groups[index[row.release]].release, options.ignore)
+    )
     timings["turning points"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
     for row in done:
@@ -360,7 +376,7 @@ def _all_sets(
     source = factory()
     last: tuple[int, tuple[str, ...], _SetKey] | None = None
     for j in wanted:
-        snapshot = catalog.snapshot(groups[j].release)
+        snapshot = load_snapshot(catalog, groups[j].release, options.ignore)
         if last is not None:
             first, candidates, key = last
             if _search_key(items, snapshot, source, candidates) == key:

@@ -1,0 +1,211 @@
+"""``tfconflict matrix SPEC... [--runtime cpu|gpu|tpu] [--since DATE] [--until DATE]``: the check of ``check``
+against every distinct release of a Colab runtime kind, one row per release, with the turning points named.
+
+Settings not given here come from the project configuration, as for ``check`` (index, ``--as-of``, offline,
+``ignore``, ``fail-on``, ``runtime``, the Colab history). The exit code follows the latest release in the range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from analyzer.cli.check import (
+    _request,
+    add_policy_options,
+    constraint_requirements,
+    engine_for,
+    settings_from_args,
+)
+from analyzer.cli.common import add_colab_repo_option
+from analyzer.cli.indexopts import add_index_options
+from analyzer.config import fails
+from analyzer.errors import ExitCode, InputError
+from analyzer.matrix.model import Matrix
+from analyzer.matrix.run import SET_MODES, MatrixOptions, run_matrix
+
+__all__ = ["FORMATS", "register", "run"]
+
+FORMATS = ("text", "json", "markdown", "html")
+SOURCE = "colab"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "matrix",
+        help="check SPEC against every Colab release: when did it stop fitting, and why?",
+        description="Run the check of 'tfconflict check' against every release of a Colab runtime kind in a date "
+        "range (releases whose freeze is identical to the one before are folded into one row). Each row shows the "
+        "date, Python, the verdict and the minimal conflicting set; the turning points name the first release "
+        "where the request stopped fitting and the changed pins (or the Python change) that caused it.",
+    )
+    parser.add_argument("specs", nargs="*", metavar="SPEC", help="requirements, e.g. tensorflow==2.12.0")
+    parser.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE", help="a requirements file (repeatable)"
+    )
+    parser.add_argument(
+        "-c", "--constraint", action="append", default=[], metavar="FILE",
+        help="a constraints file, as pip reads one (repeatable)",
+    )
+    parser.add_argument(
+        "--runtime", choices=("cpu", "gpu", "tpu"), default=None,
+        help="the runtime kind (default: the configuration's runtime, else cpu)",
+    )
+    parser.add_argument("--since", type=_day, default=None, metavar="YYYY-MM-DD", help="first release day")
+    parser.add_argument("--until", type=_day, default=None, metavar="YYYY-MM-DD", help="last release day")
+    parser.add_argument(
+        "--sets", choices=SET_MODES, default="turning",
+        help="which rows get the minimal-conflicting-set search: turning (the rows on both sides of each turning "
+        "point; default), all (every row pip would change, reusing a set where the pins it read are identical), "
+        "none",
+    )
+    parser.add_argument(
+        "--row-budget", type=_seconds, default=30.0, metavar="SECONDS",
+        help="time limit of one row's set search; past it the row's set is shown as not minimal "
+        "(default: 30; 0 = no limit)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, metavar="N",
+        help="processes checking releases (default: one per CPU, at most 4; 1 = this process only)",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", default=None,
+        help="write the output to FILE instead of standard output (html needs it)",
+    )
+    parser.add_argument(
+        "--release", metavar="ID", default=None,
+        help="html: the release whose reason chains are shown (default: the first turning point's)",
+    )
+    parser.add_argument(
+        "--with-reports", action="store_true", help="json: embed every row's full check report"
+    )
+    add_policy_options(parser)
+    add_colab_repo_option(parser)
+    add_index_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the budget cannot be negative")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.since and args.until and args.since > args.until:
+        raise InputError(f"--since {args.since} is after --until {args.until}")
+    if args.workers < 0:
+        raise InputError("--workers cannot be negative")
+    if args.format == "html" and not args.output:
+        raise InputError("--format html writes a file: give -o FILE")
+    items, reqset = _request(args)
+    if reqset is not None and reqset.problems:
+        for problem in reqset.problems:
+            print(f"tfconflict: error: {problem}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
+    settings = settings_from_args(args)
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        _refuse_input_as_output(output, args, settings.origin)
+    ignore = settings.ignore
+    skipped = [i for i in items if i.name in ignore]
+    items = tuple(i for i in items if i.name not in ignore)
+    for item in skipped:
+        print(f"tfconflict: warning: {item.requirement} is not checked (ignore)", file=sys.stderr)
+    if not items:
+        print("tfconflict: every requirement is ignored by the configuration; nothing to check", file=sys.stderr)
+        return int(ExitCode.OK)
+
+    from analyzer.catalog import Catalog
+    from analyzer.sources import load_source
+
+    catalog = Catalog.open(load_source(SOURCE), settings.colab_repo)
+    options = MatrixOptions(
+        kind=args.runtime or settings.runtime,
+        since=args.since,
+        until=args.until,
+        sets=args.sets,
+        row_budget=args.row_budget or None,
+        workers=args.workers,
+        constraints=constraint_requirements(reqset),
+        ignore=ignore,
+    )
+    quiet = args.format == "html" and output is None
+
+    def progress(message: str) -> None:
+        if not quiet and bool(getattr(args, "verbose", 0)):
+            print(f"tfconflict: {message}", file=sys.stderr)
+
+    matrix = run_matrix(
+        items, catalog, lambda: engine_for(settings, reqset, progress=False), options, progress=progress
+    )
+    text = _render(matrix, args)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        print(f"tfconflict: wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return int(exit_code(matrix, settings.fail_on))
+
+
+def exit_code(matrix: Matrix, fail_on: str) -> ExitCode:
+    """The latest release in the range decides, as ``check`` against it would; no answer at all is exit 3."""
+    answered = [r for r in matrix.rows if r.verdict is not None]
+    if not answered:
+        return ExitCode.METADATA_UNAVAILABLE if matrix.rows else ExitCode.OK
+    latest = answered[-1]
+    assert latest.verdict is not None
+    return ExitCode.CONFLICT if fails(latest.verdict.value, fail_on) else ExitCode.OK
+
+
+def _render(matrix: Matrix, args: argparse.Namespace) -> str:
+    verbose = bool(getattr(args, "verbose", 0))
+    if args.format == "json":
+        from analyzer.render.matrix_json import render_matrix_json
+
+        return render_matrix_json(matrix, with_reports=args.with_reports)
+    if args.format == "markdown":
+        from analyzer.render.matrix_markdown import render_matrix_markdown
+
+        return render_matrix_markdown(matrix, verbose=verbose)
+    if args.format == "html":
+        try:
+            from analyzer.render.matrix_html import render_matrix_html
+        except ImportError as exc:
+            raise InputError(
+                f"--format html needs the html extra (pip install 'tfconflict[html]'): {exc}"
+            ) from exc
+        return render_matrix_html(matrix, release=args.release)
+    from analyzer.render.matrix_text import render_matrix_text
+
+    return render_matrix_text(matrix, verbose=verbose)
+
+
+def _refuse_input_as_output(output: Path, args: argparse.Namespace, config: Path | None) -> None:
+    """``-o`` never overwrites a file the user gave as input (requirements, constraints, configuration, history)."""
+    inputs = [*args.requirement, *args.constraint]
+    if config is not None:
+        inputs.append(str(config))
+    if getattr(args, "colab_repo", None):
+        inputs.append(args.colab_repo)
+    target = output.expanduser().resolve()
+    for name in inputs:
+        if Path(name).expanduser().resolve() == target:
+            raise InputError(f"-o {output} would overwrite an input file ({name}); choose another output file")
