@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from analyzer import __version__
 from analyzer.errors import ExitCode, TfconflictError
 
-COMMAND_MODULES = ("check", "why", "hook", "snapshots", "metadata", "cache")
+COMMAND_MODULES = ("check", "why", "matrix", "hook", "snapshots", "metadata", "cache")
 """Modules of ``analyzer.cli`` that register a command each, in the order ``--help`` lists them."""
 
 
