@@ -24,7 +24,6 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-import urllib3.util.retry
 
 from analyzer.cli import main
 from analyzer.metadata import http
@@ -282,7 +281,7 @@ def test_metadata_file_fault_falls_back_to_the_wheel(index_server: FixtureIndex,
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """urllib3's waits between attempts, recorded instead of slept."""
     waited: list[float] = []
-    monkeypatch.setattr(urllib3.util.retry.time, "sleep", waited.append)
+    monkeypatch.setattr("urllib3.util.retry.time.sleep", waited.append)
     return waited
 
 

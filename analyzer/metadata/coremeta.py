@@ -46,13 +46,16 @@ def parse_core_metadata(
 ) -> CoreMetadata:
     """Parse METADATA / PKG-INFO bytes; for sdists, trust Requires-Dist only when it is declared static."""
     raw, unparsed = parse_email(data)
+    if not raw.get("name") and not raw.get("metadata_version"):
+        raise ValueError("not core metadata (no Metadata-Version, no Name)")
     skipped: list[str] = []
-    requires: list[Requirement] = []
-    for line in raw.get("requires_dist", []):
+    requires: dict[str, Requirement] = {}
+    for line in dict.fromkeys(raw.get("requires_dist", [])):
+        # a repeated line says nothing new, and each copy would cost the resolver a pass over all the others
         try:
-            requires.append(Requirement(line))
+            requires[line] = Requirement(line)
         except InvalidRequirement as exc:
-            skipped.append(f"Requires-Dist: {line} ({exc})")
+            skipped.append(f"Requires-Dist: {line} ({_first_line(exc)})")
     for line in unparsed.get("requires-dist", []):
         skipped.append(f"Requires-Dist: {line}")
     requires_python: SpecifierSet | None = None
@@ -60,8 +63,8 @@ def parse_core_metadata(
     if rp:
         try:
             requires_python = SpecifierSet(rp)
-        except InvalidSpecifier:
-            skipped.append(f"Requires-Python: {rp}")
+        except InvalidSpecifier as exc:
+            skipped.append(f"Requires-Python: {rp} ({_first_line(exc)}); any Python accepted")
     extras = frozenset(canonicalize_name(e) for e in raw.get("provides_extra", []))
     status = MetadataStatus.OK
     note = ""
@@ -83,7 +86,7 @@ def parse_core_metadata(
     return CoreMetadata(
         name=name,
         version=version,
-        requires_dist=tuple(requires) if status is MetadataStatus.OK else (),
+        requires_dist=tuple(requires.values()) if status is MetadataStatus.OK else (),
         requires_python=requires_python,
         provides_extra=extras,
         status=status,
@@ -91,6 +94,11 @@ def parse_core_metadata(
         note=note,
         skipped=tuple(skipped),
     )
+
+
+def _first_line(exc: Exception) -> str:
+    """packaging's parse errors draw a caret under the bad spot on further lines; a warning needs the first."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def find_metadata_member(names: Sequence[str], name: NormalizedName) -> str | None:
