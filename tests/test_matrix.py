@@ -101,7 +101,7 @@ def test_an_earlier_turning_point_names_the_pins_checked_by_hand(colab_cache: Pa
     # the row that stopped fitting: pip takes keras back to 2.12.0, and the set (searched here) holds keras
     row = matrix.row(TF213)
     assert row.report is not None and row.report.prediction is not None
-    changes = {c.name: (c.old, c.new) for c in row.report.prediction.changes}
+    changes = {str(c.name): (c.old, c.new) for c in row.report.prediction.changes}
     assert changes["keras"] == ("2.13.1", "2.12.0")
     assert row.set_status is SetStatus.MINIMAL
     assert "keras" in {m.name for m in row.set_members} or "keras" in {
