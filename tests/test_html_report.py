@@ -193,13 +193,22 @@ def _story(matrix: Matrix, verdicts: str) -> Matrix:
     gives (``F``/``B``), a day apart, with a turning point at each change of verdict."""
     fit = next(r for r in matrix.rows if r.fits)
     broken = next(r for r in matrix.rows if not r.fits)
+    # N: the breaking row on a Python the request has no wheel for (the verdict a Python change gives)
+    moved = replace(broken, verdict=Verdict.NOT_INSTALLABLE, python="3.12.11", report=None)
     start = fit.date
     rows = tuple(
-        replace(fit if v == "F" else broken, release=f"colab@{i:010d}", date=start + timedelta(days=i))
+        replace(
+            {"F": fit, "B": broken, "N": moved}[v], release=f"colab@{i:010d}", date=start + timedelta(days=i)
+        )
         for i, v in enumerate(verdicts)
     )
     points = tuple(
-        TurningPoint(a, b, f"{a.verdict_text} -> {b.verdict_text}", stopped_fitting=False)
+        TurningPoint(
+            a,
+            b,
+            f"{a.verdict_text} -> {b.verdict_text}",
+            python=(a.python, b.python) if a.python != b.python else None,
+        )
         for a, b in itertools.pairwise(rows)
         if a.verdict is not b.verdict
     )
@@ -227,6 +236,15 @@ def test_the_headline_tells_the_story(matrix: Matrix) -> None:
     page = render_matrix_html(story)
     assert _h1(page) == f"{request} fits the latest release"
     assert f"The verdict last changed on {_day_of(story, 2)}" in page
+    # stopped, then worse: the page says what holds now, and why
+    story = _story(matrix, "FBN")
+    page = render_matrix_html(story)
+    assert _h1(page) == f"{request} stopped fitting on {_day_of(story, 1)}"
+    assert (
+        f"<strong>Now:</strong> not installable since {_day_of(story, 2)} (colab@0000000002): between "
+        f"{_day_of(story, 1)} and {_day_of(story, 2)}, Colab moved from Python 3.11.13 to 3.12.11." in page
+    )
+    assert "no full report was kept" not in page  # the reasons shown are the stop's, which has its report
     assert _h1(render_matrix_html(_story(matrix, "FFF"))) == f"{request} fits every release in this range"
     assert _h1(render_matrix_html(_story(matrix, "BB"))) == f"{request} fits no release in this range"
 

@@ -157,6 +157,7 @@ def _headline(matrix: Matrix) -> dict[str, Any]:
         else "",
         "latest": None,
         "stopped": None,
+        "since": None,
         "verdict": _key(latest) if latest else "error",
     }
     if latest is None:
@@ -175,8 +176,14 @@ def _headline(matrix: Matrix) -> dict[str, Any]:
                 f"It fit as it is in every release from {_day(_fit_run_start(rows, point.before))} to "
                 f"{_day(point.before)}; in {_day(point.after)} ({point.after.release}), {point.after.verdict_text}."
             ),
-            "why": _point_reason(point, source),
+            "why": _sentence(_point_reason(point, source)),
         }
+        last = matrix.turning_points[-1]
+        if last is not point:
+            out["since"] = (
+                f"{last.after.verdict_text} since {_day(last.after)} ({last.after.release}): "
+                f"{_point_reason(last, source)}"
+            )
         return out
     fitting = sum(1 for r in rows if r.fits)
     if fitting == len(rows):
@@ -192,7 +199,7 @@ def _headline(matrix: Matrix) -> dict[str, Any]:
         out["stopped"] = {
             "when": f"The verdict last changed on {_day(last.after)} ({last.after.release}): "
             f"{last.before.verdict_text} before, {last.after.verdict_text} since.",
-            "why": _point_reason(last, source),
+            "why": _sentence(_point_reason(last, source)),
         }
     return out
 
@@ -217,22 +224,26 @@ def _fit_run_start(rows: tuple[MatrixRow, ...], last_fit: MatrixRow) -> MatrixRo
 def _point_reason(point: TurningPoint, source: str) -> str:
     """What changed in the runtime between the two releases, in plain words: the Python, then the pins the reason
     chain goes through; the matrix's own sentence when neither moved (it says why nothing in the pins explains it)."""
-    moved = []
+    parts = []
     if point.python:
-        moved.append(f"Python {point.python[0]} -> {point.python[1]}")
-    moved.extend(p.text for p in point.pins)
-    if not moved:
+        parts.append(f"moved from Python {point.python[0]} to {point.python[1]}")
+    if point.pins:
+        count = len(point.pins)
+        parts.append(
+            f"changed {count} package{'s' if count != 1 else ''} the reason chain goes through: "
+            + ", ".join(p.text for p in point.pins)
+        )
+    if not parts:
         return point.sentence or "nothing in the runtime's pins explains it"
-    between = f"between {_day(point.before)} and {_day(point.after)}, {source} changed"
-    things = f"{len(point.pins)} package{'s' if len(point.pins) != 1 else ''} the reason chain goes through"
-    if point.python and point.pins:
-        things = f"its Python and {things}"
-    elif point.python:
-        things = "its Python"
-    other = (
-        f" ({point.other_changes} other changed pin{'s' if point.other_changes != 1 else ''} play no part)"
-    )
-    return f"{between} {things}: {', '.join(moved)}{other if point.other_changes else ''}."
+    other = ""
+    if point.other_changes:
+        other = f" ({point.other_changes} other changed pin{'s' if point.other_changes != 1 else ''} play no part)"
+    return f"between {_day(point.before)} and {_day(point.after)}, {source} {' and '.join(parts)}{other}."
+
+
+def _sentence(text: str) -> str:
+    """The first letter up, the rest as it is (``str.capitalize`` would lower the package names)."""
+    return text[:1].upper() + text[1:]
 
 
 def _points(matrix: Matrix) -> list[dict[str, Any]]:
@@ -248,7 +259,7 @@ def _points(matrix: Matrix) -> list[dict[str, Any]]:
                 "after_day": _day(point.after),
                 "from_key": _key(point.before),
                 "to_key": _key(point.after),
-                "sentence": _point_reason(point, matrix.source.capitalize()),
+                "sentence": _sentence(_point_reason(point, matrix.source.capitalize())),
                 "python": f"Python {point.python[0]} -> {point.python[1]}" if point.python else None,
                 "pins": [p.text for p in point.pins],
                 "other": point.other_changes,
@@ -464,10 +475,12 @@ def timeline_svg(matrix: Matrix, chosen: MatrixRow | None = None) -> str:
 
 
 def _bar_width(days: list[datetime]) -> float:
-    """Bars a little narrower than the usual gap between releases, in days (matplotlib's unit for dates)."""
+    """Bars a little narrower than the usual gap between releases, in days (matplotlib's unit for dates), and never
+    thinner than a 250th of the whole range, so a bar stays visible over years of releases."""
     gaps = sorted((b - a).total_seconds() / 86400 for a, b in itertools.pairwise(days) if b > a)
     typical = gaps[len(gaps) // 2] if gaps else 5.0
-    return max(1.0, min(typical * 0.7, 8.0))
+    span = (days[-1] - days[0]).total_seconds() / 86400 if len(days) > 1 else 0.0
+    return max(1.0, span / 250, min(typical * 0.7, 8.0))
 
 
 def _inline(svg: str) -> str:
