@@ -110,6 +110,11 @@ def _not_installed(answer: Any) -> str:
             for r in answer.requirers
         )
         text += f", yet installed packages require it (pip check reports it missing): {who}"
+    elif answer.unknown:
+        text += (
+            f"; no installed package whose requirements could be read requires it ({len(answer.unknown)} could not "
+            "be read)"
+        )
     else:
         text += "; nothing installed requires it"
     if answer.close_names:

@@ -46,6 +46,11 @@ def headline(answer: WhyAnswer) -> str:
     if answer.installed is None:
         verb = "requires" if count <= 1 else "require"
         return f"{answer.name} is not installed in {runtime}; {who} {verb} it"
+    if not count and answer.unknown:
+        return (
+            f"{answer.name} {answer.installed} in {runtime}: no installed package whose requirements could be read "
+            f"requires it ({len(answer.unknown)} could not be read, see below)"
+        )
     if not count:
         return f"{answer.name} {answer.installed} in {runtime}: nothing installed requires it (a top-level package)"
     bad = len(answer.violations)
