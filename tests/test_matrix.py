@@ -5,6 +5,7 @@ tensorflow==2.12.0, with the recorded real index metadata served by the fixture 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from packaging.utils import canonicalize_name
 from analyzer.catalog import Catalog
 from analyzer.check import run_check
 from analyzer.cli import main
-from analyzer.matrix.model import SCHEMA, Matrix, SetStatus
-from analyzer.matrix.run import MatrixOptions, fold_releases, run_matrix, select_releases
+from analyzer.matrix.model import SCHEMA, Matrix, MatrixRow, SetStatus
+from analyzer.matrix.run import MatrixOptions, fold_releases, run_matrix, select_releases, twin_row, twins
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
@@ -173,3 +174,20 @@ def test_cli(colab_cache: Path, recorded: FixtureIndex, tmp_path: Path, capsys: 
     assert "is after --until" in capsys.readouterr().err
     assert main([*args, "--format", "html"]) == 2
     assert "-o FILE" in capsys.readouterr().err
+
+
+def test_a_freeze_reverted_to_is_copied_and_says_so(colab_cache: Path, recorded: FixtureIndex) -> None:
+    # the real history has no exact revert (google-colab's declared requirements differ each time), so make one:
+    # three releases where the third has the first's inputs
+    catalog = Catalog.open(load_source("colab"))
+    a, b = select_releases(catalog, "cpu", date(2025, 8, 14), date(2025, 8, 15))[:2]
+    groups = fold_releases(catalog, (a, b))
+    groups.append(replace(groups[0], release=replace(a, commit="f" * 40)))
+    assert twins(groups) == {2: 0}
+    assert twins(groups[:2]) == {}
+    row = MatrixRow(release=a.id, date=a.date, commit=a.commit, python=a.python, kind="cpu",
+                    verdict=Verdict.BREAKS, summary=f"tensorflow==2.12.0 installs on {a.id}, but ...")
+    twin = twin_row(row, groups[2])
+    assert twin.release == "colab@ffffffffff" and twin.same_as == a.id and twin.verdict is Verdict.BREAKS
+    assert twin.summary == "tensorflow==2.12.0 installs on colab@ffffffffff, but ..."
+    assert "(same freeze as colab@" in render_matrix_text(Matrix(TF, "cpu", "colab", None, None, (row, twin)))

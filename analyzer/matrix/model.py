@@ -101,6 +101,8 @@ class MatrixRow:
     """The full check of this row, where one was computed (reused rows carry their own prediction's report)."""
     seconds: float = 0.0
     packages: int = 0
+    same_as: str | None = None
+    """The earlier release with an identical freeze, Python and platform whose answer this row copies."""
 
     @property
     def fits(self) -> bool:
@@ -133,6 +135,7 @@ class MatrixRow:
             "kind": self.kind,
             "packages": self.packages,
             "folded": list(self.folded),
+            "same_as": self.same_as,
             "verdict": self.verdict.value if self.verdict is not None else None,
             "verdict_text": self.verdict_text,
             "changes": self.changes,

@@ -14,6 +14,8 @@ def _cell(text: str) -> str:
 
 def _row(row: MatrixRow) -> str:
     folded = f" (+{len(row.folded)} identical)" if row.folded else ""
+    if row.same_as:
+        folded += f" (same freeze as {row.same_as})"
     verdict = row.verdict_text if row.error is None else f"error: {row.error}"
     cells = (row.day.isoformat(), f"`{row.release}`{folded}", row.python, verdict, set_text(row))
     return "| " + " | ".join(_cell(c) for c in cells) + " |"

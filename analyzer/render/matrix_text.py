@@ -41,6 +41,8 @@ def set_text(row: MatrixRow) -> str:
 
 def _line(row: MatrixRow) -> str:
     folded = f" (+{len(row.folded)} identical)" if row.folded else ""
+    if row.same_as:
+        folded += f" (same freeze as {row.same_as})"
     verdict = row.verdict_text if row.error is None else f"error: {row.error}"
     return f"  {row.day.isoformat()}  {row.release:<18} {row.python:<8} {verdict:<32} {set_text(row)}{folded}"
 
