@@ -18,6 +18,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,9 +38,11 @@ __all__ = [
     "drop_connection",
     "index_server",
     "replace_body",
+    "running_index",
     "slow_body",
     "slow_headers",
     "status_fault",
+    "trickle",
     "truncated_body",
     "whole_file",
     "wrong_length",
@@ -486,6 +489,26 @@ def slow_body(seconds: float, after: int = 10) -> Fault:
     return fault
 
 
+def trickle(delay: float, step: int = 1) -> Fault:
+    """The normal answer, ``step`` bytes every ``delay`` seconds: each read is quick, the whole answer is not."""
+
+    def fault(handler: _Handler) -> bool:
+        status, headers, body = handler.capture()
+        handler.send_raw(status, headers, b"", sent=0)
+        handler.close_connection = True
+        for at in range(0, len(body), step):
+            if handler.server.stopping.wait(delay):
+                break
+            try:
+                handler.wfile.write(body[at : at + step])
+                handler.wfile.flush()
+            except OSError:
+                break
+        return True
+
+    return fault
+
+
 def truncated_body(keep: float = 0.5) -> Fault:
     """The normal headers (Content-Length of the whole body), a fraction of the body, then the connection closes."""
 
@@ -549,9 +572,9 @@ class _Server(ThreadingHTTPServer):
     stopping: threading.Event
 
 
-@pytest.fixture
-def index_server() -> Iterator[FixtureIndex]:
-    """A running fixture index (empty; tests add files); its ``index_url`` is the simple API root."""
+@contextmanager
+def running_index() -> Iterator[FixtureIndex]:
+    """A running fixture index for as long as the block lasts (a test that needs a second index)."""
     server = _Server(("127.0.0.1", 0), _Handler)
     index = FixtureIndex()
     server.index = index
@@ -566,3 +589,10 @@ def index_server() -> Iterator[FixtureIndex]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def index_server() -> Iterator[FixtureIndex]:
+    """A running fixture index (empty; tests add files); its ``index_url`` is the simple API root."""
+    with running_index() as index:
+        yield index

@@ -37,9 +37,11 @@ from tests.indexserver import (
     drop_connection,
     index_server,  # noqa: F401 - pytest fixture
     replace_body,
+    running_index,
     slow_body,
     slow_headers,
     status_fault,
+    trickle,
     truncated_body,
     whole_file,
     wrong_length,
@@ -272,6 +274,78 @@ def test_metadata_file_fault_falls_back_to_the_wheel(index_server: FixtureIndex,
     assert meta.status is MetadataStatus.OK and [str(r) for r in meta.requires_dist] == ["dep>=1"]
     if not case.wheel_ok:
         assert meta.source == "range"
+
+
+@pytest.mark.parametrize("where", ["page", "wheel", "sdist", "download"])
+def test_a_trickling_answer_stops_at_its_deadline(
+    index_server: FixtureIndex, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """One byte every 20 ms never trips a 50 ms read timeout; the answer's deadline (10 timeouts) stops it."""
+    monkeypatch.setenv("TFCONFLICT_HTTP_TIMEOUT", "0.05")
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "1")
+    entry = (
+        index_server.sdist("app", "1.0", ["dep"])
+        if where == "sdist"
+        else index_server.wheel("app", "1.0", ["dep"], range_ok=where != "download")
+    )
+    path = "/simple/app/" if where == "page" else f"/files/{entry.filename}"
+    index_server.faults[path] = trickle(0.02)
+    with _engine(index_server.index_url) as engine:
+        files = engine.project("app")
+        if where == "page":
+            (problem,) = files.problems
+            assert problem.endswith("/simple/app/: cannot read the page: the answer took longer than 0.5 s")
+        else:
+            meta = engine.metadata(files.files[0])
+            assert meta.status is MetadataStatus.UNAVAILABLE
+            assert meta.note.endswith(f"/files/{entry.filename}): the answer took longer than 0.5 s")
+    assert _attempts(index_server, path) == 1  # a server this slow is not asked again
+
+
+# -- a host that is down is given up for the run ---------------------------------------------------------------
+
+NAMES = ["app", "dep", "base", "four", "five"]
+
+
+def test_an_unreachable_extra_index_is_asked_once(served: FixtureIndex) -> None:
+    port = _closed_port()
+    extra = f"http://user:{SECRET}@127.0.0.1:{port}/simple/"
+    with MetadataEngine(IndexConfig(served.index_url, (extra,)), cache=MetadataCache(), workers=1) as engine:
+        first, *rest = [engine.project(n) for n in NAMES]
+    assert first.files and "cannot connect" in first.problems[0]
+    for files in rest:
+        (problem,) = files.problems
+        assert f"/simple/{files.name}/: cannot read the page: not asked: http://127.0.0.1:{port} failed earlier" in problem
+        assert SECRET not in problem
+    assert [bool(f.files) for f in rest] == [True, True, False, False]  # the primary index still answers
+
+
+def test_an_index_that_stalls_three_times_in_a_row_is_given_up(served: FixtureIndex) -> None:
+    with running_index() as stalled:
+        for name in NAMES:
+            stalled.faults[f"/simple/{name}/"] = slow_headers(STALL)
+        config = IndexConfig(served.index_url, (stalled.index_url,))
+        with MetadataEngine(config, cache=MetadataCache(), workers=1) as engine:
+            found = [engine.project(n) for n in NAMES]
+        asked = {r.path for r in stalled.log}
+    assert asked == {"/simple/app/", "/simple/dep/", "/simple/base/"}  # 2 attempts each, then no more
+    assert len(stalled.log) == 6
+    assert all(f"no answer within {TIMEOUT} s (2 attempts)" in f.problems[0] for f in found[:3])
+    assert all("failed earlier in this run (3 requests in a row: no answer" in f.problems[0] for f in found[3:])
+
+
+def test_one_answer_between_stalls_resets_the_count(served: FixtureIndex) -> None:
+    with running_index() as flaky:
+        for name in NAMES:
+            flaky.wheel(name, "1.0")
+            if name != "base":
+                flaky.faults[f"/simple/{name}/"] = slow_headers(STALL)
+        config = IndexConfig(served.index_url, (flaky.index_url,))
+        with MetadataEngine(config, cache=MetadataCache(), workers=1) as engine:
+            for name in NAMES:
+                engine.project(name)
+        asked = [r.path for r in flaky.log]
+    assert sorted(set(asked)) == sorted(f"/simple/{n}/" for n in NAMES)  # app, dep, (base answers), four, five
 
 
 # -- retries ---------------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from analyzer.metadata.http import (
     Traffic,
     body_failed,
     describe_failure,
+    iter_body,
     make_session,
 )
 from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from_page
@@ -112,15 +113,33 @@ def _from_dict(d: dict[str, Any]) -> CoreMetadata:
     )
 
 
-class _CountingReader:
-    """A read-only stream that counts what passes through it (for the traffic figures)."""
+class _BodyBroke(Exception):
+    """A network failure inside an archive reader, carried out of it unchanged."""
 
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
+    def __init__(self, cause: requests.RequestException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _CountingReader:
+    """A read-only stream over a response's body that counts what passes (for the traffic figures) and
+    stops at the answer's deadline."""
+
+    def __init__(self, response: requests.Response, http: HttpSettings) -> None:
+        self.body = iter_body(response, http)
+        self.pending = b""
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
-        data: bytes = self.raw.read(size)
+        if not self.pending:
+            try:
+                self.pending = next(self.body, b"")
+            except requests.RequestException as exc:
+                # requests' errors are OSErrors, which the archive reader would take for a bad archive
+                raise _BodyBroke(exc) from exc
+        if size < 0:
+            size = len(self.pending)
+        data, self.pending = self.pending[:size], self.pending[size:]
         self.count += len(data)
         return data
 
@@ -162,7 +181,7 @@ class MetadataEngine:
         self.workers = max(1, workers)
         self.freshness = freshness
         self.progress = progress
-        self.session = session or make_session(pool_size=self.workers, retries=self.http.retries)
+        self.session = session or make_session(pool_size=self.workers, http=self.http)
         self.traffic = Traffic()
         """Requests for distribution files and ``.metadata`` files (what range reads save)."""
         self.page_traffic = Traffic()
@@ -454,12 +473,13 @@ class MetadataEngine:
         """PKG-INFO of a remote ``.tar.gz``, reading only up to it (the body is closed early, so its hash
         cannot be checked; the metadata is not executed and comes over the same channel as the page)."""
         response = self.session.get(file.url, timeout=self.http.timeout, stream=True)
-        counter = _CountingReader(response.raw)
+        counter = _CountingReader(response, self.http)
         try:
             if response.status_code != 200:
                 raise WheelMetadataError(f"{label}: HTTP {response.status_code}")
-            response.raw.decode_content = True
             data = read_pkg_info_stream(counter, file.filename)
+        except _BodyBroke as exc:
+            raise exc.cause from None
         finally:
             response.close()
             self.traffic.add(counter.count)
@@ -474,9 +494,7 @@ class MetadataEngine:
                 data = read_metadata_from_zip(handle, name, label)
             return parse_core_metadata(data, name=name, version=version, source="local")
         try:
-            data = fetch_wheel_metadata(
-                self.session, url, name, label, self.traffic, timeout=self.http.timeout
-            )
+            data = fetch_wheel_metadata(self.session, url, name, label, self.traffic, http=self.http)
             source = "range"
         except RangeNotSupported as exc:
             log.debug("%s: the server ignored Range; downloading the whole wheel", label)
@@ -492,7 +510,7 @@ class MetadataEngine:
         total = 0
         with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spooled:
             try:
-                for chunk in response.iter_content(256 * 1024):
+                for chunk in iter_body(response, self.http):
                     total += len(chunk)
                     if total > MAX_DOWNLOAD:
                         raise WheelMetadataError(f"{label}: larger than {MAX_DOWNLOAD} bytes, not downloaded")

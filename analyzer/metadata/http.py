@@ -4,6 +4,10 @@ Retries (with backoff) cover what is worth retrying: connection errors, read tim
 Retry-After, capped so a hostile server cannot park us) and 5xx; never 404/410 or a failed DNS lookup. Every
 response's size is counted so the benchmark and the tests can say how many bytes were read.
 
+A host that cannot be reached (connection refused, no connection, no DNS answer: after every retry) or that
+stalled three requests in a row is not asked again in the same run: a private extra index behind a firewall
+would otherwise cost every one of hundreds of projects the full timeout.
+
 Two environment variables tune a run (a slow mirror, or a test's tiny timeouts against a fault server):
 ``TFCONFLICT_HTTP_TIMEOUT`` (seconds to wait for a connection and then for each read; default 10 and 30) and
 ``TFCONFLICT_HTTP_RETRIES`` (attempts after the first; default 4).
@@ -13,13 +17,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
+    DecodeError,
     MaxRetryError,
     NameResolutionError,
     NewConnectionError,
@@ -35,11 +44,15 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "READ_TIMEOUT",
     "RETRIED_STATUSES",
+    "HostDown",
     "HttpSettings",
+    "TooSlow",
     "Traffic",
     "body_failed",
     "describe_failure",
+    "iter_body",
     "make_session",
+    "read_body",
 ]
 
 CONNECT_TIMEOUT = 10.0
@@ -49,6 +62,10 @@ RETRIES = 4
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER = 30.0
 """Longest Retry-After we honour, in seconds: a run must end in bounded time."""
+DEADLINE_FACTOR = 10
+"""One answer may take at most this many read timeouts in all (a server trickling bytes never times out)."""
+STALLS_BEFORE_DOWN = 3
+"""Requests in a row that got no answer (every attempt timed out) before a host is given up for the run."""
 TIMEOUT_ENV = "TFCONFLICT_HTTP_TIMEOUT"
 RETRIES_ENV = "TFCONFLICT_HTTP_RETRIES"
 
@@ -65,6 +82,11 @@ class HttpSettings:
     def timeout(self) -> tuple[float, float]:
         """``(connect, read)`` as ``requests`` takes it."""
         return (self.connect_timeout, self.read_timeout)
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one answer's body may take in all."""
+        return self.read_timeout * DEADLINE_FACTOR
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
@@ -121,8 +143,71 @@ class Traffic:
             self.bytes += nbytes
 
 
-def make_session(pool_size: int = 32, retries: int = RETRIES, backoff: float = 0.25) -> requests.Session:
-    """A session whose connection pool matches the thread pool that shares it."""
+class HostDown(requests.ConnectionError):
+    """Not asked: the host failed earlier in this run (see ``_GuardedAdapter``)."""
+
+
+def _host(url: str) -> str:
+    """``scheme://host:port`` of a URL, without credentials."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+class _GuardedAdapter(HTTPAdapter):
+    """An adapter that remembers hosts that could not be reached and fails further requests to them at once."""
+
+    def __init__(self, settings: HttpSettings, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.settings = settings
+        self.down: dict[str, str] = {}
+        self.stalls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kw: Any) -> requests.Response:
+        host = _host(request.url or "")
+        reason = self.down.get(host)
+        if reason is not None:
+            raise HostDown(f"not asked: {host} failed earlier in this run ({reason})", request=request)
+        try:
+            response = super().send(request, *args, **kw)
+        except requests.RequestException as exc:
+            self._note(host, exc)
+            raise
+        if self.stalls.get(host):
+            with self._lock:
+                self.stalls[host] = 0
+        return response
+
+    def _note(self, host: str, exc: requests.RequestException) -> None:
+        reason: object = exc.args[0] if exc.args else None
+        if not isinstance(reason, MaxRetryError):
+            return
+        cause = reason.reason
+        with self._lock:
+            if isinstance(cause, (NewConnectionError, ConnectTimeoutError, NameResolutionError)):
+                self.down.setdefault(host, describe_failure(exc, self.settings))
+            elif isinstance(cause, ReadTimeoutError):
+                self.stalls[host] += 1
+                if self.stalls[host] >= STALLS_BEFORE_DOWN:
+                    self.down.setdefault(
+                        host,
+                        f"{STALLS_BEFORE_DOWN} requests in a row: {describe_failure(exc, self.settings)}",
+                    )
+
+
+def make_session(
+    pool_size: int = 32,
+    retries: int | None = None,
+    backoff: float = 0.25,
+    *,
+    http: HttpSettings | None = None,
+) -> requests.Session:
+    """A session whose connection pool matches the thread pool that shares it; ``http`` says how long to wait,
+    how often to try, and describes failures (``retries`` overrides its retries)."""
+    http = http or HttpSettings()
+    if retries is None:
+        retries = http.retries
     retry = _CappedRetry(
         total=retries,
         connect=retries,
@@ -136,11 +221,48 @@ def make_session(pool_size: int = 32, retries: int = RETRIES, backoff: float = 0
         raise_on_status=False,
     )
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
+    adapter = _GuardedAdapter(http, pool_connections=pool_size, pool_maxsize=pool_size, max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"tfconflict/{__version__}"
     return session
+
+
+class TooSlow(requests.exceptions.Timeout):
+    """An answer still arriving past its deadline: bytes trickled in, each within the read timeout."""
+
+
+def iter_body(response: requests.Response, settings: HttpSettings) -> Iterator[bytes]:
+    """The body of a streamed response, piece by piece, within ``settings.deadline``; closes the response.
+
+    One socket read at a time (``read1``), so the deadline is checked however slowly bytes come; urllib3's
+    errors come out as the ``requests`` errors a plain ``.content`` would raise.
+    """
+    deadline = time.monotonic() + settings.deadline
+    try:
+        while True:
+            chunk = response.raw.read1(256 * 1024, decode_content=True)
+            if not chunk:
+                return
+            if time.monotonic() > deadline:
+                raise TooSlow(f"the answer took longer than {settings.deadline:g} s")
+            yield chunk
+    except ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except ReadTimeoutError as exc:
+        raise requests.ConnectionError(exc) from exc
+    finally:
+        response.close()
+
+
+def read_body(response: requests.Response, settings: HttpSettings) -> bytes:
+    """``iter_body`` joined; the response keeps it, so ``.json()`` and the page parsers work afterwards."""
+    body = b"".join(iter_body(response, settings))
+    response._content = body  # what ``.content`` would have read
+    response._content_consumed = True
+    return body
 
 
 def body_failed(exc: BaseException) -> bool:
@@ -164,6 +286,8 @@ def describe_failure(exc: BaseException, settings: HttpSettings) -> str:
     if isinstance(reason, NewConnectionError):  # before timeouts: urllib3 derives it from ConnectTimeoutError
         detail = str(reason).rpartition("new connection: ")[2] or "refused"
         return f"cannot connect ({detail}){attempts}"
+    if isinstance(exc, (TooSlow, HostDown)):
+        return str(exc)
     if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
         return f"no connection within {settings.connect_timeout:g} s{attempts}"
     if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):

@@ -31,7 +31,14 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.metadata.cache import gc_paused
 from analyzer.metadata.config import redact_url
-from analyzer.metadata.http import RETRIED_STATUSES, HttpSettings, Traffic, body_failed, describe_failure
+from analyzer.metadata.http import (
+    RETRIED_STATUSES,
+    HttpSettings,
+    Traffic,
+    body_failed,
+    describe_failure,
+    read_body,
+)
 from analyzer.metadata.models import DistFile, DistKind
 
 if TYPE_CHECKING:
@@ -417,9 +424,8 @@ def fetch_page(
     http = http or HttpSettings()
     for attempt in range(2):
         try:
-            response = session.get(url, headers=headers, timeout=http.timeout)
-            size = int(response.headers.get("Content-Length") or len(response.content))
-            traffic.add(size)
+            response = session.get(url, headers=headers, timeout=http.timeout, stream=True)
+            traffic.add(len(read_body(response, http)))
             break
         except requests.RequestException as exc:
             if attempt == 0 and http.retries and body_failed(exc):

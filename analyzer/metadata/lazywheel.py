@@ -19,7 +19,7 @@ import requests
 from packaging.utils import NormalizedName
 
 from analyzer.metadata.coremeta import MAX_METADATA_BYTES, find_metadata_member
-from analyzer.metadata.http import TIMEOUT, Traffic
+from analyzer.metadata.http import HttpSettings, Traffic, read_body
 
 __all__ = ["RangeNotSupported", "WheelMetadataError", "fetch_wheel_metadata", "read_metadata_from_zip"]
 
@@ -161,11 +161,12 @@ def fetch_wheel_metadata(
     label: str,
     traffic: Traffic,
     *,
-    timeout: tuple[float, float] = TIMEOUT,
+    http: HttpSettings | None = None,
 ) -> bytes:
     """METADATA of a remote wheel through range requests; ``RangeNotSupported`` when the server sends it all."""
+    http = http or HttpSettings()
     headers = {"Range": f"bytes=-{TAIL_BYTES}", "Accept-Encoding": "identity"}
-    response = session.get(url, headers=headers, timeout=timeout, stream=True)
+    response = session.get(url, headers=headers, timeout=http.timeout, stream=True)
     if response.status_code == 200:
         raise RangeNotSupported(response)
     try:
@@ -175,7 +176,7 @@ def fetch_wheel_metadata(
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
         if match is None or match.group(3) == "*":
             raise WheelMetadataError(f"{label}: range answer without a usable Content-Range")
-        tail = response.content
+        tail = read_body(response, http)
     finally:
         response.close()
     traffic.add(len(tail))
@@ -185,12 +186,15 @@ def fetch_wheel_metadata(
 
     def fetch(a: int, b: int) -> bytes:
         r = session.get(
-            url, headers={"Range": f"bytes={a}-{b - 1}", "Accept-Encoding": "identity"}, timeout=timeout
+            url,
+            headers={"Range": f"bytes={a}-{b - 1}", "Accept-Encoding": "identity"},
+            timeout=http.timeout,
+            stream=True,
         )
         try:
             if r.status_code != 206:
                 raise WheelMetadataError(f"{label}: HTTP {r.status_code} to a range request")
-            data = r.content
+            data = read_body(r, http)
         finally:
             r.close()
         traffic.add(len(data))
