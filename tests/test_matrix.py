@@ -191,3 +191,24 @@ def test_a_freeze_reverted_to_is_copied_and_says_so(colab_cache: Path, recorded:
     assert twin.release == "colab@ffffffffff" and twin.same_as == a.id and twin.verdict is Verdict.BREAKS
     assert twin.summary == "tensorflow==2.12.0 installs on colab@ffffffffff, but ..."
     assert "(same freeze as colab@" in render_matrix_text(Matrix(TF, "cpu", "colab", None, None, (row, twin)))
+
+
+def test_sets_everywhere_reuse_only_what_a_search_confirms(colab_cache: Path, recorded: FixtureIndex) -> None:
+    matrix = _matrix(recorded, "2024-02-13", "2024-02-20", sets="all", workers=1)
+    changing = [r for r in matrix.rows if r.verdict in (Verdict.CHANGES, Verdict.BREAKS)]
+    assert changing and all(
+        r.set_status in (SetStatus.MINIMAL, SetStatus.NOT_MINIMAL, SetStatus.REUSED) for r in changing
+    )
+    reused = [r for r in changing if r.set_status is SetStatus.REUSED]
+    assert reused, "no row reused a set: the test range no longer exercises reuse"
+    for row in reused:
+        source = matrix.row(row.set_from or "")
+        assert source.day <= row.day and source.set_status is SetStatus.MINIMAL
+        assert (row.set_size, row.set_members) == (source.set_size, source.set_members)
+        # the reused answer is the one a search of this very release finds
+        with MetadataEngine(IndexConfig(recorded.index_url), cache=MetadataCache()) as engine:
+            report = run_check(TF, resolve_selector(row.release), engine, with_suggestions=False)
+        assert report.conflict_set is not None and report.conflict_set.best is not None
+        best = report.conflict_set.best
+        assert len(best) == row.set_size
+        assert [str(m.name) for m in best.members[: len(row.set_members)]] == [m.name for m in row.set_members]

@@ -225,35 +225,84 @@ _JOB: dict[str, Any] = {}
 """What forked workers inherit: the request, the groups, the engine factory (set before the pool forks)."""
 
 
-def _work(task: tuple[tuple[int, ...], bool]) -> list[tuple[int, Report | None, str | None, float]]:
-    indexes, with_set = task
-    source = _JOB.get("source")
+@dataclass(frozen=True)
+class _Done:
+    """One row's answer from a worker; ``reused_from`` names the row whose set it shares (no report then)."""
+
+    index: int
+    report: Report | None
+    error: str | None
+    seconds: float
+    reused_from: int | None = None
+
+
+def _source() -> MetadataSource:
+    source: MetadataSource | None = _JOB.get("source")
     if source is None:
         source = _JOB["source"] = _JOB["factory"]()
+    return source
+
+
+def _snapshot(i: int) -> Snapshot:
+    return load_snapshot(_JOB["catalog"], _JOB["groups"][i].release, _JOB["ignore"])
+
+
+def _work(task: tuple[tuple[int, ...], str]) -> list[_Done]:
+    """A run of rows: ``verdict`` (no set), ``set`` (the full check), ``sweep`` (sets, reused along the run)."""
+    indexes, mode = task
+    if mode == "sweep":
+        return _sweep(indexes)
     out = []
     for i in indexes:
-        group: _Group = _JOB["groups"][i]
         report, error, seconds = _check(
-            _JOB["items"], load_snapshot(_JOB["catalog"], group.release, _JOB["ignore"]), source, conflict_set=with_set, budget=_JOB["budget"],
+            _JOB["items"], _snapshot(i), _source(), conflict_set=mode == "set", budget=_JOB["budget"],
             constraints=_JOB["constraints"],
         )
-        out.append((i, report, error, seconds))
+        out.append(_Done(i, report, error, seconds))
+    return out
+
+
+def _sweep(indexes: Sequence[int]) -> list[_Done]:
+    """Sets for a run of rows, oldest first: reused from the last searched row when the pins its search read are
+    identical here (and nothing else enters the relevant part), searched afresh otherwise."""
+    source = _source()
+    items: Sequence[RequestItem] = _JOB["items"]
+    out: list[_Done] = []
+    last: tuple[int, tuple[str, ...], _SetKey] | None = None
+    for j in indexes:
+        snapshot = _snapshot(j)
+        started = time.perf_counter()
+        if last is not None:
+            first, candidates, key = last
+            if _search_key(items, snapshot, source, candidates) == key:
+                out.append(_Done(j, None, None, time.perf_counter() - started, reused_from=first))
+                continue
+        report, error, seconds = _check(
+            items, snapshot, source, conflict_set=True, budget=_JOB["budget"], constraints=_JOB["constraints"]
+        )
+        out.append(_Done(j, report, error, seconds))
+        cs = report.conflict_set if report is not None else None
+        last = None
+        if cs is not None and cs.verdict is SetVerdict.CONFLICT and cs.best is not None and cs.best.verified:
+            candidates = tuple(str(n) for n in cs.candidates)
+            found = _search_key(items, snapshot, source, candidates)
+            if found is not None:
+                last = (j, candidates, found)
     return out
 
 
 def _child_init() -> None:
-    # the parent's engine (HTTP pool, SQLite connection) must not be shared across a fork: each child makes its own
-    _JOB.pop("source", None)
+    # the parent's engine (HTTP pool, SQLite connection) must not be used across a fork: each child makes its own
+    # (the inherited one is kept unused, so no finalizer of the child touches the parent's connections)
+    _JOB["inherited"] = _JOB.pop("source", None)
 
 
 def _chunks(indexes: Sequence[int], size: int) -> list[tuple[int, ...]]:
     return [tuple(indexes[i : i + size]) for i in range(0, len(indexes), size)]
 
 
-def _run_rows(
-    indexes: Sequence[int], with_set: bool, workers: int, chunk: int
-) -> Iterator[tuple[int, Report | None, str | None, float]]:
-    tasks = [(c, with_set) for c in _chunks(indexes, chunk)]
+def _run_rows(indexes: Sequence[int], mode: str, workers: int, chunk: int) -> Iterator[_Done]:
+    tasks = [(c, mode) for c in _chunks(indexes, chunk)]
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield from _work(task)
@@ -343,8 +392,9 @@ def run_matrix(
         same = twins(groups)
         todo = [i for i in range(len(groups)) if i not in same]
         chunk = max(1, -(-len(todo) // (workers * CHUNKS_PER_WORKER)))
-        for i, report, error, seconds in _run_rows(todo, False, workers, chunk):
-            rows[i] = build_row(groups[i], report, error, seconds)
+        for done_row in _run_rows(todo, "verdict", workers, chunk):
+            i = done_row.index
+            rows[i] = build_row(groups[i], done_row.report, done_row.error, done_row.seconds)
         for i, j in same.items():
             original = rows[j]
             assert original is not None
@@ -358,17 +408,27 @@ def run_matrix(
         wanted = _rows_for_sets(done, options.sets)
         if wanted:
             say(f"searching the minimal conflicting set of {len(wanted)} row(s)")
-        if options.sets == "all":
-            _all_sets(items, catalog, groups, done, wanted, factory, options)
-        elif wanted:
-            for i, report, error, seconds in _run_rows(wanted, True, workers, 1):
-                if report is not None:
-                    done[i] = build_row(groups[i], report, error, done[i].seconds + seconds)
+        if wanted:
+            sweep = options.sets == "all"
+            size = max(1, -(-len(wanted) // (workers * CHUNKS_PER_WORKER))) if sweep else 1
+            for d in _run_rows(wanted, "sweep" if sweep else "set", workers, size):
+                i = d.index
+                if d.reused_from is not None:
+                    first = done[d.reused_from]
+                    done[i] = replace(
+                        done[i], set_size=first.set_size, set_members=first.set_members,
+                        set_status=SetStatus.REUSED, set_from=first.release, seconds=done[i].seconds + d.seconds,
+                    )
+                elif d.report is not None:
+                    done[i] = build_row(groups[i], d.report, d.error, done[i].seconds + d.seconds)
                 else:
-                    warnings.append(f"{done[i].release}: the conflicting set could not be searched: {error}")
+                    warnings.append(f"{done[i].release}: the conflicting set could not be searched: {d.error}")
         timings["conflicting sets"] = time.perf_counter() - step
         timings["total cpu"] = _cpu() - cpu
     finally:
+        close = getattr(_JOB.get("source"), "close", None)
+        if close is not None:
+            close()
         _JOB.clear()
 
     step = time.perf_counter()
@@ -405,43 +465,3 @@ def _rows_for_sets(rows: Sequence[MatrixRow], mode: str) -> list[int]:
         if rows[i].verdict != rows[i - 1].verdict:
             wanted.update(j for j in (i - 1, i) if needs_set(rows[j].verdict))
     return sorted(wanted)
-
-
-def _all_sets(
-    items: Sequence[RequestItem],
-    catalog: Catalog,
-    groups: Sequence[_Group],
-    rows: list[MatrixRow],
-    wanted: Sequence[int],
-    factory: EngineFactory,
-    options: MatrixOptions,
-) -> None:
-    """Every changing row gets a set, oldest first: reused from the last searched row when the pins that search
-    read are identical in this row (and nothing else enters the relevant part), searched afresh otherwise."""
-    source = factory()
-    last: tuple[int, tuple[str, ...], _SetKey] | None = None
-    for j in wanted:
-        snapshot = load_snapshot(catalog, groups[j].release, options.ignore)
-        if last is not None:
-            first, candidates, key = last
-            if _search_key(items, snapshot, source, candidates) == key:
-                rows[j] = replace(
-                    rows[j], set_size=rows[first].set_size, set_members=rows[first].set_members,
-                    set_status=SetStatus.REUSED, set_from=rows[first].release,
-                )
-                continue
-        report, error, seconds = _check(
-            items, snapshot, source, conflict_set=True, budget=options.row_budget,
-            constraints=options.constraints,
-        )
-        if report is None:
-            rows[j] = replace(rows[j], set_status=SetStatus.NOT_COMPUTED, seconds=rows[j].seconds + seconds)
-            continue
-        rows[j] = build_row(groups[j], report, error, rows[j].seconds + seconds)
-        cs = report.conflict_set
-        last = None
-        if cs is not None and cs.verdict is SetVerdict.CONFLICT and cs.best is not None and cs.best.verified:
-            candidates = tuple(str(n) for n in cs.candidates)
-            found = _search_key(items, snapshot, source, candidates)
-            if found is not None:
-                last = (j, candidates, found)
