@@ -3,7 +3,9 @@
 Growth in releases is printed for the oldest 25, 50, 100 releases and all of them, each in a fresh process (the
 in-memory memo starts empty; the SQLite metadata cache is warm: run ``tfconflict matrix`` once, or this script
 twice, to warm it). Each line gives the stages of ``run_matrix``: the verdict of every row (forked workers), the
-minimal conflicting sets (``--sets``, default: the rows on both sides of each turning point), and the total.
+minimal conflicting sets (``--sets``, default: the rows on both sides of each turning point), the total wall time,
+and the CPU seconds of the process and its workers (what the wall time would be on one idle core; on a shared
+machine the wall time also counts the others' load).
 Isolated from this machine's pip configuration; the index is pip's default or ``--index-url``.
 
     TFCONFLICT_COLAB_REPO=/work/shared/colab/backend-info.bundle TFCONFLICT_CACHE_DIR=/tmp/tfc-cache \\
@@ -83,7 +85,8 @@ def main() -> int:
         return 0
 
     print(f"tfconflict matrix {args.spec} --runtime {args.runtime} --sets {args.sets}; {os.cpu_count()} CPU(s)")
-    print(f"{'releases':>8} {'rows':>5} {'verdicts':>9} {'sets':>7} {'total':>7} {'process':>8} {'ms/row':>7}  searched")
+    print(f"{'releases':>8} {'rows':>5} {'verdicts':>9} {'sets':>7} {'total':>7} {'cpu':>7} {'process':>8} "
+          f"{'ms/row':>7}  searched")
     total_all = None
     for size in args.sizes.split(","):
         count = 0 if size == "all" else int(size)
@@ -100,7 +103,8 @@ def main() -> int:
         rows = data["rows"]
         print(
             f"{data['releases']:>8} {rows:>5} {t['verdicts']:>8.1f}s {t['conflicting sets']:>6.1f}s "
-            f"{t['total']:>6.1f}s {data['process']:>7.1f}s {1000 * t['total'] / max(rows, 1):>7.0f}  "
+            f"{t['total']:>6.1f}s {t.get('total cpu', 0.0):>6.1f}s {data['process']:>7.1f}s "
+            f"{1000 * t['total'] / max(rows, 1):>7.0f}  "
             f"{data['sets_searched']}"
         )
         if size == "all":
@@ -111,7 +115,8 @@ def main() -> int:
                 print(f"         turning point: {sentence}")
     if total_all is not None:
         met = "met" if total_all < GOAL else "NOT met"
-        print(f"whole history: {total_all:.1f} s (goal: under {GOAL:.0f} s: {met})")
+        print(f"whole history: {total_all:.1f} s (goal: under {GOAL:.0f} s: {met}); load average now "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s): the cpu column is the work itself")
     return 0
 
 
