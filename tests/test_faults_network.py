@@ -51,7 +51,8 @@ from tests.wheelfactory import Built, make_wheel
 pytestmark = pytest.mark.timeout(60)
 
 SECRET = "pw-9f3k2x"
-TIMEOUT = "0.2"
+TIMEOUT = "0.3"
+"""Small enough for a fast suite, large enough that a loaded CI machine answers an ordinary request in time."""
 STALL = 30.0
 """How long a stalling fault stalls: far beyond the client's timeout, well within the test's."""
 APP_WHEEL = "app-1.0-py3-none-any.whl"
@@ -320,7 +321,10 @@ def test_an_unreachable_extra_index_is_asked_once(served: FixtureIndex) -> None:
     assert [bool(f.files) for f in rest] == [True, True, False, False]  # the primary index still answers
 
 
-def test_an_index_that_stalls_three_times_in_a_row_is_given_up(served: FixtureIndex) -> None:
+def test_an_index_that_stalls_three_times_in_a_row_is_given_up(
+    served: FixtureIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "0")  # one attempt per request: the count is of requests
     with running_index() as stalled:
         for name in NAMES:
             stalled.faults[f"/simple/{name}/"] = slow_headers(STALL)
@@ -328,13 +332,13 @@ def test_an_index_that_stalls_three_times_in_a_row_is_given_up(served: FixtureIn
         with MetadataEngine(config, cache=MetadataCache(), workers=1) as engine:
             found = [engine.project(n) for n in NAMES]
         asked = {r.path for r in stalled.log}
-    assert asked == {"/simple/app/", "/simple/dep/", "/simple/base/"}  # 2 attempts each, then no more
-    assert len(stalled.log) == 6
-    assert all(f"no answer within {TIMEOUT} s (2 attempts)" in f.problems[0] for f in found[:3])
+    assert asked == {"/simple/app/", "/simple/dep/", "/simple/base/"} and len(stalled.log) == 3
+    assert all(f.problems[0].endswith(f"no answer within {TIMEOUT} s") for f in found[:3])
     assert all("failed earlier in this run (3 requests in a row: no answer" in f.problems[0] for f in found[3:])
 
 
-def test_one_answer_between_stalls_resets_the_count(served: FixtureIndex) -> None:
+def test_one_answer_between_stalls_resets_the_count(served: FixtureIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "0")
     with running_index() as flaky:
         for name in NAMES:
             flaky.wheel(name, "1.0")
@@ -434,11 +438,14 @@ TARGETS = {
     "wheel": f"/files/{APP_WHEEL}",
     "dep-wheel": f"/files/{DEP_WHEEL}",
 }
+SLOW = {"slow-headers", "slow-body"}
 CLI_CASES = [
     pytest.param(case, target, id=f"{case.id}@{target}")
     for case in CASES
     for target in TARGETS
     if (case.page if target.endswith("page") else case.wheel)
+    # a stall costs real seconds: through the CLI once where it stops the run, once where the run goes on
+    and (case.id not in SLOW or target in ("page", "dep-wheel"))
 ]
 
 
