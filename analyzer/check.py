@@ -70,6 +70,8 @@ def run_check(
     _require_projects(items, source)
     answer = timed("installable", lambda: installability(request, env, source, releases=releases))
     summary = RuntimeSummary.of(snapshot, answer.target)
+    # files of the requested projects that the index listed but had to be skipped (legacy versions, bad fields)
+    warnings.extend(problem for project in answer.items for problem in project.problems)
     if not answer.ok:
         return Report(tuple(items), summary, answer, warnings=tuple(warnings), timings=timings)
 

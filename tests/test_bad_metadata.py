@@ -82,6 +82,17 @@ def test_a_request_for_a_legacy_version_is_answered_not_crashed(
     wild.add(Built("dep-2004d-py3-none-any.whl", make_wheel("dep", "1.0").data, b""), project="dep")
     report = _check(wild, tmp_path, capsys, "dep===2004d")
     assert report["verdict"] == "not-installable" and "dep===2004d" in report["headline"]
+    # and the report says why 2004d is not among the versions: its file was skipped
+    assert "skipped dep-2004d-py3-none-any.whl: " in _warnings(report)
+
+
+def test_skipped_files_of_a_dependency_do_not_stop_it(
+    wild: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wild.add(Built("dep-2004d-py3-none-any.whl", make_wheel("dep", "1.0").data, b""), project="dep")
+    wild.wheel("app", "1.0", ["dep<2"])
+    report = _check(wild, tmp_path, capsys, "app")
+    assert report["verdict"] == "fits" and _installs(report) == {"app": "1.0", "dep": "1.0"}
 
 
 def test_legacy_version_inside_metadata_does_not_matter(
