@@ -212,3 +212,12 @@ def test_sets_everywhere_reuse_only_what_a_search_confirms(colab_cache: Path, re
         best = report.conflict_set.best
         assert len(best) == row.set_size
         assert [str(m.name) for m in best.members[: len(row.set_members)]] == [m.name for m in row.set_members]
+
+
+def test_cli_release_must_be_in_the_range(colab_cache: Path, recorded: FixtureIndex, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m.html"
+    code = main(["matrix", "tensorflow==2.12.0", "--since", "2025-08-14", "--until", "2025-08-16", "--index-url",
+                 recorded.index_url, "--format", "html", "-o", str(out), "--release", "colab@2e2ebf1142"])
+    assert code == 2 and not out.exists()
+    assert "--release colab@2e2ebf1142: no cpu release of the range" in capsys.readouterr().err

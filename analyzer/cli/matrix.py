@@ -12,6 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from analyzer.catalog import Catalog
 from analyzer.cli.check import (
     _request,
     add_policy_options,
@@ -130,12 +131,14 @@ def run(args: argparse.Namespace) -> int:
         print("tfconflict: every requirement is ignored by the configuration; nothing to check", file=sys.stderr)
         return int(ExitCode.OK)
 
-    from analyzer.catalog import Catalog
     from analyzer.sources import load_source
 
     catalog = Catalog.open(load_source(SOURCE), settings.colab_repo)
+    kind = args.runtime or settings.runtime
+    if args.release:
+        _check_release(catalog, kind, args.since, args.until, args.release)
     options = MatrixOptions(
-        kind=args.runtime or settings.runtime,
+        kind=kind,
         since=args.since,
         until=args.until,
         sets=args.sets,
@@ -196,6 +199,16 @@ def _render(matrix: Matrix, args: argparse.Namespace) -> str:
     from analyzer.render.matrix_text import render_matrix_text
 
     return render_matrix_text(matrix, verbose=verbose)
+
+
+def _check_release(catalog: Catalog, kind: str, since: date | None, until: date | None, release: str) -> None:
+    """``--release`` must name a release of the range: said before the matrix is computed, not after."""
+    from analyzer.matrix.run import select_releases
+
+    ids = [r.id for r in select_releases(catalog, kind, since, until)]
+    if not any(i == release or i.startswith(release) for i in ids):
+        shown = ", ".join(ids[:4]) + (", ..." if len(ids) > 4 else "")
+        raise InputError(f"--release {release}: no {kind} release of the range has this id (its releases: {shown})")
 
 
 def _refuse_input_as_output(output: Path, args: argparse.Namespace, config: Path | None) -> None:
