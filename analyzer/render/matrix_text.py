@@ -39,12 +39,12 @@ def set_text(row: MatrixRow) -> str:
     return f"{row.set_size}{how}: {members}{more}"
 
 
-def _line(row: MatrixRow) -> str:
+def _line(row: MatrixRow, width: int) -> str:
     folded = f" (+{len(row.folded)} identical)" if row.folded else ""
     if row.same_as:
         folded += f" (same freeze as {row.same_as})"
     verdict = row.verdict_text if row.error is None else f"error: {row.error}"
-    return f"  {row.day.isoformat()}  {row.release:<18} {row.python:<8} {verdict:<32} {set_text(row)}{folded}"
+    return f"  {row.day.isoformat()}  {row.release:<{width}} {row.python:<8} {verdict:<32} {set_text(row)}{folded}"
 
 
 def render_matrix_text(matrix: Matrix, *, verbose: bool = False) -> str:
@@ -57,8 +57,9 @@ def render_matrix_text(matrix: Matrix, *, verbose: bool = False) -> str:
     elif matrix.rows:
         out.append(f"No turning point: every release answers {matrix.rows[0].verdict_text}.")
     out.append("")
-    out.append(f"  {'date':<10}  {'release':<18} {'python':<8} {'verdict':<32} minimal conflicting set")
-    out.extend(_line(row) for row in matrix.rows)
+    width = max([len("release"), *(len(r.release) for r in matrix.rows)])
+    out.append(f"  {'date':<10}  {'release':<{width}} {'python':<8} {'verdict':<32} minimal conflicting set")
+    out.extend(_line(row, width) for row in matrix.rows)
     notes: list[str] = []
     if any(r.set_status is SetStatus.NOT_COMPUTED for r in matrix.rows):
         notes.append(NOT_COMPUTED_NOTE)
