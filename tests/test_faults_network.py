@@ -123,20 +123,20 @@ def http_json() -> str:
     return "application/vnd.pypi.simple.v1+json"
 
 
-def _no_metadata() -> Built:
-    return make_wheel("app", "1.0", ["dep>=1"], with_metadata=False)
+def _no_metadata(name: str = "app") -> Built:
+    return make_wheel(name, "1.0", ["dep>=1"] if name == "app" else [], with_metadata=False)
 
 
-def _corrupt_directory() -> Built:
-    built = make_wheel("app", "1.0", ["dep>=1"])
+def _corrupt_directory(name: str = "app") -> Built:
+    built = make_wheel(name, "1.0", ["dep>=1"] if name == "app" else [])
     data = bytearray(built.data)
     at = data.rfind(b"PK\x01\x02")  # the last central-directory entry
     data[at : at + 4] = b"XXXX"
     return Built(built.filename, bytes(data), built.metadata)
 
 
-def _not_a_zip() -> Built:
-    built = make_wheel("app", "1.0", ["dep>=1"])
+def _not_a_zip(name: str = "app") -> Built:
+    built = make_wheel(name, "1.0")
     return Built(built.filename, b"<html>a captive portal</html>" * 100, built.metadata)
 
 
@@ -497,7 +497,7 @@ def test_cli_goes_on_with_the_package_marked(
         assert report["verdict"] == "fits" and package not in warnings
     else:
         # the analysis went on: the package is installed, its requirements unknown, and the warning says why
-        assert report["verdict"] == "fits"
+        assert report["verdict"] == "fits" and report["pip"]["opaque"] == [package]
         assert f"{package} 1.0: metadata unavailable" in warnings and url in warnings
         assert case.said(target) in warnings
 
@@ -512,6 +512,23 @@ def test_cli_unreachable_index_is_exit_3_naming_the_url(
     err = capsys.readouterr().err
     assert code == 3 and SECRET not in err
     assert "cannot look up app: http://user:***@127.0.0.1:" in err and "Connection refused" in err
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_WHEELS))
+def test_cli_goes_on_past_a_hostile_dependency_wheel(
+    index_server: FixtureIndex, fast: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    build, says = HOSTILE_WHEELS[kind]
+    index_server.wheel("app", "1.0", ["dep>=1"])
+    index_server.wheel("base", "1.0")
+    index_server.add(build("dep"))
+    code, out, err = _check(index_server, tmp_path, capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    warnings = "\n".join(report["warnings"])
+    assert report["verdict"] == "fits" and report["pip"]["opaque"] == ["dep"], report["pip"]
+    assert f"dep 1.0: metadata unavailable ({DEP_WHEEL})" in warnings and says in warnings
+    assert SECRET not in out + err
 
 
 def test_a_failing_extra_index_does_not_stop_the_primary(
