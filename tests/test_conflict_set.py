@@ -15,6 +15,7 @@ from packaging.version import Version
 
 from analyzer.diagnosis.conflict_set import (
     Verdict,
+    _only_minimal,
     fastdiag,
     is_minimal,
     minimal_conflicting_set,
@@ -63,6 +64,33 @@ def test_fastdiag_result_is_always_minimal(conflicts: list[frozenset[int]], orde
     assert found is not None
     assert len(set(found)) == len(found)
     assert is_minimal(found, consistent) if found else consistent(frozenset())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.frozensets(st.integers(0, 9), min_size=1, max_size=3), max_size=6),
+    st.permutations(range(10)),
+)
+def test_the_needed_movers_are_fastdiags_answer_from_any_order(
+    conflicts: list[frozenset[int]], order: list[int]
+) -> None:
+    """When freeing just the movers whose re-pinning alone fails fits, FastDiag returns exactly them whatever the
+    order, so the search may skip it; otherwise the shortcut declines."""
+    consistent = hitting(conflicts)
+    unique = _only_minimal(order, consistent)
+    if unique is None:
+        return
+    assert set(unique) == set(fastdiag(order, consistent) or ())
+    assert set(unique) == set(fastdiag(list(reversed(order)), consistent) or ())
+    assert is_minimal(unique, consistent)
+
+
+def test_the_needed_movers_shortcut_declines_when_an_unneeded_mover_matters() -> None:
+    """Relaxing 1 or 2 fits: neither is needed alone, and freeing neither does not fit."""
+    consistent = hitting([frozenset({1, 2}), frozenset({3})])
+    assert _only_minimal([1, 2, 3], consistent) is None
+    assert _only_minimal([3], hitting([frozenset({3})])) == (3,)
+    assert _only_minimal([1, 3, 5], hitting([frozenset({1}), frozenset({3})])) == (1, 3)
 
 
 # -- a tiny in-memory index and an exhaustive resolver with resolve()'s signature --------------------------------

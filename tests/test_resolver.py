@@ -255,3 +255,123 @@ def test_max_rounds_bounds_the_whole_call_and_is_a_value() -> None:
     assert _resolve(s, "pandas").ok
     result = _resolve(s, "pandas", max_rounds=1)
     assert not result.ok and result.conflict is not None and result.conflict.too_deep
+
+
+# -- the search's questions: range propagation, candidates in no solution, left-out pins --------------------------
+
+TF_NUMPY = [
+    *NUMPYS,
+    {"name": "tensorflow", "version": "2.12.0", "requires": ["numpy<1.24,>=1.22"]},
+    {"name": "tensorflow", "version": "2.18.0", "requires": ["numpy>=1.26"]},
+]
+
+
+def _count_solves(monkeypatch: Any) -> list[int]:
+    import analyzer.resolver as resolver_module
+
+    runs: list[int] = []
+    real = resolver_module._run
+
+    def counted(provider: Any, roots: Any, max_rounds: int) -> Any:
+        out = real(provider, roots, max_rounds)
+        runs.append(out[1])
+        return out
+
+    monkeypatch.setattr(resolver_module, "_run", counted)
+    return runs
+
+
+def test_a_freed_pin_needing_a_version_the_request_excludes_fails_by_propagation(monkeypatch: Any) -> None:
+    """treescope needs numpy>=1.25 in every version and tensorflow 2.12.0 needs numpy<1.24: numpy has several
+    versions (none fixed), yet no treescope can stay. Proven without a resolvelib run, with resolvelib's verdict."""
+    s = _scenario(
+        [
+            *TF_NUMPY,
+            *({"name": "treescope", "version": v, "requires": ["numpy>=1.25"]} for v in ("0.1.8", "0.1.9")),
+        ],
+        ["numpy==2.1.3", "tensorflow==2.18.0", "treescope==0.1.9"],
+    )
+    runs = _count_solves(monkeypatch)
+    freed = _resolve(s, "tensorflow==2.12.0", free=["treescope"])
+    assert not freed.ok and freed.conflict is not None and runs == []
+    texts = {c.text for c in freed.conflict.causes}
+    assert "The image keeps treescope installed (any version)" in texts
+    assert "treescope 0.1.9 depends on numpy>=1.25" in texts
+    assert "tensorflow 2.12.0 depends on numpy<1.24,>=1.22" in texts
+    plain = _resolve(s, "tensorflow==2.12.0", "treescope")  # the same problem, solved by resolvelib alone
+    assert not plain.ok and runs
+
+
+def test_search_questions_skip_candidates_in_no_solution(monkeypatch: Any) -> None:
+    """Every jax but the oldest needs numpy>=1.24: resolvelib is offered only the one that fits when jax is
+    freed, where the same problem asked plainly tries every newer jax first. Same answer."""
+    from analyzer.resolver.provider import Provider
+
+    tried: list[str] = []
+    real = Provider.get_dependencies
+
+    def recording(self: Provider, candidate: Any) -> Any:
+        tried.append(f"{candidate.name} {candidate.version}")
+        return real(self, candidate)
+
+    monkeypatch.setattr(Provider, "get_dependencies", recording)
+    jaxes = [f"0.4.{n}" for n in range(1, 31)]
+    s = _scenario(
+        [
+            *TF_NUMPY,
+            *(
+                {"name": "jax", "version": v, "requires": ["numpy>=1.22" if v == "0.4.1" else "numpy>=1.24"]}
+                for v in jaxes
+            ),
+        ],
+        ["numpy==2.1.3", "tensorflow==2.18.0", "jax==0.4.30"],
+    )
+    freed = _resolve(s, "tensorflow==2.12.0", free=["jax"])
+    assert freed.ok and str(freed.mapping["jax"].version) == "0.4.1"
+    assert str(freed.mapping["numpy"].version) == "1.23.5"
+    assert [t for t in tried if t.startswith("jax ")] == ["jax 0.4.1"]
+    tried.clear()
+    plain = _resolve(s, "tensorflow==2.12.0", "jax")
+    assert plain.ok and str(plain.mapping["jax"].version) == "0.4.1"
+    assert len([t for t in tried if t.startswith("jax ")]) == 30
+
+
+def test_a_left_out_pin_stays_as_it_is_when_its_requirers_accept_it() -> None:
+    """aiplatform (kept) needs genai<2; genai (left out of the question) needs pydantic>=2, which the request
+    excludes. genai stays installed as it is: its own requirements are not the question's, as in a plain run."""
+    s = _scenario(
+        [{"name": "pydantic", "version": v} for v in ("1.10.0", "2.5.0")]
+        + [
+            {"name": "spacy", "version": "3.5.0", "requires": ["pydantic<1.11"]},
+            {"name": "genai", "version": "1.2.0", "requires": ["pydantic>=2"]},
+            {"name": "aiplatform", "version": "1.0.0", "requires": ["genai<2,>=1"]},
+        ],
+        ["pydantic==2.5.0", "genai==1.2.0", "aiplatform==1.0.0"],
+    )
+    result = _resolve(s, "spacy==3.5.0", keep=["aiplatform"], free=["pydantic"])
+    assert result.ok and str(result.mapping["pydantic"].version) == "1.10.0"
+    assert "genai" not in result.mapping
+
+
+def test_pins_promoted_by_one_question_are_roots_from_the_start_of_the_next(monkeypatch: Any) -> None:
+    """The search's memory: the second question solves once instead of twice, with the same answer."""
+    s = _scenario(
+        [
+            *TF_NUMPY,
+            {"name": "scipy", "version": "1.9.0", "requires": ["numpy<1.25"]},
+            {"name": "scipy", "version": "1.14.0", "requires": ["numpy>=1.23.5"]},
+            {"name": "sklearn", "version": "1.5.0", "requires": ["scipy>=1.6"]},
+        ],
+        ["numpy==2.1.3", "tensorflow==2.18.0", "scipy==1.14.0", "sklearn==1.5.0"],
+    )
+    runs = _count_solves(monkeypatch)
+    memory: set[Any] = set()
+    first = _resolve(s, "tensorflow==2.12.0", free=["scipy", "sklearn"], keep=[], promote=memory)
+    solves_first = len(runs)
+    assert first.ok and "scipy" in memory or solves_first == 1
+    runs.clear()
+    again = _resolve(s, "tensorflow==2.12.0", free=["scipy", "sklearn"], keep=[], promote=memory)
+    assert again.ok and len(runs) == 1
+    assert {n: str(d.version) for n, d in again.mapping.items()} == {
+        n: str(d.version) for n, d in first.mapping.items()
+    }

@@ -369,6 +369,9 @@ def resolve(
         promoted.update((n, c) for n, c in [*freed.items(), *kept.items()] if n in promote)
     touched: dict[int, Candidate] = {}
     budget = max_rounds  # shared by the re-solves after promotions: max_rounds bounds the whole call
+    # Roots from the start make the search larger from its first round: when that runs out of rounds, the
+    # question is asked again the plain way (roots only when violated), with a budget of its own.
+    guessed = bool(promoted)
     while True:
         extra_roots: list[ResolverRequirement] = [
             ExplicitRequirement(c, role=Role.KEEP)
@@ -395,6 +398,11 @@ def resolve(
             outcome, used = _run(provider, [*roots, *extra_roots], budget)
             budget -= used
         touched.update(provider.touched)
+        if guessed and isinstance(outcome, Conflict) and outcome.too_deep:
+            guessed = False
+            promoted = {}
+            budget = max_rounds
+            continue
         if isinstance(outcome, Conflict):
             return Resolution(
                 ok=False,
@@ -528,6 +536,15 @@ def _propagate(
                 continue
             if name not in on and name not in must:
                 continue
+            inst = installed.get(name)
+            if (
+                name not in must
+                and inst is not None
+                and all(factory.contains(r, inst.version) for r, _ in reqs)
+            ):
+                # a pin the question leaves out stays as it is when its requirers accept it: its own requirements
+                # are checked only if the answer takes it in (kept and freed pins' requirements always are)
+                continue
             if name not in on and not _worth_scanning(factory, installed.get(name), fixed, ranges):
                 continue
             if (name in checked and not reqs) or name in direct:
@@ -648,8 +665,12 @@ class _Ranges:
 
     def dead(self, cand: Candidate) -> bool:
         """True when ``cand`` is in no solution of the question (the resolver need not try it)."""
-        if cand.name in self.fixed or cand.key == REQUIRES_PYTHON_KEY or cand.origin is Origin.DIRECT:
+        if cand.key == REQUIRES_PYTHON_KEY or cand.origin is Origin.DIRECT:
             return False
+        pinned = self.fixed.get(cand.name)
+        if pinned is not None:
+            # propagation left this project one version: the others are in no solution
+            return cand.version != pinned.version
         key = id(cand.base)
         found = self._dead.get(key)
         if found is None:
