@@ -189,8 +189,8 @@ class TurningPoint:
     python: tuple[str, str] | None = None
     """The Python change (old, new), when the interpreter moved."""
     pins: tuple[PinMove, ...] = ()
-    """Pins from ``snapshots diff`` of the two releases that enter the later row's reason chain (or the earlier
-    row's, when the later one fits)."""
+    """Pins from ``snapshots diff`` of the two releases that enter the reason chain of either row, where that row
+    does not fit (what pip moves or leaves broken, a resolver conflict's causes, the set's members and chains)."""
     sentence: str = ""
     stopped_fitting: bool = False
     """True for the first release where the request stopped fitting (the first row that fits before it)."""

@@ -1,6 +1,6 @@
 """Turning points: neighbouring rows whose verdicts differ, and what changed in between that caused it.
 
-The cause is read from the two releases' diff (``analyzer.diff``) filtered by the reason chain of the row that does
+The cause is read from the two releases' diff (``analyzer.diff``) filtered by the reason chains of the rows that do
 not fit: the pins pip would move, the pins it would leave broken and what they require, the causes of a resolver
 conflict, the conflicting set's members and their chains. A changed pin outside all of these is counted, not
 blamed. A change of the interpreter's X.Y is named first when it is there.
@@ -76,8 +76,9 @@ def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> Tu
     """Why ``after`` answers differently from ``before``: the Python change, and the changed pins in the chain."""
     d = diff(a, b)
     python = (before.python, after.python) if _minor(before.python) != _minor(after.python) else None
-    bad = after if not after.fits else before
-    chain = chain_names(bad.report) if bad.report is not None else frozenset()
+    # the chains of the rows that do not fit: what pip moves or breaks on either side of the change
+    explained = [r for r in (before, after) if not r.fits and r.report is not None]
+    chain = frozenset().union(*(chain_names(r.report) for r in explained if r.report is not None))
     old, new = a.by_name, b.by_name
     moved = [NormalizedName(n) for n in sorted(d.changed_names & chain)]
     pins = tuple(
@@ -98,7 +99,7 @@ def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> Tu
     if not causes:
         why = (
             f"none of the {len(d.changed_names)} changed pin(s) is in the reason chain"
-            if bad.report is not None and after.verdict is not Verdict.NOT_INSTALLABLE
+            if explained and after.verdict is not Verdict.NOT_INSTALLABLE
             else "the cause is not in the pins"
         )
         causes.append(why)
