@@ -37,6 +37,7 @@ __all__ = [
     "RequestLog",
     "drop_connection",
     "index_server",
+    "redirect_loop",
     "replace_body",
     "running_index",
     "slow_body",
@@ -551,6 +552,16 @@ def whole_file() -> Fault:
     def fault(handler: _Handler) -> bool:
         del handler.headers["Range"]
         return False
+
+    return fault
+
+
+def redirect_loop() -> Fault:
+    """Send the client back where it came from, for ever."""
+
+    def fault(handler: _Handler) -> bool:
+        handler.send_body(302, b"", "text/plain", {"Location": handler.path})
+        return True
 
     return fault
 

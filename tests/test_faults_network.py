@@ -36,6 +36,7 @@ from tests.indexserver import (
     FixtureIndex,
     drop_connection,
     index_server,  # noqa: F401 - pytest fixture
+    redirect_loop,
     replace_body,
     running_index,
     slow_body,
@@ -114,6 +115,16 @@ CASES = [
         wheel=False,
     ),
     Case("range-ignored", whole_file, 1, "", page=False, wheel_ok=True),
+    Case(
+        "captive-portal",
+        lambda: replace_body(b"<html><body><a href='/login'>Sign in to the hotel wifi</a></body></html>", "text/html"),
+        1,
+        "not a project page (HTML without a single file link: a login or proxy page?)",
+        wheel=False,
+    ),
+    Case("http-401", lambda: status_fault(401), 1, "HTTP 401 (credentials missing or refused)", wheel_says="HTTP 401"),
+    Case("http-403", lambda: status_fault(403), 1, "HTTP 403 (access refused)", wheel_says="HTTP 403"),
+    Case("redirect-loop", redirect_loop, 31, "too many redirects (a redirect loop?)", wheel=False),
 ]
 """Wheel-only faults that are content, not transport (a zip without METADATA, a corrupt directory), are served as
 the file itself: see ``HOSTILE_WHEELS``."""

@@ -296,6 +296,8 @@ def describe_failure(exc: BaseException, settings: HttpSettings) -> str:
         return "the host name does not resolve"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or isinstance(reason, ProtocolError):
         return f"the connection broke before the answer was complete{attempts}"
+    if isinstance(exc, requests.TooManyRedirects):
+        return "too many redirects (a redirect loop?)"
     if isinstance(exc, requests.exceptions.SSLError):
         return f"TLS error ({type(reason).__name__ if reason is not None else 'SSLError'})"
     return f"{type(exc).__name__}{attempts}"

@@ -59,6 +59,23 @@ log = logging.getLogger(__name__)
 
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
+_ARCHIVES = (
+    ".whl",
+    ".tar.gz",
+    ".zip",
+    ".tgz",
+    ".tar.bz2",
+    ".tar.xz",
+    ".tar",
+    ".egg",
+    ".exe",
+    ".msi",
+    ".rpm",
+    ".dmg",
+)
+"""What a link on a project page points to; an HTML answer with none of them (and no API version) is no page."""
+_STATUS_HINTS = {401: " (credentials missing or refused)", 403: " (access refused)"}
+
 _versions: dict[str, Version] = {}
 _specifiers: dict[str, SpecifierSet] = {}
 _memo_lock = threading.Lock()
@@ -442,13 +459,24 @@ def fetch_page(
             if http.retries and response.status_code in RETRIED_STATUSES
             else ""
         )
-        return PageResult(page=None, problems=(f"{label}: HTTP {response.status_code}{tried}",), failed=True)
+        hint = _STATUS_HINTS.get(response.status_code, "")
+        message = f"{label}: HTTP {response.status_code}{hint}{tried}"
+        return PageResult(page=None, problems=(message,), failed=True)
     try:
         content_type = response.headers.get("Content-Type", "text/html").split(";", 1)[0].strip()
         if content_type == "application/vnd.pypi.simple.v1+json":
             entries = _entries_from_json(response.json(), response.url)
         else:
-            entries = _entries_from_page(ProjectPage.from_response(response, name))
+            html_page = ProjectPage.from_response(response, name)
+            if html_page.repository_version is None and not any(
+                pkg.filename.lower().endswith(_ARCHIVES) for pkg in html_page.packages
+            ):
+                # a captive portal, a proxy's login or error page: answering "no such project" would mislead
+                message = (
+                    f"{label}: not a project page (HTML without a single file link: a login or proxy page?)"
+                )
+                return PageResult(page=None, problems=(message,), failed=True)
+            entries = _entries_from_page(html_page)
     except (
         UnsupportedContentTypeError,
         UnsupportedRepoVersionError,
