@@ -8,6 +8,9 @@ A host that cannot be reached (connection refused, no connection, no DNS answer:
 stalled three requests in a row is not asked again in the same run: a private extra index behind a firewall
 would otherwise cost every one of hundreds of projects the full timeout.
 
+An answer's body must also be complete within ten read timeouts (read one socket read at a time), so a server
+trickling a byte at a time cannot hold a run either.
+
 Two environment variables tune a run (a slow mirror, or a test's tiny timeouts against a fault server):
 ``TFCONFLICT_HTTP_TIMEOUT`` (seconds to wait for a connection and then for each read; default 10 and 30) and
 ``TFCONFLICT_HTTP_RETRIES`` (attempts after the first; default 4).
@@ -57,7 +60,6 @@ __all__ = [
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
-TIMEOUT = (CONNECT_TIMEOUT, READ_TIMEOUT)
 RETRIES = 4
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER = 30.0
