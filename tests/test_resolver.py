@@ -375,3 +375,36 @@ def test_pins_promoted_by_one_question_are_roots_from_the_start_of_the_next(monk
     assert {n: str(d.version) for n, d in again.mapping.items()} == {
         n: str(d.version) for n, d in first.mapping.items()
     }
+
+
+def test_the_requests_own_range_rules_out_candidates_too(monkeypatch: Any) -> None:
+    """``pydantic<2`` has several versions (none fixed), yet every langchain needing pydantic>=2 is in no
+    solution: resolvelib is offered only the one that fits."""
+    from analyzer.resolver.provider import Provider
+
+    tried: list[str] = []
+    real = Provider.get_dependencies
+
+    def recording(self: Provider, candidate: Any) -> Any:
+        tried.append(f"{candidate.name} {candidate.version}")
+        return real(self, candidate)
+
+    monkeypatch.setattr(Provider, "get_dependencies", recording)
+    s = _scenario(
+        [
+            *({"name": "pydantic", "version": v} for v in ("1.9.0", "1.10.0", "2.5.0")),
+            *(
+                {
+                    "name": "langchain",
+                    "version": f"0.{n}.0",
+                    "requires": ["pydantic>=1" if n == 1 else "pydantic>=2"],
+                }
+                for n in range(1, 9)
+            ),
+        ],
+        ["pydantic==2.5.0", "langchain==0.8.0"],
+    )
+    freed = _resolve(s, "pydantic<2", free=["langchain"])
+    assert freed.ok and str(freed.mapping["langchain"].version) == "0.1.0"
+    assert [t for t in tried if t.startswith("langchain ")] == ["langchain 0.1.0"]
+    assert str(_resolve(s, "pydantic<2", "langchain").mapping["langchain"].version) == "0.1.0"

@@ -519,7 +519,7 @@ def _propagate(
     must.extend(sorted(free))
     checked: set[NormalizedName] = set()
     for _ in range(_MAX_PROPAGATION_PASSES):
-        ranges = _Ranges(factory, fixed, installed, ignored, direct)
+        ranges = _Ranges(factory, fixed, installed, ignored, direct, roots)
         on = ranges.on
         grew = False
         # the request's neighbourhood first, so the conflict named is the one pip would meet first
@@ -581,7 +581,7 @@ def _propagate(
                 grew = True
         if not grew:
             return None, ranges
-    return None, _Ranges(factory, fixed, installed, ignored, direct)
+    return None, _Ranges(factory, fixed, installed, ignored, direct, roots)
 
 
 class _Ranges:
@@ -601,9 +601,15 @@ class _Ranges:
         installed: Mapping[NormalizedName, InstalledCandidate],
         ignored: frozenset[tuple[NormalizedName, NormalizedName]],
         direct: Collection[NormalizedName],
+        roots: Sequence[ResolverRequirement] = (),
     ) -> None:
         self.factory = factory
         self.fixed = dict(fixed)
+        self.bounds: dict[NormalizedName, list[SpecifierSet]] = {}
+        """The request's own specifiers (``pydantic<2``): they hold in every solution too."""
+        for r in roots:
+            if isinstance(r, SpecifierRequirement) and r.name not in direct and str(r.specifier):
+                self.bounds.setdefault(r.name, []).append(r.specifier)
         self.installed = installed
         self.ignored = ignored
         self.direct = frozenset(direct)
@@ -621,9 +627,11 @@ class _Ranges:
         found = self._allowed.get(name)
         if found is None:
             reqs = [r for r, _ in self.on.get(name, ())]
+            bounds = self.bounds.get(name, [])
             # the same requirements meet the same project in question after question: the factory keeps the answer
+            # (its requirements by identity, as they live as long as it; the request's by text)
             memo = self.factory.allowed_memo
-            key = (name, frozenset(map(id, reqs)))
+            key = (name, frozenset(map(id, reqs)), frozenset(map(str, bounds)))
             found = memo.get(key)
             if found is None:
                 contains = self.factory.contains
@@ -631,7 +639,12 @@ class _Ranges:
                 inst = self.installed.get(name)
                 if inst is not None:
                     versions.append(inst.version)
-                found = tuple(v for v in dict.fromkeys(versions) if all(contains(r, v) for r in reqs))
+                found = tuple(
+                    v
+                    for v in dict.fromkeys(versions)
+                    if all(contains(r, v) for r in reqs)
+                    and all(b.contains(v, prereleases=True) for b in bounds)
+                )
                 memo[key] = found
             self._allowed[name] = found
         return found
@@ -646,7 +659,7 @@ class _Ranges:
             if pinned is not None:
                 if not contains(req, pinned.version):
                     return dep, req
-            elif dep in self.on and not self._meets(dep, req):
+            elif (dep in self.on or dep in self.bounds) and not self._meets(dep, req):
                 return dep, req
         return None
 
@@ -657,7 +670,9 @@ class _Ranges:
         if inst is not None and contains(req, inst.version):
             ok = self._installed_allowed.get(dep)
             if ok is None:
-                ok = all(contains(r, inst.version) for r, _ in self.on.get(dep, ()))
+                ok = all(contains(r, inst.version) for r, _ in self.on.get(dep, ())) and all(
+                    b.contains(inst.version, prereleases=True) for b in self.bounds.get(dep, ())
+                )
                 self._installed_allowed[dep] = ok
             if ok:
                 return True

@@ -87,7 +87,9 @@ class Factory:
         self._by_specs: dict[tuple[NormalizedName, frozenset[str]], tuple[IndexCandidate, ...]] = {}
         self._named: dict[int, tuple[tuple[NormalizedName, Requirement], ...]] = {}
         self._contains: dict[tuple[int, Version], bool] = {}
-        self.allowed_memo: dict[tuple[NormalizedName, frozenset[int]], tuple[Version, ...]] = {}
+        self.allowed_memo: dict[
+            tuple[NormalizedName, frozenset[int], frozenset[str]], tuple[Version, ...]
+        ] = {}
         """Versions of a project that a set of requirements (by identity) leaves: the searches' propagation."""
         self.python = PythonCandidate(self, Version(env.python_full))
         self.lock = threading.Lock()
