@@ -58,6 +58,7 @@ STALL = 30.0
 """How long a stalling fault stalls: far beyond the client's timeout, well within the test's."""
 APP_WHEEL = "app-1.0-py3-none-any.whl"
 DEP_WHEEL = "dep-1.0-py3-none-any.whl"
+JSON_PAGE = "application/vnd.pypi.simple.v1+json"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ CASES = [
     Case("dropped", drop_connection, 2, "the connection broke before the answer was complete (2 attempts)"),
     Case(
         "invalid-json",
-        lambda: replace_body(b'{"meta": {"api-version": "1.1"}, "files": [{"filename"', http_json()),
+        lambda: replace_body(b'{"meta": {"api-version": "1.1"}, "files": [{"filename"', JSON_PAGE),
         1,
         "unreadable project page",
         wheel=False,
@@ -128,10 +129,6 @@ CASES = [
 ]
 """Wheel-only faults that are content, not transport (a zip without METADATA, a corrupt directory), are served as
 the file itself: see ``HOSTILE_WHEELS``."""
-
-
-def http_json() -> str:
-    return "application/vnd.pypi.simple.v1+json"
 
 
 def _no_metadata(name: str = "app") -> Built:
