@@ -329,6 +329,22 @@ def test_an_unreachable_extra_index_is_asked_once(served: FixtureIndex) -> None:
     assert [bool(f.files) for f in rest] == [True, True, False, False]  # the primary index still answers
 
 
+def test_a_file_not_asked_for_is_not_remembered_as_failed(served: FixtureIndex) -> None:
+    port = _closed_port()
+    for filename in (APP_WHEEL, DEP_WHEEL):
+        served.files[filename].url = f"http://127.0.0.1:{port}/files/{filename}"
+    with _engine(served.index_url) as engine:
+        app = engine.metadata(engine.project("app").files[0])
+        dep = engine.metadata(engine.project("dep").files[0])
+    assert "cannot connect" in app.note
+    assert dep.note.endswith(f"not asked: http://127.0.0.1:{port} failed earlier in this run ({app.note.split(': ', 1)[1]})")
+    # the next run, with the files where they belong: the file that was never asked for is asked for now
+    served.files[DEP_WHEEL].url = None
+    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache(), freshness=0) as engine:
+        dep = engine.metadata(engine.project("dep").files[0])
+    assert dep.status is MetadataStatus.OK and _attempts(served, f"/files/{DEP_WHEEL}") == 1
+
+
 def test_an_index_that_stalls_three_times_in_a_row_is_given_up(
     served: FixtureIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,6 +40,7 @@ from analyzer.metadata.cache import CachedPage, MetadataCache
 from analyzer.metadata.config import IndexConfig, redact_text, redact_url
 from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
 from analyzer.metadata.http import (
+    HostDown,
     HttpSettings,
     Traffic,
     body_failed,
@@ -407,8 +408,8 @@ class MetadataEngine:
         label = f"{file.project} {file.version} ({redact_url(file.url)})"
         if self.offline and not file.url.startswith("file:"):
             return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
-        meta = self._fetch_with_retry(file, label)
-        if self.cache is not None:
+        meta, remember = self._fetch_with_retry(file, label)
+        if self.cache is not None and remember:
             record = _to_dict(meta)
             if meta.status is MetadataStatus.UNAVAILABLE:
                 record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
@@ -417,11 +418,17 @@ class MetadataEngine:
             log.info("%s", meta.note)
         return meta
 
-    def _fetch_with_retry(self, file: DistFile, label: str) -> CoreMetadata:
-        """``_fetch_metadata`` with one more attempt when a body broke after its headers; failures as values."""
+    def _fetch_with_retry(self, file: DistFile, label: str) -> tuple[CoreMetadata, bool]:
+        """``_fetch_metadata`` with one more attempt when a body broke after its headers; failures as values.
+
+        The flag says whether the answer may be cached: not when the file was not even asked for (its host
+        failed earlier in this run), or a later run would repeat this run's excuse without trying.
+        """
         for attempt in range(2):
             try:
-                return self._fetch_metadata(file, label)
+                return self._fetch_metadata(file, label), True
+            except HostDown as exc:
+                return self._unavailable(file.project, file.version, f"{label}: {exc}"), False
             except requests.RequestException as exc:
                 if attempt == 0 and self.http.retries and body_failed(exc):
                     continue
@@ -431,7 +438,7 @@ class MetadataEngine:
             except (WheelMetadataError, SdistError, ValueError) as exc:
                 what = str(exc).removeprefix(f"{label}: ")
             break
-        return self._unavailable(file.project, file.version, f"{label}: {what}")
+        return self._unavailable(file.project, file.version, f"{label}: {what}"), True
 
     def _fetch_metadata(self, file: DistFile, label: str) -> CoreMetadata:
         name, version = file.project, file.version
