@@ -103,7 +103,7 @@ def main() -> int:
         rows = data["rows"]
         print(
             f"{data['releases']:>8} {rows:>5} {t['verdicts']:>8.1f}s {t['conflicting sets']:>6.1f}s "
-            f"{t['total']:>6.1f}s {t.get('total cpu', 0.0):>6.1f}s {data['process']:>7.1f}s "
+            f"{t['total']:>6.1f}s {t.get('cpu', 0.0):>6.1f}s {data['process']:>7.1f}s "
             f"{1000 * t['total'] / max(rows, 1):>7.0f}  "
             f"{data['sets_searched']}"
         )

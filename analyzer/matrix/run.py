@@ -16,8 +16,10 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
+from multiprocessing.pool import Pool
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -301,16 +303,32 @@ def _chunks(indexes: Sequence[int], size: int) -> list[tuple[int, ...]]:
     return [tuple(indexes[i : i + size]) for i in range(0, len(indexes), size)]
 
 
-def _run_rows(indexes: Sequence[int], mode: str, workers: int, chunk: int) -> Iterator[_Done]:
+def _run_rows(indexes: Sequence[int], mode: str, pool: Pool | None, chunk: int) -> Iterator[_Done]:
     tasks = [(c, mode) for c in _chunks(indexes, chunk)]
-    if workers <= 1 or len(tasks) <= 1:
+    if pool is None or len(tasks) <= 1:
         for task in tasks:
             yield from _work(task)
         return
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(min(workers, len(tasks)), initializer=_child_init) as pool:
-        for result in pool.imap_unordered(_work, tasks):
-            yield from result
+    for result in pool.imap_unordered(_work, tasks):
+        yield from result
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[Pool | None]:
+    """One pool of forked workers for every stage, so each worker learns once what it learns per process (its
+    metadata memo, which hosts are down)."""
+    if workers <= 1:
+        yield None
+        return
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_child_init)
+    try:
+        yield pool
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def _cpu() -> float:
@@ -385,51 +403,22 @@ def run_matrix(
         items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore, budget=options.row_budget,
         constraints=tuple(options.constraints),
     )
+    cpu = _cpu()
     try:
-        step = time.perf_counter()
-        cpu = _cpu()
-        rows: list[MatrixRow | None] = [None] * len(groups)
-        same = twins(groups)
-        todo = [i for i in range(len(groups)) if i not in same]
-        chunk = max(1, -(-len(todo) // (workers * CHUNKS_PER_WORKER)))
-        for done_row in _run_rows(todo, "verdict", workers, chunk):
-            i = done_row.index
-            rows[i] = build_row(groups[i], done_row.report, done_row.error, done_row.seconds)
-        for i, j in same.items():
-            original = rows[j]
-            assert original is not None
-            rows[i] = twin_row(original, groups[i])
-        timings["verdicts"] = time.perf_counter() - step
-        timings["verdicts cpu"] = _cpu() - cpu
-        done = [r for r in rows if r is not None]
-        assert len(done) == len(groups)
-
-        step = time.perf_counter()
-        wanted = _rows_for_sets(done, options.sets)
-        if wanted:
-            say(f"searching the minimal conflicting set of {len(wanted)} row(s)")
-        if wanted:
-            sweep = options.sets == "all"
-            size = max(1, -(-len(wanted) // (workers * CHUNKS_PER_WORKER))) if sweep else 1
-            for d in _run_rows(wanted, "sweep" if sweep else "set", workers, size):
-                i = d.index
-                if d.reused_from is not None:
-                    first = done[d.reused_from]
-                    done[i] = replace(
-                        done[i], set_size=first.set_size, set_members=first.set_members,
-                        set_status=SetStatus.REUSED, set_from=first.release, seconds=done[i].seconds + d.seconds,
-                    )
-                elif d.report is not None:
-                    done[i] = build_row(groups[i], d.report, d.error, done[i].seconds + d.seconds)
-                else:
-                    warnings.append(f"{done[i].release}: the conflicting set could not be searched: {d.error}")
-        timings["conflicting sets"] = time.perf_counter() - step
-        timings["total cpu"] = _cpu() - cpu
+        with _pool(workers if len(groups) > 1 else 1) as pool:
+            done = _verdicts(groups, pool, workers, timings)
+            step = time.perf_counter()
+            wanted = _rows_for_sets(done, options.sets)
+            if wanted:
+                say(f"searching the minimal conflicting set of {len(wanted)} row(s)")
+                _sets(groups, done, wanted, options.sets == "all", pool, workers, warnings)
+            timings["conflicting sets"] = time.perf_counter() - step
     finally:
         close = getattr(_JOB.get("source"), "close", None)
         if close is not None:
             close()
         _JOB.clear()
+    timings["cpu"] = _cpu() - cpu
 
     step = time.perf_counter()
     points = turning_points(
@@ -465,3 +454,49 @@ def _rows_for_sets(rows: Sequence[MatrixRow], mode: str) -> list[int]:
         if rows[i].verdict != rows[i - 1].verdict:
             wanted.update(j for j in (i - 1, i) if needs_set(rows[j].verdict))
     return sorted(wanted)
+
+
+def _verdicts(
+    groups: Sequence[_Group], pool: Pool | None, workers: int, timings: dict[str, float]
+) -> list[MatrixRow]:
+    """Every row's verdict, without the set search; a reverted-to freeze copies its twin's row."""
+    step = time.perf_counter()
+    rows: list[MatrixRow | None] = [None] * len(groups)
+    same = twins(groups)
+    todo = [i for i in range(len(groups)) if i not in same]
+    chunk = max(1, -(-len(todo) // (workers * CHUNKS_PER_WORKER)))
+    for d in _run_rows(todo, "verdict", pool, chunk):
+        rows[d.index] = build_row(groups[d.index], d.report, d.error, d.seconds)
+    for i, j in same.items():
+        original = rows[j]
+        assert original is not None
+        rows[i] = twin_row(original, groups[i])
+    timings["verdicts"] = time.perf_counter() - step
+    done = [r for r in rows if r is not None]
+    assert len(done) == len(groups)
+    return done
+
+
+def _sets(
+    groups: Sequence[_Group],
+    done: list[MatrixRow],
+    wanted: Sequence[int],
+    sweep: bool,
+    pool: Pool | None,
+    workers: int,
+    warnings: list[str],
+) -> None:
+    """The set search of the wanted rows, one row per task, or runs of rows swept with reuse (``--sets all``)."""
+    size = max(1, -(-len(wanted) // (workers * CHUNKS_PER_WORKER))) if sweep else 1
+    for d in _run_rows(wanted, "sweep" if sweep else "set", pool, size):
+        i = d.index
+        if d.reused_from is not None:
+            first = done[d.reused_from]
+            done[i] = replace(
+                done[i], set_size=first.set_size, set_members=first.set_members,
+                set_status=SetStatus.REUSED, set_from=first.release, seconds=done[i].seconds + d.seconds,
+            )
+        elif d.report is not None:
+            done[i] = build_row(groups[i], d.report, d.error, done[i].seconds + d.seconds)
+        else:
+            warnings.append(f"{done[i].release}: the conflicting set could not be searched: {d.error}")
