@@ -167,8 +167,8 @@ class Factory:
         key = (name, frozenset(r.spec_key for r in reqs))
         found = self._by_specs.get(key)
         if found is None:
-            # one set of every clause: ``&=`` in a loop copies the growing set each time, cubic in the number of
-            # requirements on one name (a 5000-line Requires-Dist took minutes)
+            # one set of every clause: ``&=`` in a loop builds an intermediate set per clause, each a copy of the
+            # growing one (quadratic per call in the requirements on one name)
             specifier = SpecifierSet([s for r in reqs for s in r.specifier])
             found = self.index_candidates(name, specifier)
             self._by_specs[key] = found
