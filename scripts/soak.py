@@ -186,14 +186,21 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def soak(runs: int, seed: int, work: Path, lies: bool = False) -> dict[str, Any]:
+def soak(
+    runs: int,
+    seed: int,
+    work: Path,
+    lies: bool = False,
+    snapshot: Snapshot | None = None,
+    requests: tuple[str, ...] = REQUESTS,
+) -> dict[str, Any]:
+    """The soak itself (the test runs a short one): figures as a dict."""
     rng = random.Random(seed)
-    snapshot = colab_snapshot(work / "colab")
-    os.environ["TFCONFLICT_HTTP_TIMEOUT"] = "2"
-    os.environ["TFCONFLICT_HTTP_RETRIES"] = "2"
+    if snapshot is None:
+        snapshot = colab_snapshot(work / "colab")
     with serving(seed, lies) as (index, faults):
         started = time.perf_counter()
-        reports = {spec: check(index, snapshot, spec, work / f"baseline-{i}") for i, spec in enumerate(REQUESTS)}
+        reports = {spec: check(index, snapshot, spec, work / f"baseline-{i}") for i, spec in enumerate(requests)}
         baseline = {spec: plan(report) for spec, report in reports.items()}
         known = {spec: set(report.warnings) for spec, report in reports.items()}
         del reports
@@ -208,7 +215,7 @@ def soak(runs: int, seed: int, work: Path, lies: bool = False) -> dict[str, Any]
             if run % 20 == 0:
                 gc.collect()
                 rss_every.append(round(rss_mb(), 1))
-            spec = rng.choice(REQUESTS)
+            spec = rng.choice(requests)
             fresh = rng.random() < 0.3
             cache = work / f"fresh-{run}" if fresh else shared
             rate = faults.rate = rng.choice(RATES)
@@ -278,6 +285,8 @@ def main() -> int:
         if key.startswith(("PIP_", "TFCONFLICT_")):
             del os.environ[key]
     os.environ["PIP_CONFIG_FILE"] = os.devnull
+    os.environ["TFCONFLICT_HTTP_TIMEOUT"] = "2"  # a stalled answer costs seconds, not minutes
+    os.environ["TFCONFLICT_HTTP_RETRIES"] = "2"
     import logging
 
     logging.basicConfig(level=logging.ERROR)  # the engine's warnings are in each report; keep the output short

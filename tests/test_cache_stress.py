@@ -221,3 +221,35 @@ def test_full_disk_runs_on_without_caching_and_says_so_once(
     said = [r.getMessage() for r in caplog.records if "cache" in r.getMessage()]
     assert len(said) == 1 and "database or disk is full" in said[0], said
     assert "without caching" in said[0]
+
+
+def _soak_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tfconflict_soak", REPO_ROOT / "scripts" / "soak.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_short_soak_no_wrong_answer_and_no_leak(
+    colab_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """scripts/soak.py in short: checks in a row in this process, faults at random, a shared and fresh caches.
+
+    Warnings are not recorded, as in the script: pytest keeps every log record of a test, and a record's
+    arguments (an exception, its traceback, the frames holding a failed request's socket) with it.
+    """
+    caplog.set_level(logging.ERROR)
+    soak = _soak_module()
+    snapshot = replace(resolve_selector("colab:2025-07-14"), source="file")
+    monkeypatch.setenv("TFCONFLICT_HTTP_TIMEOUT", "2")
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "2")
+    figures = soak.soak(12, 3, tmp_path, snapshot=snapshot, requests=("jax", "numpy<2"))
+    assert figures["wrong_answers"] == 0, figures["wrong"]
+    assert "crash" not in figures["outcomes"], figures["failures_by_kind"]
+    assert sum(figures["faults_injected"].values()) > 5
+    assert figures["end"]["fds"] <= figures["start"]["fds"] + 2
+    assert figures["end"]["threads"] <= figures["start"]["threads"]

@@ -1,0 +1,128 @@
+"""Peak memory of ``tfconflict check`` on real Colab runtimes (warm cache, the real index): the resource budget.
+
+Each measured run is a child process (``python -m analyzer check ...``); its peak resident set comes from
+``os.wait4`` (that child's ``ru_maxrss`` alone). The target is under 300 MB. ``--trace`` runs one check in this
+process under ``tracemalloc`` instead and prints where the memory is at its peak (top lines and files), which
+is how the hot spots in the closing note were found.
+
+    .venv/bin/python scripts/bench_memory.py [--runs 3] [--snapshot colab:latest --snapshot colab:2025-07-14]
+    .venv/bin/python scripts/bench_memory.py --trace --snapshot colab:2025-07-14
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_MB = 300.0
+DEFAULT_SNAPSHOTS = ("colab:latest", "colab:2025-07-14")
+
+
+def measure(spec: str, snapshot: str, extra: list[str]) -> tuple[float, float, int]:
+    """(peak RSS in MB, seconds, exit code) of one ``check`` in a child process."""
+    cmd = [sys.executable, "-m", "analyzer", "check", spec, "--snapshot", snapshot, "--format", "json", *extra]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(err.decode(errors="replace"))
+    return usage.ru_maxrss / 1024, seconds, proc.returncode
+
+
+def trace(spec: str, snapshot: str, extra: list[str], top: int) -> None:
+    """One check in this process under tracemalloc: what is held near the peak, by file and by line.
+
+    A watcher thread takes a snapshot each time the traced total passes its last high by 5%, so the last one
+    shows what was alive at (nearly) the peak, wherever in the run it came.
+    """
+    import contextlib
+    import io
+    import threading
+
+    from analyzer.cli import main
+
+    tracemalloc.start(1)
+    best: list[tracemalloc.Snapshot] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        high = 0
+        while not done.wait(0.05):
+            current, _ = tracemalloc.get_traced_memory()
+            if current > high * 1.05:
+                high = current
+                best[:] = [tracemalloc.take_snapshot()]
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["check", spec, "--snapshot", snapshot, "--format", "json", *extra])
+    done.set()
+    watcher.join()
+    current, peak = tracemalloc.get_traced_memory()
+    print(f"check {spec} --snapshot {snapshot} {' '.join(extra)}: exit {code}")
+    print(f"traced: peak {peak / 2**20:.1f} MB, still held at the end {current / 2**20:.1f} MB")
+    if not best:
+        return
+    stats = best[0].filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    total = sum(s.size for s in stats.statistics("filename"))
+    print(f"held at the last high the watcher saw: {total / 2**20:.1f} MB; by file:")
+    for stat in stats.statistics("filename")[:top]:
+        print(f"  {stat.size / 2**20:8.1f} MB  {stat.count:9d} blocks  {_short(stat.traceback[0].filename)}")
+    print("by line:")
+    for stat in stats.statistics("lineno")[:top]:
+        frame = stat.traceback[0]
+        print(f"  {stat.size / 2**20:8.1f} MB  {stat.count:9d} blocks  {_short(frame.filename)}:{frame.lineno}")
+
+
+def _short(filename: str) -> str:
+    for marker in ("/analyzer/", "/site-packages/", "/lib/python3"):
+        if marker in filename:
+            return filename[filename.index(marker) + 1 :]
+    return filename
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spec", default="tensorflow==2.12.0")
+    parser.add_argument("--snapshot", action="append", default=None, help="repeatable (default: latest, 2025-07-14)")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per snapshot, after one warm-up")
+    parser.add_argument("--no-conflict-set", action="store_true", help="pass --no-conflict-set to check")
+    parser.add_argument("--trace", action="store_true", help="tracemalloc hot spots of one in-process run")
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    extra = ["--no-conflict-set"] if args.no_conflict_set else []
+    snapshots = args.snapshot or list(DEFAULT_SNAPSHOTS)
+    if args.trace:
+        for snapshot in snapshots:
+            trace(args.spec, snapshot, extra, args.top)
+        return 0
+    worst = 0.0
+    print(f"check {args.spec} {' '.join(extra)} (warm cache: {os.environ.get('TFCONFLICT_CACHE_DIR', 'default')})")
+    for snapshot in snapshots:
+        measure(args.spec, snapshot, extra)  # warm-up: syncs, fills the cache
+        figures = [measure(args.spec, snapshot, extra) for _ in range(args.runs)]
+        peaks = sorted(f[0] for f in figures)
+        worst = max(worst, peaks[-1])
+        seconds = sorted(f[1] for f in figures)
+        print(
+            f"  {snapshot:20s} peak RSS {peaks[len(peaks) // 2]:6.1f} MB (max {peaks[-1]:.1f}), "
+            f"{seconds[len(seconds) // 2]:.2f} s, exit {figures[0][2]}"
+        )
+    verdict = "under" if worst < TARGET_MB else "OVER"
+    print(f"worst peak {worst:.1f} MB: {verdict} the {TARGET_MB:.0f} MB budget")
+    return 0 if worst < TARGET_MB else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
