@@ -477,7 +477,7 @@ def _check(index: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[st
     freeze = tmp_path / "freeze.txt"
     freeze.write_text("base==1.0\n")
     argv = ["check", "app", "--snapshot", str(freeze), "--python", "3.11", "--platform", "manylinux_2_35_x86_64"]
-    code = main([*argv, "--index-url", _secret_url(index), "--format", "json", "--budget", "10"])
+    code = main([*argv, "--index-url", _secret_url(index), "--format", "json", "--budget", "10", "--no-suggestions"])
     out = capsys.readouterr()
     return code, out.out, out.err
 
