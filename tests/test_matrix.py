@@ -222,3 +222,20 @@ def test_cli_release_must_be_in_the_range(colab_cache: Path, recorded: FixtureIn
                  recorded.index_url, "--format", "html", "-o", str(out), "--release", "colab@2e2ebf1142"])
     assert code == 2 and not out.exists()
     assert "--release colab@2e2ebf1142: no cpu release of the range" in capsys.readouterr().err
+
+
+def test_an_unreachable_index_is_a_value_in_every_row_and_exit_3(
+    colab_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["matrix", "numpy", "--since", "2025-08-14", "--until", "2025-08-15", "--workers", "1",
+                 "--index-url", f"http://127.0.0.1:{port}/simple/", "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 3, captured.err
+    data = json.loads(captured.out)
+    assert data["rows"] and all(r["verdict"] is None and "numpy" in r["error"] for r in data["rows"])
+    assert data["turning_points"] == [] and "Traceback" not in captured.err

@@ -245,8 +245,13 @@ def _source() -> MetadataSource:
     return source
 
 
-def _snapshot(i: int) -> Snapshot:
-    return load_snapshot(_JOB["catalog"], _JOB["groups"][i].release, _JOB["ignore"])
+def _snapshot(i: int) -> Snapshot | str:
+    """The row's snapshot, or why it cannot be read (a value for the row, not an exception out of the worker)."""
+    release: Release = _JOB["groups"][i].release
+    try:
+        return load_snapshot(_JOB["catalog"], release, _JOB["ignore"])
+    except TfconflictError as exc:
+        return f"cannot read {release.id}: {exc}"
 
 
 def _work(task: tuple[tuple[int, ...], str]) -> list[_Done]:
@@ -256,8 +261,12 @@ def _work(task: tuple[tuple[int, ...], str]) -> list[_Done]:
         return _sweep(indexes)
     out = []
     for i in indexes:
+        snapshot = _snapshot(i)
+        if isinstance(snapshot, str):
+            out.append(_Done(i, None, snapshot, 0.0))
+            continue
         report, error, seconds = _check(
-            _JOB["items"], _snapshot(i), _source(), conflict_set=mode == "set", budget=_JOB["budget"],
+            _JOB["items"], snapshot, _source(), conflict_set=mode == "set", budget=_JOB["budget"],
             constraints=_JOB["constraints"],
         )
         out.append(_Done(i, report, error, seconds))
@@ -273,6 +282,10 @@ def _sweep(indexes: Sequence[int]) -> list[_Done]:
     last: tuple[int, tuple[str, ...], _SetKey] | None = None
     for j in indexes:
         snapshot = _snapshot(j)
+        if isinstance(snapshot, str):
+            out.append(_Done(j, None, snapshot, 0.0))
+            last = None
+            continue
         started = time.perf_counter()
         if last is not None:
             first, candidates, key = last
