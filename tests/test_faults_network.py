@@ -289,8 +289,8 @@ def test_metadata_file_fault_falls_back_to_the_wheel(index_server: FixtureIndex,
 def test_a_trickling_answer_stops_at_its_deadline(
     index_server: FixtureIndex, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """One byte every 20 ms never trips a 50 ms read timeout; the answer's deadline (10 timeouts) stops it."""
-    monkeypatch.setenv("TFCONFLICT_HTTP_TIMEOUT", "0.05")
+    """One byte every 20 ms never trips a 100 ms read timeout; the answer's deadline (10 timeouts) stops it."""
+    monkeypatch.setenv("TFCONFLICT_HTTP_TIMEOUT", "0.1")
     monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "1")
     entry = (
         index_server.sdist("app", "1.0", ["dep"])
@@ -303,11 +303,11 @@ def test_a_trickling_answer_stops_at_its_deadline(
         files = engine.project("app")
         if where == "page":
             (problem,) = files.problems
-            assert problem.endswith("/simple/app/: cannot read the page: the answer took longer than 0.5 s")
+            assert problem.endswith("/simple/app/: cannot read the page: the answer took longer than 1 s")
         else:
             meta = engine.metadata(files.files[0])
             assert meta.status is MetadataStatus.UNAVAILABLE
-            assert meta.note.endswith(f"/files/{entry.filename}): the answer took longer than 0.5 s")
+            assert meta.note.endswith(f"/files/{entry.filename}): the answer took longer than 1 s")
     assert _attempts(index_server, path) == 1  # a server this slow is not asked again
 
 
@@ -359,6 +359,23 @@ def test_an_index_that_stalls_three_times_in_a_row_is_given_up(
     assert asked == {"/simple/app/", "/simple/dep/", "/simple/base/"} and len(stalled.log) == 3
     assert all(f.problems[0].endswith(f"no answer within {TIMEOUT} s") for f in found[:3])
     assert all("failed earlier in this run (3 requests in a row: no answer" in f.problems[0] for f in found[3:])
+
+
+def test_an_index_that_trickles_three_answers_in_a_row_is_given_up(
+    served: FixtureIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_TIMEOUT", "0.1")
+    with running_index() as trickling:
+        for name in NAMES:
+            trickling.wheel(name, "1.0")
+            trickling.faults[f"/simple/{name}/"] = trickle(0.02)
+        config = IndexConfig(served.index_url, (trickling.index_url,))
+        with MetadataEngine(config, cache=MetadataCache(), workers=1) as engine:
+            found = [engine.project(n) for n in NAMES]
+        asked = [r.path for r in trickling.log]
+    assert asked == ["/simple/app/", "/simple/dep/", "/simple/base/"]
+    assert all(f.problems[0].endswith("the answer took longer than 1 s") for f in found[:3])
+    assert all("failed earlier in this run (3 requests in a row: the answer took" in f.problems[0] for f in found[3:])
 
 
 def test_one_answer_between_stalls_resets_the_count(served: FixtureIndex, monkeypatch: pytest.MonkeyPatch) -> None:

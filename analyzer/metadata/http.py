@@ -5,8 +5,9 @@ Retry-After, capped so a hostile server cannot park us) and 5xx; never 404/410 o
 response's size is counted so the benchmark and the tests can say how many bytes were read.
 
 A host that cannot be reached (connection refused, no connection, no DNS answer: after every retry) or that
-stalled three requests in a row is not asked again in the same run: a private extra index behind a firewall
-would otherwise cost every one of hundreds of projects the full timeout.
+stalled three requests in a row (no answer in time, or an answer that did not finish in time) is not asked again
+in the same run: a private extra index behind a firewall would otherwise cost every one of hundreds of projects
+the full timeout.
 
 An answer's body must also be complete within ten read timeouts (read one socket read at a time), so a server
 trickling a byte at a time cannot hold a run either.
@@ -157,7 +158,11 @@ def _host(url: str) -> str:
 
 
 class _GuardedAdapter(HTTPAdapter):
-    """An adapter that remembers hosts that could not be reached and fails further requests to them at once."""
+    """An adapter that remembers hosts that could not be reached and fails further requests to them at once.
+
+    A stall is a request whose every attempt got no answer in time, or whose answer did not finish in time;
+    an answer read to its end clears the count (``iter_body`` reports both).
+    """
 
     def __init__(self, settings: HttpSettings, **kw: Any) -> None:
         super().__init__(**kw)
@@ -172,30 +177,26 @@ class _GuardedAdapter(HTTPAdapter):
         if reason is not None:
             raise HostDown(f"not asked: {host} failed earlier in this run ({reason})", request=request)
         try:
-            response = super().send(request, *args, **kw)
+            return super().send(request, *args, **kw)
         except requests.RequestException as exc:
-            self._note(host, exc)
+            cause = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+            if isinstance(cause, (NewConnectionError, ConnectTimeoutError, NameResolutionError)):
+                with self._lock:
+                    self.down.setdefault(host, describe_failure(exc, self.settings))
+            elif isinstance(cause, ReadTimeoutError):
+                self.stalled(host, describe_failure(exc, self.settings))
             raise
+
+    def stalled(self, host: str, what: str) -> None:
+        with self._lock:
+            self.stalls[host] += 1
+            if self.stalls[host] >= STALLS_BEFORE_DOWN:
+                self.down.setdefault(host, f"{STALLS_BEFORE_DOWN} requests in a row: {what}")
+
+    def answered(self, host: str) -> None:
         if self.stalls.get(host):
             with self._lock:
                 self.stalls[host] = 0
-        return response
-
-    def _note(self, host: str, exc: requests.RequestException) -> None:
-        reason: object = exc.args[0] if exc.args else None
-        if not isinstance(reason, MaxRetryError):
-            return
-        cause = reason.reason
-        with self._lock:
-            if isinstance(cause, (NewConnectionError, ConnectTimeoutError, NameResolutionError)):
-                self.down.setdefault(host, describe_failure(exc, self.settings))
-            elif isinstance(cause, ReadTimeoutError):
-                self.stalls[host] += 1
-                if self.stalls[host] >= STALLS_BEFORE_DOWN:
-                    self.down.setdefault(
-                        host,
-                        f"{STALLS_BEFORE_DOWN} requests in a row: {describe_failure(exc, self.settings)}",
-                    )
 
 
 def make_session(
@@ -238,22 +239,33 @@ def iter_body(response: requests.Response, settings: HttpSettings) -> Iterator[b
     """The body of a streamed response, piece by piece, within ``settings.deadline``; closes the response.
 
     One socket read at a time (``read1``), so the deadline is checked however slowly bytes come; urllib3's
-    errors come out as the ``requests`` errors a plain ``.content`` would raise.
+    errors come out as the ``requests`` errors a plain ``.content`` would raise. A body that stalls or ends
+    in time is reported to the session's guard (the count of stalls in a row per host).
     """
     deadline = time.monotonic() + settings.deadline
+    connection = getattr(response, "connection", None)
+    guard = connection if isinstance(connection, _GuardedAdapter) else None
+    host = _host(response.url or "")
     try:
         while True:
             chunk = response.raw.read1(256 * 1024, decode_content=True)
             if not chunk:
+                if guard is not None:
+                    guard.answered(host)
                 return
             if time.monotonic() > deadline:
-                raise TooSlow(f"the answer took longer than {settings.deadline:g} s")
+                slow = TooSlow(f"the answer took longer than {settings.deadline:g} s")
+                if guard is not None:
+                    guard.stalled(host, str(slow))
+                raise slow
             yield chunk
     except ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
     except DecodeError as exc:
         raise requests.exceptions.ContentDecodingError(exc) from exc
     except ReadTimeoutError as exc:
+        if guard is not None:
+            guard.stalled(host, f"no answer within {settings.read_timeout:g} s")
         raise requests.ConnectionError(exc) from exc
     finally:
         response.close()
