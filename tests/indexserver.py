@@ -3,7 +3,10 @@
 It serves PEP 691 JSON or PEP 503 HTML project pages (switchable), files built by ``tests/wheelfactory.py``,
 PEP 658 ``.metadata`` files for some, HTTP Range per file (switchable), ETag / 304 on pages, and the recorded
 real metadata of ``tests/data/index/`` (as ``.metadata`` files and tiny wheels generated on the fly). It counts
-requests and bytes per path so tests can assert what was read, and has a per-path fault hook for issue 7.
+requests and bytes per path so tests can assert what was read, and has a per-path fault hook for issue 7 with
+ready-made faults (``status_fault``, ``slow_headers``, ``slow_body``, ``trickle``, ``truncated_body``,
+``wrong_length``, ``replace_body``, ``whole_file``, ``redirect_loop``, ``drop_connection``); ``running_index()``
+starts a second index in a test.
 
 Usage: ``from tests.indexserver import index_server`` in a test module, then take the ``index_server`` fixture.
 """
@@ -32,6 +35,7 @@ from tests.wheelfactory import Built, make_sdist, make_wheel, metadata_text
 
 __all__ = [
     "RECORDED",
+    "Fault",
     "FileEntry",
     "FixtureIndex",
     "RequestLog",
