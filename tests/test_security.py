@@ -267,6 +267,7 @@ def test_credentials_in_an_index_url_never_leave_the_request(
 ) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(cache))
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "0")  # the failing page fails at once
     index_server.wheel("app", "1.0", ["lib>=1", "gone"])
     index_server.wheel("lib", "1.0", metadata_file=True)
     index_server.sdist("lib", "0.5")
