@@ -304,3 +304,19 @@ def test_credentials_in_an_index_url_never_leave_the_request(
     assert [t for t in texts if SECRET in t] == []
     assert SECRET.encode() not in _cache_text(cache)
     assert (cache / "metadata.sqlite3").exists()
+
+
+def test_no_analysed_package_code_runs_in_matrix(
+    trapped: tuple[FixtureIndex, Path, Path], colab_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """matrix checks the request against real Colab releases (their pins unknown to this index: opaque)."""
+    index, _, marker = trapped
+    code = main(["matrix", "trapwheel==2.0", "trapdynamic", "--since", "2025-07-10", "--until", "2025-07-20",
+                 "--sets", "none", "--workers", "1", "--format", "json", "--index-url", index.index_url])
+    out = capsys.readouterr()
+    assert code in (0, 1), out.err
+    assert json.loads(out.out)["rows"]
+    read = {r.path.rsplit("/", 1)[-1] for r in index.requests_for("/files/")}
+    assert {"trapwheel-2.0-py3-none-any.whl", "trapdynamic-1.0.tar.gz"} <= read, read
+    assert not marker.exists()
+    assert not {"trapwheel", "trapsdist", "trapdynamic"} & set(sys.modules)
