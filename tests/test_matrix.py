@@ -239,3 +239,14 @@ def test_an_unreachable_index_is_a_value_in_every_row_and_exit_3(
     data = json.loads(captured.out)
     assert data["rows"] and all(r["verdict"] is None and "numpy" in r["error"] for r in data["rows"])
     assert data["turning_points"] == [] and "Traceback" not in captured.err
+
+
+def test_cli_output_never_overwrites_the_history(
+    colab_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.bundle"
+    history.write_bytes(b"not really a bundle")
+    monkeypatch.setenv("TFCONFLICT_COLAB_REPO", str(history))
+    code = main(["matrix", "numpy", "--format", "json", "-o", str(history)])
+    assert code == 2 and "would overwrite an input file" in capsys.readouterr().err
+    assert history.read_bytes() == b"not really a bundle"

@@ -8,6 +8,7 @@ Settings not given here come from the project configuration, as for ``check`` (i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -20,7 +21,7 @@ from analyzer.cli.check import (
     engine_for,
     settings_from_args,
 )
-from analyzer.cli.common import add_colab_repo_option
+from analyzer.cli.common import COLAB_REPO_ENV, add_colab_repo_option
 from analyzer.cli.indexopts import add_index_options
 from analyzer.config import fails
 from analyzer.errors import ExitCode, InputError
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     output = Path(args.output) if args.output else None
     if output is not None:
-        _refuse_input_as_output(output, args, settings.origin)
+        _refuse_input_as_output(output, args, settings.origin, settings.colab_repo)
     ignore = settings.ignore
     skipped = [i for i in items if i.name in ignore]
     items = tuple(i for i in items if i.name not in ignore)
@@ -211,13 +212,16 @@ def _check_release(catalog: Catalog, kind: str, since: date | None, until: date 
         raise InputError(f"--release {release}: no {kind} release of the range has this id (its releases: {shown})")
 
 
-def _refuse_input_as_output(output: Path, args: argparse.Namespace, config: Path | None) -> None:
+def _refuse_input_as_output(
+    output: Path, args: argparse.Namespace, config: Path | None, colab_repo: str | None
+) -> None:
     """``-o`` never overwrites a file the user gave as input (requirements, constraints, configuration, history)."""
     inputs = [*args.requirement, *args.constraint]
     if config is not None:
         inputs.append(str(config))
-    if getattr(args, "colab_repo", None):
-        inputs.append(args.colab_repo)
+    for repo in (colab_repo, os.environ.get(COLAB_REPO_ENV)):
+        if repo and "://" not in repo:
+            inputs.append(repo)
     target = output.expanduser().resolve()
     for name in inputs:
         if Path(name).expanduser().resolve() == target:
