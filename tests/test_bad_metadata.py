@@ -9,6 +9,7 @@ on them; where a right answer exists the check gives it, and the report names wh
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,19 @@ def test_metadata_that_is_not_metadata_is_unavailable_and_named(
     report = _check(wild, tmp_path, capsys, "junk")
     assert report["verdict"] == "fits" and _installs(report) == {"junk": "1.0"}
     assert "junk 1.0: metadata unavailable" in _warnings(report) and "not core metadata" in _warnings(report)
+
+
+def test_an_implausibly_large_metadata_is_refused_unread(
+    wild: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a 9 MB description that does not compress (hex digits: about 4.5 MB in the zip)
+    data = metadata_text("vast", "1.0", ["dep<2"]) + secrets.token_hex(9 * 1024 * 1024 // 2).encode()
+    entry = wild.wheel("vast", "1.0", metadata=data)
+    report = _check(wild, tmp_path, capsys, "vast")
+    assert report["verdict"] == "fits" and "vast 1.0: metadata unavailable" in _warnings(report)
+    assert "METADATA is implausibly large" in _warnings(report)
+    # the zip directory said how large it is: its bytes were never fetched
+    assert wild.bytes_for(f"/files/{entry.filename}") < 100_000
 
 
 # -- fuzz: whatever a Requires-Dist line holds, parsing answers -------------------------------------------------
