@@ -460,6 +460,9 @@ def resolve(
 
 _MAX_PROPAGATION_PASSES = 4
 _PROPAGATION_BATCH = 8
+_MAX_PROPAGATION_BATCH = 64
+_FIRST_LOOK = 2
+"""Candidates of a domain read first: the installed one and the newest usually settle it."""
 _MAX_CAUSES = 12
 
 
@@ -527,15 +530,14 @@ def _propagate(
             dict.fromkeys([*requested, *(d for n in requested for d, _ in _deps(factory, fixed.get(n)))])
         )
         order += sorted((set(on) | set(must)) - set(order))
-        for name in order:
+
+        def worth_a_look(
+            name: NormalizedName, on: Mapping[NormalizedName, Any] = on, ranges: _Ranges = ranges
+        ) -> bool:
+            """Not fixed, must be installed, and not a pin left as it is: its domain is scanned."""
             reqs = on.get(name, [])
-            if name in fixed:
-                bad = [(r, p) for r, p in reqs if not factory.contains(r, fixed[name].version)]
-                if bad:
-                    return _propagated_conflict(name, bad, [], why, via, free, on), None
-                continue
-            if name not in on and name not in must:
-                continue
+            if name in fixed or (name not in on and name not in must):
+                return False
             inst = installed.get(name)
             if (
                 name not in must
@@ -544,10 +546,21 @@ def _propagate(
             ):
                 # a pin the question leaves out stays as it is when its requirers accept it: its own requirements
                 # are checked only if the answer takes it in (kept and freed pins' requirements always are)
+                return False
+            if name not in on and not _worth_scanning(factory, inst, fixed, ranges):
+                return False
+            return not ((name in checked and not reqs) or name in direct)
+
+        # cold, each scan would wait on its own fetch: the first look at every domain is fetched at once
+        _first_look(factory, [n for n in order if worth_a_look(n)], on, installed, ranges)
+        for name in order:
+            reqs = on.get(name, [])
+            if name in fixed:
+                bad = [(r, p) for r, p in reqs if not factory.contains(r, fixed[name].version)]
+                if bad:
+                    return _propagated_conflict(name, bad, [], why, via, free, on), None
                 continue
-            if name not in on and not _worth_scanning(factory, installed.get(name), fixed, ranges):
-                continue
-            if (name in checked and not reqs) or name in direct:
+            if not worth_a_look(name):
                 continue
             checked.add(name)
             domain = _domain(factory, name, reqs, installed)
@@ -555,8 +568,12 @@ def _propagate(
             clashes: list[tuple[Candidate, NormalizedName, Requirement]] = []
             # newest first, a few at a time: two survivors already prove it neither empty nor fixed, and only
             # a project that truly has no version left needs every version's metadata
-            for start in range(0, len(domain), _PROPAGATION_BATCH):
-                batch = domain[start : start + _PROPAGATION_BATCH]
+            start, size = 0, _FIRST_LOOK
+            while start < len(domain):
+                batch = domain[start : start + size]
+                start += size
+                # deeper, larger batches: a project whose recent versions all clash is read in a few round trips
+                size = min(max(size * 2, _PROPAGATION_BATCH), _MAX_PROPAGATION_BATCH)
                 factory.prefetch(c.file for c in batch if c.file is not None and c._info is None)
                 for c in batch:
                     clash = ranges.clash(c)
@@ -692,6 +709,40 @@ class _Ranges:
             found = self.clash(cand) is not None
             self._dead[key] = found
         return found
+
+
+def _first_look(
+    factory: Factory,
+    names: Sequence[NormalizedName],
+    on: Mapping[NormalizedName, Sequence[tuple[Requirement, Candidate]]],
+    installed: Mapping[NormalizedName, InstalledCandidate],
+    ranges: _Ranges,
+) -> None:
+    """Fetch together, level by level, what the scans of ``names`` will read: their pages, then the first
+    candidates of every domain at once, then the next batch of those that still lack two survivors, and so on.
+
+    Only the fetching is batched across projects (a cold scan would otherwise wait on one round trip per batch
+    per project); what the scans decide is unchanged.
+    """
+    if not names:
+        return
+    factory.prefetch_projects(n for n in names if n not in installed)
+    domains = {n: _domain(factory, n, on.get(n, []), installed) for n in names}
+    alive = dict.fromkeys(names, 0)
+    start, size = 0, _FIRST_LOOK
+    pending = list(names)
+    while pending:
+        factory.prefetch(
+            c.file
+            for n in pending
+            for c in domains[n][start : start + size]
+            if c._info is None and c.file is not None
+        )
+        for n in pending:
+            alive[n] += sum(1 for c in domains[n][start : start + size] if ranges.clash(c) is None)
+        start += size
+        size = min(max(size * 2, _PROPAGATION_BATCH), _MAX_PROPAGATION_BATCH)
+        pending = [n for n in pending if alive[n] < 2 and start < len(domains[n])]
 
 
 def _deps(factory: Factory, cand: Candidate | None) -> tuple[tuple[NormalizedName, Requirement], ...]:

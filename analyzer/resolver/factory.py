@@ -241,10 +241,14 @@ class Factory:
             self._metadata[key] = meta
         return meta
 
-    def prefetch(self, files: Iterable[DistFile]) -> None:
-        todo = [
+    def unfetched(self, files: Iterable[DistFile]) -> list[DistFile]:
+        """The files whose metadata this factory has neither read nor asked for yet."""
+        return [
             f for f in files if _file_key(f) not in self._prefetched and _file_key(f) not in self._metadata
         ]
+
+    def prefetch(self, files: Iterable[DistFile]) -> None:
+        todo = self.unfetched(files)
         if todo:
             self._prefetched.update(map(_file_key, todo))
             try:
