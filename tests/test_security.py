@@ -11,7 +11,6 @@ import logging
 import sqlite3
 import subprocess
 import sys
-import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import urllib3.util.connection
 
 from analyzer.cli import main
 from tests.conftest import REPO_ROOT
-from tests.indexserver import FixtureIndex, _Handler, _Server, index_server  # noqa: F401 - pytest fixture
+from tests.indexserver import FixtureIndex, _Handler, index_server, running_index  # noqa: F401 - fixture
 from tests.wheelfactory import Built, make_wheel
 
 ANALYZER = REPO_ROOT / "analyzer"
@@ -159,20 +158,8 @@ def test_the_static_check_finds_what_it_looks_for() -> None:
 @pytest.fixture
 def elsewhere() -> Iterator[FixtureIndex]:
     """A second server, on another port: where direct references point."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    index = FixtureIndex()
-    server.index = index
-    server.stopping = threading.Event()  # the fault hooks wait on it
-    index.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with running_index() as index:
         yield index
-    finally:
-        server.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
