@@ -1,4 +1,5 @@
-"""Benchmark ``tfconflict check tensorflow==2.12.0`` against ``uv pip compile`` on the same question, cold and warm.
+"""Benchmark ``tfconflict check SPEC`` (default tensorflow==2.12.0; ``--spec`` is repeatable) against ``uv pip compile``
+on the same question, cold and warm.
 
 The question: the request plus the image's pins as constraints (the requested names excepted), for the image's
 Python and platform. tfconflict answers it whole (installable? pip's changes and breakage, the minimal conflicting
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,60 +117,29 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--spec", default="tensorflow==2.12.0")
-    parser.add_argument(
-        "--snapshot", action="append", help=f"repeatable (default: {' and '.join(SNAPSHOTS)})"
-    )
-    parser.add_argument("--index-url", default=PYPI_SIMPLE_ENDPOINT)
-    parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
-    parser.add_argument("--platform", default="x86_64-manylinux_2_35", help="uv's --python-platform")
-    parser.add_argument("--skip-cli", action="store_true", help="time run_check only, not the CLI subprocess")
-    parser.add_argument(
-        "--skip-full", action="store_true", help="time --no-conflict-set only, not the full report"
-    )
-    parser.add_argument("--worker", nargs=2, metavar=("SELECTOR", "CONFLICT_SET"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        worker(args.worker[0], args.spec, args.index_url, args.worker[1] == "1")
-        return 0
-
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    if not Path(uv).exists():
-        print(
-            "uv is missing: pip install uv (a benchmark tool, not a dependency of tfconflict)",
-            file=sys.stderr,
-        )
-        return 2
-    uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    from analyzer.paths import cache_dir
+def run_case(
+    spec: str,
+    args: argparse.Namespace,
+    uv: str,
+    synced: Path,
+    work: Path,
+    row: Callable[..., None],
+) -> None:
+    """Time one request on every snapshot: uv, then run_check and the CLI, cold and warm."""
     from analyzer.request import parse_specs
 
-    synced = cache_dir()
-    work = Path(tempfile.mkdtemp(prefix="bench-check-"))
-    request_names = {item.name for item in parse_specs([args.spec])}
-    rows: list[tuple[str, str, str, str, float | None, float | None]] = []
-
-    def row(tool: str, case: str, cold: float | None, warm: float | None, note: str = "") -> None:
-        rows.append((tool, case, note, "", cold, warm))
-        print(
-            f"  {tool:28} {case:22} cold {fmt(cold, args.timeout):>8}  warm {fmt(warm, args.timeout):>8}  {note}",
-            flush=True,
-        )
-
-    print(f"{args.spec}; {uv_version}; timeout {args.timeout:.0f} s per run; work folder {work}")
+    request_names = {item.name for item in parse_specs([spec])}
+    slug = "".join(c if c.isalnum() else "_" for c in spec)
     for selector in args.snapshot or SNAPSHOTS:
         # uv: the same question, image pins as constraints
-        constraints = work / f"constraints-{selector.replace(':', '_')}.txt"
+        case = f"{selector.replace(':', '_')}-{slug}"
+        constraints = work / f"constraints-{case}.txt"
         count, skipped, python = uv_constraints(selector, request_names, constraints)
         print(
             f"\n{selector}: Python {python}; {count} pins as uv constraints; skipped {len(skipped)} "
             f"(direct references or local versions): {', '.join(skipped[:12])}{' ...' if len(skipped) > 12 else ''}"
         )
-        uv_cache = work / f"uv-cache-{selector.replace(':', '_')}"
+        uv_cache = work / f"uv-cache-{case}"
         uv_cmd = [
             uv,
             "pip",
@@ -197,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 done = subprocess.run(
                     uv_cmd,
-                    input=args.spec + "\n",
+                    input=spec + "\n",
                     capture_output=True,
                     text=True,
                     env=env,
@@ -208,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 note = "resolves" if done.returncode == 0 else "no solution (first conflict)"
             except subprocess.TimeoutExpired:
                 uv_times.append(None)
-        row("uv pip compile", selector, uv_times[0], uv_times[1], note)
+        row("uv pip compile", f"{spec} @ {selector}", uv_times[0], uv_times[1], note)
 
         results: dict[str, tuple[float | None, float | None]] = {"uv": (uv_times[0], uv_times[1])}
         for conflict_set in (False,) if args.skip_full else (False, True):
@@ -222,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     sys.executable,
                     __file__,
                     "--spec",
-                    args.spec,
+                    spec,
                     "--index-url",
                     args.index_url,
                     "--worker",
@@ -240,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                     times.append(None)
                     if code is not None:
                         verdict = "error: " + out.strip().splitlines()[-1] if out.strip() else f"exit {code}"
-            row("tfconflict run_check", selector, times[0], times[1], f"{label}; {verdict}")
+            row("tfconflict run_check", f"{spec} @ {selector}", times[0], times[1], f"{label}; {verdict}")
             results[f"run_check {label}"] = (times[0], times[1])
             if args.skip_cli:
                 continue
@@ -253,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     "-m",
                     "analyzer",
                     "check",
-                    args.spec,
+                    spec,
                     "--snapshot",
                     selector,
                     "--index-url",
@@ -266,15 +237,67 @@ def main(argv: list[str] | None = None) -> int:
                 seconds, out, code = timed_run(cmd, clean_env(cache), args.timeout)
                 cli_times.append(seconds)
                 note = f"{label}; exit {code}" if code is not None else label
-            row("tfconflict CLI", selector, cli_times[0], cli_times[1], note)
+            row("tfconflict CLI", f"{spec} @ {selector}", cli_times[0], cli_times[1], note)
             results[f"CLI {label}"] = (cli_times[0], cli_times[1])
 
         uv_cold, uv_warm = results["uv"]
-        print(f"  ratios tfconflict/uv on {selector} (goal: warm <= 1, cold <= 2):")
+        print(f"  ratios tfconflict/uv, {spec} on {selector} (goal: warm <= 1, cold <= 2):")
         for key, (cold, warm) in results.items():
             if key == "uv":
                 continue
             print(f"    {key:32} cold {ratio(cold, uv_cold):>8}  warm {ratio(warm, uv_warm):>8}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--spec",
+        action="append",
+        help="the request (repeatable: each is timed on each snapshot; default tensorflow==2.12.0)",
+    )
+    parser.add_argument(
+        "--snapshot", action="append", help=f"repeatable (default: {' and '.join(SNAPSHOTS)})"
+    )
+    parser.add_argument("--index-url", default=PYPI_SIMPLE_ENDPOINT)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
+    parser.add_argument("--platform", default="x86_64-manylinux_2_35", help="uv's --python-platform")
+    parser.add_argument("--skip-cli", action="store_true", help="time run_check only, not the CLI subprocess")
+    parser.add_argument(
+        "--skip-full", action="store_true", help="time --no-conflict-set only, not the full report"
+    )
+    parser.add_argument("--worker", nargs=2, metavar=("SELECTOR", "CONFLICT_SET"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    specs = args.spec or ["tensorflow==2.12.0"]
+    if args.worker:
+        worker(args.worker[0], specs[0], args.index_url, args.worker[1] == "1")
+        return 0
+
+    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(uv).exists():
+        print(
+            "uv is missing: pip install uv (a benchmark tool, not a dependency of tfconflict)",
+            file=sys.stderr,
+        )
+        return 2
+    uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    from analyzer.paths import cache_dir
+
+    synced = cache_dir()
+    work = Path(tempfile.mkdtemp(prefix="bench-check-"))
+    rows: list[tuple[str, str, str, str, float | None, float | None]] = []
+
+    def row(tool: str, case: str, cold: float | None, warm: float | None, note: str = "") -> None:
+        rows.append((tool, case, note, "", cold, warm))
+        print(
+            f"  {tool:28} {case:40} cold {fmt(cold, args.timeout):>8}  warm {fmt(warm, args.timeout):>8}  {note}",
+            flush=True,
+        )
+
+    print(f"{uv_version}; timeout {args.timeout:.0f} s per run; work folder {work}")
+    for spec in specs:
+        run_case(spec, args, uv, synced, work, row)
 
     print("\ntool | case | cold s | warm s | note")
     for tool, case, note, _, cold, warm in rows:
