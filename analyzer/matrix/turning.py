@@ -75,9 +75,14 @@ def turning_points(
 def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> TurningPoint:
     """Why ``after`` answers differently from ``before``: the Python change, and the changed pins in the chain."""
     d = diff(a, b)
-    python = (before.python, after.python) if _minor(before.python) != _minor(after.python) else None
-    # the chains of the rows that do not fit: what pip moves or breaks on either side of the change
-    explained = [r for r in (before, after) if not r.fits and r.report is not None]
+    installability = Verdict.NOT_INSTALLABLE in (before.verdict, after.verdict)
+    moved_python = _minor(before.python) != _minor(after.python) or (
+        installability and before.python != after.python
+    )
+    python = (before.python, after.python) if moved_python else None
+    # the chains of the rows that do not fit: what pip moves or breaks on either side of the change; when either
+    # side is not installable, the interpreter and platform decide (installability reads no pin), so none is blamed
+    explained = [] if installability else [r for r in (before, after) if not r.fits and r.report is not None]
     chain = frozenset().union(*(chain_names(r.report) for r in explained if r.report is not None))
     old, new = a.by_name, b.by_name
     moved = [NormalizedName(n) for n in sorted(d.changed_names & chain)]
@@ -93,14 +98,16 @@ def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> Tu
     causes: list[str] = []
     if python is not None:
         causes.append(f"Python {python[0]} -> {python[1]}")
+    if installability and d.platform is not None:
+        causes.append(f"platform {d.platform[0]} -> {d.platform[1]}")
     if pins:
         causes.append("changed pins in the reason chain: " + ", ".join(p.text for p in pins))
     other = len(d.changed_names) - len(pins)
     if not causes:
         why = (
             f"none of the {len(d.changed_names)} changed pin(s) is in the reason chain"
-            if explained and after.verdict is not Verdict.NOT_INSTALLABLE
-            else "the cause is not in the pins"
+            if not installability
+            else "whether it installs depends on the interpreter and platform, not on the pins"
         )
         causes.append(why)
     sentence = f"{after.release} ({after.day.isoformat()}): {change}; " + "; ".join(causes)
