@@ -19,7 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from analyzer.diagnosis.conflict_set import SEARCH_MAX_ROUNDS, minimal_conflicting_set
 from analyzer.diagnosis.graph import image_graph
 from analyzer.diagnosis.installable import installability
-from analyzer.diagnosis.pip_prediction import predict
+from analyzer.diagnosis.pip_prediction import PipPrediction, predict
 from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.suggestions import suggestions
 from analyzer.environment import TargetEnvironment
@@ -27,7 +27,7 @@ from analyzer.errors import MetadataUnavailable
 from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, RuntimeSummary
 from analyzer.request import RequestItem
-from analyzer.resolver import resolve
+from analyzer.resolver import WarningKind, resolve
 from analyzer.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -85,6 +85,7 @@ def run_check(
     ignored = before.edges()
     limits = constraint_map(constraints, env)
     prediction = timed("pip prediction", lambda: predict(request, snapshot, env, source, constraints=limits))
+    _require_request_metadata(requested_names, prediction)
     # the searches ask the resolver many questions: every one of them under the same constraints
     resolver = None
     if limits:
@@ -133,6 +134,22 @@ def constraint_map(
         name = canonicalize_name(c.name)
         out[name] = out.get(name, SpecifierSet()) & c.specifier
     return out
+
+
+def _require_request_metadata(names: Sequence[NormalizedName], prediction: PipPrediction) -> None:
+    """Exit code 3 as well: the version pip would install of a requested project has metadata that cannot be read
+    (HTTP errors, no METADATA, a corrupt zip), so nothing can be said of what it brings; pip would stop there too.
+    A dependency's unreadable metadata is only a warning: the analysis goes on with it opaque."""
+    chosen = {c.name: c.new for c in (*prediction.changes, *prediction.unchanged)}
+    unreadable = [
+        w
+        for w in prediction.warnings
+        if w.kind is WarningKind.METADATA_UNAVAILABLE and w.name in names and chosen.get(w.name) == w.version
+    ]
+    if prediction.ok and unreadable:
+        raise MetadataUnavailable(
+            "cannot analyse the request: " + "; ".join(w.message for w in unreadable), package=unreadable[0].name
+        )
 
 
 def _require_projects(items: Sequence[RequestItem], source: MetadataSource) -> None:

@@ -245,9 +245,24 @@ def test_metadata_that_is_not_metadata_is_unavailable_and_named(
     wild: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes
 ) -> None:
     wild.wheel("junk", "1.0", metadata=data)
-    report = _check(wild, tmp_path, capsys, "junk")
-    assert report["verdict"] == "fits" and _installs(report) == {"junk": "1.0"}
+    wild.wheel("app", "1.0", ["junk"])
+    report = _check(wild, tmp_path, capsys, "app")
+    assert report["verdict"] == "fits" and _installs(report) == {"app": "1.0", "junk": "1.0"}
+    assert report["pip"]["opaque"] == ["junk"]
     assert "junk 1.0: metadata unavailable" in _warnings(report) and "not core metadata" in _warnings(report)
+
+
+def test_a_request_whose_metadata_is_not_metadata_cannot_be_analysed(
+    wild: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wild.wheel("junk", "1.0", metadata=b"\x00\x01garbage")
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text("base==1.0\n")
+    code = main(["check", "junk", "--snapshot", str(freeze), "--python", "3.11", "--index-url", wild.index_url])
+    err = capsys.readouterr().err
+    assert code == 3 and "Traceback" not in err
+    assert "cannot analyse the request: junk 1.0: metadata unavailable (junk-1.0-py3-none-any.whl)" in err
+    assert "not core metadata" in err
 
 
 def test_an_implausibly_large_metadata_is_refused_unread(
@@ -256,7 +271,8 @@ def test_an_implausibly_large_metadata_is_refused_unread(
     # a 9 MB description that does not compress (hex digits: about 4.5 MB in the zip)
     data = metadata_text("vast", "1.0", ["dep<2"]) + secrets.token_hex(9 * 1024 * 1024 // 2).encode()
     entry = wild.wheel("vast", "1.0", metadata=data)
-    report = _check(wild, tmp_path, capsys, "vast")
+    wild.wheel("app", "1.0", ["vast"])
+    report = _check(wild, tmp_path, capsys, "app")
     assert report["verdict"] == "fits" and "vast 1.0: metadata unavailable" in _warnings(report)
     assert "METADATA is implausibly large" in _warnings(report)
     # the zip directory said how large it is: its bytes were never fetched

@@ -500,7 +500,7 @@ def _check(index: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 @pytest.mark.parametrize(("case", "target"), CLI_CASES)
-def test_cli_goes_on_with_the_package_marked(
+def test_cli_goes_on_with_the_dependency_marked(
     served: FixtureIndex,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -525,6 +525,12 @@ def test_cli_goes_on_with_the_package_marked(
         assert code == 3, err
         assert out == "" and f"cannot look up app: {url}: " in err and case.said(target) in err
         return
+    if target == "wheel" and not case.wheel_ok:
+        # the version pip would install of the request has no readable metadata: what it brings is unknown
+        assert code == 3, err
+        assert out == "" and "cannot analyse the request: app 1.0: metadata unavailable" in err
+        assert url in err and case.said(target) in err
+        return
     assert code in (0, 1), err
     report = json.loads(out)
     warnings = "\n".join(report["warnings"])
@@ -537,7 +543,7 @@ def test_cli_goes_on_with_the_package_marked(
     elif case.wheel_ok:
         assert report["verdict"] == "fits" and package not in warnings
     else:
-        # the analysis went on: the package is installed, its requirements unknown, and the warning says why
+        # the analysis went on: the dependency is installed, its requirements unknown, and the warning says why
         assert report["verdict"] == "fits" and report["pip"]["opaque"] == [package]
         assert f"{package} 1.0: metadata unavailable" in warnings and url in warnings
         assert case.said(target) in warnings
