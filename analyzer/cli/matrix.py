@@ -79,7 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--release", metavar="ID", default=None,
-        help="html: the release whose reason chains are shown (default: the first turning point's)",
+        help="html: the release whose reason chains are shown (default: the turning point the page leads with)",
     )
     parser.add_argument(
         "--with-reports", action="store_true", help="json: embed every row's full check report"
