@@ -724,6 +724,14 @@ def _first_look(
     Only the fetching is batched across projects (a cold scan would otherwise wait on one round trip per batch
     per project); what the scans decide is unchanged.
     """
+    # a project met again under the same requirements was looked at already (the search asks many questions)
+    fresh = []
+    for n in names:
+        key = (n, frozenset(id(r) for r, _ in on.get(n, ())))
+        if key not in factory.looked:
+            factory.looked.add(key)
+            fresh.append(n)
+    names = fresh
     if not names:
         return
     factory.prefetch_projects(n for n in names if n not in installed)

@@ -91,6 +91,8 @@ class Factory:
             tuple[NormalizedName, frozenset[int], frozenset[str]], tuple[Version, ...]
         ] = {}
         """Versions of a project that a set of requirements (by identity) leaves: the searches' propagation."""
+        self.looked: set[tuple[NormalizedName, frozenset[int]]] = set()
+        """Projects (with the requirements on them) whose domains propagation has fetched ahead."""
         self.python = PythonCandidate(self, Version(env.python_full))
         self.lock = threading.Lock()
         self.lookup_warnings: dict[NormalizedName, ResolverWarning] = {}
