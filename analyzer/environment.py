@@ -76,13 +76,29 @@ class TargetEnvironment:
             "extra": "",
         }
 
+    @cached_property
+    def _marker_memo(self) -> dict[tuple[int, frozenset[str] | tuple[str, ...]], tuple[Marker, bool]]:
+        """(id of a marker, extras) -> (the marker, its answer): requirement objects are shared by every stage
+        (one metadata memo), so a check asks about the same few thousand markers some 50,000 times. The marker is
+        kept in the value, so its id cannot be reused while the answer is remembered."""
+        return {}
+
     def evaluate(self, marker: Marker | None, extras: frozenset[str] | tuple[str, ...] = ()) -> bool:
-        """Whether ``marker`` holds on the target, with the given extras requested."""
+        """Whether ``marker`` holds on the target, with the given extras requested.
+
+        Raises what ``packaging`` raises for a marker it cannot evaluate (not remembered: it raises again)."""
         if marker is None:
             return True
+        key = (id(marker), extras)
+        hit = self._marker_memo.get(key)
+        if hit is not None and hit[0] is marker:
+            return hit[1]
         if not extras:
-            return marker.evaluate(dict(self.markers))
-        return any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
+            answer = marker.evaluate(dict(self.markers))
+        else:
+            answer = any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
+        self._marker_memo[key] = (marker, answer)
+        return answer
 
     def python_allowed(self, requires_python: SpecifierSet | None) -> bool:
         """Whether the target interpreter satisfies a Requires-Python, pre-releases included as pip does."""

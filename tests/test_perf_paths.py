@@ -238,3 +238,33 @@ def test_a_warm_offline_answer_does_not_import_the_page_parsers(index_server: Fi
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["9 3 ['dep>=1.1']", "False"]
+
+
+MARKER_TEXTS = [
+    'python_version < "3.12"',
+    'python_version >= "3.12"',
+    'sys_platform == "win32"',
+    'extra == "gpu"',
+    'extra == "gpu" and python_version < "3.12"',
+    'platform_machine == "x86_64" or extra == "test"',
+]
+
+
+def test_marker_memo_answers_as_packaging_does_even_when_ids_are_reused() -> None:
+    from packaging.markers import Marker
+
+    values = {**ENV.markers}
+    for extras in ((), ("gpu",), ("test", "gpu")):
+        for _ in range(3):  # fresh objects each pass: CPython reuses the ids of the ones just freed
+            for text in MARKER_TEXTS:
+                marker = Marker(text)
+                expected = any(marker.evaluate({**values, "extra": e}) for e in ("", *extras))
+                assert ENV.evaluate(marker, extras) is expected, (text, extras)
+                assert ENV.evaluate(marker, extras) is expected  # the remembered answer
+                del marker
+    assert ENV.evaluate(Marker('python_version < "3.12"')) and not ENV.evaluate(Marker('extra == "gpu"'))
+    assert ENV.evaluate(Marker('extra == "gpu"'), ("gpu",))
+    bad = Marker('python_version ~= "foo"')
+    for _ in range(2):  # packaging's error is raised every time, never remembered as an answer
+        with pytest.raises(ValueError):
+            ENV.evaluate(bad)

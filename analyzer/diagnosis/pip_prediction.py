@@ -251,7 +251,6 @@ def _whitelist(
     changed: frozenset[NormalizedName], after: dict[NormalizedName, InstalledDist], env: TargetEnvironment
 ) -> frozenset[NormalizedName]:
     """pip's ``_create_whitelist``: what it installed, plus installed packages that depend on any of it."""
-    markers = {**env.markers, "extra": ""}
     out = set(changed)
     for name, dist in after.items():
         if name in out or dist.requirements is None:
@@ -260,7 +259,7 @@ def _whitelist(
             if canonicalize_name(req.name) not in changed:
                 continue
             try:
-                holds = req.marker is None or req.marker.evaluate(dict(markers))
+                holds = env.evaluate(req.marker)
             except (ValueError, TypeError):
                 holds = False
             if holds:

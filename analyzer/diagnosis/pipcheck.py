@@ -106,7 +106,6 @@ def check(
     only: frozenset[NormalizedName] | None = None,
 ) -> CheckResult:
     """``pip check`` over ``versions`` on ``env``; ``only`` limits the parents checked (pip's whitelist)."""
-    markers = {**env.markers, "extra": ""}
     out: list[Violation] = []
     opaque: list[NormalizedName] = []
     for name in sorted(versions):
@@ -117,7 +116,7 @@ def check(
             opaque.append(name)
             continue
         for req in dist.requirements:
-            if not _holds(req, markers):
+            if not _holds(req, env):
                 continue
             dep = canonicalize_name(req.name)
             present = versions.get(dep)
@@ -129,11 +128,10 @@ def check(
     return CheckResult(violations=tuple(sorted(set(out))), opaque=tuple(opaque))
 
 
-def _holds(req: Requirement, markers: Mapping[str, str]) -> bool:
-    if req.marker is None:
-        return True
+def _holds(req: Requirement, env: TargetEnvironment) -> bool:
+    """The marker with ``extra`` empty, as pip check reads it; through ``env`` so the answer is remembered."""
     try:
-        return req.marker.evaluate(dict(markers))
+        return env.evaluate(req.marker)
     except (ValueError, TypeError):  # an unevaluable marker: pip would skip the line too
         return False
 

@@ -477,7 +477,7 @@ class Factory:
 
     def _marker_holds(self, marker: Marker, extras: frozenset[NormalizedName]) -> bool:
         if not extras:
-            return marker.evaluate({**self._markers, "extra": ""})
+            return self.env.evaluate(marker)  # the same question as the target's, remembered there
         return any(marker.evaluate({**self._markers, "extra": extra}) for extra in sorted(extras))
 
     def evaluation_warnings(self, base: Candidate) -> tuple[ResolverWarning, ...]:
