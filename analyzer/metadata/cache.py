@@ -13,6 +13,8 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -25,7 +27,14 @@ from typing import Any
 
 from analyzer.paths import cache_dir
 
-__all__ = ["CacheInfo", "CachedPage", "MetadataCache", "default_cache_path", "gc_paused", "reclaim_frozen"]
+__all__ = [
+    "CacheInfo",
+    "CachedPage",
+    "MetadataCache",
+    "default_cache_path",
+    "gc_paused",
+    "reclaim_frozen",
+]
 
 log = logging.getLogger(__name__)
 
@@ -285,17 +294,17 @@ class MetadataCache:
             self._damaged(generation, exc)
             return None
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, args: tuple[Any, ...]) -> bool:
         if self.read_only_reason is not None:
-            return
+            return False
         current = self._conn()
         if current is None:
-            return
+            return False
         generation, conn = current
         for _ in range(5):
             try:
                 conn.execute(sql, args)
-                return
+                return True
             except sqlite3.OperationalError as exc:
                 text = str(exc)
                 if "locked" in text or "busy" in text:
@@ -303,12 +312,13 @@ class MetadataCache:
                     continue
                 if "full" in text or "readonly" in text or "read-only" in text:
                     self._stop_writes(f"cannot write the cache {self.path}: {exc}")
-                    return
+                    return False
                 self._disable(f"cannot write the cache {self.path}: {exc}")
-                return
+                return False
             except sqlite3.DatabaseError as exc:
                 self._damaged(generation, exc)
-                return
+                return False
+        return False
 
     # -- metadata ------------------------------------------------------------------------------------------
     def get_metadata(self, key: str) -> dict[str, Any] | None:
@@ -336,19 +346,60 @@ class MetadataCache:
         except (zlib.error, ValueError, UnicodeDecodeError):
             return None
 
-    def page_fetched(self, key: str) -> float | None:
-        """When a page was last fetched or revalidated (None when not cached): cheap, reads no body."""
-        row = self._read("SELECT fetched FROM pages WHERE key=?", (key,))
-        return None if row is None else float(row[0])
+    def page_state(self, key: str) -> tuple[float, bool] | None:
+        """(when a page was fetched or revalidated, whether it lists any file); None when not cached.
 
-    def put_page(self, key: str, page: CachedPage) -> None:
-        self._write(
+        Cheap: SQLite tells a row's type without reading its body, and a page without files is the one stored
+        as a (compressed) blob.
+        """
+        row = self._read("SELECT fetched, typeof(body) FROM pages WHERE key=?", (key,))
+        return None if row is None else (float(row[0]), row[1] == "text")
+
+    def put_page(self, key: str, page: CachedPage) -> bool:
+        """Store a page; False when it was not written (the cache is read-only, disabled or stayed busy)."""
+        empty = "\n" not in page.text  # a header, no version line: its own shorter freshness
+        body: str | bytes = zlib.compress(page.text.encode(), 1) if empty else page.text
+        return self._write(
             "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
-            (key, page.fetched, page.etag, page.last_modified, page.text),
+            (key, page.fetched, page.etag, page.last_modified, body),
         )
 
     def touch_page(self, key: str, fetched: float) -> None:
         self._write("UPDATE pages SET fetched=? WHERE key=?", (fetched, key))
+
+    # -- the key of the credential tags ---------------------------------------------------------------------
+    def tag_key(self) -> bytes | None:
+        """This cache's random HMAC key, from a private file beside it (made once; every process reads the same).
+
+        Rows for an index with credentials are told apart by an HMAC of its URL under this key: two passwords
+        still get two rows, while the SQLite file alone (attached to a bug report, kept by a CI cache) gives
+        nothing to test guessed passwords against. None when the file cannot be read or made: the engine then
+        uses a key of its own for the run (its rows are not found again by the next one, which is only slower).
+        """
+        path = self.path.with_name(self.path.name + ".key")
+        for _ in range(2):
+            try:
+                key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+                if len(key) >= 16:
+                    return key
+                return None
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError):
+                return None
+            tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="ascii") as handle:
+                    handle.write(secrets.token_hex(32))
+                os.link(tmp, path)  # atomic, and refuses to replace a key another process made first
+            except FileExistsError:
+                pass
+            except OSError:
+                return None
+            finally:
+                tmp.unlink(missing_ok=True)
+        return None
 
     # -- administration ------------------------------------------------------------------------------------
     def info(self) -> CacheInfo:

@@ -9,7 +9,9 @@ naming the package and the redacted URL), never as an exception.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import secrets
 import sys
 import tempfile
 import threading
@@ -57,18 +59,26 @@ from analyzer.metadata.lazywheel import (
 )
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus, ProjectFiles
 
-__all__ = ["DEFAULT_WORKERS", "PAGE_FRESHNESS", "MetadataEngine"]
+__all__ = ["DEFAULT_WORKERS", "EMPTY_FRESHNESS", "PAGE_FRESHNESS", "MetadataEngine"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 24
 PAGE_FRESHNESS = 600.0
 """Seconds an index page is used from the cache without asking the index again."""
+EMPTY_FRESHNESS = 60.0
+"""The same for a page without a single file (a 404, an empty list): a wrong "no such project" (a proxy's 404, a
+half-published project) must not stick for the whole window, and a name that is really missing is asked again
+at most once a minute."""
 MAX_DOWNLOAD = 512 * 1024 * 1024
 """Largest file downloaded whole (a server without Range, an sdist)."""
 OFFLINE_NOTE = "not in the cache (offline)"
 
 T = TypeVar("T")
+_PageRef = PageText | str
+"""A page in memory, or the cache key it can be read again from."""
+_IndexPage = tuple[str, _PageRef, tuple[str, ...]]
+"""(index URL, its page, the problems met getting it)."""
 _requirements: dict[str, Requirement] = {}
 
 
@@ -79,11 +89,15 @@ def _requirement(text: str) -> Requirement:
     return req
 
 
-def _secret_tag(url: str) -> str:
-    """A short digest that tells apart two credentials for one host without storing either."""
+def _secret_tag(url: str, key: bytes) -> str:
+    """A short keyed digest that tells apart two credentials for one host without storing either.
+
+    Keyed (the cache's own random key, kept out of the SQLite file): an unkeyed hash of the URL would let anyone
+    holding the file test guessed passwords against it.
+    """
     if "@" not in urlsplit(url).netloc:
         return ""
-    return "#" + hashlib.sha256(url.encode()).hexdigest()[:12]
+    return "#" + hmac.new(key, url.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
@@ -188,10 +202,15 @@ class MetadataEngine:
         self.page_traffic = Traffic()
         """Requests for index pages."""
         self._projects: dict[NormalizedName, ProjectFiles] = {}
-        self._page_memo: dict[NormalizedName, tuple[tuple[tuple[str, PageText], ...], tuple[str, ...]]] = {}
+        self._page_memo: dict[NormalizedName, tuple[_IndexPage, ...]] = {}
+        """Per index, the page itself or, when the cache holds it, its cache key: 100 MB of page texts stay in
+        SQLite and are read again when a project or a pin asks (a few ms each)."""
+        self._version_files: dict[tuple[NormalizedName, Version], tuple[DistFile, ...]] = {}
+        """``files_of`` answers: each factory asks again for every installed pin."""
         self._metadata: dict[str, CoreMetadata] = {}
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._tag_key = (cache.tag_key() if cache is not None else None) or secrets.token_bytes(32)
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _redact(self, text: str) -> str:
@@ -229,12 +248,37 @@ class MetadataEngine:
         return self._memo(self._projects, canonical, lambda: self._load_project(canonical))
 
     def _page_key(self, index_url: str, name: NormalizedName) -> str:
-        return f"{redact_url(index_url)}{_secret_tag(index_url)}|{name}"
+        return f"{redact_url(index_url)}{_secret_tag(index_url, self._tag_key)}|{name}"
 
-    def _index_page(self, index_url: str, name: NormalizedName) -> tuple[PageText, list[str]]:
-        """One index's page for ``name``: fresh from the cache, revalidated, fetched, or a stated problem."""
+    def _fresh(self, fetched: float, has_rows: bool) -> bool:
+        """Whether a cached page may be used without asking the index (always, offline)."""
+        if self.offline:
+            return True
+        window = self.freshness if has_rows else min(self.freshness, EMPTY_FRESHNESS)
+        return time.time() - fetched < window
+
+    def _by_key(self, index_url: str) -> bool:
+        """Whether the page just handled may be left in the cache and read again from there when asked."""
+        return (
+            self.cache is not None
+            and self.cache.usable
+            and self.cache.read_only_reason is None
+            and not index_url.startswith("file:")
+        )
+
+    def _index_page(
+        self, index_url: str, name: NormalizedName, *, hold: bool = False
+    ) -> tuple[_PageRef, list[str]]:
+        """One index's page for ``name``: fresh from the cache, revalidated, fetched, or a stated problem.
+
+        The page comes back as its cache key when the cache holds it (unless ``hold``), else as itself.
+        """
         label = redact_url(index_url)
         key = self._page_key(index_url, name)
+        if self.cache is not None and not hold:
+            state = self.cache.page_state(key)
+            if state is not None and self._fresh(*state):
+                return key, []  # its own problems are read with it, by ``_open_page``
         cached = self.cache.get_page(key) if self.cache is not None else None
         cached_page: PageText | None = None
         if cached is not None:
@@ -246,7 +290,7 @@ class MetadataEngine:
         if (
             cached_page is not None
             and cached is not None
-            and (self.offline or time.time() - cached.fetched < self.freshness)
+            and self._fresh(cached.fetched, "\n" in cached.text)
         ):
             return cached_page, list(cached_page.problems)
         if self.offline:
@@ -267,6 +311,8 @@ class MetadataEngine:
         if result.not_modified and cached_page is not None:
             if self.cache is not None:
                 self.cache.touch_page(key, now)
+            if not hold and self._by_key(index_url):
+                return key, []
             return cached_page, list(cached_page.problems)
         if result.failed or result.page is None:
             problems = [self._redact(p) for p in result.problems]
@@ -277,20 +323,37 @@ class MetadataEngine:
         problems = [self._redact(p) for p in result.problems]
         page = result.page.with_problems(problems)
         if self.cache is not None and not index_url.startswith("file:"):
-            self.cache.put_page(key, CachedPage(page.to_text(), now, result.etag, result.last_modified))
+            stored = self.cache.put_page(
+                key, CachedPage(page.to_text(), now, result.etag, result.last_modified)
+            )
+            if stored and not hold and self._by_key(index_url):
+                return key, []
         return page, problems
 
-    def _pages(self, name: NormalizedName) -> tuple[tuple[tuple[str, PageText], ...], tuple[str, ...]]:
-        """Every index's page for ``name`` (memoized, undecoded) and the problems met getting them."""
+    def _open_page(self, index_url: str, name: NormalizedName, ref: _PageRef) -> PageText:
+        """The page behind a reference: read again from the cache (fetched again if its row went away)."""
+        if isinstance(ref, PageText):
+            return ref
+        cached = self.cache.get_page(ref) if self.cache is not None else None
+        if cached is not None:
+            try:
+                return PageText.from_text(cached.text)
+            except (ValueError, KeyError, TypeError):
+                pass
+        page, _ = self._index_page(index_url, name, hold=True)
+        assert isinstance(page, PageText)
+        return page
 
-        def load() -> tuple[tuple[tuple[str, PageText], ...], tuple[str, ...]]:
-            pages: list[tuple[str, PageText]] = []
-            problems: list[str] = []
+    def _pages(self, name: NormalizedName) -> tuple[_IndexPage, ...]:
+        """Every index's page for ``name`` (memoized, as cache keys where the cache holds them), each with the
+        problems met getting it."""
+
+        def load() -> tuple[_IndexPage, ...]:
+            out = []
             for index_url in self.config.urls:
-                page, index_problems = self._index_page(index_url, name)
-                problems.extend(index_problems)
-                pages.append((index_url, page))
-            return tuple(pages), tuple(problems)
+                page, problems = self._index_page(index_url, name)
+                out.append((index_url, page, tuple(problems)))
+            return tuple(out)
 
         return self._memo(self._page_memo, name, load)
 
@@ -308,17 +371,25 @@ class MetadataEngine:
         return kept, notes
 
     def _load_project(self, name: NormalizedName) -> ProjectFiles:
-        pages, problems = self._pages(name)
         files: list[DistFile] = []
         indexes: list[str] = []
-        for index_url, page in pages:
+        problems: list[str] = []
+        for index_url, ref, index_problems in self._pages(name):
+            page = self._open_page(index_url, name, ref)
+            problems.extend(index_problems)
+            if isinstance(ref, str):
+                problems.extend(page.problems)  # a page left in the cache brings its problems when read
             found = files_from_page(page, name, index_url)
             if found:
                 indexes.append(redact_url(index_url))
                 files.extend(found)
         files, notes = self._as_of_filter(name, files)
         return ProjectFiles(
-            name=name, files=tuple(files), indexes=tuple(indexes), problems=problems, notes=tuple(notes)
+            name=name,
+            files=tuple(files),
+            indexes=tuple(indexes),
+            problems=tuple(problems),
+            notes=tuple(notes),
         )
 
     def files_of(self, name: str, version: Version) -> tuple[DistFile, ...]:
@@ -331,11 +402,16 @@ class MetadataEngine:
         known = self._projects.get(canonical)
         if known is not None:
             return tuple(f for f in known.files if f.version == version)
-        pages, _ = self._pages(canonical)
+        memo_key = (canonical, version)
+        answer = self._version_files.get(memo_key)
+        if answer is not None:
+            return answer
         files: list[DistFile] = []
-        for index_url, page in pages:
+        for index_url, ref, _ in self._pages(canonical):
+            page = self._open_page(index_url, canonical, ref)
             files.extend(files_from_page(page, canonical, index_url, only=version))
-        return tuple(self._as_of_filter(canonical, files)[0])
+        answer = self._version_files[memo_key] = tuple(self._as_of_filter(canonical, files)[0])
+        return answer
 
     def _fresh_in_cache(self, name: NormalizedName) -> bool:
         """Whether every index's page for ``name`` can come from the cache without asking the network."""
@@ -344,8 +420,8 @@ class MetadataEngine:
         for index_url in self.config.urls:
             if index_url.startswith("file:"):
                 continue
-            fetched = self.cache.page_fetched(self._page_key(index_url, name))
-            if fetched is None or not (self.offline or time.time() - fetched < self.freshness):
+            state = self.cache.page_state(self._page_key(index_url, name))
+            if state is None or not self._fresh(*state):
                 return False
         return True
 
@@ -369,12 +445,11 @@ class MetadataEngine:
         self._run_parallel(self._pages, remote, "index pages")
 
     # -- core metadata -------------------------------------------------------------------------------------
-    @staticmethod
-    def _metadata_key(file: DistFile) -> str:
+    def _metadata_key(self, file: DistFile) -> str:
         sha = dict(file.hashes).get("sha256")
         if sha:
             return f"sha256:{sha.lower()}"
-        return f"url:{redact_url(file.url)}{_secret_tag(file.url)}"
+        return f"url:{redact_url(file.url)}{_secret_tag(file.url, self._tag_key)}"
 
     def metadata(self, file: DistFile) -> CoreMetadata:
         """Core metadata of one file; failures come back as a status, not an exception."""

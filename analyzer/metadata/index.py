@@ -79,6 +79,9 @@ _STATUS_HINTS = {401: " (credentials missing or refused)", 403: " (access refuse
 _versions: dict[str, Version] = {}
 _specifiers: dict[str, SpecifierSet] = {}
 _memo_lock = threading.Lock()
+_PARSE_SLOTS = threading.BoundedSemaphore(2)
+"""Pages parsed at once, whatever the number of downloads: parsing holds the interpreter lock anyway, and 24
+threads each decoding a big page left hundreds of MB of freed memory that the allocator never gave back."""
 
 
 def _version(text: str) -> Version:
@@ -291,37 +294,74 @@ _new = object.__new__
 
 @dataclass(frozen=True)
 class PageText:
-    """A parsed page as the cache stores it: one JSON line of rows per version, decoded only when asked.
+    """A parsed page as the cache stores it: a header line, then one JSON line of rows per version.
 
-    A warm run that needs one version of each of 600 projects then decodes 600 small lines, not the
-    300 000 files those projects list.
+    The text is kept whole and a version's line is found in it only when asked: a warm run that needs one
+    version of each of 600 projects then decodes 600 small lines, not the 300 000 files those projects list,
+    and never holds a per-version copy of 100 MB of pages.
     """
 
+    text: str
     base: str
-    groups: dict[str, str]
     problems: tuple[str, ...] = ()
 
     @classmethod
     def from_compact(cls, compact: dict[str, Any], problems: list[str] | tuple[str, ...] = ()) -> PageText:
-        groups = {v: json.dumps(rows, separators=(",", ":")) for v, rows in compact["groups"]}
-        return cls(compact["base"], groups, tuple(problems))
+        """One pass over the groups into the stored text (no per-version string outlives the join)."""
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
+        header = dumps({"base": compact["base"], "problems": list(problems)})
+        text = "\n".join([header, *(f"{v}\t{dumps(rows)}" for v, rows in compact["groups"])])
+        return cls(text, compact["base"], tuple(problems))
 
     def to_text(self) -> str:
-        header = json.dumps({"base": self.base, "problems": list(self.problems)}, separators=(",", ":"))
-        return "\n".join([header, *(f"{v}\t{rows}" for v, rows in self.groups.items())])
+        return self.text
 
     @classmethod
     def from_text(cls, text: str) -> PageText:
-        header, _, rest = text.partition("\n")
-        meta = json.loads(header)
-        groups = dict(line.split("\t", 1) for line in rest.split("\n") if line)
-        return cls(meta["base"], groups, tuple(meta.get("problems", ())))
+        """Reads the header only; ValueError (or KeyError, TypeError) when it is not one."""
+        end = text.find("\n")
+        meta = json.loads(text if end < 0 else text[:end])
+        return cls(text, str(meta["base"]), tuple(meta.get("problems", ())))
 
     def with_problems(self, problems: list[str] | tuple[str, ...]) -> PageText:
-        return PageText(self.base, self.groups, tuple(problems))
+        end = self.text.find("\n")
+        header = json.dumps({"base": self.base, "problems": list(problems)}, separators=(",", ":"))
+        return PageText(header + ("" if end < 0 else self.text[end:]), self.base, tuple(problems))
+
+    def groups(self, only: Version | None = None) -> list[tuple[str, str]]:
+        """(version key, JSON rows) of every version, or of the versions equal to ``only``, in page order."""
+        text = self.text
+        if only is None:
+            start = text.find("\n")
+            if start < 0:
+                return []
+            return [
+                (v, rows) for v, _, rows in (line.partition("\t") for line in text[start + 1 :].split("\n"))
+            ]
+        # Every key equal to ``only`` starts with its epoch and release without trailing zeros (``2.12`` for
+        # 2.12.0, which pages may also spell 2.12.0.0): one scan for that prefix, each hit checked exactly.
+        release = list(only.release)
+        while len(release) > 1 and release[-1] == 0:
+            release.pop()
+        prefix = "\n" + (f"{only.epoch}!" if only.epoch else "") + ".".join(map(str, release))
+        found: list[tuple[str, str]] = []
+        at = text.find(prefix)
+        while at >= 0:
+            tab = text.find("\t", at)
+            end = text.find("\n", at + 1)
+            end = len(text) if end < 0 else end
+            if 0 <= tab < end:
+                key = text[at + 1 : tab]
+                try:
+                    if _version(key) == only:
+                        found.append((key, text[tab + 1 : end]))
+                except InvalidVersion:
+                    pass
+            at = text.find(prefix, end)
+        return found
 
 
-EMPTY_PAGE = PageText("", {})
+EMPTY_PAGE = PageText.from_compact({"base": "", "groups": []})
 
 
 def files_from_page(
@@ -335,19 +375,8 @@ def files_from_page(
     out: list[DistFile] = []
     label = redact_url(index_url)
     has_secret = "@" in urlsplit(index_url).netloc
-    if only is None:
-        groups = list(page.groups.items())
-    else:
-        # Group keys are normalized versions; equal versions' normalized forms differ only by trailing ".0"
-        # release parts, so deleting every ".0" is a parse-free prefilter with no false negatives.
-        wanted = str(only).replace(".0", "")
-        groups = [
-            (v, rows)
-            for v, rows in page.groups.items()
-            if v.replace(".0", "") == wanted and _version(v) == only
-        ]
     with gc_paused():
-        decoded = [(v, json.loads(rows)) for v, rows in groups]
+        decoded = [(v, json.loads(rows)) for v, rows in page.groups(only)]
         _build(decoded, name, index_url, label, page.base, has_secret, out.append, _specifiers)
     return tuple(out)
 
@@ -428,8 +457,6 @@ def fetch_page(
     """Ask one index for one project's page, conditionally when validators are known. Never raises."""
     if index_url.startswith("file:"):
         return _file_page(index_url, name)
-    from pypi_simple import ProjectPage  # imported when a page is fetched: a warm run never needs it
-    from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
 
     url = page_url(index_url, name)
     label = redact_url(url)
@@ -462,6 +489,15 @@ def fetch_page(
         hint = _STATUS_HINTS.get(response.status_code, "")
         message = f"{label}: HTTP {response.status_code}{hint}{tried}"
         return PageResult(page=None, problems=(message,), failed=True)
+    with _PARSE_SLOTS:
+        return _parse_response(response, name, label)
+
+
+def _parse_response(response: requests.Response, name: NormalizedName, label: str) -> PageResult:
+    """A 200 answer -> its compact page, or a stated problem."""
+    from pypi_simple import ProjectPage
+    from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
+
     try:
         content_type = response.headers.get("Content-Type", "text/html").split(";", 1)[0].strip()
         if content_type == "application/vnd.pypi.simple.v1+json":
