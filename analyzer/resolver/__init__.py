@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
-from resolvelib import BaseReporter, Resolver
+from resolvelib import BaseReporter
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep, ResolverException
 
 from analyzer.environment import TargetEnvironment
@@ -40,6 +40,7 @@ from analyzer.resolver.requirements import (
     Role,
     SpecifierRequirement,
 )
+from analyzer.resolver.resolution import RememberingResolver
 from analyzer.snapshot import Snapshot
 
 __all__ = [
@@ -890,7 +891,7 @@ def _run(
     provider: Provider, roots: Sequence[ResolverRequirement], max_rounds: int
 ) -> tuple[Mapping[str, Candidate] | Conflict, int]:
     counter = _RoundCounter()
-    resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, counter)
+    resolver: RememberingResolver[ResolverRequirement, Candidate, str] = RememberingResolver(provider, counter)
     try:
         result = resolver.resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:
