@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName
 
 from analyzer.check import run_check
-from analyzer.cli.common import DEFAULT_SNAPSHOT, add_snapshot_options
+from analyzer.cli.common import DEFAULT_SNAPSHOT, add_request_file_options, add_snapshot_options, seconds
 from analyzer.cli.indexopts import add_index_options
 from analyzer.config import FAIL_ON, Settings, fails, load_config, merge
 from analyzer.errors import ExitCode, InputError, Problem
@@ -66,22 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "come from [tool.tfconflict] in pyproject.toml or a tfconflict.toml (this folder or a parent).",
     )
     parser.add_argument("specs", nargs="*", metavar="SPEC", help="requirements, e.g. tensorflow==2.12.0")
-    parser.add_argument(
-        "-r",
-        "--requirement",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a requirements file (repeatable)",
-    )
-    parser.add_argument(
-        "-c",
-        "--constraint",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a constraints file, as pip reads one (repeatable)",
-    )
+    add_request_file_options(parser)
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -94,7 +79,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--no-suggestions", action="store_true", help="skip the search for versions that fit")
     parser.add_argument(
         "--budget",
-        type=_seconds,
+        type=seconds,
         default=30.0,
         metavar="SECONDS",
         help="time limit of the minimal-conflicting-set search; past it the report shows a set that is enough "
@@ -299,14 +284,6 @@ def exit_code(report: Report, settings: Settings) -> ExitCode:
 # -- the request -----------------------------------------------------------------------------------------------
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the budget cannot be negative")
-    return value
 
 
 def _request(args: argparse.Namespace) -> tuple[tuple[RequestItem, ...], RequirementsSet | None]:

@@ -1,8 +1,10 @@
-"""Options shared by every command that takes a snapshot (``--snapshot SEL`` and its companions)."""
+"""Options shared by several commands: the snapshot (``--snapshot SEL`` and its companions), the request's files
+(``-r``/``-c``), and the argument types for days and seconds, so every command words their errors alike."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 from analyzer.snapshot import Snapshot
 
@@ -11,7 +13,10 @@ __all__ = [
     "DEFAULT_SNAPSHOT",
     "add_colab_repo_option",
     "add_python_platform_options",
+    "add_request_file_options",
     "add_snapshot_options",
+    "day",
+    "seconds",
     "snapshot_from_args",
 ]
 
@@ -76,3 +81,33 @@ def snapshot_from_args(args: argparse.Namespace, selector: str | None = None) ->
         platform=getattr(args, "platform", None),
         colab_repo=getattr(args, "colab_repo", None),
     )
+
+
+def add_request_file_options(parser: argparse.ArgumentParser) -> None:
+    """``-r FILE`` and ``-c FILE``, read as pip reads them (``analyzer.reqfile``)."""
+    parser.add_argument(
+        "-r", "--requirement", action="append", default=[], metavar="FILE", help="a requirements file (repeatable)"
+    )
+    parser.add_argument(
+        "-c", "--constraint", action="append", default=[], metavar="FILE",
+        help="a constraints file, as pip reads one (repeatable)",
+    )
+
+
+def day(text: str) -> date:
+    """argparse type of ``--since`` / ``--until``."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def seconds(text: str) -> float:
+    """argparse type of a time budget: a non-negative number (0 = no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the budget cannot be negative")
+    return value

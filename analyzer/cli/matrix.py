@@ -21,7 +21,7 @@ from analyzer.cli.check import (
     engine_for,
     settings_from_args,
 )
-from analyzer.cli.common import COLAB_REPO_ENV, add_colab_repo_option
+from analyzer.cli.common import COLAB_REPO_ENV, add_colab_repo_option, add_request_file_options, day, seconds
 from analyzer.cli.indexopts import add_index_options
 from analyzer.config import fails
 from analyzer.errors import ExitCode, InputError
@@ -44,19 +44,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "where the request stopped fitting and the changed pins (or the Python change) that caused it.",
     )
     parser.add_argument("specs", nargs="*", metavar="SPEC", help="requirements, e.g. tensorflow==2.12.0")
-    parser.add_argument(
-        "-r", "--requirement", action="append", default=[], metavar="FILE", help="a requirements file (repeatable)"
-    )
-    parser.add_argument(
-        "-c", "--constraint", action="append", default=[], metavar="FILE",
-        help="a constraints file, as pip reads one (repeatable)",
-    )
+    add_request_file_options(parser)
     parser.add_argument(
         "--runtime", choices=("cpu", "gpu", "tpu"), default=None,
         help="the runtime kind (default: the configuration's runtime, else cpu)",
     )
-    parser.add_argument("--since", type=_day, default=None, metavar="YYYY-MM-DD", help="first release day")
-    parser.add_argument("--until", type=_day, default=None, metavar="YYYY-MM-DD", help="last release day")
+    parser.add_argument("--since", type=day, default=None, metavar="YYYY-MM-DD", help="first release day")
+    parser.add_argument("--until", type=day, default=None, metavar="YYYY-MM-DD", help="last release day")
     parser.add_argument(
         "--sets", choices=SET_MODES, default="turning",
         help="which rows get the minimal-conflicting-set search: turning (the rows on both sides of each turning "
@@ -64,7 +58,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "none",
     )
     parser.add_argument(
-        "--row-budget", type=_seconds, default=30.0, metavar="SECONDS",
+        "--row-budget", type=seconds, default=30.0, metavar="SECONDS",
         help="time limit of one row's set search; past it the row's set is shown as not minimal "
         "(default: 30; 0 = no limit)",
     )
@@ -90,21 +84,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the budget cannot be negative")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.catalog import Catalog, Release, SyncResult, source_dir, sync_source
-from analyzer.cli.common import add_colab_repo_option, add_python_platform_options, snapshot_from_args
+from analyzer.cli.common import add_colab_repo_option, add_python_platform_options, day, snapshot_from_args
 from analyzer.diff import SnapshotDiff, diff
 from analyzer.errors import ExitCode, InputError
 from analyzer.snapshot import Snapshot
@@ -45,8 +45,8 @@ def register(subparsers: Any) -> None:
     _source_option(p)
     add_colab_repo_option(p)
     p.add_argument("--runtime", choices=("cpu", "gpu", "tpu", "all"), default="all", help="runtime kind (default: all)")
-    p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only releases on or after this day")
-    p.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only releases on or before this day")
+    p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="only releases on or after this day")
+    p.add_argument("--until", type=day, metavar="YYYY-MM-DD", help="only releases on or before this day")
     _format_option(p)
     p.set_defaults(func=_run_list)
 
@@ -81,11 +81,6 @@ def _format_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 def _json(data: Any) -> str:
