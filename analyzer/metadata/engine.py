@@ -41,6 +41,7 @@ from packaging.version import Version
 from analyzer.metadata.cache import CachedPage, MetadataCache
 from analyzer.metadata.config import IndexConfig, redact_text, redact_url
 from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
+from analyzer.metadata.heap import limit_heap_growth, return_free_memory
 from analyzer.metadata.http import (
     HostDown,
     HttpSettings,
@@ -439,10 +440,14 @@ class MetadataEngine:
                 self._pages(name)
             else:
                 remote.append(name)
-        if remote:
-            # the page parsers are imported only when a page is fetched: once here, not by 24 threads at once
-            import pypi_simple  # noqa: F401
+        if not remote:
+            return
+        # the page parsers are imported only when a page is fetched: once here, not by 24 threads at once
+        import pypi_simple  # noqa: F401
+
+        limit_heap_growth()
         self._run_parallel(self._pages, remote, "index pages")
+        return_free_memory()
 
     # -- core metadata -------------------------------------------------------------------------------------
     def _metadata_key(self, file: DistFile) -> str:
