@@ -411,3 +411,67 @@ def test_recorded_tensorflow_2_12_on_a_mid_2025_image_minimal_set_verified_by_th
     assert "numpy" in best and best["numpy"].moves_to is not None
     assert Version("1.22") <= Version(best["numpy"].moves_to) < Version("1.24")
     assert any("tensorflow 2.12.0 requires numpy" in str(e) for e in best["numpy"].reasons)
+
+
+# -- the oracle's cache: a proven conflict answers every question that asks more of each pin ----------------------
+
+
+@dataclass(frozen=True)
+class _FakeConflict:
+    too_deep: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class _FakeAnswer:
+    ok: bool
+    conflict: _FakeConflict | None = None
+    mapping: Mapping[NormalizedName, Any] = field(default_factory=dict)
+
+
+def _names(*names: str) -> frozenset[NormalizedName]:
+    return frozenset(NormalizedName(n) for n in names)
+
+
+def test_a_proven_conflict_answers_questions_that_ask_more_and_only_those() -> None:
+    from analyzer.diagnosis.conflict_set import CheckStats, _CachedOracle
+
+    asked: list[tuple[frozenset[NormalizedName], frozenset[NormalizedName]]] = []
+
+    def oracle(keep: frozenset[NormalizedName], free: frozenset[NormalizedName]) -> Any:
+        asked.append((keep, free))
+        if "deep" in keep:
+            return _FakeAnswer(False, _FakeConflict(too_deep=True))
+        return _FakeAnswer(False, _FakeConflict())
+
+    stats = CheckStats()
+    check = _CachedOracle(oracle, stats)
+    first = check(_names("a"), _names("b"))
+    # more kept pins, or the freed one kept: at least as constrained, so it fails too, without a resolution
+    assert check(_names("a", "c"), _names("b")) is first
+    assert check(_names("a", "b"), frozenset()) is first
+    assert check(_names("a"), _names("b", "c")) is first
+    assert len(asked) == 1 and stats.calls == 1 and stats.hits == 3
+    # less constrained somewhere (a freed instead of kept, b left out): asked for real
+    check(frozenset(), _names("a", "b"))
+    check(_names("a", "c"), frozenset())
+    assert len(asked) == 3
+    # a question that ran out of rounds proves nothing
+    check(_names("deep"), frozenset())
+    check(_names("deep", "x"), frozenset())
+    assert len(asked) == 5
+
+
+def test_a_success_answers_nothing_else() -> None:
+    from analyzer.diagnosis.conflict_set import CheckStats, _CachedOracle
+
+    asked: list[frozenset[NormalizedName]] = []
+
+    def oracle(keep: frozenset[NormalizedName], free: frozenset[NormalizedName]) -> Any:
+        asked.append(keep)
+        return _FakeAnswer(True)
+
+    check = _CachedOracle(oracle, CheckStats())
+    assert check(_names("a"), frozenset()).ok
+    assert check(_names("a", "b"), frozenset()).ok
+    assert len(asked) == 2

@@ -128,6 +128,11 @@ class OutOfBudget(Exception):
 class _CachedOracle:
     """Memoizes resolutions by (kept, removed) names; the free set is what remains of the candidates.
 
+    A question is also answered "fails" from a proven conflict of one that asked less of every pin (each pin kept
+    then is kept now, each freed then is kept or freed now): more constraints never make room for a solution.
+    The search asks such questions when the relevant part of the image grows and it runs again over more pins.
+    Only conflicts count, never a question that ran out of rounds (that proves nothing).
+
     With a ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts after it: the search stops
     with ``OutOfBudget`` and the caller reports what it has, rather than keeping a user waiting for minutes.
     """
@@ -137,10 +142,16 @@ class _CachedOracle:
         self.stats = stats
         self.deadline = deadline
         self.cache: dict[tuple[Names, Names], ResolutionLike] = {}
+        self.conflicts: list[tuple[Names, Names, ResolutionLike]] = []
 
     def __call__(self, keep: Names, free: Names) -> ResolutionLike:
         key = (keep, free)
         hit = self.cache.get(key)
+        if hit is None and self.conflicts:
+            held = keep | free
+            hit = next((r for k, f, r in self.conflicts if k <= keep and f <= held), None)
+            if hit is not None:
+                self.cache[key] = hit
         if hit is not None:
             self.stats.hits += 1
             return hit
@@ -152,7 +163,20 @@ class _CachedOracle:
         self.stats.seconds += time.perf_counter() - started
         self.stats.calls += 1
         self.cache[key] = result
+        if _proven_conflict(result):
+            self.conflicts.append((keep, free, result))
         return result
+
+
+def _proven_conflict(result: ResolutionLike) -> bool:
+    """A failure that is a conflict (not a question out of rounds, not an internal error)."""
+    conflict = getattr(result, "conflict", None)
+    return (
+        not result.ok
+        and conflict is not None
+        and not getattr(conflict, "too_deep", True)
+        and not getattr(conflict, "detail", "")
+    )
 
 
 # -- results -----------------------------------------------------------------------------------------------------
