@@ -122,9 +122,10 @@ class Factory:
         if found is not None:
             return found
         best: dict[Version, tuple[tuple[bool, int, int], DistFile]] = {}
+        python_allowed = self.env.python_allowed
         for f in self.files(name):
-            if not self.env.python_allowed(f.requires_python):
-                continue
+            # the wheel's tags first: memoized and cheap, they drop most files (other platforms) before the
+            # Requires-Python test, which is not
             if f.kind is DistKind.WHEEL:
                 rank = self.env.wheel_rank(f.filename)
                 if rank is None:
@@ -132,6 +133,8 @@ class Factory:
                 key = (f.is_yanked, 0, rank)
             else:
                 key = (f.is_yanked, 1, 0)
+            if not python_allowed(f.requires_python):
+                continue
             current = best.get(f.version)
             if current is None or key < current[0]:
                 best[f.version] = (key, f)
