@@ -105,6 +105,14 @@ def uv_constraints(selector: str, request_names: set[str], path: Path) -> tuple[
     return len(lines), skipped, major_minor
 
 
+def load() -> str:
+    """The 1-minute load average (the figures' context), or "?" where the platform has none."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
+
+
 def fmt(seconds: float | None, timeout: float) -> str:
     return f"> {timeout:.0f} s" if seconds is None else f"{seconds:.1f}"
 
@@ -289,13 +297,15 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[tuple[str, str, str, str, float | None, float | None]] = []
 
     def row(tool: str, case: str, cold: float | None, warm: float | None, note: str = "") -> None:
+        # the machine's load when the row was measured: on a shared machine the figures mean little without it
+        note = f"{note}; load {load()}" if note else f"load {load()}"
         rows.append((tool, case, note, "", cold, warm))
         print(
             f"  {tool:28} {case:40} cold {fmt(cold, args.timeout):>8}  warm {fmt(warm, args.timeout):>8}  {note}",
             flush=True,
         )
 
-    print(f"{uv_version}; timeout {args.timeout:.0f} s per run; work folder {work}")
+    print(f"{uv_version}; timeout {args.timeout:.0f} s per run; work folder {work}; {os.cpu_count()} CPUs, load {load()}")
     for spec in specs:
         run_case(spec, args, uv, synced, work, row)
 
