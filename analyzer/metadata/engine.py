@@ -445,9 +445,7 @@ class MetadataEngine:
         # the page parsers are imported only when a page is fetched: once here, not by 24 threads at once
         import pypi_simple  # noqa: F401
 
-        limit_heap_growth()
         self._run_parallel(self._pages, remote, "index pages")
-        return_free_memory()
 
     # -- core metadata -------------------------------------------------------------------------------------
     def _metadata_key(self, file: DistFile) -> str:
@@ -687,6 +685,7 @@ class MetadataEngine:
             return
         show = self.progress and len(items) >= 20 and sys.stderr.isatty()
         failed: list[Any] = []
+        limit_heap_growth()  # before the threads: they parse and drop many MB each
         with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
             futures = [pool.submit(fn, item) for item in items]
             if show:
@@ -708,3 +707,4 @@ class MetadataEngine:
                 fn(item)
             except Exception as exc:  # noqa: BLE001
                 log.debug("prefetch of %s failed twice: %s: %s", item, type(exc).__name__, exc)
+        return_free_memory()
