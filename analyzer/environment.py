@@ -77,7 +77,7 @@ class TargetEnvironment:
         }
 
     @cached_property
-    def _marker_memo(self) -> dict[tuple[int, frozenset[str] | tuple[str, ...]], tuple[Marker, bool]]:
+    def _marker_answers(self) -> dict[tuple[int, frozenset[str] | tuple[str, ...]], tuple[Marker, bool]]:
         """(id of a marker, extras) -> (the marker, its answer): requirement objects are shared by every stage
         (one metadata memo), so a check asks about the same few thousand markers some 50,000 times. The marker is
         kept in the value, so its id cannot be reused while the answer is remembered."""
@@ -90,14 +90,14 @@ class TargetEnvironment:
         if marker is None:
             return True
         key = (id(marker), extras)
-        hit = self._marker_memo.get(key)
+        hit = self._marker_answers.get(key)
         if hit is not None and hit[0] is marker:
             return hit[1]
         if not extras:
             answer = marker.evaluate(dict(self.markers))
         else:
             answer = any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
-        self._marker_memo[key] = (marker, answer)
+        self._marker_answers[key] = (marker, answer)
         return answer
 
     def python_allowed(self, requires_python: SpecifierSet | None) -> bool:
