@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from analyzer import __version__
 from analyzer.errors import ExitCode, TfconflictError
+from analyzer.metadata.heap import allow_heap_tuning
 
 COMMAND_MODULES = ("check", "why", "matrix", "hook", "snapshots", "metadata", "cache")
 """Modules of ``analyzer.cli`` that register a command each, in the order ``--help`` lists them."""
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    allow_heap_tuning()  # this process is ours: the metadata engine may keep the C heap small
     logging.basicConfig(
         level=logging.DEBUG if args.verbose >= 2 else logging.INFO if args.verbose else logging.WARNING,
         format="tfconflict: %(message)s",

@@ -5,6 +5,9 @@ own and, once a multi-MB page body is freed, raises its mmap threshold so that t
 arenas too: the memory of pages long parsed and dropped stays in the process (a check at 500 MB of which
 Python held 160). Capping the arenas, fixing the threshold, and trimming after the burst keeps it near what
 is alive.
+
+These are settings of the whole process, so they are the command line's to take (``allow_heap_tuning``, called by
+``analyzer.cli.main``): a notebook or program that imports tfconflict keeps its own allocator settings.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import sys
 import threading
 
-__all__ = ["limit_heap_growth", "return_free_memory"]
+__all__ = ["allow_heap_tuning", "limit_heap_growth", "return_free_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,13 @@ _MMAP_THRESHOLD = 256 * 1024
 _lock = threading.Lock()
 _libc: ctypes.CDLL | None = None
 _limited = False
+_allowed = False
+
+
+def allow_heap_tuning() -> None:
+    """Let this process's allocator be tuned: only a process that tfconflict owns (the command line) calls this."""
+    global _allowed
+    _allowed = True
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -50,6 +60,8 @@ def _glibc() -> ctypes.CDLL | None:
 def limit_heap_growth() -> None:
     """Once per process, before the threads start: two arenas, a fixed mmap threshold (no-op off glibc)."""
     global _limited
+    if not _allowed:
+        return
     with _lock:
         if _limited:
             return
@@ -68,6 +80,6 @@ def limit_heap_growth() -> None:
 
 def return_free_memory() -> None:
     """Give the heap's free pages back to the system after a burst of parsing (no-op off glibc)."""
-    libc = _glibc()
+    libc = _glibc() if _allowed else None
     if libc is not None:
         libc.malloc_trim(0)
