@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.catalog import Catalog
+from analyzer.cli import main
 from analyzer.errors import InputError
 from analyzer.matrix.model import Matrix, TurningPoint
 from analyzer.matrix.run import MatrixOptions, run_matrix
@@ -251,3 +252,16 @@ def test_the_headline_tells_the_story(matrix: Matrix) -> None:
 
 def _day_of(matrix: Matrix, i: int) -> str:
     return matrix.rows[i].date.date().isoformat()
+
+
+def test_cli_names_the_missing_extra_before_any_work(
+    colab_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an index on a closed port: had the matrix been computed first, the message would be about the index
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    out = tmp_path / "m.html"
+    code = main(["matrix", "tensorflow==2.12.0", "--since", "2025-08-14", "--until", "2025-08-16", "--workers", "1",
+                 "--index-url", "http://127.0.0.1:9/simple/", "--format", "html", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "install tfconflict[html]" in err and "127.0.0.1" not in err
+    assert not out.exists()

@@ -93,8 +93,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--since {args.since} is after --until {args.until}")
     if args.workers < 0:
         raise InputError("--workers cannot be negative")
-    if args.format == "html" and not args.output:
-        raise InputError("--format html writes a file: give -o FILE")
+    if args.format == "html":
+        if not args.output:
+            raise InputError("--format html writes a file: give -o FILE")
+        from analyzer.render.matrix_html import require_html_libraries
+
+        require_html_libraries()  # before the matrix is computed, not after
     items, reqset = _request(args)
     if reqset is not None and reqset.problems:
         for problem in reqset.problems:
@@ -171,12 +175,8 @@ def _render(matrix: Matrix, args: argparse.Namespace) -> str:
 
         return render_matrix_markdown(matrix, verbose=verbose)
     if args.format == "html":
-        try:
-            from analyzer.render.matrix_html import render_matrix_html
-        except ImportError as exc:
-            raise InputError(
-                f"--format html needs the html extra (pip install 'tfconflict[html]'): {exc}"
-            ) from exc
+        from analyzer.render.matrix_html import render_matrix_html
+
         return render_matrix_html(matrix, release=args.release)
     from analyzer.render.matrix_text import render_matrix_text
 

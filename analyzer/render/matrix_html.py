@@ -8,6 +8,7 @@ the ``html`` extra and are imported only when a page is rendered.
 
 from __future__ import annotations
 
+import importlib
 import io
 import itertools
 import re
@@ -28,6 +29,7 @@ __all__ = [
     "HtmlUnavailable",
     "default_release",
     "render_matrix_html",
+    "require_html_libraries",
     "stop_point",
 ]
 
@@ -85,16 +87,22 @@ def default_release(matrix: Matrix) -> MatrixRow | None:
     return matrix.rows[-1] if matrix.rows else None
 
 
+def require_html_libraries() -> None:
+    """Raise HtmlUnavailable, naming the missing library, before a caller spends minutes on a matrix."""
+    for name in ("jinja2", "markupsafe", "matplotlib"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise HtmlUnavailable(
+                f"the HTML report needs {name}: install tfconflict[html] (pip install 'tfconflict[html]')"
+            ) from None
+
+
 def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
     """The page for ``matrix``; ``release`` (a row's id, a folded id or a prefix) picks whose reason chains show."""
-    try:
-        import jinja2
-        import markupsafe
-        import matplotlib  # noqa: F401 - imported here so a missing one is named before any work
-    except ImportError as exc:
-        raise HtmlUnavailable(
-            f"the HTML report needs {exc.name}: install tfconflict[html] (pip install 'tfconflict[html]')"
-        ) from None
+    require_html_libraries()
+    import jinja2
+    import markupsafe
     if release is not None:
         try:
             chosen: MatrixRow | None = matrix.row(release)
