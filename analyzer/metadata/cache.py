@@ -159,6 +159,8 @@ class MetadataCache:
             self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Per connection, not per file: without it every worker thread's commit waits for an fsync of the WAL.
+        conn.execute("PRAGMA synchronous=NORMAL")
         with self._lock:
             self._conns.append(conn)
         return conn
