@@ -3,7 +3,7 @@
 Growth in releases is printed for the oldest 25, 50, 100 releases and all of them, each in a fresh process (the
 in-memory memo starts empty; the SQLite metadata cache is warm: run ``tfconflict matrix`` once, or this script
 twice, to warm it). Each line gives the stages of ``run_matrix``: the verdict of every row (forked workers), the
-minimal conflicting sets (``--sets``, default: the rows on both sides of each turning point), the total wall time,
+minimal conflicting sets (``--sets``, default: the rows on both sides of each turning point and the latest row), the total wall time,
 and the CPU seconds of the process and its workers (what the wall time would be on one idle core; on a shared
 machine the wall time also counts the others' load). Later releases hold more packages (about 400 in 2022, 650 in
 2025), so the CPU per thousand pins checked (rows where the request installs) is the figure to read for growth.

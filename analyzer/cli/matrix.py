@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--sets", choices=SET_MODES, default="turning",
         help="which rows get the minimal-conflicting-set search: turning (the rows on both sides of each turning "
-        "point; default), all (every row pip would change, reusing a set where the pins it read are identical), "
-        "none",
+        "point and the latest row; default), all (every row pip would change, reusing a set where the pins it "
+        "read are identical), none",
     )
     parser.add_argument(
         "--row-budget", type=seconds, default=30.0, metavar="SECONDS",

@@ -6,7 +6,7 @@
   prediction); rows are checked in order, in contiguous chunks, by ``workers`` forked processes, so a worker's
   metadata memo serves the neighbouring releases whose pins mostly repeat (the SQLite cache is shared by all).
 - The expensive set is searched where it adds information (``sets``): ``turning`` (default) for the rows on both
-  sides of each turning point, ``all`` for every row that changes or breaks something (a set is reused for a row
+  sides of each turning point and the latest row, ``all`` for every row that changes or breaks something (a set is reused for a row
   whose pins in the part of the image the search looks at are identical), ``none`` for no row. A row says which.
 """
 
@@ -466,6 +466,9 @@ def _rows_for_sets(rows: Sequence[MatrixRow], mode: str) -> list[int]:
     for i in range(1, len(rows)):
         if rows[i].verdict != rows[i - 1].verdict:
             wanted.update(j for j in (i - 1, i) if needs_set(rows[j].verdict))
+    # the latest row decides the exit code and answers "what holds now": it gets its set even without a turn
+    if rows and needs_set(rows[-1].verdict):
+        wanted.add(len(rows) - 1)
     return sorted(wanted)
 
 

@@ -7,8 +7,8 @@ from analyzer.matrix.model import Matrix, MatrixRow, SetStatus
 __all__ = ["NOT_COMPUTED_NOTE", "matrix_title", "render_matrix_text", "set_text"]
 
 NOT_COMPUTED_NOTE = (
-    "minimal conflicting sets are searched at the turning points (--sets all: every row that changes something); "
-    "'not computed' means no search ran for that row"
+    "minimal conflicting sets are searched at the turning points and the latest release (--sets all: every row "
+    "that changes something); 'not computed' means no search ran for that row"
 )
 
 
