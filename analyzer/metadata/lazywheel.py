@@ -3,7 +3,9 @@
 A wheel of several hundred MB holds a METADATA of a few KB. We fetch the tail (end-of-central-directory and,
 usually, the whole central directory) with one suffix range, let the stdlib ``zipfile`` parse it through a
 sparse file object that fetches missing ranges on demand (ZIP64 works because ``zipfile`` handles it), then
-fetch exactly the METADATA member's bytes with one more range.
+fetch exactly the METADATA member's bytes with one more range, unless the tail already holds them: most wheels
+write ``*.dist-info`` last, so METADATA sits just before RECORD and the central directory, and one round trip
+is enough.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ __all__ = ["RangeNotSupported", "WheelMetadataError", "fetch_wheel_metadata", "r
 
 log = logging.getLogger(__name__)
 
-TAIL_BYTES = 16 * 1024
+TAIL_BYTES = 32 * 1024
+"""The first, suffix range. Chosen from the 582 wheels of colab:2025-07-14 read for Python 3.11: a tail of 16 KiB held
+METADATA and the central directory in 67% of them, 32 KiB in 79%, 64 KiB in 82%, 128 KiB in 87% (the rest have
+a big RECORD, or METADATA at the front); requests 857 -> 760 -> 715 -> 675 for 8.5 -> 15.6 -> 27.9 -> 48.3 MiB of
+tails. 32 KiB is the knee: past it each request saved costs four times the bytes."""
 MEMBER_SLACK = 1024
 """Extra bytes fetched past a member's compressed data: the local header's extra field is not in the directory."""
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
