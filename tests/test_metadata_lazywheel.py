@@ -6,16 +6,18 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Callable
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
-from analyzer.metadata.lazywheel import TAIL_BYTES
+from analyzer.metadata.lazywheel import TAIL_BYTES, _read_plain_zip, _SparseFile, read_metadata_from_zip
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
 from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
-from tests.wheelfactory import Built, metadata_text, wheel_filename
+from tests.wheelfactory import Built, make_wheel, metadata_text, wheel_filename
 
 
 def _wheel(name: str, *, record: int = 0, members: int = 0, metadata_first: bool = False) -> Built:
@@ -72,3 +74,34 @@ def test_round_trips_per_layout(index_server: FixtureIndex, layout: dict[str, in
     assert len(ranges) == round_trips, ranges
     assert ranges[0] == f"bytes=-{TAIL_BYTES}"
     assert index_server.bytes_for("/files/") < len(built.data) / 4
+
+
+def _sparse(data: bytes) -> _SparseFile:
+    return _SparseFile(len(data), lambda a, b: data[a:b])
+
+
+@pytest.mark.parametrize(
+    "layout", [{}, {"record": 100_000}, {"members": 3000}, {"metadata_first": True}], ids=str
+)
+def test_the_quick_directory_walk_reads_what_zipfile_reads(layout: dict[str, int]) -> None:
+    built = _wheel("walk-er", **layout)
+    quick = _read_plain_zip(_sparse(built.data), canonicalize_name("walk-er"))
+    assert quick == built.metadata
+    assert read_metadata_from_zip(_sparse(built.data), canonicalize_name("walk-er"), "x") == quick
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda d: make_wheel("walk-er", "1.0", zip64=True).data,  # ZIP64 end records
+        lambda d: b"#!prefix\n" + d,  # bytes before the zip (offsets all shifted)
+        lambda d: d[: d.rfind(b"PK\x01\x02")] + b"XXXX" + d[d.rfind(b"PK\x01\x02") + 4 :],  # a bad entry
+        lambda d: d.replace(b"walk_er-1.0.dist-info/METADATA", b"walk_er-1.0.dist-info/METADATX"),  # none
+        lambda d: d[:-2] + b"\x01\x00" + b"!",  # a comment: the end record is not where it should be
+    ],
+    ids=["zip64", "prefixed", "corrupt-entry", "no-metadata", "comment"],
+)
+def test_anything_unusual_is_left_to_zipfile(spoil: Callable[[bytes], bytes]) -> None:
+    """The quick walk answers None, never a guess: zipfile then reads the zip or says what is wrong with it."""
+    data = spoil(_wheel("walk-er").data)
+    assert _read_plain_zip(_sparse(data), canonicalize_name("walk-er")) is None
