@@ -8,7 +8,6 @@ the ``html`` extra and are imported only when a page is rendered.
 
 from __future__ import annotations
 
-import importlib
 import io
 import itertools
 import re
@@ -89,13 +88,14 @@ def default_release(matrix: Matrix) -> MatrixRow | None:
 
 def require_html_libraries() -> None:
     """Raise HtmlUnavailable, naming the missing library, before a caller spends minutes on a matrix."""
-    for name in ("jinja2", "markupsafe", "matplotlib"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            raise HtmlUnavailable(
-                f"the HTML report needs {name}: install tfconflict[html] (pip install 'tfconflict[html]')"
-            ) from None
+    try:
+        import jinja2  # noqa: F401 - imported to learn whether it is there
+        import markupsafe  # noqa: F401
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise HtmlUnavailable(
+            f"the HTML report needs {exc.name}: install tfconflict[html] (pip install 'tfconflict[html]')"
+        ) from None
 
 
 def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
