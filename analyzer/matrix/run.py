@@ -117,17 +117,24 @@ def twins(groups: Sequence[_Group]) -> dict[int, int]:
     return out
 
 
-def twin_row(row: MatrixRow, group: _Group) -> MatrixRow:
+def _describes(group: _Group) -> dict[str, Any]:
+    """The fields of a row that say which release it is (the same for a computed row and a copied one)."""
     release = group.release
+    return {
+        "release": release.id,
+        "date": release.date,
+        "commit": release.commit,
+        "python": release.python,
+        "kind": release.kind,
+        "folded": tuple(r.id for r in group.folded),
+    }
+
+
+def twin_row(row: MatrixRow, group: _Group) -> MatrixRow:
     return replace(
         row,
-        release=release.id,
-        date=release.date,
-        commit=release.commit,
-        python=release.python,
-        kind=release.kind,
-        folded=tuple(r.id for r in group.folded),
-        summary=row.summary.replace(row.release, release.id),
+        **_describes(group),
+        summary=row.summary.replace(row.release, group.release.id),
         same_as=row.release,
         seconds=0.0,
     )
@@ -190,17 +197,7 @@ def needs_set(verdict: Verdict | None) -> bool:
 
 
 def build_row(group: _Group, report: Report | None, error: str | None, seconds: float) -> MatrixRow:
-    release = group.release
-    base = MatrixRow(
-        release=release.id,
-        date=release.date,
-        commit=release.commit,
-        python=release.python,
-        kind=release.kind,
-        folded=tuple(r.id for r in group.folded),
-        packages=release.packages,
-        seconds=seconds,
-    )
+    base = MatrixRow(**_describes(group), packages=group.release.packages, seconds=seconds)
     if report is None:
         return replace(base, error=error or "no answer", summary=f"error: {error}", set_status=SetStatus.NONE)
     p = report.prediction
