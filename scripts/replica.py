@@ -77,18 +77,9 @@ class ReplicaInfo:
 
 def dist_specs(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment) -> ReplicaInfo:
     """The pins' metadata as tfconflict reads it (declared requirements, e.g. google-colab's, included)."""
-    from analyzer.resolver import installed_candidates
-    from analyzer.resolver.factory import factory_for
+    from analyzer.resolver import read_installed
 
-    factory = factory_for(source, env)
-    candidates, _ = installed_candidates(factory, snapshot)
-    factory.prefetch(
-        f
-        for f in (
-            factory.best_file_of_version(c.name, c.version) for c in candidates.values() if c.url is None
-        )
-        if f is not None
-    )
+    candidates = read_installed(source, env, snapshot)
     out = ReplicaInfo()
     for pin in snapshot.pins:
         cand = candidates.get(pin.name)

@@ -148,18 +148,9 @@ def installed_dists(
     snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment
 ) -> dict[NormalizedName, InstalledDist]:
     """The image's pins with their requirements (declared ones for e.g. google-colab), as the resolver reads them."""
-    from analyzer.resolver import installed_candidates
-    from analyzer.resolver.factory import factory_for
+    from analyzer.resolver import read_installed
 
-    factory = factory_for(source, env)
-    candidates, _ = installed_candidates(factory, snapshot)
-    factory.prefetch(
-        f
-        for f in (
-            factory.best_file_of_version(c.name, c.version) for c in candidates.values() if c.url is None
-        )
-        if f is not None
-    )
+    candidates = read_installed(source, env, snapshot)
     out: dict[NormalizedName, InstalledDist] = {}
     for pin in snapshot.pins:
         cand = candidates.get(pin.name)

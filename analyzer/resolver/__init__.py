@@ -54,6 +54,7 @@ __all__ = [
     "Role",
     "WarningKind",
     "installed_candidates",
+    "read_installed",
     "resolve",
 ]
 
@@ -237,6 +238,22 @@ def installed_candidates(
             evidence=d.evidence if d is not None else "",
         )
     return out, warnings
+
+
+def read_installed(
+    source: MetadataSource, env: TargetEnvironment, snapshot: Snapshot
+) -> dict[NormalizedName, InstalledCandidate]:
+    """The image's pins as candidates, their metadata fetched in one parallel batch (pip check, replicas)."""
+    factory = factory_for(source, env)
+    candidates, _ = installed_candidates(factory, snapshot)
+    factory.prefetch(
+        f
+        for f in (
+            factory.best_file_of_version(c.name, c.version) for c in candidates.values() if c.url is None
+        )
+        if f is not None
+    )
+    return candidates
 
 
 def _pin_version(text: str | None) -> Version | None:
