@@ -93,12 +93,15 @@ class TargetEnvironment:
         hit = self._marker_answers.get(key)
         if hit is not None and hit[0] is marker:
             return hit[1]
-        if not extras:
-            answer = marker.evaluate(dict(self.markers))
-        else:
-            answer = any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
+        answer = self._answer(marker, extras)
         self._marker_answers[key] = (marker, answer)
         return answer
+
+    def _answer(self, marker: Marker, extras: frozenset[str] | tuple[str, ...]) -> bool:
+        """The marker evaluated for the target (``evaluate`` remembers it per marker object)."""
+        if not extras:
+            return marker.evaluate(dict(self.markers))
+        return any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
 
     def python_allowed(self, requires_python: SpecifierSet | None) -> bool:
         """Whether the target interpreter satisfies a Requires-Python, pre-releases included as pip does."""

@@ -18,7 +18,7 @@ __all__ = ["SharedEnvironment", "shared_environment"]
 
 
 class SharedEnvironment(TargetEnvironment):
-    """``TargetEnvironment`` with a memo of marker answers, keyed by the marker's text and the extras.
+    """``TargetEnvironment`` with a second memo of marker answers, keyed by the marker's text and the extras.
 
     The text, not the object: requirement objects are parsed afresh by some stages, and two markers with the same
     text are the same marker (``packaging`` compares them so).
@@ -28,13 +28,12 @@ class SharedEnvironment(TargetEnvironment):
     def _marker_memo(self) -> dict[tuple[str, frozenset[str] | tuple[str, ...]], bool]:
         return {}
 
-    def evaluate(self, marker: Marker | None, extras: frozenset[str] | tuple[str, ...] = ()) -> bool:
-        if marker is None:
-            return True
+    def _answer(self, marker: Marker, extras: frozenset[str] | tuple[str, ...]) -> bool:
+        # reached when this marker object is new to ``evaluate``'s memo: its text may still be known
         key = (str(marker), extras)
         hit = self._marker_memo.get(key)
         if hit is None:
-            hit = self._marker_memo[key] = super().evaluate(marker, extras)
+            hit = self._marker_memo[key] = super()._answer(marker, extras)
         return hit
 
 
