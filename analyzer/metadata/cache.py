@@ -47,7 +47,12 @@ CREATE TABLE IF NOT EXISTS metadata (key TEXT PRIMARY KEY, body BLOB NOT NULL, s
 CREATE TABLE IF NOT EXISTS pages (
     key TEXT PRIMARY KEY, fetched REAL NOT NULL, etag TEXT, last_modified TEXT, body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, made REAL NOT NULL, body BLOB NOT NULL);
 """
+MAX_ANSWERS = 500
+"""Remembered answers kept (the oldest go first): each is a rendered report and the rows it was computed from."""
+_IN_CHUNK = 500
+"""Keys per ``IN (...)`` query (SQLite allows 32,766 parameters; smaller chunks keep each statement cheap)."""
 
 
 _WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
@@ -184,7 +189,7 @@ class MetadataCache:
                 if row is None:
                     conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 elif row[0] != str(SCHEMA_VERSION):
-                    conn.executescript("DELETE FROM metadata; DELETE FROM pages;")
+                    conn.executescript("DELETE FROM metadata; DELETE FROM pages; DELETE FROM answers;")
                     conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
                 conn.execute("SELECT count(*) FROM metadata").fetchone()
                 self._inode = _inode(self.path)
@@ -325,17 +330,25 @@ class MetadataCache:
 
     # -- metadata ------------------------------------------------------------------------------------------
     def get_metadata(self, key: str) -> dict[str, Any] | None:
-        row = self._read("SELECT body FROM metadata WHERE key=?", (key,))
+        found = self.get_metadata_stamped(key)
+        return None if found is None else found[0]
+
+    def get_metadata_stamped(self, key: str) -> tuple[dict[str, Any], float] | None:
+        """A metadata record and when it was stored (the stamp a remembered answer checks it by)."""
+        row = self._read("SELECT body, stored FROM metadata WHERE key=?", (key,))
         if row is None:
             return None
         try:
             value: dict[str, Any] = _unpack(row[0])
-            return value
-        except (zlib.error, ValueError):
+            return value, float(row[1])
+        except (zlib.error, ValueError, TypeError):
             return None
 
-    def put_metadata(self, key: str, value: dict[str, Any]) -> None:
-        self._write("INSERT OR REPLACE INTO metadata VALUES (?, ?, ?)", (key, _pack(value), time.time()))
+    def put_metadata(self, key: str, value: dict[str, Any]) -> float | None:
+        """Store a record; when it was stored, or None when it was not written."""
+        stored = time.time()
+        written = self._write("INSERT OR REPLACE INTO metadata VALUES (?, ?, ?)", (key, _pack(value), stored))
+        return stored if written else None
 
     # -- pages ---------------------------------------------------------------------------------------------
     def get_page(self, key: str) -> CachedPage | None:
@@ -367,8 +380,61 @@ class MetadataCache:
             (key, page.fetched, page.etag, page.last_modified, body),
         )
 
-    def touch_page(self, key: str, fetched: float) -> None:
-        self._write("UPDATE pages SET fetched=? WHERE key=?", (fetched, key))
+    def touch_page(self, key: str, fetched: float) -> bool:
+        return self._write("UPDATE pages SET fetched=? WHERE key=?", (fetched, key))
+
+    # -- stamps, checked in bulk ---------------------------------------------------------------------------
+    def page_stamps(self, keys: list[str]) -> dict[str, tuple[float, bool]]:
+        """``page_state`` of many pages in a few queries; pages not cached are absent."""
+        return {
+            row[0]: (float(row[1]), row[2] == "text")
+            for row in self._read_chunked("SELECT key, fetched, typeof(body) FROM pages WHERE key IN ({})", keys)
+        }
+
+    def metadata_stamps(self, keys: list[str]) -> dict[str, float]:
+        """When each of many metadata records was stored; records not cached are absent."""
+        return {
+            row[0]: float(row[1])
+            for row in self._read_chunked("SELECT key, stored FROM metadata WHERE key IN ({})", keys)
+        }
+
+    def _read_chunked(self, sql: str, keys: list[str]) -> list[tuple[Any, ...]]:
+        current = self._conn()
+        if current is None:
+            return []
+        generation, conn = current
+        rows: list[tuple[Any, ...]] = []
+        try:
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start : start + _IN_CHUNK]
+                rows.extend(conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
+        except sqlite3.OperationalError as exc:
+            log.warning("metadata cache read failed (%s); treating it as a miss", exc)
+            return []
+        except sqlite3.DatabaseError as exc:
+            self._damaged(generation, exc)
+            return []
+        return rows
+
+    # -- remembered answers --------------------------------------------------------------------------------
+    def get_answer(self, key: str) -> Any:
+        row = self._read("SELECT body FROM answers WHERE key=?", (key,))
+        if row is None:
+            return None
+        try:
+            return _unpack(row[0])
+        except (zlib.error, ValueError, TypeError):
+            return None
+
+    def put_answer(self, key: str, value: Any) -> bool:
+        """Remember an answer; the oldest beyond ``MAX_ANSWERS`` are dropped."""
+        if not self._write("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, time.time(), _pack(value))):
+            return False
+        self._write(
+            "DELETE FROM answers WHERE key IN (SELECT key FROM answers ORDER BY made DESC LIMIT -1 OFFSET ?)",
+            (MAX_ANSWERS,),
+        )
+        return True
 
     # -- the key of the credential tags ---------------------------------------------------------------------
     def tag_key(self) -> bytes | None:
@@ -419,7 +485,7 @@ class MetadataCache:
         current = self._conn()
         if current is not None:
             conn = current[1]
-            conn.executescript("DELETE FROM metadata; DELETE FROM pages;")
+            conn.executescript("DELETE FROM metadata; DELETE FROM pages; DELETE FROM answers;")
             try:
                 conn.execute("VACUUM")
             except sqlite3.OperationalError:

@@ -41,6 +41,7 @@ from packaging.version import Version
 from analyzer.metadata.cache import CachedPage, MetadataCache
 from analyzer.metadata.config import IndexConfig, redact_text, redact_url
 from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
+from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS, page_is_fresh
 from analyzer.metadata.heap import limit_heap_growth, return_free_memory
 from analyzer.metadata.http import (
     HostDown,
@@ -65,12 +66,6 @@ __all__ = ["DEFAULT_WORKERS", "EMPTY_FRESHNESS", "PAGE_FRESHNESS", "MetadataEngi
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 24
-PAGE_FRESHNESS = 600.0
-"""Seconds an index page is used from the cache without asking the index again."""
-EMPTY_FRESHNESS = 60.0
-"""The same for a page without a single file (a 404, an empty list): a wrong "no such project" (a proxy's 404, a
-half-published project) must not stick for the whole window, and a name that is really missing is asked again
-at most once a minute."""
 MAX_DOWNLOAD = 512 * 1024 * 1024
 """Largest file downloaded whole (a server without Range, an sdist)."""
 OFFLINE_NOTE = "not in the cache (offline)"
@@ -209,6 +204,10 @@ class MetadataEngine:
         self._version_files: dict[tuple[NormalizedName, Version], tuple[DistFile, ...]] = {}
         """``files_of`` answers: each factory asks again for every installed pin."""
         self._metadata: dict[str, CoreMetadata] = {}
+        self._page_stamps: dict[str, float] = {}
+        self._metadata_stamps: dict[str, tuple[float, float | None]] = {}
+        self._unstamped: list[str] = []
+        """What this engine read that the cache does not hold as read (``reads`` is then None)."""
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._tag_key = (cache.tag_key() if cache is not None else None) or secrets.token_bytes(32)
@@ -253,10 +252,7 @@ class MetadataEngine:
 
     def _fresh(self, fetched: float, has_rows: bool) -> bool:
         """Whether a cached page may be used without asking the index (always, offline)."""
-        if self.offline:
-            return True
-        window = self.freshness if has_rows else min(self.freshness, EMPTY_FRESHNESS)
-        return time.time() - fetched < window
+        return page_is_fresh(fetched, has_rows, freshness=self.freshness, offline=self.offline)
 
     def _by_key(self, index_url: str) -> bool:
         """Whether the page just handled may be left in the cache and read again from there when asked."""
@@ -279,6 +275,7 @@ class MetadataEngine:
         if self.cache is not None and not hold:
             state = self.cache.page_state(key)
             if state is not None and self._fresh(*state):
+                self._page_stamps[key] = state[0]
                 return key, []  # its own problems are read with it, by ``_open_page``
         cached = self.cache.get_page(key) if self.cache is not None else None
         cached_page: PageText | None = None
@@ -293,7 +290,9 @@ class MetadataEngine:
             and cached is not None
             and self._fresh(cached.fetched, "\n" in cached.text)
         ):
+            self._page_stamps[key] = cached.fetched
             return cached_page, list(cached_page.problems)
+        self._unstamped.append(key)  # until it is stored below
         if self.offline:
             if index_url.startswith("file:"):
                 result = fetch_page(self.session, index_url, name, self.page_traffic)
@@ -310,8 +309,8 @@ class MetadataEngine:
         )
         now = time.time()
         if result.not_modified and cached_page is not None:
-            if self.cache is not None:
-                self.cache.touch_page(key, now)
+            if self.cache is not None and self.cache.touch_page(key, now):
+                self._stamp_page(key, now)
             if not hold and self._by_key(index_url):
                 return key, []
             return cached_page, list(cached_page.problems)
@@ -327,9 +326,33 @@ class MetadataEngine:
             stored = self.cache.put_page(
                 key, CachedPage(page.to_text(), now, result.etag, result.last_modified)
             )
+            if stored and not hold:
+                self._stamp_page(key, now)
             if stored and not hold and self._by_key(index_url):
                 return key, []
         return page, problems
+
+    def _stamp_page(self, key: str, fetched: float) -> None:
+        self._page_stamps[key] = fetched
+        if key in self._unstamped:
+            self._unstamped.remove(key)
+
+    def reads(self) -> dict[str, Any] | None:
+        """The cache rows this engine's answers came from, each with the stamp it had when read: pages by when
+        they were fetched, metadata by when it was stored (and when a remembered failure expires).
+
+        None when something was read that the cache does not hold as it was read (no cache, a page the cache
+        could not store or kept from a failed refresh, a failure not remembered): an answer computed from it
+        cannot be told unchanged later. See ``analyzer.answers``.
+        """
+        if self.cache is None or not self.cache.usable or self._unstamped:
+            return None
+        return {
+            "pages": sorted(self._page_stamps.items()),
+            "metadata": sorted((key, stored, exp) for key, (stored, exp) in self._metadata_stamps.items()),
+            "freshness": self.freshness,
+            "offline": self.offline,
+        }
 
     def _open_page(self, index_url: str, name: NormalizedName, ref: _PageRef) -> PageText:
         """The page behind a reference: read again from the cache (fetched again if its row went away)."""
@@ -342,6 +365,7 @@ class MetadataEngine:
             except (ValueError, KeyError, TypeError):
                 pass
         page, _ = self._index_page(index_url, name, hold=True)
+        self._unstamped.append(ref)  # read again, perhaps different from the row the run began with
         assert isinstance(page, PageText)
         return page
 
@@ -477,21 +501,29 @@ class MetadataEngine:
 
     def _load_metadata(self, file: DistFile, key: str) -> CoreMetadata:
         if self.cache is not None:
-            stored = self.cache.get_metadata(key)
-            if stored is not None and self._usable_record(stored):
+            found = self.cache.get_metadata_stamped(key)
+            if found is not None and self._usable_record(found[0]):
                 try:
-                    return _from_dict(stored)
+                    meta = _from_dict(found[0])
+                    self._metadata_stamps[key] = (found[1], found[0].get("exp"))
+                    return meta
                 except (KeyError, ValueError, TypeError):
                     pass  # an unreadable row is a miss
         label = f"{file.project} {file.version} ({redact_url(file.url)})"
         if self.offline and not file.url.startswith("file:"):
+            self._unstamped.append(key)
             return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
         meta, remember = self._fetch_with_retry(file, label)
+        stored = None
         if self.cache is not None and remember:
             record = _to_dict(meta)
             if meta.status is MetadataStatus.UNAVAILABLE:
                 record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
-            self.cache.put_metadata(key, record)
+            stored = self.cache.put_metadata(key, record)
+            if stored is not None:
+                self._metadata_stamps[key] = (stored, record.get("exp"))
+        if stored is None:
+            self._unstamped.append(key)
         if meta.status is MetadataStatus.UNAVAILABLE:
             log.info("%s", meta.note)
         return meta
@@ -665,10 +697,11 @@ class MetadataEngine:
         remote = []
         for file in items:
             key = self._metadata_key(file)
-            stored = self.cache.get_metadata(key) if self.cache is not None else None
-            if stored is not None and self._usable_record(stored):
+            found = self.cache.get_metadata_stamped(key) if self.cache is not None else None
+            if found is not None and self._usable_record(found[0]):
                 try:
-                    self._metadata[key] = _from_dict(stored)
+                    self._metadata[key] = _from_dict(found[0])
+                    self._metadata_stamps[key] = (found[1], found[0].get("exp"))
                     continue
                 except (KeyError, ValueError, TypeError):
                     pass
