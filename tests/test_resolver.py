@@ -408,3 +408,29 @@ def test_the_requests_own_range_rules_out_candidates_too(monkeypatch: Any) -> No
     assert freed.ok and str(freed.mapping["langchain"].version) == "0.1.0"
     assert [t for t in tried if t.startswith("langchain ")] == ["langchain 0.1.0"]
     assert str(_resolve(s, "pydantic<2", "langchain").mapping["langchain"].version) == "0.1.0"
+
+
+def test_speculative_prefetch_waits_until_the_source_has_fetched_something() -> None:
+    """Speculation overlaps round trips: a source that has made none (a warm cache) is not sent guesses, whose
+    cost is a decode of each guessed project's page; once it counts a request, guesses go out as before."""
+    from dataclasses import dataclass
+
+    @dataclass
+    class Counter:
+        requests: int = 0
+
+    packages = [
+        {"name": "app", "version": "1.0", "requires": ["lib>=2"]},
+        {"name": "lib", "version": "1.0"},
+        {"name": "lib", "version": "2.0"},
+    ]
+    answers = []
+    for requests in (0, 1):
+        s = _scenario(packages, ["lib==1.0"])
+        s.source.traffic = Counter(requests)  # type: ignore[attr-defined]
+        s.source.page_traffic = Counter(0)  # type: ignore[attr-defined]
+        result = _resolve(s, "app==1.0")
+        answers.append({n: str(d.version) for n, d in result.mapping.items()})
+        guessed = {(f.project, str(f.version)) for f in s.source.prefetched}
+        assert (("lib", "2.0") in guessed) is bool(requests)
+    assert answers[0] == answers[1] == {"app": "1.0", "lib": "2.0"}

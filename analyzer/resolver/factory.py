@@ -578,7 +578,7 @@ class Factory:
         satisfies, else the newest index version that does. Fetching their metadata (and their project pages)
         together turns a chain of round trips into one per level of the graph; a wrong guess costs one fetch.
         """
-        if id(parent) in self._speculated:
+        if id(parent) in self._speculated or self._all_cached():
             return
         self._speculated.add(id(parent))
         specs = [d for d in deps if isinstance(d, SpecifierRequirement)]
@@ -598,6 +598,17 @@ class Factory:
                 break
         if files:
             self.prefetch(files)
+
+    def _all_cached(self) -> bool:
+        """True while the source has answered everything from its cache (it counts no request yet).
+
+        Speculation overlaps round trips; with nothing fetched there is nothing to overlap, and guessing costs
+        a decode of every guessed project's page (grpcio-tools: 11,000 files) that the resolver may never read:
+        warm tensorflow==2.12.0 on colab:2025-07-14 decoded 80 pages instead of 69. Once a request was made (a
+        cold or stale cache) speculation runs as before. A source without counters is always speculated on.
+        """
+        counters = (getattr(self.source, "traffic", None), getattr(self.source, "page_traffic", None))
+        return all(getattr(c, "requests", None) == 0 for c in counters)
 
     # -- find_matches ------------------------------------------------------------------------------------------
 
