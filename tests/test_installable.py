@@ -165,3 +165,19 @@ def test_summarize_tags_orders_interpreters_numerically_and_groups_platforms() -
     )
     assert interpreters == ("cp38", "cp39-abi3", "cp310", "py3")
     assert platforms == ("Windows", "any platform", "macOS", "manylinux_2_28 aarch64")
+
+
+def test_version_support_of_one_file_tuple_is_remembered_per_target_and_each_caller_gets_its_own_dict() -> None:
+    from analyzer.diagnosis import installable
+
+    files = tuple(cpython_wheels("tensorflow", "2.12.0", (8, 9, 10, 11), ">=3.8"))
+    py311, py313 = env_for("3.11.13"), env_for("3.13.5")
+    first = installable.version_support(files, py311)
+    assert first[Version("2.12.0")].installable
+    first.clear()  # a caller's dict is its own
+    again = installable.version_support(files, py311)
+    assert again == installable.version_support(list(files), py311)  # the same answer as computed afresh
+    assert again[Version("2.12.0")].installable
+    assert (id(files), py311) in installable._SUPPORT_MEMO
+    # another target is another question
+    assert not installable.version_support(files, py313)[Version("2.12.0")].installable

@@ -141,8 +141,31 @@ class Installability:
 # -- per version -------------------------------------------------------------------------------------------------
 
 
+_SUPPORT_MEMO: dict[
+    tuple[int, TargetEnvironment], tuple[tuple[DistFile, ...], dict[Version, VersionSupport]]
+] = {}
+_SUPPORT_MEMO_SIZE = 256
+
+
 def version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[Version, VersionSupport]:
-    """Which versions install on ``env`` and with which file; yanked files count only when nothing else does."""
+    """Which versions install on ``env`` and with which file; yanked files count only when nothing else does.
+
+    A tuple of files (a ``ProjectFiles``' own, which lives as long as its source's memo) is answered once per
+    target: a check asks again for the requested project in every question of its searches (tensorflow: 1,761
+    files, twelve times per ``check``). The caller gets its own dict.
+    """
+    if not isinstance(files, tuple):
+        return _version_support(files, env)
+    key = (id(files), env)
+    hit = _SUPPORT_MEMO.get(key)
+    if hit is None or hit[0] is not files:
+        if len(_SUPPORT_MEMO) >= _SUPPORT_MEMO_SIZE:
+            _SUPPORT_MEMO.clear()
+        hit = _SUPPORT_MEMO[key] = (files, _version_support(files, env))
+    return dict(hit[1])
+
+
+def _version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[Version, VersionSupport]:
     best: dict[Version, tuple[int, str] | None] = {}
     sdist: dict[Version, str | None] = {}
     yanked_ok: dict[Version, bool] = {}
