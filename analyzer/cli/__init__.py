@@ -20,7 +20,9 @@ COMMAND_MODULES = ("check", "why", "matrix", "hook", "snapshots", "metadata", "c
 """Modules of ``analyzer.cli`` that register a command each, in the order ``--help`` lists them."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` one command's part of it (the others' modules stay unimported:
+    a command pays only for its own imports)."""
     parser = argparse.ArgumentParser(
         prog="tfconflict",
         description="Predict what pip would change and break in a runtime (Colab by default), "
@@ -31,13 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in COMMAND_MODULES:
+    for module in COMMAND_MODULES if only is None else (only,):
         importlib.import_module(f"analyzer.cli.{module}").register(sub)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The command named on the line (the first word that is not a global option), when it is one of ours."""
+    for word in argv:
+        if word in ("-v", "--verbose", "--debug") or (word.startswith("-v") and set(word[1:]) == {"v"}):
+            continue
+        return word if word in COMMAND_MODULES else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     allow_heap_tuning()  # this process is ours: the metadata engine may keep the C heap small
     logging.basicConfig(

@@ -14,26 +14,27 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName
 
-from analyzer.check import run_check
 from analyzer.cli.common import DEFAULT_SNAPSHOT, add_request_file_options, add_snapshot_options, seconds
 from analyzer.cli.indexopts import add_index_options
 from analyzer.config import FAIL_ON, Settings, fails, load_config, merge
 from analyzer.errors import ExitCode, InputError, Problem
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
-from analyzer.metadata.engine import MetadataEngine
-from analyzer.render import RENDERERS
-from analyzer.render.github import render_github, workflow_command
-from analyzer.render.markdown import render_markdown
-from analyzer.render.text import render_text
-from analyzer.report import Report
 from analyzer.reqfile import RequirementsSet, parse_requirements_files
 from analyzer.request import RequestItem, parse_specs
 from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.metadata.engine import MetadataEngine
+    from analyzer.report import Report
+
+# The pipeline, the network stack and the renderers are imported where they are used: a remembered answer
+# (``analyzer.answers``) needs none of them.
 
 __all__ = [
     "FORMATS",
@@ -85,6 +86,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="time limit of the minimal-conflicting-set search; past it the report shows a set that is enough "
         "but not shown minimal, and says so (default: 30; 0 = no limit)",
     )
+    parser.add_argument(
+        "--recompute",
+        action="store_true",
+        help="compute the answer even when the same question was answered before from metadata that is "
+        "unchanged (such an answer is otherwise given again from the cache)",
+    )
     add_policy_options(parser)
     add_snapshot_options(parser, default=None)
     add_index_options(parser)
@@ -125,29 +132,85 @@ def run(args: argparse.Namespace) -> int:
             "tfconflict: every requirement is ignored by the configuration; nothing to check", file=sys.stderr
         )
         return int(ExitCode.OK)
-    with engine_for(settings, reqset, progress=args.format != "github") as engine:
+    from analyzer import answers
+
+    verbose = bool(getattr(args, "verbose", 0))
+    releases = _releases(snapshot, settings)
+    constraints = constraint_requirements(reqset)
+    config = index_config(settings, reqset)
+    cache = MetadataCache()
+    key = None
+    if not verbose and not args.recompute:  # -v shows this run's timings: it is computed
+        question = {
+            "command": "check",
+            "snapshot": snapshot,
+            "items": items,
+            "notes": notes,
+            "constraints": [str(c) for c in constraints],
+            "releases": releases,
+            "conflict_set": not args.no_conflict_set,
+            "suggestions": not args.no_suggestions,
+            "budget": args.budget,
+            "indexes": config.urls,
+            "as_of": settings.as_of,
+            "offline": settings.offline,
+            "format": args.format,
+            "fail_on": settings.fail_on,
+        }
+        key = answers.question_key(cache, question)
+        found = answers.recall(cache, key)
+        if found is not None:
+            cache.close()
+            sys.stdout.write(found.output)
+            return int(ExitCode.CONFLICT if fails(found.verdict, settings.fail_on) else ExitCode.OK)
+
+    from analyzer.check import run_check
+    from analyzer.metadata.engine import MetadataEngine
+
+    engine = MetadataEngine(
+        config, cache=cache, offline=settings.offline, as_of=settings.as_of, progress=args.format != "github"
+    )
+    with engine:
         report = run_check(
             items,
             snapshot,
             engine,
-            releases=_releases(snapshot, settings),
+            releases=releases,
             conflict_set=not args.no_conflict_set,
             with_suggestions=not args.no_suggestions,
             budget=args.budget or None,
-            constraints=constraint_requirements(reqset),
+            constraints=constraints,
         )
-    report = with_warnings(report, notes)
-    verbose = bool(getattr(args, "verbose", 0))
-    if args.format == "text":
-        out = render_text(report, verbose=verbose)
-    elif args.format == "markdown":
-        out = render_markdown(report, verbose=verbose)
-    elif args.format == "github":
-        out = render_github(report, fail_on=settings.fail_on)
-    else:
-        out = RENDERERS[args.format](report)
+        report = with_warnings(report, notes)
+        out = render(report, args.format, settings, verbose=verbose)
+        if key is not None and not _timed_out(report):
+            answers.remember(cache, key, engine.reads(), out, report.verdict.value)
     sys.stdout.write(out)
     return int(exit_code(report, settings))
+
+
+def render(report: Report, fmt: str, settings: Settings, *, verbose: bool = False) -> str:
+    """The report in one of ``FORMATS``."""
+    from analyzer.render import RENDERERS
+    from analyzer.render.github import render_github
+    from analyzer.render.markdown import render_markdown
+    from analyzer.render.text import render_text
+
+    if fmt == "text":
+        return render_text(report, verbose=verbose)
+    if fmt == "markdown":
+        return render_markdown(report, verbose=verbose)
+    if fmt == "github":
+        return render_github(report, fail_on=settings.fail_on)
+    return RENDERERS[fmt](report)
+
+
+def _timed_out(report: Report) -> bool:
+    """Whether a time budget cut a search short: another run could go further, so the answer is not remembered."""
+    found = report.conflict_set
+    # a set not shown minimal, or none found before the budget ran out
+    cut = found is not None and found.verdict.value == "conflict" and not (found.sets and all(s.verified for s in found.sets))
+    return cut or (report.suggestions is not None and report.suggestions.exhausted)
 
 
 # -- settings and snapshot -------------------------------------------------------------------------------------
@@ -367,6 +430,8 @@ def constraint_requirements(parsed: RequirementsSet | None) -> tuple[Requirement
 def _bad_input(problems: Sequence[Problem], fmt: str) -> int:
     for problem in problems:
         if fmt == "github":
+            from analyzer.render.github import workflow_command
+
             print(workflow_command("error", problem.message, file=problem.file, line=problem.line))
         else:
             print(f"tfconflict: error: {problem}", file=sys.stderr)
@@ -395,6 +460,8 @@ def index_config(settings: Settings, parsed: RequirementsSet | None) -> IndexCon
 def engine_for(
     settings: Settings, parsed: RequirementsSet | None, *, progress: bool = True
 ) -> MetadataEngine:
+    from analyzer.metadata.engine import MetadataEngine
+
     return MetadataEngine(
         index_config(settings, parsed),
         cache=MetadataCache(),

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from analyzer.errors import InputError
-from analyzer.metadata.cache import MetadataCache
-from analyzer.metadata.config import IndexConfig
-from analyzer.metadata.engine import MetadataEngine
+
+if TYPE_CHECKING:
+    from analyzer.metadata.engine import MetadataEngine
 
 __all__ = ["add_index_options", "engine_from_args", "parse_as_of"]
 
@@ -54,6 +55,10 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
 
 def engine_from_args(args: argparse.Namespace, *, progress: bool = True) -> MetadataEngine:
     """The metadata engine the options describe: options > pip's variables > pip's files."""
+    from analyzer.metadata.cache import MetadataCache
+    from analyzer.metadata.config import IndexConfig
+    from analyzer.metadata.engine import MetadataEngine
+
     config = IndexConfig.from_pip().override(
         getattr(args, "index_url", None), getattr(args, "extra_index_url", None)
     )

@@ -1,0 +1,120 @@
+"""Remembered answers: the same question, asked again while everything it was computed from is unchanged, is
+answered from the cache instead of being computed again.
+
+A check's answer is a function of its inputs: the code, the snapshot, the request, the options, and the cache rows
+the metadata engine read (index pages, core metadata). The first three make the question (an HMAC under the
+cache's own key, so no credential in an index URL can be tested against the cache file); the rows are recorded
+with the stamp each had when read (``MetadataEngine.reads``). The answer is given again only when every one of
+those rows is still in the cache with the same stamp and still usable by the engine's own rules (a page inside
+its freshness window, a remembered failure not expired): exactly the rows a new computation would read, so it
+would compute the same answer. A run that read anything the cache does not hold as read, or whose search was cut
+by its time budget, is not remembered.
+
+This module imports neither the network stack nor the resolver: a remembered answer costs a few queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import analyzer
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.freshness import page_is_fresh
+
+__all__ = ["Remembered", "code_identity", "question_key", "recall", "remember"]
+
+_FORMAT = 1
+"""Bumped when what a remembered answer holds changes shape."""
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """A rendered answer given again, with the verdict its exit code comes from."""
+
+    output: str
+    verdict: str
+    made: float
+    rows: int
+    """How many cache rows were checked unchanged."""
+
+
+def code_identity() -> str:
+    """This installation of tfconflict: its version, every source file's size and modification time, and the
+    versions of the libraries whose behaviour is part of the answer (an edited or upgraded install asks anew)."""
+    import packaging
+    import resolvelib
+
+    root = Path(analyzer.__file__).resolve().parent
+    h = hashlib.sha256(f"{analyzer.__version__}|{packaging.__version__}|{resolvelib.__version__}".encode())
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".py", ".toml", ".html", ".j2", ".css", ".json")):
+                st = os.stat(os.path.join(folder, name))
+                h.update(f"{os.path.relpath(os.path.join(folder, name), root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def question_key(cache: MetadataCache, question: dict[str, Any]) -> str | None:
+    """The question's key: an HMAC of its canonical JSON under the cache's key (None without a usable cache)."""
+    tag_key = cache.tag_key() if cache.usable else None
+    if tag_key is None:
+        return None
+    text = json.dumps({"format": _FORMAT, "code": code_identity(), **question}, sort_keys=True, default=repr)
+    return hmac.new(tag_key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def recall(cache: MetadataCache, key: str | None, *, now: float | None = None) -> Remembered | None:
+    """The answer remembered under ``key`` when every row it was computed from is unchanged; else None."""
+    if key is None:
+        return None
+    stored = cache.get_answer(key)
+    if not isinstance(stored, dict):
+        return None
+    try:
+        reads = stored["reads"]
+        if not _unchanged(cache, reads, time.time() if now is None else now):
+            return None
+        return Remembered(
+            output=str(stored["output"]),
+            verdict=str(stored["verdict"]),
+            made=float(stored["made"]),
+            rows=len(reads["pages"]) + len(reads["metadata"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # a row of another shape is a miss
+
+
+def remember(cache: MetadataCache, key: str | None, reads: dict[str, Any] | None, output: str, verdict: str) -> bool:
+    """Keep an answer for ``key``; nothing is kept when the rows it came from are not known (``reads`` None)."""
+    if key is None or reads is None:
+        return False
+    return cache.put_answer(key, {"reads": reads, "output": output, "verdict": verdict, "made": time.time()})
+
+
+def _unchanged(cache: MetadataCache, reads: dict[str, Any], now: float) -> bool:
+    """Whether every row is still there with its stamp, and usable as the engine would use it now."""
+    freshness, offline = float(reads["freshness"]), bool(reads["offline"])
+    pages: list[list[Any]] = reads["pages"]
+    states = cache.page_stamps([key for key, _ in pages])
+    for key, stamp in pages:
+        state = states.get(key)
+        if state is None or state[0] != stamp:
+            return False
+        if not page_is_fresh(state[0], state[1], freshness=freshness, offline=offline, now=now):
+            return False
+    metadata: list[list[Any]] = reads["metadata"]
+    stored = cache.metadata_stamps([key for key, _, _ in metadata])
+    for key, stamp, expires in metadata:
+        if stored.get(key) != stamp:
+            return False
+        if expires is not None and (offline or now >= expires):
+            return False  # a remembered failure the engine would now ask about again
+    return True

@@ -1,0 +1,200 @@
+"""Remembered answers (``analyzer.answers``): the same question is answered again from the cache only while every
+row it was computed from is unchanged; a changed page, an expired failure, a search cut by its budget or
+``--recompute`` make it computed again.
+
+A small index built by the test (wheels from tests/wheelfactory.py) served in process, and a freeze file for
+Python 3.11: ``other 1.0`` requires ``lib<2``, and the request ``app==1.0`` requires ``lib>=2``, so pip would
+break ``other``. Ages are moved in the cache file, never by sleeping.
+"""
+
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import analyzer.check
+from analyzer import answers
+from analyzer.cli import main
+from analyzer.diagnosis import conflict_set
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+from analyzer.metadata.freshness import PAGE_FRESHNESS
+from tests.indexserver import FixtureIndex, index_server, status_fault  # noqa: F401
+
+FREEZE = "lib==1.0\nother==1.0\n"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, index_server: FixtureIndex) -> list[str]:
+    """The index's content and the command line of the question (without the format)."""
+    index_server.wheel("app", "1.0", ["lib>=2"])
+    index_server.wheel("lib", "1.0")
+    index_server.wheel("lib", "2.0")
+    index_server.wheel("other", "1.0", ["lib<2"])
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text(FREEZE)
+    return ["check", "app==1.0", "--snapshot", str(freeze), "--python", "3.11", "--index-url", index_server.index_url]
+
+
+class Counting:
+    """``run_check`` wrapped: how often the pipeline really ran."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = analyzer.check.run_check
+
+        def counted(*args: object, **kwargs: object) -> object:
+            self.calls += 1
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(analyzer.check, "run_check", counted)
+
+
+def ask(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def age(table: str, column: str, seconds: float) -> None:
+    """Every row of ``table`` made ``seconds`` earlier than it was (what waiting would do)."""
+    path = Path(os.environ["TFCONFLICT_CACHE_DIR"]) / "metadata.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"UPDATE {table} SET {column} = {column} - ?", (seconds,))
+
+
+def remembered() -> int:
+    path = Path(os.environ["TFCONFLICT_CACHE_DIR"]) / "metadata.sqlite3"
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT count(*) FROM answers").fetchone()[0])
+
+
+def test_the_same_question_is_answered_again_without_computing_or_asking_the_index(
+    runtime: list[str], index_server: FixtureIndex, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counting = Counting(monkeypatch)
+    first = ask(capsys, *runtime, "--format", "json")
+    assert first[0] == 1 and json.loads(first[1])["verdict"] == "breaks"
+    assert counting.calls == 1 and remembered() == 1
+    index_server.reset_log()
+    again = ask(capsys, *runtime, "--format", "json")
+    assert again == first  # same output, same exit code
+    assert counting.calls == 1 and index_server.log == []
+    # another format is another question: computed, then remembered too
+    text = ask(capsys, *runtime)
+    assert counting.calls == 2 and remembered() == 2 and text[0] == 1 and text[1].startswith("BREAKS")
+
+
+def test_recompute_computes_even_when_an_answer_is_remembered(
+    runtime: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = Counting(monkeypatch)
+    first = ask(capsys, *runtime)
+    assert ask(capsys, *runtime, "--recompute") == first
+    assert ask(capsys, "-v", *runtime)[0] == first[0]  # -v shows this run's timings: computed
+    assert counting.calls == 3
+
+
+def test_a_page_that_changed_makes_the_answer_computed_again(
+    runtime: list[str], index_server: FixtureIndex, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counting = Counting(monkeypatch)
+    before = ask(capsys, *runtime, "--format", "json")
+    # a release of app that no longer needs lib>=2; the request is left open so the new version can be chosen
+    index_server.wheel("app", "1.1")
+    open_request = [*runtime[:1], "app", *runtime[2:]]
+    first_open = ask(capsys, *open_request, "--format", "json")
+    assert json.loads(first_open[1])["verdict"] == "breaks"  # app 1.0 is all the cached page lists
+    assert counting.calls == 2
+    assert ask(capsys, *open_request, "--format", "json") == first_open and counting.calls == 2
+    age("pages", "fetched", PAGE_FRESHNESS + 1)  # the window has passed: the page is read again
+    after_open = ask(capsys, *open_request, "--format", "json")
+    assert counting.calls == 3
+    assert json.loads(after_open[1])["verdict"] == "fits" and after_open[0] == 0
+    # the pinned question read the same pages: its remembered answer is not given again; the new one offers 1.1
+    after = ask(capsys, *runtime, "--format", "json")
+    assert counting.calls == 4 and after[0] == before[0] == 1
+    assert "1.1" not in before[1] and "1.1" in json.dumps(json.loads(after[1])["suggestions"])
+
+
+def test_a_metadata_row_that_went_away_makes_the_answer_computed_again(
+    runtime: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = Counting(monkeypatch)
+    first = ask(capsys, *runtime)
+    path = Path(os.environ["TFCONFLICT_CACHE_DIR"]) / "metadata.sqlite3"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("DELETE FROM metadata WHERE rowid = (SELECT min(rowid) FROM metadata)").rowcount == 1
+    assert ask(capsys, *runtime) == first and counting.calls == 2
+
+
+def test_a_remembered_failure_is_trusted_only_until_it_expires(
+    runtime: list[str], index_server: FixtureIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """other's wheel cannot be read: the answer names it, is remembered, and is not given past the failure's
+    expiry (the engine would ask the index again then)."""
+    other = next(path for path in index_server.files if path.startswith("other-"))
+    index_server.faults[f"/files/{other}"] = status_fault(404)
+    out = ask(capsys, *runtime, "--format", "json")[1]
+    assert json.loads(out)["pip"]["opaque"] == ["other"]
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
+        cache = engine.cache
+        assert cache is not None
+        rows = cache._read("SELECT key, body FROM answers", ())
+        assert rows is not None
+        key = rows[0]
+        assert answers.recall(cache, key) is not None
+        assert answers.recall(cache, key, now=time.time() + PAGE_FRESHNESS + 1) is None
+
+
+def test_a_search_cut_by_its_budget_is_not_remembered(
+    runtime: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search's clock moves 10 s per reading, so its 5 s budget runs out after the first resolution: another
+    run, on a faster day, could go further, so the answer is not kept."""
+    ticks = iter(range(0, 10**6, 10))
+    monkeypatch.setattr(conflict_set, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    code, out = ask(capsys, *runtime, "--budget", "5", "--format", "json")
+    assert code == 1 and "stopped at its budget" in " ".join(json.loads(out)["warnings"])
+    assert remembered() == 0
+    monkeypatch.setattr(conflict_set, "time", time)
+    code, out = ask(capsys, *runtime, "--budget", "5", "--format", "json")
+    assert code == 1 and json.loads(out)["conflict_set"]["sets"] and remembered() == 1
+
+
+def test_the_engine_names_every_row_it_read_or_none(index_server: FixtureIndex) -> None:
+    index_server.wheel("lib", "1.0")
+    index_server.wheel("app", "1.0", ["lib"])
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
+        for name in ("app", "lib"):
+            engine.metadata(engine.project(name).files[0])
+        reads = engine.reads()
+        assert reads is not None
+        assert [key.rsplit("|", 1)[1] for key, _ in reads["pages"]] == ["app", "lib"]
+        assert len(reads["metadata"]) == 2 and all(exp is None for _, _, exp in reads["metadata"])
+        assert engine.cache is not None and answers._unchanged(engine.cache, reads, time.time())
+    index_server.faults["/simple/gone/"] = status_fault(500)
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
+        engine.project("app")
+        assert engine.reads() is not None
+        engine.project("gone")  # a page that could not be had: nothing computed from it can be remembered
+        assert engine.reads() is None
+
+
+def test_the_question_key_is_keyed_by_the_cache_and_hides_credentials(tmp_path: Path) -> None:
+    one, two = MetadataCache(tmp_path / "a.sqlite3"), MetadataCache(tmp_path / "b.sqlite3")
+    question = {"indexes": ["https://user:s3cret@example.org/simple/"], "request": "app==1.0"}
+    key = answers.question_key(one, question)
+    assert key is not None and key == answers.question_key(one, dict(question))
+    assert key != answers.question_key(two, question)  # another cache, another key: nothing to test guesses on
+    assert key != answers.question_key(one, {**question, "request": "app==1.1"})
+    assert "s3cret" not in key
