@@ -107,3 +107,45 @@ def test_backtracking_case_is_answered_and_asks_less() -> None:
     assert provider.satisfied_calls < plain_provider.satisfied_calls
     assert _solve(RememberingResolver, CASES[2])[0] == _solve(Resolver, CASES[2])[0]
     assert str(_solve(RememberingResolver, CASES[2])[0]).startswith("impossible")
+
+
+class RecordingReporter(BaseReporter):  # type: ignore[type-arg]
+    """Every decision resolvelib reports, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def starting_round(self, index: int) -> None:
+        self.events.append(("round", index))
+
+    def pinning(self, candidate: Any) -> None:
+        self.events.append(("pin", candidate))
+
+    def rejecting_candidate(self, criterion: Any, candidate: Any) -> None:
+        self.events.append(("reject", candidate))
+
+    def resolving_conflicts(self, causes: Any) -> None:
+        self.events.append(("conflict", sorted(str(c.requirement) for c in causes)))
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("roots", CASES)
+def test_the_copied_loop_takes_resolvelibs_decisions_in_resolvelibs_order(
+    roots: list[Req], fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resolvelib
+
+    from analyzer.resolver import resolution
+
+    assert resolution._FAST_LOOP is resolvelib.__version__.startswith("1.2.")
+    monkeypatch.setattr(resolution, "_FAST_LOOP", fast)
+    logs = []
+    for kind in (Resolver, RememberingResolver):
+        reporter = RecordingReporter()
+        try:
+            kind(CountingProvider(), reporter).resolve(roots, max_rounds=100)
+        except ResolutionImpossible:
+            reporter.events.append(("impossible", None))
+        logs.append(reporter.events)
+    assert logs[0] == logs[1]
+    assert any(e[0] == "pin" for e in logs[0])
