@@ -198,3 +198,18 @@ def test_the_question_key_is_keyed_by_the_cache_and_hides_credentials(tmp_path: 
     assert key != answers.question_key(two, question)  # another cache, another key: nothing to test guesses on
     assert key != answers.question_key(one, {**question, "request": "app==1.1"})
     assert "s3cret" not in key
+
+
+def test_the_hook_answers_an_unchanged_file_again_from_the_cache(
+    runtime: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counting = Counting(monkeypatch)
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("# the app\napp==1.0\n")
+    hook = ["hook", str(reqs), *runtime[2:]]
+    first = ask(capsys, *hook)
+    assert first[0] == 1 and f"{reqs}:2:" in first[1] and counting.calls == 1
+    assert ask(capsys, *hook) == first and counting.calls == 1
+    reqs.write_text("# the app\n\napp==1.0\n")  # the line moved: another question
+    moved = ask(capsys, *hook)
+    assert moved[0] == 1 and f"{reqs}:3:" in moved[1] and counting.calls == 2

@@ -50,6 +50,7 @@ __all__ = [
     "run",
     "settings_from_args",
     "snapshot_from_settings",
+    "timed_out",
     "with_warnings",
 ]
 
@@ -183,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
         )
         report = with_warnings(report, notes)
         out = render(report, args.format, settings, verbose=verbose)
-        if key is not None and not _timed_out(report):
+        if key is not None and not timed_out(report):
             answers.remember(cache, key, engine.reads(), out, report.verdict.value)
     sys.stdout.write(out)
     return int(exit_code(report, settings))
@@ -205,7 +206,7 @@ def render(report: Report, fmt: str, settings: Settings, *, verbose: bool = Fals
     return RENDERERS[fmt](report)
 
 
-def _timed_out(report: Report) -> bool:
+def timed_out(report: Report) -> bool:
     """Whether a time budget cut a search short: another run could go further, so the answer is not remembered."""
     found = report.conflict_set
     # a set not shown minimal, or none found before the budget ran out
@@ -458,13 +459,13 @@ def index_config(settings: Settings, parsed: RequirementsSet | None) -> IndexCon
 
 
 def engine_for(
-    settings: Settings, parsed: RequirementsSet | None, *, progress: bool = True
+    settings: Settings, parsed: RequirementsSet | None, *, progress: bool = True, cache: MetadataCache | None = None
 ) -> MetadataEngine:
     from analyzer.metadata.engine import MetadataEngine
 
     return MetadataEngine(
         index_config(settings, parsed),
-        cache=MetadataCache(),
+        cache=cache if cache is not None else MetadataCache(),
         offline=settings.offline,
         as_of=settings.as_of,
         progress=progress,

@@ -9,7 +9,9 @@ warns under ``fail-on = "not-installable"``), 1 when a requirement conflicts, 2 
 Speed matters more than detail here: the suggestions search is skipped, and so is the minimal-conflicting-set
 search unless ``--conflict-set`` asks for it (it names, per line, the preinstalled packages that must change, but
 on a full Colab image it can take minutes). Without it each line pip would install or change is named with what
-pip would change in the image and what it would leave broken.
+pip would change in the image and what it would leave broken. A file checked before, whose answer came from cache
+rows that are all unchanged, is answered again from the cache (``analyzer.answers``): a commit that does not touch
+a requirements file costs a fraction of a second.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import argparse
 import sys
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from analyzer.check import run_check
+from analyzer import answers
 from analyzer.cli.check import (
     add_policy_options,
     apply_ignore,
@@ -30,14 +33,17 @@ from analyzer.cli.check import (
     request_from_files,
     settings_from_args,
     snapshot_from_settings,
+    timed_out,
 )
 from analyzer.cli.common import add_snapshot_options
 from analyzer.cli.indexopts import add_index_options
 from analyzer.config import Settings, fails
 from analyzer.errors import ExitCode, MetadataUnavailable
-from analyzer.metadata.engine import MetadataEngine
-from analyzer.render.github import findings
+from analyzer.metadata.cache import MetadataCache
 from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.metadata.engine import MetadataEngine
 
 __all__ = ["register", "run"]
 
@@ -77,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     snapshot: Snapshot | None = None
     codes = [ExitCode.OK]
     failing = 0
+    cache = MetadataCache()
     with ExitStack() as stack:
+        stack.callback(cache.close)
         engines: dict[tuple[str, tuple[str, ...]], MetadataEngine] = {}
         for path in files:
             request = request_from_files([path])
@@ -95,25 +103,49 @@ def run(args: argparse.Namespace) -> int:
             if not items:
                 continue
             config = index_config(settings, parsed)
-            key = (config.index_url, config.extra_index_urls)
-            if key not in engines:
-                engines[key] = stack.enter_context(engine_for(settings, parsed, progress=False))
-            try:
-                report = run_check(
-                    items,
-                    target,
-                    engines[key],
-                    conflict_set=args.conflict_set,
-                    with_suggestions=False,
-                    constraints=constraint_requirements(parsed),
-                )
-            except MetadataUnavailable as exc:
-                print(f"{path}: cannot check: {exc}")
-                codes.append(ExitCode.METADATA_UNAVAILABLE)
-                continue
-            for finding in findings(report, fail_on=settings.fail_on):
-                print(finding)
-            if fails(report.verdict.value, settings.fail_on):
+            constraints = constraint_requirements(parsed)
+            question = {
+                "command": "hook",
+                "snapshot": target,
+                "items": items,
+                "constraints": [str(c) for c in constraints],
+                "conflict_set": args.conflict_set,
+                "indexes": config.urls,
+                "as_of": settings.as_of,
+                "offline": settings.offline,
+                "fail_on": settings.fail_on,
+            }
+            answer_key = answers.question_key(cache, question)
+            found = answers.recall(cache, answer_key)
+            if found is not None:
+                output, verdict = found.output, found.verdict
+            else:
+                from analyzer.check import run_check
+                from analyzer.render.github import findings
+
+                key = (config.index_url, config.extra_index_urls)
+                if key not in engines:
+                    engines[key] = stack.enter_context(engine_for(settings, parsed, progress=False, cache=cache))
+                try:
+                    report = run_check(
+                        items,
+                        target,
+                        engines[key],
+                        conflict_set=args.conflict_set,
+                        with_suggestions=False,
+                        constraints=constraints,
+                    )
+                except MetadataUnavailable as exc:
+                    print(f"{path}: cannot check: {exc}")
+                    codes.append(ExitCode.METADATA_UNAVAILABLE)
+                    continue
+                output = "".join(f"{finding}\n" for finding in findings(report, fail_on=settings.fail_on))
+                verdict = report.verdict.value
+                if not timed_out(report):
+                    # the engine may serve several files: its rows are a superset of this answer's, never fewer
+                    answers.remember(cache, answer_key, engines[key].reads(), output, verdict)
+            sys.stdout.write(output)
+            if fails(verdict, settings.fail_on):
                 failing += 1
                 codes.append(ExitCode.CONFLICT)
     if failing:
