@@ -466,9 +466,6 @@ class MetadataEngine:
                 remote.append(name)
         if not remote:
             return
-        # the page parsers are imported only when a page is fetched: once here, not by 24 threads at once
-        import pypi_simple  # noqa: F401
-
         self._run_parallel(self._pages, remote, "index pages")
 
     # -- core metadata -------------------------------------------------------------------------------------
