@@ -11,16 +11,16 @@ It subclasses resolvelib's ``Resolution`` (a module of resolvelib's, not its pub
 methods keep their signatures and meaning, and ``pyproject.toml`` bounds resolvelib below 2.
 
 With resolvelib 1.2 (the release whose loop it was read from) ``resolve`` itself is this module's copy of
-resolvelib's, with one difference: the two scans of every criterion per round read the remembered answers inline
-instead of through a method call per criterion (2,200 rounds over ~250 criteria in a warm ``check``: half a
-million calls). The same decisions in the same order; any other release runs resolvelib's own loop.
+resolvelib's, with one difference: its two scans of every criterion per round look again only at the criteria
+and pins written since the previous scan (2,200 rounds over ~250 criteria in a warm
+``check``: half a million calls before). The same decisions in the same order; any other release runs resolvelib's own loop.
 """
 
 from __future__ import annotations
 
 import collections
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any, Generic
 
 import resolvelib
@@ -30,7 +30,7 @@ from resolvelib.resolvers.abstract import Result
 from resolvelib.resolvers.criterion import Criterion
 from resolvelib.resolvers.exceptions import RequirementsConflicted, ResolutionImpossible, ResolutionTooDeep
 from resolvelib.resolvers.resolution import Resolution, _build_result
-from resolvelib.structs import CT, KT, RT, IteratorMapping, State
+from resolvelib.structs import CT, KT, RT, IteratorMapping, RequirementInformation, State
 
 __all__ = ["RememberingResolver"]
 
@@ -41,6 +41,10 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
         # id(criterion) -> (criterion, pin, answer); the objects are held so that their ids stay theirs
         self._satisfying: dict[int, tuple[Criterion[RT, CT], CT, bool]] = {}
         self._preferences: dict[int, tuple[Criterion[RT, CT], Any]] = {}
+        # the unsatisfied names of the current state, and what was written since they were computed
+        self._unsat: set[KT] = set()
+        self._dirty: set[KT] = set()
+        self._rescan = True
 
     def _is_current_pin_satisfying(self, name: KT, criterion: Criterion[RT, CT]) -> bool:
         pin = self.state.mapping.get(name)
@@ -53,18 +57,57 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
         self._satisfying[id(criterion)] = (criterion, pin, answer)
         return answer
 
-    def _unsatisfied(self, criteria: Mapping[KT, Criterion[RT, CT]], only: Iterable[KT] | None = None) -> list[KT]:
-        """The names (of ``only``, else of every criterion) whose current pin misses a requirement: resolvelib's
-        ``_is_current_pin_satisfying`` per criterion, its remembered answers read inline."""
+    # -- what changed since the last scan: every write to the criteria or the pins goes through one of these --
+
+    def _add_to_criteria(self, criteria: dict[KT, Criterion[RT, CT]], requirement: RT, parent: CT | None) -> None:
+        self._dirty.add(self._p.identify(requirement_or_candidate=requirement))
+        super()._add_to_criteria(criteria, requirement, parent)
+
+    def _attempt_to_pin_criterion(self, name: KT) -> list[Criterion[RT, CT]]:
+        self._dirty.add(name)  # its pin (when it takes one)
+        return super()._attempt_to_pin_criterion(name)
+
+    def _remove_information_from_criteria(
+        self, criteria: dict[KT, Criterion[RT, CT]], parents: Collection[KT]
+    ) -> None:
+        if parents:
+            self._rescan = True  # every criterion is rebuilt
+        super()._remove_information_from_criteria(criteria, parents)
+
+    def _backjump(self, causes: list[RequirementInformation[RT, CT]]) -> bool:
+        self._rescan = True  # states popped, pins undone, criteria patched
+        return super()._backjump(causes)
+
+    def _rollback_states(self) -> None:
+        self._rescan = True
+        super()._rollback_states()
+
+    def _unsatisfied(self) -> set[KT]:
+        """The names whose current pin misses a requirement of their criterion (or that have no pin): resolvelib's
+        ``_is_current_pin_satisfying`` over every criterion, looked at again only where something changed.
+
+        Between two rounds the criteria of the pinned candidate's dependencies and one pin change; every such
+        write is noted (``_dirty``), and anything larger (a backjump, information removed from every criterion)
+        asks for a whole scan.
+        """
+        criteria = self.state.criteria
         mapping = self.state.mapping
+        if self._rescan:
+            self._unsat.clear()
+            names: Iterable[KT] = list(criteria)
+        else:
+            names = self._dirty
         memo = self._satisfying
         satisfied_by = self._p.is_satisfied_by
-        out: list[KT] = []
-        items = criteria.items() if only is None else ((k, criteria[k]) for k in only if k in criteria)
-        for key, criterion in items:
+        unsat = self._unsat
+        for key in names:
+            criterion = criteria.get(key)
+            if criterion is None:
+                unsat.discard(key)
+                continue
             pin = mapping.get(key)
             if pin is None:
-                out.append(key)
+                unsat.add(key)
                 continue
             hit = memo.get(id(criterion))
             if hit is not None and hit[0] is criterion and hit[1] is pin:
@@ -72,9 +115,13 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
             else:
                 answer = all(satisfied_by(requirement=r, candidate=pin) for r in criterion.iter_requirement())
                 memo[id(criterion)] = (criterion, pin, answer)
-            if not answer:
-                out.append(key)
-        return out
+            if answer:
+                unsat.discard(key)
+            else:
+                unsat.add(key)
+        self._dirty = set()
+        self._rescan = False
+        return unsat
 
     def resolve(self, requirements: Iterable[RT], max_rounds: int) -> State[RT, CT, KT]:
         """resolvelib 1.2's ``Resolution.resolve``, line for line but for the two scans (see the module)."""
@@ -115,7 +162,8 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
                     self._rollback_states()
                     continue
 
-            unsatisfied_names = self._unsatisfied(self.state.criteria)
+            unsatisfied = self._unsatisfied()
+            unsatisfied_names = [key for key in self.state.criteria if key in unsatisfied]  # resolvelib's order
 
             if not unsatisfied_names:
                 self._r.ending(state=self.state)
@@ -172,7 +220,7 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
             else:
                 # resolvelib's set of the previously satisfied names no longer satisfied (only membership and
                 # iteration of it are used, so the order of the scan does not matter)
-                newly_unsatisfied_names = set(self._unsatisfied(self.state.criteria, satisfied_names))
+                newly_unsatisfied_names = set(self._unsatisfied() & satisfied_names)
                 self._remove_information_from_criteria(self.state.criteria, newly_unsatisfied_names)
                 self._push_new_state()
 
