@@ -493,6 +493,13 @@ def _chain_to_request(
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> Requirement:
+    """A requirement edge's text parsed once (the reasons test each edge against every allowed version); shared:
+    read, never changed."""
+    return Requirement(text)
+
+
 def explain_member(
     name: NormalizedName,
     installed: str | None,
@@ -515,7 +522,7 @@ def explain_member(
         for edge in into.get(name, []):
             if edge.parent == name:
                 continue
-            req = Requirement(edge.requirement)
+            req = _parsed(edge.requirement)
             if not req.specifier.contains(current, prereleases=True):
                 blamed.append(edge)
     # 2. Its installed requirements clash with what the resolution needs of a dependency.
@@ -525,7 +532,7 @@ def explain_member(
         if dist is None:
             continue
         try:
-            req = Requirement(own.requirement.split(", ")[0])
+            req = _parsed(own.requirement.split(", ")[0])
         except InvalidRequirement:
             continue
         got = _version(getattr(dist, "version", None))
@@ -537,7 +544,7 @@ def explain_member(
         clashing = [
             e
             for e in others
-            if not any(Requirement(e.requirement).specifier.contains(v, True) for v in allowed)
+            if not any(_parsed(e.requirement).specifier.contains(v, True) for v in allowed)
         ]
         blamed.extend(clashing or others)
     reasons.extend(blamed)
