@@ -506,15 +506,7 @@ def _propagate(
     why: dict[NormalizedName, tuple[ConflictCause, ...]] = {}
     via: dict[NormalizedName, tuple[str, ...]] = {}
     for n, pin in kept.items():
-        why[n] = (
-            ConflictCause(
-                name=n,
-                requirement=f"{n}=={pin.version}",
-                pip_requirement=pin.format_for_error(),
-                role=Role.KEEP,
-            ),
-        )
-        via[n] = (why[n][0].text,)
+        why[n], via[n] = _kept_cause(factory, n, pin)
     must: list[NormalizedName] = []
     # a direct reference offers a candidate the index does not list: leave those names to the search
     direct = {r.name for r in roots if isinstance(r, ExplicitRequirement)}
@@ -617,6 +609,20 @@ def _propagate(
         if not grew:
             return None, ranges
     return None, _Ranges(factory, fixed, installed, ignored, direct, roots)
+
+
+def _kept_cause(
+    factory: Factory, name: NormalizedName, pin: InstalledCandidate
+) -> tuple[tuple[ConflictCause, ...], tuple[str, ...]]:
+    """Why a kept pin is in a question, and its chain: the same for every question that keeps it (the search asks
+    dozens, each keeping hundreds of pins), so built once per pin and factory."""
+    found = factory.kept_causes.get(id(pin))
+    if found is None or found[0] is not pin:
+        cause = ConflictCause(
+            name=name, requirement=f"{name}=={pin.version}", pip_requirement=pin.format_for_error(), role=Role.KEEP
+        )
+        found = factory.kept_causes[id(pin)] = (pin, (cause,), (cause.text,))
+    return found[1], found[2]
 
 
 class _Ranges:

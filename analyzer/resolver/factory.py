@@ -92,6 +92,8 @@ class Factory:
         ] = {}
         """Versions of a project that a set of requirements (by identity) leaves: the searches' propagation."""
         self.looked: set[tuple[NormalizedName, frozenset[int]]] = set()
+        self.kept_causes: dict[int, tuple[InstalledCandidate, tuple[Any, ...], tuple[str, ...]]] = {}
+        """A kept pin's cause and chain in propagation's conflicts (``resolver._kept_cause``), by pin identity."""
         """Projects (with the requirements on them) whose domains propagation has fetched ahead."""
         self.python = PythonCandidate(self, Version(env.python_full))
         self.lock = threading.Lock()
