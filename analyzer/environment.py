@@ -103,11 +103,26 @@ class TargetEnvironment:
             return marker.evaluate(dict(self.markers))
         return any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
 
+    @cached_property
+    def _python_answers(self) -> dict[int, tuple[SpecifierSet, bool]]:
+        """id of a Requires-Python -> (it, its answer): the index pages share one object per text, and a check
+        asks about the files of a project's every version (grpcio: 11,000), a few dozen texts among them."""
+        return {}
+
+    @cached_property
+    def _python_full_version(self) -> Version:
+        return Version(self.python_full)
+
     def python_allowed(self, requires_python: SpecifierSet | None) -> bool:
         """Whether the target interpreter satisfies a Requires-Python, pre-releases included as pip does."""
         if requires_python is None:
             return True
-        return requires_python.contains(self.python_full, prereleases=True)
+        hit = self._python_answers.get(id(requires_python))
+        if hit is not None and hit[0] is requires_python:
+            return hit[1]
+        answer = requires_python.contains(self._python_full_version, prereleases=True)
+        self._python_answers[id(requires_python)] = (requires_python, answer)
+        return answer
 
     @cached_property
     def platforms(self) -> tuple[str, ...]:
