@@ -178,12 +178,18 @@ class TargetEnvironment:
         if not filename.endswith(".whl"):
             return None
         stem = filename[:-4]
-        dashes = stem.count("-")
-        if dashes not in (4, 5):
+        if stem.count("-") not in (4, 5):
             return None
         # as parse_wheel_filename splits: the tag part is what follows the last-but-two dash
-        parts = stem.rsplit("-", 3)
-        prefix, tag_text = parts[0], "-".join(parts[1:])
+        cut = stem.rfind("-", 0, stem.rfind("-", 0, stem.rfind("-")))
+        tag_text = stem[cut + 1 :]
+        # the tag part first: most files of a project are for other platforms, and then the name is not read
+        rank = self._tags_rank.get(tag_text, -1)
+        if rank == -1:
+            rank = self._tags_rank[tag_text] = self._best_tag_rank(tag_text)
+        if rank is None:
+            return None
+        prefix = stem[:cut]
         valid = self._prefix_valid.get(prefix)
         if valid is None:
             try:
@@ -192,19 +198,15 @@ class TargetEnvironment:
             except ValueError:
                 valid = False
             self._prefix_valid[prefix] = valid
-        if not valid:
-            return None
-        if tag_text in self._tags_rank:
-            return self._tags_rank[tag_text]
+        return rank if valid else None
+
+    def _best_tag_rank(self, tag_text: str) -> int | None:
         try:
             wheel_tags = tags.parse_tag(tag_text)
         except ValueError:
-            rank = None
-        else:
-            ranks = [self.tag_rank[t] for t in wheel_tags if t in self.tag_rank]
-            rank = min(ranks) if ranks else None
-        self._tags_rank[tag_text] = rank
-        return rank
+            return None
+        ranks = [self.tag_rank[t] for t in wheel_tags if t in self.tag_rank]
+        return min(ranks) if ranks else None
 
     def describe(self) -> str:
         glibc = f"glibc {self.glibc[0]}.{self.glibc[1]}" if self.glibc else "no glibc"
