@@ -1,0 +1,150 @@
+"""Reading PEP 691 pages on the cold path: the fast writer of page rows and its fallbacks give the answers the
+standard library gives, and a JSON page needs no HTML parser."""
+
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analyzer.metadata import index
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+from analyzer.metadata.models import DistFile
+from tests.indexserver import FixtureIndex, index_server, replace_body  # noqa: F401 - pytest fixture
+
+JSON_PAGE = "application/vnd.pypi.simple.v1+json"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _files(index_url: str, cache_dir: Path, name: str = "demo") -> tuple[DistFile, ...]:
+    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache(cache_dir / "m.sqlite3")) as engine:
+        found = engine.project(name)
+    assert found.problems == ()
+    return found.files
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["orjson-if-installed", "stdlib"])
+def test_a_page_reads_the_same_with_or_without_the_fast_writer(
+    index_server: FixtureIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    index_server.wheel("demo", "1.0", requires_python=">=3.8")
+    index_server.wheel("demo", "1.1", yanked="brøken wheel ✗")  # non-ASCII: orjson writes UTF-8, json escapes
+    index_server.sdist("demo", "1.1")
+    reference = _files(index_server.index_url, tmp_path / "a")
+    if not fast:
+        monkeypatch.setattr(index, "_orjson", None)
+    again = _files(index_server.index_url, tmp_path / "b")
+    assert again == reference
+    assert {f.yanked for f in again} == {None, "brøken wheel ✗"}
+
+
+def _served(index_server: FixtureIndex, size: str) -> None:
+    page = (
+        '{"meta": {"api-version": "1.1"}, "files": [{"filename": "demo-1.0-py3-none-any.whl", '
+        '"url": "demo-1.0-py3-none-any.whl", "hashes": {}, "size": SIZE}]}'
+    ).replace("SIZE", size)
+    index_server.faults["/simple/demo/"] = replace_body(page.encode(), JSON_PAGE)
+
+
+def test_what_the_fast_writer_refuses_is_written_by_the_standard_library(
+    index_server: FixtureIndex, tmp_path: Path
+) -> None:
+    huge = 2**70 + 1  # past 64 bits: orjson refuses to write it
+    _served(index_server, str(huge))
+    (file,) = _files(index_server.index_url, tmp_path)
+    assert file.size == huge and type(file.size) is int
+    assert file.url == f"{index_server.index_url}demo/demo-1.0-py3-none-any.whl"
+
+
+def test_a_page_with_nan_is_written_by_the_standard_library(
+    index_server: FixtureIndex, tmp_path: Path
+) -> None:
+    _served(index_server, "NaN")  # the standard library reads it; orjson would write it back as null
+    (file,) = _files(index_server.index_url, tmp_path)
+    assert isinstance(file.size, float) and math.isnan(file.size)
+
+
+def test_a_utf16_page_is_decoded_as_requests_decodes_it(index_server: FixtureIndex, tmp_path: Path) -> None:
+    page = {
+        "meta": {"api-version": "1.0"},
+        "files": [{"filename": "demo-2.0.tar.gz", "url": "x.tar.gz", "hashes": {}}],
+    }
+    index_server.faults["/simple/demo/"] = replace_body(json.dumps(page).encode("utf-16"), JSON_PAGE)
+    (file,) = _files(index_server.index_url, tmp_path)
+    assert file.filename == "demo-2.0.tar.gz"
+
+
+def test_plain_tuples_keep_every_field_of_an_entry() -> None:
+    data = {
+        "meta": {"api-version": "1.1"},
+        "files": [
+            {
+                "filename": "demo-1.0-py3-none-any.whl",
+                "url": "../../files/demo-1.0-py3-none-any.whl#sha256=ab",
+                "hashes": {"sha256": "ab"},
+                "requires-python": ">=3.9",
+                "yanked": True,
+                "upload-time": "2024-01-02T03:04:05Z",
+                "size": 7,
+                "core-metadata": {"sha256": "cd"},
+            },
+            {"filename": "demo-1.0.tar.gz", "url": "https://example.org/demo-1.0.tar.gz", "yanked": "bad"},
+        ],
+    }
+    wheel, sdist = index._entries_from_json(data, "https://example.org/simple/demo/")
+    assert wheel == (
+        "demo-1.0-py3-none-any.whl",
+        "https://example.org/files/demo-1.0-py3-none-any.whl#sha256=ab",
+        ">=3.9",
+        "",
+        "2024-01-02T03:04:05+00:00",
+        {"sha256": "ab"},
+        7,
+        "https://example.org/files/demo-1.0-py3-none-any.whl.metadata",
+        {"sha256": "cd"},
+    )
+    assert sdist == (
+        "demo-1.0.tar.gz",
+        "https://example.org/demo-1.0.tar.gz",
+        None,
+        "bad",
+        None,
+        {},
+        None,
+        None,
+        {},
+    )
+
+
+def test_a_json_page_does_not_import_the_html_parser(tmp_path: Path) -> None:
+    """pypi_simple loads pydantic (0.12 s of a cold run): only an HTML page needs it."""
+    code = f"""
+import sys
+from pathlib import Path
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+from tests.indexserver import running_index
+
+with running_index() as served:
+    served.wheel("demo", "1.0")
+    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache(Path({str(tmp_path)!r}) / "m")) as e:
+        assert len(e.project("demo").files) == 1
+    print("json", "pypi_simple" in sys.modules)
+    served.mode = "html"
+    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache(Path({str(tmp_path)!r}) / "h")) as e:
+        assert len(e.project("demo").files) == 1
+    print("html", "pypi_simple" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["json False", "html True"]
