@@ -434,3 +434,55 @@ def test_speculative_prefetch_waits_until_the_source_has_fetched_something() -> 
         guessed = {(f.project, str(f.version)) for f in s.source.prefetched}
         assert (("lib", "2.0") in guessed) is bool(requests)
     assert answers[0] == answers[1] == {"app": "1.0", "lib": "2.0"}
+
+
+def test_a_kept_pins_matches_are_the_general_paths(monkeypatch: Any) -> None:
+    """``Provider._kept`` (the shortcut for a kept pin's criterion) answers what the factory's general path and
+    the constraint and pruning filters answer, in every case: requirements that hold or not, the pin known
+    incompatible, a constraint, pruning, a direct reference among the requirements, no requirement at all."""
+    from packaging.specifiers import SpecifierSet
+    from resolvelib.structs import IteratorMapping
+
+    from analyzer.resolver import installed_candidates
+    from analyzer.resolver.factory import factory_for
+    from analyzer.resolver.provider import Provider
+    from analyzer.resolver.requirements import ExplicitRequirement, SpecifierRequirement
+
+    s = _scenario([*NUMPYS], ["numpy==1.26.4"])
+    factory = factory_for(s.source, s.env)
+    installed, _ = installed_candidates(factory, s.snapshot)
+    pin = installed["numpy"]
+    other = factory.index_candidates(canonicalize_name("numpy"), SpecifierSet("==2.1.3"))[0]
+
+    def spec(text: str) -> SpecifierRequirement:
+        return SpecifierRequirement(Requirement(text))
+
+    cases = [
+        ([spec("numpy>=1.20")], []),
+        ([spec("numpy>=1.20"), spec("numpy<2")], []),
+        ([spec("numpy>=2")], []),
+        ([spec("numpy")], [pin]),
+        ([spec("numpy")], [other]),
+        ([spec("numpy"), ExplicitRequirement(other)], []),
+        ([], []),
+    ]
+    answers = []
+    for constraints in (None, {canonicalize_name("numpy"): SpecifierSet("<1.26")}):
+        for prune in (None, lambda c: True, lambda c: c is not pin):
+            for reqs, incompatible in cases:
+                provider = Provider(
+                    factory, installed=installed, user_requested={}, constrained={"numpy": pin},
+                    constraints=constraints, prune=prune,
+                )  # fmt: skip
+                got = []
+                for shortcut in (True, False):
+                    if not shortcut:
+                        monkeypatch.setattr(provider, "_kept", lambda *a: None)
+                    # as resolvelib passes them: a fresh iterator on every lookup
+                    found = provider.find_matches(
+                        "numpy", IteratorMapping({"numpy": reqs}, iter), IteratorMapping({"numpy": incompatible}, iter)
+                    )
+                    got.append(list(found() if callable(found) else found))
+                assert got[0] == got[1], (reqs, incompatible, constraints, prune)
+                answers.append(bool(got[0]))
+    assert any(answers) and not all(answers)
