@@ -71,6 +71,26 @@ def test_a_page_with_nan_is_written_by_the_standard_library(
     assert isinstance(file.size, float) and math.isnan(file.size)
 
 
+@pytest.mark.parametrize(
+    "file",
+    [
+        '{"filename": 5, "url": "x"}',
+        '{"filename": "demo-1.0.tar.gz", "url": "x", "requires-python": 3}',
+        '{"filename": "demo-1.0.tar.gz", "url": "x", "hashes": [1]}',
+    ],
+    ids=["number-as-filename", "number-as-requires-python", "list-as-hashes"],
+)
+def test_a_field_of_the_wrong_type_is_an_unreadable_page_not_a_crash(
+    index_server: FixtureIndex, tmp_path: Path, file: str
+) -> None:
+    body = '{"meta": {"api-version": "1.0"}, "files": [FILE]}'.replace("FILE", file)
+    index_server.faults["/simple/demo/"] = replace_body(body.encode(), JSON_PAGE)
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache(tmp_path / "m")) as engine:
+        found = engine.project("demo")
+    assert found.files == ()
+    assert len(found.problems) == 1 and "/simple/demo/: unreadable project page (" in found.problems[0]
+
+
 def test_a_utf16_page_is_decoded_as_requests_decodes_it(index_server: FixtureIndex, tmp_path: Path) -> None:
     page = {
         "meta": {"api-version": "1.0"},

@@ -572,11 +572,13 @@ def _parse_response(response: requests.Response, name: NormalizedName, label: st
             if isinstance(parsed, PageResult):
                 return parsed
             entries = parsed
+        # a field of the wrong type (a number for a file name or a Requires-Python) is met while compacting
+        body, problems = compact_body(entries, name, label)
+        page = PageText.from_compact(body, problems, finite=finite)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return PageResult(page=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
-    body, problems = compact_body(entries, name, label)
     return PageResult(
-        page=PageText.from_compact(body, problems, finite=finite),
+        page=page,
         problems=tuple(problems),
         etag=response.headers.get("ETag"),
         last_modified=response.headers.get("Last-Modified"),
