@@ -561,8 +561,10 @@ def _propagate(
                 return False
             return not ((name in checked and not reqs) or name in direct)
 
-        # cold, each scan would wait on its own fetch: the first look at every domain is fetched at once
-        _first_look(factory, [n for n in order if worth_a_look(n)], on, installed, ranges)
+        # cold, each scan would wait on its own fetch: the first look at every domain is fetched at once (warm,
+        # there is nothing to fetch, and telling which names are worth a look costs a pass over all of them)
+        if not factory.all_cached():
+            _first_look(factory, [n for n in order if worth_a_look(n)], on, installed, ranges)
         for name in order:
             reqs = on.get(name, [])
             if name in fixed:
@@ -816,16 +818,25 @@ def _domain(
     name: NormalizedName,
     reqs: Sequence[tuple[Requirement, Candidate]],
     installed: Mapping[NormalizedName, InstalledCandidate],
-) -> list[Candidate]:
-    """Every candidate pip could pick for ``name`` under these requirements: the installed one, then the index's."""
+) -> tuple[Candidate, ...]:
+    """Every candidate pip could pick for ``name`` under these requirements: the installed one, then the index's.
+
+    Remembered by the factory per (name, requirement objects, installed candidate): the questions of a search
+    scan the same domains under the same requirements again and again."""
+    inst = installed.get(name)
+    key = (name, frozenset(id(r) for r, _ in reqs), id(inst))
+    hit = factory.domain_memo.get(key)
+    if hit is not None and hit[0] is inst:
+        return hit[1]
     specs = [SpecifierRequirement(r) for r, _ in reqs]
     out: list[Candidate] = []
-    inst = installed.get(name)
     if inst is not None and all(factory.contains(r, inst.version) for r, _ in reqs):
         out.append(inst)
     seen = {inst.version} if inst is not None else set()
     out.extend(c for c in factory._index_for(name, specs) if c.version not in seen)
-    return out
+    found = tuple(out)
+    factory.domain_memo[key] = (inst, found)
+    return found
 
 
 def _propagated_conflict(

@@ -92,6 +92,10 @@ class Factory:
         ] = {}
         """Versions of a project that a set of requirements (by identity) leaves: the searches' propagation."""
         self.looked: set[tuple[NormalizedName, frozenset[int]]] = set()
+        self.domain_memo: dict[
+            tuple[NormalizedName, frozenset[int], int], tuple[InstalledCandidate | None, tuple[Candidate, ...]]
+        ] = {}
+        """Propagation's domains by (name, its requirements by identity, the installed candidate by identity)."""
         self.kept_causes: dict[int, tuple[InstalledCandidate, tuple[Any, ...], tuple[str, ...]]] = {}
         """A kept pin's cause and chain in propagation's conflicts (``resolver._kept_cause``), by pin identity."""
         """Projects (with the requirements on them) whose domains propagation has fetched ahead."""
@@ -580,7 +584,7 @@ class Factory:
         satisfies, else the newest index version that does. Fetching their metadata (and their project pages)
         together turns a chain of round trips into one per level of the graph; a wrong guess costs one fetch.
         """
-        if id(parent) in self._speculated or self._all_cached():
+        if id(parent) in self._speculated or self.all_cached():
             return
         self._speculated.add(id(parent))
         specs = [d for d in deps if isinstance(d, SpecifierRequirement)]
@@ -601,10 +605,10 @@ class Factory:
         if files:
             self.prefetch(files)
 
-    def _all_cached(self) -> bool:
+    def all_cached(self) -> bool:
         """True while the source has answered everything from its cache (it counts no request yet).
 
-        Speculation overlaps round trips; with nothing fetched there is nothing to overlap, and guessing costs
+        Speculation (and propagation's first look, ``resolver._first_look``) overlaps round trips; with nothing fetched there is nothing to overlap, and guessing costs
         a decode of every guessed project's page (grpcio-tools: 11,000 files) that the resolver may never read:
         warm tensorflow==2.12.0 on colab:2025-07-14 decoded 80 pages instead of 69. Once a request was made (a
         cold or stale cache) speculation runs as before. A source without counters is always speculated on.
