@@ -168,3 +168,48 @@ with running_index() as served:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["json False", "html True"]
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "demo-1.0.tar.gz",
+        "demo-1.0.zip",
+        "Demo_Pkg-1.0.tar.gz",
+        "demo-1.0.TAR.GZ",
+        "-1.0.tar.gz",
+        "demo1.0.tar.gz",
+        "demo-1.0-1.tar.gz",
+        "demo-not.a.version.tar.gz",
+        "other-1.0.tar.gz",
+        "demo-1.0-py3-none-any.whl",
+        "demo-1.0-py3-any.whl",
+        "de__mo-1.0-py3-none-any.whl",
+        "demo-1.0-1-py3-none-any.whl",
+    ],
+)
+def test_file_names_parse_as_packaging_parses_them(filename: str) -> None:
+    """The memoized fast paths (a version already seen) agree with packaging, errors included."""
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    index._parse_filename("demo-1.0-py3-none-any.whl", "demo")  # 1.0 seen: the sdists take the memoized path
+    try:
+        if filename.endswith(".whl"):
+            name, version = parse_wheel_filename(filename)[:2]
+        else:
+            name, version = parse_sdist_filename(filename)
+        expected: object = (
+            (str(version), "w" if filename.endswith(".whl") else "s") if name == "demo" else ValueError
+        )
+    except (InvalidSdistFilename, InvalidWheelFilename):
+        expected = ValueError
+    try:
+        got: object = index._parse_filename(filename, "demo")
+    except ValueError:
+        got = ValueError
+    assert got == expected

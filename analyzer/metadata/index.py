@@ -262,8 +262,22 @@ def _parse_filename(filename: str, name: NormalizedName) -> tuple[str, str]:
         version = _version_keys.get(raw) or _version_keys.setdefault(raw, str(_version(raw)))
         kind = "w"
     elif filename.lower().endswith((".tar.gz", ".zip")):
-        fname, parsed = parse_sdist_filename(filename)
-        version, kind = str(parsed), "s"
+        stem = (
+            filename[:-7]
+            if filename.endswith(".tar.gz")
+            else filename[:-4]
+            if filename.endswith(".zip")
+            else ""
+        )
+        raw, dash, vraw = stem.rpartition("-")
+        known = _version_keys.get(vraw) if raw and dash else None
+        if known is None:  # packaging parses it, or says what is wrong with it
+            fname, parsed = parse_sdist_filename(filename)
+            version = _version_keys.setdefault(vraw, str(parsed))
+        else:  # a version already seen (a wheel of the same release, usually): split as packaging splits
+            fname = _canonical_names.get(raw) or _canonical_names.setdefault(raw, canonicalize_name(raw))
+            version = known
+        kind = "s"
     else:
         raise LookupError(filename)
     if fname != name:
