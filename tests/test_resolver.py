@@ -486,3 +486,46 @@ def test_a_kept_pins_matches_are_the_general_paths(monkeypatch: Any) -> None:
                 assert got[0] == got[1], (reqs, incompatible, constraints, prune)
                 answers.append(bool(got[0]))
     assert any(answers) and not all(answers)
+
+
+def test_narrowing_reads_only_identifiers_an_explicit_requirement_was_handed_for(monkeypatch: Any) -> None:
+    """``explicit_keys`` only spares reading information: with it treated as "every identifier" (the plain scan)
+    the narrowed selections, round by round, and the answer are the same; kept pins promoted to roots are
+    explicit requirements, so the promoted question exercises the explicit branch."""
+    from analyzer.resolver.provider import Provider
+
+    class Everything(set):  # type: ignore[type-arg]
+        def __contains__(self, item: object) -> bool:
+            return True
+
+    real = Provider.narrow_requirement_selection
+    s = _scenario(
+        [
+            *TF_NUMPY,
+            {"name": "scipy", "version": "1.9.0", "requires": ["numpy<1.25"]},
+            {"name": "scipy", "version": "1.14.0", "requires": ["numpy>=1.23.5"]},
+            {"name": "sklearn", "version": "1.5.0", "requires": ["scipy>=1.6"]},
+        ],
+        ["numpy==2.1.3", "tensorflow==2.18.0", "scipy==1.14.0", "sklearn==1.5.0"],
+    )
+    runs = []
+    for plain in (False, True):
+        narrowed: list[list[str]] = []
+
+        def recording(
+            self: Provider, *a: Any, plain: bool = plain, narrowed: list[list[str]] = narrowed, **k: Any
+        ) -> Any:
+            if plain:
+                self.explicit_keys = Everything(self.explicit_keys)
+            out = list(real(self, *a, **k))
+            narrowed.append(out)
+            return out
+
+        monkeypatch.setattr(Provider, "narrow_requirement_selection", recording)
+        answers = [
+            _resolve(s, "tensorflow==2.12.0", free=["scipy", "sklearn"], keep=[], promote={"scipy"}),
+            _resolve(s, "tensorflow==2.12.0", keep=["sklearn"], free=["scipy"], promote={"sklearn"}),
+        ]
+        runs.append(([{n: str(d.version) for n, d in r.mapping.items()} for r in answers], narrowed))
+    assert runs[0] == runs[1]
+    assert runs[0][1] and any(len(n) < 3 for n in runs[0][1])

@@ -60,10 +60,14 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         """Every requirement resolvelib has been given, by identifier (for the explanation chain)."""
         self.touched: dict[int, Candidate] = {}
         """Every candidate whose dependencies were asked for (for warnings)."""
+        self.explicit_keys: set[str] = set()
+        """Identifiers some explicit requirement was handed to resolvelib for: only their criteria can hold one."""
 
     def record_roots(self, roots: Iterable[ResolverRequirement]) -> None:
         for r in roots:
             self.seen.setdefault(r.key, {})[id(r)] = r
+            if type(r) is ExplicitRequirement:
+                self.explicit_keys.add(r.key)
 
     def identify(self, requirement_or_candidate: ResolverRequirement | Candidate) -> str:
         return requirement_or_candidate.key
@@ -97,8 +101,13 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
                 current.append(identifier)
         if current:
             return current
+        # every requirement resolvelib holds came through record_roots or get_dependencies, so an identifier
+        # outside explicit_keys has no explicit one and its information need not be read
+        maybe = self.explicit_keys
         for identifier in ids:
-            if any(isinstance(i.requirement, ExplicitRequirement) for i in information[identifier]):
+            if identifier in maybe and any(
+                isinstance(i.requirement, ExplicitRequirement) for i in information[identifier]
+            ):
                 explicit.append(identifier)
         return explicit or ids
 
@@ -210,4 +219,6 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
                 seen[d.key] = {id(d): d}
             else:
                 bucket[id(d)] = d
+            if type(d) is ExplicitRequirement:
+                self.explicit_keys.add(d.key)
         return list(deps)
