@@ -567,12 +567,12 @@ def pip_check_edges(
 def _order(graph: ImageGraph, relevant: Collection[NormalizedName]) -> list[NormalizedName]:
     """Relevant pins, closest to the request first: reached ones by depth, then their requirers by distance."""
     dist: dict[str, int] = {}
-    if REQUEST in graph.graph:
+    if REQUEST in graph:
         queue: deque[str] = deque([REQUEST])
         dist[REQUEST] = 0
         while queue:
             node = queue.popleft()
-            for child in graph.graph.successors(node):
+            for child in graph.successors(node):
                 if child not in dist:
                     dist[child] = dist[node] + 1
                     queue.append(child)
@@ -580,7 +580,7 @@ def _order(graph: ImageGraph, relevant: Collection[NormalizedName]) -> list[Norm
     up: deque[str] = deque(n for n in dist if n != REQUEST)
     while up:
         node = up.popleft()
-        for parent in graph.graph.predecessors(node):
+        for parent in graph.predecessors(node):
             if parent not in dist:
                 dist[parent] = dist[node] + 1
                 up.append(parent)

@@ -1,20 +1,26 @@
-"""The dependency graph of an image (and of a request on top of it), as a networkx DiGraph.
+"""The dependency graph of an image (and of a request on top of it).
 
 Edges run from a requirer to what it requires, evaluated for the *target* (markers, extras), using the core
 metadata of the installed versions and the snapshot's declared requirements (google-colab's pins). The graph
 answers "what can this request touch?" (descendants of the request root) and "who cares?" (ancestors), which
 restricts the minimal-conflicting-set search to the part of a 640-pin image that can matter; it also backs
 ``tfconflict why`` (requirers, reverse tree) and dot/graphml export.
+
+The graph is kept in plain dicts (``Adjacency``): a check only walks it, and importing networkx cost a warm
+``tfconflict check`` 80 ms of its start-up. ``ImageGraph.graph`` still gives a networkx DiGraph, built on demand, for
+what needs one (graphml, shortest paths, callers that walk it themselves).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -23,8 +29,12 @@ from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataSource, MetadataStatus
 from analyzer.snapshot import Pin, Snapshot
 
+if TYPE_CHECKING:
+    import networkx as nx
+
 __all__ = [
     "REQUEST",
+    "Adjacency",
     "Edge",
     "ImageGraph",
     "image_graph",
@@ -126,35 +136,125 @@ def _active(
             yield req
 
 
+class Adjacency:
+    """A directed graph in plain dicts, in networkx's order: nodes and neighbours as they were first added.
+
+    ``nodes`` maps a node to its attributes; ``succ[u][v]`` and ``pred[v][u]`` hold the one ``Edge`` from u to v.
+    """
+
+    __slots__ = ("nodes", "pred", "succ")
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.succ: dict[str, dict[str, Edge]] = {}
+        self.pred: dict[str, dict[str, Edge]] = {}
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.nodes
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def add_node(self, node: str, **attrs: Any) -> None:
+        data = self.nodes.get(node)
+        if data is None:
+            self.nodes[node] = data = {}
+            self.succ[node] = {}
+            self.pred[node] = {}
+        data.update(attrs)
+
+    def add_edge(self, parent: str, child: str, edge: Edge) -> None:
+        """Add (or replace) the edge, adding either end that is missing (without attributes), as networkx does."""
+        for node in (parent, child):
+            if node not in self.nodes:
+                self.add_node(node)
+        self.succ[parent][child] = edge
+        self.pred[child][parent] = edge
+
+    def has_edge(self, parent: str, child: str) -> bool:
+        return child in self.succ.get(parent, {})
+
+    def remove_out_edges(self, node: str) -> None:
+        for child in self.succ.get(node, {}):
+            del self.pred[child][node]
+        if node in self.succ:
+            self.succ[node] = {}
+
+    def copy(self) -> Adjacency:
+        """Attributes and neighbour dicts are the copy's own; edges are immutable and shared."""
+        out = Adjacency()
+        out.nodes = {n: dict(d) for n, d in self.nodes.items()}
+        out.succ = {n: dict(d) for n, d in self.succ.items()}
+        out.pred = {n: dict(d) for n, d in self.pred.items()}
+        return out
+
+    def reach(self, start: str, *, upwards: bool = False) -> set[str]:
+        """Every node reachable from ``start`` (its requirers' way with ``upwards``), ``start`` left out."""
+        step = self.pred if upwards else self.succ
+        seen = {start}
+        queue: deque[str] = deque([start])
+        while queue:
+            for other in step[queue.popleft()]:
+                if other not in seen:
+                    seen.add(other)
+                    queue.append(other)
+        seen.discard(start)
+        return seen
+
+    def edges(self) -> Iterator[tuple[str, str, Edge]]:
+        for parent, children in self.succ.items():
+            for child, edge in children.items():
+                yield parent, child, edge
+
+    def to_networkx(self) -> nx.DiGraph:
+        import networkx as nx
+
+        out = nx.DiGraph()
+        out.add_nodes_from((n, dict(d)) for n, d in self.nodes.items())
+        out.add_edges_from((a, b, {"edge": e}) for a, b, e in self.edges())
+        return out
+
+
 class ImageGraph:
     """The requirement graph of one image, optionally with a request on top; read-only after it is built."""
 
-    def __init__(self, graph: nx.DiGraph, snapshot: Snapshot, opaque: Collection[NormalizedName]) -> None:
-        self.graph = graph
+    def __init__(self, adjacency: Adjacency, snapshot: Snapshot, opaque: Collection[NormalizedName]) -> None:
+        self.adjacency = adjacency
         self.snapshot = snapshot
         self.opaque: frozenset[NormalizedName] = frozenset(opaque)
         """Pins whose own requirements are unknown (metadata unavailable / requirements unknown)."""
 
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The graph as a networkx DiGraph (nodes with ``version``, ``installed``...; edges with ``edge``), built on
+        first use: the same nodes and edges in the same order."""
+        return self.adjacency.to_networkx()
+
     # -- queries ---------------------------------------------------------------------------------------------
 
     def __contains__(self, name: object) -> bool:
-        return name in self.graph
+        return name in self.adjacency
+
+    def __len__(self) -> int:
+        return len(self.adjacency)
 
     @property
     def pins(self) -> frozenset[NormalizedName]:
-        return frozenset(n for n, data in self.graph.nodes(data=True) if data.get("installed"))
+        return frozenset(NormalizedName(n) for n, data in self.adjacency.nodes.items() if data.get("installed"))
+
+    def successors(self, name: str) -> Iterator[str]:
+        """What ``name`` requires (in the order the edges were added)."""
+        return iter(self.adjacency.succ.get(_key(name), ()))
+
+    def predecessors(self, name: str) -> Iterator[str]:
+        """Who requires ``name`` (in the order the edges were added)."""
+        return iter(self.adjacency.pred.get(_key(name), ()))
 
     def edges_into(self, name: str) -> tuple[Edge, ...]:
-        key = _key(name)
-        if key not in self.graph:
-            return ()
-        return tuple(sorted((e for _, _, e in self.graph.in_edges(key, data="edge")), key=_edge_key))
+        return tuple(sorted(self.adjacency.pred.get(_key(name), {}).values(), key=_edge_key))
 
     def edges_from(self, name: str) -> tuple[Edge, ...]:
-        key = _key(name)
-        if key not in self.graph:
-            return ()
-        return tuple(sorted((e for _, _, e in self.graph.out_edges(key, data="edge")), key=_edge_key))
+        return tuple(sorted(self.adjacency.succ.get(_key(name), {}).values(), key=_edge_key))
 
     def requirers_of(self, name: str) -> tuple[Edge, ...]:
         """Who requires ``name`` and how: the first level of ``tfconflict why``."""
@@ -166,21 +266,21 @@ class ImageGraph:
     def dependents(self, name: str) -> frozenset[str]:
         """Everything that requires ``name`` directly or transitively."""
         key = _key(name)
-        return frozenset(nx.ancestors(self.graph, key)) if key in self.graph else frozenset()
+        return frozenset(self.adjacency.reach(key, upwards=True)) if key in self.adjacency else frozenset()
 
     def dependencies(self, name: str) -> frozenset[str]:
         key = _key(name)
-        return frozenset(nx.descendants(self.graph, key)) if key in self.graph else frozenset()
+        return frozenset(self.adjacency.reach(key)) if key in self.adjacency else frozenset()
 
     def version_of(self, name: str) -> str | None:
-        key = _key(name)
-        return self.graph.nodes[key].get("version") if key in self.graph else None
+        data = self.adjacency.nodes.get(_key(name))
+        return data.get("version") if data is not None else None
 
     def reachable_from_request(self) -> frozenset[str]:
         """What the request can reach (with the request root left out); empty without a request."""
-        if REQUEST not in self.graph:
+        if REQUEST not in self.adjacency:
             return frozenset()
-        return frozenset(nx.descendants(self.graph, REQUEST))
+        return frozenset(self.adjacency.reach(REQUEST))
 
     def relevant_pins(self, reached: Iterable[str] | None = None) -> frozenset[NormalizedName]:
         """Pins that can matter to the request: reached by it, or requiring (transitively) something it reaches.
@@ -188,13 +288,13 @@ class ImageGraph:
         A pin outside this set neither constrains nor is constrained by anything the request can change.
         """
         targets = set(self.reachable_from_request() if reached is None else (_key(n) for n in reached))
-        targets &= set(self.graph.nodes)
+        targets &= self.adjacency.nodes.keys()
         if not targets:
             return frozenset()
-        # One reverse traversal from all targets at once (cheaper than nx.ancestors per target).
+        # One reverse traversal from all targets at once (cheaper than one per target).
         seen = set(targets)
         stack = list(targets)
-        pred = self.graph.pred
+        pred = self.adjacency.pred
         while stack:
             node = stack.pop()
             for parent in pred[node]:
@@ -206,14 +306,16 @@ class ImageGraph:
 
     def path_from_request(self, name: str) -> tuple[Edge, ...]:
         """The shortest requirement chain from the request down to ``name`` (empty when none)."""
+        import networkx as nx
+
         key = _key(name)
-        if REQUEST not in self.graph or key not in self.graph:
+        if REQUEST not in self.adjacency or key not in self.adjacency:
             return ()
         try:
             nodes = nx.shortest_path(self.graph, REQUEST, key)
         except nx.NetworkXNoPath:
             return ()
-        return tuple(self.graph.edges[a, b]["edge"] for a, b in itertools.pairwise(nodes))
+        return tuple(self.adjacency.succ[a][b] for a, b in itertools.pairwise(nodes))
 
     def reverse_tree(self, name: str, depth: int = 3) -> dict[str, object]:
         """``{requirer: {its requirers...}}`` down to ``depth`` levels, sorted: ``tfconflict why`` as data."""
@@ -222,35 +324,37 @@ class ImageGraph:
             if level >= depth:
                 return {}
             out: dict[str, object] = {}
-            for parent in sorted(self.graph.predecessors(node)):
+            for parent in sorted(self.adjacency.pred[node]):
                 if parent in seen:
                     continue
                 out[parent] = walk(parent, level + 1, seen | {parent})
             return out
 
         key = _key(name)
-        return walk(key, 0, frozenset({key})) if key in self.graph else {}
+        return walk(key, 0, frozenset({key})) if key in self.adjacency else {}
 
     # -- export ----------------------------------------------------------------------------------------------
 
     def to_dot(self) -> str:
         """Graphviz text, sorted so diffs are stable (no pydot dependency)."""
         lines = ["digraph image {"]
-        for node in sorted(self.graph.nodes):
-            data = self.graph.nodes[node]
+        for node in sorted(self.adjacency.nodes):
+            data = self.adjacency.nodes[node]
             label = f"{node} {data.get('version') or ''}".strip()
             style = "" if data.get("installed") else ", style=dashed"
             lines.append(f'  "{node}" [label="{label}"{style}];')
-        for a, b, edge in sorted(self.graph.edges(data="edge"), key=lambda t: (t[0], t[1])):
+        for a, b, edge in sorted(self.adjacency.edges(), key=lambda t: (t[0], t[1])):
             lines.append(f'  "{a}" -> "{b}" [label="{edge.requirement.replace(chr(34), chr(39))}"];')
         lines.append("}")
         return "\n".join(lines) + "\n"
 
     def write_graphml(self, path: Path) -> None:
+        import networkx as nx
+
         plain = nx.DiGraph()
-        for node, data in self.graph.nodes(data=True):
+        for node, data in self.adjacency.nodes.items():
             plain.add_node(node, version=data.get("version") or "", installed=bool(data.get("installed")))
-        for a, b, edge in self.graph.edges(data="edge"):
+        for a, b, edge in self.adjacency.edges():
             plain.add_edge(a, b, requirement=edge.requirement)
         nx.write_graphml(plain, str(path))
 
@@ -272,11 +376,12 @@ class ImageGraph:
         are not re-expanded (their edges are in the image); a new name takes its newest compatible version
         matching the requirements seen for it. ``max_new`` bounds the expansion.
         """
-        graph = self.graph.copy()
+        graph = self.adjacency.copy()
         graph.add_node(REQUEST, version=None, installed=False)
         requested = {canonicalize_name(r.name) for r in request}
         # A requested pin takes the requested version: its installed version's edges no longer hold.
-        graph.remove_edges_from([e for n in requested if n in graph for e in list(graph.out_edges(n))])
+        for n in requested:
+            graph.remove_out_edges(n)
         pending: list[tuple[str, str | None, Requirement]] = [
             (REQUEST, None, r) for r in request if env.evaluate(r.marker)
         ]
@@ -293,7 +398,7 @@ class ImageGraph:
                 graph.add_node(child, version=None, installed=False)
             edge = Edge(parent, parent_version, child, str(req))
             if not graph.has_edge(parent, child):
-                graph.add_edge(parent, child, edge=edge)
+                graph.add_edge(parent, child, edge)
             if child in expanded or (child in pins and child not in requested):
                 continue
             if len(expanded) >= max_new:
@@ -370,7 +475,7 @@ def image_graph(snapshot: Snapshot, env: TargetEnvironment, source: MetadataSour
         if not changed:
             break
 
-    graph = nx.DiGraph()
+    graph = Adjacency()
     for pin in snapshot.pins:
         graph.add_node(pin.name, version=pin.version, installed=True, opaque=pin.name in opaque)
     for pin in snapshot.pins:
@@ -382,11 +487,11 @@ def image_graph(snapshot: Snapshot, env: TargetEnvironment, source: MetadataSour
                 graph.add_node(child, version=None, installed=False)
             if graph.has_edge(pin.name, child):
                 # Two lines for one child (different markers): keep both texts on the one edge.
-                old = graph.edges[pin.name, child]["edge"]
+                old = graph.succ[pin.name][child]
                 text = f"{old.requirement}, {req}" if str(req) not in old.requirement else old.requirement
-                graph.edges[pin.name, child]["edge"] = Edge(pin.name, pin.version, child, text)
+                graph.add_edge(pin.name, child, Edge(pin.name, pin.version, child, text))
             else:
-                graph.add_edge(pin.name, child, edge=Edge(pin.name, pin.version, child, str(req)))
+                graph.add_edge(pin.name, child, Edge(pin.name, pin.version, child, str(req)))
     return ImageGraph(graph, snapshot, opaque)
 
 
