@@ -132,3 +132,33 @@ def test_unreachable_direct_reference_takes_the_index_metadata_of_its_version() 
     assert "torch" not in graph.opaque
     assert [e.requirement for e in graph.requirements_of("torch")] == ["numpy>=1.20"]
     assert source.calls["metadata_for_url"] == 1  # the URL was tried first
+
+
+def test_the_plain_graph_walks_as_networkx_does() -> None:
+    """The dict graph's reach and neighbours are networkx's on the same nodes and edges, with the request on
+    top (edges of the requested pin replaced), and the networkx view holds the same nodes, data and edges."""
+    graph, _snapshot, env, source = build()
+    full = graph.with_request([Requirement("tensorflow==2.12.0")], env, source)
+    for g in (graph, full):
+        view = g.graph
+        assert list(view.nodes(data=True)) == list(g.adjacency.nodes.items())
+        assert [(a, b, e) for a, b, e in view.edges(data="edge")] == list(g.adjacency.edges())
+        for node in view.nodes:
+            assert g.dependents(node) == nx.ancestors(view, node)
+            assert g.dependencies(node) == nx.descendants(view, node)
+            assert list(g.successors(node)) == list(view.successors(node))
+            assert list(g.predecessors(node)) == list(view.predecessors(node))
+    assert full.reachable_from_request() == nx.descendants(full.graph, REQUEST)
+    assert "tensorflow" in graph and REQUEST not in graph and REQUEST in full and len(full) == len(graph) + 1
+
+
+def test_a_check_does_not_import_networkx() -> None:
+    """networkx is for exports and ``why``: importing it cost a check a tenth of its warm start-up."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, analyzer.check, analyzer.cli.check, analyzer.diagnosis.graph; "
+        "sys.exit('networkx' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
