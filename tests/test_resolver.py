@@ -529,3 +529,19 @@ def test_narrowing_reads_only_identifiers_an_explicit_requirement_was_handed_for
         runs.append(([{n: str(d.version) for n, d in r.mapping.items()} for r in answers], narrowed))
     assert runs[0] == runs[1]
     assert runs[0][1] and any(len(n) < 3 for n in runs[0][1])
+
+
+def test_resolver_requirements_of_one_shared_line_read_as_a_fresh_parse() -> None:
+    """A Requires-Dist object is worked out once and shared by every candidate declaring it: each resolver
+    requirement made from it says what one made from a fresh parse of the same text says, extras or not."""
+    from analyzer.resolver.requirements import SpecifierRequirement
+
+    for text in ["numpy<1.24,>=1.22", "Requests[SOCKS,security]>=2.0; python_version >= '3.8'", "jax[cuda12]"]:
+        shared = Requirement(text)
+        for with_extras in (True, False):
+            for _ in range(2):  # the second one comes from the memo
+                a = SpecifierRequirement(shared, with_extras=with_extras)
+                b = SpecifierRequirement(Requirement(text), with_extras=with_extras)
+                assert (a.name, a.extras, a.key, a.spec_key, a.text) == (b.name, b.extras, b.key, b.spec_key, b.text)
+    plain = SpecifierRequirement(Requirement("Requests[socks]>=2"), with_extras=False)
+    assert (plain.key, plain.text) == ("requests", "Requests>=2")

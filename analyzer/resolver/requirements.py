@@ -52,6 +52,34 @@ def make_key(name: NormalizedName, extras: frozenset[NormalizedName] = frozenset
     return f"{name}[{','.join(sorted(extras))}]"
 
 
+_Parts = tuple[Requirement, NormalizedName, frozenset[NormalizedName], str, str, str]
+_PARTS: dict[tuple[int, bool], _Parts] = {}
+_MAX_PARTS = 65_536
+
+
+def _parts(req: Requirement, with_extras: bool) -> _Parts:
+    """(req, name, extras, key, specifier text, text) of a Requires-Dist line, worked out once per requirement
+    object: the metadata memo shares one object per text, and each candidate that declares it builds its own
+    resolver requirement (5,000 of them for 900 lines in a warm check), each printing it twice."""
+    key = (id(req), with_extras)
+    hit = _PARTS.get(key)
+    if hit is not None and hit[0] is req:
+        return hit
+    name = canonicalize_name(req.name)
+    extras = frozenset(canonicalize_name(e) for e in req.extras) if with_extras else frozenset()
+    if with_extras or not req.extras:
+        text = str(req)
+    else:
+        stripped = Requirement(str(req))
+        stripped.extras = set()
+        text = str(stripped)
+    found = (req, name, extras, make_key(name, extras), str(req.specifier), text)
+    if len(_PARTS) >= _MAX_PARTS:
+        _PARTS.clear()
+    _PARTS[key] = found
+    return found
+
+
 class SpecifierRequirement:
     """A named requirement with a version specifier (``numpy<1.24,>=1.22``), from the request or metadata."""
 
@@ -77,23 +105,17 @@ class SpecifierRequirement:
         with_extras: bool = True,
     ) -> None:
         self.req = req
-        self.name: NormalizedName = canonicalize_name(req.name)
-        self.extras: frozenset[NormalizedName] = (
-            frozenset(canonicalize_name(e) for e in req.extras) if with_extras else frozenset()
-        )
-        self.key = make_key(self.name, self.extras)
+        parsed = _parts(req, with_extras)
+        self.name: NormalizedName = parsed[1]
+        self.extras: frozenset[NormalizedName] = parsed[2]
+        self.key = parsed[3]
         self.specifier: SpecifierSet = req.specifier
-        self.spec_key = str(req.specifier)
+        self.spec_key = parsed[4]
         """The specifier's text, computed once: the factory's memo key for candidate lists."""
         self.parent = parent
         self.role = role
         self._satisfied: dict[int, bool] = {}
-        if with_extras or not req.extras:
-            self.text = str(req)
-        else:
-            stripped = Requirement(str(req))
-            stripped.extras = set()
-            self.text = str(stripped)
+        self.text = parsed[5]
 
     def is_satisfied_by(self, candidate: Candidate) -> bool:
         # pip: an installed or pinned pre-release satisfies a specifier that would not *select* it.
