@@ -464,34 +464,49 @@ def image_graph(snapshot: Snapshot, env: TargetEnvironment, source: MetadataSour
         requirements[pin.name] = meta.requires_dist
 
     extras: dict[NormalizedName, set[str]] = {p.name: set() for p in snapshot.pins}
+    # a pin's active requirements (with their canonical names) per set of extras it is required with: the
+    # fixpoint passes and the edges below read them again, and its extras rarely change
+    seen: dict[tuple[NormalizedName, frozenset[str]], list[tuple[Requirement, NormalizedName]]] = {}
+
+    def active(name: NormalizedName) -> list[tuple[Requirement, NormalizedName]]:
+        key = (name, frozenset(extras[name]))
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = [
+                (req, canonicalize_name(req.name)) for req in _active(requirements[name], env, extras[name])
+            ]
+        return found
+
     while True:
         changed = False
         for pin in snapshot.pins:
-            for req in _active(requirements[pin.name], env, extras[pin.name]):
-                child = canonicalize_name(req.name)
+            for req, child in active(pin.name):
                 if child in extras and not set(req.extras) <= extras[child]:
                     extras[child] |= set(req.extras)
                     changed = True
         if not changed:
             break
 
+    texts: dict[int, str] = {}  # requirement objects are shared by the pins that declare the same line
     graph = Adjacency()
     for pin in snapshot.pins:
         graph.add_node(pin.name, version=pin.version, installed=True, opaque=pin.name in opaque)
     for pin in snapshot.pins:
-        for req in _active(requirements[pin.name], env, extras[pin.name]):
-            child = canonicalize_name(req.name)
+        for req, child in active(pin.name):
             if child == pin.name:
                 continue
             if child not in graph:
                 graph.add_node(child, version=None, installed=False)
+            line = texts.get(id(req))
+            if line is None:
+                line = texts[id(req)] = str(req)
             if graph.has_edge(pin.name, child):
                 # Two lines for one child (different markers): keep both texts on the one edge.
                 old = graph.succ[pin.name][child]
-                text = f"{old.requirement}, {req}" if str(req) not in old.requirement else old.requirement
+                text = f"{old.requirement}, {line}" if line not in old.requirement else old.requirement
                 graph.add_edge(pin.name, child, Edge(pin.name, pin.version, child, text))
             else:
-                graph.add_edge(pin.name, child, Edge(pin.name, pin.version, child, str(req)))
+                graph.add_edge(pin.name, child, Edge(pin.name, pin.version, child, line))
     return ImageGraph(graph, snapshot, opaque)
 
 
