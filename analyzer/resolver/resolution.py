@@ -10,10 +10,10 @@ criterion's information). This was ~30% of a warm minimal-conflicting-set search
 It subclasses resolvelib's ``Resolution`` (a module of resolvelib's, not its public surface): the overridden
 methods keep their signatures and meaning, and ``pyproject.toml`` bounds resolvelib below 2.
 
-With resolvelib 1.2 (the release whose loop it was read from) ``resolve`` itself is this module's copy of
+With resolvelib 1.2.1 (the release whose loop it was read from) ``resolve`` itself is this module's copy of
 resolvelib's, with one difference: its two scans of every criterion per round look again only at the criteria
-and pins written since the previous scan (2,200 rounds over ~250 criteria in a warm
-``check``: half a million calls before). The same decisions in the same order; any other release runs resolvelib's own loop.
+and pins written since the previous scan (2,200 rounds over ~250 criteria in a warm ``check``: half a million
+calls before). The same decisions in the same order; any other release runs resolvelib's own loop.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
         return unsat
 
     def resolve(self, requirements: Iterable[RT], max_rounds: int) -> State[RT, CT, KT]:
-        """resolvelib 1.2's ``Resolution.resolve``, line for line but for the two scans (see the module)."""
+        """resolvelib 1.2.1's ``Resolution.resolve``, line for line but for the two scans (see the module)."""
         if not _FAST_LOOP:
             return super().resolve(requirements, max_rounds)
         if self._states:
@@ -238,8 +238,10 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
         return answer
 
 
-_FAST_LOOP = resolvelib.__version__.startswith("1.2.")
-"""The copied loop is resolvelib 1.2's: any other release (pyproject allows 1.1) keeps its own."""
+LOOP_READ_FROM = ("1.2.1",)
+"""The resolvelib releases whose ``Resolution.resolve`` the copied loop was read from and checked against."""
+_FAST_LOOP = resolvelib.__version__ in LOOP_READ_FROM
+"""Any other release (pyproject allows 1.1 and later 1.x) runs its own loop, with the remembered answers only."""
 
 
 class RememberingResolver(Resolver[RT, CT, KT]):
