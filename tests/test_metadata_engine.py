@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -433,3 +435,61 @@ def test_truncated_file_body_is_unavailable_not_an_exception(
         meta = engine.metadata(engine.project("cut").files[0])
     assert meta.status is MetadataStatus.UNAVAILABLE
     assert "cut 1.0" in meta.note and entry.filename in meta.note
+
+
+def test_batches_share_the_engines_threads_and_their_cache_connections(index_server: FixtureIndex) -> None:
+    for i in range(8):
+        index_server.wheel(f"pkg{i}", "1.0")
+    with _engine(index_server.index_url, workers=4) as engine:
+        engine.prefetch_projects([f"pkg{i}" for i in range(8)])
+        files = [f for i in range(8) for f in engine.project(f"pkg{i}").files]
+        engine.prefetch(files[:4])
+        engine.prefetch(files[4:])
+        assert all(engine.metadata(f).status is MetadataStatus.OK for f in files)
+        assert engine.cache is not None
+        assert len(engine.cache._conns) <= 5  # four worker threads and this one, not one per thread per batch
+        assert engine._pool is not None
+        threads = set(engine._pool._threads)
+        assert 1 <= len(threads) <= 4
+    assert not [t for t in threads if t.is_alive()]  # stopped with the engine
+
+
+def test_a_batch_runs_at_most_its_workers_at_once_and_nested_batches_do_not_wait(
+    index_server: FixtureIndex,
+) -> None:
+    running, peak, lock = [0], [0], threading.Lock()
+    done: list[int] = []
+
+    def work(item: int) -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        engine._run_parallel(done.append, [item * 10, item * 10 + 1], "inner")  # in a worker: serial
+        threading.Event().wait(0.01)
+        with lock:
+            running[0] -= 1
+
+    with _engine(index_server.index_url, workers=6) as engine:
+        engine._run_parallel(work, list(range(12)), "outer", workers=2)
+    assert peak[0] <= 2
+    assert sorted(done) == sorted(n for i in range(12) for n in (i * 10, i * 10 + 1))
+
+
+def test_a_forked_child_gets_threads_of_its_own(index_server: FixtureIndex) -> None:
+    with _engine(index_server.index_url, workers=3) as engine:
+        engine._run_parallel(
+            lambda _: None, [1, 2, 3], "warm-up"
+        )  # the parent's threads exist, idle, at the fork
+        context = multiprocessing.get_context("fork")
+        parent, child = context.Pipe()
+        process = context.Process(target=_child_batch, args=(engine, child))
+        process.start()
+        process.join(60)
+        assert process.exitcode == 0
+        assert parent.recv() == [2, 4, 6]
+
+
+def _child_batch(engine: MetadataEngine, conn: Any) -> None:
+    out: list[int] = []
+    engine._run_parallel(lambda n: out.append(2 * n), [1, 2, 3], "in the child")
+    conn.send(sorted(out))
