@@ -1,8 +1,9 @@
 """Benchmark the metadata engine: prefetch the core metadata of every pin of a freeze file, cold then warm.
 
-Prints cold and warm wall time, requests made, bytes downloaded against the total size of the wheels whose
-metadata was read, and peak memory. Isolated from this machine's pip configuration (PIP_CONFIG_FILE=/dev/null,
-the index named explicitly) and from the user's cache (a temporary cache folder unless --cache-dir is given).
+Prints cold and warm wall time (with the wall and CPU time of the index-pages and metadata phases), requests
+made, bytes downloaded against the total size of the wheels whose metadata was read, and peak memory. Isolated
+from this machine's pip configuration (PIP_CONFIG_FILE=/dev/null, the index named explicitly) and from the
+user's cache (a temporary cache folder unless --cache-dir is given).
 
     python scripts/bench_metadata.py /tmp/bi/pip-freeze.txt --python 3.13 --platform manylinux_2_35_x86_64
 """
@@ -48,9 +49,11 @@ def run_once(
         progress=False,
     )
     start = time.perf_counter()
+    cpu = time.process_time()
     indexed = [p for p in snapshot.pins if p.url is None and p.version is not None]
     direct = [p for p in snapshot.pins if p.url is not None and p.url.startswith(("http://", "https://"))]
     engine.prefetch_projects(p.name for p in indexed)
+    pages = (time.perf_counter() - start, time.process_time() - cpu)
     files: list[DistFile] = []
     missing: list[str] = []
     for pin in indexed:
@@ -60,7 +63,9 @@ def run_once(
             missing.append(str(pin))
         else:
             files.append(chosen)
+    started, cpu = time.perf_counter(), time.process_time()
     engine.prefetch(files)
+    metadata = (time.perf_counter() - started, time.process_time() - cpu)
     with ThreadPoolExecutor(max_workers=8) as pool:
         direct_metas = list(pool.map(lambda p: engine.metadata_for_url(p.name, p.url or ""), direct))
     metas: list[CoreMetadata] = [engine.metadata(f) for f in files] + direct_metas
@@ -68,6 +73,8 @@ def run_once(
     engine.close()
     return {
         "wall": wall,
+        "pages": pages,
+        "metadata": metadata,
         "requests": engine.traffic.requests,
         "bytes": engine.traffic.bytes,
         "page_requests": engine.page_traffic.requests,
@@ -118,7 +125,10 @@ def main() -> int:
         peak = _vm_hwm_kib()
         print(
             json.dumps(
-                {k: run[k] for k in ("wall", "requests", "bytes", "page_requests", "page_bytes")}
+                {
+                    k: run[k]
+                    for k in ("wall", "pages", "metadata", "requests", "bytes", "page_requests", "page_bytes")
+                }
                 | {"peak": peak}
             )
         )
@@ -166,6 +176,10 @@ def main() -> int:
         print(
             f"{label}: {run['wall']:.2f} s; files/metadata: {run['requests']} requests, {mib(run['bytes'])};"  # type: ignore[arg-type]
             f" index pages: {run['page_requests']} requests, {mib(run['page_bytes'])}"  # type: ignore[arg-type]
+        )
+        (pw, pc), (mw, mc) = run["pages"], run["metadata"]  # type: ignore[misc]
+        print(
+            f"    pages phase {pw:.2f} s wall, {pc:.2f} s CPU; metadata phase {mw:.2f} s wall, {mc:.2f} s CPU"
         )
     ratio = 100 * cold["bytes"] / wheel_bytes if wheel_bytes else float("nan")  # type: ignore[operator]
     print(f"wheels' total size: {mib(wheel_bytes)}; metadata bytes read / wheels' size: {ratio:.2f} %")
