@@ -11,14 +11,14 @@ It subclasses resolvelib's ``Resolution`` (a module of resolvelib's, not its pub
 methods keep their signatures and meaning, and ``pyproject.toml`` bounds resolvelib below 2.
 
 With resolvelib 1.2.1 (the release whose loop it was read from) ``resolve`` itself is this module's copy of
-resolvelib's, with one difference: its two scans of every criterion per round look again only at the criteria
+resolvelib's, with two differences: its two scans of every criterion per round look again only at the criteria
 and pins written since the previous scan (2,200 rounds over ~250 criteria in a warm ``check``: half a million
-calls before). The same decisions in the same order; any other release runs resolvelib's own loop.
+calls before), and the pins are a plain dict, which each round copies 25 times faster than an OrderedDict. The
+same decisions in the same order; any other release runs resolvelib's own loop.
 """
 
 from __future__ import annotations
 
-import collections
 import operator
 from collections.abc import Collection, Iterable
 from typing import Any, Generic
@@ -124,7 +124,7 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
         return unsat
 
     def resolve(self, requirements: Iterable[RT], max_rounds: int) -> State[RT, CT, KT]:
-        """resolvelib 1.2.1's ``Resolution.resolve``, line for line but for the two scans (see the module)."""
+        """resolvelib 1.2.1's ``Resolution.resolve``, line for line but for the scans and the dict (see the module)."""
         if not _FAST_LOOP:
             return super().resolve(requirements, max_rounds)
         if self._states:
@@ -132,7 +132,9 @@ class _RememberingResolution(Resolution[RT, CT, KT], Generic[RT, CT, KT]):
 
         self._r.starting()
 
-        self._states = [State(mapping=collections.OrderedDict(), criteria={}, backtrack_causes=[])]
+        # a plain dict where resolvelib has an OrderedDict: it is only read, popped from the end and appended to,
+        # which a dict does in the same order, and each round copies it (0.4 instead of 10 us for 250 pins)
+        self._states = [State(mapping={}, criteria={}, backtrack_causes=[])]
         for r in requirements:
             try:
                 self._add_to_criteria(self.state.criteria, r, parent=None)
