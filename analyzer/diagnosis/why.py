@@ -191,7 +191,7 @@ def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAUL
     key = canonicalize_name(name)
     pin = snapshot.by_name.get(key)
     installed = pin.version if pin is not None else None
-    limit = depth if depth > 0 else len(graph.graph) + 1
+    limit = depth if depth > 0 else len(graph) + 1
 
     # Breadth-first: each requirer is expanded where it is first met, so the shallowest path to it is the one shown.
     children: dict[tuple[str, ...], list[Edge]] = {}
