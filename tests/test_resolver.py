@@ -545,3 +545,54 @@ def test_resolver_requirements_of_one_shared_line_read_as_a_fresh_parse() -> Non
                 assert (a.name, a.extras, a.key, a.spec_key, a.text) == (b.name, b.extras, b.key, b.spec_key, b.text)
     plain = SpecifierRequirement(Requirement("Requests[socks]>=2"), with_extras=False)
     assert (plain.key, plain.text) == ("requests", "Requests>=2")
+
+
+def test_pruned_candidates_metadata_is_fetched_ahead_in_batches(monkeypatch: Any) -> None:
+    """A project moved back version by version (each newer one needs more than a kept pin allows) has the next
+    candidates' metadata fetched together, in growing batches, before the resolver reads it; same answer as
+    reading one at a time."""
+    from analyzer.resolver import _Ranges
+
+    packages = [
+        {"name": "app", "version": "1.0", "requires": ["mid"]},
+        {"name": "mid", "version": "1.0", "requires": ["lib"]},
+        {"name": "mid", "version": "1.1", "requires": ["lib"]},
+        *({"name": "lib", "version": f"2.{n}", "requires": ["dep>=2"]} for n in range(10)),
+        *({"name": "lib", "version": f"1.{n}", "requires": ["dep"]} for n in range(2)),
+        {"name": "dep", "version": "1.0"},
+        {"name": "dep", "version": "2.0"},
+    ]
+    answers = []
+    for ahead in (True, False):
+        if not ahead:
+            monkeypatch.setattr(_Ranges, "unread", lambda self, cand: None)
+        s = _scenario(packages, ["dep==1.0"])
+        events: list[tuple[str, tuple[str, ...]]] = []
+        read = s.source.metadata
+
+        def prefetch(files: Any, events: list[tuple[str, tuple[str, ...]]] = events) -> None:
+            events.append(("prefetch", tuple(str(f.version) for f in files if f.project == "lib")))
+
+        def metadata(file: Any, events: list[tuple[str, tuple[str, ...]]] = events, read: Any = read) -> Any:
+            if file.project == "lib":
+                events.append(("read", (str(file.version),)))
+            return read(file)
+
+        s.source.prefetch = prefetch  # type: ignore[method-assign]
+        s.source.metadata = metadata  # type: ignore[method-assign]
+        result = _resolve(s, "app==1.0", keep=["dep"])
+        assert result.ok
+        answers.append({n: str(d.version) for n, d in result.mapping.items()})
+        batches = [v for kind, v in events if kind == "prefetch" and len(v) > 1]
+        reads = [v[0] for kind, v in events if kind == "read"]
+        if not ahead:
+            assert not batches
+            continue
+        # growing batches (2, 4, 8) of the next candidates, newest first, the last one cut by the end of the list
+        assert batches == [("2.8", "2.7"), ("2.6", "2.5", "2.4", "2.3"), ("2.2", "2.1", "2.0", "1.1", "1.0")]
+        assert reads == ["2.9", "2.8", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2", "2.1", "2.0", "1.1"]
+        for version in reads[1:]:
+            asked = next(i for i, (kind, v) in enumerate(events) if kind == "prefetch" and version in v)
+            assert asked < events.index(("read", (version,)))
+    assert answers[0] == answers[1]
+    assert answers[0]["lib"] == "1.1" and answers[0]["dep"] == "1.0"
