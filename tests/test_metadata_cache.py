@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pytest import MonkeyPatch
+
+from analyzer.metadata import cache as cache_module
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
 from analyzer.metadata.models import MetadataStatus
 from tests.conftest import REPO_ROOT
-from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
+from tests.indexserver import FixtureIndex, index_server, status_fault  # noqa: F401 - pytest fixture
 
 _WORKER = """
 import json, sys
@@ -126,3 +129,53 @@ def test_a_new_cache_reclaims_the_garbage_a_pause_froze(tmp_path: Path) -> None:
     assert alive() is not None and gc.get_freeze_count() > 0  # frozen with its cycle
     MetadataCache(tmp_path / "metadata.sqlite3").close()
     assert alive() is None and gc.get_freeze_count() == 0
+
+
+def _fill(index_server: FixtureIndex) -> list[str]:
+    """Five readable wheels and one whose file is gone (a failure remembered until it expires), all cached."""
+    names = [f"pkg{i}" for i in range(5)]
+    for i, name in enumerate(names):
+        index_server.wheel(name, "1.0", [f"dep{i}>=1", f"extra{i}; extra == 'x'"])
+    gone = index_server.wheel("gone", "1.0")
+    index_server.faults[f"/files/{gone.filename}"] = status_fault(404)
+    names.append("gone")
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache(), progress=False) as engine:
+        for name in names:
+            engine.metadata(engine.project(name).files[0])
+    return names
+
+
+def test_many_metadata_rows_are_read_as_one_by_one(index_server: FixtureIndex, monkeypatch: MonkeyPatch) -> None:
+    names = _fill(index_server)
+    monkeypatch.setattr(cache_module, "_IN_CHUNK", 2)  # several chunks, one of them short
+    cache = MetadataCache()
+    keys = [row[0] for row in cache._read_chunked("SELECT key FROM metadata WHERE key > ?", [""])]
+    assert len(keys) == len(names)
+    cache._write("UPDATE metadata SET body=? WHERE key=?", (b"not zlib", keys[0]))
+    many = cache.get_metadata_many([*keys, "sha256:absent"])
+    assert sorted(many) == sorted(keys[1:])  # the unreadable row and the absent key are misses, as one by one
+    assert all(many[key] == cache.get_metadata_stamped(key) for key in keys[1:])
+    assert cache.get_metadata_stamped(keys[0]) is None
+
+
+def test_a_prefetch_from_the_cache_reads_and_stamps_as_one_by_one(
+    index_server: FixtureIndex, monkeypatch: MonkeyPatch
+) -> None:
+    """The remembered answers check every row an answer came from by its stamp: a prefetch that reads many rows
+    at once must stamp each exactly as ``metadata`` reading it alone does (a failure with its expiry)."""
+    names = _fill(index_server)
+    monkeypatch.setattr(cache_module, "_IN_CHUNK", 4)
+    seen = []
+    for prefetch in (False, True):
+        with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache(), progress=False) as engine:
+            files = [engine.project(name).files[0] for name in names]
+            before = len(index_server.log)
+            if prefetch:
+                engine.prefetch(files)
+            metas = [engine.metadata(f) for f in files]
+            assert len(index_server.log) == before  # all from the cache
+            seen.append((metas, engine.reads()))
+    (one, one_reads), (many, many_reads) = seen
+    assert one == many and one_reads == many_reads and one_reads is not None
+    assert [m.status for m in one] == [MetadataStatus.OK] * 5 + [MetadataStatus.UNAVAILABLE]
+    assert sum(exp is not None for _, _, exp in one_reads["metadata"]) == 1

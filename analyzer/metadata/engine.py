@@ -28,7 +28,6 @@ from urllib.request import url2pathname
 
 import requests
 from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -53,7 +52,7 @@ from analyzer.metadata.http import (
     iter_body,
     make_session,
 )
-from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from_page
+from analyzer.metadata.index import EMPTY_PAGE, PageText, _specifier, _version, fetch_page, files_from_page
 from analyzer.metadata.lazywheel import (
     RangeNotSupported,
     WheelMetadataError,
@@ -118,9 +117,9 @@ def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
 def _from_dict(d: dict[str, Any]) -> CoreMetadata:
     return CoreMetadata(
         name=NormalizedName(d["n"]),
-        version=Version(d["v"]),
+        version=_version(d["v"]),
         requires_dist=tuple(_requirement(r) for r in d["rd"]),
-        requires_python=SpecifierSet(d["rp"]) if d["rp"] is not None else None,
+        requires_python=_specifier(d["rp"]) if d["rp"] is not None else None,
         provides_extra=frozenset(NormalizedName(e) for e in d["pe"]),
         status=MetadataStatus(d["st"]),
         source=d["src"],
@@ -453,12 +452,13 @@ class MetadataEngine:
         thousands of files and only one version matters.
         """
         canonical = canonicalize_name(name)
-        known = self._projects.get(canonical)
-        if known is not None:
-            return tuple(f for f in known.files if f.version == version)
         memo_key = (canonical, version)
         answer = self._version_files.get(memo_key)
         if answer is not None:
+            return answer
+        known = self._projects.get(canonical)
+        if known is not None:
+            answer = self._version_files[memo_key] = tuple(f for f in known.files if f.version == version)
             return answer
         files: list[DistFile] = []
         for index_url, ref, _ in self._pages(canonical):
@@ -717,17 +717,18 @@ class MetadataEngine:
         return meta
 
     def prefetch(self, files: Iterable[DistFile]) -> None:
-        """Warm the memo and the cache for many files at once (in parallel; cached ones first, in this thread)."""
+        """Warm the memo and the cache for many files at once (in parallel; cached ones first, in this thread,
+        read in a few queries)."""
         todo = {self._metadata_key(f): f for f in files}
-        items = [f for k, f in todo.items() if k not in self._metadata]
+        items = {k: f for k, f in todo.items() if k not in self._metadata}
+        found = self.cache.get_metadata_many(list(items)) if self.cache is not None and items else {}
         remote = []
-        for file in items:
-            key = self._metadata_key(file)
-            found = self.cache.get_metadata_stamped(key) if self.cache is not None else None
-            if found is not None and self._usable_record(found[0]):
+        for key, file in items.items():
+            row = found.get(key)
+            if row is not None and self._usable_record(row[0]):
                 try:
-                    self._metadata[key] = _from_dict(found[0])
-                    self._metadata_stamps[key] = (found[1], found[0].get("exp"))
+                    self._metadata[key] = _from_dict(row[0])
+                    self._metadata_stamps[key] = (row[1], row[0].get("exp"))
                     continue
                 except (KeyError, ValueError, TypeError):
                     pass
