@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.version import Version as Version_
 
 from analyzer.metadata import index
 from analyzer.metadata.cache import MetadataCache
@@ -213,3 +214,74 @@ def test_file_names_parse_as_packaging_parses_them(filename: str) -> None:
     except ValueError:
         got = ValueError
     assert got == expected
+
+
+def _pins(
+    index_url: str, cache_dir: Path, asked: list[tuple[str, str]]
+) -> tuple[list[tuple[DistFile, ...]], list[str]]:
+    """files_of each (name, version) on a fresh engine over a warm cache; and the projects whose page was read
+    whole."""
+    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache(cache_dir / "m.sqlite3")) as engine:
+        assert engine.cache is not None
+        whole = []
+        real = engine.cache.get_page
+        engine.cache.get_page = lambda key: whole.append(key) or real(key)  # type: ignore[method-assign]
+        answers = [engine.files_of(name, Version_(v)) for name, v in asked]
+    return answers, sorted({key.rsplit("|", 1)[1] for key in whole})
+
+
+def _many_versions(index_server: FixtureIndex, yanked: str = "") -> list[tuple[str, str]]:
+    for v in ("1.0", "1.0.1", "1.1", "1!1.0", "2.0rc1", "2.0", "10.0", "1.10"):
+        index_server.wheel("demo", v, yanked=yanked or None)
+    index_server.sdist("demo", "1.0.0")  # spelled otherwise: a second line equal to 1.0
+    index_server.wheel("other", "3.0")
+    return [("demo", v) for v in ("1", "1.0", "1.0.0.0", "1.1", "1!1", "2.0rc1", "2", "10", "1.10", "9")] + [
+        ("other", "3"),
+        ("nothing", "1.0"),
+    ]
+
+
+def test_a_pin_reads_its_version_lines_alone_with_the_same_files(
+    index_server: FixtureIndex, tmp_path: Path
+) -> None:
+    asked = _many_versions(index_server)
+    with MetadataEngine(
+        IndexConfig(index_server.index_url), cache=MetadataCache(tmp_path / "m.sqlite3")
+    ) as engine:
+        expected = [
+            tuple(f for f in engine.project(name).files if f.version == Version_(v)) for name, v in asked
+        ]
+    answers, whole = _pins(index_server.index_url, tmp_path, asked)
+    assert answers == expected and sum(map(len, answers)) == 13
+    assert whole == ["nothing"]  # a page without files (a small blob): the others said where each line is
+
+
+def test_a_page_stored_without_its_line_index_is_read_whole(
+    index_server: FixtureIndex, tmp_path: Path
+) -> None:
+    """Pages stored by an older version (no ``at`` in the header), with non-ASCII rows (no byte offsets), or with
+    a header pointing off its lines give the same files, read the old way."""
+    asked = _many_versions(index_server, yanked="brøken ✗")
+    _pins(index_server.index_url, tmp_path, asked)  # the pages fetched and stored
+    answers, whole = _pins(index_server.index_url, tmp_path, asked)
+    assert whole == ["demo", "nothing"] and sum(map(len, answers)) == 13  # demo's rows are not ASCII
+    cache = MetadataCache(tmp_path / "m.sqlite3")
+    for key, text in cache._read_chunked("SELECT key, body FROM pages WHERE key > ?", [""]):
+        if not isinstance(text, str):
+            continue
+        header, _, rest = text.partition("\n")
+        meta = json.loads(header)
+        assert ("at" in meta) == rest.isascii()
+        if key.endswith("|other"):
+            old = json.dumps({"base": meta["base"], "problems": meta["problems"]}, separators=(",", ":"))
+            cache._write("UPDATE pages SET body=? WHERE key=?", (f"{old}\n{rest}", key))
+    again, whole = _pins(index_server.index_url, tmp_path, asked)
+    assert again == answers and whole == ["demo", "nothing", "other"]
+    for key, text in cache._read_chunked("SELECT key, body FROM pages WHERE key > ?", [""]):
+        if isinstance(text, str) and key.endswith("|other"):
+            header, _, rest = text.partition("\n")
+            meta = json.loads(header)
+            meta["at"] = "\n3.0\t0\t3"  # off its line: not JSON rows
+            cache._write("UPDATE pages SET body=? WHERE key=?", (json.dumps(meta) + "\n" + rest, key))
+    assert _pins(index_server.index_url, tmp_path, asked) == (answers, ["demo", "nothing", "other"])
+    cache.close()

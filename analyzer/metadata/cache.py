@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,6 +373,57 @@ class MetadataCache:
             return CachedPage(text=text, fetched=row[0], etag=row[1], last_modified=row[2])
         except (zlib.error, ValueError, UnicodeDecodeError):
             return None
+
+    def read_page_parts(
+        self, key: str, pick: Callable[[str], list[tuple[int, int]] | None]
+    ) -> tuple[str, list[str]] | None:
+        """A stored page's header line and the parts of its text that ``pick`` (given the header) names, as
+        (start, end) in bytes after the header, read without reading the rest (a page may be several MB and a
+        pin needs one line of it). None when the row is not there, is not a text, or ``pick`` says None:
+        the caller then reads the page whole, as before, and meets whatever is wrong there.
+        """
+        current = self._conn()
+        blobopen = getattr(current[1], "blobopen", None) if current is not None else None
+        if current is None or blobopen is None:  # Python 3.10 has no incremental blob reads
+            return None
+        conn = current[1]
+        try:
+            conn.execute("BEGIN")  # the row found is the row read, whatever another process writes meanwhile
+        except sqlite3.Error:
+            return None
+        try:
+            row = conn.execute("SELECT rowid FROM pages WHERE key=? AND typeof(body)='text'", (key,)).fetchone()
+            if row is None:
+                return None
+            with blobopen("pages", "body", row[0], readonly=True) as blob:
+                head = b""
+                while b"\n" not in head:
+                    chunk = blob.read(8192)
+                    if not chunk:
+                        break
+                    head += chunk
+                first = head.partition(b"\n")[0]
+                spans = pick(first.decode())
+                if spans is None:
+                    return None
+                base = len(first) + 1
+                parts = []
+                for start, end in spans:
+                    if not 0 <= start <= end:
+                        return None
+                    blob.seek(base + start)
+                    data = blob.read(end - start)
+                    if len(data) != end - start:
+                        return None
+                    parts.append(data.decode())
+            return first.decode(), parts
+        except (sqlite3.Error, ValueError, UnicodeDecodeError):
+            return None
+        finally:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                pass
 
     def page_state(self, key: str) -> tuple[float, bool] | None:
         """(when a page was fetched or revalidated, whether it lists any file); None when not cached.

@@ -462,10 +462,44 @@ class MetadataEngine:
             return answer
         files: list[DistFile] = []
         for index_url, ref, _ in self._pages(canonical):
+            lines = self._version_lines(ref, version)
+            if lines is not None:
+                try:
+                    files.extend(files_from_page(lines, canonical, index_url, only=version))
+                    continue
+                except (ValueError, TypeError):
+                    pass  # a header pointing off its lines (a damaged row): read the page whole, as before
             page = self._open_page(index_url, canonical, ref)
             files.extend(files_from_page(page, canonical, index_url, only=version))
         answer = self._version_files[memo_key] = tuple(self._as_of_filter(canonical, files)[0])
         return answer
+
+    def _version_lines(self, ref: _PageRef, version: Version) -> PageText | None:
+        """The lines of ``version`` of a page left in the cache, read alone where its header says where they are
+        (a few KB instead of a page of up to several MB); None when it cannot say (``_open_page`` then reads the
+        page whole, or fetches it again if its row went away)."""
+        if not isinstance(ref, str) or self.cache is None:
+            return None
+        found: list[PageText] = []
+
+        def pick(header: str) -> list[tuple[int, int]] | None:
+            try:
+                page = PageText.from_header(header, "")
+                spans = page.spans(version)
+            except (ValueError, KeyError, TypeError):
+                return None
+            if spans is None:
+                return None
+            found.append(page)
+            return [(start, end) for _, start, end in spans]
+
+        read = self.cache.read_page_parts(ref, pick)
+        if read is None or not found:
+            return None
+        header, parts = read
+        keys = [key for key, _, _ in found[0].spans(version) or ()]
+        text = "\n".join([header, *(f"{key}\t{rows}" for key, rows in zip(keys, parts))])
+        return PageText(text, found[0].base, found[0].problems, found[0].at)
 
     def _fresh_in_cache(self, name: NormalizedName) -> bool:
         """Whether every index's page for ``name`` can come from the cache without asking the network."""

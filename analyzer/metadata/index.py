@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -342,18 +343,49 @@ _SHARED_KEYS = (
 takes 176 bytes where a dict of its own takes 464 (20 MB over the 75 000 files a Colab-size check builds)."""
 
 
+def _equal_keys(text: str, only: Version) -> Iterator[tuple[str, int, int]]:
+    """(key, where its rest starts, where its line ends) of every line of ``text`` (lines of ``key<TAB>rest``
+    after a first line) whose key is a version equal to ``only``, in order.
+
+    Every key equal to ``only`` starts with its epoch and release without trailing zeros (``2.12`` for 2.12.0,
+    which pages may also spell 2.12.0.0): one scan for that prefix, each hit checked exactly.
+    """
+    release = list(only.release)
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    prefix = "\n" + (f"{only.epoch}!" if only.epoch else "") + ".".join(map(str, release))
+    at = text.find(prefix)
+    while at >= 0:
+        tab = text.find("\t", at)
+        end = text.find("\n", at + 1)
+        end = len(text) if end < 0 else end
+        if 0 <= tab < end:
+            key = text[at + 1 : tab]
+            try:
+                if _version(key) == only:
+                    yield key, tab + 1, end
+            except InvalidVersion:
+                pass
+        at = text.find(prefix, end)
+
+
 @dataclass(frozen=True)
 class PageText:
     """A parsed page as the cache stores it: a header line, then one JSON line of rows per version.
 
     The text is kept whole and a version's line is found in it only when asked: a warm run that needs one
     version of each of 600 projects then decodes 600 small lines, not the 300 000 files those projects list,
-    and never holds a per-version copy of 100 MB of pages.
+    and never holds a per-version copy of 100 MB of pages. The header also says where each version's line is
+    (``at``, when the lines are ASCII: then characters are bytes), so that one line can be read from the cache
+    without reading the page.
     """
 
     text: str
     base: str
     problems: tuple[str, ...] = ()
+    at: str | None = None
+    """``\\nKEY\\tSTART\\tEND`` per version: where its rows are, counted in bytes from the start of the line after
+    the header; None for a page stored without it (by an older version, or with non-ASCII rows)."""
 
     @classmethod
     def from_compact(
@@ -361,9 +393,19 @@ class PageText:
     ) -> PageText:
         """One pass over the groups into the stored text (no per-version string outlives the join); ``finite``
         says the rows hold no NaN or infinity."""
-        header = _encode({"base": compact["base"], "problems": list(problems)})
-        text = "\n".join([header, *(f"{v}\t{_dumps(rows, finite)}" for v, rows in compact["groups"])])
-        return cls(text, compact["base"], tuple(problems))
+        lines = [f"{v}\t{_dumps(rows, finite)}" for v, rows in compact["groups"]]
+        at: str | None = None
+        if all(line.isascii() for line in lines):
+            spans = []
+            start = 0
+            for (v, _), line in zip(compact["groups"], lines):
+                end = start + len(line)
+                spans.append(f"\n{v}\t{start + len(v) + 1}\t{end}")
+                start = end + 1
+            at = "".join(spans)
+        header = _header(compact["base"], problems, at)
+        text = "\n".join([header, *lines])
+        return cls(text, compact["base"], tuple(problems), at)
 
     def to_text(self) -> str:
         return self.text
@@ -372,15 +414,31 @@ class PageText:
     def from_text(cls, text: str) -> PageText:
         """Reads the header only; ValueError (or KeyError, TypeError) when it is not one."""
         end = text.find("\n")
-        meta = json.loads(text if end < 0 else text[:end])
-        return cls(text, str(meta["base"]), tuple(meta.get("problems", ())))
+        return cls.from_header(text if end < 0 else text[:end], text)
+
+    @classmethod
+    def from_header(cls, header: str, text: str) -> PageText:
+        meta = json.loads(header)
+        at = meta.get("at")
+        return cls(text, str(meta["base"]), tuple(meta.get("problems", ())), at if isinstance(at, str) else None)
 
     def with_problems(self, problems: list[str] | tuple[str, ...]) -> PageText:
         if tuple(problems) == self.problems:
             return self  # the usual case: no copy of a page text of several MB
         end = self.text.find("\n")
-        header = json.dumps({"base": self.base, "problems": list(problems)}, separators=(",", ":"))
-        return PageText(header + ("" if end < 0 else self.text[end:]), self.base, tuple(problems))
+        header = _header(self.base, problems, self.at)
+        return PageText(header + ("" if end < 0 else self.text[end:]), self.base, tuple(problems), self.at)
+
+    def spans(self, only: Version) -> list[tuple[str, int, int]] | None:
+        """(key, start, end) of the rows of every version equal to ``only``, in bytes after the header; None
+        when the header does not say (the text must then be searched)."""
+        if self.at is None:
+            return None
+        out = []
+        for key, rest, end in _equal_keys(self.at, only):
+            start, _, stop = self.at[rest:end].partition("\t")
+            out.append((key, int(start), int(stop)))
+        return out
 
     def groups(self, only: Version | None = None) -> list[tuple[str, str]]:
         """(version key, JSON rows) of every version, or of the versions equal to ``only``, in page order."""
@@ -392,27 +450,15 @@ class PageText:
             return [
                 (v, rows) for v, _, rows in (line.partition("\t") for line in text[start + 1 :].split("\n"))
             ]
-        # Every key equal to ``only`` starts with its epoch and release without trailing zeros (``2.12`` for
-        # 2.12.0, which pages may also spell 2.12.0.0): one scan for that prefix, each hit checked exactly.
-        release = list(only.release)
-        while len(release) > 1 and release[-1] == 0:
-            release.pop()
-        prefix = "\n" + (f"{only.epoch}!" if only.epoch else "") + ".".join(map(str, release))
-        found: list[tuple[str, str]] = []
-        at = text.find(prefix)
-        while at >= 0:
-            tab = text.find("\t", at)
-            end = text.find("\n", at + 1)
-            end = len(text) if end < 0 else end
-            if 0 <= tab < end:
-                key = text[at + 1 : tab]
-                try:
-                    if _version(key) == only:
-                        found.append((key, text[tab + 1 : end]))
-                except InvalidVersion:
-                    pass
-            at = text.find(prefix, end)
-        return found
+        return [(key, text[rest:end]) for key, rest, end in _equal_keys(text, only)]
+
+
+def _header(base: str, problems: list[str] | tuple[str, ...], at: str | None) -> str:
+    """The first line of a stored page (ASCII: non-ASCII characters are escaped)."""
+    meta: dict[str, Any] = {"base": base, "problems": list(problems)}
+    if at is not None:
+        meta["at"] = at
+    return _encode(meta)
 
 
 EMPTY_PAGE = PageText.from_compact({"base": "", "groups": []})
