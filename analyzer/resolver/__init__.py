@@ -406,7 +406,6 @@ def resolve(
             constrained=kept,
             constraints=constraints,
             prune=ranges.dead if ranges is not None else None,
-            unread=ranges.unread if ranges is not None else None,
         )
         provider.record_roots([*roots, *extra_roots])
         if budget <= 0:
@@ -721,16 +720,6 @@ class _Ranges:
             if ok:
                 return True
         return any(contains(req, v) for v in self.allowed(dep))
-
-    def unread(self, cand: Candidate) -> DistFile | None:
-        """The index file whose metadata ``dead(cand)`` would fetch now, None when it reads nothing new (the
-        provider fetches the next candidates' files together rather than one round trip per candidate)."""
-        if cand.key == REQUIRES_PYTHON_KEY or cand.origin is not Origin.INDEX or cand.name in self.fixed:
-            return None
-        base = cand.base
-        if base._info is not None or id(base) in self._dead:
-            return None
-        return base.file
 
     def dead(self, cand: Candidate) -> bool:
         """True when ``cand`` is in no solution of the question (the resolver need not try it)."""

@@ -7,9 +7,7 @@ pip 25) and the record of every requirement handed to resolvelib, which the conf
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,7 +16,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from resolvelib.providers import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
-from analyzer.metadata.models import DistFile
 from analyzer.resolver.candidates import Candidate, InstalledCandidate
 from analyzer.resolver.factory import Factory
 from analyzer.resolver.requirements import (
@@ -29,10 +26,6 @@ from analyzer.resolver.requirements import (
 )
 
 __all__ = ["Provider"]
-
-_READ_AHEAD = 2
-"""Candidates whose metadata is fetched together when pruning first needs one: it and the next (often both dead)."""
-_MAX_READ_AHEAD = 16
 
 Info = RequirementInformation[ResolverRequirement, Candidate]
 
@@ -51,13 +44,10 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
         constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
         prune: Callable[[Candidate], bool] | None = None,
-        unread: Callable[[Candidate], DistFile | None] | None = None,
     ) -> None:
         self.factory = factory
         self.prune = prune
         """Candidates proven to be in no solution (``resolver._Ranges.dead``): skipped, their metadata read lazily."""
-        self.unread = unread
-        """The file whose metadata ``prune`` would fetch for a candidate (``resolver._Ranges.unread``), if any."""
         self.constrained = constrained or {}
         self.constraints = constraints or {}
         """pip's ``-c`` constraints: filter a project's candidates, never add a project."""
@@ -176,34 +166,10 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         if isinstance(found, list) and not found:
             return found
 
-        unread = self.unread if prune is not None else None
-        factory = self.factory
-
         # lazily: resolvelib reads candidates in order and usually stops at the first, and telling a candidate
         # dead needs its metadata
         def alive() -> Iterator[Candidate]:
-            source = iter(found() if callable(found) else found)
-            ahead: deque[Candidate] = deque()
-            size = _READ_AHEAD
-            while True:
-                if not ahead:
-                    nxt = next(source, None)
-                    if nxt is None:
-                        return
-                    ahead.append(nxt)
-                c = ahead[0]
-                first = unread(c) if unread is not None else None
-                if first is not None and factory.unfetched((first,)) and not factory.all_cached():
-                    # cold, each dead candidate would wait on its own fetch (the pins a question frees are moved
-                    # back version by version): the next few are fetched together, more each time
-                    ahead.extend(itertools.islice(source, size - len(ahead)))
-                    factory.prefetch(
-                        f
-                        for f in (unread(a) for a in ahead if limit is None or limit.contains(a.version, True))
-                        if f is not None
-                    )
-                    size = min(size * 2, _MAX_READ_AHEAD)
-                ahead.popleft()
+            for c in found() if callable(found) else found:
                 if limit is not None and not limit.contains(c.version, prereleases=True):
                     continue
                 if prune is not None and prune(c):
