@@ -285,3 +285,28 @@ def test_a_page_stored_without_its_line_index_is_read_whole(
             cache._write("UPDATE pages SET body=? WHERE key=?", (json.dumps(meta) + "\n" + rest, key))
     assert _pins(index_server.index_url, tmp_path, asked) == (answers, ["demo", "nothing", "other"])
     cache.close()
+
+
+def test_a_page_found_unchanged_is_stored_again_with_its_line_index(
+    index_server: FixtureIndex, tmp_path: Path
+) -> None:
+    asked = _many_versions(index_server)
+    _pins(index_server.index_url, tmp_path, asked)
+    cache = MetadataCache(tmp_path / "m.sqlite3")
+    stored = dict(cache._read_chunked("SELECT key, body FROM pages WHERE key > ?", [""]))
+    (key,) = [k for k in stored if k.endswith("|demo")]
+    header, _, rest = stored[key].partition("\n")
+    meta = json.loads(header)
+    del meta["at"]
+    cache._write("UPDATE pages SET body=? WHERE key=?", (json.dumps(meta) + "\n" + rest, key))
+    with MetadataEngine(
+        IndexConfig(index_server.index_url), cache=MetadataCache(tmp_path / "m.sqlite3"), freshness=0
+    ) as engine:
+        files = engine.project("demo").files
+    assert [p.status for p in index_server.requests_for("/simple/demo/")][-1] == 304
+    assert (
+        cache._read("SELECT body FROM pages WHERE key=?", (key,))[0] == stored[key]
+    )  # as a new page is stored
+    answers, whole = _pins(index_server.index_url, tmp_path, asked)
+    assert whole == ["nothing"] and sum(map(len, answers)) == 13 and len(files) == 9
+    cache.close()

@@ -337,7 +337,12 @@ class MetadataEngine:
         )
         now = time.time()
         if result.not_modified and cached_page is not None:
-            if self.cache is not None and self.cache.touch_page(key, now):
+            indexed = cached_page.with_line_index()  # stored by an older version: worth storing once more
+            if indexed is not None and self.cache is not None and cached is not None:
+                if self.cache.put_page(key, CachedPage(indexed.text, now, cached.etag, cached.last_modified)):
+                    cached_page = indexed
+                    self._stamp_page(key, now)
+            elif self.cache is not None and self.cache.touch_page(key, now):
                 self._stamp_page(key, now)
             if not hold and self._by_key(index_url):
                 return key, []

@@ -429,6 +429,25 @@ class PageText:
         header = _header(self.base, problems, self.at)
         return PageText(header + ("" if end < 0 else self.text[end:]), self.base, tuple(problems), self.at)
 
+    def with_line_index(self) -> PageText | None:
+        """This page with ``at`` in its header, for a page stored without it and found unchanged (a 304): None
+        when it has it already, lists no file, or its rows are not ASCII."""
+        end = self.text.find("\n")
+        if self.at is not None or end < 0:
+            return None
+        lines = self.text[end + 1 :].split("\n")
+        if not all(line.isascii() for line in lines):
+            return None
+        spans = []
+        start = 0
+        for line in lines:
+            key = line.partition("\t")[0]
+            stop = start + len(line)
+            spans.append(f"\n{key}\t{start + len(key) + 1}\t{stop}")
+            start = stop + 1
+        at = "".join(spans)
+        return PageText(_header(self.base, self.problems, at) + self.text[end:], self.base, self.problems, at)
+
     def spans(self, only: Version) -> list[tuple[str, int, int]] | None:
         """(key, start, end) of the rows of every version equal to ``only``, in bytes after the header; None
         when the header does not say (the text must then be searched)."""
