@@ -26,7 +26,7 @@ from typing import Any
 
 import analyzer
 from analyzer.metadata.cache import MetadataCache
-from analyzer.metadata.freshness import page_is_fresh
+from analyzer.metadata.freshness import local_stamp, page_is_fresh
 
 __all__ = ["Remembered", "code_identity", "question_key", "recall", "remember"]
 
@@ -86,7 +86,7 @@ def recall(cache: MetadataCache, key: str | None, *, now: float | None = None) -
             output=str(stored["output"]),
             verdict=str(stored["verdict"]),
             made=float(stored["made"]),
-            rows=len(reads["pages"]) + len(reads["metadata"]),
+            rows=len(reads["pages"]) + len(reads["metadata"]) + len(reads.get("local", [])),
         )
     except (KeyError, TypeError, ValueError):
         return None  # a row of another shape is a miss
@@ -109,6 +109,9 @@ def _unchanged(cache: MetadataCache, reads: dict[str, Any], now: float) -> bool:
         if state is None or state[0] != stamp:
             return False
         if not page_is_fresh(state[0], state[1], freshness=freshness, offline=offline, now=now):
+            return False
+    for path, stamp in reads.get("local", []):  # pages of file:// indexes, read anew by every run
+        if local_stamp(path) != stamp:
             return False
     metadata: list[list[Any]] = reads["metadata"]
     stored = cache.metadata_stamps([key for key, _, _ in metadata])

@@ -213,3 +213,20 @@ def test_the_hook_answers_an_unchanged_file_again_from_the_cache(
     reqs.write_text("# the app\n\napp==1.0\n")  # the line moved: another question
     moved = ask(capsys, *hook)
     assert moved[0] == 1 and f"{reqs}:3:" in moved[1] and counting.calls == 2
+
+
+def test_a_local_index_page_is_told_unchanged_by_its_file(
+    runtime: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file:// index (pip's configuration may add one) is read anew by every run, never cached: an answer that
+    read it is given again while its pages' files are unchanged, and computed again when one appears."""
+    counting = Counting(monkeypatch)
+    local = tmp_path / "local-index"
+    local.mkdir()
+    question = [*runtime, "--extra-index-url", local.as_uri()]
+    first = ask(capsys, *question)
+    assert ask(capsys, *question) == first and counting.calls == 1
+    (local / "lib").mkdir()
+    (local / "lib" / "index.html").write_text("<!DOCTYPE html><html><body></body></html>\n")
+    assert ask(capsys, *question) == first and counting.calls == 2
+    assert ask(capsys, *question) == first and counting.calls == 2

@@ -41,7 +41,7 @@ from packaging.version import Version
 from analyzer.metadata.cache import CachedPage, MetadataCache
 from analyzer.metadata.config import IndexConfig, redact_text, redact_url
 from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
-from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS, page_is_fresh
+from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS, local_stamp, page_is_fresh
 from analyzer.metadata.heap import limit_heap_growth, return_free_memory
 from analyzer.metadata.http import (
     HostDown,
@@ -52,7 +52,15 @@ from analyzer.metadata.http import (
     iter_body,
     make_session,
 )
-from analyzer.metadata.index import EMPTY_PAGE, PageText, _specifier, _version, fetch_page, files_from_page
+from analyzer.metadata.index import (
+    EMPTY_PAGE,
+    PageText,
+    _specifier,
+    _version,
+    fetch_page,
+    files_from_page,
+    local_page_file,
+)
 from analyzer.metadata.lazywheel import (
     RangeNotSupported,
     WheelMetadataError,
@@ -210,6 +218,8 @@ class MetadataEngine:
         self._metadata: dict[str, CoreMetadata] = {}
         self._page_stamps: dict[str, float] = {}
         self._metadata_stamps: dict[str, tuple[float, float | None]] = {}
+        self._local_stamps: dict[str, str] = {}
+        """Pages of ``file://`` indexes: path -> ``local_stamp`` when read."""
         self._unstamped: list[str] = []
         """What this engine read that the cache does not hold as read (``reads`` is then None)."""
         self._key_locks: dict[str, threading.Lock] = {}
@@ -298,6 +308,8 @@ class MetadataEngine:
 
         The page comes back as its cache key when the cache holds it (unless ``hold``), else as itself.
         """
+        if index_url.startswith("file:"):
+            return self._local_page(index_url, name)
         label = redact_url(index_url)
         key = self._page_key(index_url, name)
         if self.cache is not None and not hold:
@@ -322,9 +334,6 @@ class MetadataEngine:
             return cached_page, list(cached_page.problems)
         self._unstamped.append(key)  # until it is stored below
         if self.offline:
-            if index_url.startswith("file:"):
-                result = fetch_page(self.session, index_url, name, self.page_traffic)
-                return result.page or EMPTY_PAGE, list(result.problems)
             return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
         result = fetch_page(
             self.session,
@@ -365,6 +374,21 @@ class MetadataEngine:
                 return key, []
         return page, problems
 
+    def _local_page(self, index_url: str, name: NormalizedName) -> tuple[_PageRef, list[str]]:
+        """A ``file://`` index's page, read anew every time (never cached), stamped by its file: unchanged from
+        before the read to after it, or the answers computed from it cannot be remembered."""
+        path = str(local_page_file(index_url, name))
+        before = local_stamp(path)
+        result = fetch_page(self.session, index_url, name, self.page_traffic)
+        if not result.failed and local_stamp(path) == before:
+            self._local_stamps[path] = before
+        else:
+            self._unstamped.append(path)
+        problems = [self._redact(p) for p in result.problems]
+        if result.failed or result.page is None:
+            return EMPTY_PAGE, problems
+        return result.page.with_problems(problems), problems
+
     def _stamp_page(self, key: str, fetched: float) -> None:
         self._page_stamps[key] = fetched
         if key in self._unstamped:
@@ -382,6 +406,7 @@ class MetadataEngine:
             return None
         return {
             "pages": sorted(self._page_stamps.items()),
+            "local": sorted(self._local_stamps.items()),
             "metadata": sorted((key, stored, exp) for key, (stored, exp) in self._metadata_stamps.items()),
             "freshness": self.freshness,
             "offline": self.offline,

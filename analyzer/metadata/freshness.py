@@ -7,9 +7,10 @@ network stack.
 
 from __future__ import annotations
 
+import os
 import time
 
-__all__ = ["EMPTY_FRESHNESS", "PAGE_FRESHNESS", "page_is_fresh"]
+__all__ = ["EMPTY_FRESHNESS", "PAGE_FRESHNESS", "local_stamp", "page_is_fresh"]
 
 PAGE_FRESHNESS = 600.0
 """Seconds an index page is used from the cache without asking the index again."""
@@ -28,3 +29,13 @@ def page_is_fresh(
         return True
     window = freshness if has_rows else min(freshness, EMPTY_FRESHNESS)
     return (time.time() if now is None else now) - fetched < window
+
+
+def local_stamp(path: str) -> str:
+    """What tells a local file (a ``file://`` index's page) unchanged: its size and modification time, or that it
+    is absent. The page of a local index is read anew by every run, never cached."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "absent"
+    return f"{st.st_size}:{st.st_mtime_ns}"

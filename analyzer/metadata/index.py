@@ -546,11 +546,15 @@ def _build(
                 append(DistFile(**fields))
 
 
+def local_page_file(index_url: str, name: str) -> Path:
+    """Where a ``file://`` index keeps the page of ``name``: ``<project>/index.html`` (PEP 503 HTML)."""
+    return Path(url2pathname(unquote(urlsplit(page_url(index_url, name)).path))) / "index.html"
+
+
 def _file_page(index_url: str, name: NormalizedName) -> PageResult:
     """A ``file://`` index: a folder of ``<project>/index.html`` pages (PEP 503 HTML)."""
     url = page_url(index_url, name)
-    folder = Path(url2pathname(unquote(urlsplit(url).path)))
-    page_file = folder / "index.html"
+    page_file = local_page_file(index_url, name)
     if not page_file.is_file():
         return PageResult(page=EMPTY_PAGE)
     with _import_lock:  # imported when a page is parsed: a warm run never needs it
