@@ -101,6 +101,12 @@ def test_recompute_computes_even_when_an_answer_is_remembered(
     assert ask(capsys, *runtime, "--recompute") == first
     assert ask(capsys, "-v", *runtime)[0] == first[0]  # -v shows this run's timings: computed
     assert counting.calls == 3
+    # what --recompute computed is remembered in place of the earlier answer
+    path = Path(os.environ["TFCONFLICT_CACHE_DIR"]) / "metadata.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM answers")
+    assert ask(capsys, *runtime, "--recompute") == first and remembered() == 1
+    assert ask(capsys, *runtime) == first and counting.calls == 4
 
 
 def test_a_page_that_changed_makes_the_answer_computed_again(

@@ -91,7 +91,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--recompute",
         action="store_true",
         help="compute the answer even when the same question was answered before from metadata that is "
-        "unchanged (such an answer is otherwise given again from the cache)",
+        "unchanged (such an answer is otherwise given again from the cache); the new answer is remembered",
     )
     add_policy_options(parser)
     add_snapshot_options(parser, default=None)
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     config = index_config(settings, reqset)
     cache = MetadataCache()
     key = None
-    if not verbose and not args.recompute:  # -v shows this run's timings: it is computed
+    if not verbose:  # -v shows this run's timings: it is computed, and its rendering is not kept
         question = {
             "command": "check",
             "snapshot": snapshot,
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             "fail_on": settings.fail_on,
         }
         key = answers.question_key(cache, question)
-        found = answers.recall(cache, key)
+        found = None if args.recompute else answers.recall(cache, key)
         if found is not None:
             cache.close()
             sys.stdout.write(found.output)
