@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from analyzer.metadata import http
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
+from analyzer.metadata.freshness import PAGE_FRESHNESS
 from analyzer.metadata.models import MetadataStatus
 from tests.indexserver import (
     Fault,
@@ -329,18 +331,29 @@ def test_an_unreachable_extra_index_is_asked_once(served: FixtureIndex) -> None:
     assert [bool(f.files) for f in rest] == [True, True, False, False]  # the primary index still answers
 
 
-def test_a_file_not_asked_for_is_not_remembered_as_failed(served: FixtureIndex) -> None:
+def test_a_file_not_asked_for_is_remembered_as_failed_as_long_as_its_hosts_failure(
+    served: FixtureIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = _closed_port()
     for filename in (APP_WHEEL, DEP_WHEEL):
         served.files[filename].url = f"http://127.0.0.1:{port}/files/{filename}"
     with _engine(served.index_url) as engine:
         app = engine.metadata(engine.project("app").files[0])
         dep = engine.metadata(engine.project("dep").files[0])
+        assert engine.reads() is not None  # both failures are remembered: an answer from this run can be too
     assert "cannot connect" in app.note
     assert dep.note.endswith(f"not asked: http://127.0.0.1:{port} failed earlier in this run ({app.note.split(': ', 1)[1]})")
-    # the next run, with the files where they belong: the file that was never asked for is asked for now
+    # the next run, with the files where they belong: inside the window neither file is asked for (the first
+    # file's failure is remembered, so the host is not found down again); the note says when it failed
     served.files[DEP_WHEEL].url = None
-    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache(), freshness=0) as engine:
+    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache()) as engine:
+        again = engine.metadata(engine.project("dep").files[0])
+    assert again.status is MetadataStatus.UNAVAILABLE and _attempts(served, f"/files/{DEP_WHEEL}") == 0
+    assert f"not asked: http://127.0.0.1:{port} failed in a run at " in again.note
+    # past the window it is asked for, and read
+    later = time.time() + PAGE_FRESHNESS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache()) as engine:
         dep = engine.metadata(engine.project("dep").files[0])
     assert dep.status is MetadataStatus.OK and _attempts(served, f"/files/{DEP_WHEEL}") == 1
 

@@ -609,6 +609,10 @@ class MetadataEngine:
             record = _to_dict(meta)
             if meta.status is MetadataStatus.UNAVAILABLE:
                 record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
+                # a later run reads this note: "earlier in this run" would be its run, not this one
+                record["note"] = meta.note.replace(
+                    " failed earlier in this run", time.strftime(" failed in a run at %H:%M UTC", time.gmtime())
+                )
             stored = self.cache.put_metadata(key, record)
             if stored is not None:
                 self._metadata_stamps[key] = (stored, record.get("exp"))
@@ -621,14 +625,16 @@ class MetadataEngine:
     def _fetch_with_retry(self, file: DistFile, label: str) -> tuple[CoreMetadata, bool]:
         """``_fetch_metadata`` with one more attempt when a body broke after its headers; failures as values.
 
-        The flag says whether the answer may be cached: not when the file was not even asked for (its host
-        failed earlier in this run), or a later run would repeat this run's excuse without trying.
+        The flag says whether the answer may be cached. A file not asked for because its host failed earlier in
+        this run is remembered as failed for as long as the failure that stopped it: a later run inside that
+        window would not ask the host either (it does not ask for that first file), so it gives the same answer,
+        and an answer remembered from this run (``analyzer.answers``) stays valid with it.
         """
         for attempt in range(2):
             try:
                 return self._fetch_metadata(file, label), True
             except HostDown as exc:
-                return self._unavailable(file.project, file.version, f"{label}: {exc}"), False
+                return self._unavailable(file.project, file.version, f"{label}: {exc}"), True
             except requests.RequestException as exc:
                 if attempt == 0 and self.http.retries and body_failed(exc):
                     continue
