@@ -236,3 +236,30 @@ def test_a_local_index_page_is_told_unchanged_by_its_file(
     (local / "lib" / "index.html").write_text("<!DOCTYPE html><html><body></body></html>\n")
     assert ask(capsys, *question) == first and counting.calls == 2
     assert ask(capsys, *question) == first and counting.calls == 2
+
+
+def test_a_set_not_shown_minimal_claims_no_removal(
+    runtime: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search cut by its budget shows a set that is enough; a pin the fitting resolution left out is not said to
+    have no fitting version (that was never shown), while a verified set says so."""
+    from dataclasses import replace
+
+    from analyzer.render.text import render_text
+
+    seen: list[object] = []
+    real = analyzer.check.run_check
+
+    def keep(*args: object, **kwargs: object) -> object:
+        seen.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(analyzer.check, "run_check", keep)
+    out = ask(capsys, *runtime)[1]
+    assert "other 1.0 must be removed (no version of it fits)" in out and "(verified:" in out
+    report = seen[0]
+    found = report.conflict_set  # type: ignore[attr-defined]
+    cut = replace(report, conflict_set=replace(found, sets=(replace(found.sets[0], verified=False),)))
+    text = render_text(cut)
+    assert "other 1.0 left out of the resolution that fitted (not shown that it must go)" in text
+    assert "no version of it fits" not in text and "is enough for the request to fit" in text

@@ -83,8 +83,11 @@ def _installability(report: Report) -> Section:
 def _set_items(found: ConflictSet) -> tuple[Item, ...]:
     items = []
     for m in found.members:
-        if m.removed:
+        if m.removed and found.verified:
             head = f"{m.name} {m.installed} must be removed (no version of it fits)"
+        elif m.removed:
+            # a search cut by its budget: the resolution that fitted left it out, which proves nothing about it
+            head = f"{m.name} {m.installed} left out of the resolution that fitted (not shown that it must go)"
         else:
             head = f"{m.name} {m.installed} -> {m.moves_to}"
         items.append(Item(head, tuple(str(edge) for edge in m.reasons)))
@@ -106,10 +109,17 @@ def _conflict_set(report: Report) -> Section:
     best = cs.best
     if best is None:
         return Section(title, note="not searched")
-    note = (
-        f"{len(best)} of {report.runtime.packages} preinstalled packages must change for the request to fit"
-        + (" (verified: freeing them fits, keeping any one of them fails)" if best.verified else "")
-    )
+    if best.verified:
+        note = (
+            f"{len(best)} of {report.runtime.packages} preinstalled packages must change for the request to fit "
+            "(verified: freeing them fits, keeping any one of them fails)"
+        )
+    else:
+        note = (
+            f"changing these {len(best)} of {report.runtime.packages} preinstalled packages is enough for the "
+            "request to fit, but the search stopped at its budget before showing which of them must change "
+            "(raise --budget)"
+        )
     items = list(_set_items(best))
     if cs.several:
         for other in cs.sets[1:]:
