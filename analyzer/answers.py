@@ -15,6 +15,7 @@ This module imports neither the network stack nor the resolver: a remembered ans
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -45,6 +46,7 @@ class Remembered:
     """How many cache rows were checked unchanged."""
 
 
+@functools.cache
 def code_identity() -> str:
     """This installation of tfconflict: its version, every source file's size and modification time, and the
     versions of the libraries whose behaviour is part of the answer (an edited or upgraded install asks anew)."""

@@ -154,6 +154,7 @@ class MetadataCache:
         self._generation = 0
         """Bumped when the file is replaced: every thread's connection to the old one is then reopened."""
         self._inode: int | None = None
+        self._tag_key: bytes | None = None
         self.disabled_reason: str | None = None
         self.read_only_reason: str | None = None
         self._open_checked()
@@ -507,7 +508,13 @@ class MetadataCache:
         still get two rows, while the SQLite file alone (attached to a bug report, kept by a CI cache) gives
         nothing to test guessed passwords against. None when the file cannot be read or made: the engine then
         uses a key of its own for the run (its rows are not found again by the next one, which is only slower).
+        Read once per instance: a check asks for it for its question and again for its engine.
         """
+        if self._tag_key is None:
+            self._tag_key = self._read_tag_key()
+        return self._tag_key
+
+    def _read_tag_key(self) -> bytes | None:
         path = self.path.with_name(self.path.name + ".key")
         for _ in range(2):
             try:

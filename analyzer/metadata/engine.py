@@ -44,6 +44,7 @@ from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg
 from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS, local_stamp, page_is_fresh
 from analyzer.metadata.heap import limit_heap_growth, return_free_memory
 from analyzer.metadata.http import (
+    HOST_FAILED,
     HostDown,
     HttpSettings,
     Traffic,
@@ -220,7 +221,7 @@ class MetadataEngine:
         self._metadata_stamps: dict[str, tuple[float, float | None]] = {}
         self._local_stamps: dict[str, str] = {}
         """Pages of ``file://`` indexes: path -> ``local_stamp`` when read."""
-        self._unstamped: list[str] = []
+        self._unstamped: set[str] = set()
         """What this engine read that the cache does not hold as read (``reads`` is then None)."""
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -332,7 +333,7 @@ class MetadataEngine:
         ):
             self._page_stamps[key] = cached.fetched
             return cached_page, list(cached_page.problems)
-        self._unstamped.append(key)  # until it is stored below
+        self._unstamped.add(key)  # until it is stored below
         if self.offline:
             return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
         result = fetch_page(
@@ -383,7 +384,7 @@ class MetadataEngine:
         if not result.failed and local_stamp(path) == before:
             self._local_stamps[path] = before
         else:
-            self._unstamped.append(path)
+            self._unstamped.add(path)
         problems = [self._redact(p) for p in result.problems]
         if result.failed or result.page is None:
             return EMPTY_PAGE, problems
@@ -391,8 +392,7 @@ class MetadataEngine:
 
     def _stamp_page(self, key: str, fetched: float) -> None:
         self._page_stamps[key] = fetched
-        if key in self._unstamped:
-            self._unstamped.remove(key)
+        self._unstamped.discard(key)
 
     def reads(self) -> dict[str, Any] | None:
         """The cache rows this engine's answers came from, each with the stamp it had when read: pages by when
@@ -423,7 +423,7 @@ class MetadataEngine:
             except (ValueError, KeyError, TypeError):
                 pass
         page, _ = self._index_page(index_url, name, hold=True)
-        self._unstamped.append(ref)  # read again, perhaps different from the row the run began with
+        self._unstamped.add(ref)  # read again, perhaps different from the row the run began with
         assert isinstance(page, PageText)
         return page
 
@@ -601,7 +601,7 @@ class MetadataEngine:
                     pass  # an unreadable row is a miss
         label = f"{file.project} {file.version} ({redact_url(file.url)})"
         if self.offline and not file.url.startswith("file:"):
-            self._unstamped.append(key)
+            self._unstamped.add(key)
             return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
         meta, remember = self._fetch_with_retry(file, label)
         stored = None
@@ -611,13 +611,13 @@ class MetadataEngine:
                 record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
                 # a later run reads this note: "earlier in this run" would be its run, not this one
                 record["note"] = meta.note.replace(
-                    " failed earlier in this run", time.strftime(" failed in a run at %H:%M UTC", time.gmtime())
+                    HOST_FAILED, time.strftime("failed in a run at %H:%M UTC", time.gmtime())
                 )
             stored = self.cache.put_metadata(key, record)
             if stored is not None:
                 self._metadata_stamps[key] = (stored, record.get("exp"))
         if stored is None:
-            self._unstamped.append(key)
+            self._unstamped.add(key)
         if meta.status is MetadataStatus.UNAVAILABLE:
             log.info("%s", meta.note)
         return meta

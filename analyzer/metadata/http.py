@@ -149,6 +149,10 @@ class Traffic:
             self.bytes += nbytes
 
 
+HOST_FAILED = "failed earlier in this run"
+"""How a request not made because its host failed is worded (a remembered failure rewords it for later runs)."""
+
+
 class HostDown(requests.ConnectionError):
     """Not asked: the host failed earlier in this run (see ``_GuardedAdapter``)."""
 
@@ -179,7 +183,7 @@ class _GuardedAdapter(HTTPAdapter):
         host = _host(request.url or "")
         reason = self.down.get(host)
         if reason is not None:
-            raise HostDown(f"not asked: {host} failed earlier in this run ({reason})", request=request)
+            raise HostDown(f"not asked: {host} {HOST_FAILED} ({reason})", request=request)
         try:
             return super().send(request, *args, **kw)
         except requests.RequestException as exc:
