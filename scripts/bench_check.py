@@ -107,6 +107,15 @@ def uv_constraints(selector: str, request_names: set[str], path: Path) -> tuple[
     return len(lines), skipped, major_minor
 
 
+def uv_compile_command(uv: str, constraints: Path, python: str, platform: str, index_url: str) -> list[str]:
+    """``uv pip compile`` of a request read from standard input, under the image's pins, for its interpreter."""
+    return [
+        uv, "pip", "compile", "-", "--constraint", str(constraints), "--python-version", python,
+        "--python-platform", platform, "--index-url", index_url, "--no-config", "--no-build",
+        "--no-python-downloads", "--quiet", "--output-file", os.devnull,
+    ]
+
+
 def load() -> str:
     """The 1-minute load average (the figures' context), or "?" where the platform has none."""
     try:
@@ -160,26 +169,7 @@ def run_case(
             f"(direct references or local versions): {', '.join(skipped[:12])}{' ...' if len(skipped) > 12 else ''}"
         )
         uv_cache = work / f"uv-cache-{case}"
-        uv_cmd = [
-            uv,
-            "pip",
-            "compile",
-            "-",
-            "--constraint",
-            str(constraints),
-            "--python-version",
-            python,
-            "--python-platform",
-            args.platform,
-            "--index-url",
-            args.index_url,
-            "--no-config",
-            "--no-build",
-            "--no-python-downloads",
-            "--quiet",
-            "--output-file",
-            os.devnull,
-        ]
+        uv_cmd = uv_compile_command(uv, constraints, python, args.platform, args.index_url)
         uv_times: list[float | None] = []
         note = ""
         for _ in ("cold", "warm"):

@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 import requests
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
+from scripts.bench_check import uv_compile_command, uv_constraints
+
 JSON = "application/vnd.pypi.simple.v1+json"
 TAIL = 32 * 1024
 
@@ -52,8 +54,8 @@ def fetch_all(urls: list[str], workers: int, headers: dict[str, str]) -> tuple[f
     return time.perf_counter() - started, sum(sizes)
 
 
-def wheel_urls(selector: str, index_url: str) -> tuple[list[str], str]:
-    """The URL of the file pip would have installed for each pin (from the warm cache), and the Python version."""
+def wheel_urls(selector: str, index_url: str) -> list[str]:
+    """The URL of the file pip would have installed for each pin (from the warm cache)."""
     from packaging.version import InvalidVersion, Version
 
     from analyzer.environment import TargetEnvironment
@@ -77,7 +79,7 @@ def wheel_urls(selector: str, index_url: str) -> tuple[list[str], str]:
             file = best_file(engine.files_of(pin.name, version), env)
             if file is not None and file.filename.endswith(".whl"):
                 urls.append(file.url)
-    return urls, snapshot.python
+    return urls
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     requested = {item.name for item in parse_specs([args.spec])}
     names = sorted({pin.name for pin in snapshot.pins} | requested)
     pages = [f"{args.index_url.rstrip('/')}/{name}/" for name in names]
-    wheels, python = wheel_urls(args.snapshot, args.index_url)
+    wheels = wheel_urls(args.snapshot, args.index_url)
     print(f"{args.snapshot}: {len(pages)} project pages, {len(wheels)} pinned wheels; {os.cpu_count()} CPUs")
 
     for workers in args.workers or [24, 64]:
@@ -117,22 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     work = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     constraints = work / "constraints.txt"
-    constraints.write_text(
-        "".join(
-            f"{pin.name}=={pin.version}\n"
-            for pin in snapshot.pins
-            if pin.version and not pin.url and "+" not in pin.version and pin.name not in requested
-        )
-    )
+    python = uv_constraints(args.snapshot, requested, constraints)[2]
     times = []
     for run in range(args.runs):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
         env["UV_CACHE_DIR"] = str(work / f"uv-cache-{run}")  # empty each time: cold
         started = time.perf_counter()
         subprocess.run(
-            [uv, "pip", "compile", "-", "--constraint", str(constraints), "--python-version", python,
-             "--python-platform", args.platform, "--index-url", args.index_url, "--no-config", "--no-build",
-             "--no-python-downloads", "--quiet", "--output-file", os.devnull],
+            uv_compile_command(uv, constraints, python, args.platform, args.index_url),
             input=args.spec + "\n", capture_output=True, text=True, env=env, check=False, timeout=300,
         )
         times.append(time.perf_counter() - started)
