@@ -40,6 +40,7 @@ __all__ = [
     "FORMATS",
     "FileRequest",
     "add_policy_options",
+    "answer_question",
     "apply_ignore",
     "constraints_notes",
     "engine_for",
@@ -142,22 +143,15 @@ def run(args: argparse.Namespace) -> int:
     cache = MetadataCache()
     key = None
     if not verbose:  # -v shows this run's timings: it is computed, and its rendering is not kept
-        question = {
-            "command": "check",
-            "snapshot": snapshot,
-            "items": items,
-            "notes": notes,
-            "constraints": [str(c) for c in constraints],
-            "releases": releases,
-            "conflict_set": not args.no_conflict_set,
-            "suggestions": not args.no_suggestions,
-            "budget": args.budget,
-            "indexes": config.urls,
-            "as_of": settings.as_of,
-            "offline": settings.offline,
-            "format": args.format,
-            "fail_on": settings.fail_on,
-        }
+        question = answer_question(
+            "check", snapshot, items, constraints, config, settings,
+            conflict_set=not args.no_conflict_set,
+            notes=notes,
+            releases=releases,
+            suggestions=not args.no_suggestions,
+            budget=args.budget,
+            format=args.format,
+        )
         key = answers.question_key(cache, question)
         found = None if args.recompute else answers.recall(cache, key)
         if found is not None:
@@ -188,6 +182,30 @@ def run(args: argparse.Namespace) -> int:
             answers.remember(cache, key, engine.reads(), out, report.verdict.value)
     sys.stdout.write(out)
     return int(exit_code(report, settings))
+
+
+def answer_question(
+    command: str,
+    snapshot: Snapshot,
+    items: Sequence[RequestItem],
+    constraints: Sequence[Requirement],
+    config: IndexConfig,
+    settings: Settings,
+    **options: object,
+) -> dict[str, object]:
+    """What a command's answer depends on besides the code and the cache rows (``analyzer.answers``): the
+    snapshot, the request, the constraints, the indexes and the settings that change an answer, and ``options``."""
+    return {
+        "command": command,
+        "snapshot": snapshot,
+        "items": items,
+        "constraints": [str(c) for c in constraints],
+        "indexes": config.urls,
+        "as_of": settings.as_of,
+        "offline": settings.offline,
+        "fail_on": settings.fail_on,
+        **options,
+    }
 
 
 def render(report: Report, fmt: str, settings: Settings, *, verbose: bool = False) -> str:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from analyzer import answers
 from analyzer.cli.check import (
     add_policy_options,
+    answer_question,
     apply_ignore,
     constraint_requirements,
     constraints_notes,
@@ -104,17 +105,9 @@ def run(args: argparse.Namespace) -> int:
                 continue
             config = index_config(settings, parsed)
             constraints = constraint_requirements(parsed)
-            question = {
-                "command": "hook",
-                "snapshot": target,
-                "items": items,
-                "constraints": [str(c) for c in constraints],
-                "conflict_set": args.conflict_set,
-                "indexes": config.urls,
-                "as_of": settings.as_of,
-                "offline": settings.offline,
-                "fail_on": settings.fail_on,
-            }
+            question = answer_question(
+                "hook", target, items, constraints, config, settings, conflict_set=args.conflict_set
+            )
             answer_key = answers.question_key(cache, question)
             found = answers.recall(cache, answer_key)
             if found is not None:
