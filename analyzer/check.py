@@ -28,6 +28,7 @@ from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, RuntimeSummary
 from analyzer.request import RequestItem
 from analyzer.resolver import WarningKind, resolve
+from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
 T = TypeVar("T")
@@ -79,12 +80,13 @@ def run_check(
     if prefetch_projects is not None:
         timed("index pages", lambda: prefetch_projects([*requested_names, *(p.name for p in snapshot.pins)]))
 
-    graph = timed("image metadata", lambda: image_graph(snapshot, env, source))
-    before = timed("pip check before", lambda: check_snapshot(snapshot, source, env))
+    session = Session.open(snapshot, source, env)
+    graph = timed("image metadata", lambda: image_graph(session))
+    before = timed("pip check before", lambda: check_snapshot(session))
     # what pip check already reports in the image is not the request's fault: those edges are not held against it
     ignored = before.edges()
     limits = constraint_map(constraints, env)
-    prediction = timed("pip prediction", lambda: predict(request, snapshot, env, source, constraints=limits))
+    prediction = timed("pip prediction", lambda: predict(request, session, constraints=limits))
     _require_request_metadata(requested_names, prediction)
     # the searches ask the resolver many questions: every one of them under the same constraints
     resolver = None
@@ -97,8 +99,7 @@ def run_check(
         found = timed(
             "minimal conflicting set",
             lambda: minimal_conflicting_set(
-                request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget,
-                resolver=resolver,
+                request, session, graph=graph, ignore_edges=ignored, budget=budget, resolver=resolver,
             ),
         )
         warnings.extend(found.warnings)
@@ -107,7 +108,7 @@ def run_check(
         advice = timed(
             "suggestions",
             lambda: suggestions(
-                request, snapshot, env, source, graph=graph, ignore_edges=ignored, budget=budget, resolver=resolver
+                request, session, graph=graph, ignore_edges=ignored, budget=budget, resolver=resolver
             ),
         )
     return Report(

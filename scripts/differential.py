@@ -38,6 +38,7 @@ from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
 from analyzer.selectors import resolve_selector
+from analyzer.session import Session
 from scripts.replica import (
     DistSpec,
     apply_changes,
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
         )
         started = time.perf_counter()
-        prediction = predict([Requirement(text)], snapshot, env, engine)
+        prediction = predict([Requirement(text)], Session.open(snapshot, engine, env))
         ours_s = time.perf_counter() - started
         ours = predicted_set(prediction)
         diffs: list[str] = []

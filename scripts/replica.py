@@ -77,9 +77,10 @@ class ReplicaInfo:
 
 def dist_specs(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment) -> ReplicaInfo:
     """The pins' metadata as tfconflict reads it (declared requirements, e.g. google-colab's, included)."""
-    from analyzer.resolver import read_installed
+    from analyzer.resolver.installed import read_installed
+    from analyzer.session import Session
 
-    candidates = read_installed(source, env, snapshot)
+    candidates = read_installed(Session.open(snapshot, source, env))
     out = ReplicaInfo()
     for pin in snapshot.pins:
         cand = candidates.get(pin.name)
@@ -103,9 +104,9 @@ def dist_specs(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironmen
 
 def spec_for(name: str, version: str, source: MetadataSource, env: TargetEnvironment) -> DistSpec:
     """A dist-info for a version tfconflict predicts pip will install (its real metadata from the index)."""
-    from analyzer.resolver.factory import factory_for
+    from analyzer.resolver.factory import Factory
 
-    factory = factory_for(source, env)
+    factory = Factory(source, env)
     canonical = canonicalize_name(name)
     file = factory.best_file_of_version(canonical, Version(version))
     if file is None:

@@ -81,6 +81,12 @@ class MemorySource:
     def prefetch(self, files: Iterable[DistFile]) -> None:
         self.prefetched.extend(files)
 
+    def prefetch_projects(self, names: Iterable[NormalizedName]) -> None:
+        pass
+
+    def files_of(self, name: NormalizedName, version: Version) -> tuple[DistFile, ...]:
+        return tuple(f for f in self.project(name).files if f.version == version)
+
 
 def _extras_of(requires: list[Requirement]) -> frozenset[NormalizedName]:
     out = set()

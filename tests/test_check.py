@@ -23,6 +23,7 @@ from analyzer.report import SCHEMA, Verdict
 from analyzer.request import RequestItem, parse_specs
 from analyzer.resolver import resolve
 from analyzer.selectors import resolve_selector
+from analyzer.session import Session
 from tests.indexserver import RECORDED, FixtureIndex, index_server  # noqa: F401 - pytest fixture
 
 
@@ -78,12 +79,12 @@ def test_python_311_release_conflicts_and_the_set_is_minimal(colab_cache: Path, 
         env = TargetEnvironment.from_snapshot(snapshot)
         relevant = [n for n in found.candidates if n not in best.names]
         ignored = found.ignored
-        freed = resolve(request, snapshot=snapshot, env=env, source=engine, keep=relevant, free=best.names,
+        freed = resolve(request, Session.open(snapshot, engine, env), keep=relevant, free=best.names,
                         ignore_edges=ignored)
         assert freed.ok
         for member in best.names:
             rest = [n for n in best.names if n != member]
-            again = resolve(request, snapshot=snapshot, env=env, source=engine, keep=[*relevant, member],
+            again = resolve(request, Session.open(snapshot, engine, env), keep=[*relevant, member],
                             free=rest, ignore_edges=ignored)
             assert not again.ok, f"{member} is not needed in the set"
         for member in best.members:

@@ -24,6 +24,7 @@ from analyzer.diagnosis.conflict_set import (
 from analyzer.diagnosis.graph import REQUEST, image_graph
 from analyzer.environment import TargetEnvironment
 from analyzer.resolver import resolve
+from analyzer.session import Session
 from analyzer.snapshot import Pin, Platform, Snapshot
 from tests.memsource import MemorySource, build_source
 from tests.test_resolver_recorded import _snapshot, engine, index_server  # noqa: F401 - pytest fixtures
@@ -120,16 +121,15 @@ class Resolution:
 
 def exhaustive_resolve(
     request: Sequence[Requirement],
+    session: Session,
     *,
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MemorySource,
     keep: Collection[NormalizedName] = (),
     free: Collection[NormalizedName] = (),
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
     prefer_installed: bool = True,
 ) -> Resolution:
     """Backtracking over every version (tiny scenarios only): the reference the search is checked against."""
+    snapshot, env, source = session.snapshot, session.env, session.source
     pins = snapshot.by_name
     ignored = set(ignore_edges)
     roots: list[tuple[str | None, Requirement]] = [(None, r) for r in request]
@@ -209,7 +209,7 @@ def run(
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
     reqs = [Requirement(r) for r in request]
-    result = minimal_conflicting_set(reqs, snapshot, env, source, resolver=resolver)
+    result = minimal_conflicting_set(reqs, Session.open(snapshot, source, env), resolver=resolver)
     return result, reqs, snapshot, env, source
 
 
@@ -227,9 +227,7 @@ def fits(
     others = {p.name for p in snapshot.pins} - requested - set(freed) - set(removed)
     return exhaustive_resolve(
         reqs,
-        snapshot=snapshot,
-        env=env,
-        source=source,
+        Session.open(snapshot, source, env),
         keep=others,
         free=set(freed),
         ignore_edges=[(canonicalize_name(a), canonicalize_name(b)) for a, b in ignored],
@@ -339,12 +337,12 @@ def test_preexisting_violation_is_ignored_not_blamed_on_the_request(resolver: An
     source = world_source(world)
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
-    assert ("oldlib", "numpy") in pip_check_edges(snapshot, source, env)
+    assert ("oldlib", "numpy") in pip_check_edges(Session.open(snapshot, source, env))
     result, reqs, snapshot, env, source = run(["tensorflow==2.18.0"], world, pins, resolver)
     assert result.verdict is Verdict.FITS
     assert ("oldlib", "numpy") in result.ignored
     # The same search without the ignored edge would blame the image's own breakage.
-    blamed = minimal_conflicting_set(reqs, snapshot, env, source, resolver=resolver, ignore_edges=())
+    blamed = minimal_conflicting_set(reqs, Session.open(snapshot, source, env), resolver=resolver, ignore_edges=())
     assert blamed.verdict is not Verdict.FITS
 
 
@@ -375,7 +373,7 @@ def test_unresolvable_request_is_not_blamed_on_the_image(resolver: Any) -> None:
 def test_request_root_is_not_a_pin() -> None:
     source = world_source(TF_WORLD)
     snapshot = snapshot_of(TF_PINS)
-    graph = image_graph(snapshot, env_of(snapshot), source)
+    graph = image_graph(Session.open(snapshot, source))
     assert REQUEST not in graph.pins
 
 
@@ -388,7 +386,7 @@ def test_recorded_tensorflow_2_12_on_a_mid_2025_image_minimal_set_verified_by_th
     snapshot = _snapshot()
     env = env_of(snapshot)
     reqs = [Requirement("tensorflow==2.12.0")]
-    result = minimal_conflicting_set(reqs, snapshot, env, engine)
+    result = minimal_conflicting_set(reqs, Session.open(snapshot, engine, env))
     assert result.verdict is Verdict.CONFLICT and result.best is not None and result.best.verified
     assert result.resolver_calls > 0 and result.seconds > 0
     pins = {p.name for p in snapshot.pins} - {"tensorflow"}
@@ -396,9 +394,7 @@ def test_recorded_tensorflow_2_12_on_a_mid_2025_image_minimal_set_verified_by_th
     def real_fits(freed: set[str], removed: set[str]) -> bool:
         keep = {canonicalize_name(n) for n in pins - freed - removed}
         free = {canonicalize_name(n) for n in freed}
-        return resolve(
-            reqs, snapshot=snapshot, env=env, source=engine, keep=keep, free=free, ignore_edges=result.ignored
-        ).ok
+        return resolve(reqs, Session.open(snapshot, engine, env), keep=keep, free=free, ignore_edges=result.ignored).ok
 
     for found in result.sets:
         freed = {m.name for m in found.members if not m.removed}

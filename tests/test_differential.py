@@ -26,6 +26,7 @@ from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
 from analyzer.selectors import resolve_selector
+from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 from scripts.replica import (
     DistSpec,
@@ -122,7 +123,7 @@ def test_real_pip_agrees_with_the_prediction(
     )
     assert real.ok, real.output
     assert index_server.requests_for("/simple/"), "pip did not ask the fixture index"
-    prediction = predict([Requirement(request_text)], image, env, engine)
+    prediction = predict([Requirement(request_text)], Session.open(image, engine, env))
     assert prediction.ok
     ours = predicted_set(prediction)
     assert set_differences(real.install, ours) == []
@@ -148,6 +149,6 @@ def test_pip_check_sees_the_image_as_the_prediction_does(
     info = dist_specs(image, engine, env)
     replica = tmp_path / "replica"
     build_replica(replica, info.specs.values())
-    expected = {v.check_text() for v in check_snapshot(image, engine, env).violations}
+    expected = {v.check_text() for v in check_snapshot(Session.open(image, engine, env)).violations}
     assert expected, "the restricted image lacks some requirements: pip check has something to say"
     assert pip_check(PIP, replica) == expected

@@ -13,6 +13,7 @@ from packaging.version import Version
 from analyzer.diagnosis.graph import REQUEST, ImageGraph, image_graph
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
+from analyzer.session import Session
 from analyzer.snapshot import DeclaredRequirements, Pin, Snapshot
 from tests.memsource import MemorySource
 from tests.test_conflict_set import TF_PINS, TF_WORLD, env_of, snapshot_of, world_source
@@ -49,7 +50,7 @@ def build() -> tuple[ImageGraph, Snapshot, TargetEnvironment, MemorySource]:
         stub[0], Version(stub[1]), status=MetadataStatus.UNAVAILABLE, note="stub sdist"
     )
     env = env_of(snapshot)
-    return image_graph(snapshot, env, source), snapshot, env, source
+    return image_graph(Session.open(snapshot, source, env)), snapshot, env, source
 
 
 def test_requirers_and_requirements_are_evaluated_for_the_target() -> None:
@@ -128,7 +129,7 @@ def test_unreachable_direct_reference_takes_the_index_metadata_of_its_version() 
         ),
     )
     source = world_source(world)
-    graph = image_graph(snapshot, env_of(snapshot), source)
+    graph = image_graph(Session.open(snapshot, source))
     assert "torch" not in graph.opaque
     assert [e.requirement for e in graph.requirements_of("torch")] == ["numpy>=1.20"]
     assert source.calls["metadata_for_url"] == 1  # the URL was tried first

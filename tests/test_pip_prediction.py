@@ -7,6 +7,7 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from analyzer.diagnosis.pip_prediction import ChangeKind, PipPrediction, predict
+from analyzer.session import Session
 from tests.memsource import scenario_from_dict
 
 IMAGE: dict[str, Any] = {
@@ -38,7 +39,7 @@ PACKAGES: list[dict[str, Any]] = [
 
 def _predict(*specs: str) -> PipPrediction:
     s = scenario_from_dict("prediction", {"image": IMAGE, "package": PACKAGES})
-    return predict([Requirement(x) for x in specs], s.snapshot, s.env, s.source)
+    return predict([Requirement(x) for x in specs], Session.open(s.snapshot, s.source, s.env))
 
 
 def test_change_set_is_pips() -> None:

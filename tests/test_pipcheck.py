@@ -6,6 +6,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
 from analyzer.diagnosis.pipcheck import InstalledDist, check, check_snapshot
+from analyzer.session import Session
 from tests.memsource import scenario_from_dict
 
 S = scenario_from_dict(
@@ -45,7 +46,7 @@ S = scenario_from_dict(
 
 
 def _texts() -> list[str]:
-    return [v.text() for v in check_snapshot(S.snapshot, S.source, S.env).violations]
+    return [v.text() for v in check_snapshot(Session.open(S.snapshot, S.source, S.env)).violations]
 
 
 def test_pip_check_reports_missing_and_incompatible_worded_as_pip() -> None:
@@ -58,14 +59,14 @@ def test_pip_check_reports_missing_and_incompatible_worded_as_pip() -> None:
 
 
 def test_pip_check_own_wording_differs_from_the_install_warning() -> None:
-    result = check_snapshot(S.snapshot, S.source, S.env)
+    result = check_snapshot(Session.open(S.snapshot, S.source, S.env))
     lines = [v.check_text() for v in result.violations]
     assert "jax 0.4.26 has requirement ml-dtypes>=0.2.0, but you have ml-dtypes 0.1.0." in lines
     assert "jax 0.4.26 requires scipy, which is not installed." in lines
 
 
 def test_opaque_distributions_are_skipped_and_listed() -> None:
-    result = check_snapshot(S.snapshot, S.source, S.env)
+    result = check_snapshot(Session.open(S.snapshot, S.source, S.env))
     assert result.opaque == ("cudf-cu12",)
 
 

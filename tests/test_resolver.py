@@ -9,6 +9,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from analyzer.resolver import Origin, Role, WarningKind, resolve
+from analyzer.session import Session
 from tests.memsource import Scenario, scenario_from_dict
 
 
@@ -17,7 +18,7 @@ def _scenario(packages: list[dict[str, Any]], pins: list[str], **image: Any) -> 
 
 
 def _resolve(s: Scenario, *specs: str, **kw: Any):  # type: ignore[no-untyped-def]
-    return resolve([Requirement(x) for x in specs], snapshot=s.snapshot, env=s.env, source=s.source, **kw)
+    return resolve([Requirement(x) for x in specs], Session.open(s.snapshot, s.source, s.env), **kw)
 
 
 NUMPYS = [{"name": "numpy", "version": v} for v in ("1.23.5", "1.26.4", "2.1.3")]
@@ -30,16 +31,21 @@ def test_installed_first_unless_upgrade_is_asked() -> None:
     assert (str(upgraded.version), upgraded.origin) == ("2.1.3", Origin.INDEX)
 
 
-def test_metadata_and_candidate_lists_are_memoized_across_resolutions() -> None:
+def test_one_session_reads_metadata_once_across_resolutions() -> None:
     s = _scenario(
         [*NUMPYS, {"name": "pandas", "version": "2.2.2", "requires": ["numpy>=1.23.2"]}],
         ["numpy==1.26.4", "pandas==2.2.2"],
     )
-    first = _resolve(s, "pandas==2.2.2", keep=["numpy"])
+    session = Session.open(s.snapshot, s.source, s.env)
+    request = [Requirement("pandas==2.2.2")]
+    first = resolve(request, session, keep=["numpy"])
     calls = dict(s.source.calls)
-    second = _resolve(s, "pandas==2.2.2", keep=["numpy"])
+    second = resolve(request, session, keep=["numpy"])
     assert first.mapping == second.mapping
     assert dict(s.source.calls) == calls
+    # a new session starts from nothing: nothing is remembered in the process
+    resolve(request, Session.open(s.snapshot, s.source, s.env), keep=["numpy"])
+    assert s.source.calls["metadata"] == 2 * calls["metadata"]
 
 
 def test_request_with_false_marker_is_dropped_with_a_warning() -> None:
@@ -443,14 +449,12 @@ def test_a_kept_pins_matches_are_the_general_paths(monkeypatch: Any) -> None:
     from packaging.specifiers import SpecifierSet
     from resolvelib.structs import IteratorMapping
 
-    from analyzer.resolver import installed_candidates
-    from analyzer.resolver.factory import factory_for
     from analyzer.resolver.provider import Provider
     from analyzer.resolver.requirements import ExplicitRequirement, SpecifierRequirement
 
     s = _scenario([*NUMPYS], ["numpy==1.26.4"])
-    factory = factory_for(s.source, s.env)
-    installed, _ = installed_candidates(factory, s.snapshot)
+    session = Session.open(s.snapshot, s.source, s.env)
+    factory, installed = session.factory, session.installed
     pin = installed["numpy"]
     other = factory.index_candidates(canonicalize_name("numpy"), SpecifierSet("==2.1.3"))[0]
 

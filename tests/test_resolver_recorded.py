@@ -19,6 +19,7 @@ from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
 from analyzer.resolver import Role, resolve
+from analyzer.session import Session
 from analyzer.snapshot import DeclaredRequirements, Pin, Platform, Snapshot
 from tests.indexserver import RECORDED, FixtureIndex, index_server  # noqa: F401 - pytest fixture
 
@@ -71,7 +72,7 @@ TF212 = [Requirement("tensorflow==2.12.0")]
 def test_pip_would_downgrade_numpy_and_keras_for_tensorflow_2_12(engine: MetadataEngine) -> None:
     snapshot = _snapshot()
     env = TargetEnvironment.from_snapshot(snapshot)
-    prediction = predict(TF212, snapshot, env, engine)
+    prediction = predict(TF212, Session.open(snapshot, engine, env))
     assert prediction.ok
     changes: dict[str, Change] = {c.name: c for c in prediction.changes}
     assert changes["tensorflow"].kind is ChangeKind.DOWNGRADE and changes["tensorflow"].new == "2.12.0"
@@ -92,7 +93,7 @@ def test_keeping_the_image_conflicts_and_the_chain_starts_at_the_request(engine:
     snapshot = _snapshot()
     env = TargetEnvironment.from_snapshot(snapshot)
     keep = [p.name for p in snapshot.pins if p.name != "tensorflow"]
-    result = resolve(TF212, snapshot=snapshot, env=env, source=engine, keep=keep)
+    result = resolve(TF212, Session.open(snapshot, engine, env), keep=keep)
     assert not result.ok and result.conflict is not None
     causes = result.conflict.causes
     texts = [c.text for c in causes]
@@ -112,7 +113,7 @@ def test_keeping_the_image_conflicts_and_the_chain_starts_at_the_request(engine:
     ]
     keep = [n for n in keep if n != "tf-keras"]  # removed: no tf-keras release fits tensorflow 2.12.0
     freed = resolve(
-        TF212, snapshot=snapshot, env=env, source=engine, keep=[n for n in keep if n not in free], free=free
+        TF212, Session.open(snapshot, engine, env), keep=[n for n in keep if n not in free], free=free
     )
     assert freed.ok, freed.conflict.pip_message() if freed.conflict else ""
     assert str(freed.mapping[NormalizedName("tensorflow")].version) == "2.12.0"
@@ -121,7 +122,7 @@ def test_keeping_the_image_conflicts_and_the_chain_starts_at_the_request(engine:
 def test_tensorflow_2_12_has_no_candidate_on_python_3_13(engine: MetadataEngine) -> None:
     snapshot = _snapshot(python="3.13.3")
     env = TargetEnvironment.from_snapshot(snapshot)
-    result = resolve(TF212, snapshot=snapshot, env=env, source=engine)
+    result = resolve(TF212, Session.open(snapshot, engine, env))
     assert not result.ok and result.conflict is not None
     message = result.conflict.pip_message()
     assert message.startswith("Could not find a version that satisfies the requirement tensorflow==2.12.0")
@@ -133,7 +134,7 @@ def test_declared_google_colab_pins_are_reported_like_metadata(engine: MetadataE
     snapshot = _snapshot(declared=declared)
     snapshot = snapshot.with_pins((*snapshot.pins, Pin(name=NormalizedName("google-colab"), version="1.0.0")))
     env = TargetEnvironment.from_snapshot(snapshot)
-    prediction = predict(TF212, snapshot, env, engine)
+    prediction = predict(TF212, Session.open(snapshot, engine, env))
     numpy = next(c.new for c in prediction.changes if c.name == "numpy")
     assert f"google-colab 1.0.0 requires numpy==2.0.2, but you will have numpy {numpy}" in [
         v.future_text() for v in prediction.newly_broken

@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.pip_prediction import predict
 from analyzer.resolver import Resolution, resolve
+from analyzer.session import Session
 from tests.memsource import Scenario, load_scenario, scenario_names
 
 
@@ -39,9 +40,7 @@ def _run(scenario: Scenario, case: Mapping[str, Any]) -> Resolution:
     request = [Requirement(r) for r in case.get("request", scenario.data.get("request", []))]
     return resolve(
         request,
-        snapshot=scenario.snapshot,
-        env=scenario.env,
-        source=scenario.source,
+        Session.open(scenario.snapshot, scenario.source, scenario.env),
         keep=_names(case.get("keep"), scenario),
         free=_names(case.get("free"), scenario),
         ignore_edges=tuple(
@@ -86,7 +85,7 @@ def test_scenario(scenario: Scenario, case: Mapping[str, Any]) -> None:
 def test_scenario_pip_prediction(name: str) -> None:
     scenario = load_scenario(name)
     expected = scenario.expected
-    prediction = predict(scenario.request, scenario.snapshot, scenario.env, scenario.source)
+    prediction = predict(scenario.request, Session.open(scenario.snapshot, scenario.source, scenario.env))
     assert prediction.ok
     if "changes" in expected:
         assert sorted(str(c) for c in prediction.changes) == sorted(expected["changes"])

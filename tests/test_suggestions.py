@@ -8,6 +8,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 from analyzer.diagnosis.suggestions import candidate_versions, suggestions
+from analyzer.session import Session
 from tests.test_conflict_set import (
     RESOLVERS,
     TF_PINS,
@@ -45,7 +46,7 @@ def test_nearest_versions_that_fit_as_is_are_suggested_and_really_fit(resolver: 
     source = world_source(WORLD)
     snapshot = snapshot_of(TF_PINS)
     env = env_of(snapshot)
-    result = suggestions([Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=resolver)
+    result = suggestions([Requirement("tensorflow==2.12.0")], Session.open(snapshot, source, env), resolver=resolver)
     assert [(s.version, s.installed) for s in result.items] == [
         (Version("2.18.0"), True),
         (Version("2.16.2"), False),
@@ -66,7 +67,7 @@ def test_budget_bounds_the_resolver_calls(resolver: Any) -> None:
     snapshot = snapshot_of({k: v for k, v in TF_PINS.items() if k != "tensorflow"})
     env = env_of(snapshot)
     result = suggestions(
-        [Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=resolver, max_calls=1
+        [Requirement("tensorflow==2.12.0")], Session.open(snapshot, source, env), resolver=resolver, max_calls=1
     )
     assert result.exhausted and len(result.tried) == 1
 
@@ -81,7 +82,7 @@ def test_fewest_changes_when_nothing_fits_as_is(resolver: Any) -> None:
     source = world_source(world)
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
-    result = suggestions([Requirement("tensorflow==2.12.0")], snapshot, env, source, resolver=resolver)
+    result = suggestions([Requirement("tensorflow==2.12.0")], Session.open(snapshot, source, env), resolver=resolver)
     assert len(result.items) == 1
     item = result.items[0]
     assert item.version == Version("2.13.1") and not item.fits_as_is

@@ -21,6 +21,7 @@ from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
 from analyzer.render.why import render_why_dot, render_why_graphml, render_why_json, render_why_text
 from analyzer.selectors import resolve_selector
+from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 from tests.indexserver import RECORDED, FixtureIndex, index_server  # noqa: F401 - pytest fixture
 
@@ -52,7 +53,7 @@ def image(colab_cache: Path, *, numpy: str | None = None, drop: str | None = Non
 def graph_of(snapshot: Snapshot, index: FixtureIndex) -> ImageGraph:
     env = TargetEnvironment.from_snapshot(snapshot)
     with MetadataEngine(IndexConfig(index.index_url), cache=MetadataCache()) as engine:
-        return image_graph(snapshot, env, engine)
+        return image_graph(Session.open(snapshot, engine, env))
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from analyzer.diagnosis.why import why
     from analyzer.environment import TargetEnvironment
     from analyzer.render.why import render_why
+    from analyzer.session import Session
 
     name = canonicalize_name(args.name)
     if not name or any(c.isspace() for c in args.name):
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         prefetch = getattr(engine, "prefetch_projects", None)
         if prefetch is not None:
             prefetch([p.name for p in snapshot.pins])
-        graph = image_graph(snapshot, env, engine)
+        graph = image_graph(Session.open(snapshot, engine, env))
     answer = why(graph, snapshot, name, depth=args.depth)
     if answer.installed is None:
         print(f"tfconflict: error: {_not_installed(answer)}", file=sys.stderr)

@@ -29,6 +29,7 @@ from packaging.version import InvalidVersion, Version
 from analyzer.diagnosis.graph import REQUEST, Edge, ImageGraph, image_graph
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataSource
+from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
 __all__ = [
@@ -555,13 +556,11 @@ def explain_member(
 # -- the image ---------------------------------------------------------------------------------------------------
 
 
-def pip_check_edges(
-    snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment
-) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
+def pip_check_edges(session: Session) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
     """The image's ``pip check`` violations before anything is installed, as (parent, dependency) edges."""
     from analyzer.diagnosis.pipcheck import check_snapshot
 
-    return check_snapshot(snapshot, source, env).edges()
+    return check_snapshot(session).edges()
 
 
 def _order(graph: ImageGraph, relevant: Collection[NormalizedName]) -> list[NormalizedName]:
@@ -603,9 +602,7 @@ def _learns(resolver: Callable[..., Any]) -> bool:
 
 def minimal_conflicting_set(
     request: Sequence[Requirement],
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MetadataSource,
+    session: Session,
     *,
     resolver: Callable[..., Any] | None = None,
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] | None = None,
@@ -625,12 +622,13 @@ def minimal_conflicting_set(
     With ``fits_only`` only the verdict is computed (``searched`` is False on a conflict): what suggestions need.
     """
     started = time.perf_counter()
+    snapshot, env, source = session.snapshot, session.env, session.source
     resolve = resolver if resolver is not None else _default_resolver()
-    base = graph if graph is not None else image_graph(snapshot, env, source)
+    base = graph if graph is not None else image_graph(session)
     requested = {canonicalize_name(r.name) for r in request}
     full = base.with_request(request, env, source)
     if ignore_edges is None:
-        ignore_edges = pip_check_edges(snapshot, source, env)
+        ignore_edges = pip_check_edges(session)
     ignored = tuple(sorted({(canonicalize_name(a), canonicalize_name(b)) for a, b in ignore_edges}))
     stats = CheckStats()
 
@@ -642,10 +640,7 @@ def minimal_conflicting_set(
         bounded["promote"] = set()
 
     def raw(keep: Names, free: Names) -> ResolutionLike:
-        result: ResolutionLike = resolve(
-            request, snapshot=snapshot, env=env, source=source, keep=keep, free=free, ignore_edges=ignored,
-            **bounded,
-        )
+        result: ResolutionLike = resolve(request, session, keep=keep, free=free, ignore_edges=ignored, **bounded)
         return result
 
     check = _CachedOracle(raw, stats, None if budget is None else started + budget)

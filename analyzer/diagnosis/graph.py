@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataSource, MetadataStatus
+from analyzer.session import Session
 from analyzer.snapshot import Pin, Snapshot
 
 if TYPE_CHECKING:
@@ -443,12 +444,13 @@ def _edge_key(edge: Edge) -> tuple[str, str, str]:
     return (edge.parent, edge.child, edge.requirement)
 
 
-def image_graph(snapshot: Snapshot, env: TargetEnvironment, source: MetadataSource) -> ImageGraph:
+def image_graph(session: Session) -> ImageGraph:
     """The requirement graph of the installed pins, evaluated for ``env``.
 
     Declared requirements (google-colab's setup.py) replace what the index would say for that pin. Extras a
     pin is required with by another pin count for its own markers (``extra == "..."``), iterated to a fixpoint.
     """
+    snapshot, env, source = session.snapshot, session.env, session.source
     declared = {d.name: d.parsed() for d in snapshot.declared}
     need = [p for p in snapshot.pins if p.name not in declared]
     metas = installed_metadata(need, env, source)

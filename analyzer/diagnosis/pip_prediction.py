@@ -21,9 +21,8 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.diagnosis.pipcheck import InstalledDist, Violation, check, installed_dists
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import MetadataSource
 from analyzer.resolver import Conflict, Origin, Resolution, ResolverWarning, resolve
-from analyzer.snapshot import Snapshot
+from analyzer.session import Session
 
 __all__ = [
     "KERNEL_PACKAGES",
@@ -157,26 +156,20 @@ class PipPrediction:
 
 def predict(
     request: Sequence[Requirement],
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MetadataSource,
+    session: Session,
     *,
     upgrade: bool = False,
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
 ) -> PipPrediction:
     """``pip install`` of ``request`` into ``snapshot`` (``upgrade=True`` models ``--upgrade``, ``constraints``
     pip's ``-c``)."""
-    resolution = resolve(
-        request, snapshot=snapshot, env=env, source=source, prefer_installed=not upgrade, constraints=constraints
-    )
-    return predict_from_resolution(request, snapshot, env, source, resolution)
+    resolution = resolve(request, session, prefer_installed=not upgrade, constraints=constraints)
+    return predict_from_resolution(request, session, resolution)
 
 
 def predict_from_resolution(
     request: Sequence[Requirement],
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MetadataSource,
+    session: Session,
     resolution: Resolution,
 ) -> PipPrediction:
     """The prediction for a resolution already computed (the report resolves once and shares it)."""
@@ -186,7 +179,8 @@ def predict_from_resolution(
             ok=False, request=texts, conflict=resolution.conflict, warnings=resolution.warnings
         )
 
-    before = installed_dists(snapshot, source, env)
+    snapshot, env = session.snapshot, session.env
+    before = installed_dists(session)
     pins = snapshot.by_name
     changes: list[Change] = []
     unchanged: list[Change] = []

@@ -16,8 +16,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import MetadataSource
-from analyzer.snapshot import Snapshot
+from analyzer.resolver.installed import read_installed
+from analyzer.session import Session
 
 __all__ = [
     "CheckResult",
@@ -144,15 +144,11 @@ def _satisfies(req: Requirement, version: str) -> bool:
     return req.specifier.contains(parsed, prereleases=True)
 
 
-def installed_dists(
-    snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment
-) -> dict[NormalizedName, InstalledDist]:
+def installed_dists(session: Session) -> dict[NormalizedName, InstalledDist]:
     """The image's pins with their requirements (declared ones for e.g. google-colab), as the resolver reads them."""
-    from analyzer.resolver import read_installed
-
-    candidates = read_installed(source, env, snapshot)
+    candidates = read_installed(session)
     out: dict[NormalizedName, InstalledDist] = {}
-    for pin in snapshot.pins:
+    for pin in session.snapshot.pins:
         cand = candidates.get(pin.name)
         if cand is None:
             out[pin.name] = InstalledDist(pin.version or "", None)
@@ -162,9 +158,9 @@ def installed_dists(
     return out
 
 
-def check_snapshot(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment) -> CheckResult:
+def check_snapshot(session: Session) -> CheckResult:
     """``pip check`` in the image as it is."""
-    return check(installed_dists(snapshot, source, env), env)
+    return check(installed_dists(session), session.env)
 
 
 def violations_text(violations: Sequence[Violation]) -> str:

@@ -29,7 +29,7 @@ from analyzer.diagnosis.graph import ImageGraph, image_graph
 from analyzer.diagnosis.installable import version_support
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataSource
-from analyzer.snapshot import Snapshot
+from analyzer.session import Session
 
 __all__ = ["Suggestion", "Suggestions", "candidate_versions", "suggestions"]
 
@@ -120,9 +120,7 @@ def candidate_versions(
 
 def suggestions(
     request: Sequence[Requirement],
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MetadataSource,
+    session: Session,
     *,
     resolver: Callable[..., Any] | None = None,
     graph: ImageGraph | None = None,
@@ -144,8 +142,9 @@ def suggestions(
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() > deadline
 
-    base = graph if graph is not None else image_graph(snapshot, env, source)
-    ignored = pip_check_edges(snapshot, source, env) if ignore_edges is None else tuple(ignore_edges)
+    snapshot, env, source = session.snapshot, session.env, session.source
+    base = graph if graph is not None else image_graph(session)
+    ignored = pip_check_edges(session) if ignore_edges is None else tuple(ignore_edges)
     calls = 0
     tried: list[tuple[NormalizedName, Version, bool]] = []
     items: list[Suggestion] = []
@@ -167,7 +166,7 @@ def suggestions(
                 break
             alternative = _replace(request, position, name, version)
             result = minimal_conflicting_set(
-                alternative, snapshot, env, source, resolver=resolver, graph=base, ignore_edges=ignored,
+                alternative, session, resolver=resolver, graph=base, ignore_edges=ignored,
                 orders=1, verify=False, fits_only=True, budget=remaining(),
             )  # fmt: skip
             calls += result.resolver_calls
@@ -187,7 +186,7 @@ def suggestions(
                 break
             alternative = _replace(request, position, name, version)
             result = minimal_conflicting_set(
-                alternative, snapshot, env, source, resolver=resolver, graph=base, ignore_edges=ignored,
+                alternative, session, resolver=resolver, graph=base, ignore_edges=ignored,
                 orders=1, verify=False, budget=remaining(),
             )  # fmt: skip
             calls += result.resolver_calls

@@ -37,6 +37,7 @@ from analyzer.matrix.turning import turning_points
 from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, Verdict
 from analyzer.request import RequestItem
+from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
 __all__ = ["FIRST_MEMBERS", "SET_MODES", "MatrixOptions", "fold_releases", "run_matrix", "select_releases"]
@@ -371,7 +372,7 @@ def _search_key(
     env = shared_environment(snapshot)
     request = [i.requirement for i in items]
     requested = {i.name for i in items}
-    full = image_graph(snapshot, env, source).with_request(request, env, source)
+    full = image_graph(Session.open(snapshot, source, env)).with_request(request, env, source)
     reached = set(full.reachable_from_request()) | set(candidates)
     relevant = {n for n in full.relevant_pins(reached) if n not in requested}
     if relevant != set(candidates):

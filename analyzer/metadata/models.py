@@ -108,3 +108,12 @@ class MetadataSource(Protocol):
     def prefetch(self, files: Iterable[DistFile]) -> None:
         """Warm the cache for many files at once (in parallel); answers come later from ``metadata``."""
         ...
+
+    def prefetch_projects(self, names: Iterable[NormalizedName]) -> None:
+        """Fetch many projects' pages at once (in parallel); answers come later from ``project``."""
+        ...
+
+    def files_of(self, name: NormalizedName, version: Version) -> tuple[DistFile, ...]:
+        """The files of one version of ``name``: the same as filtering ``project(name).files``, which a source
+        may answer without reading the whole project (an installed pin needs one version)."""
+        ...

@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from resolvelib import BaseReporter
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep, ResolverException
 
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import DistFile, MetadataSource
+from analyzer.metadata.models import DistFile
 from analyzer.resolver.candidates import (
     Candidate,
     InstalledCandidate,
@@ -30,7 +30,8 @@ from analyzer.resolver.candidates import (
     ResolverWarning,
     WarningKind,
 )
-from analyzer.resolver.factory import Factory, factory_for
+from analyzer.resolver.factory import Factory
+from analyzer.resolver.installed import installed_candidates, read_installed
 from analyzer.resolver.provider import Provider
 from analyzer.resolver.requirements import (
     REQUIRES_PYTHON_KEY,
@@ -41,7 +42,9 @@ from analyzer.resolver.requirements import (
     SpecifierRequirement,
 )
 from analyzer.resolver.resolution import RememberingResolver
-from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.session import Session
 
 __all__ = [
     "DEFAULT_MAX_ROUNDS",
@@ -210,86 +213,10 @@ class Resolution:
     requested: tuple[NormalizedName, ...] = ()
 
 
-def installed_candidates(
-    factory: Factory, snapshot: Snapshot
-) -> tuple[dict[NormalizedName, InstalledCandidate], list[ResolverWarning]]:
-    """The image's pins as candidates (declared requirements, e.g. google-colab's, count as their metadata)."""
-    out: dict[NormalizedName, InstalledCandidate] = {}
-    warnings: list[ResolverWarning] = []
-    declared = {d.name: d for d in snapshot.declared}
-    for pin in snapshot.pins:
-        version = _pin_version(pin.version)
-        if version is None:
-            warnings.append(
-                ResolverWarning(
-                    WarningKind.UNUSABLE_PIN,
-                    pin.name,
-                    pin.version,
-                    f"{pin.name} {pin.version or '(no version)'} has no PEP 440 version; left out of the resolution",
-                )
-            )
-            continue
-        d = declared.get(pin.name)
-        out[pin.name] = factory.installed_candidate(
-            pin.name,
-            version,
-            url=pin.url,
-            declared=d.requirements if d is not None else None,
-            evidence=d.evidence if d is not None else "",
-        )
-    return out, warnings
-
-
-def read_installed(
-    source: MetadataSource, env: TargetEnvironment, snapshot: Snapshot
-) -> dict[NormalizedName, InstalledCandidate]:
-    """The image's pins as candidates, their metadata fetched in one parallel batch (pip check, replicas)."""
-    factory = factory_for(source, env)
-    candidates, _ = installed_candidates(factory, snapshot)
-    factory.prefetch(
-        f
-        for f in (
-            factory.best_file_of_version(c.name, c.version) for c in candidates.values() if c.url is None
-        )
-        if f is not None
-    )
-    return candidates
-
-
-def _pin_version(text: str | None) -> Version | None:
-    if text is None:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
-_INSTALLED_MEMO: dict[
-    tuple[int, int], tuple[Snapshot, dict[NormalizedName, InstalledCandidate], list[Any]]
-] = {}
-
-
-def _installed_for(
-    factory: Factory, snapshot: Snapshot
-) -> tuple[dict[NormalizedName, InstalledCandidate], list[Any]]:
-    key = (id(factory), id(snapshot))
-    found = _INSTALLED_MEMO.get(key)
-    if found is not None and found[0] is snapshot:
-        return found[1], found[2]
-    installed, warnings = installed_candidates(factory, snapshot)
-    if len(_INSTALLED_MEMO) > 64:
-        _INSTALLED_MEMO.clear()
-    _INSTALLED_MEMO[key] = (snapshot, installed, warnings)
-    return installed, warnings
-
-
 def resolve(
     request: Sequence[Requirement],
+    session: Session,
     *,
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MetadataSource,
     keep: Collection[NormalizedName] = (),
     free: Collection[NormalizedName] = (),
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
@@ -298,7 +225,7 @@ def resolve(
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
     promote: set[NormalizedName] | None = None,
 ) -> Resolution:
-    """Resolve ``request`` in the runtime ``snapshot`` as pip would, optionally keeping or freeing image pins.
+    """Resolve ``request`` in the session's runtime as pip would, optionally keeping or freeing image pins.
 
     - ``keep``: pins that must stay at their installed version, their own requirements holding.
     - ``free``: pins that must stay installed, at any version (the installed one preferred).
@@ -309,9 +236,10 @@ def resolve(
       roots from the first solve, which spares the re-solves; the call adds the ones it promoted. Same problem,
       same verdict: only the work changes.
     """
-    factory = factory_for(source, env)
-    installed, pin_warnings = _installed_for(factory, snapshot)
-    warnings: list[ResolverWarning] = list(pin_warnings)
+    factory = session.factory
+    env = session.env
+    installed = session.installed
+    warnings: list[ResolverWarning] = list(session.pin_warnings)
     roots: list[ResolverRequirement] = []
     user_requested: dict[str, int] = {}
     requested: list[NormalizedName] = []

@@ -39,7 +39,7 @@ from analyzer.resolver.requirements import (
     SpecifierRequirement,
 )
 
-__all__ = ["Factory", "VersionEntry", "factory_for", "is_pinned"]
+__all__ = ["Factory", "VersionEntry", "is_pinned"]
 
 
 @dataclass(frozen=True)
@@ -717,25 +717,6 @@ def _file_key(file: DistFile) -> tuple[str, str]:
 
 def _note(meta: CoreMetadata) -> str:
     return f" ({meta.note})" if meta.note else ""
-
-
-_FACTORIES: dict[tuple[int, TargetEnvironment], tuple[MetadataSource, Factory]] = {}
-_FACTORIES_LOCK = threading.Lock()
-_MAX_FACTORIES = 16
-
-
-def factory_for(source: MetadataSource, env: TargetEnvironment) -> Factory:
-    """The shared factory of a (source, target) pair: memoized work survives across resolutions."""
-    key = (id(source), env)
-    with _FACTORIES_LOCK:
-        found = _FACTORIES.get(key)
-        if found is not None and found[0] is source:
-            return found[1]
-        factory = Factory(source, env)
-        if len(_FACTORIES) >= _MAX_FACTORIES:
-            _FACTORIES.pop(next(iter(_FACTORIES)))
-        _FACTORIES[key] = (source, factory)
-        return factory
 
 
 def parse_version(text: str | None) -> Version | None:

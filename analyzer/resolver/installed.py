@@ -1,0 +1,70 @@
+"""The image's pins as resolver candidates: what every question about one runtime starts from."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
+
+from analyzer.resolver.candidates import InstalledCandidate, ResolverWarning, WarningKind
+from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.resolver.factory import Factory
+    from analyzer.session import Session
+
+__all__ = ["installed_candidates", "read_installed"]
+
+
+def installed_candidates(
+    factory: Factory, snapshot: Snapshot
+) -> tuple[dict[NormalizedName, InstalledCandidate], list[ResolverWarning]]:
+    """The image's pins as candidates (declared requirements, e.g. google-colab's, count as their metadata)."""
+    out: dict[NormalizedName, InstalledCandidate] = {}
+    warnings: list[ResolverWarning] = []
+    declared = {d.name: d for d in snapshot.declared}
+    for pin in snapshot.pins:
+        version = _pin_version(pin.version)
+        if version is None:
+            warnings.append(
+                ResolverWarning(
+                    WarningKind.UNUSABLE_PIN,
+                    pin.name,
+                    pin.version,
+                    f"{pin.name} {pin.version or '(no version)'} has no PEP 440 version; left out of the resolution",
+                )
+            )
+            continue
+        d = declared.get(pin.name)
+        out[pin.name] = factory.installed_candidate(
+            pin.name,
+            version,
+            url=pin.url,
+            declared=d.requirements if d is not None else None,
+            evidence=d.evidence if d is not None else "",
+        )
+    return out, warnings
+
+
+def read_installed(session: Session) -> dict[NormalizedName, InstalledCandidate]:
+    """The session's pins as candidates, their metadata fetched in one parallel batch (pip check, replicas)."""
+    factory = session.factory
+    candidates = dict(session.installed)
+    factory.prefetch(
+        f
+        for f in (
+            factory.best_file_of_version(c.name, c.version) for c in candidates.values() if c.url is None
+        )
+        if f is not None
+    )
+    return candidates
+
+
+def _pin_version(text: str | None) -> Version | None:
+    if text is None:
+        return None
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None

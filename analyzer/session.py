@@ -1,0 +1,46 @@
+"""One analysis session: the runtime asked about, its interpreter, the metadata source, and what every stage shares.
+
+``run_check`` opens one and hands it to each stage; every memo an analysis keeps (candidates, parsed versions,
+evaluated requirements, version support) lives on it or on its factory, and ends with it. Nothing is remembered
+in a module global, so two sessions never see each other's answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName
+
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import MetadataSource
+from analyzer.resolver.candidates import InstalledCandidate, ResolverWarning
+from analyzer.resolver.factory import Factory
+from analyzer.resolver.installed import installed_candidates
+from analyzer.snapshot import Snapshot
+
+__all__ = ["Session"]
+
+
+@dataclass(frozen=True, eq=False)
+class Session:
+    """What the stages of one analysis share; built by ``Session.open``."""
+
+    snapshot: Snapshot
+    env: TargetEnvironment
+    source: MetadataSource
+    factory: Factory
+    """Candidates, version lists and evaluated requirements, memoized for this session only."""
+    installed: Mapping[NormalizedName, InstalledCandidate]
+    """The image's pins as resolver candidates (their metadata read on first use)."""
+    pin_warnings: tuple[ResolverWarning, ...] = ()
+    """Pins left out of every resolution (no PEP 440 version)."""
+
+    @classmethod
+    def open(
+        cls, snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment | None = None
+    ) -> Session:
+        env = env if env is not None else TargetEnvironment.from_snapshot(snapshot)
+        factory = Factory(source, env)
+        installed, warnings = installed_candidates(factory, snapshot)
+        return cls(snapshot, env, source, factory, installed, tuple(warnings))
