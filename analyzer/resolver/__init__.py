@@ -18,8 +18,14 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
-from resolvelib import BaseReporter
-from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep, ResolverException
+from resolvelib import (
+    BaseReporter,
+    InconsistentCandidate,
+    ResolutionError,
+    ResolutionImpossible,
+    ResolutionTooDeep,
+    Resolver,
+)
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import DistFile
@@ -41,7 +47,6 @@ from analyzer.resolver.requirements import (
     Role,
     SpecifierRequirement,
 )
-from analyzer.resolver.resolution import RememberingResolver
 
 if TYPE_CHECKING:
     from analyzer.session import Session
@@ -853,14 +858,14 @@ def _run(
     provider: Provider, roots: Sequence[ResolverRequirement], max_rounds: int
 ) -> tuple[Mapping[str, Candidate] | Conflict, int]:
     counter = _RoundCounter()
-    resolver: RememberingResolver[ResolverRequirement, Candidate, str] = RememberingResolver(provider, counter)
+    resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, counter)
     try:
         result = resolver.resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:
         return _conflict(exc.causes, provider), counter.rounds
     except ResolutionTooDeep as exc:
         return Conflict(causes=(), too_deep=True, rounds=exc.round_count), counter.rounds
-    except ResolverException as exc:  # InconsistentCandidate: a bug of ours, still a value
+    except (InconsistentCandidate, ResolutionError) as exc:  # a bug of ours, still a value
         return Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}"), counter.rounds
     return result.mapping, counter.rounds
 

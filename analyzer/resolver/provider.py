@@ -13,7 +13,7 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from resolvelib.providers import AbstractProvider
+from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
 from analyzer.resolver.candidates import Candidate, InstalledCandidate
