@@ -273,7 +273,9 @@ TF_NUMPY = [
 
 
 def _count_solves(monkeypatch: Any) -> list[int]:
-    import analyzer.resolver as resolver_module
+    import importlib
+
+    resolver_module = importlib.import_module("analyzer.resolver.resolve")
 
     runs: list[int] = []
     real = resolver_module._run

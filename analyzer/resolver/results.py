@@ -1,0 +1,165 @@
+"""What a resolution answers, as plain data: the chosen distributions, or a conflict worded as pip words it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from analyzer.metadata.models import DistFile
+from analyzer.resolver.candidates import Origin, ResolverWarning
+from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY, Role
+
+__all__ = ["Conflict", "ConflictCause", "Resolution", "ResolvedDist", "phrase"]
+
+
+@dataclass(frozen=True)
+class ResolvedDist:
+    """One distribution of a successful resolution."""
+
+    name: NormalizedName
+    version: Version
+    origin: Origin
+    requirements: tuple[Requirement, ...]
+    """Its Requires-Dist lines that hold on the target, the requested extras' included."""
+    requires_dist: tuple[Requirement, ...] = ()
+    """Every Requires-Dist line, unevaluated (what ``pip check`` reads)."""
+    file: DistFile | None = None
+    url: str | None = None
+    extras: frozenset[NormalizedName] = frozenset()
+    known: bool = True
+    """False when its requirements are unknown (opaque pin, requirements-unknown sdist, unavailable metadata)."""
+
+    @property
+    def installed(self) -> bool:
+        return self.origin is Origin.INSTALLED
+
+
+@dataclass(frozen=True)
+class ConflictCause:
+    """One requirement of resolvelib's ``ResolutionImpossible``, with who asked for it and why they are there."""
+
+    name: NormalizedName
+    """The required project (``<Python from Requires-Python>`` for an interpreter requirement)."""
+    requirement: str
+    """Plain PEP 508 text: ``numpy<1.24,>=1.22``."""
+    pip_requirement: str
+    """pip's wording of it: ``numpy<1.24 and >=1.22``."""
+    role: Role
+    parent: NormalizedName | None = None
+    parent_version: str | None = None
+    parent_origin: Origin | None = None
+    chain: tuple[str, ...] = ()
+    """How the parent got into the problem, from the root down (``The user requested tensorflow==2.12.0``,
+    ``tensorflow 2.12.0 depends on keras<2.13,>=2.12.0``...); empty for root causes."""
+
+    @property
+    def text(self) -> str:
+        """``tensorflow 2.12.0 depends on numpy<1.24,>=1.22`` / ``The user requested tensorflow==2.12.0``."""
+        return phrase(self.role, self.parent, self.parent_version, self.requirement)
+
+    @property
+    def pip_text(self) -> str:
+        """The line as pip prints it under "The conflict is caused by:"."""
+        return phrase(self.role, self.parent, self.parent_version, self.pip_requirement)
+
+
+def phrase(role: Role, parent: str | None, version: str | None, requirement: str) -> str:
+    """One line of a conflict, as pip says it (a root's role, or ``parent version depends on requirement``)."""
+    if role is Role.REQUEST:
+        return f"The user requested {requirement}"
+    if role is Role.KEEP:
+        return f"The image keeps {requirement}"
+    if role is Role.FREE:
+        return f"The image keeps {requirement} installed (any version)"
+    return f"{parent} {version} depends on {requirement}"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Why no resolution exists, as data; ``pip_message()`` phrases it the way pip does."""
+
+    causes: tuple[ConflictCause, ...]
+    too_deep: bool = False
+    rounds: int | None = None
+    detail: str = ""
+    python: str = ""
+    """The target interpreter's version, for pip's "requires a different Python" wording."""
+    versions: tuple[str, ...] = ()
+    """For a single unsatisfiable requirement: the versions that install on the target (pip's "from versions")."""
+    yanked: tuple[str, ...] = ()
+    """For a single unsatisfiable requirement: the yanked versions pip says it ignored."""
+
+    @property
+    def requires_python(self) -> bool:
+        """True when the target interpreter itself is a cause (pip reports that first and alone)."""
+        return any(c.name == REQUIRES_PYTHON_KEY for c in self.causes)
+
+    def triggers(self) -> tuple[str, ...]:
+        out = set()
+        for c in self.causes:
+            if c.parent is None:
+                out.add(c.pip_requirement)
+            else:
+                out.add(f"{c.parent}=={c.parent_version}")
+        return tuple(sorted(out))
+
+    def pip_message(self) -> str:
+        """pip's error text for this conflict (``get_installation_error``), without its advice lines.
+
+        Interpreter causes first and alone; a single unsatisfiable requirement as "Could not find a version";
+        otherwise "Cannot install ... The conflict is caused by: ...".
+        """
+        if self.too_deep:
+            return f"ResolutionTooDeep: gave up after {self.rounds} rounds"
+        python = [c for c in self.causes if c.name == REQUIRES_PYTHON_KEY]
+        if python:
+            if len(python) == 1:
+                spec = python[0].requirement.removeprefix("Python")
+                return (
+                    f"Package {python[0].parent!r} requires a different Python: {self.python} not in {spec!r}"
+                )
+            lines = [f"Packages require a different Python. {self.python} not in:"]
+            lines.extend(
+                f"{c.requirement.removeprefix('Python')!r} (required by {c.parent} {c.parent_version})"
+                for c in python
+            )
+            return "\n".join(lines)
+        if len(self.causes) == 1 and self.causes[0].role is not Role.KEEP:
+            cause = self.causes[0]
+            shown = f"{cause.requirement} (from {cause.parent})" if cause.parent else cause.requirement
+            lines = []
+            if self.yanked:
+                lines.append(f"Ignored the following yanked versions: {', '.join(self.yanked)}")
+            lines.append(
+                f"Could not find a version that satisfies the requirement {shown} "
+                f"(from versions: {', '.join(self.versions) or 'none'})"
+            )
+            lines.append(f"No matching distribution found for {cause.requirement}")
+            return "\n".join(lines)
+        parts = self.triggers()
+        info = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        lines = [
+            (
+                f"Cannot install {info or 'the requested packages'} because these package versions have "
+                "conflicting dependencies."
+            ),
+            "",
+            "The conflict is caused by:",
+        ]
+        lines.extend(f"    {c.pip_text}" for c in self.causes)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The answer of one resolution: a mapping when ``ok``, a ``conflict`` when not; warnings either way."""
+
+    ok: bool
+    mapping: Mapping[NormalizedName, ResolvedDist] = field(default_factory=dict)
+    conflict: Conflict | None = None
+    warnings: tuple[ResolverWarning, ...] = ()
+    requested: tuple[NormalizedName, ...] = ()
