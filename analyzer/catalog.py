@@ -14,34 +14,32 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from filelock import FileLock
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from analyzer.colabtables import ColabTables, load_tables, sync_tables
 from analyzer.errors import InputError, SourceError
 from analyzer.freeze import parse_freeze, url_filename
+from analyzer.git import git, normalize_origin, read_blobs
 from analyzer.osinfo import OsInfo, parse_os_info
 from analyzer.paths import cache_dir
 from analyzer.snapshot import Pin, Platform, Snapshot
-from analyzer.sources import RuntimeFiles, SourceDeclaration
-
-if TYPE_CHECKING:
-    from analyzer.colabtables import ColabTables
+from analyzer.sources import RuntimeFiles, SourceDeclaration, load_source
 
 __all__ = [
     "Catalog",
     "CommitInfo",
     "Release",
     "SyncResult",
-    "git",
+    "alternative_releases",
     "infer_python",
     "source_dir",
     "sync_source",
@@ -54,47 +52,6 @@ INDEX_VERSION = 2
 
 _PREFERRED_EVIDENCE = ("torch", "torchvision", "torchaudio", "jaxlib", "tensorflow")
 _CP_TAG = re.compile(r"^cp(\d)(\d+)$")
-
-
-# -- git ---------------------------------------------------------------------------------------------------------
-
-
-def git(args: Sequence[str], *, cwd: Path | None = None, input: bytes | None = None) -> bytes:
-    """Run git with list arguments (never a shell); a failure becomes a SourceError carrying git's words."""
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, input=input, capture_output=True, check=False, env=env
-        )
-    except FileNotFoundError as exc:
-        raise SourceError("git is not installed; tfconflict needs it to read snapshot histories") from exc
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise SourceError(f"git {args[0]} failed: {detail[-1] if detail else f'exit {proc.returncode}'}")
-    return proc.stdout
-
-
-def read_blobs(repo: Path, names: Iterable[str]) -> Iterator[tuple[str, str | None, bytes | None]]:
-    """Read many objects (``commit:path`` or a blob id) with one ``git cat-file --batch`` process.
-
-    Yields ``(name, blob_id, content)``; a missing object yields ``(name, None, None)``.
-    """
-    wanted = list(names)
-    if not wanted:
-        return
-    out = git(["cat-file", "--batch"], cwd=repo, input=("\n".join(wanted) + "\n").encode())
-    pos = 0
-    for name in wanted:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].decode()
-        pos = end + 1
-        if header.endswith((" missing", " ambiguous")):
-            yield name, None, None
-            continue
-        sha, _type, size = header.split(" ")
-        content = out[pos : pos + int(size)]
-        pos += int(size) + 1
-        yield name, sha, content
 
 
 # -- the cache ---------------------------------------------------------------------------------------------------
@@ -115,20 +72,6 @@ def _lock(decl: SourceDeclaration) -> FileLock:
     return FileLock(str(root / ".lock"))
 
 
-def normalize_origin(origin: str) -> str:
-    """A local path becomes absolute (so the cache remembers it wherever the next run starts); URLs stay."""
-    if "://" in origin or re.match(r"^[\w.-]+@[\w.-]+:", origin):
-        return origin
-    path = Path(origin).expanduser()
-    if path.exists():
-        return str(path.resolve())
-    return origin
-
-
-def is_local(origin: str) -> bool:
-    return "://" not in origin and Path(origin).exists()
-
-
 @dataclass(frozen=True)
 class SyncResult:
     """What ``sync_source`` did, for the CLI to report."""
@@ -147,8 +90,6 @@ def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResul
 
     ``origin`` wins over ``$<origin_env>``, which wins over the declared upstream; a bundle file works too.
     """
-    from analyzer.colabtables import sync_tables
-
     raw, reason = decl.origin(origin)
     where = normalize_origin(raw)
     root = source_dir(decl)
@@ -360,8 +301,6 @@ class Catalog:
     @cached_property
     def tables(self) -> ColabTables:
         """The side tables synced with this history (google-colab's requirements, named runtime versions)."""
-        from analyzer.colabtables import load_tables
-
         return load_tables(self.decl, self.root)
 
     def snapshot(self, release: Release) -> Snapshot:
@@ -547,3 +486,17 @@ class Catalog:
             changed[commit] = {n for n in names.split("\n") if n in tracked}
         return commits, changed
 
+
+def alternative_releases(snapshot: Snapshot, colab_repo: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The latest release per Python version of the snapshot's source and kind, as (label, Python) pairs: the
+    alternatives a report offers when the request does not install on the snapshot's interpreter."""
+    if snapshot.source in ("file", "current"):
+        return ()
+    try:
+        catalog = Catalog.open(load_source(snapshot.source), colab_repo)
+    except Exception:  # noqa: BLE001 - alternatives are a courtesy; the answer does not depend on them
+        return ()
+    seen: dict[str, str] = {}
+    for release in reversed(catalog.releases_of(snapshot.kind if snapshot.kind in ("cpu", "gpu", "tpu") else None)):
+        seen.setdefault(release.python, f"{release.selector}:{release.date.date().isoformat()} (Python {release.python})")
+    return tuple((label, python) for python, label in seen.items())

@@ -22,8 +22,8 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from analyzer.catalog import git, is_local, normalize_origin, read_blobs
 from analyzer.errors import InputError, SourceError
+from analyzer.git import git, is_local, normalize_origin, read_blobs
 from analyzer.snapshot import DeclaredRequirements
 from analyzer.sources import SourceDeclaration, TableDeclaration
 

@@ -59,18 +59,23 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 __all__ = [
     "CONFIG_FILE",
+    "DEFAULT_SNAPSHOT",
     "FAIL_ON",
     "KEYS",
     "RUNTIMES",
     "Config",
+    "ConfigError",
     "Settings",
     "fails",
     "load_config",
+    "load_settings",
     "merge",
     "parse_as_of",
 ]
 
 CONFIG_FILE = "tfconflict.toml"
+DEFAULT_SNAPSHOT = "colab"
+"""The runtime a command checks against when neither the command line nor the configuration names one."""
 RUNTIMES = ("cpu", "gpu", "tpu")
 FAIL_ON = ("breakage", "not-installable")
 
@@ -149,6 +154,27 @@ def load_config(start: Path) -> Config:
         if (candidate / ".git").exists():
             break
     return Config()
+
+
+class ConfigError(InputError):
+    """The configuration file has defects: the last is the error's message, ``problems`` lists them all."""
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        self.problems = problems
+        last = problems[-1]
+        super().__init__(last.message, file=last.file, line=last.line)
+
+
+def load_settings(start: Path, cli_overrides: Mapping[str, Any]) -> Settings:
+    """The configuration that applies to ``start`` under the command line's values (:func:`merge`).
+
+    A defect in the file is bad input (:class:`ConfigError`): a command must not answer for a runtime nobody
+    asked for because a key was misspelled.
+    """
+    config = load_config(start)
+    if config.problems:
+        raise ConfigError(config.problems)
+    return merge(config, cli_overrides)
 
 
 def merge(config: Config, cli_overrides: Mapping[str, Any] | argparse.Namespace) -> Settings:

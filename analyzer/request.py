@@ -1,14 +1,29 @@
-"""What the user asked for: requirement strings from the command line, parsed by ``packaging``."""
+"""What the user asked for: requirement strings from the command line, parsed by ``packaging``, and the
+requirements and constraints files pip would read (``analyzer.reqfile``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from analyzer.errors import InputError
+from analyzer.errors import InputError, Problem
+from analyzer.reqfile import RequirementsSet, parse_requirements_files
+
+__all__ = [
+    "FileRequest",
+    "RequestItem",
+    "constraint_requirements",
+    "constraints_notes",
+    "file_notes",
+    "parse_specs",
+    "request_from_files",
+]
+
+NOTHING = "nothing to check: give at least one requirement (e.g. tensorflow==2.12.0) or -r FILE"
 
 
 @dataclass(frozen=True)
@@ -38,5 +53,69 @@ def parse_specs(specs: Sequence[str]) -> tuple[RequestItem, ...]:
             raise InputError(f"not a requirement: {spec!r} ({first})") from exc
         items.append(RequestItem(req))
     if not items:
-        raise InputError("nothing to check: give at least one requirement (e.g. tensorflow==2.12.0) or -r FILE")
+        raise InputError(NOTHING)
     return tuple(items)
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """What requirements files ask for: the items to check, and everything the parser read (index options,
+    constraints, notes, problems)."""
+
+    items: tuple[RequestItem, ...]
+    parsed: RequirementsSet
+
+
+def request_from_files(paths: Sequence[str | Path], constraints: Sequence[str | Path] = ()) -> FileRequest:
+    """Requirements files as pip reads them; each requirement keeps its FILE and LINE for the report."""
+    parsed = parse_requirements_files([Path(p) for p in paths], [Path(p) for p in constraints])
+    items: list[RequestItem] = []
+    notes = list(parsed.notes)
+    for req in parsed.requirements:
+        requirement = req.requirement
+        if not isinstance(requirement, Requirement):
+            try:
+                requirement = Requirement(str(requirement))
+            except InvalidRequirement:
+                notes.append(
+                    Problem(
+                        req.file,
+                        req.line,
+                        f"{req} is not checked: a local path cannot be analysed "
+                        "without building it (name a wheel, or use name @ file:///absolute/path)",
+                    )
+                )
+                continue
+        items.append(RequestItem(requirement, origin=req.file, line=req.line))
+    return FileRequest(tuple(items), replace(parsed, notes=tuple(notes)))
+
+
+def file_notes(parsed: RequirementsSet) -> tuple[str, ...]:
+    """The parser's notes, the constraints that cannot be applied, and the index options not followed."""
+    notes = [str(note) for note in parsed.notes]
+    notes.extend(constraints_notes(parsed))
+    if parsed.no_index:
+        notes.append("--no-index in a requirements file: ignored here, the index is read for metadata")
+    if parsed.find_links:
+        notes.append("--find-links in a requirements file: those locations are not read; the index is")
+    return tuple(notes)
+
+
+def constraints_notes(parsed: RequirementsSet) -> tuple[str, ...]:
+    """Constraints that cannot be applied (a URL or a path: its version is unknown without building) are named."""
+    return tuple(
+        f"{c.file}:{c.line}: NOTE: the constraint {c} is a URL or a path: not applied"
+        for c in parsed.constraints
+        if not isinstance(c.requirement, Requirement) or c.requirement.url
+    )
+
+
+def constraint_requirements(parsed: RequirementsSet | None) -> tuple[Requirement, ...]:
+    """The ``-c`` lines the resolver applies: name, specifier and marker; URL constraints are noted instead."""
+    if parsed is None:
+        return ()
+    return tuple(
+        c.requirement
+        for c in parsed.constraints
+        if isinstance(c.requirement, Requirement) and not c.requirement.url
+    )

@@ -20,12 +20,13 @@ from pathlib import Path
 from packaging.version import Version
 
 from analyzer.catalog import Catalog, Release
+from analyzer.config import DEFAULT_SNAPSHOT, Settings
 from analyzer.errors import InputError
 from analyzer.freeze import parse_freeze
 from analyzer.snapshot import Platform, Snapshot, snapshot_from_json
 from analyzer.sources import RuntimeFiles, SourceDeclaration, find_kind, selector_prefixes
 
-__all__ = ["DEFAULT_GLIBC", "parse_platform", "resolve_selector"]
+__all__ = ["DEFAULT_GLIBC", "parse_platform", "resolve_selector", "snapshot_for", "with_runtime"]
 
 DEFAULT_GLIBC = "2.35"
 """glibc assumed for a freeze file without ``--platform``: Ubuntu 22.04's, as on Colab and most CI images."""
@@ -75,6 +76,64 @@ def resolve_selector(
     release, notes = _release(catalog, decl, files, match.group("sep"), match.group("rest"), text)
     snapshot = catalog.snapshot(release)
     return replace(snapshot, notes=snapshot.notes + notes) if notes else snapshot
+
+
+def snapshot_for(
+    settings: Settings, selector: str | None = None, *, python: str | None = None, platform: str | None = None
+) -> Snapshot:
+    """The snapshot a command names (``selector``, else the settings'); a file named by the configuration is
+    relative to the configuration.
+
+    The configuration's ``python`` and ``platform`` describe a freeze file's runtime; a Colab release or a snapshot
+    JSON states its own, and then they are left aside with a note (the command line's are refused, as ever).
+    """
+    if selector is None:
+        selector = settings.snapshot or DEFAULT_SNAPSHOT
+        if settings.snapshot and settings.origin is not None and not Path(selector).is_absolute():
+            beside = settings.origin.parent / selector
+            if beside.is_file():
+                selector = str(beside)
+    unused: list[str] = []
+    if (settings.python or settings.platform) and python is None and platform is None:
+        if _is_freeze_file(selector):
+            python, platform = settings.python, settings.platform
+        else:
+            where = settings.origin.name if settings.origin is not None else "the configuration"
+            unused = [
+                f"{key} = {value!r} in {where} not used: {selector} states its own interpreter and platform"
+                for key, value in (("python", settings.python), ("platform", settings.platform))
+                if value
+            ]
+    snapshot = resolve_selector(
+        with_runtime(selector, settings.runtime), python=python, platform=platform, colab_repo=settings.colab_repo
+    )
+    return replace(snapshot, notes=(*snapshot.notes, *unused)) if unused else snapshot
+
+
+def with_runtime(selector: str, runtime: str) -> str:
+    """``runtime = "gpu"`` turns ``colab:2025-07-14`` into ``colab-gpu:2025-07-14``; a selector that names its
+    kind (``colab-tpu``), a file and ``current`` are left as they are."""
+    match = _SELECTOR.match(selector)
+    found = find_kind(match.group("prefix")) if match else None
+    if match is None or found is None:
+        return selector
+    decl, files = found
+    if match.group("prefix") != decl.name or files.kind == runtime:
+        return selector
+    return decl.kind(runtime).selector + selector[match.end("prefix") :]
+
+
+def _is_freeze_file(selector: str) -> bool:
+    """A file :func:`_from_file` reads as a freeze rather than as snapshot JSON."""
+    path = Path(selector).expanduser()
+    if not path.is_file() or path.suffix == ".json":
+        return False
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return True  # resolving the selector reports the read error itself
+    return not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
 def _release(

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.catalog import Catalog, git, infer_python, source_dir, sync_source
+from analyzer.catalog import Catalog, infer_python, source_dir, sync_source
 from analyzer.errors import SourceError
 from analyzer.freeze import parse_freeze
+from analyzer.git import git
 from analyzer.sources import load_source
 
 

@@ -18,8 +18,7 @@ import pytest
 from packaging.version import Version
 
 from analyzer.cli import main
-from analyzer.cli.check import _with_runtime
-from analyzer.selectors import resolve_selector
+from analyzer.selectors import resolve_selector, with_runtime
 from tests.indexserver import RECORDED, FixtureIndex, _Handler, _Server, index_server  # noqa: F401 - fixture
 
 DATA = Path(__file__).parent / "data" / "reqfiles"
@@ -297,12 +296,12 @@ def test_configuration_problem_is_located_and_exit_2(
 
 
 def test_runtime_key_picks_the_kind_of_a_source_selector() -> None:
-    assert _with_runtime("colab", "gpu") == "colab-gpu"
-    assert _with_runtime("colab:2025-07-14", "tpu") == "colab-tpu:2025-07-14"
-    assert _with_runtime("colab", "cpu") == "colab"
-    assert _with_runtime("colab-tpu:latest", "gpu") == "colab-tpu:latest"  # a selector naming its kind wins
-    assert _with_runtime("runtime.json", "gpu") == "runtime.json"
-    assert _with_runtime("current", "gpu") == "current"
+    assert with_runtime("colab", "gpu") == "colab-gpu"
+    assert with_runtime("colab:2025-07-14", "tpu") == "colab-tpu:2025-07-14"
+    assert with_runtime("colab", "cpu") == "colab"
+    assert with_runtime("colab-tpu:latest", "gpu") == "colab-tpu:latest"  # a selector naming its kind wins
+    assert with_runtime("runtime.json", "gpu") == "runtime.json"
+    assert with_runtime("current", "gpu") == "current"
 
 
 def test_python_and_platform_keys_describe_a_freeze_file(

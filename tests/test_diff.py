@@ -9,9 +9,10 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from analyzer.catalog import Catalog, Release, git
+from analyzer.catalog import Catalog, Release
 from analyzer.diff import diff, is_major_change
 from analyzer.freeze import parse_freeze_line
+from analyzer.git import git
 from analyzer.selectors import freeze_snapshot
 from analyzer.snapshot import Snapshot
 from analyzer.sources import load_source

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.catalog import Catalog, git, read_blobs
+from analyzer.catalog import Catalog
 from analyzer.freeze import parse_freeze, parse_freeze_line, version_from_url
+from analyzer.git import git, read_blobs
 from analyzer.sources import load_source
 
 FREEZE = """\

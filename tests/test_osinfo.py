@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzer.catalog import Catalog, git, read_blobs
+from analyzer.catalog import Catalog
+from analyzer.git import git, read_blobs
 from analyzer.osinfo import glibc_for, parse_os_info
 from analyzer.sources import load_source
 

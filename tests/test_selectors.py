@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.catalog import Catalog, git
+from analyzer.catalog import Catalog
 from analyzer.errors import InputError
+from analyzer.git import git
 from analyzer.selectors import parse_platform, resolve_selector
 from analyzer.snapshot import Platform
 from analyzer.sources import load_source

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from analyzer.config import DEFAULT_SNAPSHOT
 from analyzer.snapshot import Snapshot
 
 __all__ = [
@@ -31,9 +32,6 @@ def add_colab_repo_option(parser: argparse.ArgumentParser) -> None:
         help=f"where the Colab history comes from: a git URL, a local repository or a bundle file "
         f"(default: ${COLAB_REPO_ENV}, else upstream); used when syncing",
     )
-
-
-DEFAULT_SNAPSHOT = "colab"
 
 
 def add_snapshot_options(parser: argparse.ArgumentParser, *, default: str | None = DEFAULT_SNAPSHOT) -> None:

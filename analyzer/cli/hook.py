@@ -19,32 +19,30 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analyzer import answers
+from analyzer.ask import CheckOptions, apply_ignore, ask
 from analyzer.cli.check import (
     add_policy_options,
-    answer_question,
-    apply_ignore,
-    constraint_requirements,
-    constraints_notes,
     engine_for,
     index_config,
-    request_from_files,
     settings_from_args,
     snapshot_from_settings,
-    timed_out,
 )
 from analyzer.cli.common import add_snapshot_options
 from analyzer.cli.indexopts import add_index_options
-from analyzer.config import Settings, fails
+from analyzer.config import Settings
 from analyzer.errors import ExitCode, MetadataUnavailable
 from analyzer.metadata.cache import MetadataCache
+from analyzer.reqfile import RequirementsSet
+from analyzer.request import constraint_requirements, constraints_notes, request_from_files
 from analyzer.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from analyzer.metadata.engine import MetadataEngine
+    from analyzer.report import Report
 
 __all__ = ["register", "run"]
 
@@ -84,10 +82,20 @@ def run(args: argparse.Namespace) -> int:
     snapshot: Snapshot | None = None
     codes = [ExitCode.OK]
     failing = 0
+    options = CheckOptions(conflict_set=args.conflict_set, suggestions=False)
     cache = MetadataCache()
     with ExitStack() as stack:
         stack.callback(cache.close)
         engines: dict[tuple[str, tuple[str, ...]], MetadataEngine] = {}
+
+        def engine(parsed: RequirementsSet) -> MetadataEngine:
+            """One engine per set of indexes, shared by the files that name the same ones."""
+            config = index_config(settings, parsed)
+            key = (config.index_url, config.extra_index_urls)
+            if key not in engines:
+                engines[key] = stack.enter_context(engine_for(settings, parsed, progress=False, cache=cache))
+            return engines[key]
+
         for path in files:
             request = request_from_files([path])
             parsed = request.parsed
@@ -103,42 +111,20 @@ def run(args: argparse.Namespace) -> int:
             target, items, _ = apply_ignore(snapshot, request.items, settings.ignore)
             if not items:
                 continue
-            config = index_config(settings, parsed)
-            constraints = constraint_requirements(parsed)
-            question = answer_question(
-                "hook", target, items, constraints, config, settings, conflict_set=args.conflict_set
-            )
-            answer_key = answers.question_key(cache, question)
-            found = answers.recall(cache, answer_key)
-            if found is not None:
-                output, verdict = found.output, found.verdict
-            else:
-                from analyzer.check import run_check
-                from analyzer.render.github import findings
-
-                key = (config.index_url, config.extra_index_urls)
-                if key not in engines:
-                    engines[key] = stack.enter_context(engine_for(settings, parsed, progress=False, cache=cache))
-                try:
-                    report = run_check(
-                        items,
-                        target,
-                        engines[key],
-                        conflict_set=args.conflict_set,
-                        with_suggestions=False,
-                        constraints=constraints,
-                    )
-                except MetadataUnavailable as exc:
-                    print(f"{path}: cannot check: {exc}")
-                    codes.append(ExitCode.METADATA_UNAVAILABLE)
-                    continue
-                output = "".join(f"{finding}\n" for finding in findings(report, fail_on=settings.fail_on))
-                verdict = report.verdict.value
-                if not timed_out(report):
-                    # the engine may serve several files: its rows are a superset of this answer's, never fewer
-                    answers.remember(cache, answer_key, engines[key].reads(), output, verdict)
-            sys.stdout.write(output)
-            if fails(verdict, settings.fail_on):
+            try:
+                answer = ask(
+                    "hook", items, target, constraint_requirements(parsed), settings, index_config(settings, parsed),
+                    cache=cache,
+                    engine=partial(engine, parsed),
+                    render=lambda report: _findings(report, settings.fail_on),
+                    options=options,
+                )
+            except MetadataUnavailable as exc:
+                print(f"{path}: cannot check: {exc}")
+                codes.append(ExitCode.METADATA_UNAVAILABLE)
+                continue
+            sys.stdout.write(answer.output)
+            if answer.fails(settings.fail_on):
                 failing += 1
                 codes.append(ExitCode.CONFLICT)
     if failing:
@@ -149,6 +135,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return int(_worst(codes))
+
+
+def _findings(report: Report, fail_on: str) -> str:
+    """The report as linters print it: one ``FILE:LINE: message`` per requirement in trouble."""
+    from analyzer.render.github import findings
+
+    return "".join(f"{finding}\n" for finding in findings(report, fail_on=fail_on))
 
 
 def _shown(path: Path) -> Path:

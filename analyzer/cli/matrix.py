@@ -14,19 +14,14 @@ from datetime import date
 from pathlib import Path
 
 from analyzer.catalog import Catalog
-from analyzer.cli.check import (
-    _request,
-    add_policy_options,
-    constraint_requirements,
-    engine_for,
-    settings_from_args,
-)
+from analyzer.cli.check import add_policy_options, engine_for, request_from_args, settings_from_args
 from analyzer.cli.common import COLAB_REPO_ENV, add_colab_repo_option, add_request_file_options, day, seconds
 from analyzer.cli.indexopts import add_index_options
 from analyzer.config import fails
 from analyzer.errors import ExitCode, InputError
 from analyzer.matrix.model import Matrix
 from analyzer.matrix.run import SET_MODES, MatrixOptions, run_matrix
+from analyzer.request import constraint_requirements
 
 __all__ = ["FORMATS", "register", "run"]
 
@@ -84,10 +79,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-
-
-
-
 def run(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since > args.until:
         raise InputError(f"--since {args.since} is after --until {args.until}")
@@ -99,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         from analyzer.render.matrix_html import require_html_libraries
 
         require_html_libraries()  # before the matrix is computed, not after
-    items, reqset = _request(args)
+    items, reqset = request_from_args(args)
     if reqset is not None and reqset.problems:
         for problem in reqset.problems:
             print(f"tfconflict: error: {problem}", file=sys.stderr)

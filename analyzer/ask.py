@@ -1,0 +1,192 @@
+"""One answer to ``check`` or ``hook``: the question asked, the remembered answer when it still holds, else the
+pipeline (``analyzer.check.run_check``), rendered, and remembered for the next time.
+
+The commands only parse their arguments, call :func:`ask` and print what it returns; the remembered-answer
+protocol (``analyzer.answers``) lives here, once. The pipeline, the network stack and the renderers are imported
+where they are used: a remembered answer needs none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+
+from analyzer import answers
+from analyzer.config import Settings, fails
+from analyzer.errors import ExitCode
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.request import RequestItem
+from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.metadata.engine import MetadataEngine
+    from analyzer.report import Report
+
+__all__ = [
+    "Answer",
+    "CheckOptions",
+    "answer_question",
+    "apply_ignore",
+    "ask",
+    "timed_out",
+    "with_warnings",
+]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """The stages a check runs and their bounds (``run_check``'s keyword arguments)."""
+
+    conflict_set: bool = True
+    suggestions: bool = True
+    budget: float | None = 30.0
+    """Seconds for the minimal-conflicting-set search; None: no bound."""
+    releases: tuple[tuple[str, str], ...] = ()
+    """(release, Python) pairs offered as alternatives when the request does not install on this interpreter."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A rendered answer and the verdict its exit code comes from; ``report`` is None when it was remembered."""
+
+    output: str
+    verdict: str
+    report: Report | None = None
+
+    def fails(self, fail_on: str) -> bool:
+        return fails(self.verdict, fail_on)
+
+    def exit_code(self, fail_on: str) -> ExitCode:
+        return ExitCode.CONFLICT if self.fails(fail_on) else ExitCode.OK
+
+
+def ask(
+    command: str,
+    items: Sequence[RequestItem],
+    snapshot: Snapshot,
+    constraints: Sequence[Requirement],
+    settings: Settings,
+    config: IndexConfig,
+    *,
+    cache: MetadataCache,
+    engine: Callable[[], MetadataEngine],
+    render: Callable[[Report], str],
+    options: CheckOptions,
+    notes: Sequence[str] = (),
+    asked: Mapping[str, object] | None = None,
+    recall: bool = True,
+    keep: bool = True,
+) -> Answer:
+    """Answer ``pip install ITEMS`` on ``snapshot`` as ``render`` phrases it.
+
+    ``engine`` is called only when the answer is computed (the caller owns its lifetime, and may share one
+    engine between questions); ``asked`` holds what else changes the rendered text (the output format).
+    ``recall=False`` computes even when a remembered answer holds; ``keep=False`` neither recalls nor remembers
+    (a rendering that shows this run's own timings). Raises ``MetadataUnavailable`` as ``run_check`` does.
+    """
+    key = None
+    if keep:
+        question = answer_question(
+            command, snapshot, items, constraints, config, settings,
+            conflict_set=options.conflict_set,
+            notes=tuple(notes),
+            releases=options.releases,
+            suggestions=options.suggestions,
+            budget=options.budget,
+            **(asked or {}),
+        )
+        key = answers.question_key(cache, question)
+        found = answers.recall(cache, key) if recall else None
+        if found is not None:
+            return Answer(found.output, found.verdict)
+
+    from analyzer.check import run_check
+
+    source = engine()
+    report = run_check(
+        items,
+        snapshot,
+        source,
+        releases=options.releases,
+        conflict_set=options.conflict_set,
+        with_suggestions=options.suggestions,
+        budget=options.budget,
+        constraints=constraints,
+    )
+    report = with_warnings(report, notes)
+    output = render(report)
+    if key is not None and not timed_out(report):
+        # an engine shared between questions read a superset of this answer's rows, never fewer
+        answers.remember(cache, key, source.reads(), output, report.verdict.value)
+    return Answer(output, report.verdict.value, report)
+
+
+def answer_question(
+    command: str,
+    snapshot: Snapshot,
+    items: Sequence[RequestItem],
+    constraints: Sequence[Requirement],
+    config: IndexConfig,
+    settings: Settings,
+    **options: object,
+) -> dict[str, object]:
+    """What a command's answer depends on besides the code and the cache rows (``analyzer.answers``): the
+    snapshot, the request, the constraints, the indexes and the settings that change an answer, and ``options``."""
+    return {
+        "command": command,
+        "snapshot": snapshot,
+        "items": items,
+        "constraints": [str(c) for c in constraints],
+        "indexes": config.urls,
+        "as_of": settings.as_of,
+        "offline": settings.offline,
+        "fail_on": settings.fail_on,
+        **options,
+    }
+
+
+def timed_out(report: Report) -> bool:
+    """Whether a time budget cut a search short: another run could go further, so the answer is not remembered."""
+    found = report.conflict_set
+    # a set not shown minimal, or none found before the budget ran out
+    cut = (
+        found is not None
+        and found.verdict.value == "conflict"
+        and not (found.sets and all(s.verified for s in found.sets))
+    )
+    return cut or (report.suggestions is not None and report.suggestions.exhausted)
+
+
+def apply_ignore(
+    snapshot: Snapshot, items: Sequence[RequestItem], ignore: frozenset[NormalizedName]
+) -> tuple[Snapshot, tuple[RequestItem, ...], tuple[str, ...]]:
+    """Leave ignored packages out: their pins leave the snapshot and their lines leave the request, with a note
+    each (an ignored package must never vanish silently from an answer)."""
+    if not ignore:
+        return snapshot, tuple(items), ()
+    dropped = sorted(p.name for p in snapshot.pins if p.name in ignore)
+    if dropped:
+        note = f"left out of the analysis (ignore): {', '.join(dropped)}; their pins are not checked or kept"
+        snapshot = replace(
+            snapshot.with_pins(p for p in snapshot.pins if p.name not in ignore),
+            notes=(*snapshot.notes, note),
+        )
+    kept = tuple(item for item in items if item.name not in ignore)
+    notes = tuple(
+        (f"{item.origin}:{item.line}: " if item.line is not None else "") + f"{item.requirement} is not checked (ignore)"
+        for item in items
+        if item.name in ignore
+    )
+    return snapshot, kept, notes
+
+
+def with_warnings(report: Report, notes: Sequence[str]) -> Report:
+    """The report with the command's own notes (requirements files, ignore) among its warnings."""
+    if not notes:
+        return report
+    return replace(report, warnings=tuple(dict.fromkeys((*notes, *report.warnings))))
