@@ -1,8 +1,9 @@
 """``check`` as one function: snapshot + request + metadata source in, ``Report`` out.
 
-The stages run in the order a reader expects (installable? -> what pip does -> minimal conflicting set ->
-suggestions) and share what they can: one image graph, one set of pre-existing violations, one metadata source
-whose memo and cache every stage reuses.
+The stages run in the order a reader expects (installable? -> the image -> what pip does -> minimal conflicting
+set -> suggestions). Every stage after the first receives one ``Session`` (snapshot, target, metadata source,
+resolver factory, installed candidates and the memos of this check) and returns a plain result; the image graph
+and the image's pre-existing violations are computed once and handed to the stages that need them.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def run_check(
     requested_names = [item.name for item in items]
     warnings: list[str] = [f"{snapshot.id}: {note}" for note in snapshot.notes]
 
+    # 1. installable at all? (file lists only) -> Installability; nothing else is asked when it is not
     _require_projects(items, source)
     answer = timed("installable", lambda: installability(request, env, source, releases=releases))
     summary = RuntimeSummary.of(snapshot, answer.target)
@@ -76,24 +78,24 @@ def run_check(
     if not answer.ok:
         return Report(tuple(items), summary, answer, warnings=tuple(warnings), timings=timings)
 
-    prefetch_projects = getattr(source, "prefetch_projects", None)
-    if prefetch_projects is not None:
-        timed("index pages", lambda: prefetch_projects([*requested_names, *(p.name for p in snapshot.pins)]))
-
+    # 2. the session every later stage shares: pages of the request and of every pin, fetched at once
+    timed("index pages", lambda: source.prefetch_projects([*requested_names, *(p.name for p in snapshot.pins)]))
     session = Session.open(snapshot, source, env)
+    # 3. the image -> ImageGraph, and what pip check already reports in it (not the request's fault)
     graph = timed("image metadata", lambda: image_graph(session))
     before = timed("pip check before", lambda: check_snapshot(session))
-    # what pip check already reports in the image is not the request's fault: those edges are not held against it
     ignored = before.edges()
+    # 4. what pip does -> PipPrediction
     limits = constraint_map(constraints, env)
     prediction = timed("pip prediction", lambda: predict(request, session, constraints=limits))
     _require_request_metadata(requested_names, prediction)
+    warnings.extend(str(w) for w in prediction.warnings)
     # the searches ask the resolver many questions: every one of them under the same constraints
     resolver = None
     if limits:
         resolver = functools.partial(resolve, constraints=limits, max_rounds=SEARCH_MAX_ROUNDS)
-    warnings.extend(str(w) for w in prediction.warnings)
 
+    # 5. which pins must move -> ConflictSetResult
     found = None
     if conflict_set:
         found = timed(
@@ -103,6 +105,7 @@ def run_check(
             ),
         )
         warnings.extend(found.warnings)
+    # 6. what fits instead -> Suggestions
     advice = None
     if with_suggestions and (not prediction.ok or prediction.changes or prediction.newly_broken):
         advice = timed(

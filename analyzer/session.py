@@ -1,16 +1,18 @@
 """One analysis session: the runtime asked about, its interpreter, the metadata source, and what every stage shares.
 
 ``run_check`` opens one and hands it to each stage; every memo an analysis keeps (candidates, parsed versions,
-evaluated requirements, version support) lives on it or on its factory, and ends with it. Nothing is remembered
-in a module global, so two sessions never see each other's answers.
+evaluated requirements on its factory; the versions that install, here) lives on it and ends with it. Nothing is
+remembered in a module global, so two sessions never see each other's answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
+from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataSource
@@ -18,6 +20,9 @@ from analyzer.resolver.candidates import InstalledCandidate, ResolverWarning
 from analyzer.resolver.factory import Factory
 from analyzer.resolver.installed import installed_candidates
 from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.diagnosis.installable import VersionSupport
 
 __all__ = ["Session"]
 
@@ -35,6 +40,9 @@ class Session:
     """The image's pins as resolver candidates (their metadata read on first use)."""
     pin_warnings: tuple[ResolverWarning, ...] = ()
     """Pins left out of every resolution (no PEP 440 version)."""
+    support: dict[NormalizedName, Mapping[Version, VersionSupport]] = field(default_factory=dict)
+    """How each version of a project installs on the target (``installable.supported_versions``): the searches
+    ask it again for the same projects in every question."""
 
     @classmethod
     def open(

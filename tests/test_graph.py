@@ -84,7 +84,7 @@ def test_opaque_pins_are_named_not_fatal() -> None:
 
 def test_request_closure_and_relevant_pins() -> None:
     graph, _snapshot, env, source = build()
-    full = graph.with_request([Requirement("tensorflow==2.12.0")], env, source)
+    full = graph.with_request([Requirement("tensorflow==2.12.0")], Session.open(_snapshot, source, env))
     reached = full.reachable_from_request()
     assert {"tensorflow", "numpy", "protobuf"} <= reached
     relevant = full.relevant_pins()
@@ -139,7 +139,7 @@ def test_the_plain_graph_walks_as_networkx_does() -> None:
     """The dict graph's reach and neighbours are networkx's on the same nodes and edges, with the request on
     top (edges of the requested pin replaced), and the networkx view holds the same nodes, data and edges."""
     graph, _snapshot, env, source = build()
-    full = graph.with_request([Requirement("tensorflow==2.12.0")], env, source)
+    full = graph.with_request([Requirement("tensorflow==2.12.0")], Session.open(_snapshot, source, env))
     for g in (graph, full):
         view = g.graph
         assert list(view.nodes(data=True)) == list(g.adjacency.nodes.items())

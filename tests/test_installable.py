@@ -167,17 +167,20 @@ def test_summarize_tags_orders_interpreters_numerically_and_groups_platforms() -
     assert platforms == ("Windows", "any platform", "macOS", "manylinux_2_28 aarch64")
 
 
-def test_version_support_of_one_file_tuple_is_remembered_per_target_and_each_caller_gets_its_own_dict() -> None:
-    from analyzer.diagnosis import installable
+def test_supported_versions_are_the_session_targets_and_each_session_asks_for_itself() -> None:
+    from analyzer.diagnosis.installable import supported_versions, version_support
+    from analyzer.session import Session
 
-    files = tuple(cpython_wheels("tensorflow", "2.12.0", (8, 9, 10, 11), ">=3.8"))
-    py311, py313 = env_for("3.11.13"), env_for("3.13.5")
-    first = installable.version_support(files, py311)
-    assert first[Version("2.12.0")].installable
-    first.clear()  # a caller's dict is its own
-    again = installable.version_support(files, py311)
-    assert again == installable.version_support(list(files), py311)  # the same answer as computed afresh
-    assert again[Version("2.12.0")].installable
-    assert (id(files), py311) in installable._SUPPORT_MEMO
-    # another target is another question
-    assert not installable.version_support(files, py313)[Version("2.12.0")].installable
+    def session(python: str) -> Session:
+        snapshot = Snapshot(id="t", python=python, platform=Platform(glibc="2.35"))
+        return Session.open(snapshot, TF)  # type: ignore[arg-type]
+
+    tf = canonicalize_name("tensorflow")
+    py311, py313 = session("3.11.13"), session("3.13.5")
+    assert supported_versions(py311, tf) == version_support(TF.project(tf).files, py311.env)
+    assert supported_versions(py311, tf)[Version("2.12.0")].installable
+    assert not supported_versions(py313, tf)[Version("2.12.0")].installable  # another target, another answer
+    # a yanked-only version is told apart from one that does not install at all
+    yankee = supported_versions(py311, canonicalize_name("yankee"))
+    assert yankee[Version("1.0")].yanked_only and not yankee[Version("1.0")].installable
+    assert yankee[Version("0.9")].wheel == "yankee-0.9-py3-none-any.whl"

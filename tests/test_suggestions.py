@@ -35,9 +35,8 @@ WORLD = {
 
 def test_candidates_one_per_series_nearest_first_installed_first() -> None:
     snapshot = snapshot_of(TF_PINS)
-    got = candidate_versions(
-        Requirement("tensorflow==2.12.0"), env_of(snapshot), world_source(WORLD), Version("2.18.0")
-    )
+    session = Session.open(snapshot, world_source(WORLD), env_of(snapshot))
+    got = candidate_versions(Requirement("tensorflow==2.12.0"), session, Version("2.18.0"))
     assert got == [Version(v) for v in ("2.18.0", "2.13.1", "2.11.1", "2.16.2", "2.19.0")]
 
 

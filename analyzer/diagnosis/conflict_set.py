@@ -626,7 +626,7 @@ def minimal_conflicting_set(
     resolve = resolver if resolver is not None else _default_resolver()
     base = graph if graph is not None else image_graph(session)
     requested = {canonicalize_name(r.name) for r in request}
-    full = base.with_request(request, env, source)
+    full = base.with_request(request, session)
     if ignore_edges is None:
         ignore_edges = pip_check_edges(session)
     ignored = tuple(sorted({(canonicalize_name(a), canonicalize_name(b)) for a, b in ignore_edges}))

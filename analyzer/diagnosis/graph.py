@@ -23,12 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
+from analyzer.diagnosis.installable import supported_versions
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataSource, MetadataStatus
+from analyzer.metadata.models import MetadataStatus
+from analyzer.metadata.select import best_file
+from analyzer.resolver.installed import read_installed
 from analyzer.session import Session
-from analyzer.snapshot import Pin, Snapshot
+from analyzer.snapshot import Snapshot
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -39,8 +42,6 @@ __all__ = [
     "Edge",
     "ImageGraph",
     "image_graph",
-    "installed_metadata",
-    "pick_file",
 ]
 
 REQUEST = "<request>"
@@ -61,72 +62,6 @@ class Edge:
             "the request" if self.parent == REQUEST else f"{self.parent} {self.parent_version or ''}".strip()
         )
         return f"{who} requires {self.requirement}"
-
-
-def pick_file(files: Iterable[DistFile], version: Version, env: TargetEnvironment) -> DistFile | None:
-    """The file whose metadata stands for an installed version: best wheel for the target, any wheel, an sdist."""
-    wheels: list[tuple[int, int, DistFile]] = []
-    sdists: list[DistFile] = []
-    for f in files:
-        if f.version != version:
-            continue
-        if f.kind is DistKind.WHEEL:
-            rank = env.wheel_rank(f.filename)
-            wheels.append((0 if rank is not None else 1, rank or 0, f))
-        else:
-            sdists.append(f)
-    if wheels:
-        return min(wheels, key=lambda item: (item[0], item[1]))[2]
-    return sdists[0] if sdists else None
-
-
-def _pin_file(pin: Pin, env: TargetEnvironment, source: MetadataSource) -> DistFile | None:
-    """The index file standing for an installed pin: its version, else (a local version such as ``+cu124``)
-    the public one. For a direct reference it is the fallback when the URL cannot be read, as the resolver does."""
-    version = pin.parsed_version
-    if version is None:
-        return None
-    # An installed pin needs one version's files: ``files_of`` (when the source has it) decodes only that
-    # version's rows of the cached page instead of every file the project ever published.
-    files_of = getattr(source, "files_of", None)
-
-    def pick(v: Version) -> DistFile | None:
-        files = files_of(pin.name, v) if files_of is not None else source.project(pin.name).files
-        return pick_file(files, v, env)
-
-    found = pick(version)
-    if found is None and version.local is not None:
-        found = pick(Version(version.public))
-    return found
-
-
-def installed_metadata(
-    pins: Sequence[Pin], env: TargetEnvironment, source: MetadataSource
-) -> dict[NormalizedName, CoreMetadata]:
-    """Core metadata of every pin's installed version (prefetched in one batch); a miss is a status, not an error."""
-    files: dict[NormalizedName, DistFile | None] = {pin.name: _pin_file(pin, env, source) for pin in pins}
-    source.prefetch(f for f in files.values() if f is not None)
-    out: dict[NormalizedName, CoreMetadata] = {}
-    for pin in pins:
-        file = files[pin.name]
-        if pin.url is not None:
-            meta = source.metadata_for_url(pin.name, pin.url)
-            if meta.status is not MetadataStatus.OK and file is not None:
-                # an unreachable vendor index or local build: the same version on the configured index is the
-                # next best evidence (the resolver makes the same choice and warns about it)
-                fallback = source.metadata(file)
-                if fallback.status is MetadataStatus.OK:
-                    meta = fallback
-            out[pin.name] = meta
-        elif file is not None:
-            out[pin.name] = source.metadata(file)
-        else:
-            version = pin.parsed_version or Version("0")
-            note = "no such version on the index" if pin.parsed_version else "no PEP 440 version"
-            out[pin.name] = CoreMetadata(
-                pin.name, version, status=MetadataStatus.UNAVAILABLE, source="graph", note=note
-            )
-    return out
 
 
 def _active(
@@ -364,8 +299,7 @@ class ImageGraph:
     def with_request(
         self,
         request: Sequence[Requirement],
-        env: TargetEnvironment,
-        source: MetadataSource,
+        session: Session,
         *,
         versions: Mapping[NormalizedName, Version] | None = None,
         max_new: int = 300,
@@ -377,6 +311,7 @@ class ImageGraph:
         are not re-expanded (their edges are in the image); a new name takes its newest compatible version
         matching the requirements seen for it. ``max_new`` bounds the expansion.
         """
+        env, source = session.env, session.source
         graph = self.adjacency.copy()
         graph.add_node(REQUEST, version=None, installed=False)
         requested = {canonicalize_name(r.name) for r in request}
@@ -406,11 +341,11 @@ class ImageGraph:
                 continue
             expanded.add(child)
             wanted = specs.get(child, [req])
-            version = (versions or {}).get(child) or _newest_fitting(child, wanted, env, source)
+            version = (versions or {}).get(child) or _newest_fitting(child, wanted, session)
             if version is None:
                 continue
             graph.nodes[child]["candidate"] = str(version)
-            file = pick_file(source.project(child).files, version, env)
+            file = best_file(source.files_of(child, version), env)
             if file is None:
                 continue
             meta = source.metadata(file)
@@ -424,13 +359,8 @@ class ImageGraph:
         return ImageGraph(graph, self.snapshot, opaque)
 
 
-def _newest_fitting(
-    name: NormalizedName, requirements: Sequence[Requirement], env: TargetEnvironment, source: MetadataSource
-) -> Version | None:
-    from analyzer.diagnosis.installable import version_support
-
-    support = version_support(source.project(name).files, env)
-    versions = [v for v, s in support.items() if s.installable]
+def _newest_fitting(name: NormalizedName, requirements: Sequence[Requirement], session: Session) -> Version | None:
+    versions = [v for v, s in supported_versions(session, name).items() if s.installable]
     for req in requirements:
         versions = list(req.specifier.filter(versions))
     return max(versions) if versions else None
@@ -450,20 +380,21 @@ def image_graph(session: Session) -> ImageGraph:
     Declared requirements (google-colab's setup.py) replace what the index would say for that pin. Extras a
     pin is required with by another pin count for its own markers (``extra == "..."``), iterated to a fixpoint.
     """
-    snapshot, env, source = session.snapshot, session.env, session.source
+    snapshot, env = session.snapshot, session.env
     declared = {d.name: d.parsed() for d in snapshot.declared}
-    need = [p for p in snapshot.pins if p.name not in declared]
-    metas = installed_metadata(need, env, source)
+    # the resolver's own reading of each pin (its declared requirements, a direct reference, the index's file)
+    installed = read_installed(session)
     requirements: dict[NormalizedName, tuple[Requirement, ...]] = {}
     opaque: set[NormalizedName] = set()
     for pin in snapshot.pins:
         if pin.name in declared:
             requirements[pin.name] = declared[pin.name]
             continue
-        meta = metas[pin.name]
-        if meta.status is not MetadataStatus.OK:
+        candidate = installed.get(pin.name)
+        info = candidate.info if candidate is not None else None
+        if info is None or not info.known:
             opaque.add(pin.name)
-        requirements[pin.name] = meta.requires_dist
+        requirements[pin.name] = info.requires_dist if info is not None else ()
 
     extras: dict[NormalizedName, set[str]] = {p.name: set() for p in snapshot.pins}
     # a pin's active requirements (with their canonical names) per set of extras it is required with: the
@@ -511,11 +442,3 @@ def image_graph(session: Session) -> ImageGraph:
                 graph.add_edge(pin.name, child, Edge(pin.name, pin.version, child, line))
     return ImageGraph(graph, snapshot, opaque)
 
-
-def parse_version(text: str | None) -> Version | None:
-    if text is None:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None

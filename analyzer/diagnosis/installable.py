@@ -10,9 +10,10 @@ lists are needed, never core metadata, so the answer is fast and works when meta
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -22,6 +23,10 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import DistFile, DistKind, MetadataSource, ProjectFiles
+from analyzer.metadata.select import best_file, installable
+
+if TYPE_CHECKING:
+    from analyzer.session import Session
 
 __all__ = [
     "Installability",
@@ -31,6 +36,7 @@ __all__ = [
     "installability",
     "project_installability",
     "summarize_tags",
+    "supported_versions",
 ]
 
 
@@ -141,62 +147,32 @@ class Installability:
 # -- per version -------------------------------------------------------------------------------------------------
 
 
-_SUPPORT_MEMO: dict[
-    tuple[int, TargetEnvironment], tuple[tuple[DistFile, ...], dict[Version, VersionSupport]]
-] = {}
-_SUPPORT_MEMO_SIZE = 256
-
-
 def version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[Version, VersionSupport]:
     """Which versions install on ``env`` and with which file; yanked files count only when nothing else does.
 
-    A tuple of files (a ``ProjectFiles``' own, which lives as long as its source's memo) is answered once per
-    target: a check asks again for the requested project in every question of its searches (tensorflow: 1,761
-    files, twelve times per ``check``). The caller gets its own dict.
+    More than ``best_file``: the verdict tells a version with a wheel from an sdist-only or a yanked-only one.
     """
-    if not isinstance(files, tuple):
-        return _version_support(files, env)
-    key = (id(files), env)
-    hit = _SUPPORT_MEMO.get(key)
-    if hit is None or hit[0] is not files:
-        if len(_SUPPORT_MEMO) >= _SUPPORT_MEMO_SIZE:
-            _SUPPORT_MEMO.clear()
-        hit = _SUPPORT_MEMO[key] = (files, _version_support(files, env))
-    return dict(hit[1])
-
-
-def _version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[Version, VersionSupport]:
-    best: dict[Version, tuple[int, str] | None] = {}
-    sdist: dict[Version, str | None] = {}
-    yanked_ok: dict[Version, bool] = {}
+    by_version: dict[Version, list[DistFile]] = {}
     for file in files:
-        best.setdefault(file.version, None)
-        sdist.setdefault(file.version, None)
-        yanked_ok.setdefault(file.version, False)
-        if not env.python_allowed(file.requires_python):
-            continue
-        if file.kind is DistKind.WHEEL:
-            rank = env.wheel_rank(file.filename)
-            if rank is None:
-                continue
-        else:
-            rank = None
-        if file.is_yanked:
-            yanked_ok[file.version] = True
-            continue
-        if rank is not None:
-            current = best[file.version]
-            if current is None or rank < current[0]:
-                best[file.version] = (rank, file.filename)
-        elif file.kind is DistKind.SDIST and sdist[file.version] is None:
-            sdist[file.version] = file.filename
+        by_version.setdefault(file.version, []).append(file)
     out: dict[Version, VersionSupport] = {}
-    for version, wheel in best.items():
-        support = VersionSupport(version, wheel[1] if wheel else None, sdist[version])
-        if not support.installable and yanked_ok[version]:
-            support = replace(support, yanked_only=True)
-        out[version] = support
+    for version, group in by_version.items():
+        usable = [f for f in group if installable(f, env)]
+        kept = [f for f in usable if not f.is_yanked]
+        wheel = best_file((f for f in kept if f.kind is DistKind.WHEEL), env)
+        sdist = next((f.filename for f in kept if f.kind is DistKind.SDIST), None)
+        out[version] = VersionSupport(
+            version, wheel.filename if wheel else None, sdist, yanked_only=bool(usable) and not kept
+        )
     return out
+
+
+def supported_versions(session: Session, name: NormalizedName) -> Mapping[Version, VersionSupport]:
+    """``version_support`` of a project's files on the session's target, worked out once per session."""
+    found = session.support.get(name)
+    if found is None:
+        found = session.support[name] = version_support(session.source.project(name).files, session.env)
+    return found
 
 
 def _yanked_usable(requirement: Requirement) -> bool:
@@ -205,21 +181,6 @@ def _yanked_usable(requirement: Requirement) -> bool:
     return len(specs) == 1 and (
         specs[0].operator == "===" or (specs[0].operator == "==" and not specs[0].version.endswith(".*"))
     )
-
-
-def _usable_for_yanked(files: Sequence[DistFile], env: TargetEnvironment, version: Version) -> str | None:
-    """The best yanked file of ``version`` for the target (when the request pins it exactly)."""
-    ranked: list[tuple[int, str]] = []
-    for f in files:
-        if f.version != version or not f.is_yanked or not env.python_allowed(f.requires_python):
-            continue
-        if f.kind is DistKind.WHEEL:
-            rank = env.wheel_rank(f.filename)
-            if rank is not None:
-                ranked.append((rank, f.filename))
-        else:
-            ranked.append((10**9, f.filename))
-    return min(ranked)[1] if ranked else None
 
 
 # -- evidence ----------------------------------------------------------------------------------------------------
@@ -377,7 +338,8 @@ def project_installability(
             chosen_file = support[chosen].sdist
     elif _yanked_usable(requirement) and any(support[v].yanked_only for v in matching):
         chosen = max(v for v in matching if support[v].yanked_only)
-        chosen_file = _usable_for_yanked(files.files, env, chosen)
+        best = best_file((f for f in files.files if f.version == chosen), env)
+        chosen_file = best.filename if best else None
         status = Status.SDIST_ONLY if chosen_file and not chosen_file.endswith(".whl") else Status.INSTALLABLE
         installable_matching = (chosen,)
     elif matching:

@@ -26,9 +26,7 @@ from analyzer.diagnosis.conflict_set import (
     pip_check_edges,
 )
 from analyzer.diagnosis.graph import ImageGraph, image_graph
-from analyzer.diagnosis.installable import version_support
-from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import MetadataSource
+from analyzer.diagnosis.installable import supported_versions
 from analyzer.session import Session
 
 __all__ = ["Suggestion", "Suggestions", "candidate_versions", "suggestions"]
@@ -85,14 +83,12 @@ def _anchor(requirement: Requirement, installed: Version | None) -> Version | No
     return installed
 
 
-def candidate_versions(
-    requirement: Requirement, env: TargetEnvironment, source: MetadataSource, installed: Version | None
-) -> list[Version]:
+def candidate_versions(requirement: Requirement, session: Session, installed: Version | None) -> list[Version]:
     """Versions worth trying for ``requirement``, nearest first: the installed one, then one per release series
     outwards from the requested version (newer first at equal distance). Finals only; requested versions
     themselves are left out (the main answer covers them)."""
     name = canonicalize_name(requirement.name)
-    support = version_support(source.project(name).files, env)
+    support = supported_versions(session, name)
     usable = sorted(v for v, s in support.items() if s.installable and not v.is_prerelease)
     matching = set(requirement.specifier.filter(usable)) if requirement.specifier else set()
     series: dict[tuple[int, ...], Version] = {}
@@ -142,7 +138,7 @@ def suggestions(
     def out_of_time() -> bool:
         return deadline is not None and time.perf_counter() > deadline
 
-    snapshot, env, source = session.snapshot, session.env, session.source
+    snapshot = session.snapshot
     base = graph if graph is not None else image_graph(session)
     ignored = pip_check_edges(session) if ignore_edges is None else tuple(ignore_edges)
     calls = 0
@@ -155,7 +151,7 @@ def suggestions(
         name = canonicalize_name(requirement.name)
         pin = snapshot.by_name.get(name)
         installed = pin.parsed_version if pin is not None else None
-        candidates = candidate_versions(requirement, env, source, installed)
+        candidates = candidate_versions(requirement, session, installed)
         fitting: list[Suggestion] = []
         misses: list[Version] = []
         for version in candidates:

@@ -1,8 +1,7 @@
 """One target environment per interpreter and platform, shared by every row of a matrix, that remembers markers.
 
-A warm check of one release evaluates some 30,000 markers (the image graph and ``pip check``, twice), and
-neighbouring releases share nearly all of them: the same requirement objects from the metadata memo. Evaluating
-each marker once per interpreter halves the cost of a row. The answers are ``TargetEnvironment``'s own.
+Neighbouring releases evaluate nearly the same markers (the same requirement objects from the metadata memo), so
+each marker is evaluated once per interpreter for the whole run. The answers are ``TargetEnvironment``'s own.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from packaging.markers import Marker
 from analyzer.environment import TargetEnvironment
 from analyzer.snapshot import Snapshot
 
-__all__ = ["SharedEnvironment", "shared_environment"]
+__all__ = ["SharedEnvironment", "SharedEnvironments"]
 
 
 class SharedEnvironment(TargetEnvironment):
@@ -37,13 +36,16 @@ class SharedEnvironment(TargetEnvironment):
         return hit
 
 
-_SHARED: dict[TargetEnvironment, SharedEnvironment] = {}
+class SharedEnvironments:
+    """The shared environment of each interpreter and platform met by the rows of one matrix run."""
 
+    def __init__(self) -> None:
+        self._by_target: dict[TargetEnvironment, SharedEnvironment] = {}
 
-def shared_environment(snapshot: Snapshot) -> SharedEnvironment:
-    """The shared environment of the snapshot's interpreter and platform (one per process)."""
-    plain = TargetEnvironment.from_snapshot(snapshot)
-    found = _SHARED.get(plain)
-    if found is None:
-        found = _SHARED[plain] = SharedEnvironment(**{f: getattr(plain, f) for f in plain.__dataclass_fields__})
-    return found
+    def of(self, snapshot: Snapshot) -> SharedEnvironment:
+        plain = TargetEnvironment.from_snapshot(snapshot)
+        found = self._by_target.get(plain)
+        if found is None:
+            fields = {f: getattr(plain, f) for f in plain.__dataclass_fields__}
+            found = self._by_target[plain] = SharedEnvironment(**fields)
+        return found

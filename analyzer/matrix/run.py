@@ -31,7 +31,7 @@ from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
 from analyzer.diagnosis.graph import image_graph
 from analyzer.environment import TargetEnvironment
 from analyzer.errors import TfconflictError
-from analyzer.matrix.environment import shared_environment
+from analyzer.matrix.environment import SharedEnvironments
 from analyzer.matrix.model import Matrix, MatrixRow, SetMove, SetStatus
 from analyzer.matrix.turning import turning_points
 from analyzer.metadata.models import MetadataSource
@@ -170,7 +170,7 @@ def _check(
     try:
         report = run_check(
             items, snapshot, source, conflict_set=conflict_set, with_suggestions=False, budget=budget,
-            constraints=constraints, env=shared_environment(snapshot),
+            constraints=constraints, env=_JOB["envs"].of(snapshot),
         )
     except TfconflictError as exc:
         return None, str(exc), time.perf_counter() - started
@@ -222,7 +222,8 @@ def build_row(group: _Group, report: Report | None, error: str | None, seconds: 
 # -- workers -----------------------------------------------------------------------------------------------------
 
 _JOB: dict[str, Any] = {}
-"""What forked workers inherit: the request, the groups, the engine factory (set before the pool forks)."""
+"""What forked workers inherit: the request, the groups, the engine factory, the run's environments (set before
+the pool forks). Not a memo: the one way a ``fork`` pool's worker gets its job; ``run_matrix`` clears it."""
 
 
 @dataclass(frozen=True)
@@ -369,10 +370,11 @@ def _search_key(
     """The pins the search over ``candidates`` would read in ``snapshot``: the relevant part of its image for the
     request, widened by the candidates. None when that part is not exactly the candidates (then the search could
     differ and must run)."""
-    env = shared_environment(snapshot)
+    env = _JOB["envs"].of(snapshot)
     request = [i.requirement for i in items]
     requested = {i.name for i in items}
-    full = image_graph(Session.open(snapshot, source, env)).with_request(request, env, source)
+    session = Session.open(snapshot, source, env)
+    full = image_graph(session).with_request(request, session)
     reached = set(full.reachable_from_request()) | set(candidates)
     relevant = {n for n in full.relevant_pins(reached) if n not in requested}
     if relevant != set(candidates):
@@ -412,7 +414,7 @@ def run_matrix(
     _JOB.clear()
     _JOB.update(
         items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore, budget=options.row_budget,
-        constraints=tuple(options.constraints),
+        constraints=tuple(options.constraints), envs=SharedEnvironments(),
     )
     cpu = _cpu()
     try:
