@@ -4,13 +4,14 @@ requirement's file and line (none for a command-line requirement), severity from
 # ruff: noqa: F811 - fixtures are imported by name, then taken as parameters
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import pytest
 
 from analyzer.cli import main
-from analyzer.render import RENDERERS
-from analyzer.render.github import Finding, escape_data, escape_property, render_github, workflow_command
+from analyzer.render import FORMATS, RENDERERS, renderer
+from analyzer.render.github import Finding, escape_data, escape_property, workflow_command
 from tests.indexserver import FixtureIndex
 from tests.test_cli_check_files import CONFLICTING, project, shared_index, warm_cache  # noqa: F401 - fixtures
 
@@ -40,8 +41,13 @@ def test_finding_prints_as_a_linter_line() -> None:
     assert str(Finding("error", "numpy>=2 conflicts")) == "numpy>=2 conflicts"
 
 
-def test_github_is_a_registered_format() -> None:
-    assert RENDERERS["github"] is render_github
+def test_every_format_of_the_table_has_its_renderer() -> None:
+    assert FORMATS["report"] == ("text", "json", "markdown", "github")
+    for subject, table in RENDERERS.items():
+        for fmt, entry in table.items():
+            assert callable(getattr(import_module(f"analyzer.render.{entry.module}"), entry.function)), (subject, fmt)
+    with pytest.raises(ValueError, match="known: text, json, markdown, github"):
+        renderer("report", "html")
 
 
 def test_annotations_land_on_the_conflicting_lines(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

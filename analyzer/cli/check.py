@@ -21,6 +21,8 @@ from analyzer.config import FAIL_ON, ConfigError, Settings, load_settings
 from analyzer.errors import ExitCode, InputError, Problem
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
+from analyzer.render import FORMATS as RENDER_FORMATS
+from analyzer.render import render
 from analyzer.reqfile import RequirementsSet
 from analyzer.request import (
     NOTHING,
@@ -34,7 +36,6 @@ from analyzer.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from analyzer.metadata.engine import MetadataEngine
-    from analyzer.report import Report
 
 __all__ = [
     "FORMATS",
@@ -48,7 +49,7 @@ __all__ = [
     "snapshot_from_settings",
 ]
 
-FORMATS = ("text", "json", "markdown", "github")
+FORMATS = RENDER_FORMATS["report"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             engine=lambda: stack.enter_context(
                 engine_for(settings, reqset, progress=args.format != "github", cache=cache)
             ),
-            render=lambda report: render(report, args.format, settings, verbose=verbose),
+            render=lambda report: render("report", args.format, report, verbose=verbose, fail_on=settings.fail_on),
             options=options,
             notes=notes,
             asked={"format": args.format},
@@ -153,22 +154,6 @@ def run(args: argparse.Namespace) -> int:
         )
     sys.stdout.write(answer.output)
     return int(answer.exit_code(settings.fail_on))
-
-
-def render(report: Report, fmt: str, settings: Settings, *, verbose: bool = False) -> str:
-    """The report in one of ``FORMATS``."""
-    from analyzer.render import RENDERERS
-    from analyzer.render.github import render_github
-    from analyzer.render.markdown import render_markdown
-    from analyzer.render.text import render_text
-
-    if fmt == "text":
-        return render_text(report, verbose=verbose)
-    if fmt == "markdown":
-        return render_markdown(report, verbose=verbose)
-    if fmt == "github":
-        return render_github(report, fail_on=settings.fail_on)
-    return RENDERERS[fmt](report)
 
 
 def settings_from_args(args: argparse.Namespace, start: Path | None = None) -> Settings:

@@ -21,11 +21,13 @@ from analyzer.config import fails
 from analyzer.errors import ExitCode, InputError
 from analyzer.matrix.model import Matrix
 from analyzer.matrix.run import SET_MODES, MatrixOptions, run_matrix
+from analyzer.render import FORMATS as RENDER_FORMATS
+from analyzer.render import render
 from analyzer.request import constraint_requirements
 
 __all__ = ["FORMATS", "register", "run"]
 
-FORMATS = ("text", "json", "markdown", "html")
+FORMATS = RENDER_FORMATS["matrix"]
 SOURCE = "colab"
 
 
@@ -133,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
     matrix = run_matrix(
         items, catalog, lambda: engine_for(settings, reqset, progress=False), options, progress=progress
     )
-    text = _render(matrix, args)
+    text = render(
+        "matrix", args.format, matrix,
+        verbose=bool(getattr(args, "verbose", 0)), with_reports=args.with_reports, release=args.release,
+    )
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
@@ -153,25 +158,6 @@ def exit_code(matrix: Matrix, fail_on: str) -> ExitCode:
     latest = answered[-1]
     assert latest.verdict is not None
     return ExitCode.CONFLICT if fails(latest.verdict.value, fail_on) else ExitCode.OK
-
-
-def _render(matrix: Matrix, args: argparse.Namespace) -> str:
-    verbose = bool(getattr(args, "verbose", 0))
-    if args.format == "json":
-        from analyzer.render.matrix_json import render_matrix_json
-
-        return render_matrix_json(matrix, with_reports=args.with_reports)
-    if args.format == "markdown":
-        from analyzer.render.matrix_markdown import render_matrix_markdown
-
-        return render_matrix_markdown(matrix, verbose=verbose)
-    if args.format == "html":
-        from analyzer.render.matrix_html import render_matrix_html
-
-        return render_matrix_html(matrix, release=args.release)
-    from analyzer.render.matrix_text import render_matrix_text
-
-    return render_matrix_text(matrix, verbose=verbose)
 
 
 def _check_release(catalog: Catalog, kind: str, since: date | None, until: date | None, release: str) -> None:

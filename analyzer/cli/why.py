@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 from analyzer.cli.common import add_snapshot_options, snapshot_from_args
 from analyzer.cli.indexopts import add_index_options, engine_from_args
 from analyzer.errors import ExitCode, InputError
+from analyzer.render import FORMATS, render
 
 __all__ = ["register", "run"]
 
@@ -28,7 +29,6 @@ def _depth(text: str) -> int:
 
 def register(subparsers: Any) -> None:
     from analyzer.diagnosis.why import DEFAULT_DEPTH
-    from analyzer.render.why import WHY_FORMATS
 
     parser = subparsers.add_parser(
         "why",
@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=WHY_FORMATS,
+        choices=FORMATS["why"],
         default="text",
         help="text (default), json, dot (Graphviz; unsatisfied edges red) or graphml",
     )
@@ -68,7 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from analyzer.diagnosis.graph import image_graph
     from analyzer.diagnosis.why import why
     from analyzer.environment import TargetEnvironment
-    from analyzer.render.why import render_why
     from analyzer.session import Session
 
     name = canonicalize_name(args.name)
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.BAD_INPUT)
     if args.broken:
         answer = answer.only_broken()
-    out = render_why(answer, args.format, verbose=bool(getattr(args, "verbose", 0)))
+    out = render("why", args.format, answer, verbose=bool(getattr(args, "verbose", 0)))
     if args.output:
         try:
             Path(args.output).write_text(out, encoding="utf-8")

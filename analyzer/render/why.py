@@ -13,16 +13,11 @@ import networkx as nx
 from analyzer.diagnosis.why import Requirer, WhyAnswer
 
 __all__ = [
-    "WHY_FORMATS",
-    "render_why",
     "render_why_dot",
     "render_why_graphml",
     "render_why_json",
     "render_why_text",
 ]
-
-WHY_FORMATS = ("text", "json", "dot", "graphml")
-
 
 def _state(r: Requirer) -> str:
     if r.satisfied is None:
@@ -181,15 +176,3 @@ def render_why_dot(answer: WhyAnswer) -> str:
 
 def render_why_graphml(answer: WhyAnswer) -> str:
     return "\n".join(nx.generate_graphml(subgraph(answer))) + "\n"
-
-
-def render_why(answer: WhyAnswer, fmt: str, *, verbose: bool = False) -> str:
-    if fmt == "text":
-        return render_why_text(answer, verbose=verbose)
-    if fmt == "json":
-        return render_why_json(answer)
-    if fmt == "dot":
-        return render_why_dot(answer)
-    if fmt == "graphml":
-        return render_why_graphml(answer)
-    raise ValueError(f"unknown format {fmt!r}; one of {', '.join(WHY_FORMATS)}")
