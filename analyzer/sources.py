@@ -32,6 +32,7 @@ __all__ = [
     "RuntimeFiles",
     "SourceDeclaration",
     "TableDeclaration",
+    "declaration_roots",
     "find_kind",
     "list_sources",
     "load_source",
@@ -113,7 +114,7 @@ class SourceDeclaration:
         return self.upstream, "the declared upstream"
 
 
-def _roots() -> Iterator[Traversable]:
+def declaration_roots() -> Iterator[Traversable]:
     """Folders holding declarations: the installed package's data first, the repository's folder second."""
     try:
         packaged = resources.files("analyzer") / "_sources"
@@ -129,7 +130,7 @@ def _roots() -> Iterator[Traversable]:
 def list_sources() -> tuple[str, ...]:
     """Names of every declared source, sorted."""
     names: set[str] = set()
-    for root in _roots():
+    for root in declaration_roots():
         for entry in root.iterdir():
             if entry.name.endswith(".toml") and entry.is_file():
                 names.add(entry.name[: -len(".toml")])
@@ -140,7 +141,7 @@ def load_source(name: str) -> SourceDeclaration:
     """Read the declaration of ``name``; an unknown or malformed one is an input error naming the file."""
     if not _NAME.match(name):
         raise InputError(f"not a source name: {name!r}")
-    for root in _roots():
+    for root in declaration_roots():
         entry = root / f"{name}.toml"
         if entry.is_file():
             return _load(entry.read_text(encoding="utf-8"), str(entry))

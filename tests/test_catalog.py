@@ -188,8 +188,8 @@ def test_another_platform_is_a_toml_file(tmp_path: Path, monkeypatch: pytest.Mon
     declarations = tmp_path / "declared"
     declarations.mkdir()
     (declarations / "kaggle.toml").write_text(KAGGLE, encoding="utf-8")
-    real_roots = list(sources._roots())
-    monkeypatch.setattr(sources, "_roots", lambda: iter([*real_roots, declarations]))
+    real_roots = list(sources.declaration_roots())
+    monkeypatch.setattr(sources, "declaration_roots", lambda: iter([*real_roots, declarations]))
     assert sources.list_sources() == ("colab", "kaggle")
 
     repo = tmp_path / "kaggle-history"
@@ -225,7 +225,7 @@ def test_declarations_load_and_errors_name_the_file(tmp_path: Path, monkeypatch:
     with pytest.raises(InputError, match="unknown snapshot source 'nope' \\(declared: colab\\)"):
         load_source("nope")
     (tmp_path / "broken.toml").write_text('name = "broken"\nupstream = "x"\ndefault_kind = "cpu"\n', encoding="utf-8")
-    monkeypatch.setattr(sources, "_roots", lambda: iter([tmp_path]))
+    monkeypatch.setattr(sources, "declaration_roots", lambda: iter([tmp_path]))
     with pytest.raises(InputError, match=r"broken.toml: malformed source declaration: \[kinds\] must be a table"):
         load_source("broken")
 
