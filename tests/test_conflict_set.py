@@ -13,17 +13,12 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from analyzer.diagnosis.conflict_set import (
-    Verdict,
-    _only_minimal,
-    fastdiag,
-    is_minimal,
-    minimal_conflicting_set,
-    pip_check_edges,
-)
+from analyzer.diagnosis.conflict_set import Verdict, minimal_conflicting_set, pip_check_edges
+from analyzer.diagnosis.fastdiag import fastdiag, is_minimal, only_minimal
+from analyzer.diagnosis.search import CachedOracle, CheckStats
 from analyzer.diagnosis.graph import REQUEST, image_graph
 from analyzer.environment import TargetEnvironment
-from analyzer.resolver import resolve
+from analyzer.resolver import Conflict, resolve
 from analyzer.session import Session
 from analyzer.snapshot import Pin, Platform, Snapshot
 from tests.memsource import MemorySource, build_source
@@ -78,7 +73,7 @@ def test_the_needed_movers_are_fastdiags_answer_from_any_order(
     """When freeing just the movers whose re-pinning alone fails fits, FastDiag returns exactly them whatever the
     order, so the search may skip it; otherwise the shortcut declines."""
     consistent = hitting(conflicts)
-    unique = _only_minimal(order, consistent)
+    unique = only_minimal(order, consistent)
     if unique is None:
         return
     assert set(unique) == set(fastdiag(order, consistent) or ())
@@ -89,9 +84,9 @@ def test_the_needed_movers_are_fastdiags_answer_from_any_order(
 def test_the_needed_movers_shortcut_declines_when_an_unneeded_mover_matters() -> None:
     """Relaxing 1 or 2 fits: neither is needed alone, and freeing neither does not fit."""
     consistent = hitting([frozenset({1, 2}), frozenset({3})])
-    assert _only_minimal([1, 2, 3], consistent) is None
-    assert _only_minimal([3], hitting([frozenset({3})])) == (3,)
-    assert _only_minimal([1, 3, 5], hitting([frozenset({1}), frozenset({3})])) == (1, 3)
+    assert only_minimal([1, 2, 3], consistent) is None
+    assert only_minimal([3], hitting([frozenset({3})])) == (3,)
+    assert only_minimal([1, 3, 5], hitting([frozenset({1}), frozenset({3})])) == (1, 3)
 
 
 # -- a tiny in-memory index and an exhaustive resolver with resolve()'s signature --------------------------------
@@ -117,6 +112,7 @@ class Dist:
 class Resolution:
     ok: bool
     mapping: Mapping[NormalizedName, Dist] = field(default_factory=dict)
+    conflict: Conflict | None = None
 
 
 def exhaustive_resolve(
@@ -413,15 +409,9 @@ def test_recorded_tensorflow_2_12_on_a_mid_2025_image_minimal_set_verified_by_th
 
 
 @dataclass(frozen=True)
-class _FakeConflict:
-    too_deep: bool = False
-    detail: str = ""
-
-
-@dataclass(frozen=True)
 class _FakeAnswer:
     ok: bool
-    conflict: _FakeConflict | None = None
+    conflict: Conflict | None = None
     mapping: Mapping[NormalizedName, Any] = field(default_factory=dict)
 
 
@@ -430,18 +420,16 @@ def _names(*names: str) -> frozenset[NormalizedName]:
 
 
 def test_a_proven_conflict_answers_questions_that_ask_more_and_only_those() -> None:
-    from analyzer.diagnosis.conflict_set import CheckStats, _CachedOracle
-
     asked: list[tuple[frozenset[NormalizedName], frozenset[NormalizedName]]] = []
 
     def oracle(keep: frozenset[NormalizedName], free: frozenset[NormalizedName]) -> Any:
         asked.append((keep, free))
         if "deep" in keep:
-            return _FakeAnswer(False, _FakeConflict(too_deep=True))
-        return _FakeAnswer(False, _FakeConflict())
+            return _FakeAnswer(False, Conflict((), too_deep=True))
+        return _FakeAnswer(False, Conflict(()))
 
     stats = CheckStats()
-    check = _CachedOracle(oracle, stats)
+    check = CachedOracle(oracle, stats)
     first = check(_names("a"), _names("b"))
     # more kept pins, or the freed one kept: at least as constrained, so it fails too, without a resolution
     assert check(_names("a", "c"), _names("b")) is first
@@ -459,15 +447,13 @@ def test_a_proven_conflict_answers_questions_that_ask_more_and_only_those() -> N
 
 
 def test_a_success_answers_nothing_else() -> None:
-    from analyzer.diagnosis.conflict_set import CheckStats, _CachedOracle
-
     asked: list[frozenset[NormalizedName]] = []
 
     def oracle(keep: frozenset[NormalizedName], free: frozenset[NormalizedName]) -> Any:
         asked.append(keep)
         return _FakeAnswer(True)
 
-    check = _CachedOracle(oracle, CheckStats())
+    check = CachedOracle(oracle, CheckStats())
     assert check(_names("a"), frozenset()).ok
     assert check(_names("a", "b"), frozenset()).ok
     assert len(asked) == 2
