@@ -3,12 +3,11 @@
 Edges run from a requirer to what it requires, evaluated for the *target* (markers, extras), using the core
 metadata of the installed versions and the snapshot's declared requirements (google-colab's pins). The graph
 answers "what can this request touch?" (descendants of the request root) and "who cares?" (ancestors), which
-restricts the minimal-conflicting-set search to the part of a 640-pin image that can matter; it also backs
+restricts the minimal-conflicting-set search to the part of an image that can matter; it also backs
 ``tfconflict why`` (requirers, reverse tree) and dot/graphml export.
 
-The graph is kept in plain dicts (``Adjacency``): a check only walks it, and importing networkx cost a warm
-``tfconflict check`` 80 ms of its start-up. ``ImageGraph.graph`` still gives a networkx DiGraph, built on demand, for
-what needs one (graphml, shortest paths, callers that walk it themselves).
+The graph is kept in plain dicts (``Adjacency``): a check only walks it, so it does not import networkx.
+``ImageGraph.graph`` gives a networkx DiGraph, built on demand, for what needs one (graphml, shortest paths).
 """
 
 from __future__ import annotations

@@ -194,9 +194,8 @@ def search_conflict_sets(
     results: list[Found] = []
     seen: set[frozenset[NormalizedName]] = set()
     # The pins a resolution with everything free actually moves are enough to free (the others keep their
-    # installed versions in it): the first search runs over them only, which divides the resolver calls on a
-    # real image by the size ratio (tens of movers among hundreds of relevant pins). The second ordering runs
-    # over the whole pool when it is small, to find the alternatives that move other pins.
+    # installed versions in it): the first search runs over them only, a few movers among many relevant pins.
+    # The second ordering runs over the whole pool when it is small, to find alternatives that move other pins.
     movers = movers_of(check(frozenset(), everyone - gone), pool, installed)
     consistent = fits_freeing(gone)
     # Most movers are usually needed: those whose re-pinning alone fails are in every fitting subset of the
@@ -231,7 +230,7 @@ def named_removals(
 ) -> tuple[NormalizedName, ...] | None:
     """Pins to remove, guided by the conflicts' causes: remove the freed pins each failure names until the
     request fits, then minimize that small set with FastDiag. A failing all-free resolution is slow on a real
-    image (about a second) and FastDiag over hundreds of pins needs dozens of them; this needs a few.
+    image, and FastDiag over all the pins needs many of them; this needs a few.
     None when the causes do not name freed pins (a resolver without causes): the caller falls back."""
     gone: set[NormalizedName] = set()
     for _ in range(len(order)):

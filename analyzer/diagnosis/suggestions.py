@@ -4,7 +4,7 @@ changes), e.g. "tensorflow 2.19.0 fits this runtime as it is".
 Only versions with a distribution for the target are tried, one per release series (the newest patch of each
 ``major.minor``: the version a user would pick), the installed version first, then outwards from the requested
 version, newer before older at equal distance. Every try is one "fits as is?" resolution, and the number of
-resolver calls is bounded, so a 640-pin image stays fast. When nothing fits as is within the budget, the nearest
+resolver calls is bounded, so a large image stays fast. When nothing fits as is within the budget, the nearest
 few are ranked by the size of their minimal conflicting set.
 """
 
