@@ -110,27 +110,6 @@ def test_unreadable_cached_page_is_fetched_again(index_server: FixtureIndex) -> 
     assert [r.status for r in index_server.requests_for("/simple/page/")] == [200, 200]
 
 
-def test_a_new_cache_reclaims_the_garbage_a_pause_froze(tmp_path: Path) -> None:
-    """A long-lived process: the cycles of one run (a failed request's exception and its socket) must not be
-    kept for ever by the freeze that ends a pause."""
-    import gc
-    import weakref
-
-    from analyzer.metadata.cache import gc_paused
-
-    class Node:
-        pass
-
-    with gc_paused():
-        node = Node()
-        node.self = node  # type: ignore[attr-defined]
-        alive = weakref.ref(node)
-        del node
-    assert alive() is not None and gc.get_freeze_count() > 0  # frozen with its cycle
-    MetadataCache(tmp_path / "metadata.sqlite3").close()
-    assert alive() is None and gc.get_freeze_count() == 0
-
-
 def _fill(index_server: FixtureIndex) -> list[str]:
     """Five readable wheels and one whose file is gone (a failure remembered until it expires), all cached."""
     names = [f"pkg{i}" for i in range(5)]

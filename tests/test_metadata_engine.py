@@ -18,7 +18,8 @@ from packaging.version import Version
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
-from analyzer.metadata.models import DistKind, MetadataStatus
+from analyzer.metadata.models import DistFile, DistKind, MetadataStatus
+from analyzer.metadata.pool import WorkerPool
 from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
 from tests.wheelfactory import make_sdist, make_wheel
 
@@ -437,59 +438,77 @@ def test_truncated_file_body_is_unavailable_not_an_exception(
     assert "cut 1.0" in meta.note and entry.filename in meta.note
 
 
-def test_batches_share_the_engines_threads_and_their_cache_connections(index_server: FixtureIndex) -> None:
+def test_batches_share_the_engines_threads(index_server: FixtureIndex) -> None:
     for i in range(8):
         index_server.wheel(f"pkg{i}", "1.0")
+    threads: set[threading.Thread] = set()
     with _engine(index_server.index_url, workers=4) as engine:
+        real = engine.files.metadata
+
+        def metadata(file: DistFile) -> Any:
+            threads.add(threading.current_thread())
+            return real(file)
+
+        engine.files.metadata = metadata  # type: ignore[method-assign]
         engine.prefetch_projects([f"pkg{i}" for i in range(8)])
         files = [f for i in range(8) for f in engine.project(f"pkg{i}").files]
         engine.prefetch(files[:4])
         engine.prefetch(files[4:])
         assert all(engine.metadata(f).status is MetadataStatus.OK for f in files)
-        assert engine.cache is not None
-        assert len(engine.cache._conns) <= 5  # four worker threads and this one, not one per thread per batch
-        assert engine._pool is not None
-        threads = set(engine._pool._threads)
-        assert 1 <= len(threads) <= 4
-    assert not [t for t in threads if t.is_alive()]  # stopped with the engine
+    workers = {t for t in threads if t is not threading.current_thread()}
+    assert 1 <= len(workers) <= 4  # one pool for both batches, not one per batch
+    assert not [t for t in workers if t.is_alive()]  # stopped with the engine
 
 
-def test_a_batch_runs_at_most_its_workers_at_once_and_nested_batches_do_not_wait(
-    index_server: FixtureIndex,
+def test_a_batch_tells_its_progress_and_prints_nothing(
+    index_server: FixtureIndex, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    for i in range(5):
+        index_server.wheel(f"pkg{i}", "1.0")
+    told: list[tuple[str, int, int]] = []
+    engine = MetadataEngine(
+        IndexConfig(index_server.index_url), cache=MetadataCache(), progress=lambda *a: told.append(a)
+    )
+    with engine:
+        engine.prefetch_projects([f"pkg{i}" for i in range(5)])
+    assert told == [("index pages", n, 5) for n in range(1, 6)]
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_batch_runs_at_most_its_workers_at_once_and_nested_batches_do_not_wait() -> None:
     running, peak, lock = [0], [0], threading.Lock()
     done: list[int] = []
+    pool = WorkerPool(6)
 
     def work(item: int) -> None:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
-        engine._run_parallel(done.append, [item * 10, item * 10 + 1], "inner")  # in a worker: serial
+        pool.run(done.append, [item * 10, item * 10 + 1], "inner")  # in a worker: serial
         threading.Event().wait(0.01)
         with lock:
             running[0] -= 1
 
-    with _engine(index_server.index_url, workers=6) as engine:
-        engine._run_parallel(work, list(range(12)), "outer", workers=2)
+    pool.run(work, list(range(12)), "outer", workers=2)
+    pool.close()
     assert peak[0] <= 2
     assert sorted(done) == sorted(n for i in range(12) for n in (i * 10, i * 10 + 1))
 
 
-def test_a_forked_child_gets_threads_of_its_own(index_server: FixtureIndex) -> None:
-    with _engine(index_server.index_url, workers=3) as engine:
-        engine._run_parallel(
-            lambda _: None, [1, 2, 3], "warm-up"
-        )  # the parent's threads exist, idle, at the fork
-        context = multiprocessing.get_context("fork")
-        parent, child = context.Pipe()
-        process = context.Process(target=_child_batch, args=(engine, child))
-        process.start()
-        process.join(60)
-        assert process.exitcode == 0
-        assert parent.recv() == [2, 4, 6]
+def test_a_forked_child_gets_threads_of_its_own() -> None:
+    pool = WorkerPool(3)
+    pool.run(lambda _: None, [1, 2, 3], "warm-up")  # the parent's threads exist, idle, at the fork
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe()
+    process = context.Process(target=_child_batch, args=(pool, child))
+    process.start()
+    process.join(60)
+    pool.close()
+    assert process.exitcode == 0
+    assert parent.recv() == [2, 4, 6]
 
 
-def _child_batch(engine: MetadataEngine, conn: Any) -> None:
+def _child_batch(pool: WorkerPool, conn: Any) -> None:
     out: list[int] = []
-    engine._run_parallel(lambda n: out.append(2 * n), [1, 2, 3], "in the child")
+    pool.run(lambda n: out.append(2 * n), [1, 2, 3], "in the child")
     conn.send(sorted(out))

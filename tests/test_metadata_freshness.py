@@ -20,7 +20,6 @@ from packaging.version import Version
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import EMPTY_FRESHNESS, PAGE_FRESHNESS, MetadataEngine
-from analyzer.metadata.index import PageText
 from tests.indexserver import FixtureIndex, index_server, replace_body, status_fault  # noqa: F401
 
 JSON_PAGE = "application/vnd.pypi.simple.v1+json"
@@ -110,7 +109,7 @@ def test_a_lie_after_the_truth_is_short_lived_too(index_server: FixtureIndex) ->
 # -- what the engine holds -------------------------------------------------------------------------------------
 
 
-def test_the_engine_holds_cache_keys_and_a_pin_reads_its_own_version(index_server: FixtureIndex) -> None:
+def test_a_pin_reads_its_own_version_without_reading_pages_whole(index_server: FixtureIndex) -> None:
     index_server.wheel("multi", "1.0")  # page key "1.0"
     index_server.sdist("multi", "1.0.0")  # page key "1.0.0": the same version, spelled longer
     index_server.wheel("multi", "1.0.1")
@@ -118,11 +117,13 @@ def test_the_engine_holds_cache_keys_and_a_pin_reads_its_own_version(index_serve
     index_server.wheel("multi", "1.0rc1")
     with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
         engine.prefetch_projects(["multi", "gone"])
-        held = {name: [ref for _, ref, _ in pages] for name, pages in engine._page_memo.items()}
-        assert all(isinstance(ref, str) for refs in held.values() for ref in refs), held
+        assert engine.cache is not None
+        whole: list[str] = []
+        real = engine.cache.get_page
+        engine.cache.get_page = lambda key: whole.append(key) or real(key)  # type: ignore[method-assign]
         one = engine.files_of("multi", Version("1"))
         assert engine.files_of("multi", Version("1.0.0.0")) == one
-        assert engine._projects == {}  # no whole project was decoded for it
+        assert whole == []  # the pages stayed in the cache; the pin's lines were read alone
         every = engine.project("multi").files
     assert sorted(f.filename for f in one) == ["multi-1.0-py3-none-any.whl", "multi-1.0.0.tar.gz"]
     assert sorted(one, key=lambda f: f.filename) == sorted(
@@ -131,13 +132,13 @@ def test_the_engine_holds_cache_keys_and_a_pin_reads_its_own_version(index_serve
     assert len(every) == 5
 
 
-def test_without_a_writable_cache_pages_are_held(index_server: FixtureIndex) -> None:
+def test_without_a_cache_pages_are_held(index_server: FixtureIndex) -> None:
     index_server.wheel("app", "1.0")
     with MetadataEngine(IndexConfig(index_server.index_url), cache=None) as engine:
         engine.prefetch_projects(["app"])
-        (ref,) = [ref for _, ref, _ in engine._page_memo["app"]]
-        assert isinstance(ref, PageText)
         assert [f.filename for f in engine.files_of("app", Version("1.0"))] == ["app-1.0-py3-none-any.whl"]
+        assert [f.filename for f in engine.project("app").files] == ["app-1.0-py3-none-any.whl"]
+    assert _asked(index_server) == 1
 
 
 def test_a_row_gone_from_the_cache_is_fetched_again(index_server: FixtureIndex) -> None:

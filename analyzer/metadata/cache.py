@@ -11,7 +11,6 @@ and neither stops an analysis.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -20,9 +19,8 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +30,8 @@ __all__ = [
     "CacheInfo",
     "CachedPage",
     "MetadataCache",
+    "ReadLog",
     "default_cache_path",
-    "gc_paused",
-    "reclaim_frozen",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +70,25 @@ class CachedPage:
     last_modified: str | None
 
 
+@dataclass
+class ReadLog:
+    """The cache rows an engine's answers came from, each with the stamp it had when read (what a remembered
+    answer, ``analyzer.answers``, checks later); ``unstamped`` holds what was read that the cache does not hold
+    as it was read."""
+
+    pages: dict[str, float] = field(default_factory=dict)
+    """Page key -> when it was fetched or revalidated."""
+    metadata: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    """Metadata key -> (when it was stored, when a remembered failure expires)."""
+    local: dict[str, str] = field(default_factory=dict)
+    """Pages of ``file://`` indexes: path -> ``local_stamp`` when read."""
+    unstamped: set[str] = field(default_factory=set)
+
+    def page(self, key: str, fetched: float) -> None:
+        self.pages[key] = fetched
+        self.unstamped.discard(key)
+
+
 @dataclass(frozen=True)
 class CacheInfo:
     path: Path
@@ -82,60 +98,12 @@ class CacheInfo:
     usable: bool
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while hundreds of thousands of acyclic objects are built.
-
-    Every few hundred allocations would otherwise start a collection that walks all of them again; that
-    was half of a warm run's time. Concurrent pauses are counted so the last one re-enables it, after
-    moving what exists to the permanent generation (``gc.freeze``): otherwise the allocations counted
-    during the pause start collections right after it that walk those objects anyway (a second warm-run
-    second). Frozen objects are still freed by reference counting; only cycles among them are not collected.
-    """
-    global _gc_pauses
-    with _gc_lock:
-        if _gc_pauses == 0 and gc.isenabled():
-            gc.disable()
-            _gc_pauses = 1
-        elif _gc_pauses:
-            _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            if _gc_pauses:
-                _gc_pauses -= 1
-                if _gc_pauses == 0:
-                    gc.freeze()
-                    gc.enable()
-
-
-def reclaim_frozen() -> None:
-    """Give what earlier pauses froze back to the collector, and collect it, when no pause is running.
-
-    ``gc.freeze`` also freezes the cyclic garbage of the run that paused (exceptions and their tracebacks, with
-    the sockets of failed requests in their frames): a process that runs check after check would keep all of
-    it, and those sockets, for ever. A new cache (a new run) pays one full collection instead (~0.35 s after a
-    Colab-size run); the first cache of a process, the command line's, pays nothing.
-    """
-    with _gc_lock:
-        if _gc_pauses or not gc.get_freeze_count():
-            return
-        gc.unfreeze()
-    gc.collect()
-
-
 def _pack(obj: Any) -> bytes:
     return zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)
 
 
 def _unpack(blob: bytes) -> Any:
-    with gc_paused():
-        return json.loads(zlib.decompress(blob))
+    return json.loads(zlib.decompress(blob))
 
 
 class MetadataCache:
@@ -146,7 +114,6 @@ class MetadataCache:
     """
 
     def __init__(self, path: Path | None = None) -> None:
-        reclaim_frozen()
         self.path = path or default_cache_path()
         self._local = threading.local()
         self._lock = threading.RLock()

@@ -7,50 +7,18 @@ documents, so a user's private index works here exactly as it does for ``pip ins
 
 from __future__ import annotations
 
-import ast
 import configparser
-import importlib.util
+import hashlib
+import hmac
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["PYPI_SIMPLE_ENDPOINT", "IndexConfig", "pip_config_files", "redact_text", "redact_url"]
+from analyzer.metadata.endpoint import PYPI_SIMPLE_ENDPOINT
 
-
-def _default_endpoint() -> str:
-    """``pypi_simple.PYPI_SIMPLE_ENDPOINT``, read from the package's source without importing it.
-
-    Importing ``pypi_simple`` pulls in bs4 and pydantic (about 0.2 s of every run), and a warm run needs
-    nothing else from it; the HTML parser is imported when a page is fetched. Any surprise: the real import.
-    """
-    try:
-        spec = importlib.util.find_spec("pypi_simple")
-        if spec is not None and spec.origin:
-            tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-            for node in tree.body:
-                if isinstance(node, ast.AnnAssign):
-                    targets: list[ast.expr] = [node.target]
-                elif isinstance(node, ast.Assign):
-                    targets = node.targets
-                else:
-                    continue
-                if (
-                    any(isinstance(t, ast.Name) and t.id == "PYPI_SIMPLE_ENDPOINT" for t in targets)
-                    and isinstance(node.value, ast.Constant)
-                    and isinstance(node.value.value, str)
-                ):
-                    return node.value.value
-    except (OSError, SyntaxError, ValueError, ImportError):
-        pass
-    from pypi_simple import PYPI_SIMPLE_ENDPOINT as endpoint
-
-    return str(endpoint)
-
-
-PYPI_SIMPLE_ENDPOINT = _default_endpoint()
-"""The default index (pip's), as ``pypi_simple`` names it."""
+__all__ = ["PYPI_SIMPLE_ENDPOINT", "IndexConfig", "pip_config_files", "redact_text", "redact_url", "secret_tag"]
 
 
 def redact_url(url: str) -> str:
@@ -65,6 +33,18 @@ def redact_url(url: str) -> str:
     user, sep, _password = userinfo.partition(":")
     shown = f"{user}:***" if sep else "***"
     return urlunsplit((parts.scheme, f"{shown}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def secret_tag(url: str, key: bytes) -> str:
+    """A short keyed digest that tells apart two credentials for one host without storing either (empty for a
+    URL without credentials).
+
+    Keyed by the cache's own random key, kept out of the SQLite file: an unkeyed hash of the URL would let anyone
+    holding the file test guessed passwords against it.
+    """
+    if "@" not in urlsplit(url).netloc:
+        return ""
+    return "#" + hmac.new(key, url.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def redact_text(text: str, urls: Iterable[str]) -> str:

@@ -27,10 +27,10 @@ from packaging.utils import (
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
+    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
-from analyzer.metadata.cache import gc_paused
 from analyzer.metadata.config import redact_url
 from analyzer.metadata.http import (
     RETRIED_STATUSES,
@@ -84,9 +84,6 @@ _STATUS_HINTS = {401: " (credentials missing or refused)", 403: " (access refuse
 
 _versions: dict[str, Version] = {}
 _specifiers: dict[str, SpecifierSet] = {}
-_version_keys: dict[str, str] = {}
-"""A version as a page spells it -> its normalized text (the key of its line): most spellings repeat per file."""
-_canonical_names: dict[str, str] = {}
 _memo_lock = threading.Lock()
 _import_lock = threading.Lock()
 """The HTML parser is imported by the first thread that meets an HTML page, once, while the others wait."""
@@ -246,44 +243,19 @@ def _entries_from_page(page: ProjectPage) -> list[_Entry]:
 
 
 def _parse_filename(filename: str, name: NormalizedName) -> tuple[str, str]:
-    """(version text, kind) of a wheel or sdist name; ValueError when it does not parse or is another project's.
-
-    Wheel tags are left for ``TargetEnvironment.wheel_rank`` to parse: splitting the name and parsing the
-    version with ``packaging`` here is what keeps a 300 000-file cold run fast.
-    """
+    """(normalized version text, kind) of a wheel or sdist name; LookupError for other archives, ValueError when
+    it does not parse or is another project's."""
     if filename.endswith(".whl"):
-        first = filename.find("-")
-        second = filename.find("-", first + 1)
-        if filename.count("-", second) not in (3, 4) or "__" in filename[:first]:
-            raise InvalidWheelFilename(f"invalid wheel filename {filename!r}")
-        # name and version as spelled (most repeat, file after file), memoized in their normal forms
-        raw = filename[:first]
-        fname = _canonical_names.get(raw) or _canonical_names.setdefault(raw, canonicalize_name(raw))
-        raw = filename[first + 1 : second]
-        version = _version_keys.get(raw) or _version_keys.setdefault(raw, str(_version(raw)))
+        fname, version, _, _ = parse_wheel_filename(filename)
         kind = "w"
     elif filename.lower().endswith((".tar.gz", ".zip")):
-        stem = (
-            filename[:-7]
-            if filename.endswith(".tar.gz")
-            else filename[:-4]
-            if filename.endswith(".zip")
-            else ""
-        )
-        raw, dash, vraw = stem.rpartition("-")
-        known = _version_keys.get(vraw) if raw and dash else None
-        if known is None:  # packaging parses it, or says what is wrong with it
-            fname, parsed = parse_sdist_filename(filename)
-            version = _version_keys.setdefault(vraw, str(parsed))
-        else:  # a version already seen (a wheel of the same release, usually): split as packaging splits
-            fname = _canonical_names.get(raw) or _canonical_names.setdefault(raw, canonicalize_name(raw))
-            version = known
+        fname, version = parse_sdist_filename(filename)
         kind = "s"
     else:
         raise LookupError(filename)
     if fname != name:
         raise ValueError(f"it is not a file of {name}")
-    return version, kind
+    return str(version), kind
 
 
 def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tuple[dict[str, Any], list[str]]:
@@ -331,16 +303,6 @@ def _spec_or_none(specifiers: dict[str, SpecifierSet], rp: str | None) -> Specif
         return None
     spec = specifiers.get(rp)
     return _specifier(rp) if spec is None else spec
-
-
-_FAST_INIT = not hasattr(DistFile, "__slots__")
-_new = object.__new__
-_set = object.__setattr__
-_SHARED_KEYS = (
-    vars(DistFile(NormalizedName("p"), Version("0"), "f", "u", DistKind.WHEEL, "i")) if _FAST_INIT else {}
-)
-"""An instance dict that shares its keys with every ``DistFile`` (a split table): copied and filled per file, it
-takes 176 bytes where a dict of its own takes 464 (20 MB over the 75 000 files a Colab-size check builds)."""
 
 
 def _equal_keys(text: str, only: Version) -> Iterator[tuple[str, int, int]]:
@@ -486,17 +448,12 @@ EMPTY_PAGE = PageText.from_compact({"base": "", "groups": []})
 def files_from_page(
     page: PageText, name: NormalizedName, index_url: str, only: Version | None = None
 ) -> tuple[DistFile, ...]:
-    """PageText -> DistFile objects (of one version when ``only`` is given): the warm path.
-
-    Building a frozen dataclass through ``__init__`` costs one ``object.__setattr__`` per field; hundreds of
-    thousands of files make that the largest cost of a warm run, so fields are set in one ``__dict__`` update.
-    """
+    """PageText -> DistFile objects (of one version when ``only`` is given)."""
     out: list[DistFile] = []
     label = redact_url(index_url)
     has_secret = "@" in urlsplit(index_url).netloc
-    with gc_paused():
-        decoded = [(v, json.loads(rows)) for v, rows in page.groups(only)]
-        _build(decoded, name, index_url, label, page.base, has_secret, out.append, _specifiers)
+    decoded = [(v, json.loads(rows)) for v, rows in page.groups(only)]
+    _build(decoded, name, index_url, label, page.base, has_secret, out.append, _specifiers)
     return tuple(out)
 
 
@@ -512,7 +469,6 @@ def _build(
 ) -> None:
     wheel, sdist = DistKind.WHEEL, DistKind.SDIST
     fromiso = datetime.fromisoformat
-    shared = _SHARED_KEYS.copy
     for vtext, rows in groups:
         version = _version(vtext)
         for filename, kind, url_c, rp, yanked, upload, hashes, size, mflag, mhashes in rows:
@@ -521,29 +477,23 @@ def _build(
             if has_secret:
                 url = _restore_userinfo(url, index_url) or url
                 murl = _restore_userinfo(murl, index_url)
-            fields = {
-                "project": name,
-                "version": version,
-                "filename": filename,
-                "url": url,
-                "kind": wheel if kind == "w" else sdist,
-                "index_url": label,
-                "requires_python": _spec_or_none(specifiers, rp),
-                "yanked": yanked,
-                "upload_time": fromiso(upload) if upload else None,
-                "hashes": hashes,
-                "size": size,
-                "metadata_url": murl,
-                "metadata_hashes": mhashes,
-            }
-            if _FAST_INIT:
-                obj = _new(DistFile)
-                own = shared()
-                own.update(fields)
-                _set(obj, "__dict__", own)
-                append(obj)
-            else:
-                append(DistFile(**fields))
+            append(
+                DistFile(
+                    project=name,
+                    version=version,
+                    filename=filename,
+                    url=url,
+                    kind=wheel if kind == "w" else sdist,
+                    index_url=label,
+                    requires_python=_spec_or_none(specifiers, rp),
+                    yanked=yanked,
+                    upload_time=fromiso(upload) if upload else None,
+                    hashes=hashes,
+                    size=size,
+                    metadata_url=murl,
+                    metadata_hashes=mhashes,
+                )
+            )
 
 
 def local_page_file(index_url: str, name: str) -> Path:
@@ -616,7 +566,7 @@ def fetch_page(
         hint = _STATUS_HINTS.get(response.status_code, "")
         message = f"{label}: HTTP {response.status_code}{hint}{tried}"
         return PageResult(page=None, problems=(message,), failed=True)
-    with _PARSE_SLOTS, gc_paused():  # 345,000 acyclic dicts a cold run: collections only walk them (0.2 s)
+    with _PARSE_SLOTS:
         return _parse_response(response, name, label)
 
 

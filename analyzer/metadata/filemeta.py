@@ -1,0 +1,417 @@
+"""Core metadata of distribution files and direct references: from memory, the cache, or the network.
+
+From the network: a PEP 658 ``.metadata`` file, else range requests into the wheel, else the whole file (an
+sdist's PKG-INFO is read as its archive streams in). Every failure comes back as a ``CoreMetadata`` with status
+UNAVAILABLE and a note naming the package and the redacted URL; a failure is remembered in the cache for the
+freshness window, a success for ever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import requests
+from packaging.requirements import Requirement
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from analyzer.metadata.cache import MetadataCache, ReadLog
+from analyzer.metadata.config import IndexConfig, redact_text, redact_url, secret_tag
+from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
+from analyzer.metadata.http import (
+    HOST_FAILED,
+    HostDown,
+    HttpSettings,
+    Traffic,
+    body_failed,
+    describe_failure,
+    iter_body,
+)
+from analyzer.metadata.index import _specifier, _version
+from analyzer.metadata.lazywheel import (
+    RangeNotSupported,
+    WheelMetadataError,
+    fetch_wheel_metadata,
+    read_metadata_from_zip,
+)
+from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus
+from analyzer.metadata.pages import OFFLINE_NOTE
+from analyzer.metadata.pool import Memo, WorkerPool
+
+__all__ = ["MAX_DOWNLOAD", "FileMetadata"]
+
+log = logging.getLogger(__name__)
+
+MAX_DOWNLOAD = 512 * 1024 * 1024
+"""Largest file downloaded whole (a server without Range, an sdist)."""
+
+_requirements: dict[str, Requirement] = {}
+
+
+def _requirement(text: str) -> Requirement:
+    req = _requirements.get(text)
+    if req is None:
+        req = _requirements[text] = Requirement(text)
+    return req
+
+
+def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
+    return {
+        "n": meta.name,
+        "v": str(meta.version),
+        "rd": [str(r) for r in meta.requires_dist],
+        "rp": str(meta.requires_python) if meta.requires_python is not None else None,
+        "pe": sorted(meta.provides_extra),
+        "st": meta.status.value,
+        "src": meta.source,
+        "note": meta.note,
+        "sk": list(meta.skipped),
+    }
+
+
+def _from_dict(d: dict[str, Any]) -> CoreMetadata:
+    return CoreMetadata(
+        name=NormalizedName(d["n"]),
+        version=_version(d["v"]),
+        requires_dist=tuple(_requirement(r) for r in d["rd"]),
+        requires_python=_specifier(d["rp"]) if d["rp"] is not None else None,
+        provides_extra=frozenset(NormalizedName(e) for e in d["pe"]),
+        status=MetadataStatus(d["st"]),
+        source=d["src"],
+        note=d["note"],
+        skipped=tuple(d["sk"]),
+    )
+
+
+class _BodyBroke(Exception):
+    """A network failure inside an archive reader, carried out of it unchanged."""
+
+    def __init__(self, cause: requests.RequestException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _CountingReader:
+    """A read-only stream over a response's body that counts what passes (for the traffic figures) and
+    stops at the answer's deadline."""
+
+    def __init__(self, response: requests.Response, http: HttpSettings) -> None:
+        self.body = iter_body(response, http)
+        self.pending = b""
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.pending:
+            try:
+                self.pending = next(self.body, b"")
+            except requests.RequestException as exc:
+                # requests' errors are OSErrors, which the archive reader would take for a bad archive
+                raise _BodyBroke(exc) from exc
+        if size < 0:
+            size = len(self.pending)
+        data, self.pending = self.pending[:size], self.pending[size:]
+        self.count += len(data)
+        return data
+
+
+def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None:
+    """A mismatch message for the first hash we can check, or None when it matches (or none is checkable)."""
+    for algo, expected in dict(hashes or {}).items():
+        if algo in hashlib.algorithms_guaranteed:
+            actual = hashlib.new(algo, data).hexdigest()
+            if actual != expected.lower():
+                return f"{label}: {algo} mismatch (expected {expected}, got {actual})"
+            return None
+    return None
+
+
+class FileMetadata:
+    """Core metadata of files, memoized for one engine."""
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        session: requests.Session,
+        http: HttpSettings,
+        cache: MetadataCache | None,
+        reads: ReadLog,
+        pool: WorkerPool,
+        tag_key: bytes,
+        *,
+        offline: bool,
+        freshness: float,
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.http = http
+        self.cache = cache
+        self.reads = reads
+        self.pool = pool
+        self.tag_key = tag_key
+        self.offline = offline
+        self.freshness = freshness
+        self.traffic = Traffic()
+        """Requests for distribution files and ``.metadata`` files (what range reads save)."""
+        self._metadata: Memo[str, CoreMetadata] = Memo()
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self.config.urls)
+
+    def _metadata_key(self, file: DistFile) -> str:
+        sha = dict(file.hashes).get("sha256")
+        if sha:
+            return f"sha256:{sha.lower()}"
+        return f"url:{redact_url(file.url)}{secret_tag(file.url, self.tag_key)}"
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        """Core metadata of one file; failures come back as a status, not an exception."""
+        key = self._metadata_key(file)
+        return self._metadata.get(key, lambda: self._load_metadata(file, key))
+
+    def _usable_record(self, stored: dict[str, Any]) -> bool:
+        """Successes are kept forever; a remembered failure only until it expires (never offline)."""
+        expires = stored.get("exp")
+        return expires is None or (not self.offline and time.time() < expires)
+
+    def _unavailable(
+        self, name: NormalizedName, version: Version, note: str, source: str = ""
+    ) -> CoreMetadata:
+        return CoreMetadata(
+            name=name,
+            version=version,
+            status=MetadataStatus.UNAVAILABLE,
+            source=source,
+            note=self._redact(note),
+        )
+
+    def _load_metadata(self, file: DistFile, key: str) -> CoreMetadata:
+        if self.cache is not None:
+            found = self.cache.get_metadata_stamped(key)
+            if found is not None and self._usable_record(found[0]):
+                try:
+                    meta = _from_dict(found[0])
+                    self.reads.metadata[key] = (found[1], found[0].get("exp"))
+                    return meta
+                except (KeyError, ValueError, TypeError):
+                    pass  # an unreadable row is a miss
+        label = f"{file.project} {file.version} ({redact_url(file.url)})"
+        if self.offline and not file.url.startswith("file:"):
+            self.reads.unstamped.add(key)
+            return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
+        meta, remember = self._fetch_with_retry(file, label)
+        stored = None
+        if self.cache is not None and remember:
+            record = _to_dict(meta)
+            if meta.status is MetadataStatus.UNAVAILABLE:
+                record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
+                # a later run reads this note: "earlier in this run" would be its run, not this one
+                record["note"] = meta.note.replace(
+                    HOST_FAILED, time.strftime("failed in a run at %H:%M UTC", time.gmtime())
+                )
+            stored = self.cache.put_metadata(key, record)
+            if stored is not None:
+                self.reads.metadata[key] = (stored, record.get("exp"))
+        if stored is None:
+            self.reads.unstamped.add(key)
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            log.info("%s", meta.note)
+        return meta
+
+    def _fetch_with_retry(self, file: DistFile, label: str) -> tuple[CoreMetadata, bool]:
+        """``_fetch_metadata`` with one more attempt when a body broke after its headers; failures as values.
+
+        The flag says whether the answer may be cached. A file not asked for because its host failed earlier in
+        this run is remembered as failed for as long as the failure that stopped it: a later run inside that
+        window would not ask the host either (it does not ask for that first file), so it gives the same answer,
+        and an answer remembered from this run (``analyzer.answers``) stays valid with it.
+        """
+        for attempt in range(2):
+            try:
+                return self._fetch_metadata(file, label), True
+            except HostDown as exc:
+                return self._unavailable(file.project, file.version, f"{label}: {exc}"), True
+            except requests.RequestException as exc:
+                if attempt == 0 and self.http.retries and body_failed(exc):
+                    continue
+                what = describe_failure(exc, self.http)
+            except OSError as exc:
+                what = f"{type(exc).__name__}: {exc}"
+            except (WheelMetadataError, SdistError, ValueError) as exc:
+                what = str(exc).removeprefix(f"{label}: ")
+            break
+        return self._unavailable(file.project, file.version, f"{label}: {what}"), True
+
+    def _fetch_metadata(self, file: DistFile, label: str) -> CoreMetadata:
+        name, version = file.project, file.version
+        if file.metadata_url:
+            problem = None
+            try:
+                data = self._get_bytes(file.metadata_url, label)
+                problem = _verify(data, file.metadata_hashes, f"{label}: .metadata file")
+            except WheelMetadataError as exc:
+                problem = str(exc)
+            except requests.RequestException as exc:  # the wheel itself may still answer
+                problem = f"{label}: .metadata file: {describe_failure(exc, self.http)}"
+            if problem is None:
+                return parse_core_metadata(
+                    data,
+                    name=name,
+                    version=version,
+                    source="metadata-file",
+                    sdist=file.kind is DistKind.SDIST,
+                )
+            log.debug("%s; reading the distribution itself", self._redact(problem))
+        if (
+            file.kind is DistKind.SDIST
+            and file.url.startswith(("http://", "https://"))
+            and not (file.filename.lower().endswith(".zip"))
+        ):
+            return self._stream_sdist(file, label)
+        if file.kind is DistKind.SDIST:
+            data = self._get_bytes(file.url, label)
+            problem = _verify(data, file.hashes, label)
+            if problem:
+                return self._unavailable(name, version, problem)
+            return parse_core_metadata(
+                read_pkg_info(data, file.filename), name=name, version=version, source="sdist", sdist=True
+            )
+        return self._wheel_metadata(file.url, name, version, label, file.hashes)
+
+    def _stream_sdist(self, file: DistFile, label: str) -> CoreMetadata:
+        """PKG-INFO of a remote ``.tar.gz``, reading only up to it (the body is closed early, so its hash
+        cannot be checked; the metadata is not executed and comes over the same channel as the page)."""
+        response = self.session.get(file.url, timeout=self.http.timeout, stream=True)
+        counter = _CountingReader(response, self.http)
+        try:
+            if response.status_code != 200:
+                raise WheelMetadataError(f"{label}: HTTP {response.status_code}")
+            data = read_pkg_info_stream(counter, file.filename)
+        except _BodyBroke as exc:
+            raise exc.cause from None
+        finally:
+            response.close()
+            self.traffic.add(counter.count)
+        return parse_core_metadata(data, name=file.project, version=file.version, source="sdist", sdist=True)
+
+    def _wheel_metadata(
+        self, url: str, name: NormalizedName, version: Version, label: str, hashes: Any
+    ) -> CoreMetadata:
+        if url.startswith("file:"):
+            path = Path(url2pathname(unquote(urlsplit(url).path)))
+            with path.open("rb") as handle:
+                data = read_metadata_from_zip(handle, name, label)
+            return parse_core_metadata(data, name=name, version=version, source="local")
+        try:
+            data = fetch_wheel_metadata(self.session, url, name, label, self.traffic, http=self.http)
+            source = "range"
+        except RangeNotSupported as exc:
+            log.debug("%s: the server ignored Range; downloading the whole wheel", label)
+            with self._spool(exc.response, label, hashes) as spooled:
+                data = read_metadata_from_zip(spooled, name, label)
+            source = "download"
+        return parse_core_metadata(data, name=name, version=version, source=source)
+
+    @contextmanager
+    def _spool(self, response: requests.Response, label: str, hashes: Any) -> Iterator[Any]:
+        """Stream a whole body to a temporary file (memory first), checking size and hash on the way."""
+        digest = hashlib.sha256()
+        total = 0
+        with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spooled:
+            try:
+                for chunk in iter_body(response, self.http):
+                    total += len(chunk)
+                    if total > MAX_DOWNLOAD:
+                        raise WheelMetadataError(f"{label}: larger than {MAX_DOWNLOAD} bytes, not downloaded")
+                    digest.update(chunk)
+                    spooled.write(chunk)
+            finally:
+                response.close()
+                self.traffic.add(total)
+            expected = dict(hashes or {}).get("sha256")
+            if expected and digest.hexdigest() != expected.lower():
+                raise WheelMetadataError(f"{label}: sha256 mismatch")
+            spooled.seek(0)
+            yield spooled
+
+    def _get_bytes(self, url: str, label: str) -> bytes:
+        if url.startswith("file:"):
+            return Path(url2pathname(unquote(urlsplit(url).path))).read_bytes()
+        response = self.session.get(url, timeout=self.http.timeout, stream=True)
+        if response.status_code != 200:
+            response.close()
+            raise WheelMetadataError(f"{label}: HTTP {response.status_code} for {redact_url(url)}")
+        with self._spool(response, label, None) as spooled:
+            data: bytes = spooled.read()
+        return data
+
+    def metadata_for_url(self, name: str, url: str) -> CoreMetadata:
+        """Core metadata of a direct reference (``name @ URL``); UNAVAILABLE (an opaque pin) when unreachable."""
+        canonical = canonicalize_name(name)
+        parts = urlsplit(url)
+        filename = unquote(parts.path.rsplit("/", 1)[-1])
+        hashes: dict[str, str] = {}
+        if parts.fragment and "=" in parts.fragment:
+            algo, _, value = parts.fragment.partition("=")
+            hashes[algo] = value
+        clean_url = url.split("#", 1)[0]
+        try:
+            if filename.endswith(".whl"):
+                _, version, _, _ = parse_wheel_filename(filename)
+                kind = DistKind.WHEEL
+            else:
+                _, version = parse_sdist_filename(filename)
+                kind = DistKind.SDIST
+        except (InvalidWheelFilename, InvalidSdistFilename):
+            return self._unavailable(
+                canonical,
+                Version("0"),
+                f"{canonical} @ {redact_url(url)}: not a wheel or sdist file name; treated as an opaque pin",
+            )
+        file = DistFile(
+            project=canonical,
+            version=version,
+            filename=filename,
+            url=clean_url,
+            kind=kind,
+            index_url="",
+            hashes=hashes,
+        )
+        meta = self.metadata(file)
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            return self._unavailable(canonical, version, meta.note + "; treated as an opaque pin")
+        return meta
+
+    def prefetch(self, files: Iterable[DistFile]) -> None:
+        """Warm the memo and the cache for many files at once (in parallel; cached ones first, in this thread,
+        read in a few queries)."""
+        todo = {self._metadata_key(f): f for f in files}
+        items = {k: f for k, f in todo.items() if k not in self._metadata}
+        found = self.cache.get_metadata_many(list(items)) if self.cache is not None and items else {}
+        remote = []
+        for key, file in items.items():
+            row = found.get(key)
+            if row is not None and self._usable_record(row[0]):
+                try:
+                    self._metadata.values[key] = _from_dict(row[0])
+                    self.reads.metadata[key] = (row[1], row[0].get("exp"))
+                    continue
+                except (KeyError, ValueError, TypeError):
+                    pass
+            remote.append(file)
+        self.pool.run(self.metadata, remote, "metadata")

@@ -1,0 +1,334 @@
+"""Index pages: each project's page on every configured index, fresh from the cache, revalidated, or fetched.
+
+A page is kept in memory only as its cache key where the cache holds it: 100 MB of page texts stay in SQLite and
+are read again when a project or a pin asks. ``files_of`` reads one version's lines alone, where the stored
+page's header says where they are. Every failure is a stated problem on the answer, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+import requests
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from analyzer.metadata.cache import CachedPage, MetadataCache, ReadLog
+from analyzer.metadata.config import IndexConfig, redact_text, redact_url, secret_tag
+from analyzer.metadata.freshness import local_stamp, page_is_fresh
+from analyzer.metadata.http import HttpSettings, Traffic
+from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from_page, local_page_file
+from analyzer.metadata.models import DistFile, ProjectFiles
+from analyzer.metadata.pool import Memo, WorkerPool
+
+__all__ = ["OFFLINE_NOTE", "PAGE_WORKERS", "IndexPages"]
+
+log = logging.getLogger(__name__)
+
+PAGE_WORKERS = 12
+"""Threads fetching index pages at most: parsing a page holds the interpreter lock, so more threads only contend
+for it (range reads of wheels, waiting on the network rather than parsing, keep all the engine's workers)."""
+OFFLINE_NOTE = "not in the cache (offline)"
+
+_PageRef = PageText | str
+"""A page in memory, or the cache key it can be read again from."""
+_IndexPage = tuple[str, _PageRef, tuple[str, ...]]
+"""(index URL, its page, the problems met getting it)."""
+
+
+class IndexPages:
+    """The projects' pages on the configured indexes, memoized for one engine."""
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        session: requests.Session,
+        http: HttpSettings,
+        cache: MetadataCache | None,
+        reads: ReadLog,
+        pool: WorkerPool,
+        tag_key: bytes,
+        *,
+        offline: bool,
+        as_of: datetime | None,
+        freshness: float,
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.http = http
+        self.cache = cache
+        self.reads = reads
+        self.pool = pool
+        self.tag_key = tag_key
+        self.offline = offline
+        self.as_of = as_of
+        self.freshness = freshness
+        self.traffic = Traffic()
+        """Requests for index pages."""
+        self._projects: Memo[NormalizedName, ProjectFiles] = Memo()
+        self._pages_memo: Memo[NormalizedName, tuple[_IndexPage, ...]] = Memo()
+        self._version_files: dict[tuple[NormalizedName, Version], tuple[DistFile, ...]] = {}
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self.config.urls)
+
+    def project(self, name: str) -> ProjectFiles:
+        """All files of ``name`` on every configured index, after ``--as-of`` filtering."""
+        canonical = canonicalize_name(name)
+        return self._projects.get(canonical, lambda: self._load_project(canonical))
+
+    def page_key(self, index_url: str, name: NormalizedName) -> str:
+        return f"{redact_url(index_url)}{secret_tag(index_url, self.tag_key)}|{name}"
+
+    def _fresh(self, fetched: float, has_rows: bool) -> bool:
+        """Whether a cached page may be used without asking the index (always, offline)."""
+        return page_is_fresh(fetched, has_rows, freshness=self.freshness, offline=self.offline)
+
+    def _by_key(self, index_url: str) -> bool:
+        """Whether the page just handled may be left in the cache and read again from there when asked."""
+        return (
+            self.cache is not None
+            and self.cache.usable
+            and self.cache.read_only_reason is None
+            and not index_url.startswith("file:")
+        )
+
+    def _index_page(
+        self, index_url: str, name: NormalizedName, *, hold: bool = False
+    ) -> tuple[_PageRef, list[str]]:
+        """One index's page for ``name``: fresh from the cache, revalidated, fetched, or a stated problem.
+
+        The page comes back as its cache key when the cache holds it (unless ``hold``), else as itself.
+        """
+        if index_url.startswith("file:"):
+            return self._local_page(index_url, name)
+        label = redact_url(index_url)
+        key = self.page_key(index_url, name)
+        if self.cache is not None and not hold:
+            state = self.cache.page_state(key)
+            if state is not None and self._fresh(*state):
+                self.reads.pages[key] = state[0]
+                return key, []  # its own problems are read with it, by ``_open_page``
+        cached = self.cache.get_page(key) if self.cache is not None else None
+        cached_page: PageText | None = None
+        if cached is not None:
+            try:
+                cached_page = PageText.from_text(cached.text)
+            except (ValueError, KeyError, TypeError):
+                log.warning("the cached page of %s from %s is unreadable; fetching it again", name, label)
+                cached = None
+        if (
+            cached_page is not None
+            and cached is not None
+            and self._fresh(cached.fetched, "\n" in cached.text)
+        ):
+            self.reads.pages[key] = cached.fetched
+            return cached_page, list(cached_page.problems)
+        self.reads.unstamped.add(key)  # until it is stored below
+        if self.offline:
+            return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
+        result = fetch_page(
+            self.session,
+            index_url,
+            name,
+            self.traffic,
+            etag=cached.etag if cached else None,
+            last_modified=cached.last_modified if cached else None,
+            http=self.http,
+        )
+        now = time.time()
+        if result.not_modified and cached_page is not None:
+            indexed = cached_page.with_line_index()  # stored by an older version: worth storing once more
+            if indexed is not None and self.cache is not None and cached is not None:
+                if self.cache.put_page(key, CachedPage(indexed.text, now, cached.etag, cached.last_modified)):
+                    cached_page = indexed
+                    self.reads.page(key, now)
+            elif self.cache is not None and self.cache.touch_page(key, now):
+                self.reads.page(key, now)
+            if not hold and self._by_key(index_url):
+                return key, []
+            return cached_page, list(cached_page.problems)
+        if result.failed or result.page is None:
+            problems = [self._redact(p) for p in result.problems]
+            if cached_page is not None:
+                problems.append(f"{label}: used the cached page of {name} instead")
+                return cached_page, problems + list(cached_page.problems)
+            return EMPTY_PAGE, problems
+        problems = [self._redact(p) for p in result.problems]
+        page = result.page.with_problems(problems)
+        if self.cache is not None and not index_url.startswith("file:"):
+            stored = self.cache.put_page(
+                key, CachedPage(page.to_text(), now, result.etag, result.last_modified)
+            )
+            if stored and not hold:
+                self.reads.page(key, now)
+            if stored and not hold and self._by_key(index_url):
+                return key, []
+        return page, problems
+
+    def _local_page(self, index_url: str, name: NormalizedName) -> tuple[_PageRef, list[str]]:
+        """A ``file://`` index's page, read anew every time (never cached), stamped by its file: unchanged from
+        before the read to after it, or the answers computed from it cannot be remembered."""
+        path = str(local_page_file(index_url, name))
+        before = local_stamp(path)
+        result = fetch_page(self.session, index_url, name, self.traffic)
+        if not result.failed and local_stamp(path) == before:
+            self.reads.local[path] = before
+        else:
+            self.reads.unstamped.add(path)
+        problems = [self._redact(p) for p in result.problems]
+        if result.failed or result.page is None:
+            return EMPTY_PAGE, problems
+        return result.page.with_problems(problems), problems
+
+    def _open_page(self, index_url: str, name: NormalizedName, ref: _PageRef) -> PageText:
+        """The page behind a reference: read again from the cache (fetched again if its row went away)."""
+        if isinstance(ref, PageText):
+            return ref
+        cached = self.cache.get_page(ref) if self.cache is not None else None
+        if cached is not None:
+            try:
+                return PageText.from_text(cached.text)
+            except (ValueError, KeyError, TypeError):
+                pass
+        page, _ = self._index_page(index_url, name, hold=True)
+        self.reads.unstamped.add(ref)  # read again, perhaps different from the row the run began with
+        assert isinstance(page, PageText)
+        return page
+
+    def _pages(self, name: NormalizedName) -> tuple[_IndexPage, ...]:
+        """Every index's page for ``name`` (memoized, as cache keys where the cache holds them), each with the
+        problems met getting it."""
+
+        def load() -> tuple[_IndexPage, ...]:
+            out = []
+            for index_url in self.config.urls:
+                page, problems = self._index_page(index_url, name)
+                out.append((index_url, page, tuple(problems)))
+            return tuple(out)
+
+        return self._pages_memo.get(name, load)
+
+    def _as_of_filter(self, name: NormalizedName, files: list[DistFile]) -> tuple[list[DistFile], list[str]]:
+        if self.as_of is None:
+            return files, []
+        as_of = self.as_of
+        kept = [f for f in files if f.upload_time is None or f.upload_time <= as_of]
+        undated = sum(1 for f in kept if f.upload_time is None)
+        notes = (
+            [f"{name}: {undated} file(s) have no upload time and were kept despite --as-of"]
+            if undated
+            else []
+        )
+        return kept, notes
+
+    def _load_project(self, name: NormalizedName) -> ProjectFiles:
+        files: list[DistFile] = []
+        indexes: list[str] = []
+        problems: list[str] = []
+        for index_url, ref, index_problems in self._pages(name):
+            page = self._open_page(index_url, name, ref)
+            problems.extend(index_problems)
+            if isinstance(ref, str):
+                problems.extend(page.problems)  # a page left in the cache brings its problems when read
+            found = files_from_page(page, name, index_url)
+            if found:
+                indexes.append(redact_url(index_url))
+                files.extend(found)
+        files, notes = self._as_of_filter(name, files)
+        return ProjectFiles(
+            name=name,
+            files=tuple(files),
+            indexes=tuple(indexes),
+            problems=tuple(problems),
+            notes=tuple(notes),
+        )
+
+    def files_of(self, name: str, version: Version) -> tuple[DistFile, ...]:
+        """The files of one version of ``name``, without building the others (what an installed pin needs).
+
+        Same answer as filtering ``project(name).files``; much cheaper on a warm run when the project lists
+        thousands of files and only one version matters.
+        """
+        canonical = canonicalize_name(name)
+        memo_key = (canonical, version)
+        answer = self._version_files.get(memo_key)
+        if answer is not None:
+            return answer
+        known = self._projects.values.get(canonical)
+        if known is not None:
+            answer = self._version_files[memo_key] = tuple(f for f in known.files if f.version == version)
+            return answer
+        files: list[DistFile] = []
+        for index_url, ref, _ in self._pages(canonical):
+            lines = self._version_lines(ref, version)
+            if lines is not None:
+                try:
+                    files.extend(files_from_page(lines, canonical, index_url, only=version))
+                    continue
+                except (ValueError, TypeError):
+                    pass  # a header pointing off its lines (a damaged row): read the page whole, as before
+            page = self._open_page(index_url, canonical, ref)
+            files.extend(files_from_page(page, canonical, index_url, only=version))
+        answer = self._version_files[memo_key] = tuple(self._as_of_filter(canonical, files)[0])
+        return answer
+
+    def _version_lines(self, ref: _PageRef, version: Version) -> PageText | None:
+        """The lines of ``version`` of a page left in the cache, read alone where its header says where they are
+        (a few KB instead of a page of up to several MB); None when it cannot say (``_open_page`` then reads the
+        page whole, or fetches it again if its row went away)."""
+        if not isinstance(ref, str) or self.cache is None:
+            return None
+        found: list[PageText] = []
+
+        def pick(header: str) -> list[tuple[int, int]] | None:
+            try:
+                page = PageText.from_header(header, "")
+                spans = page.spans(version)
+            except (ValueError, KeyError, TypeError):
+                return None
+            if spans is None:
+                return None
+            found.append(page)
+            return [(start, end) for _, start, end in spans]
+
+        read = self.cache.read_page_parts(ref, pick)
+        if read is None or not found:
+            return None
+        header, parts = read
+        keys = [key for key, _, _ in found[0].spans(version) or ()]
+        text = "\n".join([header, *(f"{key}\t{rows}" for key, rows in zip(keys, parts))])
+        return PageText(text, found[0].base, found[0].problems, found[0].at)
+
+    def _fresh_in_cache(self, name: NormalizedName) -> bool:
+        """Whether every index's page for ``name`` can come from the cache without asking the network."""
+        if self.cache is None:
+            return False
+        for index_url in self.config.urls:
+            if index_url.startswith("file:"):
+                continue
+            state = self.cache.page_state(self.page_key(index_url, name))
+            if state is None or not self._fresh(*state):
+                return False
+        return True
+
+    def prefetch_projects(self, names: Iterable[str]) -> None:
+        """Fetch many project pages in parallel; answers come later from ``project`` or ``files_of``.
+
+        Pages already fresh in the cache are loaded first, in this thread: that work is pure CPU, and threads
+        would only contend for the interpreter lock.
+        """
+        todo = [canonicalize_name(n) for n in dict.fromkeys(names)]
+        todo = [n for n in todo if n not in self._pages_memo]
+        remote = []
+        for name in todo:
+            if self._fresh_in_cache(name):
+                self._pages(name)
+            else:
+                remote.append(name)
+        if not remote:
+            return
+        self.pool.run(self._pages, remote, "index pages", workers=min(self.pool.workers, PAGE_WORKERS))

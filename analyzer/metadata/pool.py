@@ -1,0 +1,120 @@
+"""The engine's worker threads, shared by all its batches, and its compute-once memo tables."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
+
+from analyzer.metadata.heap import limit_heap_growth, return_free_memory
+
+__all__ = ["Memo", "Progress", "WorkerPool"]
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+Progress = Callable[[str, int, int], None]
+"""Told (what is being fetched, items done, items in the batch) as a batch advances."""
+
+
+class Memo(Generic[K, V]):
+    """A table whose values are computed once per key, even when several threads ask at the same time."""
+
+    def __init__(self) -> None:
+        self.values: dict[K, V] = {}
+        self._locks: dict[K, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: K) -> bool:
+        return key in self.values
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        value = self.values.get(key)
+        if value is not None:
+            return value
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            value = self.values.get(key)
+            if value is None:
+                value = self.values[key] = compute()
+        return value
+
+
+class WorkerPool:
+    """Threads made on the first batch and kept for the engine's life (each thread opens a SQLite connection of
+    its own, so a pool per batch would open hundreds). A forked child makes its own: the parent's threads do not
+    exist there. A batch asked from one of these threads runs in it, serially: waiting on the pool from inside
+    the pool could deadlock it."""
+
+    def __init__(self, workers: int, progress: Progress | None = None) -> None:
+        self.workers = max(1, workers)
+        self.progress = progress
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.workers, thread_name_prefix="tfconflict-fetch", initializer=self._mark
+                )
+                self._pid = os.getpid()
+            return self._pool
+
+    def _mark(self) -> None:
+        self._local.active = True
+
+    def run(self, fn: Callable[[Any], Any], items: list[Any], what: str, *, workers: int | None = None) -> None:
+        """``fn`` over ``items``, at most ``workers`` at once; results go where ``fn`` puts them.
+
+        A batch is a warm-up: whatever failed in a thread is tried once more here, serially, and a second failure
+        is left for the caller's own call to meet as a value.
+        """
+        workers = self.workers if workers is None else workers
+        if not items:
+            return
+        if len(items) == 1 or workers == 1 or getattr(self._local, "active", False):
+            for item in items:
+                fn(item)
+            return
+        limit_heap_growth()
+        pool = self._executor()
+        gate = threading.BoundedSemaphore(workers) if workers < self.workers else None
+
+        def run(item: Any) -> Any:
+            if gate is None:
+                return fn(item)
+            with gate:
+                return fn(item)
+
+        futures = [pool.submit(run, item) for item in items]
+        failed: list[Any] = []
+        try:
+            for done, (item, future) in enumerate(zip(items, futures), 1):
+                if future.exception() is not None:
+                    failed.append(item)
+                if self.progress is not None:
+                    self.progress(what, done, len(items))
+        except BaseException:  # interrupted: what has not started never will
+            for future in futures:
+                future.cancel()
+            raise
+        for item in failed:
+            try:
+                fn(item)
+            except Exception as exc:  # noqa: BLE001
+                log.debug("%s: %s failed twice: %s: %s", what, item, type(exc).__name__, exc)
+        return_free_memory()
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pid == os.getpid():
+            pool.shutdown(wait=True, cancel_futures=True)
