@@ -243,6 +243,7 @@ def engine_for(
 ) -> MetadataEngine:
     """The one place a command builds a metadata engine: the indexes of :func:`index_config`, the settings'
     ``as-of`` and ``offline``; ``progress`` is drawn on standard error only."""
+    from analyzer.cli.progress import progress_bar
     from analyzer.metadata.engine import MetadataEngine
 
     return MetadataEngine(
@@ -250,5 +251,5 @@ def engine_for(
         cache=cache if cache is not None else MetadataCache(),
         offline=settings.offline,
         as_of=settings.as_of,
-        progress=progress,
+        progress=progress_bar() if progress else None,
     )
