@@ -54,7 +54,9 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_from_args(args: argparse.Namespace, *, progress: bool = True) -> MetadataEngine:
-    """The metadata engine the options describe: options > pip's variables > pip's files."""
+    """The metadata engine the options describe: options > pip's variables > pip's files; ``progress`` draws a
+    bar on standard error when it is a terminal."""
+    from analyzer.cli.progress import progress_bar
     from analyzer.metadata.cache import MetadataCache
     from analyzer.metadata.config import IndexConfig
     from analyzer.metadata.engine import MetadataEngine
@@ -68,5 +70,5 @@ def engine_from_args(args: argparse.Namespace, *, progress: bool = True) -> Meta
         cache=MetadataCache(),
         offline=bool(getattr(args, "offline", False)),
         as_of=parse_as_of(as_of_text) if as_of_text else None,
-        progress=progress,
+        progress=progress_bar() if progress else None,
     )
