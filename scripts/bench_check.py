@@ -81,7 +81,7 @@ def worker(selector: str, spec: str, index_url: str, conflict_set: bool) -> None
 
     snapshot = resolve_selector(selector)
     items = parse_specs([spec])
-    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache(), progress=False) as engine:
+    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache()) as engine:
         started = time.perf_counter()
         report = run_check(items, snapshot, engine, conflict_set=conflict_set)
         seconds = time.perf_counter() - started

@@ -68,7 +68,7 @@ def wheel_urls(selector: str, index_url: str) -> list[str]:
     snapshot = resolve_selector(selector)
     env = TargetEnvironment.from_snapshot(snapshot)
     urls = []
-    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache(), progress=False) as engine:
+    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache()) as engine:
         for pin in snapshot.pins:
             if pin.version is None:
                 continue

@@ -55,7 +55,7 @@ def one(args: argparse.Namespace) -> None:
     options = MatrixOptions(kind=args.runtime, until=until, sets=args.sets, workers=args.workers)
     matrix = run_matrix(
         parse_specs([args.spec]), catalog,
-        lambda: MetadataEngine(config, cache=MetadataCache(), progress=False), options,
+        lambda: MetadataEngine(config, cache=MetadataCache()), options,
     )
     verdicts = Counter(r.verdict.value if r.verdict else "error" for r in matrix.rows)
     searched = sum(1 for r in matrix.rows if r.set_status.value in ("minimal", "not-minimal"))

@@ -46,7 +46,6 @@ def run_once(
         cache=MetadataCache(cache_path),
         as_of=parse_as_of(args.as_of) if args.as_of else None,
         workers=args.workers,
-        progress=False,
     )
     start = time.perf_counter()
     cpu = time.process_time()

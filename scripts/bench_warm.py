@@ -51,7 +51,7 @@ def worker(selector: str, spec: str, json_path: str | None) -> None:
     snapshot = resolve_selector(selector)
     items = parse_specs([spec])
     index = os.environ.get("PIP_INDEX_URL", PYPI_SIMPLE_ENDPOINT)
-    with MetadataEngine(IndexConfig(index), cache=MetadataCache(), progress=False) as engine:
+    with MetadataEngine(IndexConfig(index), cache=MetadataCache()) as engine:
         cpu, wall = time.process_time(), time.perf_counter()
         report = run_check(items, snapshot, engine)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

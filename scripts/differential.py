@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         f"pip {version}; index named explicitly; as-of: {as_of.isoformat() if as_of else 'none (same moment)'}"
     )
 
-    engine = MetadataEngine(IndexConfig(args.index_url), cache=MetadataCache(), as_of=as_of, progress=False)
+    engine = MetadataEngine(IndexConfig(args.index_url), cache=MetadataCache(), as_of=as_of)
     started = time.perf_counter()
     info = dist_specs(snapshot, engine, env)
     print(f"image metadata: {time.perf_counter() - started:.1f} s")

@@ -172,8 +172,7 @@ class Tally:
 
 
 def check(index: FixtureIndex, snapshot: Snapshot, spec: str, cache: Path) -> Any:
-    with MetadataEngine(IndexConfig(index.index_url), cache=MetadataCache(cache / "metadata.sqlite3"),
-                        progress=False) as engine:
+    with MetadataEngine(IndexConfig(index.index_url), cache=MetadataCache(cache / "metadata.sqlite3")) as engine:
         return run_check(parse_specs([spec]), snapshot, engine, budget=None)
 
 

@@ -25,7 +25,7 @@ from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
 index_url, names = sys.argv[1], sys.argv[2].split(",")
-with MetadataEngine(IndexConfig(index_url), cache=MetadataCache(), progress=False) as engine:
+with MetadataEngine(IndexConfig(index_url), cache=MetadataCache()) as engine:
     engine.prefetch_projects(names)
     files = [engine.project(n).files[0] for n in names]
     engine.prefetch(files)
@@ -118,7 +118,7 @@ def _fill(index_server: FixtureIndex) -> list[str]:
     gone = index_server.wheel("gone", "1.0")
     index_server.faults[f"/files/{gone.filename}"] = status_fault(404)
     names.append("gone")
-    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache(), progress=False) as engine:
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
         for name in names:
             engine.metadata(engine.project(name).files[0])
     return names
@@ -146,7 +146,7 @@ def test_a_prefetch_from_the_cache_reads_and_stamps_as_one_by_one(
     monkeypatch.setattr(cache_module, "_IN_CHUNK", 4)
     seen = []
     for prefetch in (False, True):
-        with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache(), progress=False) as engine:
+        with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
             files = [engine.project(name).files[0] for name in names]
             before = len(index_server.log)
             if prefetch:
