@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-from analyzer.metadata.config import IndexConfig, pip_config_files, redact_text, redact_url
+from analyzer.metadata.config import IndexConfig, index_config, pip_config_files, redact_text, redact_url
 
 
 def test_devnull_means_no_files_and_the_default_index() -> None:
@@ -60,3 +61,41 @@ def test_redaction() -> None:
     assert (
         IndexConfig("https://alice:tok3n@h.example/simple").describe() == "https://alice:***@h.example/simple"
     )
+
+
+PIP = IndexConfig("https://pip.example/simple", ("https://pip-extra.example/simple",), origins=("pip.conf",))
+
+
+def test_index_precedence_pip_then_options_then_requirements_files() -> None:
+    assert index_config(pip=PIP) == PIP
+    # options: the index replaces pip's, and extras replace pip's extras (as pip's command line does)
+    options = index_config("https://opt.example/simple", ["https://opt-extra.example/simple"], pip=PIP)
+    assert options.urls == ("https://opt.example/simple", "https://opt-extra.example/simple")
+    assert options.origins == ("pip.conf", "command line")
+    assert index_config(None, ["https://opt-extra.example/simple"], pip=PIP).index_url == PIP.index_url
+    # a requirements file's --index-url replaces every index named before it, its extras with it
+    replaced = index_config(
+        "https://opt.example/simple",
+        file_index_url="https://file.example/simple",
+        file_extra_index_urls=["https://file-extra.example/simple"],
+        pip=PIP,
+    )
+    assert replaced.urls == ("https://file.example/simple", "https://file-extra.example/simple")
+    assert replaced.origins[-1] == "requirements file"
+    # its --extra-index-url alone adds to what came before, without repeating one
+    added = index_config(
+        file_extra_index_urls=["https://file-extra.example/simple", "https://pip-extra.example/simple"], pip=PIP
+    )
+    assert added.urls == (
+        "https://pip.example/simple",
+        "https://pip-extra.example/simple",
+        "https://file-extra.example/simple",
+    )
+    # --no-index in the files: their index lines are not applied
+    assert index_config(file_index_url="https://file.example/simple", no_index=True, pip=PIP) == PIP
+
+
+def test_index_precedence_reads_pips_configuration_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "https://env.example/simple")
+    assert index_config().index_url == "https://env.example/simple"
+    assert index_config("https://opt.example/simple").index_url == "https://opt.example/simple"

@@ -18,7 +18,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from analyzer.metadata.endpoint import PYPI_SIMPLE_ENDPOINT
 
-__all__ = ["PYPI_SIMPLE_ENDPOINT", "IndexConfig", "pip_config_files", "redact_text", "redact_url", "secret_tag"]
+__all__ = [
+    "PYPI_SIMPLE_ENDPOINT",
+    "IndexConfig",
+    "index_config",
+    "pip_config_files",
+    "redact_text",
+    "redact_url",
+    "secret_tag",
+]
 
 
 def redact_url(url: str) -> str:
@@ -145,3 +153,30 @@ class IndexConfig:
             extra_index_urls=tuple(extra_index_urls) if extra_index_urls else self.extra_index_urls,
             origins=self.origins + (("command line",) if index_url or extra_index_urls else ()),
         )
+
+
+def index_config(
+    index_url: str | None = None,
+    extra_index_urls: Sequence[str] = (),
+    *,
+    file_index_url: str | None = None,
+    file_extra_index_urls: Sequence[str] = (),
+    no_index: bool = False,
+    pip: IndexConfig | None = None,
+) -> IndexConfig:
+    """Indexes as pip would use them: pip's configuration (``pip``, read when not given), then the project's
+    settings and the command line (``index_url``, ``extra_index_urls``: extras replace pip's, as pip's command
+    line does), then the requirements files' own lines, which pip applies last: a file's ``--index-url``
+    replaces the indexes named before it, its ``--extra-index-url`` adds one. A set of files that says
+    ``--no-index`` contributes no index line.
+    """
+    config = (pip if pip is not None else IndexConfig.from_pip()).override(index_url, extra_index_urls or None)
+    if no_index:
+        return config
+    origins = (*config.origins, "requirements file")
+    if file_index_url:
+        return IndexConfig(file_index_url, tuple(file_extra_index_urls), origins=origins)
+    if file_extra_index_urls:
+        extras = tuple(dict.fromkeys((*config.extra_index_urls, *file_extra_index_urls)))
+        return IndexConfig(config.index_url, extras, origins=origins)
+    return config
