@@ -34,11 +34,8 @@ from analyzer.diagnosis.search import (
     movers_of,
     search_conflict_sets,
 )
-from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import MetadataSource
 from analyzer.resolver import resolve as resolve_with_session
 from analyzer.session import Session
-from analyzer.snapshot import Snapshot
 
 __all__ = [
     "SEARCH_MAX_ROUNDS",
@@ -173,7 +170,6 @@ def minimal_conflicting_set(
     With ``fits_only`` only the verdict is computed (``searched`` is False on a conflict): what suggestions need.
     """
     started = time.perf_counter()
-    snapshot, env, source = session.snapshot, session.env, session.source
     resolve = resolver if resolver is not None else resolve_with_session
     base = graph if graph is not None else image_graph(session)
     requested = {canonicalize_name(r.name) for r in request}
@@ -197,173 +193,149 @@ def minimal_conflicting_set(
         return result
 
     check = CachedOracle(raw, stats, None if budget is None else started + budget)
+    search = _Search(request, session, full, ignored, check, started)
     try:
-        return _search(request, snapshot, env, source, full, requested, ignored, check, stats, started,
-                       orders=orders, verify=verify, fits_only=fits_only)
+        return search.run(requested, orders=orders, verify=verify, fits_only=fits_only)
     except OutOfBudget:
-        return _out_of_budget(request, snapshot, env, source, full, ignored, check, stats, started, budget)
+        return search.out_of_budget(budget)
 
 
-def _search(
-    request: Sequence[Requirement],
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MetadataSource,
-    full: ImageGraph,
-    requested: set[NormalizedName],
-    ignored: tuple[tuple[NormalizedName, NormalizedName], ...],
-    check: CachedOracle,
-    stats: CheckStats,
-    started: float,
-    *,
-    orders: int,
-    verify: bool,
-    fits_only: bool,
-) -> ConflictSetResult:
-    # Pins outside the relevant part are left out of every check. A failure without them is a failure with
-    # them (fewer constraints), so only successes need checking: a success whose resolution touches a name
-    # some left-out pin requires widens the relevant part, and the search runs again (the cache keeps the
-    # answers already had).
-    reached = set(full.reachable_from_request())
-    warnings: list[str] = []
-    for _round in range(_MAX_ROUNDS):
-        relevant = frozenset(n for n in full.relevant_pins(reached) if n not in requested)
-        order = _order(full, relevant)
-        verdict, found, _ = search_conflict_sets(
-            order,
-            check,
-            orders=orders,
-            fits_only=fits_only,
-            installed={p.name: p.version for p in snapshot.pins},
+@dataclass(frozen=True)
+class _Search:
+    """One search: the request on the session's image (``full`` graph), the edges ignored, the cached oracle."""
+
+    request: Sequence[Requirement]
+    session: Session
+    full: ImageGraph
+    ignored: tuple[tuple[NormalizedName, NormalizedName], ...]
+    check: CachedOracle
+    started: float
+
+    def result(self, verdict: Verdict, sets: Sequence[ConflictSet], **fields: Any) -> ConflictSetResult:
+        stats = self.check.stats
+        return ConflictSetResult(
+            verdict=verdict,
+            sets=tuple(sets),
+            ignored=self.ignored,
+            pins=len(self.session.snapshot.pins),
+            resolver_calls=stats.calls,
+            cache_hits=stats.hits,
+            seconds=time.perf_counter() - self.started,
+            resolver_seconds=stats.seconds,
+            **fields,
         )
-        everyone = frozenset(order)
-        successes: list[Outcome] = []
-        if verdict is Verdict.FITS:
-            successes.append(check(everyone, frozenset()))
-        for item in found:
-            successes.append(
-                check(everyone - frozenset(item.freed) - frozenset(item.removed), frozenset(item.freed))
+
+    def run(
+        self, requested: Collection[NormalizedName], *, orders: int, verify: bool, fits_only: bool
+    ) -> ConflictSetResult:
+        full, check = self.full, self.check
+        installed = {p.name: p.version for p in self.session.snapshot.pins}
+        # Pins outside the relevant part are left out of every check. A failure without them is a failure with
+        # them (fewer constraints), so only successes need checking: a success whose resolution touches a name
+        # some left-out pin requires widens the relevant part, and the search runs again (the cache keeps the
+        # answers already had).
+        reached = set(full.reachable_from_request())
+        warnings: list[str] = []
+        for _round in range(_MAX_ROUNDS):
+            relevant = frozenset(n for n in full.relevant_pins(reached) if n not in requested)
+            order = _order(full, relevant)
+            verdict, found, _ = search_conflict_sets(
+                order, check, orders=orders, fits_only=fits_only, installed=installed
             )
-        touched = {n for res in successes for n in res.mapping}
-        escaped = {n for n in full.relevant_pins(touched) if n not in requested} - relevant
-        if not escaped:
-            break
-        reached |= touched
-    else:
-        warnings.append(f"the relevant part of the image kept growing after {_MAX_ROUNDS} rounds")
-    sets: list[ConflictSet] = []
-    everyone = frozenset(order)
-    for item in found:
-        gone = frozenset(item.removed)
-        freed = frozenset(item.freed)
-        fixed = check(everyone - freed - gone, freed)
-        verified = False
-        if verify:
-            repinned = {m: check(everyone - (freed - {m}) - gone, freed - {m}) for m in freed}
-            verified = fixed.ok and all(not r.ok for r in repinned.values())
-            if not verified:
-                warnings.append(f"the set {sorted(freed | gone)} did not verify as minimal when re-resolved")
-            # "keeping it fails" is proven by a conflict; a question that ran out of rounds only failed to fit
-            unproven = sorted(
-                m for m, r in repinned.items() if r.conflict is not None and r.conflict.too_deep
-            )
-            if verified and unproven:
-                warnings.append(
-                    f"keeping {', '.join(unproven)} was not shown to fit within {SEARCH_MAX_ROUNDS} resolver "
-                    "rounds, rather than shown to conflict: the set is minimal as far as that bound goes"
+            everyone = frozenset(order)
+            successes: list[Outcome] = []
+            if verdict is Verdict.FITS:
+                successes.append(check(everyone, frozenset()))
+            for item in found:
+                successes.append(
+                    check(everyone - frozenset(item.freed) - frozenset(item.removed), frozenset(item.freed))
                 )
-        members = _members((*item.removed, *item.freed), gone, fixed, snapshot, full, request, env, source)
-        sets.append(ConflictSet(members, verified))
-    if verdict is Verdict.CONFLICT and not sets and not fits_only:
-        warnings.append("no minimal conflicting set was found")
-    return ConflictSetResult(
-        verdict=verdict,
-        sets=tuple(sets),
-        ignored=ignored,
-        candidates=tuple(order),
-        pins=len(snapshot.pins),
-        resolver_calls=stats.calls,
-        cache_hits=stats.hits,
-        seconds=time.perf_counter() - started,
-        resolver_seconds=stats.seconds,
-        warnings=tuple(warnings),
-        searched=not (fits_only and verdict is Verdict.CONFLICT),
-    )
+            touched = {n for res in successes for n in res.mapping}
+            escaped = {n for n in full.relevant_pins(touched) if n not in requested} - relevant
+            if not escaped:
+                break
+            reached |= touched
+        else:
+            warnings.append(f"the relevant part of the image kept growing after {_MAX_ROUNDS} rounds")
+        sets: list[ConflictSet] = []
+        for item in found:
+            gone = frozenset(item.removed)
+            freed = frozenset(item.freed)
+            fixed = check(everyone - freed - gone, freed)
+            verified = False
+            if verify:
+                repinned = {m: check(everyone - (freed - {m}) - gone, freed - {m}) for m in freed}
+                verified = fixed.ok and all(not r.ok for r in repinned.values())
+                if not verified:
+                    warnings.append(
+                        f"the set {sorted(freed | gone)} did not verify as minimal when re-resolved"
+                    )
+                # "keeping it fails" is proven by a conflict; a question that ran out of rounds only failed to fit
+                unproven = sorted(
+                    m for m, r in repinned.items() if r.conflict is not None and r.conflict.too_deep
+                )
+                if verified and unproven:
+                    warnings.append(
+                        f"keeping {', '.join(unproven)} was not shown to fit within {SEARCH_MAX_ROUNDS} resolver "
+                        "rounds, rather than shown to conflict: the set is minimal as far as that bound goes"
+                    )
+            sets.append(ConflictSet(self.members((*item.removed, *item.freed), gone, fixed), verified))
+        if verdict is Verdict.CONFLICT and not sets and not fits_only:
+            warnings.append("no minimal conflicting set was found")
+        return self.result(
+            verdict,
+            sets,
+            candidates=tuple(order),
+            warnings=tuple(warnings),
+            searched=not (fits_only and verdict is Verdict.CONFLICT),
+        )
 
+    def members(
+        self, names: Sequence[NormalizedName], gone: Collection[NormalizedName], fixed: Outcome
+    ) -> tuple[Member, ...]:
+        """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why."""
+        env, source, snapshot = self.session.env, self.session.source, self.session.snapshot
+        into = resolution_edges(fixed, self.request, env)
 
-def _members(
-    names: Sequence[NormalizedName],
-    gone: Collection[NormalizedName],
-    fixed: Outcome,
-    snapshot: Snapshot,
-    full: ImageGraph,
-    request: Sequence[Requirement],
-    env: TargetEnvironment,
-    source: MetadataSource,
-) -> tuple[Member, ...]:
-    """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why."""
-    into = resolution_edges(fixed, request, env)
+        def versions_of(name: NormalizedName) -> Sequence[Version]:
+            return source.project(name).versions()
 
-    def versions_of(name: NormalizedName) -> Sequence[Version]:
-        return source.project(name).versions()
+        members = []
+        for name in names:
+            pin = snapshot.by_name.get(name)
+            installed = pin.version if pin else None
+            dist = None if name in gone else fixed.mapping.get(name)
+            moves_to = None if dist is None else str(dist.version)
+            reasons = explain_member(name, installed, self.full, fixed, self.request, env, versions_of, into)
+            members.append(Member(name, installed, moves_to, dist is None, reasons))
+        return tuple(members)
 
-    members = []
-    for name in names:
-        pin = snapshot.by_name.get(name)
-        installed = pin.version if pin else None
-        dist = None if name in gone else fixed.mapping.get(name)
-        moves_to = None if dist is None else str(dist.version)
-        reasons = explain_member(name, installed, full, fixed, request, env, versions_of, into)
-        members.append(Member(name, installed, moves_to, dist is None, reasons))
-    return tuple(members)
-
-
-def _out_of_budget(
-    request: Sequence[Requirement],
-    snapshot: Snapshot,
-    env: TargetEnvironment,
-    source: MetadataSource,
-    full: ImageGraph,
-    ignored: tuple[tuple[NormalizedName, NormalizedName], ...],
-    check: CachedOracle,
-    stats: CheckStats,
-    started: float,
-    budget: float | None,
-) -> ConflictSetResult:
-    """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
-    installed = {p.name: p.version for p in snapshot.pins}
-    # A question leaves out (removes) the candidates it neither keeps nor frees; the widest question asked
-    # tells the candidates of the last round, so a fitting answer costs its movers plus what it removed.
-    universe = max((keep | free for keep, free in check.cache), key=len, default=frozenset())
-    best: tuple[Names, Names, Outcome] | None = None
-    for (keep, free), result in check.cache.items():
-        if not result.ok or not (keep | free) <= universe:
-            continue
-        moved = frozenset(movers_of(result, sorted(free), installed))
-        gone = universe - keep - free
-        if best is None or len(moved) + len(gone) < len(best[0]) + len(best[1]):
-            best = (moved, gone, result)
-    message = (
-        f"the search for a minimal conflicting set stopped at its budget of {budget:g} s after "
-        f"{stats.calls} resolver calls"
-    )
-    sets: tuple[ConflictSet, ...] = ()
-    if best is not None:
-        moved, gone, fixed = best
-        members = _members((*sorted(gone), *sorted(moved)), gone, fixed, snapshot, full, request, env, source)
-        sets = (ConflictSet(members, verified=False),)
-        message += ": the set shown is enough (a resolution moving only these fits) but not shown to be minimal"
-    else:
-        message += " before any resolution fitted: no set to show (raise --budget)"
-    return ConflictSetResult(
-        verdict=Verdict.CONFLICT,
-        sets=sets,
-        ignored=ignored,
-        pins=len(snapshot.pins),
-        resolver_calls=stats.calls,
-        cache_hits=stats.hits,
-        seconds=time.perf_counter() - started,
-        resolver_seconds=stats.seconds,
-        warnings=(message,),
-        searched=False,
-    )
+    def out_of_budget(self, budget: float | None) -> ConflictSetResult:
+        """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
+        installed = {p.name: p.version for p in self.session.snapshot.pins}
+        cache = self.check.cache
+        # A question leaves out (removes) the candidates it neither keeps nor frees; the widest question asked
+        # tells the candidates of the last round, so a fitting answer costs its movers plus what it removed.
+        universe = max((keep | free for keep, free in cache), key=len, default=frozenset())
+        best: tuple[Names, Names, Outcome] | None = None
+        for (keep, free), result in cache.items():
+            if not result.ok or not (keep | free) <= universe:
+                continue
+            moved = frozenset(movers_of(result, sorted(free), installed))
+            gone = universe - keep - free
+            if best is None or len(moved) + len(gone) < len(best[0]) + len(best[1]):
+                best = (moved, gone, result)
+        message = (
+            f"the search for a minimal conflicting set stopped at its budget of {budget:g} s after "
+            f"{self.check.stats.calls} resolver calls"
+        )
+        sets: tuple[ConflictSet, ...] = ()
+        if best is not None:
+            moved, gone, fixed = best
+            sets = (ConflictSet(self.members((*sorted(gone), *sorted(moved)), gone, fixed), verified=False),)
+            message += (
+                ": the set shown is enough (a resolution moving only these fits) but not shown to be minimal"
+            )
+        else:
+            message += " before any resolution fitted: no set to show (raise --budget)"
+        return self.result(Verdict.CONFLICT, sets, warnings=(message,), searched=False)

@@ -133,9 +133,7 @@ def explain_member(
         allowed = list(req.specifier.filter(versions_of(dep), prereleases=True))
         others = [e for e in into.get(dep, []) if e.parent != name]
         clashing = [
-            e
-            for e in others
-            if not any(_parsed(e.requirement).specifier.contains(v, True) for v in allowed)
+            e for e in others if not any(_parsed(e.requirement).specifier.contains(v, True) for v in allowed)
         ]
         blamed.extend(clashing or others)
     reasons.extend(blamed)

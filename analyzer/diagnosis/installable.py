@@ -19,11 +19,12 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import DistFile, DistKind, MetadataSource, ProjectFiles
 from analyzer.metadata.select import best_file, installable
+from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
     from analyzer.session import Session
@@ -35,6 +36,7 @@ __all__ = [
     "VersionSupport",
     "installability",
     "project_installability",
+    "specifier_versions",
     "summarize_tags",
     "supported_versions",
 ]
@@ -253,17 +255,14 @@ def _evidence(interpreters: Sequence[str], platforms: Sequence[str], requires_py
 
 def _anchors(requirement: Requirement, matching: Sequence[Version]) -> tuple[Version, Version] | None:
     """The lowest and highest requested version, from the matches or else from the specifier's own versions."""
-    if matching:
-        return min(matching), max(matching)
-    versions: list[Version] = []
-    for spec in requirement.specifier:
-        try:
-            versions.append(Version(spec.version.removesuffix(".*")))
-        except InvalidVersion:
-            continue
-    if not versions:
-        return None
-    return min(versions), max(versions)
+    versions = matching or specifier_versions(requirement)
+    return (min(versions), max(versions)) if versions else None
+
+
+def specifier_versions(requirement: Requirement) -> list[Version]:
+    """The versions a requirement's specifiers name (``==2.12.*`` names 2.12), to measure nearness from."""
+    found = (parse_version(spec.version.removesuffix(".*")) for spec in requirement.specifier)
+    return [v for v in found if v is not None]
 
 
 def _nearest(
@@ -274,8 +273,10 @@ def _nearest(
     return (max(below) if below else None, min(above) if above else None)
 
 
-def _env_for_python(env: TargetEnvironment, python: str) -> TargetEnvironment:
-    version = Version(python)
+def _env_for_python(env: TargetEnvironment, python: str) -> TargetEnvironment | None:
+    version = parse_version(python)
+    if version is None:
+        return None
     release = version.release + (0,) * (3 - len(version.release))
     return replace(env, python=version, python_full=".".join(str(p) for p in release[:3]))
 
@@ -364,9 +365,8 @@ def project_installability(
     fitting: list[str] = []
     if releases and matching_files and status in (Status.NOT_INSTALLABLE, Status.SDIST_ONLY):
         for release_id, python in releases:
-            try:
-                other = _env_for_python(env, python)
-            except InvalidVersion:
+            other = _env_for_python(env, python)
+            if other is None:
                 continue
             other_support = version_support(matching_files, other)
             if any(s.wheel is not None for s in other_support.values()):

@@ -17,12 +17,13 @@ from enum import Enum
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from analyzer.diagnosis.pipcheck import InstalledDist, Violation, check, installed_dists
 from analyzer.environment import TargetEnvironment
 from analyzer.resolver import Conflict, Origin, Resolution, ResolverWarning, resolve
 from analyzer.session import Session
+from analyzer.versions import parse_version
 
 __all__ = [
     "KERNEL_PACKAGES",
@@ -227,11 +228,8 @@ def predict_from_resolution(
 
 
 def _direction(old: str | None, new: Version) -> ChangeKind:
-    if old is None:
-        return ChangeKind.REINSTALL
-    try:
-        previous = Version(old)
-    except InvalidVersion:
+    previous = parse_version(old)
+    if previous is None:
         return ChangeKind.REINSTALL
     if new > previous:
         return ChangeKind.UPGRADE

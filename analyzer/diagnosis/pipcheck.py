@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.resolver.installed import read_installed
 from analyzer.session import Session
+from analyzer.versions import parse_version
 
 __all__ = [
     "CheckResult",
@@ -137,9 +137,8 @@ def _holds(req: Requirement, env: TargetEnvironment) -> bool:
 
 
 def _satisfies(req: Requirement, version: str) -> bool:
-    try:
-        parsed = Version(version)
-    except InvalidVersion:
+    parsed = parse_version(version)
+    if parsed is None:
         return True  # not comparable: say nothing rather than guess
     return req.specifier.contains(parsed, prereleases=True)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from analyzer.diagnosis.conflict_set import (
     ConflictSet,
@@ -26,7 +26,7 @@ from analyzer.diagnosis.conflict_set import (
     pip_check_edges,
 )
 from analyzer.diagnosis.graph import ImageGraph, image_graph
-from analyzer.diagnosis.installable import supported_versions
+from analyzer.diagnosis.installable import specifier_versions, supported_versions
 from analyzer.session import Session
 
 __all__ = ["Suggestion", "Suggestions", "candidate_versions", "suggestions"]
@@ -72,15 +72,8 @@ class Suggestions:
 
 
 def _anchor(requirement: Requirement, installed: Version | None) -> Version | None:
-    versions = []
-    for spec in requirement.specifier:
-        try:
-            versions.append(Version(spec.version.removesuffix(".*")))
-        except InvalidVersion:
-            continue
-    if versions:
-        return max(versions)
-    return installed
+    versions = specifier_versions(requirement)
+    return max(versions) if versions else installed
 
 
 def candidate_versions(requirement: Requirement, session: Session, installed: Version | None) -> list[Version]:

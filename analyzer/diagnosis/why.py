@@ -15,10 +15,10 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from analyzer.diagnosis.graph import Edge, ImageGraph
 from analyzer.snapshot import Snapshot
+from analyzer.versions import parse_version
 
 __all__ = ["SCHEMA", "Requirer", "WhyAnswer", "satisfies", "split_requirements", "why"]
 
@@ -178,10 +178,12 @@ def satisfies(requirement: str, version: str | None) -> bool | None:
     """pip's reading: an installed version satisfies a specifier with pre-releases allowed; missing does not."""
     if version is None:
         return False
+    parsed = parse_version(version)
     try:
-        parsed = Version(version)
         reqs = split_requirements(requirement)
-    except (InvalidVersion, InvalidRequirement):
+    except InvalidRequirement:
+        return None
+    if parsed is None:
         return None
     return all(r.specifier.contains(parsed, prereleases=True) for r in reqs)
 
