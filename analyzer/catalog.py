@@ -261,11 +261,20 @@ class Catalog:
 
     # -- queries ---------------------------------------------------------------------------------------------
 
-    def releases_of(self, kind: str | None = None) -> tuple[Release, ...]:
-        if kind is None:
-            return self.releases
-        self.decl.kind(kind)
-        return tuple(r for r in self.releases if r.kind == kind)
+    def releases_of(
+        self, kind: str | None = None, since: date | None = None, until: date | None = None
+    ) -> tuple[Release, ...]:
+        """Releases of ``kind`` (every kind when None) dated within [since, until], calendar days as the commits
+        record them, oldest first."""
+        if kind is not None:
+            self.decl.kind(kind)  # an unknown kind is an InputError naming the known ones
+        return tuple(
+            r
+            for r in self.releases
+            if (kind is None or r.kind == kind)
+            and (since is None or r.date.date() >= since)
+            and (until is None or r.date.date() <= until)
+        )
 
     def latest(self, kind: str) -> Release:
         releases = self.releases_of(kind)

@@ -162,9 +162,7 @@ def exit_code(matrix: Matrix, fail_on: str) -> ExitCode:
 
 def _check_release(catalog: Catalog, kind: str, since: date | None, until: date | None, release: str) -> None:
     """``--release`` must name a release of the range: said before the matrix is computed, not after."""
-    from analyzer.matrix.run import select_releases
-
-    ids = [r.id for r in select_releases(catalog, kind, since, until)]
+    ids = [r.id for r in catalog.releases_of(kind, since, until)]
     if not any(i == release or i.startswith(release) for i in ids):
         shown = ", ".join(ids[:4]) + (", ..." if len(ids) > 4 else "")
         raise InputError(f"--release {release}: no {kind} release of the range has this id (its releases: {shown})")

@@ -11,7 +11,6 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +80,6 @@ def _format_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
 
-
-
 def _json(data: Any) -> str:
     return json.dumps(data, indent=2) + "\n"
 
@@ -103,7 +100,9 @@ def _run_sync(args: argparse.Namespace) -> int:
 
 def _run_list(args: argparse.Namespace) -> int:
     catalog = Catalog.open(load_source(args.source), args.colab_repo)
-    releases = select_releases(catalog, None if args.runtime == "all" else args.runtime, args.since, args.until)
+    if args.since is not None and args.until is not None and args.since > args.until:
+        raise InputError(f"--since {args.since} is after --until {args.until}")
+    releases = catalog.releases_of(None if args.runtime == "all" else args.runtime, args.since, args.until)
     if args.format == "json":
         sys.stdout.write(_json({"source": catalog.decl.name, "head": catalog.head,
                                 "releases": [r.to_json_dict() for r in releases]}))
@@ -145,19 +144,6 @@ def _run_capture(args: argparse.Namespace) -> int:
         raise InputError(f"cannot write: {exc.strerror}", file=str(args.output)) from exc
     print(f"tfconflict: wrote the current environment to {args.output}", file=sys.stderr)
     return int(ExitCode.OK)
-
-
-def select_releases(
-    catalog: Catalog, kind: str | None, since: date | None, until: date | None
-) -> tuple[Release, ...]:
-    """Releases of a kind (all kinds when None) within a range of days, oldest first."""
-    if since is not None and until is not None and since > until:
-        raise InputError(f"--since {since} is after --until {until}")
-    return tuple(
-        r
-        for r in catalog.releases_of(kind)
-        if (since is None or r.date.date() >= since) and (until is None or r.date.date() <= until)
-    )
 
 
 # -- renderers ---------------------------------------------------------------------------------------------------
