@@ -418,82 +418,6 @@ def test_the_requests_own_range_rules_out_candidates_too(monkeypatch: Any) -> No
     assert str(_resolve(s, "pydantic<2", "langchain").mapping["langchain"].version) == "0.1.0"
 
 
-def test_speculative_prefetch_waits_until_the_source_has_fetched_something() -> None:
-    """Speculation overlaps round trips: a source that has made none (a warm cache) is not sent guesses, whose
-    cost is a decode of each guessed project's page; once it counts a request, guesses go out as before."""
-    from dataclasses import dataclass
-
-    @dataclass
-    class Counter:
-        requests: int = 0
-
-    packages = [
-        {"name": "app", "version": "1.0", "requires": ["lib>=2"]},
-        {"name": "lib", "version": "1.0"},
-        {"name": "lib", "version": "2.0"},
-    ]
-    answers = []
-    for requests in (0, 1):
-        s = _scenario(packages, ["lib==1.0"])
-        s.source.traffic = Counter(requests)  # type: ignore[attr-defined]
-        s.source.page_traffic = Counter(0)  # type: ignore[attr-defined]
-        result = _resolve(s, "app==1.0")
-        answers.append({n: str(d.version) for n, d in result.mapping.items()})
-        guessed = {(f.project, str(f.version)) for f in s.source.prefetched}
-        assert (("lib", "2.0") in guessed) is bool(requests)
-    assert answers[0] == answers[1] == {"app": "1.0", "lib": "2.0"}
-
-
-def test_a_kept_pins_matches_are_the_general_paths(monkeypatch: Any) -> None:
-    """``Provider._kept`` (the shortcut for a kept pin's criterion) answers what the factory's general path and
-    the constraint and pruning filters answer, in every case: requirements that hold or not, the pin known
-    incompatible, a constraint, pruning, a direct reference among the requirements, no requirement at all."""
-    from packaging.specifiers import SpecifierSet
-    from resolvelib.structs import IteratorMapping
-
-    from analyzer.resolver.provider import Provider
-    from analyzer.resolver.requirements import ExplicitRequirement, SpecifierRequirement
-
-    s = _scenario([*NUMPYS], ["numpy==1.26.4"])
-    session = Session.open(s.snapshot, s.source, s.env)
-    factory, installed = session.factory, session.installed
-    pin = installed["numpy"]
-    other = factory.index_candidates(canonicalize_name("numpy"), SpecifierSet("==2.1.3"))[0]
-
-    def spec(text: str) -> SpecifierRequirement:
-        return SpecifierRequirement(Requirement(text))
-
-    cases = [
-        ([spec("numpy>=1.20")], []),
-        ([spec("numpy>=1.20"), spec("numpy<2")], []),
-        ([spec("numpy>=2")], []),
-        ([spec("numpy")], [pin]),
-        ([spec("numpy")], [other]),
-        ([spec("numpy"), ExplicitRequirement(other)], []),
-        ([], []),
-    ]
-    answers = []
-    for constraints in (None, {canonicalize_name("numpy"): SpecifierSet("<1.26")}):
-        for prune in (None, lambda c: True, lambda c: c is not pin):
-            for reqs, incompatible in cases:
-                provider = Provider(
-                    factory, installed=installed, user_requested={}, constrained={"numpy": pin},
-                    constraints=constraints, prune=prune,
-                )  # fmt: skip
-                got = []
-                for shortcut in (True, False):
-                    if not shortcut:
-                        monkeypatch.setattr(provider, "_kept", lambda *a: None)
-                    # as resolvelib passes them: a fresh iterator on every lookup
-                    found = provider.find_matches(
-                        "numpy", IteratorMapping({"numpy": reqs}, iter), IteratorMapping({"numpy": incompatible}, iter)
-                    )
-                    got.append(list(found() if callable(found) else found))
-                assert got[0] == got[1], (reqs, incompatible, constraints, prune)
-                answers.append(bool(got[0]))
-    assert any(answers) and not all(answers)
-
-
 def test_narrowing_reads_only_identifiers_an_explicit_requirement_was_handed_for(monkeypatch: Any) -> None:
     """``explicit_keys`` only spares reading information: with it treated as "every identifier" (the plain scan)
     the narrowed selections, round by round, and the answer are the same; kept pins promoted to roots are
@@ -538,14 +462,14 @@ def test_narrowing_reads_only_identifiers_an_explicit_requirement_was_handed_for
 
 
 def test_resolver_requirements_of_one_shared_line_read_as_a_fresh_parse() -> None:
-    """A Requires-Dist object is worked out once and shared by every candidate declaring it: each resolver
-    requirement made from it says what one made from a fresh parse of the same text says, extras or not."""
+    """A Requires-Dist object is shared by every candidate declaring it: each resolver requirement made from it
+    says what one made from a fresh parse of the same text says, extras or not."""
     from analyzer.resolver.requirements import SpecifierRequirement
 
     for text in ["numpy<1.24,>=1.22", "Requests[SOCKS,security]>=2.0; python_version >= '3.8'", "jax[cuda12]"]:
         shared = Requirement(text)
         for with_extras in (True, False):
-            for _ in range(2):  # the second one comes from the memo
+            for _ in range(2):
                 a = SpecifierRequirement(shared, with_extras=with_extras)
                 b = SpecifierRequirement(Requirement(text), with_extras=with_extras)
                 assert (a.name, a.extras, a.key, a.spec_key, a.text) == (b.name, b.extras, b.key, b.spec_key, b.text)

@@ -15,12 +15,13 @@ from typing import Any
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataSource, MetadataStatus
+from analyzer.metadata.select import best_file
 from analyzer.resolver.candidates import (
     Candidate,
     DirectCandidate,
@@ -76,16 +77,15 @@ class Factory:
         self._matches: dict[tuple[NormalizedName, str], tuple[IndexCandidate, ...]] = {}
         self._index: dict[tuple[str, str], IndexCandidate] = {}
         self._installed: dict[tuple[Any, ...], InstalledCandidate] = {}
-        self._extras: dict[tuple[int, frozenset[NormalizedName]], ExtrasCandidate] = {}
+        self._extras: dict[tuple[Candidate, frozenset[NormalizedName]], ExtrasCandidate] = {}
         self._direct: dict[tuple[NormalizedName, str], Candidate | ResolverWarning] = {}
-        self._evaluated: dict[tuple[int, frozenset[NormalizedName]], tuple[Requirement, ...]] = {}
-        self._eval_warnings: dict[int, tuple[ResolverWarning, ...]] = {}
+        self._evaluated: dict[tuple[Candidate, frozenset[NormalizedName]], tuple[Requirement, ...]] = {}
+        self._eval_warnings: dict[Candidate, tuple[ResolverWarning, ...]] = {}
         self._metadata: dict[tuple[str, str], CoreMetadata] = {}
         self._prefetched: set[tuple[str, str]] = set()
-        self._speculated: set[int] = set()
         self._best_file: dict[tuple[NormalizedName, Version], DistFile | None] = {}
         self._by_specs: dict[tuple[NormalizedName, frozenset[str]], tuple[IndexCandidate, ...]] = {}
-        self._named: dict[int, tuple[tuple[NormalizedName, Requirement], ...]] = {}
+        self._named: dict[Candidate, tuple[tuple[NormalizedName, Requirement], ...]] = {}
         self._contains: dict[tuple[int, Version], bool] = {}
         self.allowed_memo: dict[
             tuple[NormalizedName, frozenset[int], frozenset[str]], tuple[Version, ...]
@@ -93,12 +93,11 @@ class Factory:
         """Versions of a project that a set of requirements (by identity) leaves: the searches' propagation."""
         self.looked: set[tuple[NormalizedName, frozenset[int]]] = set()
         self.domain_memo: dict[
-            tuple[NormalizedName, frozenset[int], int], tuple[InstalledCandidate | None, tuple[Candidate, ...]]
+            tuple[NormalizedName, frozenset[int], InstalledCandidate | None], tuple[Candidate, ...]
         ] = {}
-        """Propagation's domains by (name, its requirements by identity, the installed candidate by identity)."""
-        self.kept_causes: dict[int, tuple[InstalledCandidate, tuple[Any, ...], tuple[str, ...]]] = {}
-        """A kept pin's cause and chain in propagation's conflicts (``resolver._kept_cause``), by pin identity."""
-        """Projects (with the requirements on them) whose domains propagation has fetched ahead."""
+        """Propagation's domains by (name, its requirements by identity, the installed candidate)."""
+        self.kept_causes: dict[InstalledCandidate, tuple[tuple[Any, ...], tuple[str, ...]]] = {}
+        """A kept pin's cause and chain in propagation's conflicts (``propagation._kept_cause``)."""
         self.python = PythonCandidate(self, Version(env.python_full))
         self.lock = threading.Lock()
         self.lookup_warnings: dict[NormalizedName, ResolverWarning] = {}
@@ -127,24 +126,11 @@ class Factory:
         found = self._versions.get(name)
         if found is not None:
             return found
-        best: dict[Version, tuple[tuple[bool, int, int], DistFile]] = {}
-        python_allowed = self.env.python_allowed
+        by_version: dict[Version, list[DistFile]] = {}
         for f in self.files(name):
-            # the wheel's tags first: memoized and cheap, they drop most files (other platforms) before the
-            # Requires-Python test, which is not
-            if f.kind is DistKind.WHEEL:
-                rank = self.env.wheel_rank(f.filename)
-                if rank is None:
-                    continue
-                key = (f.is_yanked, 0, rank)
-            else:
-                key = (f.is_yanked, 1, 0)
-            if not python_allowed(f.requires_python):
-                continue
-            current = best.get(f.version)
-            if current is None or key < current[0]:
-                best[f.version] = (key, f)
-        found = tuple(VersionEntry(v, best[v][1]) for v in sorted(best, reverse=True))
+            by_version.setdefault(f.version, []).append(f)
+        best = {v: best_file(files, self.env) for v, files in by_version.items()}
+        found = tuple(VersionEntry(v, b) for v in sorted(best, reverse=True) if (b := best[v]) is not None)
         self._versions[name] = found
         return found
 
@@ -196,9 +182,9 @@ class Factory:
     def extras_candidate(self, base: Candidate, extras: frozenset[NormalizedName]) -> Candidate:
         if not extras:
             return base
-        memo_key = (id(base), extras)
+        memo_key = (base, extras)
         cand = self._extras.get(memo_key)
-        if cand is None or cand.base is not base:
+        if cand is None:
             cand = ExtrasCandidate(self, base, extras)
             self._extras[memo_key] = cand
         return cand
@@ -277,22 +263,16 @@ class Factory:
         return found
 
     def _find_best_file(self, name: NormalizedName, version: Version) -> DistFile | None:
-        # One version of a project not otherwise explored (an installed pin): the engine can answer from that
-        # version's files alone, without decoding the whole project page.
-        files_of = getattr(self.source, "files_of", None)
-        pool = self.files(name) if files_of is None or name in self._all_files else files_of(name, version)
-        best: tuple[tuple[int, int], DistFile] | None = None
-        for f in pool:
-            if f.version != version:
-                continue
-            if f.kind is DistKind.WHEEL:
-                rank = self.env.wheel_rank(f.filename)
-                key = (0, rank) if rank is not None else (1, 0)
-            else:
-                key = (2, 0)
-            if best is None or key < best[0]:
-                best = (key, f)
-        return best[1] if best else None
+        # an installed pin's version alone: the source answers from that version's files, without the whole page
+        pool = self.files(name) if name in self._all_files else self.source.files_of(name, version)
+        files = [f for f in pool if f.version == version]
+        chosen = best_file(files, self.env)
+        if chosen is None or chosen.kind is not DistKind.WHEEL:
+            # an installed version's requirements are read from a wheel when it has one, even a wheel for another
+            # platform: an sdist's are not trusted (see ``MetadataStatus.REQUIREMENTS_UNKNOWN``)
+            wheels = [f for f in files if f.kind is DistKind.WHEEL]
+            chosen = wheels[0] if wheels else chosen or (files[0] if files else None)
+        return chosen
 
     def info_from_file(
         self, name: NormalizedName, version: Version, file: DistFile, *, installed: bool
@@ -454,7 +434,7 @@ class Factory:
 
         A marker that cannot be evaluated is skipped and named in a warning, never raised.
         """
-        memo_key = (id(base), extras)
+        memo_key = (base, extras)
         found = self._evaluated.get(memo_key)
         if found is not None:
             return found
@@ -481,7 +461,7 @@ class Factory:
         found = tuple(out)
         self._evaluated[memo_key] = found
         if not extras:
-            self._eval_warnings[id(base)] = tuple(bad)
+            self._eval_warnings[base] = tuple(bad)
         return found
 
     def _marker_holds(self, marker: Marker, extras: frozenset[NormalizedName]) -> bool:
@@ -491,7 +471,7 @@ class Factory:
 
     def evaluation_warnings(self, base: Candidate) -> tuple[ResolverWarning, ...]:
         self.evaluated(base, frozenset())
-        return self._eval_warnings.get(id(base), ())
+        return self._eval_warnings.get(base, ())
 
     def provided_extras(self, base: Candidate) -> frozenset[NormalizedName]:
         """Provides-Extra, plus extras that some requirement's marker reacts to (old metadata omits the field)."""
@@ -544,12 +524,12 @@ class Factory:
 
     def named_requirements(self, cand: Candidate) -> tuple[tuple[NormalizedName, Requirement], ...]:
         """A base candidate's evaluated requirements with their canonical names (for the kept-pin check)."""
-        found = self._named.get(id(cand))
+        found = self._named.get(cand)
         if found is None:
             found = tuple(
                 (canonicalize_name(r.name), r) for r in self.evaluated(cand, frozenset()) if not r.url
             )
-            self._named[id(cand)] = found
+            self._named[cand] = found
         return found
 
     def contains(self, req: Requirement, version: Version) -> bool:
@@ -564,57 +544,11 @@ class Factory:
     def prefetch_projects(self, names: Iterable[NormalizedName]) -> None:
         """Warm the project pages of many names at once when the source can (the engine can, in parallel)."""
         todo = [n for n in names if n not in self._all_files]
-        warm = getattr(self.source, "prefetch_projects", None)
-        if todo and callable(warm):
+        if todo:
             try:
-                warm(todo)
+                self.source.prefetch_projects(todo)
             except Exception:  # noqa: BLE001 - a warm-up only, as in prefetch()
                 return
-
-    def speculate(
-        self,
-        parent: Candidate,
-        deps: Iterable[ResolverRequirement],
-        installed: Mapping[NormalizedName, InstalledCandidate],
-    ) -> None:
-        """Fetch, in parallel, the metadata the resolver will most likely ask for next (once per parent).
-
-        resolvelib asks for one candidate's dependencies at a time, so a cold resolution waits on one request
-        after another. The likely next candidates are known: for each dependency, the installed version when it
-        satisfies, else the newest index version that does. Fetching their metadata (and their project pages)
-        together turns a chain of round trips into one per level of the graph; a wrong guess costs one fetch.
-        """
-        if id(parent) in self._speculated or self.all_cached():
-            return
-        self._speculated.add(id(parent))
-        specs = [d for d in deps if isinstance(d, SpecifierRequirement)]
-        self.prefetch_projects({d.name for d in specs})
-        files: list[DistFile] = []
-        for d in specs:
-            inst = installed.get(d.name)
-            if inst is not None and d.is_satisfied_by(inst):
-                if inst._info is None and inst.url is None:
-                    found = self.best_file_of_version(inst.name, inst.version)
-                    if found is not None:
-                        files.append(found)
-                continue
-            for cand in self._index_for(d.name, [d]):
-                if cand._info is None and cand.file is not None:
-                    files.append(cand.file)
-                break
-        if files:
-            self.prefetch(files)
-
-    def all_cached(self) -> bool:
-        """True while the source has answered everything from its cache (it counts no request yet).
-
-        Speculation (and propagation's first look, ``resolver._first_look``) overlaps round trips; with nothing fetched there is nothing to overlap, and guessing costs
-        a decode of every guessed project's page (grpcio-tools: 11,000 files) that the resolver may never read:
-        warm tensorflow==2.12.0 on colab:2025-07-14 decoded 80 pages instead of 69. Once a request was made (a
-        cold or stale cache) speculation runs as before. A source without counters is always speculated on.
-        """
-        counters = (getattr(self.source, "traffic", None), getattr(self.source, "page_traffic", None))
-        return all(getattr(c, "requests", None) == 0 for c in counters)
 
     # -- find_matches ------------------------------------------------------------------------------------------
 
@@ -717,19 +651,3 @@ def _file_key(file: DistFile) -> tuple[str, str]:
 
 def _note(meta: CoreMetadata) -> str:
     return f" ({meta.note})" if meta.note else ""
-
-
-def parse_version(text: str | None) -> Version | None:
-    if text is None:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
-def parse_specifier(text: str) -> SpecifierSet | None:
-    try:
-        return SpecifierSet(text)
-    except InvalidSpecifier:
-        return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
-from packaging.version import InvalidVersion, Version
 
 from analyzer.resolver.candidates import InstalledCandidate, ResolverWarning, WarningKind
 from analyzer.snapshot import Snapshot
+from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
     from analyzer.resolver.factory import Factory
@@ -25,7 +25,7 @@ def installed_candidates(
     warnings: list[ResolverWarning] = []
     declared = {d.name: d for d in snapshot.declared}
     for pin in snapshot.pins:
-        version = _pin_version(pin.version)
+        version = parse_version(pin.version)
         if version is None:
             warnings.append(
                 ResolverWarning(
@@ -60,11 +60,3 @@ def read_installed(session: Session) -> dict[NormalizedName, InstalledCandidate]
     )
     return candidates
 
-
-def _pin_version(text: str | None) -> Version | None:
-    if text is None:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None

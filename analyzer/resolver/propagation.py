@@ -180,13 +180,16 @@ def _kept_cause(
 ) -> tuple[tuple[ConflictCause, ...], tuple[str, ...]]:
     """Why a kept pin is in a question, and its chain: the same for every question that keeps it (the search asks
     dozens, each keeping hundreds of pins), so built once per pin and factory."""
-    found = factory.kept_causes.get(id(pin))
-    if found is None or found[0] is not pin:
+    found = factory.kept_causes.get(pin)
+    if found is None:
         cause = ConflictCause(
-            name=name, requirement=f"{name}=={pin.version}", pip_requirement=pin.format_for_error(), role=Role.KEEP
+            name=name,
+            requirement=f"{name}=={pin.version}",
+            pip_requirement=pin.format_for_error(),
+            role=Role.KEEP,
         )
-        found = factory.kept_causes[id(pin)] = (pin, (cause,), (cause.text,))
-    return found[1], found[2]
+        found = factory.kept_causes[pin] = ((cause,), (cause.text,))
+    return found[0], found[1]
 
 
 class Ranges:
@@ -225,7 +228,7 @@ class Ranges:
                     self.on.setdefault(dep, []).append((req, cand))
         self._allowed: dict[NormalizedName, tuple[Version, ...]] = {}
         self._installed_allowed: dict[NormalizedName, bool] = {}
-        self._dead: dict[int, bool] = {}
+        self._dead: dict[Candidate, bool] = {}
 
     def allowed(self, name: NormalizedName) -> tuple[Version, ...]:
         """Every version of ``name`` (the installed one included) that the fixed candidates' requirements allow."""
@@ -291,7 +294,7 @@ class Ranges:
         if pinned is not None:
             # propagation left this project one version: the others are in no solution
             return cand.version != pinned.version
-        key = id(cand.base)
+        key = cand.base
         found = self._dead.get(key)
         if found is None:
             found = self.clash(cand) is not None
@@ -386,10 +389,10 @@ def _domain(
     Remembered by the factory per (name, requirement objects, installed candidate): the questions of a search
     scan the same domains under the same requirements again and again."""
     inst = installed.get(name)
-    key = (name, frozenset(id(r) for r, _ in reqs), id(inst))
+    key = (name, frozenset(id(r) for r, _ in reqs), inst)
     hit = factory.domain_memo.get(key)
-    if hit is not None and hit[0] is inst:
-        return hit[1]
+    if hit is not None:
+        return hit
     specs = [SpecifierRequirement(r) for r, _ in reqs]
     out: list[Candidate] = []
     if inst is not None and all(factory.contains(r, inst.version) for r, _ in reqs):
@@ -397,7 +400,7 @@ def _domain(
     seen = {inst.version} if inst is not None else set()
     out.extend(c for c in factory._index_for(name, specs) if c.version not in seen)
     found = tuple(out)
-    factory.domain_memo[key] = (inst, found)
+    factory.domain_memo[key] = found
     return found
 
 

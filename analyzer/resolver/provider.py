@@ -22,7 +22,6 @@ from analyzer.resolver.requirements import (
     REQUIRES_PYTHON_KEY,
     ExplicitRequirement,
     ResolverRequirement,
-    SpecifierRequirement,
 )
 
 __all__ = ["Provider"]
@@ -141,11 +140,6 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         requirements: Mapping[str, Iterator[ResolverRequirement]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
     ) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
-        pinned = self.constrained.get(NormalizedName(identifier))  # a kept pin asked for without extras
-        if pinned is not None:
-            only = self._kept(identifier, pinned, requirements, incompatibilities)
-            if only is not None:
-                return only
         name = identifier.partition("[")[0]
         # Without --upgrade pip's strategy is "to-satisfy-only": the installed version first for every name.
         # prefer_installed=False models --upgrade (only-if-needed): the requested names go newest first.
@@ -178,38 +172,12 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
 
         return alive
 
-    def _kept(
-        self,
-        identifier: str,
-        pinned: InstalledCandidate,
-        requirements: Mapping[str, Iterator[ResolverRequirement]],
-        incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate] | None:
-        """``find_matches`` of a kept pin, most criteria of a search's question: what the factory answers (the
-        pin when every requirement on it holds and it is not known incompatible), then the constraint and the
-        pruning, without the general path's bookkeeping. None when a requirement is not a plain specifier (a
-        direct reference) or there is none (a criterion whose information was removed): the general path decides."""
-        reqs = list(requirements.get(identifier, ()))
-        if not reqs or any(type(r) is not SpecifierRequirement for r in reqs):
-            return None
-        if not all(r.is_satisfied_by(pinned) for r in reqs):
-            return []
-        if any(c is pinned for c in incompatibilities.get(identifier, ())):
-            return []
-        limit = self.constraints.get(NormalizedName(identifier)) if self.constraints else None
-        if limit is not None and not limit.contains(pinned.version, prereleases=True):
-            return []
-        if self.prune is not None and self.prune(pinned):
-            return []
-        return [pinned]
-
     def is_satisfied_by(self, requirement: ResolverRequirement, candidate: Candidate) -> bool:
         return requirement.is_satisfied_by(candidate)
 
     def get_dependencies(self, candidate: Candidate) -> list[ResolverRequirement]:
         self.touched[id(candidate)] = candidate
         deps = candidate.dependencies()
-        self.factory.speculate(candidate, deps, self.installed)
         if self.ignore_edges:
             deps = tuple(d for d in deps if (candidate.name, d.name) not in self.ignore_edges)
         seen = self.seen

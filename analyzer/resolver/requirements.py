@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 if TYPE_CHECKING:
     from analyzer.resolver.candidates import Candidate
@@ -52,34 +53,6 @@ def make_key(name: NormalizedName, extras: frozenset[NormalizedName] = frozenset
     return f"{name}[{','.join(sorted(extras))}]"
 
 
-_Parts = tuple[Requirement, NormalizedName, frozenset[NormalizedName], str, str, str]
-_PARTS: dict[tuple[int, bool], _Parts] = {}
-_MAX_PARTS = 65_536
-
-
-def _parts(req: Requirement, with_extras: bool) -> _Parts:
-    """(req, name, extras, key, specifier text, text) of a Requires-Dist line, worked out once per requirement
-    object: the metadata memo shares one object per text, and each candidate that declares it builds its own
-    resolver requirement (5,000 of them for 900 lines in a warm check), each printing it twice."""
-    key = (id(req), with_extras)
-    hit = _PARTS.get(key)
-    if hit is not None and hit[0] is req:
-        return hit
-    name = canonicalize_name(req.name)
-    extras = frozenset(canonicalize_name(e) for e in req.extras) if with_extras else frozenset()
-    if with_extras or not req.extras:
-        text = str(req)
-    else:
-        stripped = Requirement(str(req))
-        stripped.extras = set()
-        text = str(stripped)
-    found = (req, name, extras, make_key(name, extras), str(req.specifier), text)
-    if len(_PARTS) >= _MAX_PARTS:
-        _PARTS.clear()
-    _PARTS[key] = found
-    return found
-
-
 class SpecifierRequirement:
     """A named requirement with a version specifier (``numpy<1.24,>=1.22``), from the request or metadata."""
 
@@ -105,26 +78,26 @@ class SpecifierRequirement:
         with_extras: bool = True,
     ) -> None:
         self.req = req
-        parsed = _parts(req, with_extras)
-        self.name: NormalizedName = parsed[1]
-        self.extras: frozenset[NormalizedName] = parsed[2]
-        self.key = parsed[3]
+        self.name: NormalizedName = canonicalize_name(req.name)
+        self.extras: frozenset[NormalizedName] = (
+            frozenset(canonicalize_name(e) for e in req.extras) if with_extras else frozenset()
+        )
+        self.key = make_key(self.name, self.extras)
         self.specifier: SpecifierSet = req.specifier
-        self.spec_key = parsed[4]
-        """The specifier's text, computed once: the factory's memo key for candidate lists."""
+        self.spec_key = str(req.specifier)
+        """The specifier's text: the factory's memo key for candidate lists."""
         self.parent = parent
         self.role = role
-        self._satisfied: dict[int, bool] = {}
-        self.text = parsed[5]
+        self._satisfied: dict[Version, bool] = {}
+        self.text = str(req) if with_extras or not req.extras else _without_extras(req)
 
     def is_satisfied_by(self, candidate: Candidate) -> bool:
-        # pip: an installed or pinned pre-release satisfies a specifier that would not *select* it.
-        # Memoized per candidate: resolvelib re-checks every pin against every requirement each round, and both
-        # requirement and candidate objects live as long as the factory.
-        found = self._satisfied.get(id(candidate))
+        # pip: an installed or pinned pre-release satisfies a specifier that would not *select* it. Remembered
+        # by version: resolvelib asks again for every pin on every round.
+        found = self._satisfied.get(candidate.version)
         if found is None:
             found = self.specifier.contains(candidate.version, prereleases=True)
-            self._satisfied[id(candidate)] = found
+            self._satisfied[candidate.version] = found
         return found
 
     def format_for_error(self) -> str:
@@ -186,6 +159,13 @@ class RequiresPythonRequirement:
 
     def __repr__(self) -> str:
         return f"RequiresPythonRequirement({self.specifier!s})"
+
+
+def _without_extras(req: Requirement) -> str:
+    """``Requests>=2`` for ``Requests[socks]>=2``: the base project's requirement, as pip words it."""
+    stripped = Requirement(str(req))
+    stripped.extras = set()
+    return str(stripped)
 
 
 ResolverRequirement = SpecifierRequirement | ExplicitRequirement | RequiresPythonRequirement
