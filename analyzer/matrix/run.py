@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from multiprocessing.pool import Pool
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
@@ -51,7 +51,15 @@ CHUNKS_PER_WORKER = 3
 """The rows are cut into this many runs of consecutive releases per worker: a worker's memo serves the
 neighbours of a release (their pins mostly repeat), and a few runs each still balance the load."""
 
-EngineFactory = Callable[[], MetadataSource]
+
+
+class ClosableSource(MetadataSource, Protocol):
+    """A metadata source a worker makes for itself, and closes when the matrix is done (the engine is one)."""
+
+    def close(self) -> None: ...
+
+
+EngineFactory = Callable[[], ClosableSource]
 
 
 @dataclass(frozen=True)
@@ -237,8 +245,8 @@ class _Done:
     reused_from: int | None = None
 
 
-def _source() -> MetadataSource:
-    source: MetadataSource | None = _JOB.get("source")
+def _source() -> ClosableSource:
+    source: ClosableSource | None = _JOB.get("source")
     if source is None:
         source = _JOB["source"] = _JOB["factory"]()
     return source
@@ -427,9 +435,9 @@ def run_matrix(
                 _sets(groups, done, wanted, options.sets == "all", pool, workers, warnings)
             timings["conflicting sets"] = time.perf_counter() - step
     finally:
-        close = getattr(_JOB.get("source"), "close", None)
-        if close is not None:
-            close()
+        source: ClosableSource | None = _JOB.get("source")
+        if source is not None:
+            source.close()
         _JOB.clear()
     timings["cpu"] = _cpu() - cpu
 
