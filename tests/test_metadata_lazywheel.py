@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
-from analyzer.metadata.lazywheel import TAIL_BYTES, _read_plain_zip, _SparseFile, read_metadata_from_zip
+from analyzer.metadata.lazywheel import TAIL_BYTES, WheelMetadataError, _SparseFile, read_metadata_from_zip
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
 from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
 from tests.wheelfactory import Built, make_wheel, metadata_text, wheel_filename
@@ -83,25 +83,27 @@ def _sparse(data: bytes) -> _SparseFile:
 @pytest.mark.parametrize(
     "layout", [{}, {"record": 100_000}, {"members": 3000}, {"metadata_first": True}], ids=str
 )
-def test_the_quick_directory_walk_reads_what_zipfile_reads(layout: dict[str, int]) -> None:
+def test_a_sparse_zip_reads_what_the_whole_file_holds(layout: dict[str, int]) -> None:
     built = _wheel("walk-er", **layout)
-    quick = _read_plain_zip(_sparse(built.data), canonicalize_name("walk-er"))
-    assert quick == built.metadata
-    assert read_metadata_from_zip(_sparse(built.data), canonicalize_name("walk-er"), "x") == quick
+    assert read_metadata_from_zip(_sparse(built.data), canonicalize_name("walk-er"), "x") == built.metadata
 
 
 @pytest.mark.parametrize(
-    "spoil",
+    ("spoil", "readable"),
     [
-        lambda d: make_wheel("walk-er", "1.0", zip64=True).data,  # ZIP64 end records
-        lambda d: b"#!prefix\n" + d,  # bytes before the zip (offsets all shifted)
-        lambda d: d[: d.rfind(b"PK\x01\x02")] + b"XXXX" + d[d.rfind(b"PK\x01\x02") + 4 :],  # a bad entry
-        lambda d: d.replace(b"walk_er-1.0.dist-info/METADATA", b"walk_er-1.0.dist-info/METADATX"),  # none
-        lambda d: d[:-2] + b"\x01\x00" + b"!",  # a comment: the end record is not where it should be
+        (lambda d: make_wheel("walk-er", "1.0", zip64=True).data, True),  # ZIP64 end records
+        (lambda d: b"#!prefix\n" + d, True),  # bytes before the zip (offsets all shifted)
+        (lambda d: d[: d.rfind(b"PK\x01\x02")] + b"XXXX" + d[d.rfind(b"PK\x01\x02") + 4 :], False),  # bad entry
+        (lambda d: d.replace(b"walk_er-1.0.dist-info/METADATA", b"walk_er-1.0.dist-info/METADATX"), False),
+        (lambda d: d[:-2] + b"\x01\x00" + b"!", True),  # a comment: the end record is not where it ends
     ],
     ids=["zip64", "prefixed", "corrupt-entry", "no-metadata", "comment"],
 )
-def test_anything_unusual_is_left_to_zipfile(spoil: Callable[[bytes], bytes]) -> None:
-    """The quick walk answers None, never a guess: zipfile then reads the zip or says what is wrong with it."""
+def test_unusual_zips_are_read_or_said_unreadable(spoil: Callable[[bytes], bytes], readable: bool) -> None:
     data = spoil(_wheel("walk-er").data)
-    assert _read_plain_zip(_sparse(data), canonicalize_name("walk-er")) is None
+    name = canonicalize_name("walk-er")
+    if readable:
+        assert read_metadata_from_zip(_sparse(data), name, "x").startswith(b"Metadata-Version")
+    else:
+        with pytest.raises(WheelMetadataError, match="no \\*.dist-info/METADATA|not a readable zip"):
+            read_metadata_from_zip(_sparse(data), name, "x")

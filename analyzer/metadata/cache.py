@@ -1,8 +1,8 @@
 """The persistent cache: one SQLite file (WAL) in the user cache folder, shared safely by several processes.
 
 Two kinds of rows: core metadata (immutable, keyed by the file's sha256 or its redacted URL, kept forever) and
-index pages (already parsed into compact per-version lines, stored as plain text because decompressing 100 MB
-of pages was most of a warm run; with their ETag / Last-Modified and the time they were fetched, so a warm run
+index pages (already parsed into compact per-version lines, stored as plain text so that a warm run reads them
+without decompressing; with their ETag / Last-Modified and the time they were fetched, so a warm run
 neither parses HTML/JSON again nor asks the network inside the freshness window; a page without a single file is
 stored as a small compressed blob, so its shorter freshness is known without reading any body).
 A cache that cannot be opened is set aside and rebuilt; one that cannot be written is bypassed; both are logged

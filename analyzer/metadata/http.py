@@ -200,9 +200,9 @@ class _GuardedAdapter(HTTPAdapter):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """requests' pool key, with one shared TLS context per CA bundle instead of a bundle path.
 
-        Given a path, urllib3 makes a context for every new connection and loads the bundle into it: 13-16 ms of
-        CPU each, for the ~50 connections of a cold run (two hosts, 24 threads). A client certificate, an unset
-        verification or a bundle that does not load keeps requests' own way (and its error messages).
+        Given a path, urllib3 makes a context for every new connection and loads the whole bundle into it again.
+        A client certificate, an unset verification or a bundle that does not load keeps requests' own way (and
+        its error messages).
         """
         host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
         if host.get("scheme") != "https" or not verify or cert is not None or "ssl_context" in pool:

@@ -96,7 +96,7 @@ _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _dumps(obj: Any, fast: bool = True) -> str:
-    """Compact JSON: orjson when installed and ``fast`` (6x faster over the 89 MB of rows a cold Colab run stores).
+    """Compact JSON: orjson when installed and ``fast`` (a cold run writes every page's rows).
 
     Same values as the standard library's text (non-ASCII written as UTF-8, not escaped); what orjson refuses
     (integers past 64 bits, lone surrogates) falls back. Not ``fast`` when the rows may hold NaN or infinities,
@@ -145,7 +145,7 @@ def page_url(index_url: str, name: str) -> str:
 
 def _strip_userinfo(url: str) -> str:
     if "@" not in url:
-        return url  # every URL of a public page: no split needed (350 000 of them in a cold Colab run)
+        return url  # every URL of a public page: no split needed
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
@@ -185,8 +185,7 @@ _Entry = tuple[
     str, str, _Optional, _Optional, _Optional, dict[str, str], int | None, _Optional, dict[str, str]
 ]
 """One file as any page format gives it, before validation: (filename, URL, Requires-Python, yanked reason,
-upload time, hashes, size, metadata URL, metadata hashes). A plain tuple: a frozen dataclass cost 2 us a file,
-a named tuple 0.5 us, over the 345 000 files of a cold Colab run."""
+upload time, hashes, size, metadata URL, metadata hashes). A plain tuple: a cold run builds one per file listed."""
 
 
 def _entries_from_json(data: dict[str, Any], base_url: str) -> list[_Entry]:
@@ -336,8 +335,7 @@ class PageText:
     """A parsed page as the cache stores it: a header line, then one JSON line of rows per version.
 
     The text is kept whole and a version's line is found in it only when asked: a warm run that needs one
-    version of each of 600 projects then decodes 600 small lines, not the 300 000 files those projects list,
-    and never holds a per-version copy of 100 MB of pages. The header also says where each version's line is
+    version of each project decodes one small line each, not every file those projects list. The header also says where each version's line is
     (``at``, when the lines are ASCII: then characters are bytes), so that one line can be read from the cache
     without reading the page.
     """
@@ -573,7 +571,7 @@ def fetch_page(
 def _html_entries(response: requests.Response, name: NormalizedName, label: str) -> list[_Entry] | PageResult:
     """A PEP 503 page's entries, or the stated problem of an HTML answer that is no project page.
 
-    ``pypi_simple`` (and the pydantic it loads, 0.12 s) is imported here, for HTML only: JSON pages do without.
+    ``pypi_simple`` (and the pydantic it loads) is imported here, for HTML only: JSON pages do without.
     """
     with _import_lock:
         from pypi_simple import ProjectPage

@@ -5,8 +5,7 @@ usually, the whole central directory) with one suffix range, let the stdlib ``zi
 sparse file object that fetches missing ranges on demand (ZIP64 works because ``zipfile`` handles it), then
 fetch exactly the METADATA member's bytes with one more range, unless the tail already holds them: most wheels
 write ``*.dist-info`` last, so METADATA sits just before RECORD and the central directory, and one round trip
-is enough. A plain zip (nearly every wheel) is read by a quick walk of its directory rather than by ``zipfile``,
-which would build an object for each of thousands of entries; anything unusual is left to ``zipfile``.
+is enough.
 """
 
 from __future__ import annotations
@@ -15,11 +14,8 @@ import bisect
 import io
 import logging
 import re
-import struct
 import zipfile
-import zlib
 from collections.abc import Callable
-from typing import Any
 
 import requests
 from packaging.utils import NormalizedName
@@ -32,18 +28,11 @@ __all__ = ["RangeNotSupported", "WheelMetadataError", "fetch_wheel_metadata", "r
 log = logging.getLogger(__name__)
 
 TAIL_BYTES = 32 * 1024
-"""The first, suffix range. Chosen from the 582 wheels of colab:2025-07-14 read for Python 3.11: a tail of 16 KiB held
-METADATA and the central directory in 67% of them, 32 KiB in 79%, 64 KiB in 82%, 128 KiB in 87% (the rest have
-a big RECORD, or METADATA at the front); requests 857 -> 760 -> 715 -> 675 for 8.5 -> 15.6 -> 27.9 -> 48.3 MiB of
-tails. 32 KiB is the knee: past it each request saved costs four times the bytes."""
+"""The first, suffix range: large enough to hold METADATA and the central directory of most wheels, small enough
+that a larger tail would cost more bytes than the requests it saves (``scripts/bench_metadata.py`` counts both)."""
 MEMBER_SLACK = 1024
 """Extra bytes fetched past a member's compressed data: the local header's extra field is not in the directory."""
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-_EOCD = struct.Struct("<4s4H2LH")
-_CENTRAL = struct.Struct("<4s4B4H3L5H2L")
-_LOCAL = struct.Struct("<4s5H3L2H")
-_NAME_EXTRA_COMMENT = struct.Struct("<3H")
-_DIST_INFO_METADATA = b".dist-info/METADATA"
 
 
 class RangeNotSupported(Exception):
@@ -169,75 +158,6 @@ def read_metadata_from_zip(
         raise WheelMetadataError(f"{label}: not a readable zip ({exc})") from exc
 
 
-def _read_plain_zip(sparse: _SparseFile, name: NormalizedName) -> bytes | None:
-    """METADATA of a plain zip (no ZIP64, no comment, no prefix, stored or deflated), found without parsing
-    every entry of the central directory (``zipfile`` builds an object per entry: 3 us each, half a second of
-    CPU for the 160,000 entries of a Colab image's wheels). ``None`` whenever anything is unusual: ``zipfile``
-    then reads the same bytes again and says what is wrong."""
-    length = sparse._length
-    eocd = sparse.span(length - _EOCD.size, length)
-    if len(eocd) != _EOCD.size:
-        return None
-    sig, disk, cd_disk, here, total, cd_size, cd_offset, comment = _EOCD.unpack(eocd)
-    if sig != b"PK\x05\x06" or disk or cd_disk or comment or here != total or 0xFFFF in (here, total):
-        return None
-    if cd_offset + cd_size != length - _EOCD.size:  # ZIP64 records, or bytes before the zip
-        return None
-    cd = sparse.span(cd_offset, cd_offset + cd_size)
-    # Walk the directory as zipfile does (each entry's signature, lengths adding up to the end), keeping only
-    # the entries whose name ends in .dist-info/METADATA.
-    found: dict[str, tuple[Any, ...]] = {}
-    lengths = _NAME_EXTRA_COMMENT.unpack_from
-    pos, count, end = 0, 0, len(cd)
-    while pos < end:
-        if not cd.startswith(b"PK\x01\x02", pos):
-            return None
-        name_len, extra_len, comment_len = lengths(cd, pos + 28)
-        name_end = pos + _CENTRAL.size + name_len
-        if cd.endswith(_DIST_INFO_METADATA, pos + _CENTRAL.size, name_end):
-            fields = _CENTRAL.unpack_from(cd, pos)
-            raw = cd[pos + _CENTRAL.size : name_end]
-            member = raw.decode("utf-8" if fields[5] & 0x800 else "cp437")
-            if member in found or b"\x00" in raw:  # zipfile keeps the last of twins, cuts a name at NUL
-                return None
-            found[member] = (*fields, raw)
-        pos = name_end + extra_len + comment_len
-        count += 1
-    if pos != end or count != total:
-        return None
-    chosen = find_metadata_member(list(found), name)
-    if chosen is None:
-        return None
-    fields = found[chosen]
-    flags, method, crc, compressed, size = fields[5], fields[6], fields[9], fields[10], fields[11]
-    offset, raw = fields[18], fields[19]
-    if flags & 0x1 or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or size > MAX_METADATA_BYTES:
-        return None
-    if 0xFFFFFFFF in (compressed, size, offset):
-        return None
-    slack = _LOCAL.size + len(raw) + MEMBER_SLACK
-    local = sparse.span(offset, offset + slack + compressed)
-    if len(local) < _LOCAL.size or local[:4] != b"PK\x03\x04":
-        return None
-    local_fields = _LOCAL.unpack_from(local)
-    start = _LOCAL.size + local_fields[9] + local_fields[10]
-    if local[_LOCAL.size : _LOCAL.size + local_fields[9]] != raw:
-        return None
-    body = local[start : start + compressed]
-    if len(body) != compressed:
-        body = sparse.span(offset + start, offset + start + compressed)
-    if method == zipfile.ZIP_DEFLATED:
-        try:
-            data = zlib.decompressobj(-15).decompress(body, size + 1)
-        except zlib.error:
-            return None
-    else:
-        data = body
-    if len(data) != size or zlib.crc32(data) != crc:
-        return None
-    return data
-
-
 def _check(response: requests.Response, url_label: str) -> None:
     if response.status_code >= 400:
         raise WheelMetadataError(f"{url_label}: HTTP {response.status_code}")
@@ -293,5 +213,4 @@ def fetch_wheel_metadata(
 
     sparse = _SparseFile(total, fetch)
     sparse.add(start, tail)
-    data = _read_plain_zip(sparse, name)
-    return data if data is not None else read_metadata_from_zip(sparse, name, label)
+    return read_metadata_from_zip(sparse, name, label)

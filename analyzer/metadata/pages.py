@@ -1,7 +1,7 @@
 """Index pages: each project's page on every configured index, fresh from the cache, revalidated, or fetched.
 
-A page is kept in memory only as its cache key where the cache holds it: 100 MB of page texts stay in SQLite and
-are read again when a project or a pin asks. ``files_of`` reads one version's lines alone, where the stored
+A page is kept in memory only as its cache key where the cache holds it: page texts stay in SQLite and are read
+again when a project or a pin asks. ``files_of`` reads one version's lines alone, where the stored
 page's header says where they are. Every failure is a stated problem on the answer, never an exception.
 """
 
