@@ -104,11 +104,10 @@ def dist_specs(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironmen
 
 def spec_for(name: str, version: str, source: MetadataSource, env: TargetEnvironment) -> DistSpec:
     """A dist-info for a version tfconflict predicts pip will install (its real metadata from the index)."""
-    from analyzer.resolver.factory import Factory
+    from analyzer.metadata.select import best_file
 
-    factory = Factory(source, env)
     canonical = canonicalize_name(name)
-    file = factory.best_file_of_version(canonical, Version(version))
+    file = best_file(source.files_of(canonical, Version(version)), env)
     if file is None:
         return DistSpec(canonical, name, version, None)
     meta = source.metadata(file)

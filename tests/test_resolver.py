@@ -466,12 +466,22 @@ def test_resolver_requirements_of_one_shared_line_read_as_a_fresh_parse() -> Non
     says what one made from a fresh parse of the same text says, extras or not."""
     from analyzer.resolver.requirements import SpecifierRequirement
 
-    for text in ["numpy<1.24,>=1.22", "Requests[SOCKS,security]>=2.0; python_version >= '3.8'", "jax[cuda12]"]:
+    for text in [
+        "numpy<1.24,>=1.22",
+        "Requests[SOCKS,security]>=2.0; python_version >= '3.8'",
+        "jax[cuda12]",
+    ]:
         shared = Requirement(text)
         for with_extras in (True, False):
             for _ in range(2):
                 a = SpecifierRequirement(shared, with_extras=with_extras)
                 b = SpecifierRequirement(Requirement(text), with_extras=with_extras)
-                assert (a.name, a.extras, a.key, a.spec_key, a.text) == (b.name, b.extras, b.key, b.spec_key, b.text)
+                assert (a.name, a.extras, a.key, a.spec_key, a.text) == (
+                    b.name,
+                    b.extras,
+                    b.key,
+                    b.spec_key,
+                    b.text,
+                )
     plain = SpecifierRequirement(Requirement("Requests[socks]>=2"), with_extras=False)
     assert (plain.key, plain.text) == ("requests", "Requests>=2")

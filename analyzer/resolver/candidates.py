@@ -24,7 +24,6 @@ from analyzer.resolver.requirements import (
     ExplicitRequirement,
     RequiresPythonRequirement,
     ResolverRequirement,
-    SpecifierRequirement,
     make_key,
 )
 
@@ -141,16 +140,8 @@ class Candidate:
         return self
 
     @property
-    def known(self) -> bool:
-        return self.info.known
-
-    @property
     def warnings(self) -> tuple[ResolverWarning, ...]:
         return self.info.warnings + self._factory.evaluation_warnings(self.base)
-
-    def requirements(self) -> tuple[Requirement, ...]:
-        """Requires-Dist lines that hold on the target for this candidate (its extras included)."""
-        return self._factory.evaluated(self.base, self.extras)
 
     # -- resolver behaviour --------------------------------------------------------------------------------------
 
@@ -314,7 +305,3 @@ class PythonCandidate(Candidate):
 
     def format_for_error(self) -> str:
         return f"Python {self.version}"
-
-
-def is_specifier(req: ResolverRequirement) -> bool:
-    return isinstance(req, SpecifierRequirement)

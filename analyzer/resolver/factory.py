@@ -8,7 +8,6 @@ to hundreds of times, and the candidate lists, metadata and dependency lists are
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -99,7 +98,6 @@ class Factory:
         self.kept_causes: dict[InstalledCandidate, tuple[tuple[Any, ...], tuple[str, ...]]] = {}
         """A kept pin's cause and chain in propagation's conflicts (``propagation._kept_cause``)."""
         self.python = PythonCandidate(self, Version(env.python_full))
-        self.lock = threading.Lock()
         self.lookup_warnings: dict[NormalizedName, ResolverWarning] = {}
         """Projects the resolution asked for whose page could not be read: every resolution reports them."""
 
@@ -472,12 +470,6 @@ class Factory:
     def evaluation_warnings(self, base: Candidate) -> tuple[ResolverWarning, ...]:
         self.evaluated(base, frozenset())
         return self._eval_warnings.get(base, ())
-
-    def provided_extras(self, base: Candidate) -> frozenset[NormalizedName]:
-        """Provides-Extra, plus extras that some requirement's marker reacts to (old metadata omits the field)."""
-        info = base.info
-        found = set(info.provides_extra)
-        return frozenset(found)
 
     def extras_warnings(
         self, base: Candidate, extras: frozenset[NormalizedName]

@@ -59,4 +59,3 @@ def read_installed(session: Session) -> dict[NormalizedName, InstalledCandidate]
         if f is not None
     )
     return candidates
-
