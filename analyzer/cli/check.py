@@ -223,19 +223,19 @@ def _bad_input(problems: Sequence[Problem], fmt: str) -> int:
 
 
 def index_config(settings: Settings, parsed: RequirementsSet | None) -> IndexConfig:
-    """Indexes as pip would use them: pip's configuration, then the project configuration and the command line
-    (extras replace pip's, as pip's command line does), then the requirements files' own lines, which pip applies
-    last (a file's ``--index-url`` replaces the indexes named before it; its ``--extra-index-url`` adds one)."""
-    config = IndexConfig.from_pip().override(settings.index_url, settings.extra_index_urls or None)
-    if parsed is None or parsed.no_index:
-        return config
-    origins = (*config.origins, "requirements file")
-    if parsed.index_url:
-        return IndexConfig(parsed.index_url, tuple(parsed.extra_index_urls), origins=origins)
-    if parsed.extra_index_urls:
-        extras = tuple(dict.fromkeys((*config.extra_index_urls, *parsed.extra_index_urls)))
-        return IndexConfig(config.index_url, extras, origins=origins)
-    return config
+    """The indexes pip would read for this command (``analyzer.metadata.config.index_config``): the settings
+    and the command line, then the requirements files' own index lines."""
+    from analyzer.metadata.config import index_config as pip_index_config
+
+    if parsed is None:
+        return pip_index_config(settings.index_url, settings.extra_index_urls)
+    return pip_index_config(
+        settings.index_url,
+        settings.extra_index_urls,
+        file_index_url=parsed.index_url,
+        file_extra_index_urls=parsed.extra_index_urls,
+        no_index=parsed.no_index,
+    )
 
 
 def engine_for(
