@@ -189,7 +189,7 @@ class IndexCandidate(Candidate):
 
     def _load_info(self) -> DistInfo:
         assert self.file is not None
-        return self._factory.info_from_file(self.name, self.version, self.file, installed=False)
+        return self._factory.info_from_file(self.name, self.version, self.file)
 
 
 class InstalledCandidate(Candidate):

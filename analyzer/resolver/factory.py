@@ -236,14 +236,11 @@ class Factory:
             self._metadata[key] = meta
         return meta
 
-    def unfetched(self, files: Iterable[DistFile]) -> list[DistFile]:
-        """The files whose metadata this factory has neither read nor asked for yet."""
-        return [
+    def prefetch(self, files: Iterable[DistFile]) -> None:
+        """Ask the source for many files' metadata at once (in parallel); each file is asked for once."""
+        todo = [
             f for f in files if _file_key(f) not in self._prefetched and _file_key(f) not in self._metadata
         ]
-
-    def prefetch(self, files: Iterable[DistFile]) -> None:
-        todo = self.unfetched(files)
         if todo:
             self._prefetched.update(map(_file_key, todo))
             try:
@@ -252,7 +249,7 @@ class Factory:
                 return
 
     def best_file_of_version(self, name: NormalizedName, version: Version) -> DistFile | None:
-        """The file whose metadata describes an installed version: best wheel for the target, else any file."""
+        """The file whose metadata describes an installed version: pip's (``best_file``), else a wheel, else any."""
         memo_key = (name, version)
         if memo_key in self._best_file:
             return self._best_file[memo_key]
@@ -272,9 +269,7 @@ class Factory:
             chosen = wheels[0] if wheels else chosen or (files[0] if files else None)
         return chosen
 
-    def info_from_file(
-        self, name: NormalizedName, version: Version, file: DistFile, *, installed: bool
-    ) -> DistInfo:
+    def info_from_file(self, name: NormalizedName, version: Version, file: DistFile) -> DistInfo:
         return self._info_from_metadata(name, str(version), self.metadata(file), file, origin="index")
 
     def _info_from_metadata(
