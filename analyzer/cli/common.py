@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+from typing import TypeVar
 
 from analyzer.config import DEFAULT_SNAPSHOT
+from analyzer.errors import InputError
 from analyzer.snapshot import Snapshot
 
 __all__ = [
@@ -17,9 +22,13 @@ __all__ = [
     "add_request_file_options",
     "add_snapshot_options",
     "day",
+    "levels",
     "seconds",
     "snapshot_from_args",
+    "write_output",
 ]
+
+N = TypeVar("N", int, float)
 
 COLAB_REPO_ENV = "TFCONFLICT_COLAB_REPO"
 
@@ -102,10 +111,33 @@ def day(text: str) -> date:
 
 def seconds(text: str) -> float:
     """argparse type of a time budget: a non-negative number (0 = no limit)."""
+    return _non_negative(float, text, f"not a number of seconds: {text!r}", "the budget cannot be negative")
+
+
+def levels(text: str) -> int:
+    """argparse type of a depth: a non-negative whole number (0 = as deep as it goes)."""
+    return _non_negative(
+        int, text, f"not a number of levels: {text!r}", "the depth cannot be negative (0 = as deep as it goes)"
+    )
+
+
+def _non_negative(convert: Callable[[str], N], text: str, not_a_number: str, negative: str) -> N:
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(not_a_number) from None
     if value < 0:
-        raise argparse.ArgumentTypeError("the budget cannot be negative")
+        raise argparse.ArgumentTypeError(negative)
     return value
+
+
+def write_output(text: str, output: str | Path | None) -> None:
+    """The command's answer to ``-o FILE``, else to standard output; an unwritable file is bad input."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    print(f"tfconflict: wrote {output}", file=sys.stderr)

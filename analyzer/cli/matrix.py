@@ -15,7 +15,14 @@ from pathlib import Path
 
 from analyzer.catalog import Catalog
 from analyzer.cli.check import add_policy_options, engine_for, request_from_args, settings_from_args
-from analyzer.cli.common import COLAB_REPO_ENV, add_colab_repo_option, add_request_file_options, day, seconds
+from analyzer.cli.common import (
+    COLAB_REPO_ENV,
+    add_colab_repo_option,
+    add_request_file_options,
+    day,
+    seconds,
+    write_output,
+)
 from analyzer.cli.indexopts import add_index_options
 from analyzer.config import fails
 from analyzer.errors import ExitCode, InputError
@@ -139,14 +146,7 @@ def run(args: argparse.Namespace) -> int:
         "matrix", args.format, matrix,
         verbose=bool(getattr(args, "verbose", 0)), with_reports=args.with_reports, release=args.release,
     )
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {output}: {exc.strerror or exc}") from exc
-        print(f"tfconflict: wrote {output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    write_output(text, output)
     return int(exit_code(matrix, settings.fail_on))
 
 

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from analyzer.cli.common import add_snapshot_options, snapshot_from_args
+from analyzer.cli.common import add_snapshot_options, levels, snapshot_from_args, write_output
 from analyzer.cli.indexopts import add_index_options, engine_from_args
 from analyzer.errors import ExitCode, InputError
 from analyzer.render import FORMATS, render
 
 __all__ = ["register", "run"]
-
-
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of levels: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the depth cannot be negative (0 = as deep as it goes)")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("name", metavar="NAME", help="an installed package, e.g. numpy")
     parser.add_argument(
         "--depth",
-        type=_depth,
+        type=levels,
         default=DEFAULT_DEPTH,
         metavar="N",
         help=f"levels of requirers to show (default: {DEFAULT_DEPTH}; 0 = as deep as it goes)",
@@ -79,9 +68,7 @@ def run(args: argparse.Namespace) -> int:
     env = TargetEnvironment.from_snapshot(snapshot)
     with engine_from_args(args, progress=args.format == "text" and args.output is None) as engine:
         # the index pages of every pin at once (in parallel on a cold cache), as check does, before the graph reads them
-        prefetch = getattr(engine, "prefetch_projects", None)
-        if prefetch is not None:
-            prefetch([p.name for p in snapshot.pins])
+        engine.prefetch_projects([p.name for p in snapshot.pins])
         graph = image_graph(Session.open(snapshot, engine, env))
     answer = why(graph, snapshot, name, depth=args.depth)
     if answer.installed is None:
@@ -90,14 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.broken:
         answer = answer.only_broken()
     out = render("why", args.format, answer, verbose=bool(getattr(args, "verbose", 0)))
-    if args.output:
-        try:
-            Path(args.output).write_text(out, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-        print(f"tfconflict: wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(out)
+    write_output(out, args.output)
     return int(ExitCode.OK)
 
 
