@@ -266,3 +266,39 @@ def test_a_set_not_shown_minimal_claims_no_removal(
     text = render_text(cut)
     assert "other 1.0 left out of the resolution that fitted (not shown that it must go)" in text
     assert "no version of it fits" not in text and "is enough for the request to fit" in text
+
+
+def test_ask_opens_no_engine_for_a_remembered_answer(index_server: FixtureIndex, runtime: list[str]) -> None:
+    """``analyzer.ask.ask``, as check and hook call it: computed once through the engine the caller builds,
+    then given again from the cache without building one; the exit code follows ``fail-on``."""
+    from contextlib import ExitStack
+
+    from analyzer.ask import Answer, CheckOptions
+    from analyzer.ask import ask as answer
+    from analyzer.config import Settings
+    from analyzer.errors import ExitCode
+    from analyzer.request import parse_specs
+    from analyzer.selectors import freeze_snapshot
+
+    snapshot = freeze_snapshot(FREEZE, "freeze.txt", python="3.11")
+    config = IndexConfig(index_server.index_url)
+    opened: list[MetadataEngine] = []
+    with ExitStack() as stack:
+        cache = MetadataCache()
+        stack.callback(cache.close)
+
+        def engine() -> MetadataEngine:
+            opened.append(stack.enter_context(MetadataEngine(config, cache=cache)))
+            return opened[-1]
+
+        def once() -> Answer:
+            return answer(
+                "check", parse_specs(["app==1.0"]), snapshot, (), Settings(), config,
+                cache=cache, engine=engine, render=lambda report: f"{report.verdict.value}\n",
+                options=CheckOptions(suggestions=False),
+            )
+
+        first, again = once(), once()
+    assert (first.output, first.verdict, len(opened)) == ("breaks\n", "breaks", 1) and first.report is not None
+    assert again == Answer("breaks\n", "breaks") and len(opened) == 1
+    assert again.exit_code("breakage") is ExitCode.CONFLICT and again.exit_code("not-installable") is ExitCode.OK
