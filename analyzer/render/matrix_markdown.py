@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.matrix.model import Matrix, MatrixRow
-from analyzer.render.matrix_text import matrix_title, set_text
+from analyzer.render.matrix_text import folded_text, matrix_title, set_text, verdict_text
 
 __all__ = ["render_matrix_markdown"]
 
@@ -13,11 +13,7 @@ def _cell(text: str) -> str:
 
 
 def _row(row: MatrixRow) -> str:
-    folded = f" (+{len(row.folded)} identical)" if row.folded else ""
-    if row.same_as:
-        folded += f" (same freeze as {row.same_as})"
-    verdict = row.verdict_text if row.error is None else f"error: {row.error}"
-    cells = (row.day.isoformat(), f"`{row.release}`{folded}", row.python, verdict, set_text(row))
+    cells = (row.day.isoformat(), f"`{row.release}`{folded_text(row)}", row.python, verdict_text(row), set_text(row))
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 

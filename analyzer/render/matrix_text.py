@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analyzer.matrix.model import Matrix, MatrixRow, SetStatus
 
-__all__ = ["NOT_COMPUTED_NOTE", "matrix_title", "render_matrix_text", "set_text"]
+__all__ = ["NOT_COMPUTED_NOTE", "folded_text", "matrix_title", "render_matrix_text", "set_text", "verdict_text"]
 
 NOT_COMPUTED_NOTE = (
     "minimal conflicting sets are searched at the turning points and the latest release (--sets all: every row "
@@ -39,12 +39,21 @@ def set_text(row: MatrixRow) -> str:
     return f"{row.set_size}{how}: {members}{more}"
 
 
-def _line(row: MatrixRow, width: int) -> str:
+def folded_text(row: MatrixRow) -> str:
+    """The releases folded into the row, and the earlier row it shares its freeze with."""
     folded = f" (+{len(row.folded)} identical)" if row.folded else ""
-    if row.same_as:
-        folded += f" (same freeze as {row.same_as})"
-    verdict = row.verdict_text if row.error is None else f"error: {row.error}"
-    return f"  {row.day.isoformat()}  {row.release:<{width}} {row.python:<8} {verdict:<32} {set_text(row)}{folded}"
+    return folded + (f" (same freeze as {row.same_as})" if row.same_as else "")
+
+
+def verdict_text(row: MatrixRow) -> str:
+    return row.verdict_text if row.error is None else f"error: {row.error}"
+
+
+def _line(row: MatrixRow, width: int) -> str:
+    return (
+        f"  {row.day.isoformat()}  {row.release:<{width}} {row.python:<8} {verdict_text(row):<32} "
+        f"{set_text(row)}{folded_text(row)}"
+    )
 
 
 def render_matrix_text(matrix: Matrix, *, verbose: bool = False) -> str:
