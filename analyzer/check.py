@@ -8,7 +8,6 @@ and the image's pre-existing violations are computed once and handed to the stag
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -17,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-from analyzer.diagnosis.conflict_set import SEARCH_MAX_ROUNDS, minimal_conflicting_set
+from analyzer.diagnosis.conflict_set import minimal_conflicting_set
 from analyzer.diagnosis.graph import image_graph
 from analyzer.diagnosis.installable import installability
 from analyzer.diagnosis.pip_prediction import PipPrediction, predict
@@ -28,7 +27,7 @@ from analyzer.errors import MetadataUnavailable
 from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, RuntimeSummary
 from analyzer.request import RequestItem
-from analyzer.resolver import WarningKind, resolve
+from analyzer.resolver import WarningKind
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
@@ -90,10 +89,6 @@ def run_check(
     prediction = timed("pip prediction", lambda: predict(request, session, constraints=limits))
     _require_request_metadata(requested_names, prediction)
     warnings.extend(str(w) for w in prediction.warnings)
-    # the searches ask the resolver many questions: every one of them under the same constraints
-    resolver = None
-    if limits:
-        resolver = functools.partial(resolve, constraints=limits, max_rounds=SEARCH_MAX_ROUNDS)
 
     # 5. which pins must move -> ConflictSetResult
     found = None
@@ -101,7 +96,7 @@ def run_check(
         found = timed(
             "minimal conflicting set",
             lambda: minimal_conflicting_set(
-                request, session, graph=graph, ignore_edges=ignored, budget=budget, resolver=resolver,
+                request, session, graph=graph, ignore_edges=ignored, budget=budget, constraints=limits,
             ),
         )
         warnings.extend(found.warnings)
@@ -111,7 +106,7 @@ def run_check(
         advice = timed(
             "suggestions",
             lambda: suggestions(
-                request, session, graph=graph, ignore_edges=ignored, budget=budget, resolver=resolver
+                request, session, graph=graph, ignore_edges=ignored, budget=budget, constraints=limits
             ),
         )
     return Report(

@@ -11,14 +11,14 @@ so it is never blamed on the request. Each member is explained by ``diagnosis.ex
 
 from __future__ import annotations
 
-import functools
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -34,7 +34,7 @@ from analyzer.diagnosis.search import (
     movers_of,
     search_conflict_sets,
 )
-from analyzer.resolver import resolve as resolve_with_session
+from analyzer.resolver import resolve
 from analyzer.session import Session
 
 __all__ = [
@@ -152,7 +152,8 @@ def minimal_conflicting_set(
     request: Sequence[Requirement],
     session: Session,
     *,
-    resolver: Callable[..., Any] | None = None,
+    constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+    resolver: Callable[..., Outcome] | None = None,
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] | None = None,
     graph: ImageGraph | None = None,
     orders: int = 2,
@@ -165,12 +166,12 @@ def minimal_conflicting_set(
     ``budget`` bounds the search in seconds: when it runs out, the result holds the pins that a resolution
     with every relevant pin free moves (enough to free, not shown minimal: ``verified`` is False) and says so.
 
-    ``resolver`` defaults to ``analyzer.resolver.resolve``; ``ignore_edges`` to the image's pre-existing
-    violations as ``pip check`` reports them (``analyzer.diagnosis.pipcheck``). With ``verify`` each set's minimality is checked by re-resolving (the checks are cached).
+    ``constraints`` (pip's ``-c``) bind every question. ``resolver`` replaces ``analyzer.resolver.resolve`` (the
+    tests' reference resolver). ``ignore_edges`` defaults to the image's pre-existing violations as ``pip check``
+    reports them. With ``verify`` each set's minimality is checked by re-resolving (the checks are cached).
     With ``fits_only`` only the verdict is computed (``searched`` is False on a conflict): what suggestions need.
     """
     started = time.perf_counter()
-    resolve = resolver if resolver is not None else resolve_with_session
     base = graph if graph is not None else image_graph(session)
     requested = {canonicalize_name(r.name) for r in request}
     full = base.with_request(request, session)
@@ -179,18 +180,18 @@ def minimal_conflicting_set(
     ignored = tuple(sorted({(canonicalize_name(a), canonicalize_name(b)) for a, b in ignore_edges}))
     stats = CheckStats()
 
-    # One question of the search must not take minutes: a resolution that needs more rounds than this is
-    # answered "not shown to fit" (conservative: a set can only come out larger, and is still verified).
-    bounded: dict[str, Any] = {"max_rounds": SEARCH_MAX_ROUNDS} if resolver is None else {}
-    if resolve is resolve_with_session or (
-        isinstance(resolve, functools.partial) and resolve.func is resolve_with_session
-    ):
-        # pins that one question had to promote to roots are promoted from the start in the next ones
-        bounded["promote"] = set()
+    # pins that one question had to promote to roots are promoted from the start in the next ones
+    promoted: set[NormalizedName] = set()
 
     def raw(keep: Names, free: Names) -> Outcome:
-        result: Outcome = resolve(request, session, keep=keep, free=free, ignore_edges=ignored, **bounded)
-        return result
+        if resolver is not None:
+            return resolver(request, session, keep=keep, free=free, ignore_edges=ignored)
+        # One question must not take minutes: a resolution that needs more rounds than this is answered "not
+        # shown to fit" (conservative: a set can only come out larger, and is still verified).
+        return resolve(
+            request, session, keep=keep, free=free, ignore_edges=ignored, max_rounds=SEARCH_MAX_ROUNDS,
+            constraints=constraints or None, promote=promoted,
+        )  # fmt: skip
 
     check = CachedOracle(raw, stats, None if budget is None else started + budget)
     search = _Search(request, session, full, ignored, check, started)

@@ -11,11 +11,11 @@ few are ranked by the size of their minimal conflicting set.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -27,6 +27,7 @@ from analyzer.diagnosis.conflict_set import (
 )
 from analyzer.diagnosis.graph import ImageGraph, image_graph
 from analyzer.diagnosis.installable import specifier_versions, supported_versions
+from analyzer.diagnosis.search import Outcome
 from analyzer.session import Session
 
 __all__ = ["Suggestion", "Suggestions", "candidate_versions", "suggestions"]
@@ -111,7 +112,8 @@ def suggestions(
     request: Sequence[Requirement],
     session: Session,
     *,
-    resolver: Callable[..., Any] | None = None,
+    constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+    resolver: Callable[..., Outcome] | None = None,
     graph: ImageGraph | None = None,
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] | None = None,
     max_calls: int = 24,
@@ -155,7 +157,7 @@ def suggestions(
                 break
             alternative = _replace(request, position, name, version)
             result = minimal_conflicting_set(
-                alternative, session, resolver=resolver, graph=base, ignore_edges=ignored,
+                alternative, session, constraints=constraints, resolver=resolver, graph=base, ignore_edges=ignored,
                 orders=1, verify=False, fits_only=True, budget=remaining(),
             )  # fmt: skip
             calls += result.resolver_calls
@@ -175,7 +177,7 @@ def suggestions(
                 break
             alternative = _replace(request, position, name, version)
             result = minimal_conflicting_set(
-                alternative, session, resolver=resolver, graph=base, ignore_edges=ignored,
+                alternative, session, constraints=constraints, resolver=resolver, graph=base, ignore_edges=ignored,
                 orders=1, verify=False, budget=remaining(),
             )  # fmt: skip
             calls += result.resolver_calls
