@@ -3,7 +3,9 @@
 - ``installable``: is the request installable on the target at all?
 - ``pipcheck``: ``pip check`` over a set of installed versions.
 - ``pip_prediction``: what ``pip install SPEC`` would change and break.
-- ``conflict_set``, ``graph``, ``suggestions``: the minimal conflicting set and what fits instead.
+- ``graph``: the image's requirement graph; ``why``: who requires a name.
+- ``conflict_set``: the minimal conflicting set, from ``fastdiag`` (the pure core), ``search`` (questions to the
+  resolver) and ``explain`` (why each member moves); ``suggestions``: what fits instead.
 
 Modules are imported by name (``from analyzer.diagnosis.pip_prediction import predict``) so that importing one
 answer never pulls in the others.
