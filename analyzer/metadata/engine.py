@@ -60,7 +60,7 @@ class MetadataEngine:
         tag_key = (cache.tag_key() if cache is not None else None) or secrets.token_bytes(32)
         shared = (self.config, self.session, self.http, cache, self._reads, self.pool, tag_key)
         self.pages = IndexPages(*shared, offline=offline, as_of=as_of, freshness=freshness)
-        self.files = FileMetadata(*shared, offline=offline, freshness=freshness)
+        self.files = FileMetadata(*shared, offline=offline, as_of=as_of, freshness=freshness)
         self.traffic = self.files.traffic
         """Requests for distribution files and ``.metadata`` files (for the benchmarks)."""
         self.page_traffic = self.pages.traffic

@@ -31,8 +31,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from analyzer.metadata.cache import MetadataCache, ReadLog
-from analyzer.metadata.config import IndexConfig, redact_text, redact_url, secret_tag
+from analyzer.metadata.config import redact_url, secret_tag
 from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
 from analyzer.metadata.http import (
     HOST_FAILED,
@@ -52,7 +51,7 @@ from analyzer.metadata.lazywheel import (
 )
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus
 from analyzer.metadata.pages import OFFLINE_NOTE
-from analyzer.metadata.pool import Memo, WorkerPool
+from analyzer.metadata.pool import EnginePart, Memo
 
 __all__ = ["MAX_DOWNLOAD", "FileMetadata"]
 
@@ -141,37 +140,14 @@ def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None
     return None
 
 
-class FileMetadata:
+class FileMetadata(EnginePart):
     """Core metadata of files, memoized for one engine."""
 
-    def __init__(
-        self,
-        config: IndexConfig,
-        session: requests.Session,
-        http: HttpSettings,
-        cache: MetadataCache | None,
-        reads: ReadLog,
-        pool: WorkerPool,
-        tag_key: bytes,
-        *,
-        offline: bool,
-        freshness: float,
-    ) -> None:
-        self.config = config
-        self.session = session
-        self.http = http
-        self.cache = cache
-        self.reads = reads
-        self.pool = pool
-        self.tag_key = tag_key
-        self.offline = offline
-        self.freshness = freshness
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
         self.traffic = Traffic()
         """Requests for distribution files and ``.metadata`` files (what range reads save)."""
         self._metadata: Memo[str, CoreMetadata] = Memo()
-
-    def _redact(self, text: str) -> str:
-        return redact_text(text, self.config.urls)
 
     def _metadata_key(self, file: DistFile) -> str:
         sha = dict(file.hashes).get("sha256")

@@ -10,19 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from typing import Any
 
-import requests
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from analyzer.metadata.cache import CachedPage, MetadataCache, ReadLog
-from analyzer.metadata.config import IndexConfig, redact_text, redact_url, secret_tag
+from analyzer.metadata.cache import CachedPage
+from analyzer.metadata.config import redact_url, secret_tag
 from analyzer.metadata.freshness import local_stamp, page_is_fresh
-from analyzer.metadata.http import HttpSettings, Traffic
+from analyzer.metadata.http import Traffic
 from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from_page, local_page_file
 from analyzer.metadata.models import DistFile, ProjectFiles
-from analyzer.metadata.pool import Memo, WorkerPool
+from analyzer.metadata.pool import EnginePart, Memo
 
 __all__ = ["OFFLINE_NOTE", "PAGE_WORKERS", "IndexPages"]
 
@@ -39,41 +38,16 @@ _IndexPage = tuple[str, _PageRef, tuple[str, ...]]
 """(index URL, its page, the problems met getting it)."""
 
 
-class IndexPages:
+class IndexPages(EnginePart):
     """The projects' pages on the configured indexes, memoized for one engine."""
 
-    def __init__(
-        self,
-        config: IndexConfig,
-        session: requests.Session,
-        http: HttpSettings,
-        cache: MetadataCache | None,
-        reads: ReadLog,
-        pool: WorkerPool,
-        tag_key: bytes,
-        *,
-        offline: bool,
-        as_of: datetime | None,
-        freshness: float,
-    ) -> None:
-        self.config = config
-        self.session = session
-        self.http = http
-        self.cache = cache
-        self.reads = reads
-        self.pool = pool
-        self.tag_key = tag_key
-        self.offline = offline
-        self.as_of = as_of
-        self.freshness = freshness
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
         self.traffic = Traffic()
         """Requests for index pages."""
         self._projects: Memo[NormalizedName, ProjectFiles] = Memo()
         self._pages_memo: Memo[NormalizedName, tuple[_IndexPage, ...]] = Memo()
         self._version_files: dict[tuple[NormalizedName, Version], tuple[DistFile, ...]] = {}
-
-    def _redact(self, text: str) -> str:
-        return redact_text(text, self.config.urls)
 
     def project(self, name: str) -> ProjectFiles:
         """All files of ``name`` on every configured index, after ``--as-of`` filtering."""

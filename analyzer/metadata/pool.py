@@ -1,4 +1,4 @@
-"""The engine's worker threads, shared by all its batches, and its compute-once memo tables."""
+"""What the engine's parts share: worker threads for all batches, compute-once memo tables, and ``EnginePart``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ import os
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from analyzer.metadata.config import redact_text
 from analyzer.metadata.heap import limit_heap_growth, return_free_memory
 
-__all__ = ["Memo", "Progress", "WorkerPool"]
+if TYPE_CHECKING:
+    import requests
+
+    from analyzer.metadata.cache import MetadataCache, ReadLog
+    from analyzer.metadata.config import IndexConfig
+    from analyzer.metadata.http import HttpSettings
+
+__all__ = ["EnginePart", "Memo", "Progress", "WorkerPool"]
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +127,36 @@ class WorkerPool:
         pool, self._pool = self._pool, None
         if pool is not None and self._pid == os.getpid():
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class EnginePart:
+    """A part of one engine (its pages, its files' metadata): the indexes, the HTTP session, the cache and the log
+    of what was read from it, the worker pool, the key of credential tags, and how the cache may be used."""
+
+    def __init__(
+        self,
+        config: IndexConfig,
+        session: requests.Session,
+        http: HttpSettings,
+        cache: MetadataCache | None,
+        reads: ReadLog,
+        pool: WorkerPool,
+        tag_key: bytes,
+        *,
+        offline: bool,
+        as_of: datetime | None,
+        freshness: float,
+    ) -> None:
+        self.config = config
+        self.session = session
+        self.http = http
+        self.cache = cache
+        self.reads = reads
+        self.pool = pool
+        self.tag_key = tag_key
+        self.offline = offline
+        self.as_of = as_of
+        self.freshness = freshness
+
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self.config.urls)
