@@ -3,11 +3,14 @@
 # ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from pytest import MonkeyPatch
 
@@ -100,14 +103,17 @@ def test_unreadable_cached_page_is_fetched_again(index_server: FixtureIndex) -> 
     with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
         engine.project("page")
     cache = MetadataCache()
-    current = cache._conn()
-    assert current is not None
-    conn = current[1]
-    conn.execute("UPDATE pages SET body='garbage without a header'")
+    _sql(cache.path, "UPDATE pages SET body='garbage without a header'")
     with MetadataEngine(IndexConfig(index_server.index_url), cache=cache) as engine:
         files = engine.project("page")
     assert [str(v) for v in files.versions()] == ["1.0"]
     assert [r.status for r in index_server.requests_for("/simple/page/")] == [200, 200]
+
+
+def _sql(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of the cache file read, or changed, behind the engine's back (as another process or a damaged disk)."""
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        return conn.execute(sql, args).fetchall()
 
 
 def _fill(index_server: FixtureIndex) -> list[str]:
@@ -128,9 +134,9 @@ def test_many_metadata_rows_are_read_as_one_by_one(index_server: FixtureIndex, m
     names = _fill(index_server)
     monkeypatch.setattr(cache_module, "_IN_CHUNK", 2)  # several chunks, one of them short
     cache = MetadataCache()
-    keys = [row[0] for row in cache._read_chunked("SELECT key FROM metadata WHERE key > ?", [""])]
+    keys = [row[0] for row in _sql(cache.path, "SELECT key FROM metadata")]
     assert len(keys) == len(names)
-    cache._write("UPDATE metadata SET body=? WHERE key=?", (b"not zlib", keys[0]))
+    _sql(cache.path, "UPDATE metadata SET body=? WHERE key=?", b"not zlib", keys[0])
     many = cache.get_metadata_many([*keys, "sha256:absent"])
     assert sorted(many) == sorted(keys[1:])  # the unreadable row and the absent key are misses, as one by one
     assert all(many[key] == cache.get_metadata_stamped(key) for key in keys[1:])

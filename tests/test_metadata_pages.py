@@ -4,13 +4,17 @@ standard library gives, and a JSON page needs no HTML parser."""
 # ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 from packaging.version import Version as Version_
 
 from analyzer.metadata import index
@@ -190,7 +194,8 @@ with running_index() as served:
     ],
 )
 def test_file_names_parse_as_packaging_parses_them(filename: str) -> None:
-    """The memoized fast paths (a version already seen) agree with packaging, errors included."""
+    """A page's file names are grouped by the version packaging reads in them; a name packaging refuses, or another
+    project's, is skipped with a stated problem."""
     from packaging.utils import (
         InvalidSdistFilename,
         InvalidWheelFilename,
@@ -198,22 +203,21 @@ def test_file_names_parse_as_packaging_parses_them(filename: str) -> None:
         parse_wheel_filename,
     )
 
-    index._parse_filename("demo-1.0-py3-none-any.whl", "demo")  # 1.0 seen: the sdists take the memoized path
     try:
         if filename.endswith(".whl"):
             name, version = parse_wheel_filename(filename)[:2]
         else:
             name, version = parse_sdist_filename(filename)
         expected: object = (
-            (str(version), "w" if filename.endswith(".whl") else "s") if name == "demo" else ValueError
+            [(str(version), "w" if filename.endswith(".whl") else "s")] if name == "demo" else ValueError
         )
     except (InvalidSdistFilename, InvalidWheelFilename):
         expected = ValueError
-    try:
-        got: object = index._parse_filename(filename, "demo")
-    except ValueError:
-        got = ValueError
+    entry = (filename, f"https://example.org/{filename}", None, None, None, {}, None, None, {})
+    body, problems = index.compact_body([entry], canonicalize_name("demo"), "page")
+    got: object = [(v, rows[0][1]) for v, rows in body["groups"]] or ValueError
     assert got == expected
+    assert bool(problems) == (expected is ValueError)
 
 
 def _pins(
@@ -228,6 +232,12 @@ def _pins(
         engine.cache.get_page = lambda key: whole.append(key) or real(key)  # type: ignore[method-assign]
         answers = [engine.files_of(name, Version_(v)) for name, v in asked]
     return answers, sorted({key.rsplit("|", 1)[1] for key in whole})
+
+
+def _sql(db: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of the cache file read, or changed, behind the engine's back (as another process or a damaged disk)."""
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        return conn.execute(sql, args).fetchall()
 
 
 def _many_versions(index_server: FixtureIndex, yanked: str = "") -> list[tuple[str, str]]:
@@ -265,8 +275,8 @@ def test_a_page_stored_without_its_line_index_is_read_whole(
     _pins(index_server.index_url, tmp_path, asked)  # the pages fetched and stored
     answers, whole = _pins(index_server.index_url, tmp_path, asked)
     assert whole == ["demo", "nothing"] and sum(map(len, answers)) == 13  # demo's rows are not ASCII
-    cache = MetadataCache(tmp_path / "m.sqlite3")
-    for key, text in cache._read_chunked("SELECT key, body FROM pages WHERE key > ?", [""]):
+    db = tmp_path / "m.sqlite3"
+    for key, text in _sql(db, "SELECT key, body FROM pages"):
         if not isinstance(text, str):
             continue
         header, _, rest = text.partition("\n")
@@ -274,17 +284,16 @@ def test_a_page_stored_without_its_line_index_is_read_whole(
         assert ("at" in meta) == rest.isascii()
         if key.endswith("|other"):
             old = json.dumps({"base": meta["base"], "problems": meta["problems"]}, separators=(",", ":"))
-            cache._write("UPDATE pages SET body=? WHERE key=?", (f"{old}\n{rest}", key))
+            _sql(db, "UPDATE pages SET body=? WHERE key=?", f"{old}\n{rest}", key)
     again, whole = _pins(index_server.index_url, tmp_path, asked)
     assert again == answers and whole == ["demo", "nothing", "other"]
-    for key, text in cache._read_chunked("SELECT key, body FROM pages WHERE key > ?", [""]):
+    for key, text in _sql(db, "SELECT key, body FROM pages"):
         if isinstance(text, str) and key.endswith("|other"):
             header, _, rest = text.partition("\n")
             meta = json.loads(header)
             meta["at"] = "\n3.0\t0\t3"  # off its line: not JSON rows
-            cache._write("UPDATE pages SET body=? WHERE key=?", (json.dumps(meta) + "\n" + rest, key))
+            _sql(db, "UPDATE pages SET body=? WHERE key=?", json.dumps(meta) + "\n" + rest, key)
     assert _pins(index_server.index_url, tmp_path, asked) == (answers, ["demo", "nothing", "other"])
-    cache.close()
 
 
 def test_a_page_found_unchanged_is_stored_again_with_its_line_index(
@@ -292,21 +301,18 @@ def test_a_page_found_unchanged_is_stored_again_with_its_line_index(
 ) -> None:
     asked = _many_versions(index_server)
     _pins(index_server.index_url, tmp_path, asked)
-    cache = MetadataCache(tmp_path / "m.sqlite3")
-    stored = dict(cache._read_chunked("SELECT key, body FROM pages WHERE key > ?", [""]))
+    db = tmp_path / "m.sqlite3"
+    stored = dict(_sql(db, "SELECT key, body FROM pages"))
     (key,) = [k for k in stored if k.endswith("|demo")]
     header, _, rest = stored[key].partition("\n")
     meta = json.loads(header)
     del meta["at"]
-    cache._write("UPDATE pages SET body=? WHERE key=?", (json.dumps(meta) + "\n" + rest, key))
+    _sql(db, "UPDATE pages SET body=? WHERE key=?", json.dumps(meta) + "\n" + rest, key)
     with MetadataEngine(
         IndexConfig(index_server.index_url), cache=MetadataCache(tmp_path / "m.sqlite3"), freshness=0
     ) as engine:
         files = engine.project("demo").files
     assert [p.status for p in index_server.requests_for("/simple/demo/")][-1] == 304
-    assert (
-        cache._read("SELECT body FROM pages WHERE key=?", (key,))[0] == stored[key]
-    )  # as a new page is stored
+    assert _sql(db, "SELECT body FROM pages WHERE key=?", key) == [(stored[key],)]  # as a new page is stored
     answers, whole = _pins(index_server.index_url, tmp_path, asked)
     assert whole == ["nothing"] and sum(map(len, answers)) == 13 and len(files) == 9
-    cache.close()

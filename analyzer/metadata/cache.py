@@ -297,10 +297,6 @@ class MetadataCache:
         return False
 
     # -- metadata ------------------------------------------------------------------------------------------
-    def get_metadata(self, key: str) -> dict[str, Any] | None:
-        found = self.get_metadata_stamped(key)
-        return None if found is None else found[0]
-
     def get_metadata_stamped(self, key: str) -> tuple[dict[str, Any], float] | None:
         """A metadata record and when it was stored (the stamp a remembered answer checks it by)."""
         row = self._read("SELECT body, stored FROM metadata WHERE key=?", (key,))
