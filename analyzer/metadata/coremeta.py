@@ -124,17 +124,8 @@ def read_pkg_info(data: bytes, filename: str) -> bytes:
                 if info.file_size > MAX_METADATA_BYTES:
                     raise SdistError(f"{filename}: PKG-INFO is too large")
                 return zf.read(info)
-        with tarfile.open(fileobj=buffer, mode="r:*") as tf:
-            for member in tf:
-                if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
-                    if member.size > MAX_METADATA_BYTES:
-                        raise SdistError(f"{filename}: PKG-INFO is too large")
-                    handle = tf.extractfile(member)
-                    if handle is None:
-                        break
-                    return handle.read()
-        raise SdistError(f"{filename}: no PKG-INFO at the top of the archive")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        return read_pkg_info_stream(buffer, filename)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise SdistError(f"{filename}: not a readable archive ({exc})") from exc
 
 
