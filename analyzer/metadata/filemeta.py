@@ -42,7 +42,7 @@ from analyzer.metadata.http import (
     describe_failure,
     iter_body,
 )
-from analyzer.metadata.index import _specifier, _version
+from analyzer.metadata.index import specifier_of, version_of
 from analyzer.metadata.lazywheel import (
     RangeNotSupported,
     WheelMetadataError,
@@ -87,9 +87,9 @@ def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
 def _from_dict(d: dict[str, Any]) -> CoreMetadata:
     return CoreMetadata(
         name=NormalizedName(d["n"]),
-        version=_version(d["v"]),
+        version=version_of(d["v"]),
         requires_dist=tuple(_requirement(r) for r in d["rd"]),
-        requires_python=_specifier(d["rp"]) if d["rp"] is not None else None,
+        requires_python=specifier_of(d["rp"]) if d["rp"] is not None else None,
         provides_extra=frozenset(NormalizedName(e) for e in d["pe"]),
         status=MetadataStatus(d["st"]),
         source=d["src"],

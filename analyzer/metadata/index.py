@@ -7,6 +7,7 @@ rows is the warm path, so it only looks up memoized ``Version`` / ``SpecifierSet
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -82,9 +83,10 @@ _ARCHIVES = (
 """What a link on a project page points to; an HTML answer with none of them (and no API version) is no page."""
 _STATUS_HINTS = {401: " (credentials missing or refused)", 403: " (access refused)"}
 
-_versions: dict[str, Version] = {}
-_specifiers: dict[str, SpecifierSet] = {}
-_memo_lock = threading.Lock()
+version_of = functools.cache(Version)
+"""``Version(text)`` once per spelling: pages and cached rows repeat each version file after file."""
+specifier_of = functools.cache(SpecifierSet)
+"""``SpecifierSet(text)`` once per spelling, for the same reason (Requires-Python)."""
 _import_lock = threading.Lock()
 """The HTML parser is imported by the first thread that meets an HTML page, once, while the others wait."""
 _PARSE_SLOTS = threading.BoundedSemaphore(2)
@@ -119,24 +121,6 @@ def _page_json(response: requests.Response) -> tuple[Any, bool]:
         return float(name)
 
     return response.json(parse_constant=constant), finite[0]
-
-
-def _version(text: str) -> Version:
-    v = _versions.get(text)
-    if v is None:
-        v = Version(text)
-        with _memo_lock:
-            _versions[text] = v
-    return v
-
-
-def _specifier(text: str) -> SpecifierSet:
-    s = _specifiers.get(text)
-    if s is None:
-        s = SpecifierSet(text)
-        with _memo_lock:
-            _specifiers[text] = s
-    return s
 
 
 def page_url(index_url: str, name: str) -> str:
@@ -274,7 +258,7 @@ def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tup
             continue
         if rp:
             try:
-                _specifier(rp)
+                specifier_of(rp)
             except InvalidSpecifier:
                 problems.append(f"{label}: {filename}: ignored invalid Requires-Python {rp!r}")
                 rp = None
@@ -297,13 +281,6 @@ def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tup
     return {"base": base, "groups": list(groups.items())}, problems
 
 
-def _spec_or_none(specifiers: dict[str, SpecifierSet], rp: str | None) -> SpecifierSet | None:
-    if not rp:
-        return None
-    spec = specifiers.get(rp)
-    return _specifier(rp) if spec is None else spec
-
-
 def _equal_keys(text: str, only: Version) -> Iterator[tuple[str, int, int]]:
     """(key, where its rest starts, where its line ends) of every line of ``text`` (lines of ``key<TAB>rest``
     after a first line) whose key is a version equal to ``only``, in order.
@@ -323,7 +300,7 @@ def _equal_keys(text: str, only: Version) -> Iterator[tuple[str, int, int]]:
         if 0 <= tab < end:
             key = text[at + 1 : tab]
             try:
-                if _version(key) == only:
+                if version_of(key) == only:
                     yield key, tab + 1, end
             except InvalidVersion:
                 pass
@@ -451,7 +428,7 @@ def files_from_page(
     label = redact_url(index_url)
     has_secret = "@" in urlsplit(index_url).netloc
     decoded = [(v, json.loads(rows)) for v, rows in page.groups(only)]
-    _build(decoded, name, index_url, label, page.base, has_secret, out.append, _specifiers)
+    _build(decoded, name, index_url, label, page.base, has_secret, out.append)
     return tuple(out)
 
 
@@ -463,12 +440,11 @@ def _build(
     base: str,
     has_secret: bool,
     append: Any,
-    specifiers: dict[str, SpecifierSet],
 ) -> None:
     wheel, sdist = DistKind.WHEEL, DistKind.SDIST
     fromiso = datetime.fromisoformat
     for vtext, rows in groups:
-        version = _version(vtext)
+        version = version_of(vtext)
         for filename, kind, url_c, rp, yanked, upload, hashes, size, mflag, mhashes in rows:
             url = base + url_c[1:] + filename if url_c[:1] == "~" else url_c
             murl = url + ".metadata" if mflag == 1 else mflag
@@ -483,7 +459,7 @@ def _build(
                     url=url,
                     kind=wheel if kind == "w" else sdist,
                     index_url=label,
-                    requires_python=_spec_or_none(specifiers, rp),
+                    requires_python=specifier_of(rp) if rp else None,
                     yanked=yanked,
                     upload_time=fromiso(upload) if upload else None,
                     hashes=hashes,
