@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
 
 if TYPE_CHECKING:
     from analyzer.resolver.candidates import Candidate
@@ -88,16 +87,16 @@ class SpecifierRequirement:
         """The specifier's text: the factory's memo key for candidate lists."""
         self.parent = parent
         self.role = role
-        self._satisfied: dict[Version, bool] = {}
+        self._satisfied: dict[Candidate, bool] = {}
         self.text = str(req) if with_extras or not req.extras else _without_extras(req)
 
     def is_satisfied_by(self, candidate: Candidate) -> bool:
         # pip: an installed or pinned pre-release satisfies a specifier that would not *select* it. Remembered
-        # by version: resolvelib asks again for every pin on every round.
-        found = self._satisfied.get(candidate.version)
+        # per candidate (the factory hands out one object per version): resolvelib asks for every pin every round.
+        found = self._satisfied.get(candidate)
         if found is None:
             found = self.specifier.contains(candidate.version, prereleases=True)
-            self._satisfied[candidate.version] = found
+            self._satisfied[candidate] = found
         return found
 
     def format_for_error(self) -> str:
