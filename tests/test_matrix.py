@@ -16,7 +16,7 @@ from analyzer.catalog import Catalog
 from analyzer.check import run_check
 from analyzer.cli import main
 from analyzer.matrix.model import SCHEMA, Matrix, MatrixRow, SetStatus
-from analyzer.matrix.run import MatrixOptions, fold_releases, run_matrix, select_releases, twin_row, twins
+from analyzer.matrix.run import MatrixOptions, fold_releases, run_matrix, twin_row, twins
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
@@ -128,7 +128,7 @@ def test_a_row_answers_as_check_does(colab_cache: Path, recorded: FixtureIndex) 
 
 def test_identical_freezes_fold_and_ranges_select(colab_cache: Path) -> None:
     catalog = Catalog.open(load_source("colab"))
-    releases = select_releases(catalog, "cpu", date(2023, 9, 5), date(2023, 9, 7))
+    releases = catalog.releases_of("cpu", date(2023, 9, 5), date(2023, 9, 7))
     assert [r.id for r in releases][:2] == ["colab@2e2ebf1142", TF213]
     assert all(date(2023, 9, 5) <= r.date.date() <= date(2023, 9, 7) for r in releases)
     groups = fold_releases(catalog, (*releases, releases[-1]))
@@ -183,7 +183,7 @@ def test_a_freeze_reverted_to_is_copied_and_says_so(colab_cache: Path, recorded:
     # the real history has no exact revert (google-colab's declared requirements differ each time), so make one:
     # three releases where the third has the first's inputs
     catalog = Catalog.open(load_source("colab"))
-    a, b = select_releases(catalog, "cpu", date(2025, 8, 14), date(2025, 8, 15))[:2]
+    a, b = catalog.releases_of("cpu", date(2025, 8, 14), date(2025, 8, 15))[:2]
     groups = fold_releases(catalog, (a, b))
     groups.append(replace(groups[0], release=replace(a, commit="f" * 40)))
     assert twins(groups) == {2: 0}

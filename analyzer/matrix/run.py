@@ -40,7 +40,7 @@ from analyzer.request import RequestItem
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
-__all__ = ["FIRST_MEMBERS", "SET_MODES", "MatrixOptions", "fold_releases", "run_matrix", "select_releases"]
+__all__ = ["FIRST_MEMBERS", "SET_MODES", "MatrixOptions", "fold_releases", "run_matrix"]
 
 FIRST_MEMBERS = 3
 """Members of a row's set shown in the row (the renderers show the rest from the row's report)."""
@@ -86,15 +86,6 @@ class _Group:
     folded: tuple[Release, ...] = ()
     identity: tuple[Any, ...] = ()
     """What the answer depends on in the history: the freeze blob, Python, platform, declared requirements."""
-
-
-def select_releases(catalog: Catalog, kind: str, since: date | None, until: date | None) -> tuple[Release, ...]:
-    """The releases of ``kind`` dated within [since, until] (calendar days as the commits record them)."""
-    return tuple(
-        r
-        for r in catalog.releases_of(kind)
-        if (since is None or r.date.date() >= since) and (until is None or r.date.date() <= until)
-    )
 
 
 def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]:
@@ -410,7 +401,7 @@ def run_matrix(
     warnings: list[str] = []
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    releases = select_releases(catalog, options.kind, options.since, options.until)
+    releases = catalog.releases_of(options.kind, options.since, options.until)
     groups = fold_releases(catalog, releases)
     index = {g.release.id: i for i, g in enumerate(groups)}
     timings["releases"] = time.perf_counter() - started
