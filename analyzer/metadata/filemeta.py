@@ -8,6 +8,7 @@ freshness window, a success for ever.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import tempfile
@@ -60,14 +61,8 @@ log = logging.getLogger(__name__)
 MAX_DOWNLOAD = 512 * 1024 * 1024
 """Largest file downloaded whole (a server without Range, an sdist)."""
 
-_requirements: dict[str, Requirement] = {}
-
-
-def _requirement(text: str) -> Requirement:
-    req = _requirements.get(text)
-    if req is None:
-        req = _requirements[text] = Requirement(text)
-    return req
+_requirement = functools.cache(Requirement)
+"""``Requirement(text)`` once per line: cached records of many releases repeat the same Requires-Dist lines."""
 
 
 def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
