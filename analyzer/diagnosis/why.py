@@ -8,15 +8,15 @@ point back to it, so the tree of a package a hundred others need stays readable 
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import networkx as nx
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from analyzer.diagnosis.graph import Edge, ImageGraph
+from analyzer.diagnosis.graph import ImageGraph
 from analyzer.snapshot import Snapshot
 from analyzer.versions import parse_version
 
@@ -195,30 +195,26 @@ def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAUL
     installed = pin.version if pin is not None else None
     limit = depth if depth > 0 else len(graph) + 1
 
-    # Breadth-first: each requirer is expanded where it is first met, so the shallowest path to it is the one shown.
-    children: dict[tuple[str, ...], list[Edge]] = {}
+    # Breadth-first up the requirers in name order: each requirer is expanded where it is first met, so the
+    # shallowest path to it is the one shown.
     expanded_at: dict[str, tuple[str, ...]] = {key: ()}
-    queue: deque[tuple[str, tuple[str, ...]]] = deque([(key, ())])
-    while queue:
-        node, path = queue.popleft()
-        if len(path) >= limit:
-            continue
-        edges = [e for e in graph.requirers_of(node) if e.parent not in path and e.parent != node]
-        children[path] = edges
-        for edge in edges:
-            if edge.parent not in expanded_at:
-                expanded_at[edge.parent] = (*path, edge.parent)
-                queue.append((edge.parent, (*path, edge.parent)))
+    if key in graph:
+        up = nx.bfs_edges(graph.graph, key, reverse=True, depth_limit=limit, sort_neighbors=sorted)
+        for node, requirer in up:
+            expanded_at[requirer] = (*expanded_at[node], requirer)
 
     def build(node: str, path: tuple[str, ...]) -> tuple[Requirer, ...]:
         required = installed if node == key else graph.version_of(node)
         out: list[Requirer] = []
-        for edge in children.get(path, ()):
+        for edge in graph.requirers_of(node):
+            if edge.parent in path or edge.parent == node:
+                continue
             here = (*path, edge.parent)
             mine = expanded_at.get(edge.parent) == here
-            below = build(edge.parent, here) if mine and here in children else ()
+            listed = len(here) < limit  # within the depth: its own requirers are listed
+            below = build(edge.parent, here) if mine and listed else ()
             hidden = 0
-            if mine and here not in children:
+            if mine and not listed:
                 hidden = sum(1 for e in graph.requirers_of(edge.parent) if e.parent not in here)
             out.append(
                 Requirer(
@@ -228,7 +224,7 @@ def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAUL
                     required_version=required,
                     satisfied=satisfies(edge.requirement, required),
                     requirers=below,
-                    expanded=mine and (here in children or hidden == 0),
+                    expanded=mine and (listed or hidden == 0),
                     hidden=hidden,
                 )
             )
