@@ -295,10 +295,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        # recorded before the last bytes go: a client that has its answer may count the requests at once
+        self.record(status, len(body) if self.command != "HEAD" else 0)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.record(status, len(body) if self.command != "HEAD" else 0)
 
     def record(self, status: int, sent: int) -> None:
         if getattr(self, "_capturing", False):
@@ -337,8 +338,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(301)
             self.send_header("Location", f"/simple/{canonicalize_name(project)}/")
             self.send_header("Content-Length", "0")
-            self.end_headers()
             self.record(301, 0)
+            self.end_headers()
             return
         if not self.index.project_files(project):
             self.send_body(404, b"no such project", "text/plain")
@@ -356,8 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(304)
             self.send_header("ETag", etag)
             self.send_header("Content-Length", "0")
-            self.end_headers()
             self.record(304, 0)
+            self.end_headers()
             return
         self.send_body(200, body, ctype, {"ETag": etag})
 
@@ -422,6 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Send exactly these headers and the first ``sent`` bytes of ``body`` (all by default), then hang up
         when cut short; errors of a client that has gone away are ignored."""
         part = body if sent is None else body[:sent]
+        self.record(status, len(part))
         try:
             self.send_response(status)
             for k, v in headers.items():
@@ -435,7 +437,6 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         if sent is not None:
             self.close_connection = True
-        self.record(status, len(part))
 
 
 # -- fault hooks (issue 7): each returns a ``Fault`` for ``FixtureIndex.faults[path]`` -------------------------
