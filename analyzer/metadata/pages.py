@@ -86,21 +86,10 @@ class IndexPages(EnginePart):
             if state is not None and self._fresh(*state):
                 self.reads.pages[key] = state[0]
                 return key, []  # its own problems are read with it, by ``_open_page``
-        cached = self.cache.get_page(key) if self.cache is not None else None
-        cached_page: PageText | None = None
-        if cached is not None:
-            try:
-                cached_page = PageText.from_text(cached.text)
-            except (ValueError, KeyError, TypeError):
-                log.warning("the cached page of %s from %s is unreadable; fetching it again", name, label)
-                cached = None
-        if (
-            cached_page is not None
-            and cached is not None
-            and self._fresh(cached.fetched, "\n" in cached.text)
-        ):
-            self.reads.pages[key] = cached.fetched
-            return cached_page, list(cached_page.problems)
+        cached = self._cached(key, name, label)
+        if cached is not None and self._fresh(cached[0].fetched, "\n" in cached[0].text):
+            self.reads.pages[key] = cached[0].fetched
+            return cached[1], list(cached[1].problems)
         self.reads.unstamped.add(key)  # until it is stored below
         if self.offline:
             return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
@@ -109,39 +98,54 @@ class IndexPages(EnginePart):
             index_url,
             name,
             self.traffic,
-            etag=cached.etag if cached else None,
-            last_modified=cached.last_modified if cached else None,
+            etag=cached[0].etag if cached else None,
+            last_modified=cached[0].last_modified if cached else None,
             http=self.http,
         )
-        now = time.time()
-        if result.not_modified and cached_page is not None:
-            indexed = cached_page.with_line_index()  # stored by an older version: worth storing once more
-            if indexed is not None and self.cache is not None and cached is not None:
-                if self.cache.put_page(key, CachedPage(indexed.text, now, cached.etag, cached.last_modified)):
-                    cached_page = indexed
-                    self.reads.page(key, now)
-            elif self.cache is not None and self.cache.touch_page(key, now):
-                self.reads.page(key, now)
+        if result.not_modified and cached is not None:
+            page = self._unchanged(key, *cached)
             if not hold and self._by_key(index_url):
                 return key, []
-            return cached_page, list(cached_page.problems)
-        if result.failed or result.page is None:
-            problems = [self._redact(p) for p in result.problems]
-            if cached_page is not None:
-                problems.append(f"{label}: used the cached page of {name} instead")
-                return cached_page, problems + list(cached_page.problems)
-            return EMPTY_PAGE, problems
+            return page, list(page.problems)
         problems = [self._redact(p) for p in result.problems]
+        if result.failed or result.page is None:
+            if cached is not None:
+                problems.append(f"{label}: used the cached page of {name} instead")
+                return cached[1], problems + list(cached[1].problems)
+            return EMPTY_PAGE, problems
         page = result.page.with_problems(problems)
-        if self.cache is not None and not index_url.startswith("file:"):
-            stored = self.cache.put_page(
-                key, CachedPage(page.to_text(), now, result.etag, result.last_modified)
-            )
-            if stored and not hold:
-                self.reads.page(key, now)
-            if stored and not hold and self._by_key(index_url):
+        now = time.time()
+        row = CachedPage(page.to_text(), now, result.etag, result.last_modified)
+        if self.cache is not None and self.cache.put_page(key, row) and not hold:
+            self.reads.page(key, now)
+            if self._by_key(index_url):
                 return key, []
         return page, problems
+
+    def _cached(self, key: str, name: NormalizedName, label: str) -> tuple[CachedPage, PageText] | None:
+        """The stored row of a page and the page it holds; None when not cached or unreadable."""
+        cached = self.cache.get_page(key) if self.cache is not None else None
+        if cached is None:
+            return None
+        try:
+            return cached, PageText.from_text(cached.text)
+        except (ValueError, KeyError, TypeError):
+            log.warning("the cached page of %s from %s is unreadable; fetching it again", name, label)
+            return None
+
+    def _unchanged(self, key: str, cached: CachedPage, page: PageText) -> PageText:
+        """A cached page the index says is unchanged (304): fresh again from now; a page stored by an older
+        version, without its line index, is stored once more with it."""
+        assert self.cache is not None  # only a cached page is revalidated
+        now = time.time()
+        indexed = page.with_line_index()
+        if indexed is not None:
+            if self.cache.put_page(key, CachedPage(indexed.text, now, cached.etag, cached.last_modified)):
+                self.reads.page(key, now)
+                return indexed
+        elif self.cache.touch_page(key, now):
+            self.reads.page(key, now)
+        return page
 
     def _local_page(self, index_url: str, name: NormalizedName) -> tuple[_PageRef, list[str]]:
         """A ``file://`` index's page, read anew every time (never cached), stamped by its file: unchanged from
