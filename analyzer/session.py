@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataSource
+from analyzer.metadata.select import VersionSupport
 from analyzer.resolver.candidates import InstalledCandidate, ResolverWarning
 from analyzer.resolver.factory import Factory
 from analyzer.resolver.installed import installed_candidates
 from analyzer.snapshot import Snapshot
-
-if TYPE_CHECKING:
-    from analyzer.diagnosis.installable import VersionSupport
 
 __all__ = ["Session"]
 

@@ -80,7 +80,8 @@ def dist_specs(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironmen
     from analyzer.resolver.installed import read_installed
     from analyzer.session import Session
 
-    candidates = read_installed(Session.open(snapshot, source, env))
+    session = Session.open(snapshot, source, env)
+    candidates = read_installed(session.factory, session.installed)
     out = ReplicaInfo()
     for pin in snapshot.pins:
         cand = candidates.get(pin.name)

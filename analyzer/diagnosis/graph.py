@@ -293,7 +293,7 @@ def image_graph(session: Session) -> ImageGraph:
     snapshot, env = session.snapshot, session.env
     declared = {d.name: d.parsed() for d in snapshot.declared}
     # the resolver's own reading of each pin (its declared requirements, a direct reference, the index's file)
-    installed = read_installed(session)
+    installed = read_installed(session.factory, session.installed)
     requirements: dict[NormalizedName, tuple[Requirement, ...]] = {}
     opaque: set[NormalizedName] = set()
     for pin in snapshot.pins:

@@ -22,8 +22,8 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import DistFile, DistKind, MetadataSource, ProjectFiles
-from analyzer.metadata.select import best_file, installable
+from analyzer.metadata.models import DistKind, MetadataSource, ProjectFiles
+from analyzer.metadata.select import VersionSupport, best_file, version_support
 from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
@@ -61,27 +61,6 @@ class Status(str, Enum):
     @property
     def installable(self) -> bool:
         return self in (Status.INSTALLABLE, Status.SDIST_ONLY, Status.DIRECT_REFERENCE)
-
-
-@dataclass(frozen=True)
-class VersionSupport:
-    """How one version of a project can install on the target."""
-
-    version: Version
-    wheel: str | None
-    """The best wheel for the target (pip's tag preference), or None."""
-    sdist: str | None
-    """An sdist whose Requires-Python admits the target, or None."""
-    yanked_only: bool = False
-    """Every compatible file is yanked (PEP 592): usable only when the request pins this exact version."""
-
-    @property
-    def installable(self) -> bool:
-        return self.wheel is not None or self.sdist is not None
-
-    @property
-    def sdist_only(self) -> bool:
-        return self.wheel is None and self.sdist is not None
 
 
 @dataclass(frozen=True)
@@ -147,26 +126,6 @@ class Installability:
 
 
 # -- per version -------------------------------------------------------------------------------------------------
-
-
-def version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[Version, VersionSupport]:
-    """Which versions install on ``env`` and with which file; yanked files count only when nothing else does.
-
-    More than ``best_file``: the verdict tells a version with a wheel from an sdist-only or a yanked-only one.
-    """
-    by_version: dict[Version, list[DistFile]] = {}
-    for file in files:
-        by_version.setdefault(file.version, []).append(file)
-    out: dict[Version, VersionSupport] = {}
-    for version, group in by_version.items():
-        usable = [f for f in group if installable(f, env)]
-        kept = [f for f in usable if not f.is_yanked]
-        wheel = best_file((f for f in kept if f.kind is DistKind.WHEEL), env)
-        sdist = next((f.filename for f in kept if f.kind is DistKind.SDIST), None)
-        out[version] = VersionSupport(
-            version, wheel.filename if wheel else None, sdist, yanked_only=bool(usable) and not kept
-        )
-    return out
 
 
 def supported_versions(session: Session, name: NormalizedName) -> Mapping[Version, VersionSupport]:

@@ -145,7 +145,7 @@ def _satisfies(req: Requirement, version: str) -> bool:
 
 def installed_dists(session: Session) -> dict[NormalizedName, InstalledDist]:
     """The image's pins with their requirements (declared ones for e.g. google-colab), as the resolver reads them."""
-    candidates = read_installed(session)
+    candidates = read_installed(session.factory, session.installed)
     out: dict[NormalizedName, InstalledDist] = {}
     for pin in session.snapshot.pins:
         cand = candidates.get(pin.name)

@@ -7,11 +7,14 @@ ordering, but the rule here is the same (compatible tags, Requires-Python, yanke
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import DistFile, DistKind
 
-__all__ = ["best_file", "installable"]
+__all__ = ["VersionSupport", "best_file", "installable", "version_support"]
 
 
 def installable(file: DistFile, env: TargetEnvironment) -> bool:
@@ -38,3 +41,44 @@ def best_file(files: Iterable[DistFile], env: TargetEnvironment) -> DistFile | N
         if best is None or key < best:
             best, chosen = key, file
     return chosen
+
+
+@dataclass(frozen=True)
+class VersionSupport:
+    """How one version of a project can install on the target."""
+
+    version: Version
+    wheel: str | None
+    """The best wheel for the target (pip's tag preference), or None."""
+    sdist: str | None
+    """An sdist whose Requires-Python admits the target, or None."""
+    yanked_only: bool = False
+    """Every compatible file is yanked (PEP 592): usable only when the request pins this exact version."""
+
+    @property
+    def installable(self) -> bool:
+        return self.wheel is not None or self.sdist is not None
+
+    @property
+    def sdist_only(self) -> bool:
+        return self.wheel is None and self.sdist is not None
+
+
+def version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[Version, VersionSupport]:
+    """Which versions install on ``env`` and with which file; yanked files count only when nothing else does.
+
+    More than ``best_file``: the verdict tells a version with a wheel from an sdist-only or a yanked-only one.
+    """
+    by_version: dict[Version, list[DistFile]] = {}
+    for file in files:
+        by_version.setdefault(file.version, []).append(file)
+    out: dict[Version, VersionSupport] = {}
+    for version, group in by_version.items():
+        usable = [f for f in group if installable(f, env)]
+        kept = [f for f in usable if not f.is_yanked]
+        wheel = best_file((f for f in kept if f.kind is DistKind.WHEEL), env)
+        sdist = next((f.filename for f in kept if f.kind is DistKind.SDIST), None)
+        out[version] = VersionSupport(
+            version, wheel.filename if wheel else None, sdist, yanked_only=bool(usable) and not kept
+        )
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
@@ -12,7 +13,6 @@ from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
     from analyzer.resolver.factory import Factory
-    from analyzer.session import Session
 
 __all__ = ["installed_candidates", "read_installed"]
 
@@ -47,10 +47,11 @@ def installed_candidates(
     return out, warnings
 
 
-def read_installed(session: Session) -> dict[NormalizedName, InstalledCandidate]:
-    """The session's pins as candidates, their metadata fetched in one parallel batch (pip check, replicas)."""
-    factory = session.factory
-    candidates = dict(session.installed)
+def read_installed(
+    factory: Factory, installed: Mapping[NormalizedName, InstalledCandidate]
+) -> dict[NormalizedName, InstalledCandidate]:
+    """The pins as candidates, their metadata fetched in one parallel batch (pip check, the image graph)."""
+    candidates = dict(installed)
     factory.prefetch(
         f
         for f in (
