@@ -20,6 +20,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from analyzer.errors import InputError, Problem
+from analyzer.versions import parse_version
 
 SCHEMA = "tfconflict.snapshot/1"
 """Version of the JSON form; bumped whenever a field changes meaning."""
@@ -50,12 +51,7 @@ class Pin:
     @property
     def parsed_version(self) -> Version | None:
         """The PEP 440 version, or None when the pin has none or a legacy one."""
-        if self.version is None:
-            return None
-        try:
-            return Version(self.version)
-        except ValueError:  # InvalidVersion, or a release number longer than int() converts
-            return None
+        return parse_version(self.version)
 
     @property
     def is_direct(self) -> bool:

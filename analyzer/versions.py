@@ -1,11 +1,22 @@
-"""Version and specifier text from outside (freezes, indexes, metadata) parsed once, the same way everywhere."""
+"""Version and specifier text from outside (freezes, indexes, metadata) parsed in one place, the same way everywhere.
+
+Parsed values are immutable and depend only on their text, so each spelling is parsed once per process: pages and
+cached rows repeat the same versions file after file.
+"""
 
 from __future__ import annotations
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+import functools
 
-__all__ = ["parse_specifier", "parse_version"]
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+__all__ = ["parse_specifier", "parse_version", "specifier_of", "version_of"]
+
+version_of = functools.cache(Version)
+"""``Version(text)``, raising ``InvalidVersion`` as it does."""
+specifier_of = functools.cache(SpecifierSet)
+"""``SpecifierSet(text)``, raising ``InvalidSpecifier`` as it does."""
 
 
 def parse_version(text: str | None) -> Version | None:
@@ -13,14 +24,14 @@ def parse_version(text: str | None) -> Version | None:
     if text is None:
         return None
     try:
-        return Version(text)
-    except InvalidVersion:
+        return version_of(text)
+    except ValueError:  # InvalidVersion, or a release number longer than int() converts
         return None
 
 
 def parse_specifier(text: str) -> SpecifierSet | None:
     """A PEP 440 specifier set, or None for text that is not one."""
     try:
-        return SpecifierSet(text)
+        return specifier_of(text)
     except InvalidSpecifier:
         return None

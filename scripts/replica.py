@@ -77,11 +77,11 @@ class ReplicaInfo:
 
 def dist_specs(snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment) -> ReplicaInfo:
     """The pins' metadata as tfconflict reads it (declared requirements, e.g. google-colab's, included)."""
-    from analyzer.resolver.installed import read_installed
     from analyzer.session import Session
 
     session = Session.open(snapshot, source, env)
-    candidates = read_installed(session.factory, session.installed)
+    candidates = session.installed
+    session.factory.prefetch_installed(candidates.values())
     out = ReplicaInfo()
     for pin in snapshot.pins:
         cand = candidates.get(pin.name)

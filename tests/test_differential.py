@@ -87,7 +87,7 @@ def image(colab_cache: Path) -> Snapshot:
 @pytest.fixture
 def engine(index_server: FixtureIndex) -> Iterator[MetadataEngine]:
     assert index_server.add_recorded(RECORDED) > 0
-    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache(), progress=False) as eng:
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as eng:
         yield eng
 
 

@@ -9,7 +9,7 @@ the keep-the-image questions the minimal-conflicting-set search asks.
 # ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -17,16 +17,13 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.cache import MetadataCache
-from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
 from analyzer.metadata.models import MetadataSource
 from analyzer.resolver import Resolution, resolve
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
-from tests.indexserver import RECORDED, FixtureIndex, index_server  # noqa: F401 - pytest fixture
 from tests.memsource import Scenario, load_scenario, scenario_names
-from tests.test_resolver_recorded import IMAGE, _snapshot
+from tests.test_resolver_recorded import IMAGE, TF212, _snapshot, engine, index_server  # noqa: F401 - fixtures
 
 
 def _answer(result: Resolution) -> tuple[Any, ...]:
@@ -88,14 +85,6 @@ def test_scenarios_answer_the_same_with_and_without_propagation(
     assert with_it == without
 
 
-@pytest.fixture
-def engine(index_server: FixtureIndex) -> Iterator[MetadataEngine]:
-    assert index_server.add_recorded(RECORDED) > 0
-    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache(), progress=False) as eng:
-        yield eng
-
-
-TF212 = [Requirement("tensorflow==2.12.0")]
 MOVABLE = ("numpy", "keras", "tensorboard", "gast", "ml-dtypes", "jax", "jaxlib", "protobuf", "h5py")
 
 

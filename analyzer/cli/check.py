@@ -136,14 +136,15 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget or None,
         releases=alternative_releases(snapshot, settings.colab_repo),
     )
+    config = index_config(settings, reqset)
     cache = MetadataCache()
     with ExitStack() as stack:
         stack.callback(cache.close)
         answer = ask(
-            "check", items, snapshot, constraint_requirements(reqset), settings, index_config(settings, reqset),
+            "check", items, snapshot, constraint_requirements(reqset), settings, config,
             cache=cache,
             engine=lambda: stack.enter_context(
-                engine_for(settings, reqset, progress=args.format != "github", cache=cache)
+                engine_for(settings, config, progress=args.format != "github", cache=cache)
             ),
             render=lambda report: render("report", args.format, report, verbose=verbose, fail_on=settings.fail_on),
             options=options,
@@ -239,15 +240,15 @@ def index_config(settings: Settings, parsed: RequirementsSet | None) -> IndexCon
 
 
 def engine_for(
-    settings: Settings, parsed: RequirementsSet | None, *, progress: bool = True, cache: MetadataCache | None = None
+    settings: Settings, config: IndexConfig, *, progress: bool = True, cache: MetadataCache | None = None
 ) -> MetadataEngine:
-    """The one place a command builds a metadata engine: the indexes of :func:`index_config`, the settings'
-    ``as-of`` and ``offline``; ``progress`` is drawn on standard error only."""
+    """The one place ``check``, ``hook`` and ``matrix`` build a metadata engine: the indexes ``config`` names
+    (:func:`index_config`), the settings' ``as-of`` and ``offline``; ``progress`` is drawn on stderr only."""
     from analyzer.cli.progress import progress_bar
     from analyzer.metadata.engine import MetadataEngine
 
     return MetadataEngine(
-        index_config(settings, parsed),
+        config,
         cache=cache if cache is not None else MetadataCache(),
         offline=settings.offline,
         as_of=settings.as_of,

@@ -36,7 +36,7 @@ from analyzer.cli.indexopts import add_index_options
 from analyzer.config import Settings
 from analyzer.errors import ExitCode, MetadataUnavailable
 from analyzer.metadata.cache import MetadataCache
-from analyzer.reqfile import RequirementsSet
+from analyzer.metadata.config import IndexConfig
 from analyzer.request import constraint_requirements, constraints_notes, request_from_files
 from analyzer.snapshot import Snapshot
 
@@ -88,12 +88,11 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(cache.close)
         engines: dict[tuple[str, tuple[str, ...]], MetadataEngine] = {}
 
-        def engine(parsed: RequirementsSet) -> MetadataEngine:
+        def engine(config: IndexConfig) -> MetadataEngine:
             """One engine per set of indexes, shared by the files that name the same ones."""
-            config = index_config(settings, parsed)
             key = (config.index_url, config.extra_index_urls)
             if key not in engines:
-                engines[key] = stack.enter_context(engine_for(settings, parsed, progress=False, cache=cache))
+                engines[key] = stack.enter_context(engine_for(settings, config, progress=False, cache=cache))
             return engines[key]
 
         for path in files:
@@ -111,11 +110,12 @@ def run(args: argparse.Namespace) -> int:
             target, items, _ = apply_ignore(snapshot, request.items, settings.ignore)
             if not items:
                 continue
+            config = index_config(settings, parsed)
             try:
                 answer = ask(
-                    "hook", items, target, constraint_requirements(parsed), settings, index_config(settings, parsed),
+                    "hook", items, target, constraint_requirements(parsed), settings, config,
                     cache=cache,
-                    engine=partial(engine, parsed),
+                    engine=partial(engine, config),
                     render=lambda report: _findings(report, settings.fail_on),
                     options=options,
                 )

@@ -14,7 +14,13 @@ from datetime import date
 from pathlib import Path
 
 from analyzer.catalog import Catalog
-from analyzer.cli.check import add_policy_options, engine_for, request_from_args, settings_from_args
+from analyzer.cli.check import (
+    add_policy_options,
+    engine_for,
+    index_config,
+    request_from_args,
+    settings_from_args,
+)
 from analyzer.cli.common import (
     COLAB_REPO_ENV,
     add_colab_repo_option,
@@ -139,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
         if not quiet and bool(getattr(args, "verbose", 0)):
             print(f"tfconflict: {message}", file=sys.stderr)
 
+    config = index_config(settings, reqset)
     matrix = run_matrix(
-        items, catalog, lambda: engine_for(settings, reqset, progress=False), options, progress=progress
+        items, catalog, lambda: engine_for(settings, config, progress=False), options, progress=progress
     )
     text = render(
         "matrix", args.format, matrix,

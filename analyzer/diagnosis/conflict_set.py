@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -212,6 +213,11 @@ class _Search:
     check: CachedOracle
     started: float
 
+    @cached_property
+    def installed(self) -> dict[NormalizedName, str | None]:
+        """The image's pins by name and installed version text."""
+        return {p.name: p.version for p in self.session.snapshot.pins}
+
     def result(self, verdict: Verdict, sets: Sequence[ConflictSet], **fields: Any) -> ConflictSetResult:
         stats = self.check.stats
         return ConflictSetResult(
@@ -230,7 +236,7 @@ class _Search:
         self, requested: Collection[NormalizedName], *, orders: int, verify: bool, fits_only: bool
     ) -> ConflictSetResult:
         full, check = self.full, self.check
-        installed = {p.name: p.version for p in self.session.snapshot.pins}
+        installed = self.installed
         # Pins outside the relevant part are left out of every check. A failure without them is a failure with
         # them (fewer constraints), so only successes need checking: a success whose resolution touches a name
         # some left-out pin requires widens the relevant part, and the search runs again (the cache keeps the
@@ -313,7 +319,7 @@ class _Search:
 
     def out_of_budget(self, budget: float | None) -> ConflictSetResult:
         """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
-        installed = {p.name: p.version for p in self.session.snapshot.pins}
+        installed = self.installed
         cache = self.check.cache
         # A question leaves out (removes) the candidates it neither keeps nor frees; the widest question asked
         # tells the candidates of the last round, so a fitting answer costs its movers plus what it removed.

@@ -23,7 +23,6 @@ from analyzer.diagnosis.installable import supported_versions
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataStatus
 from analyzer.metadata.select import best_file
-from analyzer.resolver.installed import read_installed
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
@@ -293,7 +292,8 @@ def image_graph(session: Session) -> ImageGraph:
     snapshot, env = session.snapshot, session.env
     declared = {d.name: d.parsed() for d in snapshot.declared}
     # the resolver's own reading of each pin (its declared requirements, a direct reference, the index's file)
-    installed = read_installed(session.factory, session.installed)
+    installed = session.installed
+    session.factory.prefetch_installed(installed.values())
     requirements: dict[NormalizedName, tuple[Requirement, ...]] = {}
     opaque: set[NormalizedName] = set()
     for pin in snapshot.pins:

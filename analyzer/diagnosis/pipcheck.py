@@ -15,7 +15,6 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.environment import TargetEnvironment
-from analyzer.resolver.installed import read_installed
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
@@ -145,7 +144,8 @@ def _satisfies(req: Requirement, version: str) -> bool:
 
 def installed_dists(session: Session) -> dict[NormalizedName, InstalledDist]:
     """The image's pins with their requirements (declared ones for e.g. google-colab), as the resolver reads them."""
-    candidates = read_installed(session.factory, session.installed)
+    candidates = session.installed
+    session.factory.prefetch_installed(candidates.values())
     out: dict[NormalizedName, InstalledDist] = {}
     for pin in session.snapshot.pins:
         cand = candidates.get(pin.name)

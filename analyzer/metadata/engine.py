@@ -23,7 +23,7 @@ from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS
 from analyzer.metadata.http import HttpSettings, make_session
 from analyzer.metadata.models import CoreMetadata, DistFile, ProjectFiles
 from analyzer.metadata.pages import PAGE_WORKERS, IndexPages
-from analyzer.metadata.pool import Progress, WorkerPool
+from analyzer.metadata.pool import EngineContext, Progress, WorkerPool
 
 __all__ = ["DEFAULT_WORKERS", "EMPTY_FRESHNESS", "PAGE_FRESHNESS", "PAGE_WORKERS", "MetadataEngine"]
 
@@ -54,13 +54,15 @@ class MetadataEngine:
             as_of = as_of.replace(tzinfo=timezone.utc)
         self.as_of = as_of
         self.freshness = freshness
-        self.pool = WorkerPool(workers, progress if callable(progress) else None)  # a caller may still pass a bool
+        self.pool = WorkerPool(workers, progress)
         self.session = session or make_session(pool_size=self.pool.workers, http=self.http)
         self._reads = ReadLog()
         tag_key = (cache.tag_key() if cache is not None else None) or secrets.token_bytes(32)
-        shared = (self.config, self.session, self.http, cache, self._reads, self.pool, tag_key)
-        self.pages = IndexPages(*shared, offline=offline, as_of=as_of, freshness=freshness)
-        self.files = FileMetadata(*shared, offline=offline, as_of=as_of, freshness=freshness)
+        context = EngineContext(
+            self.config, self.session, self.http, cache, self._reads, self.pool, tag_key, offline, as_of, freshness
+        )
+        self.pages = IndexPages(context)
+        self.files = FileMetadata(context)
         self.traffic = self.files.traffic
         """Requests for distribution files and ``.metadata`` files (for the benchmarks)."""
         self.page_traffic = self.pages.traffic

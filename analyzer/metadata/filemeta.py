@@ -27,8 +27,6 @@ from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import Version
 
@@ -43,7 +41,7 @@ from analyzer.metadata.http import (
     describe_failure,
     iter_body,
 )
-from analyzer.metadata.index import specifier_of, version_of
+from analyzer.metadata.index import split_dist_filename
 from analyzer.metadata.lazywheel import (
     RangeNotSupported,
     WheelMetadataError,
@@ -52,7 +50,8 @@ from analyzer.metadata.lazywheel import (
 )
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus
 from analyzer.metadata.pages import OFFLINE_NOTE
-from analyzer.metadata.pool import EnginePart, Memo
+from analyzer.metadata.pool import EngineContext, EnginePart, Memo
+from analyzer.versions import specifier_of, version_of
 
 __all__ = ["MAX_DOWNLOAD", "FileMetadata"]
 
@@ -138,8 +137,8 @@ def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None
 class FileMetadata(EnginePart):
     """Core metadata of files, memoized for one engine."""
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
+    def __init__(self, context: EngineContext) -> None:
+        super().__init__(context)
         self.traffic = Traffic()
         """Requests for distribution files and ``.metadata`` files (what range reads save)."""
         self._metadata: Memo[str, CoreMetadata] = Memo()
@@ -342,18 +341,16 @@ class FileMetadata(EnginePart):
             hashes[algo] = value
         clean_url = url.split("#", 1)[0]
         try:
-            if filename.endswith(".whl"):
-                _, version, _, _ = parse_wheel_filename(filename)
-                kind = DistKind.WHEEL
-            else:
-                _, version = parse_sdist_filename(filename)
-                kind = DistKind.SDIST
+            parsed = split_dist_filename(filename)
         except (InvalidWheelFilename, InvalidSdistFilename):
+            parsed = None
+        if parsed is None:
             return self._unavailable(
                 canonical,
                 Version("0"),
                 f"{canonical} @ {redact_url(url)}: not a wheel or sdist file name; treated as an opaque pin",
             )
+        _, version, kind = parsed
         file = DistFile(
             project=canonical,
             version=version,

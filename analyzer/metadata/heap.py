@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 import threading
 
@@ -24,14 +25,20 @@ def allow_heap_tuning() -> None:
     _state["allowed"] = True
 
 
-def _glibc() -> ctypes.CDLL | None:
-    if not _state["allowed"] or not sys.platform.startswith("linux"):
+@functools.cache
+def _load_glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc, loaded once (finding it runs ldconfig)."""
+    if not sys.platform.startswith("linux"):
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
     return libc if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version") else None
+
+
+def _glibc() -> ctypes.CDLL | None:
+    return _load_glibc() if _state["allowed"] else None
 
 
 def limit_heap_growth() -> None:

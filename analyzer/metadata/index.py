@@ -7,7 +7,6 @@ rows is the warm path, so it only looks up memoized ``Version`` / ``SpecifierSet
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import requests
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import InvalidSpecifier
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -42,6 +41,7 @@ from analyzer.metadata.http import (
     read_body,
 )
 from analyzer.metadata.models import DistFile, DistKind
+from analyzer.versions import specifier_of, version_of
 
 if TYPE_CHECKING:
     from pypi_simple import ProjectPage
@@ -60,6 +60,7 @@ __all__ = [
     "fetch_page",
     "files_from_page",
     "page_url",
+    "split_dist_filename",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,6 @@ _ARCHIVES = (
 """What a link on a project page points to; an HTML answer with none of them (and no API version) is no page."""
 _STATUS_HINTS = {401: " (credentials missing or refused)", 403: " (access refused)"}
 
-version_of = functools.cache(Version)
-"""``Version(text)`` once per spelling: pages and cached rows repeat each version file after file."""
-specifier_of = functools.cache(SpecifierSet)
-"""``SpecifierSet(text)`` once per spelling, for the same reason (Requires-Python)."""
 _import_lock = threading.Lock()
 """The HTML parser is imported by the first thread that meets an HTML page, once, while the others wait."""
 _PARSE_SLOTS = threading.BoundedSemaphore(2)
@@ -225,20 +222,28 @@ def _entries_from_page(page: ProjectPage) -> list[_Entry]:
     ]
 
 
-def _parse_filename(filename: str, name: NormalizedName) -> tuple[str, str]:
-    """(normalized version text, kind) of a wheel or sdist name; LookupError for other archives, ValueError when
-    it does not parse or is another project's."""
+def split_dist_filename(filename: str) -> tuple[NormalizedName, Version, DistKind] | None:
+    """(project, version, kind) of a wheel or sdist file name; None for other archives (eggs, installers,
+    ``.tar.bz2``); ``InvalidWheelFilename`` / ``InvalidSdistFilename`` when the name does not parse."""
     if filename.endswith(".whl"):
-        fname, version, _, _ = parse_wheel_filename(filename)
-        kind = "w"
-    elif filename.lower().endswith((".tar.gz", ".zip")):
-        fname, version = parse_sdist_filename(filename)
-        kind = "s"
-    else:
+        name, version, _, _ = parse_wheel_filename(filename)
+        return name, version, DistKind.WHEEL
+    if filename.lower().endswith((".tar.gz", ".zip")):
+        name, version = parse_sdist_filename(filename)
+        return name, version, DistKind.SDIST
+    return None
+
+
+def _parse_filename(filename: str, name: NormalizedName) -> tuple[str, str]:
+    """(normalized version text, kind letter) of a file of ``name``; LookupError for other archives, ValueError
+    when it does not parse or is another project's."""
+    parsed = split_dist_filename(filename)
+    if parsed is None:
         raise LookupError(filename)
+    fname, version, kind = parsed
     if fname != name:
         raise ValueError(f"it is not a file of {name}")
-    return str(version), kind
+    return str(version), "w" if kind is DistKind.WHEEL else "s"
 
 
 def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tuple[dict[str, Any], list[str]]:

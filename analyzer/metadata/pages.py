@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -21,7 +20,7 @@ from analyzer.metadata.freshness import local_stamp, page_is_fresh
 from analyzer.metadata.http import Traffic
 from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from_page, local_page_file
 from analyzer.metadata.models import DistFile, ProjectFiles
-from analyzer.metadata.pool import EnginePart, Memo
+from analyzer.metadata.pool import EngineContext, EnginePart, Memo
 
 __all__ = ["OFFLINE_NOTE", "PAGE_WORKERS", "IndexPages"]
 
@@ -41,8 +40,8 @@ _IndexPage = tuple[str, _PageRef, tuple[str, ...]]
 class IndexPages(EnginePart):
     """The projects' pages on the configured indexes, memoized for one engine."""
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
+    def __init__(self, context: EngineContext) -> None:
+        super().__init__(context)
         self.traffic = Traffic()
         """Requests for index pages."""
         self._projects: Memo[NormalizedName, ProjectFiles] = Memo()

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from analyzer.metadata.config import IndexConfig
     from analyzer.metadata.http import HttpSettings
 
-__all__ = ["EnginePart", "Memo", "Progress", "WorkerPool"]
+__all__ = ["EngineContext", "EnginePart", "Memo", "Progress", "WorkerPool"]
 
 log = logging.getLogger(__name__)
 
@@ -129,34 +130,37 @@ class WorkerPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-class EnginePart:
-    """A part of one engine (its pages, its files' metadata): the indexes, the HTTP session, the cache and the log
-    of what was read from it, the worker pool, the key of credential tags, and how the cache may be used."""
+@dataclass(frozen=True)
+class EngineContext:
+    """What the parts of one engine share: the indexes, the HTTP session, the cache and the log of what was read
+    from it, the worker pool, the key of credential tags, and how the cache may be used."""
 
-    def __init__(
-        self,
-        config: IndexConfig,
-        session: requests.Session,
-        http: HttpSettings,
-        cache: MetadataCache | None,
-        reads: ReadLog,
-        pool: WorkerPool,
-        tag_key: bytes,
-        *,
-        offline: bool,
-        as_of: datetime | None,
-        freshness: float,
-    ) -> None:
-        self.config = config
-        self.session = session
-        self.http = http
-        self.cache = cache
-        self.reads = reads
-        self.pool = pool
-        self.tag_key = tag_key
-        self.offline = offline
-        self.as_of = as_of
-        self.freshness = freshness
+    config: IndexConfig
+    session: requests.Session
+    http: HttpSettings
+    cache: MetadataCache | None
+    reads: ReadLog
+    pool: WorkerPool
+    tag_key: bytes
+    offline: bool
+    as_of: datetime | None
+    freshness: float
+
+
+class EnginePart:
+    """A part of one engine (its pages, its files' metadata), with the context's fields as its own."""
+
+    def __init__(self, context: EngineContext) -> None:
+        self.config = context.config
+        self.session = context.session
+        self.http = context.http
+        self.cache = context.cache
+        self.reads = context.reads
+        self.pool = context.pool
+        self.tag_key = context.tag_key
+        self.offline = context.offline
+        self.as_of = context.as_of
+        self.freshness = context.freshness
 
     def _redact(self, text: str) -> str:
         return redact_text(text, self.config.urls)

@@ -6,7 +6,7 @@ factory, candidates and requirements follow pip's split; ``explain.py`` turns re
 """
 
 from analyzer.resolver.candidates import Origin, ResolverWarning, WarningKind
-from analyzer.resolver.installed import installed_candidates, read_installed
+from analyzer.resolver.installed import installed_candidates
 from analyzer.resolver.requirements import Role
 from analyzer.resolver.resolve import DEFAULT_MAX_ROUNDS, resolve
 from analyzer.resolver.results import Conflict, ConflictCause, Resolution, ResolvedDist
@@ -22,6 +22,5 @@ __all__ = [
     "Role",
     "WarningKind",
     "installed_candidates",
-    "read_installed",
     "resolve",
 ]

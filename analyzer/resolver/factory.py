@@ -248,6 +248,19 @@ class Factory:
             except Exception:  # noqa: BLE001 - a warm-up only: every answer is fetched again, one by one, if needed
                 return
 
+    def prefetch_installed(self, candidates: Iterable[InstalledCandidate]) -> None:
+        """Fetch the metadata of installed pins not read yet in one parallel batch (a direct reference is read
+        from its own URL when asked, not from the index)."""
+        self.prefetch(
+            f
+            for f in (
+                self.best_file_of_version(c.name, c.version)
+                for c in candidates
+                if c.url is None and c._info is None
+            )
+            if f is not None
+        )
+
     def best_file_of_version(self, name: NormalizedName, version: Version) -> DistFile | None:
         """The file whose metadata describes an installed version: pip's (``best_file``), else a wheel, else any."""
         memo_key = (name, version)

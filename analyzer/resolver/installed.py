@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
@@ -14,7 +13,7 @@ from analyzer.versions import parse_version
 if TYPE_CHECKING:
     from analyzer.resolver.factory import Factory
 
-__all__ = ["installed_candidates", "read_installed"]
+__all__ = ["installed_candidates"]
 
 
 def installed_candidates(
@@ -45,18 +44,3 @@ def installed_candidates(
             evidence=d.evidence if d is not None else "",
         )
     return out, warnings
-
-
-def read_installed(
-    factory: Factory, installed: Mapping[NormalizedName, InstalledCandidate]
-) -> dict[NormalizedName, InstalledCandidate]:
-    """The pins as candidates, their metadata fetched in one parallel batch (pip check, the image graph)."""
-    candidates = dict(installed)
-    factory.prefetch(
-        f
-        for f in (
-            factory.best_file_of_version(c.name, c.version) for c in candidates.values() if c.url is None
-        )
-        if f is not None
-    )
-    return candidates

@@ -121,13 +121,7 @@ def resolve(
     kept = {n: installed[n] for n in keep if n in installed}
     if kept:
         factory.prefetch_projects(kept)
-        factory.prefetch(
-            f
-            for f in (
-                factory.best_file_of_version(c.name, c.version) for c in kept.values() if c._info is None
-            )
-            if f is not None
-        )
+        factory.prefetch_installed(kept.values())
     # Freed pins, like kept ones, join the roots only when the answer would break them (see below).
     freed = {n: installed[n] for n in free if n in installed and n not in kept}
 
