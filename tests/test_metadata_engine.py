@@ -443,13 +443,13 @@ def test_batches_share_the_engines_threads(index_server: FixtureIndex) -> None:
         index_server.wheel(f"pkg{i}", "1.0")
     threads: set[threading.Thread] = set()
     with _engine(index_server.index_url, workers=4) as engine:
-        real = engine.files.metadata
+        real = engine.metadata
 
         def metadata(file: DistFile) -> Any:
             threads.add(threading.current_thread())
             return real(file)
 
-        engine.files.metadata = metadata  # type: ignore[method-assign]
+        engine.metadata = metadata  # type: ignore[method-assign]
         engine.prefetch_projects([f"pkg{i}" for i in range(8)])
         files = [f for i in range(8) for f in engine.project(f"pkg{i}").files]
         engine.prefetch(files[:4])

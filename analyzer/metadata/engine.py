@@ -8,30 +8,27 @@ both use (``pool``); it prints nothing: a caller that wants progress passes a ca
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 import requests
-from packaging.utils import NormalizedName
-from packaging.version import Version
 
 from analyzer.metadata.cache import MetadataCache, ReadLog
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.filemeta import FileMetadata
 from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS
 from analyzer.metadata.http import HttpSettings, make_session
-from analyzer.metadata.models import CoreMetadata, DistFile, ProjectFiles
 from analyzer.metadata.pages import PAGE_WORKERS, IndexPages
-from analyzer.metadata.pool import EngineContext, Progress, WorkerPool
+from analyzer.metadata.pool import Progress, WorkerPool
 
 __all__ = ["DEFAULT_WORKERS", "EMPTY_FRESHNESS", "PAGE_FRESHNESS", "PAGE_WORKERS", "MetadataEngine"]
 
 DEFAULT_WORKERS = 24
 
 
-class MetadataEngine:
-    """The metadata source over the configured indexes, with a persistent cache and an in-memory memo."""
+class MetadataEngine(IndexPages, FileMetadata):
+    """The metadata source over the configured indexes, with a persistent cache and an in-memory memo: pages'
+    methods (``project``, ``files_of``, ``prefetch_projects``) from ``IndexPages``, files' from ``FileMetadata``."""
 
     def __init__(
         self,
@@ -57,41 +54,9 @@ class MetadataEngine:
         self.pool = WorkerPool(workers, progress)
         self.session = session or make_session(pool_size=self.pool.workers, http=self.http)
         self._reads = ReadLog()
-        tag_key = (cache.tag_key() if cache is not None else None) or secrets.token_bytes(32)
-        context = EngineContext(
-            self.config, self.session, self.http, cache, self._reads, self.pool, tag_key, offline, as_of, freshness
-        )
-        self.pages = IndexPages(context)
-        self.files = FileMetadata(context)
-        self.traffic = self.files.traffic
-        """Requests for distribution files and ``.metadata`` files (for the benchmarks)."""
-        self.page_traffic = self.pages.traffic
-        """Requests for index pages (for the benchmarks)."""
-
-    # -- the MetadataSource protocol ------------------------------------------------------------------------
-    def project(self, name: str) -> ProjectFiles:
-        """All files of ``name`` on every configured index, after ``--as-of`` filtering."""
-        return self.pages.project(name)
-
-    def files_of(self, name: str, version: Version) -> tuple[DistFile, ...]:
-        """The files of one version of ``name``: the same as filtering ``project(name).files``, cheaper."""
-        return self.pages.files_of(name, version)
-
-    def prefetch_projects(self, names: Iterable[str]) -> None:
-        """Fetch many projects' pages in parallel; answers come later from ``project`` or ``files_of``."""
-        self.pages.prefetch_projects(names)
-
-    def metadata(self, file: DistFile) -> CoreMetadata:
-        """Core metadata of one file; failures come back as a status, not an exception."""
-        return self.files.metadata(file)
-
-    def metadata_for_url(self, name: NormalizedName | str, url: str) -> CoreMetadata:
-        """Core metadata of a direct reference (``name @ URL``); UNAVAILABLE (an opaque pin) when unreachable."""
-        return self.files.metadata_for_url(name, url)
-
-    def prefetch(self, files: Iterable[DistFile]) -> None:
-        """Warm the memo and the cache for many files at once; answers come later from ``metadata``."""
-        self.files.prefetch(files)
+        self.tag_key = (cache.tag_key() if cache is not None else None) or secrets.token_bytes(32)
+        IndexPages.__init__(self)
+        FileMetadata.__init__(self)
 
     # -- what the answers came from ------------------------------------------------------------------------
     def reads(self) -> dict[str, Any] | None:

@@ -50,7 +50,7 @@ from analyzer.metadata.lazywheel import (
 )
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus
 from analyzer.metadata.pages import OFFLINE_NOTE
-from analyzer.metadata.pool import EngineContext, EnginePart, Memo
+from analyzer.metadata.pool import EngineState, Memo
 from analyzer.versions import specifier_of, version_of
 
 __all__ = ["MAX_DOWNLOAD", "FileMetadata"]
@@ -134,11 +134,10 @@ def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None
     return None
 
 
-class FileMetadata(EnginePart):
+class FileMetadata(EngineState):
     """Core metadata of files, memoized for one engine."""
 
-    def __init__(self, context: EngineContext) -> None:
-        super().__init__(context)
+    def __init__(self) -> None:
         self.traffic = Traffic()
         """Requests for distribution files and ``.metadata`` files (what range reads save)."""
         self._metadata: Memo[str, CoreMetadata] = Memo()
@@ -176,13 +175,13 @@ class FileMetadata(EnginePart):
             if found is not None and self._usable_record(found[0]):
                 try:
                     meta = _from_dict(found[0])
-                    self.reads.metadata[key] = (found[1], found[0].get("exp"))
+                    self._reads.metadata[key] = (found[1], found[0].get("exp"))
                     return meta
                 except (KeyError, ValueError, TypeError):
                     pass  # an unreadable row is a miss
         label = f"{file.project} {file.version} ({redact_url(file.url)})"
         if self.offline and not file.url.startswith("file:"):
-            self.reads.unstamped.add(key)
+            self._reads.unstamped.add(key)
             return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
         meta, remember = self._fetch_with_retry(file, label)
         stored = None
@@ -196,9 +195,9 @@ class FileMetadata(EnginePart):
                 )
             stored = self.cache.put_metadata(key, record)
             if stored is not None:
-                self.reads.metadata[key] = (stored, record.get("exp"))
+                self._reads.metadata[key] = (stored, record.get("exp"))
         if stored is None:
-            self.reads.unstamped.add(key)
+            self._reads.unstamped.add(key)
         if meta.status is MetadataStatus.UNAVAILABLE:
             log.info("%s", meta.note)
         return meta
@@ -377,7 +376,7 @@ class FileMetadata(EnginePart):
             if row is not None and self._usable_record(row[0]):
                 try:
                     self._metadata.values[key] = _from_dict(row[0])
-                    self.reads.metadata[key] = (row[1], row[0].get("exp"))
+                    self._reads.metadata[key] = (row[1], row[0].get("exp"))
                     continue
                 except (KeyError, ValueError, TypeError):
                     pass

@@ -1,8 +1,7 @@
 """Project pages of the simple repository API (PEP 691 JSON first, PEP 503 HTML as fallback) -> ``DistFile``.
 
-A page is turned once into compact rows (filename, version, kind, URL, requires-python, yanked, upload time,
-hashes, size, metadata URL and hashes) that the cache stores as they are; building ``DistFile`` objects from
-rows is the warm path, so it only looks up memoized ``Version`` / ``SpecifierSet`` objects.
+A page is parsed once into compact per-version rows that the cache stores as they are; a warm run builds
+``DistFile`` objects only for the versions it asks for.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
 import requests
@@ -46,10 +45,7 @@ from analyzer.versions import specifier_of, version_of
 if TYPE_CHECKING:
     from pypi_simple import ProjectPage
 
-try:
-    import orjson as _orjson
-except ImportError:  # an optional accelerator: without it the standard library gives the same answers
-    _orjson = None  # type: ignore[assignment]
+import orjson as _orjson
 
 __all__ = [
     "ACCEPT",
@@ -67,20 +63,8 @@ log = logging.getLogger(__name__)
 
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
-_ARCHIVES = (
-    ".whl",
-    ".tar.gz",
-    ".zip",
-    ".tgz",
-    ".tar.bz2",
-    ".tar.xz",
-    ".tar",
-    ".egg",
-    ".exe",
-    ".msi",
-    ".rpm",
-    ".dmg",
-)
+_ARCHIVES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+_ARCHIVES += (".egg", ".exe", ".msi", ".rpm", ".dmg")
 """What a link on a project page points to; an HTML answer with none of them (and no API version) is no page."""
 _STATUS_HINTS = {401: " (credentials missing or refused)", 403: " (access refused)"}
 
@@ -95,12 +79,8 @@ _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _dumps(obj: Any, fast: bool = True) -> str:
-    """Compact JSON: orjson when installed and ``fast`` (a cold run writes every page's rows).
-
-    Same values as the standard library's text (non-ASCII written as UTF-8, not escaped); what orjson refuses
-    (integers past 64 bits, lone surrogates) falls back. Not ``fast`` when the rows may hold NaN or infinities,
-    which orjson would write as null.
-    """
+    """Compact JSON, by orjson when ``fast`` (a cold run writes every page's rows); what orjson refuses (integers
+    past 64 bits, lone surrogates) falls back. Not ``fast`` when the rows may hold NaN, which orjson writes null."""
     if fast and _orjson is not None:
         try:
             return _orjson.dumps(obj).decode()
@@ -125,27 +105,19 @@ def page_url(index_url: str, name: str) -> str:
 
 
 def _strip_userinfo(url: str) -> str:
-    if "@" not in url:
-        return url  # every URL of a public page: no split needed
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    parts = urlsplit(url) if "@" in url else None  # every URL of a public page: no split needed
+    if parts is None or "@" not in parts.netloc:
         return url
-    return urlunsplit(
-        (parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query, parts.fragment)
-    )
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _restore_userinfo(url: str | None, index_url: str) -> str | None:
     """Cached URLs have no credentials; give back the index's own to URLs on the index's host."""
     if url is None:
         return None
-    index = urlsplit(index_url)
-    if "@" not in index.netloc:
-        return url
-    parts = urlsplit(url)
-    host = index.netloc.rpartition("@")[2]
-    if parts.netloc == host and parts.scheme == index.scheme:
-        return urlunsplit((parts.scheme, index.netloc, parts.path, parts.query, parts.fragment))
+    index, parts = urlsplit(index_url), urlsplit(url)
+    if parts.netloc == index.netloc.rpartition("@")[2] and parts.scheme == index.scheme:
+        return parts._replace(netloc=index.netloc).geturl()
     return url
 
 
@@ -234,18 +206,6 @@ def split_dist_filename(filename: str) -> tuple[NormalizedName, Version, DistKin
     return None
 
 
-def _parse_filename(filename: str, name: NormalizedName) -> tuple[str, str]:
-    """(normalized version text, kind letter) of a file of ``name``; LookupError for other archives, ValueError
-    when it does not parse or is another project's."""
-    parsed = split_dist_filename(filename)
-    if parsed is None:
-        raise LookupError(filename)
-    fname, version, kind = parsed
-    if fname != name:
-        raise ValueError(f"it is not a file of {name}")
-    return str(version), "w" if kind is DistKind.WHEEL else "s"
-
-
 def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tuple[dict[str, Any], list[str]]:
     """Validate entries and group them by version in the compact form the cache stores."""
     problems: list[str] = []
@@ -255,12 +215,15 @@ def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tup
     fromiso = datetime.fromisoformat
     for (filename, raw_url, rp, yanked, upload, hashes, size, murl, mhashes), url in zip(entries, urls):
         try:
-            version, kind = _parse_filename(filename, name)
-        except LookupError:
-            continue  # eggs, installers, .tar.bz2: pip ignores them too
+            parsed = split_dist_filename(filename)
+            if parsed is not None and parsed[0] != name:
+                raise ValueError(f"it is not a file of {name}")
         except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError) as exc:
             problems.append(f"{label}: skipped {filename}: {exc}")
             continue
+        if parsed is None:
+            continue  # eggs, installers, .tar.bz2: pip ignores them too
+        version, kind = str(parsed[1]), "w" if parsed[2] is DistKind.WHEEL else "s"
         if rp:
             try:
                 specifier_of(rp)
@@ -279,10 +242,8 @@ def compact_body(entries: list[_Entry], name: NormalizedName, label: str) -> tup
         mflag: Any = None
         if murl:
             mflag = 1 if murl == raw_url.split("#", 1)[0] + ".metadata" else _strip_userinfo(murl)
-        rows = groups.get(version)
-        if rows is None:
-            rows = groups[version] = []
-        rows.append([filename, kind, url_c, rp, yanked, upload, hashes, size, mflag, mhashes])
+        row = [filename, kind, url_c, rp, yanked, upload, hashes, size, mflag, mhashes]
+        groups.setdefault(version, []).append(row)
     return {"base": base, "groups": list(groups.items())}, problems
 
 
@@ -316,41 +277,25 @@ def _equal_keys(text: str, only: Version) -> Iterator[tuple[str, int, int]]:
 class PageText:
     """A parsed page as the cache stores it: a header line, then one JSON line of rows per version.
 
-    The text is kept whole and a version's line is found in it only when asked: a warm run that needs one
-    version of each project decodes one small line each, not every file those projects list. The header also says where each version's line is
-    (``at``, when the lines are ASCII: then characters are bytes), so that one line can be read from the cache
-    without reading the page.
+    A version's line is found in the text only when asked, so a warm run that needs one version of a project
+    decodes one small line. ``at`` in the header says where each line is (in bytes, so only for ASCII lines),
+    so that the cache can read one line without the rest of the page.
     """
 
     text: str
     base: str
     problems: tuple[str, ...] = ()
     at: str | None = None
-    """``\\nKEY\\tSTART\\tEND`` per version: where its rows are, counted in bytes from the start of the line after
-    the header; None for a page stored without it (by an older version, or with non-ASCII rows)."""
+    """``\\nKEY\\tSTART\\tEND`` per version, counted from the line after the header; None for a page stored
+    without it (by an older version, or with non-ASCII rows)."""
 
     @classmethod
     def from_compact(
         cls, compact: dict[str, Any], problems: list[str] | tuple[str, ...] = (), *, finite: bool = True
     ) -> PageText:
-        """One pass over the groups into the stored text (no per-version string outlives the join); ``finite``
-        says the rows hold no NaN or infinity."""
+        """``finite`` says the rows hold no NaN or infinity."""
         lines = [f"{v}\t{_dumps(rows, finite)}" for v, rows in compact["groups"]]
-        at: str | None = None
-        if all(line.isascii() for line in lines):
-            spans = []
-            start = 0
-            for (v, _), line in zip(compact["groups"], lines):
-                end = start + len(line)
-                spans.append(f"\n{v}\t{start + len(v) + 1}\t{end}")
-                start = end + 1
-            at = "".join(spans)
-        header = _header(compact["base"], problems, at)
-        text = "\n".join([header, *lines])
-        return cls(text, compact["base"], tuple(problems), at)
-
-    def to_text(self) -> str:
-        return self.text
+        return _of_lines(compact["base"], problems, lines)
 
     @classmethod
     def from_text(cls, text: str) -> PageText:
@@ -372,27 +317,15 @@ class PageText:
         return PageText(header + ("" if end < 0 else self.text[end:]), self.base, tuple(problems), self.at)
 
     def with_line_index(self) -> PageText | None:
-        """This page with ``at`` in its header, for a page stored without it and found unchanged (a 304): None
-        when it has it already, lists no file, or its rows are not ASCII."""
+        """This page with ``at``, for a page stored without it and found unchanged (a 304): None when it has it
+        already, lists no file, or its rows are not ASCII."""
         end = self.text.find("\n")
-        if self.at is not None or end < 0:
+        if self.at is not None or end < 0 or not self.text.isascii():
             return None
-        lines = self.text[end + 1 :].split("\n")
-        if not all(line.isascii() for line in lines):
-            return None
-        spans = []
-        start = 0
-        for line in lines:
-            key = line.partition("\t")[0]
-            stop = start + len(line)
-            spans.append(f"\n{key}\t{start + len(key) + 1}\t{stop}")
-            start = stop + 1
-        at = "".join(spans)
-        return PageText(_header(self.base, self.problems, at) + self.text[end:], self.base, self.problems, at)
+        return _of_lines(self.base, self.problems, self.text[end + 1 :].split("\n"))
 
     def spans(self, only: Version) -> list[tuple[str, int, int]] | None:
-        """(key, start, end) of the rows of every version equal to ``only``, in bytes after the header; None
-        when the header does not say (the text must then be searched)."""
+        """(key, start, end) of the rows of every version equal to ``only``; None when the header does not say."""
         if self.at is None:
             return None
         out = []
@@ -412,6 +345,20 @@ class PageText:
                 (v, rows) for v, _, rows in (line.partition("\t") for line in text[start + 1 :].split("\n"))
             ]
         return [(key, text[rest:end]) for key, rest, end in _equal_keys(text, only)]
+
+
+def _of_lines(base: str, problems: list[str] | tuple[str, ...], lines: list[str]) -> PageText:
+    """A page of version lines, with where each line's rows are when every line is ASCII."""
+    at: str | None = None
+    if all(line.isascii() for line in lines):
+        spans = []
+        start = 0
+        for line in lines:
+            key = line.partition("\t")[0]
+            spans.append(f"\n{key}\t{start + len(key) + 1}\t{start + len(line)}")
+            start += len(line) + 1
+        at = "".join(spans)
+    return PageText("\n".join([_header(base, problems, at), *lines]), base, tuple(problems), at)
 
 
 def _header(base: str, problems: list[str] | tuple[str, ...], at: str | None) -> str:

@@ -20,7 +20,7 @@ from analyzer.metadata.freshness import local_stamp, page_is_fresh
 from analyzer.metadata.http import Traffic
 from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from_page, local_page_file
 from analyzer.metadata.models import DistFile, ProjectFiles
-from analyzer.metadata.pool import EngineContext, EnginePart, Memo
+from analyzer.metadata.pool import EngineState, Memo
 
 __all__ = ["OFFLINE_NOTE", "PAGE_WORKERS", "IndexPages"]
 
@@ -37,13 +37,12 @@ _IndexPage = tuple[str, _PageRef, tuple[str, ...]]
 """(index URL, its page, the problems met getting it)."""
 
 
-class IndexPages(EnginePart):
+class IndexPages(EngineState):
     """The projects' pages on the configured indexes, memoized for one engine."""
 
-    def __init__(self, context: EngineContext) -> None:
-        super().__init__(context)
-        self.traffic = Traffic()
-        """Requests for index pages."""
+    def __init__(self) -> None:
+        self.page_traffic = Traffic()
+        """Requests for index pages (for the benchmarks)."""
         self._projects: Memo[NormalizedName, ProjectFiles] = Memo()
         self._pages_memo: Memo[NormalizedName, tuple[_IndexPage, ...]] = Memo()
         self._version_files: dict[tuple[NormalizedName, Version], tuple[DistFile, ...]] = {}
@@ -83,20 +82,20 @@ class IndexPages(EnginePart):
         if self.cache is not None and not hold:
             state = self.cache.page_state(key)
             if state is not None and self._fresh(*state):
-                self.reads.pages[key] = state[0]
+                self._reads.pages[key] = state[0]
                 return key, []  # its own problems are read with it, by ``_open_page``
         cached = self._cached(key, name, label)
         if cached is not None and self._fresh(cached[0].fetched, "\n" in cached[0].text):
-            self.reads.pages[key] = cached[0].fetched
+            self._reads.pages[key] = cached[0].fetched
             return cached[1], list(cached[1].problems)
-        self.reads.unstamped.add(key)  # until it is stored below
+        self._reads.unstamped.add(key)  # until it is stored below
         if self.offline:
             return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
         result = fetch_page(
             self.session,
             index_url,
             name,
-            self.traffic,
+            self.page_traffic,
             etag=cached[0].etag if cached else None,
             last_modified=cached[0].last_modified if cached else None,
             http=self.http,
@@ -114,9 +113,9 @@ class IndexPages(EnginePart):
             return EMPTY_PAGE, problems
         page = result.page.with_problems(problems)
         now = time.time()
-        row = CachedPage(page.to_text(), now, result.etag, result.last_modified)
+        row = CachedPage(page.text, now, result.etag, result.last_modified)
         if self.cache is not None and self.cache.put_page(key, row) and not hold:
-            self.reads.page(key, now)
+            self._reads.page(key, now)
             if self._by_key(index_url):
                 return key, []
         return page, problems
@@ -140,10 +139,10 @@ class IndexPages(EnginePart):
         indexed = page.with_line_index()
         if indexed is not None:
             if self.cache.put_page(key, CachedPage(indexed.text, now, cached.etag, cached.last_modified)):
-                self.reads.page(key, now)
+                self._reads.page(key, now)
                 return indexed
         elif self.cache.touch_page(key, now):
-            self.reads.page(key, now)
+            self._reads.page(key, now)
         return page
 
     def _local_page(self, index_url: str, name: NormalizedName) -> tuple[_PageRef, list[str]]:
@@ -151,11 +150,11 @@ class IndexPages(EnginePart):
         before the read to after it, or the answers computed from it cannot be remembered."""
         path = str(local_page_file(index_url, name))
         before = local_stamp(path)
-        result = fetch_page(self.session, index_url, name, self.traffic)
+        result = fetch_page(self.session, index_url, name, self.page_traffic)
         if not result.failed and local_stamp(path) == before:
-            self.reads.local[path] = before
+            self._reads.local[path] = before
         else:
-            self.reads.unstamped.add(path)
+            self._reads.unstamped.add(path)
         problems = [self._redact(p) for p in result.problems]
         if result.failed or result.page is None:
             return EMPTY_PAGE, problems
@@ -172,7 +171,7 @@ class IndexPages(EnginePart):
             except (ValueError, KeyError, TypeError):
                 pass
         page, _ = self._index_page(index_url, name, hold=True)
-        self.reads.unstamped.add(ref)  # read again, perhaps different from the row the run began with
+        self._reads.unstamped.add(ref)  # read again, perhaps different from the row the run began with
         assert isinstance(page, PageText)
         return page
 

@@ -1,4 +1,4 @@
-"""What the engine's parts share: worker threads for all batches, compute-once memo tables, and ``EnginePart``."""
+"""What the engine's parts share: worker threads for all batches, compute-once memo tables, their state."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from analyzer.metadata.config import IndexConfig
     from analyzer.metadata.http import HttpSettings
 
-__all__ = ["EngineContext", "EnginePart", "Memo", "Progress", "WorkerPool"]
+__all__ = ["EngineState", "Memo", "Progress", "WorkerPool"]
 
 log = logging.getLogger(__name__)
 
@@ -130,37 +129,19 @@ class WorkerPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-@dataclass(frozen=True)
-class EngineContext:
-    """What the parts of one engine share: the indexes, the HTTP session, the cache and the log of what was read
-    from it, the worker pool, the key of credential tags, and how the cache may be used."""
+class EngineState:
+    """What the parts of one engine (its pages, its files' metadata) share; ``MetadataEngine`` sets it all."""
 
     config: IndexConfig
     session: requests.Session
     http: HttpSettings
     cache: MetadataCache | None
-    reads: ReadLog
+    _reads: ReadLog
     pool: WorkerPool
     tag_key: bytes
     offline: bool
     as_of: datetime | None
     freshness: float
-
-
-class EnginePart:
-    """A part of one engine (its pages, its files' metadata), with the context's fields as its own."""
-
-    def __init__(self, context: EngineContext) -> None:
-        self.config = context.config
-        self.session = context.session
-        self.http = context.http
-        self.cache = context.cache
-        self.reads = context.reads
-        self.pool = context.pool
-        self.tag_key = context.tag_key
-        self.offline = context.offline
-        self.as_of = context.as_of
-        self.freshness = context.freshness
 
     def _redact(self, text: str) -> str:
         return redact_text(text, self.config.urls)
