@@ -1,8 +1,7 @@
-"""The target environment: marker values and wheel tags of the *snapshot's* interpreter.
+"""Marker values and wheel tags of the *snapshot's* interpreter, never the running one's.
 
-tfconflict runs on one machine and answers for another (a Colab VM with another Python and glibc), so nothing
-here may look at the running interpreter: markers are an explicit dict and the tag list is built from the
-snapshot's Python version, glibc and machine with ``packaging.tags``.
+tfconflict answers for another machine (a Colab VM with another Python and glibc), so markers are an explicit dict
+and the tags are built by ``packaging.tags`` from the snapshot's Python, glibc and machine.
 """
 
 from __future__ import annotations
@@ -38,15 +37,14 @@ class TargetEnvironment:
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> TargetEnvironment:
-        version = snapshot.python_version
-        release = version.release + (0,) * (3 - len(version.release))
+        version = Version(snapshot.python)
         glibc = None
         if snapshot.platform.glibc:
-            parts = snapshot.platform.glibc.split(".")
-            glibc = (int(parts[0]), int(parts[1]))
+            major, minor = snapshot.platform.glibc.split(".")[:2]
+            glibc = (int(major), int(minor))
         return cls(
             python=version,
-            python_full=".".join(str(p) for p in release[:3]),
+            python_full=".".join(str(p) for p in (*version.release, 0, 0)[:3]),
             sys_platform=snapshot.platform.sys_platform,
             platform_system=snapshot.platform.os_name,
             machine=snapshot.platform.machine,
@@ -78,15 +76,12 @@ class TargetEnvironment:
 
     @cached_property
     def _marker_answers(self) -> dict[tuple[int, frozenset[str] | tuple[str, ...]], tuple[Marker, bool]]:
-        """(id of a marker, extras) -> (the marker, its answer): requirement objects are shared by every stage
-        (one metadata memo), so a check asks about the same few thousand markers some 50,000 times. The marker is
-        kept in the value, so its id cannot be reused while the answer is remembered."""
+        """(id of a marker, extras) -> (the marker, its answer): every stage shares the requirement objects, so a
+        check asks about a few thousand markers many times. Keeping the marker stops its id being reused."""
         return {}
 
     def evaluate(self, marker: Marker | None, extras: frozenset[str] | tuple[str, ...] = ()) -> bool:
-        """Whether ``marker`` holds on the target, with the given extras requested.
-
-        Raises what ``packaging`` raises for a marker it cannot evaluate (not remembered: it raises again)."""
+        """Whether ``marker`` holds on the target with these extras; what ``packaging`` raises is not remembered."""
         if marker is None:
             return True
         key = (id(marker), extras)
@@ -98,15 +93,14 @@ class TargetEnvironment:
         return answer
 
     def _answer(self, marker: Marker, extras: frozenset[str] | tuple[str, ...]) -> bool:
-        """The marker evaluated for the target (``evaluate`` remembers it per marker object)."""
         if not extras:
             return marker.evaluate(dict(self.markers))
         return any(marker.evaluate({**self.markers, "extra": extra}) for extra in ("", *extras))
 
     @cached_property
     def _python_answers(self) -> dict[int, tuple[SpecifierSet, bool]]:
-        """id of a Requires-Python -> (it, its answer): the index pages share one object per text, and a check
-        asks about the files of a project's every version (grpcio: 11,000), a few dozen texts among them."""
+        """id of a Requires-Python -> (it, its answer): index pages share one object per text, and a check asks
+        about every file of a project, a few dozen texts among many thousand files."""
         return {}
 
     @cached_property
@@ -145,13 +139,10 @@ class TargetEnvironment:
     def tags(self) -> tuple[Tag, ...]:
         """Compatible wheel tags in pip's order of preference for the target interpreter."""
         version = (self.python.release[0], self.python.release[1])
-        cpython = list(tags.cpython_tags(python_version=version, platforms=self.platforms))
-        compat = list(
-            tags.compatible_tags(
-                python_version=version, interpreter=f"cp{version[0]}{version[1]}", platforms=self.platforms
-            )
-        )
-        return tuple(dict.fromkeys(cpython + compat))
+        cpython = tags.cpython_tags(python_version=version, platforms=self.platforms)
+        interpreter = f"cp{version[0]}{version[1]}"
+        compat = tags.compatible_tags(python_version=version, interpreter=interpreter, platforms=self.platforms)
+        return tuple(dict.fromkeys([*cpython, *compat]))
 
     @cached_property
     def tag_rank(self) -> Mapping[Tag, int]:
@@ -160,21 +151,17 @@ class TargetEnvironment:
 
     @cached_property
     def _prefix_valid(self) -> dict[str, bool]:
-        """``name-version[-build]`` part of a wheel name -> whether ``packaging`` accepts it (memo)."""
+        """``name-version[-build]`` part of a wheel name -> whether ``packaging`` accepts it."""
         return {}
 
     @cached_property
     def _tags_rank(self) -> dict[str, int | None]:
-        """Tag part of a wheel name (``py3-none-any``) -> its best rank, None when invalid or foreign (memo)."""
+        """Tag part of a wheel name (``py3-none-any``) -> its best rank, None when invalid or foreign."""
         return {}
 
     def wheel_rank(self, filename: str) -> int | None:
-        """Best rank of a wheel file for the target, or None when it does not install there.
-
-        Exactly ``parse_wheel_filename`` (None where it raises), with its two independent halves memoized:
-        a resolution ranks a quarter of a million wheels, but they share a few hundred tag parts and each
-        version's prefix recurs in every wheel of that version.
-        """
+        """Best rank of a wheel for the target, None when it does not install there: ``parse_wheel_filename``'s
+        answer with its two halves remembered, since many wheels share tag parts and each version's prefix."""
         if not filename.endswith(".whl"):
             return None
         stem = filename[:-4]
@@ -184,9 +171,13 @@ class TargetEnvironment:
         cut = stem.rfind("-", 0, stem.rfind("-", 0, stem.rfind("-")))
         tag_text = stem[cut + 1 :]
         # the tag part first: most files of a project are for other platforms, and then the name is not read
-        rank = self._tags_rank.get(tag_text, -1)
-        if rank == -1:
-            rank = self._tags_rank[tag_text] = self._best_tag_rank(tag_text)
+        if tag_text not in self._tags_rank:
+            try:
+                ranks = [self.tag_rank[t] for t in tags.parse_tag(tag_text) if t in self.tag_rank]
+            except ValueError:
+                ranks = []
+            self._tags_rank[tag_text] = min(ranks, default=None)
+        rank = self._tags_rank[tag_text]
         if rank is None:
             return None
         prefix = stem[:cut]
@@ -199,14 +190,6 @@ class TargetEnvironment:
                 valid = False
             self._prefix_valid[prefix] = valid
         return rank if valid else None
-
-    def _best_tag_rank(self, tag_text: str) -> int | None:
-        try:
-            wheel_tags = tags.parse_tag(tag_text)
-        except ValueError:
-            return None
-        ranks = [self.tag_rank[t] for t in wheel_tags if t in self.tag_rank]
-        return min(ranks) if ranks else None
 
     def describe(self) -> str:
         glibc = f"glibc {self.glibc[0]}.{self.glibc[1]}" if self.glibc else "no glibc"

@@ -1,16 +1,14 @@
-"""The snapshot model: an immutable description of one Python runtime.
+"""The snapshot model: one Python runtime's interpreter, platform and installed distributions.
 
-A snapshot is what every later stage starts from: which interpreter and platform the runtime has, and which
-distributions are installed there at which version. It knows nothing about where it came from beyond a few
-descriptive fields (``source``, ``commit``), so a Colab release, a freeze file and the running interpreter all
-look the same to the resolver.
+Only a few descriptive fields (``source``, ``commit``) say where it came from, so a Colab release, a freeze file
+and the running interpreter all look the same to the resolver.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -24,9 +22,6 @@ from analyzer.versions import parse_version
 
 SCHEMA = "tfconflict.snapshot/1"
 """Version of the JSON form; bumped whenever a field changes meaning."""
-
-RUNTIME_KINDS = ("cpu", "gpu", "tpu", "custom")
-
 
 @dataclass(frozen=True)
 class Pin:
@@ -133,26 +128,8 @@ class Snapshot:
     def by_name(self) -> Mapping[NormalizedName, Pin]:
         return {p.name: p for p in self.pins}
 
-    @property
-    def python_version(self) -> Version:
-        return Version(self.python)
-
-    @property
-    def python_is_full(self) -> bool:
-        """True when the micro version is known (``3.12.12``), not just ``3.12``."""
-        return len(self.python_version.release) >= 3
-
-    def declared_for(self, name: str) -> DeclaredRequirements | None:
-        key = canonicalize_name(name)
-        for item in self.declared:
-            if item.name == key:
-                return item
-        return None
-
     def with_pins(self, pins: Iterable[Pin]) -> Snapshot:
         return replace(self, pins=tuple(pins))
-
-    # -- JSON form ---------------------------------------------------------------------------------------------
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -165,14 +142,7 @@ class Snapshot:
             "upstream_commit": self.upstream_commit,
             "python": self.python,
             "python_evidence": self.python_evidence,
-            "platform": {
-                "os_name": self.platform.os_name,
-                "distro": self.platform.distro,
-                "distro_version": self.platform.distro_version,
-                "glibc": self.platform.glibc,
-                "machine": self.platform.machine,
-                "description": self.platform.description,
-            },
+            "platform": asdict(self.platform),
             "pins": [
                 {
                     "name": p.display_name,
@@ -219,104 +189,82 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
         raise InputError(f"unknown snapshot schema {_clip(repr(schema))} (this tfconflict reads {SCHEMA!r})",
                          file=file)
     try:
-        platform = _object(data, "platform")
+        platform = _get(data, "platform", _OBJECT) or {}
         pins = tuple(
             Pin(
-                name=canonicalize_name(_text(p, "name")),
-                display_name=_text(p, "name"),
-                version=_optional_text(p, "version"),
-                url=_optional_text(p, "url"),
-                editable=_flag(p, "editable"),
-                line=_line(p),
+                name=_get(p, "name", _TEXT),
+                display_name=_get(p, "name", _TEXT),
+                version=_get(p, "version", _OPTIONAL),
+                url=_get(p, "url", _OPTIONAL),
+                editable=_get(p, "editable", _FLAG, False),
+                line=_get(p, "line", _LINE),
             )
-            for p in _list(data, "pins")
+            for p in _entries(data, "pins")
         )
         declared = tuple(
             DeclaredRequirements(
-                name=canonicalize_name(_text(d, "name")),
-                requirements=_strings(d, "requirements"),
-                evidence=_text_or(d, "evidence", ""),
+                name=_get(d, "name", _TEXT),
+                requirements=tuple(_get(d, "requirements", _STRINGS, [])),
+                evidence=_get(d, "evidence", _STR, ""),
             )
-            for d in _list(data, "declared_requirements")
+            for d in _entries(data, "declared_requirements")
         )
-        date = _optional_text(data, "date")
+        date = _get(data, "date", _OPTIONAL)
+        snapshot_id = _get(data, "id", _TEXT)
+        python = _get(data, "python", _TEXT)
+        try:
+            Version(python)
+        except ValueError as exc:  # InvalidVersion, or a release number longer than int() converts
+            raise ValueError(f"field 'python' is not a version: {_clip(repr(python))}") from exc
         return Snapshot(
-            id=_text(data, "id"),
-            python=_python(data),
+            id=snapshot_id,
+            python=python,
             pins=pins,
-            kind=_text_or(data, "kind", "custom"),
+            kind=_get(data, "kind", _STR, "custom"),
             date=datetime.fromisoformat(date) if date else None,
-            python_evidence=_text_or(data, "python_evidence", "given"),
-            platform=Platform(
-                os_name=_text_or(platform, "os_name", "Linux"),
-                distro=_optional_text(platform, "distro"),
-                distro_version=_optional_text(platform, "distro_version"),
-                glibc=_optional_text(platform, "glibc"),
-                machine=_text_or(platform, "machine", "x86_64"),
-                description=_optional_text(platform, "description"),
-            ),
-            source=_text_or(data, "source", "file"),
-            commit=_optional_text(data, "commit"),
-            upstream_commit=_optional_text(data, "upstream_commit"),
+            python_evidence=_get(data, "python_evidence", _STR, "given"),
+            platform=Platform(**{
+                f.name: _get(platform, f.name, _OPTIONAL if f.default is None else _STR, f.default)
+                for f in fields(Platform)
+            }),
+            source=_get(data, "source", _STR, "file"),
+            commit=_get(data, "commit", _OPTIONAL),
+            upstream_commit=_get(data, "upstream_commit", _OPTIONAL),
             declared=declared,
             problems=tuple(
-                Problem(file=_text(p, "file"), line=_line(p), message=_text(p, "message"))
-                for p in _list(data, "problems")
+                Problem(file=_get(p, "file", _TEXT), line=_get(p, "line", _LINE), message=_get(p, "message", _TEXT))
+                for p in _entries(data, "problems")
             ),
-            notes=_strings(data, "notes"),
+            notes=tuple(_get(data, "notes", _STRINGS, [])),
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"malformed snapshot: {exc}", file=file) from exc
 
 
-def _text(obj: Any, key: str) -> str:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"field {key!r} must be a non-empty string")
-    return value
+# What a field must hold: a test, and the words a message says it in ("{}" becomes the kind found instead)
+_Check = tuple[Callable[[Any], bool], str]
+_TEXT: _Check = (lambda v: isinstance(v, str) and v != "", "a non-empty string")
+_STR: _Check = (lambda v: isinstance(v, str), "a string, not {}")
+_OPTIONAL: _Check = (lambda v: v is None or isinstance(v, str), "a string or null, not {}")
+_FLAG: _Check = (lambda v: isinstance(v, bool), "true or false, not {}")
+_LINE: _Check = (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer, not {}")
+_STRINGS: _Check = (lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v), "a list of strings")
+_OBJECT: _Check = (lambda v: v is None or isinstance(v, dict), "an object, not {}")
 
 
-def _line(obj: dict[str, Any]) -> int | None:
-    value = obj.get("line")
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ValueError(f"field 'line' must be an integer, not {_kind(value)}")
-    return value
-
-
-def _optional_text(obj: dict[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"field {key!r} must be a string or null, not {_kind(value)}")
-    return value
-
-
-def _text_or(obj: dict[str, Any], key: str, default: str) -> str:
+def _get(obj: dict[str, Any], key: str, check: _Check, default: Any = None) -> Any:
     value = obj.get(key, default)
-    if not isinstance(value, str):
-        raise TypeError(f"field {key!r} must be a string, not {_kind(value)}")
+    if not check[0](value):
+        raise ValueError(f"field {key!r} must be " + check[1].format(_kind(value)))
     return value
 
 
-def _flag(obj: dict[str, Any], key: str) -> bool:
-    value = obj.get(key, False)
-    if not isinstance(value, bool):
-        raise TypeError(f"field {key!r} must be true or false, not {_kind(value)}")
-    return value
-
-
-def _strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
+def _entries(obj: dict[str, Any], key: str) -> list[dict[str, Any]]:
     value = obj.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise TypeError(f"field {key!r} must be a list of strings")
-    return tuple(value)
-
-
-def _object(obj: dict[str, Any], key: str) -> dict[str, Any]:
-    value = obj.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TypeError(f"field {key!r} must be an object, not {_kind(value)}")
+    if not isinstance(value, list):
+        raise TypeError(f"field {key!r} must be a list")
+    if not all(isinstance(item, dict) for item in value):
+        raise TypeError(f"every entry of {key!r} must be an object")
     return value
 
 
@@ -335,22 +283,3 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string"
     return "an array" if isinstance(value, list) else "an object"
-
-
-def _list(obj: dict[str, Any], key: str) -> list[Any]:
-    value = obj.get(key, [])
-    if not isinstance(value, list):
-        raise TypeError(f"field {key!r} must be a list")
-    for item in value:
-        if not isinstance(item, dict):
-            raise TypeError(f"every entry of {key!r} must be an object")
-    return value
-
-
-def _python(data: dict[str, Any]) -> str:
-    text = _text(data, "python")
-    try:
-        Version(text)
-    except ValueError as exc:  # InvalidVersion, or a release number longer than int() converts
-        raise ValueError(f"field 'python' is not a version: {_clip(repr(text))}") from exc
-    return text

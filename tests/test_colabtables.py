@@ -22,6 +22,7 @@ from analyzer.colabtables import (
 )
 from analyzer.errors import InputError
 from analyzer.selectors import resolve_selector
+from analyzer.snapshot import DeclaredRequirements, Snapshot
 from analyzer.sources import load_source
 
 
@@ -34,6 +35,10 @@ def _commit(repo: Path, files: dict[str, str], when: str, message: str = "change
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", message],
         cwd=repo, check=True, env=env,
     )
+
+
+def _colab_requires(snapshot: Snapshot) -> DeclaredRequirements | None:
+    return next((d for d in snapshot.declared if d.name == "google-colab"), None)
 
 
 def _repo(path: Path) -> Path:
@@ -98,7 +103,7 @@ def test_rows_in_force_at_a_release_date(colab_cache: Path, bundle: Path) -> Non
     rows = read_requires_tsv((bundle.parent / "google-colab-requires.tsv").read_text(encoding="utf-8"))
     for release in (catalog.latest("cpu"), catalog.releases_of("cpu")[300], catalog.releases_of("tpu")[0]):
         expected = [r for r in rows if r.date <= release.date][-1]
-        declared = catalog.snapshot(release).declared_for("google-colab")
+        declared = _colab_requires(catalog.snapshot(release))
         assert declared is not None
         assert declared.requirements == expected.requirements
         assert f"line {expected.line}" in declared.evidence and expected.upstream_commit in declared.evidence
@@ -179,12 +184,12 @@ def test_sync_from_upstream_derives_both_tables(tmp_path: Path, monkeypatch: pyt
 
     old = resolve_selector("colab:2099.01")
     assert old.python == "3.12.12" and old.by_name["pandas"].version == "2.2.3" and "tornado" not in old.by_name
-    declared = old.declared_for("google-colab")
+    declared = _colab_requires(old)
     assert declared is not None and declared.requirements == ("google-auth==2.38.0", "pandas==2.2.2")
     latest = resolve_selector("colab")
-    declared = latest.declared_for("google-colab")
+    declared = _colab_requires(latest)
     assert declared is not None and "tornado==6.5.1" in declared.requirements
-    first = resolve_selector("colab:2099-01-05").declared_for("google-colab")
+    first = _colab_requires(resolve_selector("colab:2099-01-05"))
     assert first is not None and first.requirements == ("google-auth==2.38.0", "pandas==2.2.2")
 
 
