@@ -248,7 +248,7 @@ def test_a_set_not_shown_minimal_claims_no_removal(
     have no fitting version (that was never shown), while a verified set says so."""
     from dataclasses import replace
 
-    from analyzer.render.text import render_text
+    from analyzer.render.sections import render_text
 
     seen: list[object] = []
     real = analyzer.check.run_check

@@ -19,7 +19,8 @@ from analyzer.environment import TargetEnvironment
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
-from analyzer.render.why import render_why_dot, render_why_graphml, render_why_json, render_why_text
+from analyzer.render.json import render_json
+from analyzer.render.why import render_why_dot, render_why_graphml, render_why_text
 from analyzer.selectors import resolve_selector
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
@@ -162,7 +163,7 @@ def test_a_violation_in_the_image_is_flagged_and_drawn_red(colab_cache: Path, re
 
 def test_json_form(colab_cache: Path, recorded: FixtureIndex) -> None:
     snapshot = image(colab_cache, numpy="2.2.6")
-    data = json.loads(render_why_json(why(graph_of(snapshot, recorded), snapshot, "numpy")))
+    data = json.loads(render_json(why(graph_of(snapshot, recorded), snapshot, "numpy")))
     assert data["schema"] == SCHEMA and data["name"] == "numpy" and data["installed"] == "2.2.6"
     assert data["violations"] == [
         {"name": "tensorflow", "version": "2.18.0", "requirement": "numpy<2.1.0,>=1.26.0"}

@@ -1,13 +1,12 @@
-"""Renderers: one table from (subject, format name) to the function that returns the text. They never print, so
-the CLI, the hook and tests share them.
+"""Renderers: one table from (subject, format name) to the function that returns the text; they never print.
 
-The table names modules rather than importing them: a command lists its formats when its parser is built, and a
-remembered answer is printed without importing a renderer (the report renderers import the diagnosis, ``why``'s
-networkx, the HTML page jinja2 and matplotlib).
+The table names functions rather than importing them: a command lists its formats when its parser is built, and a
+remembered answer is printed without importing a renderer (they import the diagnosis, networkx, jinja2...).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -17,35 +16,35 @@ __all__ = ["FORMATS", "Renderer", "render", "renderer"]
 
 @dataclass(frozen=True)
 class Renderer:
-    """``analyzer.render.<module>.<function>(value, **options)``, where ``options`` are the keyword arguments
-    that function takes among those a command supplies (``verbose``, ``fail_on``, ``with_reports``, ``release``)."""
+    """``analyzer.render.<module>.<function>(value, **options)``, given those of a command's options (``verbose``,
+    ``fail_on``, ``with_reports``, ``release``) that the function declares."""
 
     module: str
     function: str
-    options: tuple[str, ...] = ()
 
     def __call__(self, value: Any, **given: Any) -> str:
         function = getattr(import_module(f"analyzer.render.{self.module}"), self.function)
-        text: str = function(value, **{name: given[name] for name in self.options if name in given})
+        declared = inspect.signature(function).parameters
+        text: str = function(value, **{name: given[name] for name in given if name in declared})
         return text
 
 
 RENDERERS: dict[str, dict[str, Renderer]] = {
     "report": {
-        "text": Renderer("text", "render_text", ("verbose",)),
+        "text": Renderer("sections", "render_text"),
         "json": Renderer("json", "render_json"),
-        "markdown": Renderer("markdown", "render_markdown", ("verbose",)),
-        "github": Renderer("github", "render_github", ("fail_on",)),
+        "markdown": Renderer("sections", "render_markdown"),
+        "github": Renderer("github", "render_github"),
     },
     "matrix": {
-        "text": Renderer("matrix_text", "render_matrix_text", ("verbose",)),
-        "json": Renderer("matrix_json", "render_matrix_json", ("with_reports",)),
-        "markdown": Renderer("matrix_markdown", "render_matrix_markdown", ("verbose",)),
-        "html": Renderer("matrix_html", "render_matrix_html", ("release",)),
+        "text": Renderer("matrix_text", "render_matrix_text"),
+        "json": Renderer("matrix_json", "render_matrix_json"),
+        "markdown": Renderer("matrix_markdown", "render_matrix_markdown"),
+        "html": Renderer("matrix_html", "render_matrix_html"),
     },
     "why": {
-        "text": Renderer("why", "render_why_text", ("verbose",)),
-        "json": Renderer("why", "render_why_json"),
+        "text": Renderer("why", "render_why_text"),
+        "json": Renderer("json", "render_json"),
         "dot": Renderer("why", "render_why_dot"),
         "graphml": Renderer("why", "render_why_graphml"),
     },

@@ -1,11 +1,10 @@
-"""The JSON form of a report (schema ``tfconflict.report/1``, documented in the README)."""
+"""The JSON form of a check's report (schema ``tfconflict.report/1``, in the README) or of a ``why`` answer."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from analyzer.report import Report
 
-
-def render_json(report: Report) -> str:
-    return json.dumps(report.to_json_dict(), indent=2) + "\n"
+def render_json(value: Any) -> str:
+    return json.dumps(value.to_json_dict(), indent=2) + "\n"

@@ -1,4 +1,4 @@
-"""``tfconflict why`` as text (a reverse tree, the runtime's own breakage first), JSON, Graphviz dot and GraphML.
+"""``tfconflict why`` as text (a reverse tree, the runtime's own breakage first), Graphviz dot and GraphML.
 
 dot and GraphML carry the same subgraph: NAME, its requirers down to the answer's depth, one edge per requirement;
 an edge the installed version does not satisfy is red in dot and ``satisfied="no"`` in GraphML.
@@ -6,18 +6,12 @@ an edge the installed version does not satisfy is red in dot and ``satisfied="no
 
 from __future__ import annotations
 
-import json
-
 import networkx as nx
 
 from analyzer.diagnosis.why import Requirer, WhyAnswer
 
-__all__ = [
-    "render_why_dot",
-    "render_why_graphml",
-    "render_why_json",
-    "render_why_text",
-]
+__all__ = ["render_why_dot", "render_why_graphml", "render_why_text"]
+
 
 def _state(r: Requirer) -> str:
     if r.satisfied is None:
@@ -116,10 +110,6 @@ def render_why_text(answer: WhyAnswer, *, verbose: bool = False) -> str:
             f"(metadata unavailable), they may require {answer.name} too: {shown}{more}"
         )
     return "\n".join(lines) + "\n"
-
-
-def render_why_json(answer: WhyAnswer) -> str:
-    return json.dumps(answer.to_json_dict(), indent=2) + "\n"
 
 
 def subgraph(answer: WhyAnswer) -> nx.DiGraph:
