@@ -1,38 +1,8 @@
 """Project configuration: ``[tool.tfconflict]`` in pyproject.toml, or the top level of a ``tfconflict.toml``.
 
-A team states its target runtime once, beside its requirements files, so the pre-commit hook and CI need no
-options. :func:`load_config` looks in ``start`` and then in each parent folder, and stops at the first folder
-holding a ``pyproject.toml`` or a ``tfconflict.toml`` (or at the top of a git repository). When both files are
-there, ``tfconflict.toml`` wins; :attr:`Config.origin` names the file read. Command-line options override the
-file (:func:`merge`).
-
-| key | type | default | meaning |
-|---|---|---|---|
-| `snapshot` | string | `colab` | the runtime to check against, as `--snapshot` takes it (`colab:latest`, `colab:2025-07-14`, `colab-gpu`, a freeze file or snapshot JSON, relative to the configuration file…) |
-| `runtime` | `"cpu"`, `"gpu"` or `"tpu"` | `"cpu"` | the runtime kind (Colab's CPU, GPU or TPU image); applies to a selector that names the source alone (`colab`, `colab:2025-07-14`) |
-| `python` | string | the running interpreter's | Python version of a freeze-file snapshot (`--python`), e.g. `"3.11"`; a Colab release or snapshot JSON states its own |
-| `platform` | string (wheel platform tag) | Linux x86_64, glibc 2.35 | platform of a freeze-file snapshot (`--platform`), e.g. `"manylinux_2_35_x86_64"` |
-| `index-url` | string (URL) | pip's configured index | the package index to use instead of pip's |
-| `extra-index-urls` | list of strings | `[]` | more indexes, searched as well (pip's `--extra-index-url`) |
-| `as-of` | date or date-time | none | only consider files uploaded up to this moment; a date means the end of that day, UTC |
-| `offline` | boolean | `false` | use only the cache; never touch the network |
-| `ignore` | list of package names | `[]` | packages left out of the analysis: their pins leave the snapshot and their requirement lines are not checked (both said in a note) |
-| `fail-on` | `"breakage"` or `"not-installable"` | `"breakage"` | `breakage`: exit 1 unless the request fits as it is (any change to, or breakage of, a preinstalled package); `not-installable`: exit 1 only when pip could not install the request at all (verdicts `not-installable`, `unresolvable`) |
-| `requirements` | list of paths | `[]` | requirements files the hook checks when it is given none (relative to the configuration file) |
-| `colab-repo` | string | upstream | where the Colab history comes from: a git URL, a local repository or a bundle file (a relative path is relative to the configuration file) |
-
-For example, in pyproject.toml (a ``tfconflict.toml`` holds the same keys without the table header):
-
-    [tool.tfconflict]
-    snapshot = "colab:latest"
-    runtime = "gpu"
-    extra-index-urls = ["https://download.example.org/whl/cu121"]
-    ignore = ["google-colab"]
-    fail-on = "breakage"
-    requirements = ["requirements.txt"]
-
-Unknown keys and wrong types are :class:`~analyzer.errors.Problem` values naming the file, the line (found by
-searching the text: TOML parsers keep no positions) and the key; the bad key is left out, the rest still applies.
+A team states its target runtime once, beside its requirements files, so the hook and CI need no options. The
+keys, their types and defaults are the README's "Configuration" table. A bad key or value is a
+:class:`~analyzer.errors.Problem` at its ``FILE:LINE`` and is left out; the rest still applies.
 """
 
 from __future__ import annotations
@@ -43,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
@@ -58,42 +28,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
-    "CONFIG_FILE",
-    "DEFAULT_SNAPSHOT",
-    "FAIL_ON",
-    "KEYS",
-    "RUNTIMES",
-    "Config",
-    "ConfigError",
-    "Settings",
-    "fails",
-    "load_config",
-    "load_settings",
-    "merge",
-    "parse_as_of",
-]
+    "CONFIG_FILE", "DEFAULT_SNAPSHOT", "FAIL_ON", "KEYS", "RUNTIMES", "Config", "ConfigError", "Settings", "fails",
+    "load_config", "load_settings", "merge", "parse_as_of",
+]  # fmt: skip
 
 CONFIG_FILE = "tfconflict.toml"
 DEFAULT_SNAPSHOT = "colab"
 """The runtime a command checks against when neither the command line nor the configuration names one."""
 RUNTIMES = ("cpu", "gpu", "tpu")
 FAIL_ON = ("breakage", "not-installable")
-
-KEYS: dict[str, str] = {
-    "snapshot": "snapshot",
-    "runtime": "runtime",
-    "python": "python",
-    "platform": "platform",
-    "index-url": "index_url",
-    "extra-index-urls": "extra_index_urls",
-    "as-of": "as_of",
-    "offline": "offline",
-    "ignore": "ignore",
-    "fail-on": "fail_on",
-    "requirements": "requirements",
-    "colab-repo": "colab_repo",
-}
-"""File key -> attribute of :class:`Config` and :class:`Settings`."""
 
 
 @dataclass(frozen=True)
@@ -117,12 +60,18 @@ class Config:
     problems: tuple[Problem, ...] = ()
 
 
+KEYS: dict[str, str] = {
+    item.name.replace("_", "-"): item.name for item in fields(Config) if item.name not in ("origin", "problems")
+}
+"""File key -> attribute of :class:`Config` and :class:`Settings`."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """The effective settings: command line over configuration file over defaults.
 
-    ``snapshot``, ``python``, ``platform``, ``index_url`` and ``colab_repo`` stay None when nobody set them, so the command keeps its own
-    default (and pip's configured index).
+    ``snapshot``, ``python``, ``platform``, ``index_url`` and ``colab_repo`` stay None when nobody set them, so the
+    command keeps its own default (and pip's configured index).
     """
 
     snapshot: str | None = None
@@ -141,7 +90,8 @@ class Settings:
 
 
 def load_config(start: Path) -> Config:
-    """The configuration that applies to ``start`` (a folder or a file in it); never raises for bad content."""
+    """The configuration that applies to ``start`` (a folder or a file in it): the first folder upwards, up to the
+    top of a git repository, holding a ``tfconflict.toml`` (preferred) or a ``pyproject.toml``. Never raises."""
     folder = start if start.is_dir() else start.parent
     folder = Path(os.path.abspath(folder))
     for candidate in (folder, *folder.parents):
@@ -188,7 +138,6 @@ def merge(config: Config, cli_overrides: Mapping[str, Any] | argparse.Namespace)
     given = dict(vars(cli_overrides) if isinstance(cli_overrides, argparse.Namespace) else cli_overrides)
     if given.get("extra_index_urls") is None and given.get("extra_index_url") is not None:
         given["extra_index_urls"] = given["extra_index_url"]
-    settings = Settings(origin=config.origin)
     values: dict[str, Any] = {}
     for item in fields(Settings):
         if item.name == "origin":
@@ -199,7 +148,7 @@ def merge(config: Config, cli_overrides: Mapping[str, Any] | argparse.Namespace)
         from_cli = given.get(item.name)
         if from_cli is not None:
             values[item.name] = _cli_value(item.name, from_cli)
-    return replace(settings, **values)
+    return Settings(origin=config.origin, **values)
 
 
 def fails(verdict: str, fail_on: str) -> bool:
