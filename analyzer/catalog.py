@@ -1,10 +1,8 @@
 """A source's release history, read from git: sync into the cache, list releases, read files at a commit.
 
 Every commit that changed a kind's freeze file is a release of that kind, dated by the commit. The history is
-mirrored into ``cache_dir()/sources/<name>/repo.git`` once (``snapshots sync``, or automatically on first use)
-and read offline afterwards. Listing must be instant, so the facts of every release (Python, platform, package
-count) are computed once per synced HEAD (one ``git cat-file --batch`` over the whole history) and kept in a
-JSON index beside the mirror; loading one release then reads a single blob.
+mirrored into ``cache_dir()/sources/<name>/repo.git`` and read offline afterwards. The facts of every release
+are indexed once per synced HEAD (a JSON file beside the mirror): listing is instant, loading reads one blob.
 """
 
 from __future__ import annotations
@@ -13,10 +11,9 @@ import json
 import logging
 import os
 import re
-import shutil
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -28,20 +25,14 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from analyzer.colabtables import ColabTables, load_tables, sync_tables
 from analyzer.errors import InputError, SourceError
 from analyzer.freeze import parse_freeze, url_filename
-from analyzer.git import git, normalize_origin, read_blobs
+from analyzer.git import clone_or_fetch, git, normalize_origin, read_blobs
 from analyzer.osinfo import OsInfo, parse_os_info
 from analyzer.paths import cache_dir
 from analyzer.snapshot import Pin, Platform, Snapshot
 from analyzer.sources import RuntimeFiles, SourceDeclaration, load_source
 
 __all__ = [
-    "Catalog",
-    "CommitInfo",
-    "Release",
-    "SyncResult",
-    "alternative_releases",
-    "infer_python",
-    "source_dir",
+    "Catalog", "CommitInfo", "Release", "SyncResult", "alternative_releases", "infer_python", "source_dir",
     "sync_source",
 ]
 
@@ -54,22 +45,9 @@ _PREFERRED_EVIDENCE = ("torch", "torchvision", "torchaudio", "jaxlib", "tensorfl
 _CP_TAG = re.compile(r"^cp(\d)(\d+)$")
 
 
-# -- the cache ---------------------------------------------------------------------------------------------------
-
-
 def source_dir(decl: SourceDeclaration) -> Path:
     """Where one source's mirror, index and tables live."""
     return cache_dir() / "sources" / decl.name
-
-
-def _repo(decl: SourceDeclaration) -> Path:
-    return source_dir(decl) / "repo.git"
-
-
-def _lock(decl: SourceDeclaration) -> FileLock:
-    root = source_dir(decl)
-    root.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(root / ".lock"))
 
 
 @dataclass(frozen=True)
@@ -86,31 +64,23 @@ class SyncResult:
 
 
 def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResult:
-    """Mirror the source's history into the cache (clone once, fetch afterwards) and index its releases.
+    """Mirror the source's history into the cache and index its releases.
 
     ``origin`` wins over ``$<origin_env>``, which wins over the declared upstream; a bundle file works too.
     """
     raw, reason = decl.origin(origin)
     where = normalize_origin(raw)
     root = source_dir(decl)
-    repo = _repo(decl)
-    with _lock(decl):
+    repo = root / "repo.git"
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".lock")):
         cloned = not (repo / "HEAD").is_file()
-        if cloned:
-            tmp = root / "repo.git.partial"
-            shutil.rmtree(tmp, ignore_errors=True)
-            log.info("cloning %s into %s", where, repo)
-            git(["clone", "--mirror", "--quiet", where, str(tmp)])
-            tmp.rename(repo)
-        else:
-            log.info("fetching %s into %s", where, repo)
-            git(["remote", "set-url", "origin", where], cwd=repo)
-            git(["fetch", "--prune", "--quiet", "origin"], cwd=repo)
+        log.info("%s %s into %s", "cloning" if cloned else "fetching", where, repo)
+        clone_or_fetch(where, repo)
         (root / "origin.json").write_text(json.dumps({"origin": where}) + "\n", encoding="utf-8")
         head = _head(repo)
         tables = sync_tables(decl, root, where, repo)
-        catalog = Catalog(decl, root, head)
-        count = len(catalog.releases)
+        count = len(Catalog(decl, root, head).releases)
     return SyncResult(decl.name, where, reason, head, cloned, count, tables)
 
 
@@ -120,7 +90,7 @@ def synced_origin(decl: SourceDeclaration) -> str | None:
         data = json.loads((source_dir(decl) / "origin.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not (_repo(decl) / "HEAD").is_file():
+    if not (source_dir(decl) / "repo.git" / "HEAD").is_file():
         return None
     value = data.get("origin") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
@@ -134,9 +104,6 @@ def _head(repo: Path) -> str:
         if not refs:
             raise SourceError(f"the synced history in {repo} has no branch") from None
         return refs[0].decode()
-
-
-# -- releases ----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -194,9 +161,7 @@ def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
     """
     votes: dict[str, list[str]] = {}
     for pin in pins:
-        if pin.url is None:
-            continue
-        filename = url_filename(pin.url)
+        filename = url_filename(pin.url) if pin.url is not None else ""
         if not filename.endswith(".whl"):
             continue
         try:
@@ -211,11 +176,8 @@ def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
     counts = Counter({tag: len(names) for tag, names in votes.items()})
     tag, agree = counts.most_common(1)[0]
     total = sum(counts.values())
-    names = votes[tag]
-    witness = next((n for n in _PREFERRED_EVIDENCE if n in names), names[0])
-    match = _CP_TAG.match(tag)
-    assert match is not None
-    python = f"{match.group(1)}.{match.group(2)}"
+    witness = next((n for n in _PREFERRED_EVIDENCE if n in votes[tag]), votes[tag][0])
+    python = f"{tag[2]}.{tag[3:]}"  # cpXY: one digit of major version, the rest minor
     agreement = f"{agree} of {total} cpXY wheel URLs agree" if total > 1 else "the only cpXY wheel URL"
     return python, f"inferred from the {tag} tag of {witness}'s wheel URL ({agreement})"
 
@@ -257,7 +219,7 @@ class Catalog:
         elif asked and normalize_origin(where) != synced:
             log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, where)
             sync_source(decl, origin)
-        return cls(decl, source_dir(decl), _head(_repo(decl)))
+        return cls(decl, source_dir(decl), _head(source_dir(decl) / "repo.git"))
 
     # -- queries ---------------------------------------------------------------------------------------------
 
@@ -282,14 +244,11 @@ class Catalog:
             raise InputError(f"the {self.decl.name} history has no {kind} release")
         return releases[-1]
 
-    def at(self, kind: str, when: datetime) -> Release | None:
-        """The release of ``kind`` in force at a moment: the last one dated at or before it."""
-        found = [r for r in self.releases_of(kind) if r.date <= when]
-        return max(found, key=lambda r: (r.date, r.position)) if found else None
-
-    def on(self, kind: str, day: date) -> Release | None:
-        """The release of ``kind`` in force on a calendar day (release dates as the commit records them)."""
-        found = [r for r in self.releases_of(kind) if r.date.date() <= day]
+    def at(self, kind: str, when: date) -> Release | None:
+        """The release of ``kind`` in force at a moment (the last one dated at or before it), or on a calendar
+        day when ``when`` is a date (release dates as the commits record them)."""
+        moment = isinstance(when, datetime)
+        found = [r for r in self.releases_of(kind) if (r.date if moment else r.date.date()) <= when]
         return max(found, key=lambda r: (r.date, r.position)) if found else None
 
     def at_commit(self, kind: str, commit: CommitInfo) -> Release | None:
@@ -356,22 +315,24 @@ class Catalog:
 
     def _build_index(self) -> dict[str, Any]:
         commits, changed = self._history()
+        kinds = self.decl.kinds
         pattern = re.compile(self.decl.upstream_commit_pattern) if self.decl.upstream_commit_pattern else None
         wanted: list[str] = []
         for commit, _date, _subject in commits:
-            for files in self.decl.kinds:
-                if files.freeze in changed[commit]:
-                    wanted.append(f"{commit}:{files.freeze}")
-                if files.os_info and (files.freeze in changed[commit] or files.os_info in changed[commit]):
-                    wanted.append(f"{commit}:{files.os_info}")
+            for files in kinds:
+                if changed[commit] & {files.freeze, files.os_info}:
+                    wanted += [f"{commit}:{path}" for path in (files.freeze, files.os_info) if path]
         blobs = {name: (sha, content) for name, sha, content in read_blobs(self.repo, wanted)}
         os_infos: dict[str, OsInfo] = {}
-        os_info_files = {f.os_info for f in self.decl.kinds if f.os_info}
-        for name, (_, content) in blobs.items():
-            path = name.partition(":")[2]
-            if path in os_info_files and content is not None:
-                os_infos[name] = parse_os_info(content.decode("utf-8", "replace"), path, self.decl.machine)
-        earliest = self._earliest_os_info(commits, os_infos)
+        earliest: dict[str, tuple[str, OsInfo]] = {}  # per kind, the first os-info file: what older releases assume
+        for commit, when, _ in commits:
+            for files in kinds:
+                name = f"{commit}:{files.os_info}"
+                content = blobs.get(name, (None, None))[1]
+                if files.os_info and content is not None:
+                    info = parse_os_info(content.decode("utf-8", "replace"), files.os_info, self.decl.machine)
+                    os_infos[name] = info
+                    earliest.setdefault(files.kind, (when, info))
         releases: list[dict[str, Any]] = []
         previous: dict[str, Release] = {}
         commit_rows: list[tuple[str, str, str | None]] = []
@@ -379,12 +340,10 @@ class Catalog:
             match = pattern.search(subject) if pattern else None
             upstream = match.group(1) if match else None
             commit_rows.append((commit, when, upstream))
-            for files in self.decl.kinds:
-                if files.freeze not in changed[commit]:
-                    continue
+            for files in kinds:
                 sha, content = blobs.get(f"{commit}:{files.freeze}", (None, None))
-                if sha is None or content is None:
-                    continue  # the file was deleted: no release
+                if files.freeze not in changed[commit] or sha is None or content is None:
+                    continue  # not changed, or deleted: no release
                 release = Release(
                     source=self.decl.name,
                     kind=files.kind,
@@ -395,51 +354,31 @@ class Catalog:
                     position=position,
                     freeze_file=files.freeze,
                     freeze_blob=sha,
-                    packages=0,
-                    problems=0,
-                    python="",
-                    python_evidence="",
-                    python_inferred=False,
-                    platform=Platform(machine=self.decl.machine),
-                )
-                release = self._describe(
-                    release,
-                    files,
-                    content.decode("utf-8", "replace"),
-                    os_infos.get(f"{commit}:{files.os_info}"),
-                    earliest.get(files.kind),
-                    previous.get(files.kind),
+                    **self._describe(
+                        files,
+                        commit,
+                        content.decode("utf-8", "replace"),
+                        os_infos.get(f"{commit}:{files.os_info}"),
+                        earliest.get(files.kind),
+                        previous.get(files.kind),
+                    ),
                 )
                 previous[files.kind] = release
                 releases.append(release.to_json_dict())
         return {"version": INDEX_VERSION, "head": self.head, "commits": commit_rows, "releases": releases}
 
-    def _earliest_os_info(
-        self, commits: Sequence[tuple[str, str, str]], os_infos: dict[str, OsInfo]
-    ) -> dict[str, tuple[str, OsInfo]]:
-        """Per kind, the first os-info file of the history (and its date): what older releases must assume."""
-        out: dict[str, tuple[str, OsInfo]] = {}
-        for commit, when, _ in commits:
-            for files in self.decl.kinds:
-                info = os_infos.get(f"{commit}:{files.os_info}")
-                if info is not None and files.kind not in out:
-                    out[files.kind] = (when, info)
-        return out
-
     def _describe(
         self,
-        release: Release,
         files: RuntimeFiles,
+        commit: str,
         freeze: str,
         info: OsInfo | None,
         earliest: tuple[str, OsInfo] | None,
         previous: Release | None,
-    ) -> Release:
+    ) -> dict[str, Any]:
         """Python, platform and counts of one release, each with the evidence it rests on."""
         result = parse_freeze(freeze, files.freeze)
         notes: list[str] = []
-        python = info.python if info is not None else None
-        evidence = f"{files.os_info} at {release.commit[:10]}" if python else ""
         if info is not None:
             platform = info.platform
             notes.extend(str(p) for p in info.problems if p.line is not None)
@@ -454,6 +393,8 @@ class Catalog:
         else:
             platform = Platform(machine=self.decl.machine)
             notes.append(f"OS and glibc unknown: no {files.os_info or 'os-info file'} in the history")
+        python = info.python if info is not None else None
+        evidence = f"{files.os_info} at {commit[:10]}"
         if python is None:
             missing = "has no Python line" if info is not None else "does not exist at this commit"
             inferred = infer_python(result.pins)
@@ -468,16 +409,15 @@ class Catalog:
             else:
                 python = "3"
                 evidence = f"unknown: {files.os_info} {missing} and no cpXY wheel URL says"
-        return replace(
-            release,
-            python=python,
-            python_evidence=evidence,
-            python_inferred=info is None or info.python is None,
-            platform=platform,
-            packages=len(result.pins),
-            problems=len(result.problems),
-            notes=tuple(notes),
-        )
+        return {
+            "python": python,
+            "python_evidence": evidence,
+            "python_inferred": info is None or info.python is None,
+            "platform": platform,
+            "packages": len(result.pins),
+            "problems": len(result.problems),
+            "notes": tuple(notes),
+        }
 
     def _history(self) -> tuple[list[tuple[str, str, str]], dict[str, set[str]]]:
         """Every commit oldest first (id, ISO date, subject), and the tracked files each one changed."""

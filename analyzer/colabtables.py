@@ -1,10 +1,9 @@
 """What the freeze does not say: google-colab's own requirements, and the named past runtime versions.
 
-google-colab is installed from a local file (``google-colab @ file:///colabtools/...``), so its requirements are
-on no index. They come from the history of colabtools' ``setup.py``, read statically with ``ast`` (never run),
-one row per change; a release gets the row in force at its date. Named runtime versions (``colab:2025.07``)
-come from the source's README. Both are kept as small TSV files in the source's cache folder:
-copied from beside a local origin (a bundle ships them), or derived from upstream history when syncing from it.
+google-colab is installed from a local file, so its requirements are on no index: they come from the history of
+colabtools' ``setup.py``, read with ``ast`` (never run). Named runtime versions (``colab:2025.07``) come from the
+source's README. Both are small TSV files in the source's cache folder, copied from beside a local origin (a
+bundle ships them) or derived from upstream history.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import ast
 import logging
 import re
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,21 +21,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from analyzer.errors import InputError, SourceError
-from analyzer.git import git, is_local, normalize_origin, read_blobs
+from analyzer.git import clone_or_fetch, git, is_local, normalize_origin, read_blobs
 from analyzer.snapshot import DeclaredRequirements
 from analyzer.sources import SourceDeclaration, TableDeclaration
 
 __all__ = [
-    "ColabTables",
-    "RequiresRow",
-    "RuntimeVersion",
-    "derive_requires_history",
-    "load_tables",
-    "read_requires_tsv",
-    "read_runtime_versions_tsv",
-    "requirements_from_setup_py",
-    "runtime_versions_from_readme",
-    "sync_tables",
+    "ColabTables", "RequiresRow", "RuntimeVersion", "derive_requires_history", "load_tables", "read_requires_tsv",
+    "read_runtime_versions_tsv", "requirements_from_setup_py", "runtime_versions_from_readme", "sync_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,18 +57,13 @@ class RuntimeVersion:
     line: int
 
 
-# -- TSV files ---------------------------------------------------------------------------------------------------
-
-
 def split_requirements(text: str) -> tuple[str, ...]:
     """Split ``a; b>=1; c; python_version < "3.0"`` on ``; `` while keeping a marker with its requirement."""
     out: list[str] = []
     for part in (p.strip() for p in text.split("; ")):
-        if not part:
-            continue
-        if out and _is_marker(part):
+        if part and out and _is_marker(part):
             out[-1] = f"{out[-1]}; {part}"
-        else:
+        elif part:
             out.append(part)
     return tuple(out)
 
@@ -135,30 +120,17 @@ def read_runtime_versions_tsv(text: str, file: str = "runtime-versions.tsv") -> 
     return tuple(sorted(rows, key=lambda r: r.date))
 
 
-def write_requires_tsv(rows: Iterable[RequiresRow]) -> str:
-    lines = ["\t".join(REQUIRES_HEADER)]
-    lines += [f"{r.date.isoformat()}\t{r.upstream_commit}\t{'; '.join(r.requirements)}" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_runtime_versions_tsv(rows: Iterable[RuntimeVersion]) -> str:
-    lines = ["\t".join(VERSIONS_HEADER)]
-    lines += [f"{r.name}\t{r.upstream_commit}\t{r.date.isoformat()}\t{r.python or ''}" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
-# -- the tables in force -----------------------------------------------------------------------------------------
+def _tsv(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    return "".join("\t".join(cells) + "\n" for cells in (header, *rows))
 
 
 @dataclass(frozen=True)
 class ColabTables:
     """The side tables of one source as synced into its cache folder."""
 
-    package: str | None
-    requires: tuple[RequiresRow, ...]
-    requires_file: str | None
-    runtime_versions: tuple[RuntimeVersion, ...]
-    upstream: str | None = None
+    declared: TableDeclaration | None
+    requires: tuple[RequiresRow, ...] = ()
+    runtime_versions: tuple[RuntimeVersion, ...] = ()
 
     def requires_at(self, when: datetime) -> RequiresRow | None:
         """The row in force at a moment: the last one dated at or before it."""
@@ -167,53 +139,37 @@ class ColabTables:
 
     def declared_at(self, when: datetime | None) -> tuple[tuple[DeclaredRequirements, ...], tuple[str, ...]]:
         """Declared requirements to attach to a snapshot of that date, and notes on what is missing."""
-        if self.package is None:
+        table = self.declared
+        if table is None or table.package is None:
             return (), ()
-        if not self.requires or self.requires_file is None:
-            return (), (f"{self.package}'s requirements are unknown: no requirements table is synced",)
+        if not self.requires:
+            return (), (f"{table.package}'s requirements are unknown: no requirements table is synced",)
         row = self.requires_at(when) if when is not None else self.requires[-1]
         if row is None:
             first = self.requires[0].date.date()
-            return (), (f"{self.package}'s requirements are unknown before {first} (the table's first row)",)
-        where = f" of {self.upstream}" if self.upstream else ""
+            return (), (f"{table.package}'s requirements are unknown before {first} (the table's first row)",)
+        where = f" of {table.upstream}" if table.upstream else ""
         evidence = (
-            f"{self.requires_file} line {row.line}: setup.py{where} at {row.upstream_commit} "
+            f"{table.offline} line {row.line}: setup.py{where} at {row.upstream_commit} "
             f"({row.date.date()}), the row in force on {when.date() if when else 'the latest date'}"
         )
-        return (DeclaredRequirements(canonicalize_name(self.package), row.requirements, evidence),), ()
+        return (DeclaredRequirements(canonicalize_name(table.package), row.requirements, evidence),), ()
 
     def runtime_version(self, name: str) -> RuntimeVersion | None:
-        for row in self.runtime_versions:
-            if row.name == name:
-                return row
-        return None
-
-
-def tables_dir(root: Path) -> Path:
-    return root / "tables"
+        return next((row for row in self.runtime_versions if row.name == name), None)
 
 
 def load_tables(decl: SourceDeclaration, root: Path) -> ColabTables:
     """Read the synced tables from the cache folder (offline); a missing table is an empty one."""
-    folder = tables_dir(root)
+    folder = root / "tables"
+    req, ver = decl.declared_requirements, decl.runtime_versions
     requires: tuple[RequiresRow, ...] = ()
     versions: tuple[RuntimeVersion, ...] = ()
-    req = decl.declared_requirements
     if req is not None and (folder / req.offline).is_file():
         requires = read_requires_tsv((folder / req.offline).read_text(encoding="utf-8"), req.offline)
-    ver = decl.runtime_versions
     if ver is not None and (folder / ver.offline).is_file():
         versions = read_runtime_versions_tsv((folder / ver.offline).read_text(encoding="utf-8"), ver.offline)
-    return ColabTables(
-        package=req.package if req else None,
-        requires=requires,
-        requires_file=req.offline if req else None,
-        runtime_versions=versions,
-        upstream=req.upstream if req else None,
-    )
-
-
-# -- syncing -----------------------------------------------------------------------------------------------------
+    return ColabTables(req, requires, versions)
 
 
 def sync_tables(decl: SourceDeclaration, root: Path, origin: str, repo: Path) -> tuple[str, ...]:
@@ -221,7 +177,7 @@ def sync_tables(decl: SourceDeclaration, root: Path, origin: str, repo: Path) ->
 
     Returns one line per table saying where it came from. A table that cannot be had keeps its cached copy.
     """
-    folder = tables_dir(root)
+    folder = root / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     beside = _beside(origin) if is_local(origin) else []
     said: list[str] = []
@@ -273,7 +229,8 @@ def _derive_versions(table: TableDeclaration, repo: Path) -> tuple[str, str]:
             log.warning("runtime version %s names commit %s, which the history does not hold", name, commit)
             continue
         rows.append(RuntimeVersion(name, commit[:12], datetime.fromisoformat(when), python, line=0))
-    text = write_runtime_versions_tsv(sorted(rows, key=lambda r: r.date, reverse=True))
+    rows.sort(key=lambda r: r.date, reverse=True)
+    text = _tsv(VERSIONS_HEADER, [(r.name, r.upstream_commit, r.date.isoformat(), r.python or "") for r in rows])
     return text, f"derived from {table.upstream_file} history"
 
 
@@ -311,7 +268,8 @@ def _derive_requires(table: TableDeclaration, root: Path) -> tuple[str, str]:
     rows = derive_requires_history(origin, table.upstream_file, root / "upstream" / _slug(origin))
     if not rows:
         raise SourceError(f"no install_requires found in the history of {table.upstream_file} at {origin}")
-    return write_requires_tsv(rows), f"derived from {table.upstream_file} history of {origin}"
+    text = _tsv(REQUIRES_HEADER, [(r.date.isoformat(), r.upstream_commit, "; ".join(r.requirements)) for r in rows])
+    return text, f"derived from {table.upstream_file} history of {origin}"
 
 
 def _slug(origin: str) -> str:
@@ -320,14 +278,7 @@ def _slug(origin: str) -> str:
 
 def derive_requires_history(origin: str, file: str, mirror: Path) -> tuple[RequiresRow, ...]:
     """One row per commit that changed ``file``'s install_requires, from a mirror of ``origin`` kept in the cache."""
-    where = normalize_origin(origin)
-    if (mirror / "HEAD").is_file():
-        git(["remote", "set-url", "origin", where], cwd=mirror)
-        git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror)
-    else:
-        mirror.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(mirror, ignore_errors=True)
-        git(["clone", "--mirror", "--quiet", where, str(mirror)])
+    clone_or_fetch(normalize_origin(origin), mirror)
     out = git(["log", "--reverse", "--format=%H %cI", "HEAD", "--", file], cwd=mirror).decode().split("\n")
     history = [line.split(" ", 1) for line in out if line]
     rows: list[RequiresRow] = []

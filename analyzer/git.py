@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from analyzer.errors import SourceError
 
-__all__ = ["git", "is_local", "normalize_origin", "read_blobs"]
+__all__ = ["clone_or_fetch", "git", "is_local", "normalize_origin", "read_blobs"]
 
 
 def git(args: Sequence[str], *, cwd: Path | None = None, input: bytes | None = None) -> bytes:
@@ -26,6 +27,20 @@ def git(args: Sequence[str], *, cwd: Path | None = None, input: bytes | None = N
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise SourceError(f"git {args[0]} failed: {detail[-1] if detail else f'exit {proc.returncode}'}")
     return proc.stdout
+
+
+def clone_or_fetch(origin: str, path: Path) -> None:
+    """Clone ``origin`` into ``path`` once (``--mirror``, beside it until complete), fetch into it afterwards."""
+    if (path / "HEAD").is_file():
+        git(["remote", "set-url", "origin", origin], cwd=path)
+        git(["fetch", "--prune", "--quiet", "origin"], cwd=path)
+        return
+    partial = path.with_name(f"{path.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    git(["clone", "--mirror", "--quiet", origin, str(partial)])
+    shutil.rmtree(path, ignore_errors=True)
+    partial.rename(path)
 
 
 def read_blobs(repo: Path, names: Iterable[str]) -> Iterator[tuple[str, str | None, bytes | None]]:

@@ -155,7 +155,7 @@ def _release(
             day = date.fromisoformat(rest)
         except ValueError as exc:
             raise InputError(f"{text!r}: {rest!r} is not a calendar date") from exc
-        found = catalog.on(kind, day)
+        found = catalog.at(kind, day)
         if found is None:
             raise InputError(
                 f"{text!r}: {day} is before the first {kind} release of {decl.name} ({first.date.date()})"
