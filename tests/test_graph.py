@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import networkx as nx
 from packaging.requirements import Requirement
@@ -11,8 +10,10 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from analyzer.diagnosis.graph import REQUEST, ImageGraph, image_graph
+from analyzer.diagnosis.why import why
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
+from analyzer.render.why import render_why_dot, render_why_graphml
 from analyzer.session import Session
 from analyzer.snapshot import DeclaredRequirements, Pin, Snapshot
 from tests.memsource import MemorySource
@@ -54,7 +55,7 @@ def build() -> tuple[ImageGraph, Snapshot, TargetEnvironment, MemorySource]:
 
 
 def test_requirers_and_requirements_are_evaluated_for_the_target() -> None:
-    graph, *_ = build()
+    graph, snapshot, *_ = build()
     requirers = {e.parent: e.requirement for e in graph.requirers_of("numpy")}
     assert requirers == {
         "jax": "numpy>=1.25",
@@ -65,8 +66,8 @@ def test_requirers_and_requirements_are_evaluated_for_the_target() -> None:
     # Markers for another Python are dropped; markers that hold are kept.
     assert {e.child for e in graph.requirements_of("old-py")} == {"idna"}
     assert graph.version_of("jax") == "0.5.2"
-    assert graph.dependents("idna") >= {"requests", "old-py", "withextra"}
-    assert "numpy" in graph.dependencies("jax")
+    assert set(why(graph, snapshot, "idna", depth=0).nodes()) >= {"requests", "old-py", "withextra"}
+    assert "numpy" in {e.child for e in graph.requirements_of("jax")}
 
 
 def test_declared_requirements_replace_the_index_and_extras_propagate() -> None:
@@ -92,9 +93,9 @@ def test_request_closure_and_relevant_pins() -> None:
     assert {"numpy", "jax", "pandas", "ml-dtypes", "google-colab", "protobuf"} <= relevant
     assert not relevant & {"requests", "idna", "pysocks", "withextra", "stub-cu12", "old-py"}
     assert REQUEST not in relevant and REQUEST not in graph
-    path = [str(e) for e in full.path_from_request("numpy")]
-    assert path[0] == "the request requires tensorflow==2.12.0"
-    assert path == ["the request requires tensorflow==2.12.0", "tensorflow 2.12.0 requires numpy<1.24,>=1.22"]
+    # the chain from the request to numpy: through the requested tensorflow's own requirement
+    assert [str(e) for e in full.requirers_of("tensorflow")] == ["the request requires tensorflow==2.12.0"]
+    assert "tensorflow 2.12.0 requires numpy<1.24,>=1.22" in [str(e) for e in full.requirers_of("numpy")]
     # The installed tensorflow's own edges give way to the requested version's.
     assert {e.requirement for e in full.requirements_of("tensorflow")} == {
         "numpy<1.24,>=1.22",
@@ -102,17 +103,13 @@ def test_request_closure_and_relevant_pins() -> None:
     }
 
 
-def test_reverse_tree_and_exports(tmp_path: Path) -> None:
-    graph, *_ = build()
-    tree = graph.reverse_tree("numpy", depth=2)
-    assert set(tree) == {"jax", "ml-dtypes", "pandas", "tensorflow"}
-    assert tree["pandas"] == {"google-colab": {}}
-    dot = graph.to_dot()
-    assert dot.startswith("digraph image {") and '"jax" -> "numpy" [label="numpy>=1.25"];' in dot
-    out = tmp_path / "image.graphml"
-    graph.write_graphml(out)
-    back = nx.read_graphml(out)
-    assert back.number_of_edges() == graph.graph.number_of_edges()
+def test_reverse_tree_and_exports() -> None:
+    graph, snapshot, *_ = build()
+    answer = why(graph, snapshot, "numpy", depth=2)
+    tree = {r.name: [up.name for up in r.requirers] for r in answer.requirers}
+    assert tree == {"jax": [], "ml-dtypes": ["jax"], "pandas": ["google-colab"], "tensorflow": []}
+    assert '"jax" -> "numpy" [label="numpy>=1.25"];' in render_why_dot(answer)
+    back = nx.parse_graphml(render_why_graphml(answer))
     assert back.edges["jax", "numpy"]["requirement"] == "numpy>=1.25"
 
 
@@ -138,20 +135,22 @@ def test_unreachable_direct_reference_takes_the_index_metadata_of_its_version() 
 def test_neighbours_in_the_order_edges_were_added_and_walks_transitive() -> None:
     """Reports print neighbours as the metadata lists them (not sorted); the request's closure replaces the
     requested pin's edges, re-added in the order it expands them; walks go past the first level."""
-    graph, _snapshot, env, source = build()
-    full = graph.with_request([Requirement("tensorflow==2.12.0")], Session.open(_snapshot, source, env))
-    assert list(graph.successors("jax")) == ["numpy", "ml-dtypes"]
-    assert list(graph.successors("tensorflow")) == ["numpy", "protobuf"]
-    assert list(full.successors("tensorflow")) == ["protobuf", "numpy"]
-    assert list(full.predecessors("numpy")) == ["jax", "ml-dtypes", "pandas", "tensorflow"]
-    assert list(full.successors(REQUEST)) == ["tensorflow"]
-    assert list(graph.successors("not-installed")) == [] and graph.requirers_of("not-installed") == ()
+    graph, snapshot, env, source = build()
+    full = graph.with_request([Requirement("tensorflow==2.12.0")], Session.open(snapshot, source, env))
+    assert list(graph.graph.successors("jax")) == ["numpy", "ml-dtypes"]
+    assert list(graph.graph.successors("tensorflow")) == ["numpy", "protobuf"]
+    assert list(full.graph.successors("tensorflow")) == ["protobuf", "numpy"]
+    assert list(full.graph.predecessors("numpy")) == ["jax", "ml-dtypes", "pandas", "tensorflow"]
+    assert list(full.graph.successors(REQUEST)) == ["tensorflow"]
+    assert graph.requirers_of("not-installed") == () and graph.requirements_of("not-installed") == ()
     # google-colab requires numpy only through pandas
-    assert graph.dependents("numpy") == {"google-colab", "jax", "ml-dtypes", "pandas", "tensorflow"}
-    assert full.dependents("numpy") == graph.dependents("numpy") | {REQUEST}
-    assert graph.dependencies("google-colab") == {"pandas", "numpy"}
-    assert full.reachable_from_request() == {"tensorflow", "numpy", "protobuf"} == full.dependencies(REQUEST)
-    assert graph.reachable_from_request() == frozenset() and graph.path_from_request("numpy") == ()
+    assert set(why(graph, snapshot, "numpy", depth=0).nodes()) == {
+        "numpy", "google-colab", "jax", "ml-dtypes", "pandas", "tensorflow"
+    }  # fmt: skip
+    assert full.relevant_pins({"numpy"}) == {"numpy", "google-colab", "jax", "ml-dtypes", "pandas", "tensorflow"}
+    assert nx.descendants(graph.graph, "google-colab") == {"pandas", "numpy"}
+    assert full.reachable_from_request() == {"tensorflow", "numpy", "protobuf"}
+    assert graph.reachable_from_request() == frozenset()
     assert "tensorflow" in graph and REQUEST not in graph and REQUEST in full and len(full) == len(graph) + 1
     # the request's copy is its own: the image graph keeps its nodes' data and edges
     assert "candidate" not in graph.graph.nodes["tensorflow"] and full.graph.nodes["tensorflow"]["candidate"]

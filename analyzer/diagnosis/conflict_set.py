@@ -15,19 +15,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
+import networkx as nx
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
 
 from analyzer.diagnosis.explain import explain_member, resolution_edges
 from analyzer.diagnosis.graph import REQUEST, Edge, ImageGraph, image_graph
 from analyzer.diagnosis.search import (
     CachedOracle,
-    CheckStats,
     Names,
     Outcome,
     OutOfBudget,
@@ -51,9 +49,6 @@ __all__ = [
 _MAX_ROUNDS = 4
 SEARCH_MAX_ROUNDS = 500
 """Resolver rounds allowed to one question of the search (pip allows 200 000 to its one resolution)."""
-
-
-# -- results -----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -98,10 +93,8 @@ class ConflictSetResult:
     """The pins searched, in the order of preference to free (closest to the conflict first)."""
     pins: int = 0
     resolver_calls: int = 0
-    cache_hits: int = 0
     seconds: float = 0.0
     """Wall time of the whole search, graph included."""
-    resolver_seconds: float = 0.0
     warnings: tuple[str, ...] = ()
     searched: bool = True
     """False when only the verdict was asked for (``fits_only``) and no set was searched."""
@@ -115,9 +108,6 @@ class ConflictSetResult:
         return len(self.sets) > 1
 
 
-# -- the image and the search --------------------------------------------------------------------------------------
-
-
 def pip_check_edges(session: Session) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
     """The image's ``pip check`` violations before anything is installed, as (parent, dependency) edges."""
     from analyzer.diagnosis.pipcheck import check_snapshot
@@ -127,26 +117,17 @@ def pip_check_edges(session: Session) -> tuple[tuple[NormalizedName, NormalizedN
 
 def _order(graph: ImageGraph, relevant: Collection[NormalizedName]) -> list[NormalizedName]:
     """Relevant pins, closest to the request first: reached ones by depth, then their requirers by distance."""
-    dist: dict[str, int] = {}
-    if REQUEST in graph:
-        queue: deque[str] = deque([REQUEST])
-        dist[REQUEST] = 0
-        while queue:
-            node = queue.popleft()
-            for child in graph.successors(node):
-                if child not in dist:
-                    dist[child] = dist[node] + 1
-                    queue.append(child)
+    g = graph.graph
+    dist = dict(nx.single_source_shortest_path_length(g, REQUEST)) if REQUEST in g else {}
     # Requirers of reached nodes: one more step per level upwards.
     up: deque[str] = deque(n for n in dist if n != REQUEST)
     while up:
         node = up.popleft()
-        for parent in graph.predecessors(node):
+        for parent in g.predecessors(node):
             if parent not in dist:
                 dist[parent] = dist[node] + 1
                 up.append(parent)
-    far = 10**6
-    return sorted(relevant, key=lambda n: (dist.get(n, far), n))
+    return sorted(relevant, key=lambda n: (dist.get(n, 10**6), n))
 
 
 def minimal_conflicting_set(
@@ -173,14 +154,10 @@ def minimal_conflicting_set(
     With ``fits_only`` only the verdict is computed (``searched`` is False on a conflict): what suggestions need.
     """
     started = time.perf_counter()
-    base = graph if graph is not None else image_graph(session)
-    requested = {canonicalize_name(r.name) for r in request}
-    full = base.with_request(request, session)
+    full = (graph if graph is not None else image_graph(session)).with_request(request, session)
     if ignore_edges is None:
         ignore_edges = pip_check_edges(session)
     ignored = tuple(sorted({(canonicalize_name(a), canonicalize_name(b)) for a, b in ignore_edges}))
-    stats = CheckStats()
-
     # pins that one question had to promote to roots are promoted from the start in the next ones
     promoted: set[NormalizedName] = set()
 
@@ -194,10 +171,10 @@ def minimal_conflicting_set(
             constraints=constraints or None, promote=promoted,
         )  # fmt: skip
 
-    check = CachedOracle(raw, stats, None if budget is None else started + budget)
-    search = _Search(request, session, full, ignored, check, started)
+    deadline = None if budget is None else started + budget
+    search = _Search(request, session, full, ignored, CachedOracle(raw, deadline), started)
     try:
-        return search.run(requested, orders=orders, verify=verify, fits_only=fits_only)
+        return search.run(orders=orders, verify=verify, fits_only=fits_only)
     except OutOfBudget:
         return search.out_of_budget(budget)
 
@@ -213,30 +190,21 @@ class _Search:
     check: CachedOracle
     started: float
 
-    @cached_property
-    def installed(self) -> dict[NormalizedName, str | None]:
-        """The image's pins by name and installed version text."""
-        return {p.name: p.version for p in self.session.snapshot.pins}
-
     def result(self, verdict: Verdict, sets: Sequence[ConflictSet], **fields: Any) -> ConflictSetResult:
-        stats = self.check.stats
         return ConflictSetResult(
-            verdict=verdict,
-            sets=tuple(sets),
-            ignored=self.ignored,
+            verdict,
+            tuple(sets),
+            self.ignored,
             pins=len(self.session.snapshot.pins),
-            resolver_calls=stats.calls,
-            cache_hits=stats.hits,
+            resolver_calls=self.check.calls,
             seconds=time.perf_counter() - self.started,
-            resolver_seconds=stats.seconds,
             **fields,
         )
 
-    def run(
-        self, requested: Collection[NormalizedName], *, orders: int, verify: bool, fits_only: bool
-    ) -> ConflictSetResult:
+    def run(self, *, orders: int, verify: bool, fits_only: bool) -> ConflictSetResult:
         full, check = self.full, self.check
-        installed = self.installed
+        requested = {canonicalize_name(r.name) for r in self.request}
+        installed = {p.name: p.version for p in self.session.snapshot.pins}
         # Pins outside the relevant part are left out of every check. A failure without them is a failure with
         # them (fewer constraints), so only successes need checking: a success whose resolution touches a name
         # some left-out pin requires widens the relevant part, and the search runs again (the cache keeps the
@@ -244,30 +212,23 @@ class _Search:
         reached = set(full.reachable_from_request())
         warnings: list[str] = []
         for _round in range(_MAX_ROUNDS):
-            relevant = frozenset(n for n in full.relevant_pins(reached) if n not in requested)
+            relevant = full.relevant_pins(reached) - requested
             order = _order(full, relevant)
-            verdict, found, _ = search_conflict_sets(
-                order, check, orders=orders, fits_only=fits_only, installed=installed
+            verdict, removed, found = search_conflict_sets(
+                order, check, installed, orders=orders, fits_only=fits_only
             )
-            everyone = frozenset(order)
-            successes: list[Outcome] = []
-            if verdict is Verdict.FITS:
-                successes.append(check(everyone, frozenset()))
-            for item in found:
-                successes.append(
-                    check(everyone - frozenset(item.freed) - frozenset(item.removed), frozenset(item.freed))
-                )
+            everyone, gone = frozenset(order), frozenset(removed)
+            successes = [check(everyone, frozenset())] if verdict is Verdict.FITS else []
+            successes += [check(everyone - frozenset(freed) - gone, frozenset(freed)) for freed in found]
             touched = {n for res in successes for n in res.mapping}
-            escaped = {n for n in full.relevant_pins(touched) if n not in requested} - relevant
-            if not escaped:
+            if not full.relevant_pins(touched) - requested - relevant:
                 break
             reached |= touched
         else:
             warnings.append(f"the relevant part of the image kept growing after {_MAX_ROUNDS} rounds")
         sets: list[ConflictSet] = []
         for item in found:
-            gone = frozenset(item.removed)
-            freed = frozenset(item.freed)
+            freed = frozenset(item)
             fixed = check(everyone - freed - gone, freed)
             verified = False
             if verify:
@@ -286,7 +247,7 @@ class _Search:
                         f"keeping {', '.join(unproven)} was not shown to fit within {SEARCH_MAX_ROUNDS} resolver "
                         "rounds, rather than shown to conflict: the set is minimal as far as that bound goes"
                     )
-            sets.append(ConflictSet(self.members((*item.removed, *item.freed), gone, fixed), verified))
+            sets.append(ConflictSet(self.members((*removed, *item), gone, fixed), verified))
         if verdict is Verdict.CONFLICT and not sets and not fits_only:
             warnings.append("no minimal conflicting set was found")
         return self.result(
@@ -301,25 +262,22 @@ class _Search:
         self, names: Sequence[NormalizedName], gone: Collection[NormalizedName], fixed: Outcome
     ) -> tuple[Member, ...]:
         """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why."""
-        env, source, snapshot = self.session.env, self.session.source, self.session.snapshot
-        into = resolution_edges(fixed, self.request, env)
-
-        def versions_of(name: NormalizedName) -> Sequence[Version]:
-            return source.project(name).versions()
-
+        source, by_name = self.session.source, self.session.snapshot.by_name
+        into = resolution_edges(fixed, self.request, self.session.env)
         members = []
         for name in names:
-            pin = snapshot.by_name.get(name)
-            installed = pin.version if pin else None
+            installed = by_name[name].version if name in by_name else None
             dist = None if name in gone else fixed.mapping.get(name)
             moves_to = None if dist is None else str(dist.version)
-            reasons = explain_member(name, installed, self.full, fixed, self.request, env, versions_of, into)
+            reasons = explain_member(
+                name, installed, self.full, fixed, into, lambda n: source.project(n).versions()
+            )
             members.append(Member(name, installed, moves_to, dist is None, reasons))
         return tuple(members)
 
     def out_of_budget(self, budget: float | None) -> ConflictSetResult:
         """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
-        installed = self.installed
+        installed = {p.name: p.version for p in self.session.snapshot.pins}
         cache = self.check.cache
         # A question leaves out (removes) the candidates it neither keeps nor frees; the widest question asked
         # tells the candidates of the last round, so a fitting answer costs its movers plus what it removed.
@@ -334,15 +292,14 @@ class _Search:
                 best = (moved, gone, result)
         message = (
             f"the search for a minimal conflicting set stopped at its budget of {budget:g} s after "
-            f"{self.check.stats.calls} resolver calls"
+            f"{self.check.calls} resolver calls"
         )
-        sets: tuple[ConflictSet, ...] = ()
-        if best is not None:
-            moved, gone, fixed = best
-            sets = (ConflictSet(self.members((*sorted(gone), *sorted(moved)), gone, fixed), verified=False),)
-            message += (
-                ": the set shown is enough (a resolution moving only these fits) but not shown to be minimal"
-            )
-        else:
+        if best is None:
             message += " before any resolution fitted: no set to show (raise --budget)"
-        return self.result(Verdict.CONFLICT, sets, warnings=(message,), searched=False)
+            return self.result(Verdict.CONFLICT, (), warnings=(message,), searched=False)
+        moved, gone, fixed = best
+        message += (
+            ": the set shown is enough (a resolution moving only these fits) but not shown to be minimal"
+        )
+        members = self.members((*sorted(gone), *sorted(moved)), gone, fixed)
+        return self.result(Verdict.CONFLICT, (ConflictSet(members),), warnings=(message,), searched=False)

@@ -16,7 +16,7 @@ from analyzer.diagnosis.search import Outcome
 from analyzer.environment import TargetEnvironment
 from analyzer.versions import parse_version
 
-__all__ = ["chain_to_request", "explain_member", "resolution_edges"]
+__all__ = ["explain_member", "resolution_edges"]
 
 
 def resolution_edges(
@@ -24,63 +24,48 @@ def resolution_edges(
 ) -> dict[NormalizedName, list[Edge]]:
     """Edges into every resolved name, from the request and from the resolved versions' requirements."""
     into: dict[NormalizedName, list[Edge]] = {}
-    for req in request:
-        if env.evaluate(req.marker):
-            child = canonicalize_name(req.name)
-            into.setdefault(child, []).append(Edge(REQUEST, None, child, str(req)))
     extras: dict[NormalizedName, set[str]] = {}
     for req in request:
-        extras.setdefault(canonicalize_name(req.name), set()).update(req.extras)
-    for name, dist in resolution.mapping.items():
+        child = canonicalize_name(req.name)
+        extras.setdefault(child, set()).update(req.extras)
+        if env.evaluate(req.marker):
+            into.setdefault(child, []).append(Edge(REQUEST, None, child, str(req)))
+    for dist in resolution.mapping.values():
         for req in dist.requirements:
             extras.setdefault(canonicalize_name(req.name), set()).update(req.extras)
     for name, dist in resolution.mapping.items():
-        version = str(dist.version)
         for req in dist.requirements:
-            if not env.evaluate(req.marker, tuple(sorted(extras.get(name, ())))):
-                continue
             child = canonicalize_name(req.name)
-            if child == name:
-                continue
-            into.setdefault(child, []).append(Edge(name, version, child, str(req)))
+            if child != name and env.evaluate(req.marker, tuple(sorted(extras.get(name, ())))):
+                into.setdefault(child, []).append(Edge(name, str(dist.version), child, str(req)))
     return into
 
 
-def chain_to_request(
+def _chain_to_request(
     start: Iterable[Edge], into: Mapping[NormalizedName, list[Edge]], avoid: NormalizedName
 ) -> tuple[Edge, ...]:
-    """From the parents of ``start`` up to the request, by the shortest path through the resolution."""
-    out: list[Edge] = []
+    """The shortest chain through the resolution from the request down to the first parent of ``start`` that the
+    request reaches (without passing through ``avoid``)."""
     for edge in start:
         if edge.parent == REQUEST:
             continue
-        # BFS upwards from edge.parent to the request root.
-        parent_of: dict[str, Edge | None] = {edge.parent: None}
+        step_to: dict[str, Edge | None] = {edge.parent: None}
         queue: deque[str] = deque([edge.parent])
-        found: str | None = None
-        while queue:
-            node = queue.popleft()
-            for up in into.get(NormalizedName(node), []):
-                if up.parent == avoid or up.parent in parent_of:
-                    continue
-                parent_of[up.parent] = up
-                if up.parent == REQUEST:
-                    found = REQUEST
-                    break
-                queue.append(up.parent)
-            if found:
-                break
-        if found:
+        while queue and REQUEST not in step_to:
+            for up in into.get(NormalizedName(queue.popleft()), []):
+                if up.parent != avoid and up.parent not in step_to:
+                    step_to[up.parent] = up
+                    if up.parent == REQUEST:
+                        break
+                    queue.append(up.parent)
+        if REQUEST in step_to:
             path: list[Edge] = []
-            node = REQUEST
-            while parent_of.get(node) is not None:
-                step = parent_of[node]
-                assert step is not None
+            step = step_to[REQUEST]
+            while step is not None:
                 path.append(step)
-                node = step.child
-            out.extend(reversed(path))
-            return tuple(out)
-    return tuple(out)
+                step = step_to[step.child]
+            return tuple(reversed(path))
+    return ()
 
 
 def explain_member(
@@ -88,43 +73,34 @@ def explain_member(
     installed: str | None,
     graph: ImageGraph,
     fixed: Outcome,
-    request: Sequence[Requirement],
-    env: TargetEnvironment,
+    into: Mapping[NormalizedName, list[Edge]],
     versions_of: Callable[[NormalizedName], Sequence[Version]],
-    into: Mapping[NormalizedName, list[Edge]] | None = None,
 ) -> tuple[Edge, ...]:
     """Why ``name`` cannot stay at ``installed``, as edges: its clashing requirement (or the edge that excludes
-    its version), the requirement it clashes with, then the chain from that requirer up to the request."""
-    into = into if into is not None else resolution_edges(fixed, request, env)
-    mapping = fixed.mapping
+    its version), the requirement it clashes with, then the chain from that requirer up to the request.
+    ``into`` is ``resolution_edges`` of ``fixed``, the resolution where the set is freed."""
     current = parse_version(installed)
+    # each edge is tested against every allowed version of its child: parse its text once
     parsed: dict[str, Requirement] = {}
 
-    def _parsed(text: str) -> Requirement:
-        # each edge is tested against every allowed version of its child: parse its text once
-        found = parsed.get(text)
-        if found is None:
-            found = parsed[text] = Requirement(text)
-        return found
+    def requirement(text: str) -> Requirement:
+        return parsed.get(text) or parsed.setdefault(text, Requirement(text))
 
     reasons: list[Edge] = []
     blamed: list[Edge] = []
     # 1. Something in the resolution excludes the installed version.
     if current is not None:
         for edge in into.get(name, []):
-            if edge.parent == name:
-                continue
-            req = _parsed(edge.requirement)
-            if not req.specifier.contains(current, prereleases=True):
+            if edge.parent != name and not requirement(edge.requirement).specifier.contains(current, True):
                 blamed.append(edge)
     # 2. Its installed requirements clash with what the resolution needs of a dependency.
-    for own in graph.edges_from(name):
+    for own in graph.requirements_of(name):
         dep = own.child
-        dist = mapping.get(dep)
+        dist = fixed.mapping.get(dep)
         if dist is None:
             continue
         try:
-            req = _parsed(own.requirement.split(", ")[0])
+            req = requirement(own.requirement.split(", ")[0])
         except InvalidRequirement:
             continue
         if req.specifier.contains(dist.version, prereleases=True):
@@ -133,9 +109,11 @@ def explain_member(
         allowed = list(req.specifier.filter(versions_of(dep), prereleases=True))
         others = [e for e in into.get(dep, []) if e.parent != name]
         clashing = [
-            e for e in others if not any(_parsed(e.requirement).specifier.contains(v, True) for v in allowed)
+            e
+            for e in others
+            if not any(requirement(e.requirement).specifier.contains(v, True) for v in allowed)
         ]
         blamed.extend(clashing or others)
     reasons.extend(blamed)
-    reasons.extend(chain_to_request(blamed, into, name))
+    reasons.extend(_chain_to_request(blamed, into, name))
     return tuple(dict.fromkeys(reasons))

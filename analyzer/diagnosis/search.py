@@ -2,14 +2,14 @@
 
 A question names the pins kept at their version and the pins freed (installed, any version); every other
 candidate is left out. ``search_conflict_sets`` runs FastDiag over such questions; ``CachedOracle`` answers each
-question once and counts what the search cost.
+question once.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
@@ -23,24 +23,18 @@ from analyzer.versions import parse_version
 
 __all__ = [
     "CachedOracle",
-    "CheckStats",
-    "Found",
     "Oracle",
     "OutOfBudget",
     "Outcome",
     "Resolved",
     "Verdict",
     "movers_of",
-    "proven_conflict",
     "search_conflict_sets",
 ]
 
 Names = frozenset[NormalizedName]
 _FULL_SECOND_ORDER = 40
 """Up to this many candidates the second ordering searches all of them, not only the pins that move."""
-
-
-# -- the oracle --------------------------------------------------------------------------------------------------
 
 
 class Resolved(Protocol):
@@ -69,66 +63,47 @@ class Oracle(Protocol):
     def __call__(self, keep: Names, free: Names) -> Outcome: ...
 
 
-@dataclass
-class CheckStats:
-    """How much the search cost: resolver calls (cache misses), cache hits and seconds spent resolving."""
-
-    calls: int = 0
-    hits: int = 0
-    seconds: float = 0.0
-
-
 class OutOfBudget(Exception):
     """The search's time budget ran out before a new resolution could start."""
 
 
+@dataclass
 class CachedOracle:
-    """Memoizes resolutions by (kept, removed) names; the free set is what remains of the candidates.
+    """Memoizes resolutions by (kept, freed) names, and counts the resolver calls.
 
     A question is also answered "fails" from a proven conflict of one that asked less of every pin (each pin kept
     then is kept now, each freed then is kept or freed now): more constraints never make room for a solution.
     The search asks such questions when the relevant part of the image grows and it runs again over more pins.
-    Only conflicts count, never a question that ran out of rounds (that proves nothing).
+    Only conflicts count, never a question that ran out of rounds or an internal error (they prove nothing).
 
     With a ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts after it: the search stops
     with ``OutOfBudget`` and the caller reports what it has, rather than keeping a user waiting for minutes.
     """
 
-    def __init__(self, oracle: Oracle, stats: CheckStats, deadline: float | None = None) -> None:
-        self.oracle = oracle
-        self.stats = stats
-        self.deadline = deadline
-        self.cache: dict[tuple[Names, Names], Outcome] = {}
-        self.conflicts: list[tuple[Names, Names, Outcome]] = []
+    oracle: Oracle
+    deadline: float | None = None
+    calls: int = 0
+    cache: dict[tuple[Names, Names], Outcome] = field(default_factory=dict)
+    conflicts: list[tuple[Names, Names, Outcome]] = field(default_factory=list)
 
     def __call__(self, keep: Names, free: Names) -> Outcome:
         key = (keep, free)
-        hit = self.cache.get(key)
-        if hit is None and self.conflicts:
+        if key not in self.cache:
             held = keep | free
             hit = next((r for k, f, r in self.conflicts if k <= keep and f <= held), None)
             if hit is not None:
                 self.cache[key] = hit
-        if hit is not None:
-            self.stats.hits += 1
-            return hit
+        if key in self.cache:
+            return self.cache[key]
         # the first question (does the request fit the image as it is?) is always answered
-        if self.deadline is not None and self.stats.calls > 0 and time.perf_counter() > self.deadline:
+        if self.deadline is not None and self.calls > 0 and time.perf_counter() > self.deadline:
             raise OutOfBudget
-        started = time.perf_counter()
-        result = self.oracle(keep, free)
-        self.stats.seconds += time.perf_counter() - started
-        self.stats.calls += 1
-        self.cache[key] = result
-        if proven_conflict(result):
+        result = self.cache[key] = self.oracle(keep, free)
+        self.calls += 1
+        conflict = result.conflict
+        if not result.ok and conflict is not None and not conflict.too_deep and not conflict.detail:
             self.conflicts.append((keep, free, result))
         return result
-
-
-def proven_conflict(result: Outcome) -> bool:
-    """A failure that is a conflict (not a question out of rounds, not an internal error)."""
-    conflict = result.conflict
-    return not result.ok and conflict is not None and not conflict.too_deep and not conflict.detail
 
 
 class Verdict(str, Enum):
@@ -140,64 +115,51 @@ class Verdict(str, Enum):
     """The request does not resolve even with every relevant pin free or removed: the image is not the cause."""
 
 
-# -- the search over names -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Found:
-    freed: tuple[NormalizedName, ...]
-    removed: tuple[NormalizedName, ...]
-
-
 def search_conflict_sets(
     candidates: Sequence[NormalizedName],
     check: Oracle,
+    installed: Mapping[NormalizedName, str | None],
     *,
     orders: int = 2,
     fits_only: bool = False,
-    installed: Mapping[NormalizedName, str | None] | None = None,
-) -> tuple[Verdict, tuple[Found, ...], Callable[[Names, Names], Outcome]]:
-    """FastDiag over ``candidates`` (most worth freeing first) from ``orders`` orderings; needs no graph.
+) -> tuple[Verdict, tuple[NormalizedName, ...], tuple[tuple[NormalizedName, ...], ...]]:
+    """FastDiag over ``candidates`` (most worth freeing first) from ``orders`` orderings: the verdict, the pins
+    to remove and the distinct minimal sets to free, smallest first.
 
     When freeing every candidate is not enough, a minimal set of pins to remove is found first (removed pins
-    are left out of the problem), then the minimal set to free among the rest.
+    are left out of the problem), then the minimal sets to free among the rest.
     """
     order = list(candidates)
+    rank = {n: i for i, n in enumerate(order)}
     everyone = frozenset(order)
-
-    def fits_freeing(removed: Names) -> Callable[[frozenset[NormalizedName]], bool]:
-        def consistent(freed: frozenset[NormalizedName]) -> bool:
-            return check(everyone - freed - removed, freed).ok
-
-        return consistent
-
     if check(everyone, frozenset()).ok:
-        return Verdict.FITS, (), check
+        return Verdict.FITS, (), ()
     if fits_only:
-        return Verdict.CONFLICT, (), check
+        return Verdict.CONFLICT, (), ()
 
     removed: tuple[NormalizedName, ...] = ()
     if not check(frozenset(), everyone).ok:
 
-        def fits_removing(gone: frozenset[NormalizedName]) -> bool:
+        def fits_removing(gone: Names) -> bool:
             return check(frozenset(), everyone - gone).ok
 
-        found = named_removals(order, check, everyone, fits_removing)
+        found = _named_removals(order, check, fits_removing)
         if found is None:
             found = fastdiag(order, fits_removing)
         if found is None:
-            return Verdict.UNRESOLVABLE, (), check
+            return Verdict.UNRESOLVABLE, (), ()
         removed = tuple(found)
 
     gone = frozenset(removed)
     pool = [n for n in order if n not in gone]
-    results: list[Found] = []
-    seen: set[frozenset[NormalizedName]] = set()
+
+    def consistent(freed: Names) -> bool:
+        return check(everyone - freed - gone, freed).ok
+
     # The pins a resolution with everything free actually moves are enough to free (the others keep their
     # installed versions in it): the first search runs over them only, a few movers among many relevant pins.
     # The second ordering runs over the whole pool when it is small, to find alternatives that move other pins.
     movers = movers_of(check(frozenset(), everyone - gone), pool, installed)
-    consistent = fits_freeing(gone)
     # Most movers are usually needed: those whose re-pinning alone fails are in every fitting subset of the
     # movers. When freeing just them fits, they are the only minimal set among the movers, which is what FastDiag
     # returns from any order: n questions instead of about 4n, and the very questions the verification asks.
@@ -205,72 +167,50 @@ def search_conflict_sets(
     sequences = [movers]
     if orders > 1:
         sequences.append(list(reversed(pool if len(pool) <= _FULL_SECOND_ORDER else movers)))
+    found_sets: dict[Names, tuple[NormalizedName, ...]] = {}
     for sequence in sequences:
         if unique is not None and set(sequence) == set(movers):
             freed: tuple[NormalizedName, ...] | None = unique
         else:
             freed = fastdiag(sequence, consistent)
-        if freed is None:
-            continue
-        key = frozenset(freed)
-        if key in seen:
-            continue
-        seen.add(key)
-        rank = {n: i for i, n in enumerate(order)}
-        results.append(Found(tuple(sorted(freed, key=rank.__getitem__)), removed))
-    results.sort(key=lambda f: len(f.freed) + len(f.removed))
-    return Verdict.CONFLICT, tuple(results), check
+        if freed is not None:
+            found_sets.setdefault(frozenset(freed), tuple(sorted(freed, key=rank.__getitem__)))
+    return Verdict.CONFLICT, removed, tuple(sorted(found_sets.values(), key=len))
 
 
-def named_removals(
-    order: Sequence[NormalizedName],
-    check: Oracle,
-    everyone: Names,
-    fits_removing: Callable[[frozenset[NormalizedName]], bool],
+def _named_removals(
+    order: Sequence[NormalizedName], check: Oracle, fits_removing: Callable[[Names], bool]
 ) -> tuple[NormalizedName, ...] | None:
-    """Pins to remove, guided by the conflicts' causes: remove the freed pins each failure names until the
-    request fits, then minimize that small set with FastDiag. A failing all-free resolution is slow on a real
-    image, and FastDiag over all the pins needs many of them; this needs a few.
-    None when the causes do not name freed pins (a resolver without causes): the caller falls back."""
+    """Pins to remove, guided by the conflicts' causes: remove the freed pins each failure names (as freed roots,
+    or as the parents of a clashing requirement) until the request fits, then minimize that small set with
+    FastDiag. A failing all-free resolution is slow on a real image, and FastDiag over all the pins needs many
+    of them; this needs a few. None when the causes do not name freed pins (a resolver without causes)."""
+    everyone = frozenset(order)
     gone: set[NormalizedName] = set()
-    for _ in range(len(order)):
+    for _ in order:
         result = check(frozenset(), everyone - gone)
         if result.ok:
-            break
-        named = freed_in_causes(result) & (everyone - gone)
+            rank = {n: i for i, n in enumerate(order)}
+            return fastdiag(sorted(gone, key=rank.__getitem__), fits_removing)
+        causes = result.conflict.causes if result.conflict is not None else ()
+        named = {c.name for c in causes if c.role is Role.FREE} | {c.parent for c in causes if c.parent}
+        named &= everyone - gone
         if not named:
             return None
         gone |= named
-    else:
-        return None
-    rank = {n: i for i, n in enumerate(order)}
-    return fastdiag(sorted(gone, key=rank.__getitem__), fits_removing)
-
-
-def freed_in_causes(result: Outcome) -> set[NormalizedName]:
-    """Pins a failed resolution's conflict names: as freed roots, or as the parents of a clashing requirement."""
-    out: set[NormalizedName] = set()
-    for cause in result.conflict.causes if result.conflict is not None else ():
-        if cause.role is Role.FREE:
-            out.add(cause.name)
-        if cause.parent:
-            out.add(cause.parent)
-    return out
+    return None
 
 
 def movers_of(
-    resolution: Outcome,
-    pool: Sequence[NormalizedName],
-    installed: Mapping[NormalizedName, str | None] | None,
+    resolution: Outcome, pool: Sequence[NormalizedName], installed: Mapping[NormalizedName, str | None]
 ) -> list[NormalizedName]:
-    """The pool's pins whose version the resolution changes (all of the pool when that cannot be told)."""
-    if installed is None or not resolution.ok:
+    """The pool's pins whose version the resolution changes (all of the pool when it failed)."""
+    if not resolution.ok:
         return list(pool)
     out = []
     for name in pool:
         dist = resolution.mapping.get(name)
         have = parse_version(installed.get(name))
-        got = dist.version if dist is not None else None
-        if got is None or have is None or got != have:
+        if dist is None or have is None or dist.version != have:
             out.append(name)
     return out
