@@ -50,9 +50,7 @@ VERDICT_STYLE: dict[str, VerdictStyle] = {
         "changes", "#ef8f00", "pip would upgrade or downgrade preinstalled packages, leaving none broken"
     ),
     "breaks": VerdictStyle(
-        "breaks",
-        "#c62828",
-        "pip would install it and leave preinstalled packages with requirements no longer met",
+        "breaks", "#c62828", "pip would install it and leave preinstalled packages with requirements no longer met"
     ),
     "unresolvable": VerdictStyle(
         "unresolvable", "#6a1b9a", "pip would fail: the requirements cannot all be met"
@@ -64,17 +62,42 @@ VERDICT_STYLE: dict[str, VerdictStyle] = {
 }
 """Lanes of the chart, top to bottom: the further down, the worse."""
 
-LANES = tuple(VERDICT_STYLE)
-
 SET_COLOR = "#5c6bc0"
 """The bars of the conflicting set's size: a colour used nowhere else on the page (the browser test looks for it)."""
 
 BACKGROUND = ("Already broken", "Opaque", "Warnings")
 """Sections of a report that are not about the request: shown folded under the reasons."""
 
+CHART_STYLE = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "tfconflict",
+    "font.family": "sans-serif",
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+"""Text stays text in the SVG, and ids are stable from one run to the next."""
+
 
 def _key(row: MatrixRow) -> str:
     return row.verdict.value if row.verdict is not None else "error"
+
+
+def _day(row: MatrixRow) -> str:
+    return row.date.date().isoformat()
+
+
+def _anchor(row: MatrixRow) -> str:
+    return "row-" + re.sub(r"[^A-Za-z0-9_-]", "-", row.release)
+
+
+def _lanes(rows: tuple[MatrixRow, ...]) -> list[str]:
+    """The verdicts' lanes, the error lane only when a row failed."""
+    return [k for k in VERDICT_STYLE if k != "error" or any(r.verdict is None for r in rows)]
+
+
+def _request(matrix: Matrix) -> str:
+    return " ".join(str(item.requirement) for item in matrix.request)
 
 
 def default_release(matrix: Matrix) -> MatrixRow | None:
@@ -84,6 +107,15 @@ def default_release(matrix: Matrix) -> MatrixRow | None:
     if point is not None:
         return point.after
     return matrix.rows[-1] if matrix.rows else None
+
+
+def stop_point(matrix: Matrix) -> TurningPoint | None:
+    """Where the request stopped fitting, as a reader asks it: when the latest release does not fit, the last time
+    it went from fitting to not fitting; else none (it fits now, whatever happened before)."""
+    if not matrix.rows or matrix.rows[-1].fits:
+        return None
+    stops = [t for t in matrix.turning_points if t.before.fits and not t.after.fits]
+    return stops[-1] if stops else None
 
 
 def require_html_libraries() -> None:
@@ -103,16 +135,16 @@ def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
     require_html_libraries()
     import jinja2
     import markupsafe
+
+    chosen = default_release(matrix)
     if release is not None:
         try:
-            chosen: MatrixRow | None = matrix.row(release)
+            chosen = matrix.row(release)
         except KeyError:
             known = ", ".join(r.release for r in matrix.rows[:5])
             raise InputError(
                 f"--release {release}: no such release in the matrix (its rows: {known}, ...)"
             ) from None
-    else:
-        chosen = default_release(matrix)
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("analyzer.render", "templates"),
         autoescape=True,
@@ -120,23 +152,28 @@ def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    template = env.get_template("matrix.html.j2")
-    return template.render(
-        page=_page(matrix, chosen),
+    sections_of = [] if chosen is None or chosen.report is None else sections(chosen.report)
+    source = matrix.source.capitalize()
+    return env.get_template("matrix.html.j2").render(
+        matrix=matrix,
+        chosen=chosen,
+        request=_request(matrix),
+        headline=_headline(matrix),
+        reasons=[s for s in sections_of if not s.title.startswith(BACKGROUND)],
+        background=[s for s in sections_of if s.title.startswith(BACKGROUND)],
+        lanes=_lanes(matrix.rows),
         chart=markupsafe.Markup(timeline_svg(matrix, chosen)),
         styles=VERDICT_STYLE,
+        version=__version__,
+        key=_key,
+        day=_day,
+        anchor=_anchor,
+        set_text=_set_text,
+        why=lambda point: _sentence(_point_reason(point, source)),
     )
 
 
-# -- the page as plain data ------------------------------------------------------------------------------------
-
-
-def _request(matrix: Matrix) -> str:
-    return " ".join(str(item.requirement) for item in matrix.request)
-
-
-def _day(row: MatrixRow) -> str:
-    return row.date.date().isoformat()
+# -- the page's sentences --------------------------------------------------------------------------------------
 
 
 def _set_text(row: MatrixRow) -> str:
@@ -145,7 +182,6 @@ def _set_text(row: MatrixRow) -> str:
     if row.set_status is SetStatus.NOT_COMPUTED or row.set_size is None:
         return "not computed"
     tail = {
-        SetStatus.MINIMAL: "",
         SetStatus.NOT_MINIMAL: " (not shown minimal)",
         SetStatus.REUSED: f" (as {row.set_from})" if row.set_from else " (reused)",
     }.get(row.set_status, "")
@@ -154,31 +190,25 @@ def _set_text(row: MatrixRow) -> str:
 
 def _headline(matrix: Matrix) -> dict[str, Any]:
     """The answer in plain words: does it fit now, when did it stop fitting (or last change), and why."""
-    rows = matrix.rows
-    request = _request(matrix)
-    counts = Counter(_key(r) for r in rows)
-    tally = ", ".join(f"{counts[k]} {VERDICT_STYLE[k].label}" for k in LANES if counts[k])
-    latest = rows[-1] if rows else None
-    out: dict[str, Any] = {
-        "tally": f"{len(rows)} distinct release{'s' if len(rows) != 1 else ''} checked: {tally}"
-        if rows
-        else "",
-        "latest": None,
-        "stopped": None,
-        "since": None,
-        "verdict": _key(latest) if latest else "error",
-    }
-    if latest is None:
+    rows, points = matrix.rows, matrix.turning_points
+    out: dict[str, Any] = {"tally": "", "latest": None, "stopped": None, "since": None, "verdict": "error"}
+    if not rows:
         out["title"] = f"No release of {matrix.source} ({matrix.kind}) in this range"
         return out
+    counts = Counter(_key(r) for r in rows)
+    tally = ", ".join(f"{counts[k]} {VERDICT_STYLE[k].label}" for k in VERDICT_STYLE if counts[k])
+    latest = rows[-1]
+    out["tally"] = f"{len(rows)} distinct release{'s' if len(rows) != 1 else ''} checked: {tally}"
+    out["verdict"] = _key(latest)
     out["latest"] = (
         f"In the latest release ({_day(latest)}, {latest.release}, Python {latest.python}): "
         f"{latest.summary or latest.verdict_text}"
     )
+    request = f"pip install {_request(matrix)}"
     source = matrix.source.capitalize()
     point = stop_point(matrix)
     if point is not None:
-        out["title"] = f"pip install {request} stopped fitting on {_day(point.after)}"
+        out["title"] = f"{request} stopped fitting on {_day(point.after)}"
         out["stopped"] = {
             "when": (
                 f"It fit as it is in every release from {_day(_fit_run_start(rows, point.before))} to "
@@ -186,7 +216,7 @@ def _headline(matrix: Matrix) -> dict[str, Any]:
             ),
             "why": _sentence(_point_reason(point, source)),
         }
-        last = matrix.turning_points[-1]
+        last = points[-1]
         if last is not point:
             out["since"] = (
                 f"{last.after.verdict_text} since {_day(last.after)} ({last.after.release}): "
@@ -195,30 +225,19 @@ def _headline(matrix: Matrix) -> dict[str, Any]:
         return out
     fitting = sum(1 for r in rows if r.fits)
     if fitting == len(rows):
-        out["title"] = f"pip install {request} fits every release in this range"
+        out["title"] = f"{request} fits every release in this range"
     elif not fitting:
-        out["title"] = f"pip install {request} fits no release in this range"
-    elif latest.fits:
-        out["title"] = f"pip install {request} fits the latest release"
+        out["title"] = f"{request} fits no release in this range"
     else:
-        out["title"] = f"pip install {request} does not fit the latest release"
-    if matrix.turning_points:
-        last = matrix.turning_points[-1]
+        out["title"] = f"{request} {'fits' if latest.fits else 'does not fit'} the latest release"
+    if points:
+        last = points[-1]
         out["stopped"] = {
             "when": f"The verdict last changed on {_day(last.after)} ({last.after.release}): "
             f"{last.before.verdict_text} before, {last.after.verdict_text} since.",
             "why": _sentence(_point_reason(last, source)),
         }
     return out
-
-
-def stop_point(matrix: Matrix) -> TurningPoint | None:
-    """Where the request stopped fitting, as a reader asks it: when the latest release does not fit, the last time
-    it went from fitting to not fitting; else none (it fits now, whatever happened before)."""
-    if not matrix.rows or matrix.rows[-1].fits:
-        return None
-    stops = [t for t in matrix.turning_points if t.before.fits and not t.after.fits]
-    return stops[-1] if stops else None
 
 
 def _fit_run_start(rows: tuple[MatrixRow, ...], last_fit: MatrixRow) -> MatrixRow:
@@ -254,99 +273,6 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _points(matrix: Matrix) -> list[dict[str, Any]]:
-    out = []
-    for n, point in enumerate(matrix.turning_points, 1):
-        out.append(
-            {
-                "n": n,
-                "anchor": _anchor(point.after),
-                "before": point.before,
-                "after": point.after,
-                "before_day": _day(point.before),
-                "after_day": _day(point.after),
-                "from_key": _key(point.before),
-                "to_key": _key(point.after),
-                "sentence": _sentence(_point_reason(point, matrix.source.capitalize())),
-                "python": f"Python {point.python[0]} -> {point.python[1]}" if point.python else None,
-                "pins": [p.text for p in point.pins],
-                "other": point.other_changes,
-                "stopped": point.stopped_fitting,
-            }
-        )
-    return out
-
-
-def _anchor(row: MatrixRow) -> str:
-    return "row-" + re.sub(r"[^A-Za-z0-9_-]", "-", row.release)
-
-
-def _reasons(row: MatrixRow | None) -> dict[str, Any] | None:
-    """The chosen row's full answer as the text renderer phrases it: sections of lines with their chains."""
-    if row is None:
-        return None
-    out: dict[str, Any] = {
-        "row": row,
-        "day": _day(row),
-        "key": _key(row),
-        "anchor": _anchor(row),
-        "sections": [],
-        "more": [],
-        "missing": None,
-    }
-    if row.report is None:
-        out["missing"] = (
-            row.error or "no full report was kept for this row (run the matrix with reports kept)"
-        )
-        return out
-    out["headline"] = row.report.headline()
-    for s in sections(row.report):
-        if s.title == "Timings":
-            continue
-        entry = {
-            "title": s.title,
-            "note": s.note,
-            "entries": [{"text": i.text, "detail": list(i.detail)} for i in s.items],
-        }
-        out["more" if s.title.startswith(BACKGROUND) else "sections"].append(entry)
-    return out
-
-
-def _page(matrix: Matrix, chosen: MatrixRow | None) -> dict[str, Any]:
-    stops = {_anchor(p.after): p for p in matrix.turning_points}
-    rows = []
-    for row in matrix.rows:
-        anchor = _anchor(row)
-        rows.append(
-            {
-                "row": row,
-                "anchor": anchor,
-                "day": _day(row),
-                "key": _key(row),
-                "set": _set_text(row),
-                "members": ", ".join(m.text for m in row.set_members),
-                "turning": anchor in stops,
-                "chosen": chosen is not None and row.release == chosen.release,
-                "folded": len(row.folded),
-            }
-        )
-    span = f"{_day(matrix.rows[0])} to {_day(matrix.rows[-1])}" if matrix.rows else ""
-    return {
-        "request": _request(matrix),
-        "source": matrix.source,
-        "kind": matrix.kind,
-        "span": span,
-        "releases": matrix.releases or len(matrix.rows),
-        "headline": _headline(matrix),
-        "points": _points(matrix),
-        "reasons": _reasons(chosen),
-        "rows": rows,
-        "warnings": list(matrix.warnings),
-        "version": __version__,
-        "lanes": [k for k in LANES if k != "error" or any(r.verdict is None for r in matrix.rows)],
-    }
-
-
 # -- the chart -------------------------------------------------------------------------------------------------
 
 
@@ -359,39 +285,21 @@ def timeline_svg(matrix: Matrix, chosen: MatrixRow | None = None) -> str:
     from matplotlib.figure import Figure
 
     rows = matrix.rows
-    lanes = [k for k in LANES if k != "error" or any(r.verdict is None for r in rows)]
+    lanes = _lanes(rows)
     y_of = {k: len(lanes) - 1 - i for i, k in enumerate(lanes)}
-    with matplotlib.rc_context(
-        {
-            "svg.fonttype": "none",
-            "svg.hashsalt": "tfconflict",
-            "font.family": "sans-serif",
-            "font.size": 10,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        }
-    ):
+    with matplotlib.rc_context(CHART_STYLE):
         fig = Figure(figsize=(11, 4.6), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
         days = [r.date for r in rows]
         if rows:
             # a thin grey path first, so the eye follows the release order through the lanes
-            top.plot(
-                days, [y_of[_key(r)] for r in rows], color="#b0b0b0", lw=1, zorder=1, drawstyle="steps-post"
-            )
+            lane_of = [y_of[_key(r)] for r in rows]
+            top.plot(days, lane_of, color="#b0b0b0", lw=1, zorder=1, drawstyle="steps-post")
         for i, row in enumerate(rows):
-            key = _key(row)
-            is_chosen = chosen is not None and row.release == chosen.release
+            big = chosen is not None and row.release == chosen.release
             (mark,) = top.plot(
-                [row.date],
-                [y_of[key]],
-                marker="o",
-                ms=11 if is_chosen else 8,
-                color=VERDICT_STYLE[key].color,
-                mec="#000000" if is_chosen else "white",
-                mew=2 if is_chosen else 0.8,
-                ls="none",
-                zorder=3,
+                [row.date], [y_of[_key(row)]], marker="o", ms=11 if big else 8, ls="none", zorder=3,
+                color=VERDICT_STYLE[_key(row)].color, mec="#000000" if big else "white", mew=2 if big else 0.8,
             )
             mark.set_gid(f"mark-{i}")
             mark.set_url(f"#{_anchor(row)}")
@@ -403,17 +311,16 @@ def timeline_svg(matrix: Matrix, chosen: MatrixRow | None = None) -> str:
         top.grid(axis="y", color="#eeeeee")
         top.set_title(
             f"pip install {_request(matrix)}: the verdict in each {matrix.source} ({matrix.kind}) release",
-            loc="left",
-            fontsize=11,
+            loc="left", fontsize=11,
         )
 
-        sizes = [(i, r.date, r.set_size) for i, r in enumerate(rows) if r.set_size is not None]
+        sized = [(i, r) for i, r in enumerate(rows) if r.set_size is not None]
         width = _bar_width(days)
-        if sizes:
+        if sized:
             bars = bottom.bar(
-                [d for _, d, _ in sizes], [s for _, _, s in sizes], width=width, color=SET_COLOR
+                [r.date for _, r in sized], [r.set_size for _, r in sized], width=width, color=SET_COLOR
             )
-            for (i, _, _), patch in zip(sizes, bars.patches, strict=True):
+            for (i, _), patch in zip(sized, bars.patches, strict=True):
                 patch.set_gid(f"size-{i}")
         unsearched = [
             r.date
@@ -422,52 +329,35 @@ def timeline_svg(matrix: Matrix, chosen: MatrixRow | None = None) -> str:
         ]
         if unsearched:
             (ticks,) = bottom.plot(
-                unsearched,
-                [0] * len(unsearched),
-                ls="none",
-                marker="|",
-                ms=7,
-                color="#9e9e9e",
-                label="not searched in this release",
-                clip_on=False,
+                unsearched, [0] * len(unsearched), ls="none", marker="|", ms=7, color="#9e9e9e",
+                label="not searched in this release", clip_on=False,
             )
             ticks.set_gid("unsearched")
             bottom.legend(loc="upper left", fontsize=8, frameon=False)
         bottom.set_ylabel("must change", fontsize=9)
         bottom.set_title(
             "packages in the minimal conflicting set (what must give for the request to fit)",
-            loc="left",
-            fontsize=9,
-            color="#444444",
+            loc="left", fontsize=9, color="#444444",
         )
-        if not sizes:
+        if sized:
+            bottom.yaxis.get_major_locator().set_params(integer=True)
+        else:
             bottom.text(
-                0.5,
-                0.5,
-                "no conflicting set in this range",
-                transform=bottom.transAxes,
-                ha="center",
-                va="center",
-                color="#777777",
+                0.5, 0.5, "no conflicting set in this range", transform=bottom.transAxes, ha="center",
+                va="center", color="#777777",
             )
-        bottom.set_yticks([]) if not sizes else bottom.yaxis.get_major_locator().set_params(integer=True)
+            bottom.set_yticks([])
 
         for n, point in enumerate(matrix.turning_points, 1):
             x = point.after.date - (point.after.date - point.before.date) / 2
             for ax in (top, bottom):
                 ax.axvline(x, color="#555555", ls="--", lw=1, zorder=0, gid=f"turn-{n}")
             # the number above the lanes (the list under the chart says what changed), clear of every mark
-            label = f"{n} stopped fitting" if point.stopped_fitting else str(n)
             top.annotate(
-                label,
+                f"{n} stopped fitting" if point.stopped_fitting else str(n),
                 (date2num(x), len(lanes) - 0.5),  # type: ignore[no-untyped-call]
-                xytext=(0, 0),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                fontweight="bold" if point.stopped_fitting else "normal",
-                color="#222222",
+                xytext=(0, 0), textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                fontweight="bold" if point.stopped_fitting else "normal", color="#222222",
                 bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#555555", "lw": 0.8},
                 gid=f"turn-label-{n}",
             )
