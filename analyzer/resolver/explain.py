@@ -13,53 +13,51 @@ from analyzer.resolver.candidates import Candidate, InstalledCandidate, Origin
 from analyzer.resolver.provider import Provider
 from analyzer.resolver.requirements import (
     REQUIRES_PYTHON_KEY,
+    ExplicitRequirement,
     RequiresPythonRequirement,
     ResolverRequirement,
     Role,
     SpecifierRequirement,
 )
-from analyzer.resolver.results import Conflict, ConflictCause, phrase
+from analyzer.resolver.results import Conflict, ConflictCause
 
-__all__ = ["conflict_from_causes", "plain", "with_kept_causes"]
+__all__ = ["cause", "conflict_from_causes", "plain", "with_kept_causes"]
+
+
+def cause(
+    req: ResolverRequirement, parent: Candidate | None = None, chain: tuple[str, ...] = ()
+) -> ConflictCause:
+    """One requirement of a conflict: pip's wording, and who asked for it (a root's role when nobody did)."""
+    return ConflictCause(
+        name=NormalizedName(req.name),
+        requirement=plain(req),
+        pip_requirement=req.format_for_error(),
+        role=req.role if parent is None else Role.DEPENDENCY,
+        parent=parent.name if parent else None,
+        parent_version=str(parent.version) if parent else None,
+        chain=chain,
+    )
 
 
 def conflict_from_causes(causes: Collection[Any], provider: Provider) -> Conflict:
     """resolvelib's ``ResolutionImpossible`` causes as a ``Conflict``: pip's wording, each parent's chain."""
-    out: list[ConflictCause] = []
-    seen: set[tuple[str, str | None, str | None]] = set()
+    out: dict[tuple[str, str | None, str | None], ConflictCause] = {}
     for info in causes:
         req: ResolverRequirement = info.requirement
-        parent: Candidate | None = info.parent
-        if parent is None and req.parent is not None:
-            parent = req.parent
-        text = plain(req)
-        key = (text, parent.key if parent else None, str(parent.version) if parent else None)
-        if key in seen:
-            continue
-        seen.add(key)
-        role = req.role if parent is None else Role.DEPENDENCY
-        out.append(
-            ConflictCause(
-                name=NormalizedName(req.name),
-                requirement=text,
-                pip_requirement=req.format_for_error(),
-                role=role,
-                parent=parent.name if parent else None,
-                parent_version=str(parent.version) if parent else None,
-                parent_origin=parent.origin if parent else None,
-                chain=_chain(parent, provider) if parent is not None else (),
-            )
-        )
+        parent: Candidate | None = info.parent if info.parent is not None else req.parent
+        key = (plain(req), parent.key if parent else None, str(parent.version) if parent else None)
+        if key not in out:
+            out[key] = cause(req, parent, _chain(parent, provider) if parent is not None else ())
     # the interpreter first (pip reports it alone), then root causes, then the rest in resolvelib's order
-    out.sort(key=lambda c: (c.name != REQUIRES_PYTHON_KEY, c.parent is not None))
+    found = sorted(out.values(), key=lambda c: (c.name != REQUIRES_PYTHON_KEY, c.parent is not None))
     versions: tuple[str, ...] = ()
     yanked: tuple[str, ...] = ()
-    if len(out) == 1 and out[0].name != REQUIRES_PYTHON_KEY:
-        entries = provider.factory.versions(out[0].name)
-        versions = tuple(str(e.version) for e in reversed(entries) if not e.yanked)
-        yanked = tuple(str(e.version) for e in reversed(entries) if e.yanked)
+    if len(found) == 1 and found[0].name != REQUIRES_PYTHON_KEY:
+        files = provider.factory.versions(found[0].name)[::-1]
+        versions = tuple(str(f.version) for f in files if not f.is_yanked)
+        yanked = tuple(str(f.version) for f in files if f.is_yanked)
     return Conflict(
-        causes=tuple(out), python=str(provider.factory.python.version), versions=versions, yanked=yanked
+        causes=tuple(found), python=str(provider.factory.python.version), versions=versions, yanked=yanked
     )
 
 
@@ -88,38 +86,21 @@ def _chain(start: Candidate, provider: Provider) -> tuple[str, ...]:
                     continue
                 step = (*path, r)
                 if r.parent is None:
-                    return tuple(
-                        phrase(
-                            x.role,
-                            x.parent.name if x.parent is not None else None,
-                            str(x.parent.version) if x.parent is not None else None,
-                            plain(x),
-                        )
-                        for x in reversed(step)
-                    )
+                    return tuple(cause(x, x.parent).text for x in reversed(step))
                 if id(r.parent) not in visited:
                     visited.add(id(r.parent))
                     frontier.append((r.parent, step))
     return ()
 
 
-def with_kept_causes(
-    conflict: Conflict,
-    kept: Mapping[NormalizedName, InstalledCandidate],
-) -> Conflict:
+def with_kept_causes(conflict: Conflict, kept: Mapping[NormalizedName, InstalledCandidate]) -> Conflict:
     """Name the kept pins that constrained a conflicting project (pip's "The user requested (constraint)")."""
-    extra = []
     present = {(c.role, c.name) for c in conflict.causes}
-    for name in sorted({c.name for c in conflict.causes}):
-        cand = kept.get(name)
-        if cand is None or (Role.KEEP, name) in present:
-            continue
-        text = f"{name}=={cand.version}"
-        extra.append(
-            ConflictCause(
-                name=name, requirement=text, pip_requirement=cand.format_for_error(), role=Role.KEEP
-            )
-        )
+    extra = tuple(
+        cause(ExplicitRequirement(kept[name], role=Role.KEEP))
+        for name in sorted({c.name for c in conflict.causes})
+        if name in kept and (Role.KEEP, name) not in present
+    )
     if not extra:
         return conflict
-    return replace(conflict, causes=conflict.causes + tuple(extra), versions=(), yanked=())
+    return replace(conflict, causes=conflict.causes + extra, versions=(), yanked=())

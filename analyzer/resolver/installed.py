@@ -36,11 +36,12 @@ def installed_candidates(
             )
             continue
         d = declared.get(pin.name)
-        out[pin.name] = factory.installed_candidate(
+        out[pin.name] = InstalledCandidate(
+            factory,
             pin.name,
             version,
             url=pin.url,
             declared=d.requirements if d is not None else None,
-            evidence=d.evidence if d is not None else "",
+            declared_evidence=d.evidence if d is not None else "",
         )
     return out, warnings

@@ -17,9 +17,7 @@ every movable package), and the keep-the-image search asks that question often.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -27,7 +25,8 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from analyzer.resolver.candidates import Candidate, InstalledCandidate, Origin
-from analyzer.resolver.factory import Factory
+from analyzer.resolver.explain import cause
+from analyzer.resolver.factory import Factory, _memo
 from analyzer.resolver.requirements import (
     REQUIRES_PYTHON_KEY,
     ExplicitRequirement,
@@ -35,17 +34,21 @@ from analyzer.resolver.requirements import (
     Role,
     SpecifierRequirement,
 )
-from analyzer.resolver.results import Conflict, ConflictCause, phrase
+from analyzer.resolver.results import Conflict, ConflictCause
 
 __all__ = ["Ranges", "propagate"]
 
-
-_MAX_PROPAGATION_PASSES = 4
-_PROPAGATION_BATCH = 8
-_MAX_PROPAGATION_BATCH = 64
+_MAX_PASSES = 4
 _FIRST_LOOK = 2
 """Candidates of a domain read first: the installed one and the newest usually settle it."""
+_BATCH = 8
+_MAX_BATCH = 64
 _MAX_CAUSES = 12
+
+Edges = Sequence[tuple[Requirement, Candidate]]
+"""Requirements on one project, each with the fixed candidate that makes it."""
+Clash = tuple[Candidate, NormalizedName, Requirement]
+"""A candidate, and its requirement on another project that no version left can meet."""
 
 
 def propagate(
@@ -56,21 +59,22 @@ def propagate(
     free: frozenset[NormalizedName],
     ignored: frozenset[tuple[NormalizedName, NormalizedName]],
 ) -> tuple[Conflict | None, Ranges | None]:
-    """A sound, incomplete infeasibility check before any search: a Conflict when one is certain, else what was
-    proven (``Ranges``, which the resolver uses to skip candidates that are in no solution).
+    """A ``Conflict`` when one is certain before any search, else what was proven (the module's contract).
 
-    Proving that no solution exists is where a backtracking resolver spends its time (it tries every version of
-    every movable package), and the keep-the-image search asks that question often. Some proofs are cheap:
-    the fixed candidates (kept pins, requests with one candidate) must all hold, so a project that must be
-    installed (a freed pin, or a requirement of a fixed candidate) but whose every candidate contradicts a fixed
-    candidate has no version at all. A project left with one candidate becomes fixed in turn. Anything this
-    misses is left to resolvelib, so the verdict is always the full problem's.
+    The fixed candidates must all hold, so a project that must be installed (a freed pin, or a requirement of a
+    fixed candidate) whose every candidate contradicts a fixed one has no version at all; a project left with one
+    candidate becomes fixed in turn.
     """
     fixed: dict[NormalizedName, Candidate] = dict(kept)
     why: dict[NormalizedName, tuple[ConflictCause, ...]] = {}
+    """A fixed project's causes, should a conflict name it."""
     via: dict[NormalizedName, tuple[str, ...]] = {}
+    """How a fixed project got into the question, from a root down."""
     for n, pin in kept.items():
-        why[n], via[n] = _kept_cause(factory, n, pin)
+        # the same for every question that keeps the pin (the search asks dozens, each keeping hundreds)
+        if pin not in factory.kept_causes:
+            factory.kept_causes[pin] = _chained(cause(ExplicitRequirement(pin, role=Role.KEEP)))
+        why[n], via[n] = factory.kept_causes[pin]
     must: list[NormalizedName] = []
     # a direct reference offers a candidate the index does not list: leave those names to the search
     direct = {r.name for r in roots if isinstance(r, ExplicitRequirement)}
@@ -80,33 +84,27 @@ def propagate(
         must.append(r.name)
         if r.name in fixed:
             continue
-        found = factory.find_candidates(
+        matches = factory.find_candidates(
             r.key, {r.key: [r]}, {}, installed=installed, prefers_installed=True, constrained=kept
         )
-        assert isinstance(found, list)  # not lazy: a list
+        found = list(matches() if callable(matches) else matches)
         if len(found) == 1:
             fixed[r.name] = found[0]
-            why[r.name] = (
-                ConflictCause(
-                    name=r.name, requirement=r.text, pip_requirement=r.format_for_error(), role=r.role
-                ),
-            )
-            via[r.name] = (why[r.name][0].text,)
+            why[r.name], via[r.name] = _chained(cause(r))
     requested = list(dict.fromkeys(must))
     must.extend(sorted(free))
     checked: set[NormalizedName] = set()
-    for _ in range(_MAX_PROPAGATION_PASSES):
+    for _ in range(_MAX_PASSES):
         ranges = Ranges(factory, fixed, installed, ignored, direct, roots)
         on = ranges.on
         grew = False
         # the request's neighbourhood first, so the conflict named is the one pip would meet first
-        order = list(
-            dict.fromkeys([*requested, *(d for n in requested for d, _ in _deps(factory, fixed.get(n)))])
-        )
+        near = (d for n in requested if n in fixed for d, _ in factory.named_requirements(fixed[n].base))
+        order = list(dict.fromkeys([*requested, *near]))
         order += sorted((set(on) | set(must)) - set(order))
 
         def worth_a_look(
-            name: NormalizedName, on: Mapping[NormalizedName, Any] = on, ranges: Ranges = ranges
+            name: NormalizedName, on: Mapping[NormalizedName, Edges] = on, ranges: Ranges = ranges
         ) -> bool:
             """Not fixed, must be installed, and not a pin left as it is: its domain is scanned."""
             reqs = on.get(name, [])
@@ -121,53 +119,42 @@ def propagate(
                 # a pin the question leaves out stays as it is when its requirers accept it: its own requirements
                 # are checked only if the answer takes it in (kept and freed pins' requirements always are)
                 return False
-            if name not in on and not _worth_scanning(factory, inst, fixed, ranges):
+            if name not in on and not (
+                # a hint from the installed version that it may clash with what is fixed: it depends on a fixed
+                # candidate, or it cannot stay itself (its requirement leaves no version of a fixed one's)
+                inst is not None
+                and (
+                    any(m in fixed for m, _ in factory.named_requirements(inst))
+                    or ranges.clash(inst) is not None
+                )
+            ):
                 return False
             return not ((name in checked and not reqs) or name in direct)
 
-        # cold, each scan would wait on its own fetch: the first look at every domain is fetched at once
-        _first_look(factory, [n for n in order if worth_a_look(n)], on, installed, ranges)
+        # cold, each scan would wait on its own fetch: the domains are read together, level by level, unless
+        # an earlier question looked at the same project under the same requirements
+        fresh = [n for n in order if worth_a_look(n) and _first_look(factory, n, on)]
+        scans = _scan(factory, fresh, on, installed, ranges)
         for name in order:
             reqs = on.get(name, [])
             if name in fixed:
                 bad = [(r, p) for r, p in reqs if not factory.contains(r, fixed[name].version)]
                 if bad:
-                    return _propagated_conflict(name, bad, [], why, via, free, on), None
+                    return _conflict(name, bad, [], why, via, free, on), None
                 continue
             if not worth_a_look(name):
                 continue
             checked.add(name)
-            domain = _domain(factory, name, reqs, installed)
-            alive: list[Candidate] = []
-            clashes: list[tuple[Candidate, NormalizedName, Requirement]] = []
-            # newest first, a few at a time: two survivors already prove it neither empty nor fixed, and only
-            # a project that truly has no version left needs every version's metadata
-            start, size = 0, _FIRST_LOOK
-            while start < len(domain):
-                batch = domain[start : start + size]
-                start += size
-                # deeper, larger batches: a project whose recent versions all clash is read in a few round trips
-                size = min(max(size * 2, _PROPAGATION_BATCH), _MAX_PROPAGATION_BATCH)
-                factory.prefetch(c.file for c in batch if c.file is not None and c._info is None)
-                for c in batch:
-                    clash = ranges.clash(c)
-                    if clash is None:
-                        alive.append(c)
-                    else:
-                        clashes.append((c, *clash))
-                if len(alive) >= 2:
-                    break
+            alive, clashes = (
+                scans[name] if name in scans else _scan(factory, [name], on, installed, ranges)[name]
+            )
             if not alive:
-                return _propagated_conflict(name, reqs, clashes, why, via, free, on), None
+                return _conflict(name, reqs, clashes, why, via, free, on), None
             if len(alive) == 1 and alive[0].origin is not Origin.DIRECT:
                 fixed[name] = alive[0]
-                # a conflict names at most _MAX_CAUSES causes: more edges would never be read
-                edges = _first_edges(reqs, via)
+                why[name] = _first_causes(_edge(r, p, via) for r, p in reqs)
                 if name in free:
-                    edges += (
-                        ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE),
-                    )
-                why[name] = edges
+                    why[name] += (_freed(name),)
                 via[name] = _via(name, reqs, via, free)
                 grew = True
         if not grew:
@@ -175,31 +162,14 @@ def propagate(
     return None, Ranges(factory, fixed, installed, ignored, direct, roots)
 
 
-def _kept_cause(
-    factory: Factory, name: NormalizedName, pin: InstalledCandidate
-) -> tuple[tuple[ConflictCause, ...], tuple[str, ...]]:
-    """Why a kept pin is in a question, and its chain: the same for every question that keeps it (the search asks
-    dozens, each keeping hundreds of pins), so built once per pin and factory."""
-    found = factory.kept_causes.get(pin)
-    if found is None:
-        cause = ConflictCause(
-            name=name,
-            requirement=f"{name}=={pin.version}",
-            pip_requirement=pin.format_for_error(),
-            role=Role.KEEP,
-        )
-        found = factory.kept_causes[pin] = ((cause,), (cause.text,))
-    return found[0], found[1]
-
-
 class Ranges:
     """What propagation has proven about one question: the fixed candidates and what they require of others.
 
     Every solution holds the fixed candidates and their requirements, so a candidate whose own requirement no
     version left by them can meet (``tensorflow 2.12.0`` needs ``numpy<1.24``: every ``jax`` that needs
-    ``numpy>=1.24``) is in no solution. Telling the resolver so (``dead``) spares it the backtracking through every
-    such version, which is where a question of the search spent its rounds. Sound by construction: versions are
-    taken with pre-releases and yanked files included, and extras' requirements are not used.
+    ``numpy>=1.24``) is in no solution, and the resolver need not backtrack through it (``dead``). Sound by
+    construction: versions are taken with pre-releases and yanked files included, and extras' requirements are
+    not used.
     """
 
     def __init__(
@@ -209,18 +179,18 @@ class Ranges:
         installed: Mapping[NormalizedName, InstalledCandidate],
         ignored: frozenset[tuple[NormalizedName, NormalizedName]],
         direct: Collection[NormalizedName],
-        roots: Sequence[ResolverRequirement] = (),
+        roots: Sequence[ResolverRequirement],
     ) -> None:
         self.factory = factory
         self.fixed = dict(fixed)
+        self.installed = installed
+        self.ignored = ignored
+        self.direct = frozenset(direct)
         self.bounds: dict[NormalizedName, list[SpecifierSet]] = {}
         """The request's own specifiers (``pydantic<2``): they hold in every solution too."""
         for r in roots:
             if isinstance(r, SpecifierRequirement) and r.name not in direct and str(r.specifier):
                 self.bounds.setdefault(r.name, []).append(r.specifier)
-        self.installed = installed
-        self.ignored = ignored
-        self.direct = frozenset(direct)
         self.on: dict[NormalizedName, list[tuple[Requirement, Candidate]]] = {}
         for parent_name, cand in self.fixed.items():
             for dep, req in factory.named_requirements(cand.base):
@@ -230,32 +200,31 @@ class Ranges:
         self._installed_allowed: dict[NormalizedName, bool] = {}
         self._dead: dict[Candidate, bool] = {}
 
+    def _allows(self, name: NormalizedName, version: Version) -> bool:
+        contains = self.factory.contains
+        return all(contains(r, version) for r, _ in self.on.get(name, ())) and all(
+            b.contains(version, prereleases=True) for b in self.bounds.get(name, ())
+        )
+
     def allowed(self, name: NormalizedName) -> tuple[Version, ...]:
         """Every version of ``name`` (the installed one included) that the fixed candidates' requirements allow."""
-        found = self._allowed.get(name)
-        if found is None:
-            reqs = [r for r, _ in self.on.get(name, ())]
-            bounds = self.bounds.get(name, [])
+        if name not in self._allowed:
+
+            def make() -> tuple[Version, ...]:
+                versions = [f.version for f in self.factory.versions(name)]
+                if name in self.installed:
+                    versions.append(self.installed[name].version)
+                return tuple(v for v in dict.fromkeys(versions) if self._allows(name, v))
+
             # the same requirements meet the same project in question after question: the factory keeps the answer
             # (its requirements by identity, as they live as long as it; the request's by text)
-            memo = self.factory.allowed_memo
-            key = (name, frozenset(map(id, reqs)), frozenset(map(str, bounds)))
-            found = memo.get(key)
-            if found is None:
-                contains = self.factory.contains
-                versions = [e.version for e in self.factory.versions(name)]
-                inst = self.installed.get(name)
-                if inst is not None:
-                    versions.append(inst.version)
-                found = tuple(
-                    v
-                    for v in dict.fromkeys(versions)
-                    if all(contains(r, v) for r in reqs)
-                    and all(b.contains(v, prereleases=True) for b in bounds)
-                )
-                memo[key] = found
-            self._allowed[name] = found
-        return found
+            key = (
+                name,
+                frozenset(id(r) for r, _ in self.on.get(name, ())),
+                frozenset(map(str, self.bounds.get(name, ()))),
+            )
+            self._allowed[name] = _memo(self.factory.allowed_memo, key, make)
+        return self._allowed[name]
 
     def clash(self, cand: Candidate) -> tuple[NormalizedName, Requirement] | None:
         """A requirement of ``cand`` that no version the fixed candidates leave can meet, if any."""
@@ -272,19 +241,15 @@ class Ranges:
         return None
 
     def _meets(self, dep: NormalizedName, req: Requirement) -> bool:
-        contains = self.factory.contains
         inst = self.installed.get(dep)
         # the installed version, when the fixed candidates leave it, answers without reading the project's page
-        if inst is not None and contains(req, inst.version):
-            ok = self._installed_allowed.get(dep)
-            if ok is None:
-                ok = all(contains(r, inst.version) for r, _ in self.on.get(dep, ())) and all(
-                    b.contains(inst.version, prereleases=True) for b in self.bounds.get(dep, ())
-                )
-                self._installed_allowed[dep] = ok
-            if ok:
-                return True
-        return any(contains(req, v) for v in self.allowed(dep))
+        if (
+            inst is not None
+            and self.factory.contains(req, inst.version)
+            and _memo(self._installed_allowed, dep, lambda: self._allows(dep, inst.version))
+        ):
+            return True
+        return any(self.factory.contains(req, v) for v in self.allowed(dep))
 
     def dead(self, cand: Candidate) -> bool:
         """True when ``cand`` is in no solution of the question (the resolver need not try it)."""
@@ -294,183 +259,133 @@ class Ranges:
         if pinned is not None:
             # propagation left this project one version: the others are in no solution
             return cand.version != pinned.version
-        key = cand.base
-        found = self._dead.get(key)
-        if found is None:
-            found = self.clash(cand) is not None
-            self._dead[key] = found
-        return found
+        return _memo(self._dead, cand.base, lambda: self.clash(cand) is not None)
 
 
-def _first_look(
+def _scan(
     factory: Factory,
     names: Sequence[NormalizedName],
-    on: Mapping[NormalizedName, Sequence[tuple[Requirement, Candidate]]],
+    on: Mapping[NormalizedName, Edges],
     installed: Mapping[NormalizedName, InstalledCandidate],
     ranges: Ranges,
-) -> None:
-    """Fetch together, level by level, what the scans of ``names`` will read: their pages, then the first
-    candidates of every domain at once, then the next batch of those that still lack two survivors, and so on.
+) -> dict[NormalizedName, tuple[list[Candidate], list[Clash]]]:
+    """Each project's candidates that survive the fixed ones and those that clash, newest first, until two survive
+    (then it is neither empty nor fixed): only a project with no version left needs every version's metadata.
 
-    Only the fetching is batched across projects (a cold scan would otherwise wait on one round trip per batch
-    per project); what the scans decide is unchanged.
+    Read level by level across projects, in growing batches, so a cold scan fetches together what it reads.
     """
-    # a project met again under the same requirements was looked at already (the search asks many questions)
-    fresh = []
-    for n in names:
-        key = (n, frozenset(id(r) for r, _ in on.get(n, ())))
-        if key not in factory.looked:
-            factory.looked.add(key)
-            fresh.append(n)
-    names = fresh
-    if not names:
-        return
     factory.prefetch_projects(n for n in names if n not in installed)
     domains = {n: _domain(factory, n, on.get(n, []), installed) for n in names}
-    alive = dict.fromkeys(names, 0)
+    found: dict[NormalizedName, tuple[list[Candidate], list[Clash]]] = {n: ([], []) for n in names}
     start, size = 0, _FIRST_LOOK
     pending = list(names)
     while pending:
+        batches = {n: domains[n][start : start + size] for n in pending}
         factory.prefetch(
-            c.file
-            for n in pending
-            for c in domains[n][start : start + size]
-            if c._info is None and c.file is not None
+            c.file for b in batches.values() for c in b if c._info is None and c.file is not None
         )
-        for n in pending:
-            alive[n] += sum(1 for c in domains[n][start : start + size] if ranges.clash(c) is None)
+        for n, batch in batches.items():
+            alive, clashes = found[n]
+            for c in batch:
+                clash = ranges.clash(c)
+                if clash is None:
+                    alive.append(c)
+                else:
+                    clashes.append((c, *clash))
         start += size
-        size = min(max(size * 2, _PROPAGATION_BATCH), _MAX_PROPAGATION_BATCH)
-        pending = [n for n in pending if alive[n] < 2 and start < len(domains[n])]
-
-
-def _deps(factory: Factory, cand: Candidate | None) -> tuple[tuple[NormalizedName, Requirement], ...]:
-    return factory.named_requirements(cand.base) if cand is not None else ()
-
-
-def _via(
-    name: NormalizedName,
-    reqs: Sequence[tuple[Requirement, Candidate]],
-    via: Mapping[NormalizedName, tuple[str, ...]],
-    free: frozenset[NormalizedName],
-) -> tuple[str, ...]:
-    """How ``name`` got into the problem: the path to its first fixed requirer, or the freed pin itself."""
-    for req, parent in reqs:
-        return (*via.get(parent.name, ()), _edge(req, parent, via).text)
-    if name in free:
-        return (phrase(Role.FREE, None, None, name),)
-    return ()
-
-
-def _worth_scanning(
-    factory: Factory,
-    installed: InstalledCandidate | None,
-    fixed: Mapping[NormalizedName, Candidate],
-    ranges: Ranges,
-) -> bool:
-    """A hint, from the installed version, that a project's versions may clash with what is fixed: it depends on
-    a fixed candidate, or it cannot stay itself (its requirement leaves no version of a fixed one's dependency)."""
-    if installed is None:
-        return False
-    return (
-        any(m in fixed for m, _ in factory.named_requirements(installed))
-        or ranges.clash(installed) is not None
-    )
+        size = min(max(size * 2, _BATCH), _MAX_BATCH)
+        pending = [n for n in pending if len(found[n][0]) < 2 and start < len(domains[n])]
+    return found
 
 
 def _domain(
     factory: Factory,
     name: NormalizedName,
-    reqs: Sequence[tuple[Requirement, Candidate]],
+    reqs: Edges,
     installed: Mapping[NormalizedName, InstalledCandidate],
 ) -> tuple[Candidate, ...]:
-    """Every candidate pip could pick for ``name`` under these requirements: the installed one, then the index's.
-
-    Remembered by the factory per (name, requirement objects, installed candidate): the questions of a search
-    scan the same domains under the same requirements again and again."""
+    """Every candidate pip could pick for ``name`` under these requirements: the installed one, then the index's
+    (remembered by the factory, as the questions of a search scan the same domains again and again)."""
     inst = installed.get(name)
-    key = (name, frozenset(id(r) for r, _ in reqs), inst)
-    hit = factory.domain_memo.get(key)
-    if hit is not None:
-        return hit
-    specs = [SpecifierRequirement(r) for r, _ in reqs]
-    out: list[Candidate] = []
-    if inst is not None and all(factory.contains(r, inst.version) for r, _ in reqs):
-        out.append(inst)
-    seen = {inst.version} if inst is not None else set()
-    out.extend(c for c in factory._index_for(name, specs) if c.version not in seen)
-    found = tuple(out)
-    factory.domain_memo[key] = found
-    return found
+
+    def make() -> tuple[Candidate, ...]:
+        first: list[Candidate] = []
+        if inst is not None and all(factory.contains(r, inst.version) for r, _ in reqs):
+            first.append(inst)
+        index = factory.index_candidates(name, (SpecifierRequirement(r) for r, _ in reqs))
+        return (*first, *(c for c in index if inst is None or c.version != inst.version))
+
+    return _memo(factory.domain_memo, (name, frozenset(id(r) for r, _ in reqs), inst), make)
 
 
-def _propagated_conflict(
-    name: NormalizedName,
-    reqs: Sequence[tuple[Requirement, Candidate]],
-    clashes: Sequence[tuple[Candidate, NormalizedName, Requirement]],
-    why: Mapping[NormalizedName, tuple[ConflictCause, ...]],
-    via: Mapping[NormalizedName, tuple[str, ...]],
-    free: frozenset[NormalizedName],
-    on: Mapping[NormalizedName, Sequence[tuple[Requirement, Candidate]]],
-) -> Conflict:
-    """The causes, pip-style: the requirements that cannot hold together, each with its chain from a root."""
-    causes: list[ConflictCause] = []
-    seen: set[str] = set()
-
-    def add(cause: ConflictCause) -> None:
-        if cause.text not in seen and len(causes) < _MAX_CAUSES:
-            seen.add(cause.text)
-            causes.append(cause)
-
-    for cause in why.get(name, ()):
-        add(cause)
-    if name in free and name not in why:
-        add(ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE))
-    if not clashes:
-        for req, parent in reqs:
-            if len(causes) >= _MAX_CAUSES:
-                break
-            add(_edge(req, parent, via))
-    chain = _via(name, reqs, via, free)
-    for cand, dep, req in clashes:
-        if len(causes) >= _MAX_CAUSES:
-            break
-        add(replace(_edge(req, cand, via), chain=chain))
-        for cause in why.get(dep, ()):
-            add(cause)
-        if dep not in why:
-            # a range clash: the fixed candidates' requirements on the dependency are the other side
-            for other, parent in on.get(dep, ()):
-                if len(causes) >= _MAX_CAUSES:
-                    break
-                add(_edge(other, parent, via))
-    return Conflict(causes=tuple(causes))
+def _first_look(factory: Factory, name: NormalizedName, on: Mapping[NormalizedName, Edges]) -> bool:
+    key = (name, frozenset(id(r) for r, _ in on.get(name, ())))
+    first = key not in factory.looked
+    factory.looked.add(key)
+    return first
 
 
-def _first_edges(
-    reqs: Sequence[tuple[Requirement, Candidate]], via: Mapping[NormalizedName, tuple[str, ...]]
-) -> tuple[ConflictCause, ...]:
-    """The first ``_MAX_CAUSES`` distinct edges of ``reqs`` (what a conflict can name of them)."""
-    out: dict[str, ConflictCause] = {}
-    for r, p in reqs:
-        if len(out) >= _MAX_CAUSES:
-            break
-        edge = _edge(r, p, via)
-        out.setdefault(edge.text, edge)
-    return tuple(out.values())
+def _freed(name: NormalizedName) -> ConflictCause:
+    return ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE)
+
+
+def _chained(root: ConflictCause) -> tuple[tuple[ConflictCause, ...], tuple[str, ...]]:
+    """A root cause of a fixed project, and its chain: the root alone."""
+    return (root,), (root.text,)
 
 
 def _edge(
     req: Requirement, parent: Candidate, via: Mapping[NormalizedName, tuple[str, ...]]
 ) -> ConflictCause:
-    spec = SpecifierRequirement(req)
-    return ConflictCause(
-        name=spec.name,
-        requirement=spec.text,
-        pip_requirement=spec.format_for_error(),
-        role=Role.DEPENDENCY,
-        parent=parent.name,
-        parent_version=str(parent.version),
-        parent_origin=parent.origin,
-        chain=via.get(parent.name, ()),
-    )
+    return cause(SpecifierRequirement(req, parent=parent), parent, via.get(parent.name, ()))
+
+
+def _via(
+    name: NormalizedName,
+    reqs: Edges,
+    via: Mapping[NormalizedName, tuple[str, ...]],
+    free: frozenset[NormalizedName],
+) -> tuple[str, ...]:
+    """How ``name`` got into the problem: the path to its first fixed requirer, or the freed pin itself."""
+    if reqs:
+        req, parent = reqs[0]
+        return (*via.get(parent.name, ()), _edge(req, parent, via).text)
+    return (_freed(name).text,) if name in free else ()
+
+
+def _first_causes(causes: Iterable[ConflictCause]) -> tuple[ConflictCause, ...]:
+    """The first ``_MAX_CAUSES`` distinct causes: a conflict names no more (more would never be read)."""
+    out: dict[str, ConflictCause] = {}
+    for c in causes:
+        if len(out) >= _MAX_CAUSES:
+            break
+        out.setdefault(c.text, c)
+    return tuple(out.values())
+
+
+def _conflict(
+    name: NormalizedName,
+    reqs: Edges,
+    clashes: Sequence[Clash],
+    why: Mapping[NormalizedName, tuple[ConflictCause, ...]],
+    via: Mapping[NormalizedName, tuple[str, ...]],
+    free: frozenset[NormalizedName],
+    on: Mapping[NormalizedName, Edges],
+) -> Conflict:
+    """The causes, pip-style: the requirements that cannot hold together, each with its chain from a root."""
+
+    def causes() -> Iterator[ConflictCause]:
+        yield from why.get(name, ())
+        if name in free and name not in why:
+            yield _freed(name)
+        if not clashes:
+            yield from (_edge(r, p, via) for r, p in reqs)
+        chain = _via(name, reqs, via, free)
+        for cand, dep, req in clashes:
+            yield cause(SpecifierRequirement(req, parent=cand), cand, chain)
+            yield from why.get(dep, ())
+            if dep not in why:
+                # a range clash: the fixed candidates' requirements on the dependency are the other side
+                yield from (_edge(other, parent, via) for other, parent in on.get(dep, ()))
+
+    return Conflict(causes=_first_causes(causes()))

@@ -151,7 +151,6 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
             installed=self.installed,
             prefers_installed=prefers,
             constrained=self.constrained,
-            lazy=True,
         )
         limit = self.constraints.get(canonicalize_name(name)) if self.constraints else None
         prune = self.prune

@@ -33,10 +33,6 @@ class ResolvedDist:
     known: bool = True
     """False when its requirements are unknown (opaque pin, requirements-unknown sdist, unavailable metadata)."""
 
-    @property
-    def installed(self) -> bool:
-        return self.origin is Origin.INSTALLED
-
 
 @dataclass(frozen=True)
 class ConflictCause:
@@ -51,7 +47,6 @@ class ConflictCause:
     role: Role
     parent: NormalizedName | None = None
     parent_version: str | None = None
-    parent_origin: Origin | None = None
     chain: tuple[str, ...] = ()
     """How the parent got into the problem, from the root down (``The user requested tensorflow==2.12.0``,
     ``tensorflow 2.12.0 depends on keras<2.13,>=2.12.0``...); empty for root causes."""
