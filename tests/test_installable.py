@@ -97,8 +97,8 @@ RELEASES = (("colab-2024", "3.10"), ("colab-2025", "3.11"), ("colab-latest", "3.
 def test_tensorflow_2_12_on_python_3_13_is_not_installable_with_evidence_and_alternatives() -> None:
     result = installability([Requirement("tensorflow==2.12.0")], env_for("3.13.5"), TF, releases=RELEASES)
     assert not result.ok
-    item = result.for_name("tensorflow")
-    assert item is not None and item.status is Status.NOT_INSTALLABLE
+    (item,) = result.items
+    assert item.name == "tensorflow" and item.status is Status.NOT_INSTALLABLE
     assert item.interpreters == ("cp38", "cp39", "cp310", "cp311")
     assert (
         "manylinux2014 x86_64" in item.platforms and "macOS" in item.platforms and "Windows" in item.platforms
