@@ -425,7 +425,7 @@ class Catalog:
             ["log", "--reverse", "--format=%x1e%H%x1f%cI%x1f%s", "--name-only", "--no-renames", self.head],
             cwd=self.repo,
         ).decode("utf-8", "replace")
-        tracked = set(self.decl.tracked_files)
+        tracked = {path for files in self.decl.kinds for path in (files.freeze, files.os_info) if path}
         commits: list[tuple[str, str, str]] = []
         changed: dict[str, set[str]] = {}
         for chunk in out.split("\x1e")[1:]:

@@ -48,14 +48,8 @@ def current_snapshot(distributions: Iterable[metadata.Distribution] | None = Non
 def direct_url_of(dist: metadata.Distribution) -> tuple[str | None, bool]:
     """The URL a distribution was installed from (PEP 610), in pip freeze's form, and whether it is editable."""
     try:
-        text = dist.read_text("direct_url.json")
-    except OSError:
-        return None, False
-    if not text:
-        return None, False
-    try:
-        data = json.loads(text)
-    except ValueError:
+        data = json.loads(dist.read_text("direct_url.json") or "null")
+    except (OSError, ValueError):
         return None, False
     url = data.get("url") if isinstance(data, dict) else None
     if not isinstance(url, str):
@@ -71,7 +65,7 @@ def direct_url_of(dist: metadata.Distribution) -> tuple[str | None, bool]:
 def current_platform() -> Platform:
     """OS, distribution, glibc and machine of this machine (the distribution from os-release when there is one)."""
     system = _platform.system() or sys.platform
-    distro = distro_version = description = None
+    release: dict[str, str] = {}
     glibc: str | None = None
     if system == "Linux":
         libc, version = _platform.libc_ver()
@@ -80,17 +74,10 @@ def current_platform() -> Platform:
         try:
             release = _platform.freedesktop_os_release()
         except OSError:
-            release = {}
-        distro = release.get("ID") or None
-        distro_version = release.get("VERSION_ID") or None
-        description = release.get("PRETTY_NAME") or None
-        if glibc is None and distro and distro_version:
-            glibc = glibc_for(distro, distro_version)
-    return Platform(
-        os_name=system,
-        distro=distro,
-        distro_version=distro_version,
-        glibc=glibc,
-        machine=_platform.machine() or "unknown",
-        description=description,
-    )
+            pass
+    distro = release.get("ID") or None
+    distro_version = release.get("VERSION_ID") or None
+    description = release.get("PRETTY_NAME") or None
+    if glibc is None and distro and distro_version:
+        glibc = glibc_for(distro, distro_version)
+    return Platform(system, distro, distro_version, glibc, _platform.machine() or "unknown", description)

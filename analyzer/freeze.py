@@ -1,8 +1,6 @@
-"""Parse ``pip freeze`` output into pins.
+"""Parse ``pip freeze`` output into pins, each line by ``packaging`` (PEP 508 with one ``==``/``===`` or a URL).
 
-Every line is parsed by ``packaging`` (a freeze line is a PEP 508 requirement with one ``==``/``===`` or a URL);
-a line that does not fit is reported with its file and line number and skipped, so one bad line never loses
-the rest of a runtime.
+A line that does not fit is reported with its file and line number and skipped: one bad line never loses the rest.
 """
 
 from __future__ import annotations
@@ -42,14 +40,12 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
         if isinstance(parsed, str):
             problems.append(Problem(file, number, parsed))
             continue
-        pin = replace(parsed, line=number)
-        if pin.name in pins:
-            problems.append(
-                Problem(file, number, f"{pin.display_name} is listed twice (first on line {pins[pin.name].line}); "
-                        "the first is kept")
-            )
-            continue
-        pins[pin.name] = pin
+        if parsed.name in pins:
+            first = pins[parsed.name].line
+            problems.append(Problem(file, number, f"{parsed.display_name} is listed twice (first on line {first}); "
+                                    "the first is kept"))
+        else:
+            pins[parsed.name] = replace(parsed, line=number)
     return FreezeResult(tuple(pins.values()), tuple(problems))
 
 
@@ -68,18 +64,24 @@ def _parse_cached(line: str) -> Pin | str:
         return str(exc)
 
 
-def parse_freeze_line(line: str, number: int | None = None) -> Pin:
+def parse_freeze_line(line: str) -> Pin:
     """One freeze line to a pin; raises ValueError with a message fit for users."""
     if "\x00" in line:
         raise ValueError("binary data in a freeze line")
     if line.startswith(("-e ", "--editable")):
-        return _editable(line, number)
+        target = line.split(None, 1)[1].strip() if " " in line else line.partition("=")[2].strip()
+        match = _EGG.search(target)
+        if match is None:
+            raise ValueError(f"editable install without a #egg= name: {_clip(line)!r}")
+        name = match.group(1)
+        return Pin(name=canonicalize_name(name), display_name=name, version=None, url=target, editable=True)
     if line.startswith("-"):
         raise ValueError(f"pip option lines are not part of a freeze: {_clip(line)!r}")
     try:
         req = Requirement(line)
     except InvalidRequirement as exc:
-        raise ValueError(f"not a freeze line ({_first_line(exc)}{_non_ascii(line)}): {_clip(line)!r}") from exc
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"not a freeze line ({first}{_non_ascii(line)}): {_clip(line)!r}") from exc
     except RecursionError as exc:  # packaging's marker parser recurses once per parenthesis
         raise ValueError(f"not a freeze line (nested too deeply): {_clip(line)!r}") from exc
     if req.marker is not None:
@@ -89,20 +91,14 @@ def parse_freeze_line(line: str, number: int | None = None) -> Pin:
             version = version_from_url(req.url, req.name)
         except ValueError as exc:  # urlsplit refuses e.g. an unclosed IPv6 bracket
             raise ValueError(f"not a valid URL ({exc}): {_clip(line)!r}") from exc
-        return Pin(
-            name=canonicalize_name(req.name),
-            display_name=req.name,
-            version=version,
-            url=req.url,
-            line=number,
-        )
+        return Pin(name=canonicalize_name(req.name), display_name=req.name, version=version, url=req.url)
     specs = list(req.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "==="):
         raise ValueError(f"expected NAME==VERSION, NAME===VERSION or NAME @ URL: {_clip(line)!r}")
     version = specs[0].version
     if specs[0].operator == "==" and "*" in version:
         raise ValueError(f"a wildcard is not an installed version: {_clip(line)!r}")
-    return Pin(name=canonicalize_name(req.name), display_name=req.name, version=version, line=number)
+    return Pin(name=canonicalize_name(req.name), display_name=req.name, version=version)
 
 
 def version_from_url(url: str, name: str) -> str | None:
@@ -128,26 +124,12 @@ def url_filename(url: str) -> str:
     return unquote(urlsplit(url).path).rsplit("/", 1)[-1]
 
 
-def _editable(line: str, number: int | None) -> Pin:
-    target = line.split(None, 1)[1].strip() if " " in line else line.partition("=")[2].strip()
-    match = _EGG.search(target)
-    if match is None:
-        raise ValueError(f"editable install without a #egg= name: {_clip(line)!r}")
-    name = match.group(1)
-    return Pin(name=canonicalize_name(name), display_name=name, version=None, url=target, editable=True,
-               line=number)
-
-
 def _non_ascii(line: str) -> str:
     """Names a look-alike (Cyrillic, fullwidth, Kelvin sign) that repr() shows as if it were ASCII."""
     for char in line:
         if ord(char) > 127:
             return f"; it holds U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}, not ASCII"
     return ""
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _clip(text: str, limit: int = 120) -> str:

@@ -42,12 +42,9 @@ class OsInfo:
 
 def glibc_for(distro: str, version: str) -> str | None:
     """glibc of a distribution release, matched on its major.minor (``22.04.5`` -> ``22.04``)."""
-    key = distro.lower()
     parts = version.split(".")
-    for candidate in (".".join(parts[:2]), parts[0]):
-        if (key, candidate) in GLIBC_BY_DISTRO:
-            return GLIBC_BY_DISTRO[(key, candidate)]
-    return None
+    found = (GLIBC_BY_DISTRO.get((distro.lower(), v)) for v in (".".join(parts[:2]), parts[0]))
+    return next((glibc for glibc in found if glibc), None)
 
 
 def parse_os_info(text: str, file: str = "os-info.txt", machine: str = "x86_64") -> OsInfo:
@@ -73,12 +70,5 @@ def parse_os_info(text: str, file: str = "os-info.txt", machine: str = "x86_64")
                 problems.append(Problem(file, number, f"not a Python version: {match.group(1)!r}"))
     if python is None:
         problems.append(Problem(file, None, "no 'Python X.Y.Z' line"))
-    platform = Platform(
-        os_name="Linux",
-        distro=distro,
-        distro_version=distro_version,
-        glibc=glibc,
-        machine=machine,
-        description=description,
-    )
+    platform = Platform("Linux", distro, distro_version, glibc, machine, description)
     return OsInfo(platform=platform, python=python, problems=tuple(problems))

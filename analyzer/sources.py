@@ -1,10 +1,7 @@
 """Declarations of snapshot sources (``snapshots/*.toml``): where a platform's runtime history lives.
 
-A source is data, not code: which repository holds the history, which files describe which runtime kind, and
-the side tables that fill in what freeze files do not say. Adding a platform means adding a TOML file.
-
-Declarations are looked up in the installed package first (the wheel carries ``snapshots/`` as
-``analyzer/_sources``) and in the repository's ``snapshots/`` folder second (editable installs).
+A source is data, not code: adding a platform means adding a TOML file. Declarations are looked up in the
+installed package first (the wheel carries ``snapshots/`` as ``analyzer/_sources``), then in the repository.
 """
 
 from __future__ import annotations
@@ -29,12 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 __all__ = [
-    "RuntimeFiles",
-    "SourceDeclaration",
-    "TableDeclaration",
-    "declaration_roots",
-    "find_kind",
-    "list_sources",
+    "RuntimeFiles", "SourceDeclaration", "TableDeclaration", "declaration_roots", "find_kind", "list_sources",
     "load_source",
 ]
 
@@ -73,7 +65,6 @@ class SourceDeclaration:
     """One snapshot source, as declared in ``snapshots/<name>.toml``."""
 
     name: str
-    description: str
     upstream: str
     origin_env: str | None
     default_kind: str
@@ -82,28 +73,17 @@ class SourceDeclaration:
     upstream_commit_pattern: str | None = None
     declared_requirements: TableDeclaration | None = None
     runtime_versions: TableDeclaration | None = None
-    path: str = ""
 
     def kind(self, kind: str) -> RuntimeFiles:
-        for files in self.kinds:
-            if files.kind == kind:
-                return files
-        known = ", ".join(k.kind for k in self.kinds)
-        raise InputError(f"the {self.name} source has no runtime kind {kind!r} (known: {known})")
+        found = next((files for files in self.kinds if files.kind == kind), None)
+        if found is None:
+            known = ", ".join(self.kind_names)
+            raise InputError(f"the {self.name} source has no runtime kind {kind!r} (known: {known})")
+        return found
 
     @property
     def kind_names(self) -> tuple[str, ...]:
         return tuple(k.kind for k in self.kinds)
-
-    @property
-    def tracked_files(self) -> tuple[str, ...]:
-        """Every file of the history this source reads (freeze and os-info files of every kind)."""
-        out: list[str] = []
-        for files in self.kinds:
-            out.append(files.freeze)
-            if files.os_info:
-                out.append(files.os_info)
-        return tuple(out)
 
     def origin(self, override: str | None = None) -> tuple[str, str]:
         """Where the history comes from and why: the argument, else the environment variable, else upstream."""
@@ -129,11 +109,12 @@ def declaration_roots() -> Iterator[Traversable]:
 
 def list_sources() -> tuple[str, ...]:
     """Names of every declared source, sorted."""
-    names: set[str] = set()
-    for root in declaration_roots():
-        for entry in root.iterdir():
-            if entry.name.endswith(".toml") and entry.is_file():
-                names.add(entry.name[: -len(".toml")])
+    names = {
+        entry.name[: -len(".toml")]
+        for root in declaration_roots()
+        for entry in root.iterdir()
+        if entry.name.endswith(".toml") and entry.is_file()
+    }
     return tuple(sorted(names))
 
 
@@ -176,22 +157,17 @@ def _load(text: str, file: str) -> SourceDeclaration:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", file=file) from exc
     try:
-        kinds_table = _table(data, "kinds")
+        if not isinstance(data.get("kinds"), dict):
+            raise TypeError("[kinds] must be a table")
         kinds = tuple(
-            RuntimeFiles(
-                kind=kind,
-                freeze=_str(spec, "freeze"),
-                os_info=spec.get("os_info"),
-                selector=_str(spec, "selector"),
-            )
-            for kind, spec in kinds_table.items()
+            RuntimeFiles(kind, _str(spec, "freeze"), spec.get("os_info"), _str(spec, "selector"))
+            for kind, spec in data["kinds"].items()
         )
         if not kinds:
             raise ValueError("at least one runtime kind must be declared under [kinds]")
         tables = data.get("tables", {})
         decl = SourceDeclaration(
             name=_str(data, "name"),
-            description=str(data.get("description", "")),
             upstream=_str(data, "upstream"),
             origin_env=data.get("origin_env"),
             default_kind=_str(data, "default_kind"),
@@ -200,7 +176,6 @@ def _load(text: str, file: str) -> SourceDeclaration:
             upstream_commit_pattern=data.get("upstream_commit_pattern"),
             declared_requirements=_table_decl(tables, "declared_requirements"),
             runtime_versions=_table_decl(tables, "runtime_versions"),
-            path=file,
         )
         decl.kind(decl.default_kind)
     except (ValueError, TypeError, AttributeError, InputError) as exc:
@@ -219,13 +194,6 @@ def _table_decl(tables: Mapping[str, Any], key: str) -> TableDeclaration | None:
         origin_env=spec.get("origin_env"),
         package=spec.get("package"),
     )
-
-
-def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise TypeError(f"[{key}] must be a table")
-    return value
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:
