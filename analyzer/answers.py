@@ -1,16 +1,11 @@
-"""Remembered answers: the same question, asked again while everything it was computed from is unchanged, is
-answered from the cache instead of being computed again.
+"""Remembered answers: a question asked again is answered from the cache while everything it was computed from
+is unchanged.
 
-A check's answer is a function of its inputs: the code, the snapshot, the request, the options, and the cache rows
-the metadata engine read (index pages, core metadata). The first three make the question (an HMAC under the
-cache's own key, so no credential in an index URL can be tested against the cache file); the rows are recorded
-with the stamp each had when read (``MetadataEngine.reads``). The answer is given again only when every one of
-those rows is still in the cache with the same stamp and still usable by the engine's own rules (a page inside
-its freshness window, a remembered failure not expired): exactly the rows a new computation would read, so it
-would compute the same answer. A run that read anything the cache does not hold as read, or whose search was cut
-by its time budget, is not remembered.
-
-This module imports neither the network stack nor the resolver: a remembered answer costs a few queries.
+The question (code, snapshot, request, options) is keyed by an HMAC under the cache's own key, so no credential in
+an index URL can be tested against the cache file. The answer keeps the stamp of every cache row the engine read
+(``MetadataEngine.reads``) and is given again only while each row holds the same stamp and is still usable by the
+engine's own rules: exactly what a new computation would read. This module imports neither the network stack nor
+the resolver: a remembered answer costs a few queries.
 """
 
 from __future__ import annotations
@@ -41,7 +36,6 @@ class Remembered:
 
     output: str
     verdict: str
-    made: float
     rows: int
     """How many cache rows were checked unchanged."""
 
@@ -87,7 +81,6 @@ def recall(cache: MetadataCache, key: str | None, *, now: float | None = None) -
         return Remembered(
             output=str(stored["output"]),
             verdict=str(stored["verdict"]),
-            made=float(stored["made"]),
             rows=len(reads["pages"]) + len(reads["metadata"]) + len(reads.get("local", [])),
         )
     except (KeyError, TypeError, ValueError):
@@ -98,7 +91,7 @@ def remember(cache: MetadataCache, key: str | None, reads: dict[str, Any] | None
     """Keep an answer for ``key``; nothing is kept when the rows it came from are not known (``reads`` None)."""
     if key is None or reads is None:
         return False
-    return cache.put_answer(key, {"reads": reads, "output": output, "verdict": verdict, "made": time.time()})
+    return cache.put_answer(key, {"reads": reads, "output": output, "verdict": verdict})
 
 
 def _unchanged(cache: MetadataCache, reads: dict[str, Any], now: float) -> bool:

@@ -1,9 +1,6 @@
-"""One answer to ``check`` or ``hook``: the question asked, the remembered answer when it still holds, else the
-pipeline (``analyzer.check.run_check``), rendered, and remembered for the next time.
-
-The commands only parse their arguments, call :func:`ask` and print what it returns; the remembered-answer
-protocol (``analyzer.answers``) lives here, once. The pipeline, the network stack and the renderers are imported
-where they are used: a remembered answer needs none of them.
+"""The one orchestration ``check`` and ``hook`` call: the remembered answer when it still holds
+(``analyzer.answers``), else ``run_check``, rendered and remembered. The pipeline and the network stack are
+imported only when an answer is computed: a remembered answer needs neither.
 """
 
 from __future__ import annotations
@@ -27,15 +24,7 @@ if TYPE_CHECKING:
     from analyzer.metadata.engine import MetadataEngine
     from analyzer.report import Report
 
-__all__ = [
-    "Answer",
-    "CheckOptions",
-    "answer_question",
-    "apply_ignore",
-    "ask",
-    "timed_out",
-    "with_warnings",
-]
+__all__ = ["Answer", "CheckOptions", "apply_ignore", "ask"]
 
 
 @dataclass(frozen=True)
@@ -91,15 +80,23 @@ def ask(
     """
     key = None
     if keep:
-        question = answer_question(
-            command, snapshot, items, constraints, config, settings,
-            conflict_set=options.conflict_set,
-            notes=tuple(notes),
-            releases=options.releases,
-            suggestions=options.suggestions,
-            budget=options.budget,
+        # what the answer depends on besides the code and the cache rows: the settings that change an answer
+        question = {
+            "command": command,
+            "snapshot": snapshot,
+            "items": items,
+            "constraints": [str(c) for c in constraints],
+            "indexes": config.urls,
+            "as_of": settings.as_of,
+            "offline": settings.offline,
+            "fail_on": settings.fail_on,
+            "conflict_set": options.conflict_set,
+            "notes": tuple(notes),
+            "releases": options.releases,
+            "suggestions": options.suggestions,
+            "budget": options.budget,
             **(asked or {}),
-        )
+        }
         key = answers.question_key(cache, question)
         found = answers.recall(cache, key) if recall else None
         if found is not None:
@@ -118,48 +115,18 @@ def ask(
         budget=options.budget,
         constraints=constraints,
     )
-    report = with_warnings(report, notes)
+    if notes:  # the command's own notes (requirements files, ignore) among the report's warnings
+        report = replace(report, warnings=tuple(dict.fromkeys((*notes, *report.warnings))))
     output = render(report)
-    if key is not None and not timed_out(report):
+    # a search cut by its budget (a set not shown minimal, suggestions exhausted) could go further another time
+    sets = report.conflict_set
+    cut = sets is not None and sets.verdict.value == "conflict" and not (
+        sets.sets and all(s.verified for s in sets.sets)
+    )
+    if key is not None and not cut and not (report.suggestions is not None and report.suggestions.exhausted):
         # an engine shared between questions read a superset of this answer's rows, never fewer
         answers.remember(cache, key, source.reads(), output, report.verdict.value)
     return Answer(output, report.verdict.value, report)
-
-
-def answer_question(
-    command: str,
-    snapshot: Snapshot,
-    items: Sequence[RequestItem],
-    constraints: Sequence[Requirement],
-    config: IndexConfig,
-    settings: Settings,
-    **options: object,
-) -> dict[str, object]:
-    """What a command's answer depends on besides the code and the cache rows (``analyzer.answers``): the
-    snapshot, the request, the constraints, the indexes and the settings that change an answer, and ``options``."""
-    return {
-        "command": command,
-        "snapshot": snapshot,
-        "items": items,
-        "constraints": [str(c) for c in constraints],
-        "indexes": config.urls,
-        "as_of": settings.as_of,
-        "offline": settings.offline,
-        "fail_on": settings.fail_on,
-        **options,
-    }
-
-
-def timed_out(report: Report) -> bool:
-    """Whether a time budget cut a search short: another run could go further, so the answer is not remembered."""
-    found = report.conflict_set
-    # a set not shown minimal, or none found before the budget ran out
-    cut = (
-        found is not None
-        and found.verdict.value == "conflict"
-        and not (found.sets and all(s.verified for s in found.sets))
-    )
-    return cut or (report.suggestions is not None and report.suggestions.exhausted)
 
 
 def apply_ignore(
@@ -183,10 +150,3 @@ def apply_ignore(
         if item.name in ignore
     )
     return snapshot, kept, notes
-
-
-def with_warnings(report: Report, notes: Sequence[str]) -> Report:
-    """The report with the command's own notes (requirements files, ignore) among its warnings."""
-    if not notes:
-        return report
-    return replace(report, warnings=tuple(dict.fromkeys((*notes, *report.warnings))))

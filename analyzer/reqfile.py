@@ -15,26 +15,22 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 from urllib.request import url2pathname
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import (
-    InvalidName,
-    NormalizedName,
-    canonicalize_name,
-    parse_wheel_filename,
-)
+from packaging.utils import InvalidName, NormalizedName, canonicalize_name, parse_wheel_filename
 
 from analyzer.errors import Problem
 from analyzer.freeze import version_from_url
 
 __all__ = ["DirectURL", "ParsedRequirement", "RequirementsSet", "parse_requirements_files"]
 
-# Bounds on mistaken or hostile input: a larger "requirements file" is a wheel or a log; deeper -r chains would
-# exhaust Python's recursion limit; includes may form diamonds, so the files read are counted as well.
+# Bounds on mistaken or hostile input: a larger "requirements file" is a wheel or a log; deeper -r chains
+# would exhaust Python's recursion limit; includes may form diamonds, so the files read are counted as well.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
 MAX_FILE_READS = 1000
@@ -217,8 +213,8 @@ class _Parser:
     def result(self) -> RequirementsSet:
         """The attributes named as :class:`RequirementsSet`'s fields, lists frozen, each file named once."""
         values = {item.name: getattr(self, item.name) for item in fields(RequirementsSet)}
-        values["files"] = dict.fromkeys(self.files)
-        return RequirementsSet(**{k: tuple(v) if isinstance(v, (list, dict)) else v for k, v in values.items()})
+        frozen: dict[str, Any] = {name: tuple(v) if isinstance(v, list) else v for name, v in values.items()}
+        return RequirementsSet(**{**frozen, "files": tuple(dict.fromkeys(self.files))})
 
     def read(self, path: str, display: str, site: tuple[str, int, str] | None) -> str | None:
         """The file's text, or None after recording one problem (at the including line when there is one)."""
