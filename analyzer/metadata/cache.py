@@ -1,12 +1,9 @@
 """The persistent cache: one SQLite file (WAL) in the user cache folder, shared safely by several processes.
 
-Two kinds of rows: core metadata (immutable, keyed by the file's sha256 or its redacted URL, kept forever) and
-index pages (already parsed into compact per-version lines, stored as plain text so that a warm run reads them
-without decompressing; with their ETag / Last-Modified and the time they were fetched, so a warm run
-neither parses HTML/JSON again nor asks the network inside the freshness window; a page without a single file is
-stored as a small compressed blob, so its shorter freshness is known without reading any body).
-A cache that cannot be opened is set aside and rebuilt; one that cannot be written is bypassed; both are logged
-and neither stops an analysis.
+Rows: core metadata (keyed by the file's sha256 or redacted URL), index pages (parsed, as plain text, with their
+validators and when they were fetched; a page without files is a compressed blob, so its shorter freshness is
+known without reading it) and remembered answers. A damaged cache is set aside and rebuilt, an unwritable one
+bypassed: both are logged and neither stops an analysis.
 """
 
 from __future__ import annotations
@@ -19,20 +16,14 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer.paths import cache_dir
 
-__all__ = [
-    "CacheInfo",
-    "CachedPage",
-    "MetadataCache",
-    "ReadLog",
-    "default_cache_path",
-]
+__all__ = ["CacheInfo", "CachedPage", "MetadataCache", "ReadLog"]
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +41,8 @@ MAX_ANSWERS = 500
 """Remembered answers kept (the oldest go first): each is a rendered report and the rows it was computed from."""
 _IN_CHUNK = 500
 """Keys per ``IN (...)`` query (SQLite allows 32,766 parameters; smaller chunks keep each statement cheap)."""
-
-
 _WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 """The first four bytes of a SQLite write-ahead log (big- or little-endian checksums)."""
-
-
-def default_cache_path() -> Path:
-    return cache_dir() / "metadata.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -72,9 +57,8 @@ class CachedPage:
 
 @dataclass
 class ReadLog:
-    """The cache rows an engine's answers came from, each with the stamp it had when read (what a remembered
-    answer, ``analyzer.answers``, checks later); ``unstamped`` holds what was read that the cache does not hold
-    as it was read."""
+    """The cache rows an engine's answers came from, each with its stamp when read (``analyzer.answers`` checks
+    them later); ``unstamped``: what was read that the cache does not hold as it was read."""
 
     pages: dict[str, float] = field(default_factory=dict)
     """Page key -> when it was fetched or revalidated."""
@@ -107,14 +91,11 @@ def _unpack(blob: bytes) -> Any:
 
 
 class MetadataCache:
-    """Thread-safe (one connection per thread) and process-safe (WAL, busy timeout) key-value store.
-
-    Damage found while running (a truncated or overwritten file) sets the file aside and starts a new one, in
-    this run; a full disk or a read-only file stops the writes and keeps the reads. Each is said once.
-    """
+    """Thread-safe (one connection per thread) and process-safe (WAL, busy timeout) key-value store; damage found
+    while running sets the file aside and starts anew, a full disk or read-only file stops the writes."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or default_cache_path()
+        self.path = path or cache_dir() / "metadata.sqlite3"
         self._local = threading.local()
         self._lock = threading.RLock()
         self._conns: list[sqlite3.Connection] = []
@@ -149,9 +130,7 @@ class MetadataCache:
         for attempt in range(2):
             try:
                 conn = self._connect()
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()
-                del mode
-                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
                 row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 if row is None:
@@ -256,19 +235,28 @@ class MetadataCache:
         self._local.conn = current
         return current
 
-    def _read(self, sql: str, args: tuple[Any, ...]) -> Any:
+    def _rows(self, sql: str, chunks: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` for each argument list (``{}`` in ``sql`` takes its placeholders); none, a miss,
+        when the cache cannot be read."""
         current = self._conn()
         if current is None:
-            return None
+            return []
         generation, conn = current
         try:
-            return conn.execute(sql, args).fetchone()
+            return [row for args in chunks for row in conn.execute(sql.format(",".join("?" * len(args))), args)]
         except sqlite3.OperationalError as exc:
             log.warning("metadata cache read failed (%s); treating it as a miss", exc)
-            return None
         except sqlite3.DatabaseError as exc:
             self._damaged(generation, exc)
-            return None
+        return []
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> Any:
+        rows = self._rows(sql, [args])
+        return rows[0] if rows else None
+
+    def _read_chunked(self, sql: str, keys: list[str]) -> list[tuple[Any, ...]]:
+        """``_rows`` of ``sql`` with ``IN ({})``, a chunk of keys at a time (SQLite limits the parameters)."""
+        return self._rows(sql, [keys[start : start + _IN_CHUNK] for start in range(0, len(keys), _IN_CHUNK)])
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> bool:
         if self.read_only_reason is not None:
@@ -299,18 +287,10 @@ class MetadataCache:
     # -- metadata ------------------------------------------------------------------------------------------
     def get_metadata_stamped(self, key: str) -> tuple[dict[str, Any], float] | None:
         """A metadata record and when it was stored (the stamp a remembered answer checks it by)."""
-        row = self._read("SELECT body, stored FROM metadata WHERE key=?", (key,))
-        if row is None:
-            return None
-        try:
-            value: dict[str, Any] = _unpack(row[0])
-            return value, float(row[1])
-        except (zlib.error, ValueError, TypeError):
-            return None
+        return self.get_metadata_many([key]).get(key)
 
     def get_metadata_many(self, keys: list[str]) -> dict[str, tuple[dict[str, Any], float]]:
-        """``get_metadata_stamped`` of many keys in one query per ``_IN_CHUNK`` (a prefetch asks for hundreds:
-        one statement each cost more than decoding them); keys not cached, or unreadable, are absent."""
+        """``get_metadata_stamped`` of many keys in a few queries; keys not cached, or unreadable, are absent."""
         found: dict[str, tuple[dict[str, Any], float]] = {}
         rows = self._read_chunked("SELECT key, body, stored FROM metadata WHERE key IN ({})", keys)
         for key, body, stored in rows:
@@ -341,11 +321,9 @@ class MetadataCache:
     def read_page_parts(
         self, key: str, pick: Callable[[str], list[tuple[int, int]] | None]
     ) -> tuple[str, list[str]] | None:
-        """A stored page's header line and the parts of its text that ``pick`` (given the header) names, as
-        (start, end) in bytes after the header, read without reading the rest (a page may be several MB and a
-        pin needs one line of it). None when the row is not there, is not a text, or ``pick`` says None:
-        the caller then reads the page whole, as before, and meets whatever is wrong there.
-        """
+        """A stored page's header line and the parts (start, end: bytes after the header) that ``pick``, given the
+        header, names, without reading the rest. None when the row is missing or not text, or ``pick`` says None:
+        the caller then reads the page whole."""
         current = self._conn()
         blobopen = getattr(current[1], "blobopen", None) if current is not None else None
         if current is None or blobopen is None:  # Python 3.10 has no incremental blob reads
@@ -390,13 +368,8 @@ class MetadataCache:
                 pass
 
     def page_state(self, key: str) -> tuple[float, bool] | None:
-        """(when a page was fetched or revalidated, whether it lists any file); None when not cached.
-
-        Cheap: SQLite tells a row's type without reading its body, and a page without files is the one stored
-        as a (compressed) blob.
-        """
-        row = self._read("SELECT fetched, typeof(body) FROM pages WHERE key=?", (key,))
-        return None if row is None else (float(row[0]), row[1] == "text")
+        """(when a page was fetched or revalidated, whether it lists any file); None when not cached."""
+        return self.page_stamps([key]).get(key)
 
     def put_page(self, key: str, page: CachedPage) -> bool:
         """Store a page; False when it was not written (the cache is read-only, disabled or stayed busy)."""
@@ -410,38 +383,19 @@ class MetadataCache:
     def touch_page(self, key: str, fetched: float) -> bool:
         return self._write("UPDATE pages SET fetched=? WHERE key=?", (fetched, key))
 
-    # -- stamps, checked in bulk ---------------------------------------------------------------------------
     def page_stamps(self, keys: list[str]) -> dict[str, tuple[float, bool]]:
-        """``page_state`` of many pages in a few queries; pages not cached are absent."""
+        """``page_state`` of many pages (SQLite tells a row's type without reading its body)."""
         return {
             row[0]: (float(row[1]), row[2] == "text")
             for row in self._read_chunked("SELECT key, fetched, typeof(body) FROM pages WHERE key IN ({})", keys)
         }
 
     def metadata_stamps(self, keys: list[str]) -> dict[str, float]:
-        """When each of many metadata records was stored; records not cached are absent."""
+        """When each of many metadata records was stored."""
         return {
             row[0]: float(row[1])
             for row in self._read_chunked("SELECT key, stored FROM metadata WHERE key IN ({})", keys)
         }
-
-    def _read_chunked(self, sql: str, keys: list[str]) -> list[tuple[Any, ...]]:
-        current = self._conn()
-        if current is None:
-            return []
-        generation, conn = current
-        rows: list[tuple[Any, ...]] = []
-        try:
-            for start in range(0, len(keys), _IN_CHUNK):
-                chunk = keys[start : start + _IN_CHUNK]
-                rows.extend(conn.execute(sql.format(",".join("?" * len(chunk))), chunk).fetchall())
-        except sqlite3.OperationalError as exc:
-            log.warning("metadata cache read failed (%s); treating it as a miss", exc)
-            return []
-        except sqlite3.DatabaseError as exc:
-            self._damaged(generation, exc)
-            return []
-        return rows
 
     # -- remembered answers --------------------------------------------------------------------------------
     def get_answer(self, key: str) -> Any:
@@ -465,14 +419,9 @@ class MetadataCache:
 
     # -- the key of the credential tags ---------------------------------------------------------------------
     def tag_key(self) -> bytes | None:
-        """This cache's random HMAC key, from a private file beside it (made once; every process reads the same).
-
-        Rows for an index with credentials are told apart by an HMAC of its URL under this key: two passwords
-        still get two rows, while the SQLite file alone (attached to a bug report, kept by a CI cache) gives
-        nothing to test guessed passwords against. None when the file cannot be read or made: the engine then
-        uses a key of its own for the run (its rows are not found again by the next one, which is only slower).
-        Read once per instance: a check asks for it for its question and again for its engine.
-        """
+        """This cache's random HMAC key for rows of indexes with credentials, from a private file beside it (made
+        once), so the SQLite file alone gives nothing to test guessed passwords against. None when the file cannot
+        be read or made: the engine then uses a key of its own for the run."""
         if self._tag_key is None:
             self._tag_key = self._read_tag_key()
         return self._tag_key
@@ -505,14 +454,10 @@ class MetadataCache:
 
     # -- administration ------------------------------------------------------------------------------------
     def info(self) -> CacheInfo:
-        size = 0
-        for suffix in ("", "-wal", "-shm"):
-            p = self.path.with_name(self.path.name + suffix)
-            if p.exists():
-                size += p.stat().st_size
-        m = self._read("SELECT count(*) FROM metadata", ())
-        p_ = self._read("SELECT count(*) FROM pages", ())
-        return CacheInfo(self.path, size, m[0] if m else 0, p_[0] if p_ else 0, self.usable)
+        files = [self.path.with_name(self.path.name + suffix) for suffix in ("", "-wal", "-shm")]
+        size = sum(f.stat().st_size for f in files if f.exists())
+        m, p = (self._read(f"SELECT count(*) FROM {table}", ()) for table in ("metadata", "pages"))
+        return CacheInfo(self.path, size, m[0] if m else 0, p[0] if p else 0, self.usable)
 
     def clear(self) -> None:
         current = self._conn()

@@ -1,9 +1,8 @@
 """Core metadata of distribution files and direct references: from memory, the cache, or the network.
 
 From the network: a PEP 658 ``.metadata`` file, else range requests into the wheel, else the whole file (an
-sdist's PKG-INFO is read as its archive streams in). Every failure comes back as a ``CoreMetadata`` with status
-UNAVAILABLE and a note naming the package and the redacted URL; a failure is remembered in the cache for the
-freshness window, a success for ever.
+sdist's PKG-INFO is read as its archive streams in). A failure is a ``CoreMetadata`` with status UNAVAILABLE,
+remembered in the cache for the freshness window; a success is remembered for ever.
 """
 
 from __future__ import annotations
@@ -22,12 +21,7 @@ from urllib.request import url2pathname
 
 import requests
 from packaging.requirements import Requirement
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-)
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from analyzer.metadata.config import redact_url, secret_tag
@@ -123,6 +117,10 @@ class _CountingReader:
         return data
 
 
+def _local_path(url: str) -> Path:
+    return Path(url2pathname(unquote(urlsplit(url).path)))
+
+
 def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None:
     """A mismatch message for the first hash we can check, or None when it matches (or none is checkable)."""
     for algo, expected in dict(hashes or {}).items():
@@ -153,39 +151,36 @@ class FileMetadata(EngineState):
         key = self._metadata_key(file)
         return self._metadata.get(key, lambda: self._load_metadata(file, key))
 
-    def _usable_record(self, stored: dict[str, Any]) -> bool:
-        """Successes are kept forever; a remembered failure only until it expires (never offline)."""
-        expires = stored.get("exp")
-        return expires is None or (not self.offline and time.time() < expires)
+    def _from_cache(self, key: str, found: tuple[dict[str, Any], float] | None) -> CoreMetadata | None:
+        """A cached record, stamped as read; None when absent, unreadable or an expired failure (a success is
+        kept for ever, a failure until it expires, never offline)."""
+        if found is None:
+            return None
+        record, stored = found
+        expires = record.get("exp")
+        if expires is not None and (self.offline or time.time() >= expires):
+            return None
+        try:
+            meta = _from_dict(record)
+        except (KeyError, ValueError, TypeError):
+            return None  # an unreadable row is a miss
+        self._reads.metadata[key] = (stored, expires)
+        return meta
 
-    def _unavailable(
-        self, name: NormalizedName, version: Version, note: str, source: str = ""
-    ) -> CoreMetadata:
-        return CoreMetadata(
-            name=name,
-            version=version,
-            status=MetadataStatus.UNAVAILABLE,
-            source=source,
-            note=self._redact(note),
-        )
+    def _unavailable(self, name: NormalizedName, version: Version, note: str) -> CoreMetadata:
+        return CoreMetadata(name, version, status=MetadataStatus.UNAVAILABLE, note=self._redact(note))
 
     def _load_metadata(self, file: DistFile, key: str) -> CoreMetadata:
-        if self.cache is not None:
-            found = self.cache.get_metadata_stamped(key)
-            if found is not None and self._usable_record(found[0]):
-                try:
-                    meta = _from_dict(found[0])
-                    self._reads.metadata[key] = (found[1], found[0].get("exp"))
-                    return meta
-                except (KeyError, ValueError, TypeError):
-                    pass  # an unreadable row is a miss
+        meta = self._from_cache(key, self.cache.get_metadata_stamped(key)) if self.cache is not None else None
+        if meta is not None:
+            return meta
         label = f"{file.project} {file.version} ({redact_url(file.url)})"
         if self.offline and not file.url.startswith("file:"):
             self._reads.unstamped.add(key)
             return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
-        meta, remember = self._fetch_with_retry(file, label)
+        meta = self._fetch_with_retry(file, label)
         stored = None
-        if self.cache is not None and remember:
+        if self.cache is not None:
             record = _to_dict(meta)
             if meta.status is MetadataStatus.UNAVAILABLE:
                 record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
@@ -202,19 +197,17 @@ class FileMetadata(EngineState):
             log.info("%s", meta.note)
         return meta
 
-    def _fetch_with_retry(self, file: DistFile, label: str) -> tuple[CoreMetadata, bool]:
+    def _fetch_with_retry(self, file: DistFile, label: str) -> CoreMetadata:
         """``_fetch_metadata`` with one more attempt when a body broke after its headers; failures as values.
 
-        The flag says whether the answer may be cached. A file not asked for because its host failed earlier in
-        this run is remembered as failed for as long as the failure that stopped it: a later run inside that
-        window would not ask the host either (it does not ask for that first file), so it gives the same answer,
-        and an answer remembered from this run (``analyzer.answers``) stays valid with it.
+        A file not asked for because its host failed earlier in this run is remembered as failed like the failure
+        that stopped it: a later run inside that window would not ask the host either, so gives the same answer.
         """
         for attempt in range(2):
             try:
-                return self._fetch_metadata(file, label), True
+                return self._fetch_metadata(file, label)
             except HostDown as exc:
-                return self._unavailable(file.project, file.version, f"{label}: {exc}"), True
+                return self._unavailable(file.project, file.version, f"{label}: {exc}")
             except requests.RequestException as exc:
                 if attempt == 0 and self.http.retries and body_failed(exc):
                     continue
@@ -224,7 +217,7 @@ class FileMetadata(EngineState):
             except (WheelMetadataError, SdistError, ValueError) as exc:
                 what = str(exc).removeprefix(f"{label}: ")
             break
-        return self._unavailable(file.project, file.version, f"{label}: {what}"), True
+        return self._unavailable(file.project, file.version, f"{label}: {what}")
 
     def _fetch_metadata(self, file: DistFile, label: str) -> CoreMetadata:
         name, version = file.project, file.version
@@ -238,19 +231,10 @@ class FileMetadata(EngineState):
             except requests.RequestException as exc:  # the wheel itself may still answer
                 problem = f"{label}: .metadata file: {describe_failure(exc, self.http)}"
             if problem is None:
-                return parse_core_metadata(
-                    data,
-                    name=name,
-                    version=version,
-                    source="metadata-file",
-                    sdist=file.kind is DistKind.SDIST,
-                )
+                sdist = file.kind is DistKind.SDIST
+                return parse_core_metadata(data, name=name, version=version, source="metadata-file", sdist=sdist)
             log.debug("%s; reading the distribution itself", self._redact(problem))
-        if (
-            file.kind is DistKind.SDIST
-            and file.url.startswith(("http://", "https://"))
-            and not (file.filename.lower().endswith(".zip"))
-        ):
+        if file.kind is DistKind.SDIST and file.url.startswith("http") and not file.filename.lower().endswith(".zip"):
             return self._stream_sdist(file, label)
         if file.kind is DistKind.SDIST:
             data = self._get_bytes(file.url, label)
@@ -260,7 +244,7 @@ class FileMetadata(EngineState):
             return parse_core_metadata(
                 read_pkg_info(data, file.filename), name=name, version=version, source="sdist", sdist=True
             )
-        return self._wheel_metadata(file.url, name, version, label, file.hashes)
+        return self._wheel_metadata(file, label)
 
     def _stream_sdist(self, file: DistFile, label: str) -> CoreMetadata:
         """PKG-INFO of a remote ``.tar.gz``, reading only up to it (the body is closed early, so its hash
@@ -278,23 +262,22 @@ class FileMetadata(EngineState):
             self.traffic.add(counter.count)
         return parse_core_metadata(data, name=file.project, version=file.version, source="sdist", sdist=True)
 
-    def _wheel_metadata(
-        self, url: str, name: NormalizedName, version: Version, label: str, hashes: Any
-    ) -> CoreMetadata:
-        if url.startswith("file:"):
-            path = Path(url2pathname(unquote(urlsplit(url).path)))
-            with path.open("rb") as handle:
+    def _wheel_metadata(self, file: DistFile, label: str) -> CoreMetadata:
+        name = file.project
+        if file.url.startswith("file:"):
+            with _local_path(file.url).open("rb") as handle:
                 data = read_metadata_from_zip(handle, name, label)
-            return parse_core_metadata(data, name=name, version=version, source="local")
-        try:
-            data = fetch_wheel_metadata(self.session, url, name, label, self.traffic, http=self.http)
-            source = "range"
-        except RangeNotSupported as exc:
-            log.debug("%s: the server ignored Range; downloading the whole wheel", label)
-            with self._spool(exc.response, label, hashes) as spooled:
-                data = read_metadata_from_zip(spooled, name, label)
-            source = "download"
-        return parse_core_metadata(data, name=name, version=version, source=source)
+            source = "local"
+        else:
+            try:
+                data = fetch_wheel_metadata(self.session, file.url, name, label, self.traffic, http=self.http)
+                source = "range"
+            except RangeNotSupported as exc:
+                log.debug("%s: the server ignored Range; downloading the whole wheel", label)
+                with self._spool(exc.response, label, file.hashes) as spooled:
+                    data = read_metadata_from_zip(spooled, name, label)
+                source = "download"
+        return parse_core_metadata(data, name=name, version=file.version, source=source)
 
     @contextmanager
     def _spool(self, response: requests.Response, label: str, hashes: Any) -> Iterator[Any]:
@@ -320,7 +303,7 @@ class FileMetadata(EngineState):
 
     def _get_bytes(self, url: str, label: str) -> bytes:
         if url.startswith("file:"):
-            return Path(url2pathname(unquote(urlsplit(url).path))).read_bytes()
+            return _local_path(url).read_bytes()
         response = self.session.get(url, timeout=self.http.timeout, stream=True)
         if response.status_code != 200:
             response.close()
@@ -338,7 +321,6 @@ class FileMetadata(EngineState):
         if parts.fragment and "=" in parts.fragment:
             algo, _, value = parts.fragment.partition("=")
             hashes[algo] = value
-        clean_url = url.split("#", 1)[0]
         try:
             parsed = split_dist_filename(filename)
         except (InvalidWheelFilename, InvalidSdistFilename):
@@ -350,16 +332,7 @@ class FileMetadata(EngineState):
                 f"{canonical} @ {redact_url(url)}: not a wheel or sdist file name; treated as an opaque pin",
             )
         _, version, kind = parsed
-        file = DistFile(
-            project=canonical,
-            version=version,
-            filename=filename,
-            url=clean_url,
-            kind=kind,
-            index_url="",
-            hashes=hashes,
-        )
-        meta = self.metadata(file)
+        meta = self.metadata(DistFile(canonical, version, filename, url.split("#", 1)[0], kind, "", hashes=hashes))
         if meta.status is MetadataStatus.UNAVAILABLE:
             return self._unavailable(canonical, version, meta.note + "; treated as an opaque pin")
         return meta
@@ -372,13 +345,9 @@ class FileMetadata(EngineState):
         found = self.cache.get_metadata_many(list(items)) if self.cache is not None and items else {}
         remote = []
         for key, file in items.items():
-            row = found.get(key)
-            if row is not None and self._usable_record(row[0]):
-                try:
-                    self._metadata.values[key] = _from_dict(row[0])
-                    self._reads.metadata[key] = (row[1], row[0].get("exp"))
-                    continue
-                except (KeyError, ValueError, TypeError):
-                    pass
-            remote.append(file)
+            meta = self._from_cache(key, found.get(key))
+            if meta is None:
+                remote.append(file)
+            else:
+                self._metadata.values[key] = meta
         self.pool.run(self.metadata, remote, "metadata")
