@@ -8,7 +8,7 @@ listed, never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
@@ -18,14 +18,7 @@ from analyzer.environment import TargetEnvironment
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
-__all__ = [
-    "CheckResult",
-    "InstalledDist",
-    "Violation",
-    "check",
-    "check_snapshot",
-    "installed_dists",
-]
+__all__ = ["CheckResult", "InstalledDist", "Violation", "check", "check_snapshot", "holds", "installed_dists"]
 
 
 @dataclass(frozen=True)
@@ -50,10 +43,6 @@ class Violation:
     """The dependency's installed version, or None when it is not installed."""
 
     @property
-    def missing(self) -> bool:
-        return self.installed is None
-
-    @property
     def key(self) -> tuple[NormalizedName, NormalizedName, str]:
         """Identity across a before/after comparison: who requires what, whatever is installed."""
         return (self.name, self.dependency, self.requirement)
@@ -71,13 +60,19 @@ class Violation:
         """``pip check``'s own wording (it differs from the install warning)."""
         if self.installed is None:
             return f"{self.name} {self.version} requires {self.dependency}, which is not installed."
-        return f"{self.name} {self.version} has requirement {self.requirement}, but you have {self.dependency} {self.installed}."
+        return (
+            f"{self.name} {self.version} has requirement {self.requirement}, "
+            f"but you have {self.dependency} {self.installed}."
+        )
 
     def future_text(self) -> str:
         """The prediction's wording, before anything is installed: "..., but you will have pandas 2.3.0"."""
         if self.installed is None:
             return f"{self.name} {self.version} requires {self.requirement}, which will not be installed"
-        return f"{self.name} {self.version} requires {self.requirement}, but you will have {self.dependency} {self.installed}"
+        return (
+            f"{self.name} {self.version} requires {self.requirement}, "
+            f"but you will have {self.dependency} {self.installed}"
+        )
 
     def __str__(self) -> str:
         return self.text()
@@ -98,36 +93,7 @@ class CheckResult:
         return tuple(sorted({(v.name, v.dependency) for v in self.violations}))
 
 
-def check(
-    versions: Mapping[NormalizedName, InstalledDist],
-    env: TargetEnvironment,
-    *,
-    only: frozenset[NormalizedName] | None = None,
-) -> CheckResult:
-    """``pip check`` over ``versions`` on ``env``; ``only`` limits the parents checked (pip's whitelist)."""
-    out: list[Violation] = []
-    opaque: list[NormalizedName] = []
-    for name in sorted(versions):
-        if only is not None and name not in only:
-            continue
-        dist = versions[name]
-        if dist.requirements is None:
-            opaque.append(name)
-            continue
-        for req in dist.requirements:
-            if not _holds(req, env):
-                continue
-            dep = canonicalize_name(req.name)
-            present = versions.get(dep)
-            if present is None:
-                out.append(Violation(name, dist.version, dep, str(req), None))
-                continue
-            if not _satisfies(req, present.version):
-                out.append(Violation(name, dist.version, dep, str(req), present.version))
-    return CheckResult(violations=tuple(sorted(set(out))), opaque=tuple(opaque))
-
-
-def _holds(req: Requirement, env: TargetEnvironment) -> bool:
+def holds(req: Requirement, env: TargetEnvironment) -> bool:
     """The marker with ``extra`` empty, as pip check reads it; through ``env`` so the answer is remembered."""
     try:
         return env.evaluate(req.marker)
@@ -135,11 +101,30 @@ def _holds(req: Requirement, env: TargetEnvironment) -> bool:
         return False
 
 
-def _satisfies(req: Requirement, version: str) -> bool:
-    parsed = parse_version(version)
-    if parsed is None:
-        return True  # not comparable: say nothing rather than guess
-    return req.specifier.contains(parsed, prereleases=True)
+def check(
+    versions: Mapping[NormalizedName, InstalledDist],
+    env: TargetEnvironment,
+    *,
+    only: frozenset[NormalizedName] | None = None,
+) -> CheckResult:
+    """``pip check`` over ``versions`` on ``env``; ``only`` limits the parents checked (pip's whitelist)."""
+    out: set[Violation] = set()
+    opaque: list[NormalizedName] = []
+    for name in sorted(versions if only is None else only & versions.keys()):
+        dist = versions[name]
+        if dist.requirements is None:
+            opaque.append(name)
+            continue
+        for req in dist.requirements:
+            if not holds(req, env):
+                continue
+            dep = canonicalize_name(req.name)
+            installed = versions[dep].version if dep in versions else None
+            have = parse_version(installed)
+            # a version that is not PEP 440 is not comparable: say nothing rather than guess
+            if installed is None or (have is not None and not req.specifier.contains(have, prereleases=True)):
+                out.add(Violation(name, dist.version, dep, str(req), installed))
+    return CheckResult(violations=tuple(sorted(out)), opaque=tuple(opaque))
 
 
 def installed_dists(session: Session) -> dict[NormalizedName, InstalledDist]:
@@ -151,16 +136,13 @@ def installed_dists(session: Session) -> dict[NormalizedName, InstalledDist]:
         cand = candidates.get(pin.name)
         if cand is None:
             out[pin.name] = InstalledDist(pin.version or "", None)
-            continue
-        info = cand.info
-        out[pin.name] = InstalledDist(str(cand.version), info.requires_dist if info.known else None)
+        else:
+            out[pin.name] = InstalledDist(
+                str(cand.version), cand.info.requires_dist if cand.info.known else None
+            )
     return out
 
 
 def check_snapshot(session: Session) -> CheckResult:
     """``pip check`` in the image as it is."""
     return check(installed_dists(session), session.env)
-
-
-def violations_text(violations: Sequence[Violation]) -> str:
-    return "\n".join(v.text() for v in violations)
