@@ -8,7 +8,8 @@ pip 25) and the record of every requirement handed to resolvelib, which the conf
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
@@ -29,41 +30,33 @@ __all__ = ["Provider"]
 Info = RequirementInformation[ResolverRequirement, Candidate]
 
 
+@dataclass(eq=False)
 class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
     """pip's provider over our factory; ``installed`` are the image's pins as candidates."""
 
-    def __init__(
-        self,
-        factory: Factory,
-        *,
-        installed: Mapping[NormalizedName, InstalledCandidate],
-        user_requested: Mapping[str, int],
-        prefer_installed: bool = True,
-        ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
-        constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
-        constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
-        prune: Callable[[Candidate], bool] | None = None,
-    ) -> None:
-        self.factory = factory
-        self.prune = prune
-        """Candidates proven to be in no solution (``resolver._Ranges.dead``): skipped, their metadata read lazily."""
-        self.constrained = constrained or {}
-        self.constraints = constraints or {}
-        """pip's ``-c`` constraints: filter a project's candidates, never add a project."""
-        self.installed = installed
-        self.user_requested = dict(user_requested)
-        self.user_requested_names = {k.partition("[")[0] for k in user_requested}
-        self.prefer_installed = prefer_installed
-        self.ignore_edges = frozenset(ignore_edges)
-        self.seen: dict[str, dict[int, ResolverRequirement]] = {}
-        """Every requirement resolvelib has been given, by identifier (for the explanation chain)."""
-        self.touched: dict[int, Candidate] = {}
-        """Every candidate whose dependencies were asked for (for warnings)."""
-        self.explicit_keys: set[str] = set()
-        """Identifiers some explicit requirement was handed to resolvelib for: only their criteria can hold one."""
+    factory: Factory
+    _: KW_ONLY
+    installed: Mapping[NormalizedName, InstalledCandidate]
+    user_requested: Mapping[str, int]
+    """Requested identifiers, in the request's order."""
+    prefer_installed: bool = True
+    ignore_edges: frozenset[tuple[NormalizedName, NormalizedName]] = frozenset()
+    constrained: Mapping[NormalizedName, InstalledCandidate] = field(default_factory=dict)
+    """Kept pins: the only candidate their project is offered."""
+    constraints: Mapping[NormalizedName, SpecifierSet] | None = None
+    """pip's ``-c`` constraints: filter a project's candidates, never add a project."""
+    prune: Callable[[Candidate], bool] | None = None
+    """Candidates proven to be in no solution (``propagation.Ranges.dead``): skipped, their metadata read lazily."""
+    seen: dict[str, dict[int, ResolverRequirement]] = field(default_factory=dict)
+    """Every requirement resolvelib has been given, by identifier (for the explanation chain)."""
+    touched: dict[int, Candidate] = field(default_factory=dict)
+    """Every candidate whose dependencies were asked for (for warnings)."""
+    explicit_keys: set[str] = field(default_factory=set)
+    """Identifiers some explicit requirement was handed to resolvelib for: only their criteria can hold one."""
 
-    def record_roots(self, roots: Iterable[ResolverRequirement]) -> None:
-        for r in roots:
+    def record_roots(self, requirements: Iterable[ResolverRequirement]) -> None:
+        """Remember requirements handed to resolvelib (roots, and every candidate's dependencies)."""
+        for r in requirements:
             self.seen.setdefault(r.key, {})[id(r)] = r
             if type(r) is ExplicitRequirement:
                 self.explicit_keys.add(r.key)
@@ -85,29 +78,22 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         exist only they are passed on (a kept image has hundreds, and sorting all identifiers each round is
         quadratic).
         """
-        causes: set[str] = set()
-        for info in backtrack_causes:
-            causes.add(info.requirement.key)
-            if info.parent is not None:
-                causes.add(info.parent.key)
-        current: list[str] = []
-        explicit: list[str] = []
         ids = list(identifiers)
-        for identifier in ids:
-            if identifier == REQUIRES_PYTHON_KEY:
-                return [identifier]
-            if identifier in causes:
-                current.append(identifier)
+        if REQUIRES_PYTHON_KEY in ids:
+            return [REQUIRES_PYTHON_KEY]
+        causes = {i.requirement.key for i in backtrack_causes}
+        causes.update(i.parent.key for i in backtrack_causes if i.parent is not None)
+        current = [i for i in ids if i in causes]
         if current:
             return current
-        # every requirement resolvelib holds came through record_roots or get_dependencies, so an identifier
-        # outside explicit_keys has no explicit one and its information need not be read
-        maybe = self.explicit_keys
-        for identifier in ids:
-            if identifier in maybe and any(
-                isinstance(i.requirement, ExplicitRequirement) for i in information[identifier]
-            ):
-                explicit.append(identifier)
+        # every requirement resolvelib holds came through record_roots, so an identifier outside explicit_keys
+        # has no explicit one and its information need not be read
+        explicit = [
+            i
+            for i in ids
+            if i in self.explicit_keys
+            and any(isinstance(info.requirement, ExplicitRequirement) for info in information[i])
+        ]
         return explicit or ids
 
     def get_preference(
@@ -119,20 +105,18 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         backtrack_causes: Sequence[Info],
     ) -> Any:
         """pip 25's key: direct, pinned, upper-bounded, requested order, non-free, then the name."""
-        direct = False
-        operators: list[tuple[str, str]] = []
-        for info in information[identifier]:
-            req = info.requirement
-            if isinstance(req, ExplicitRequirement):
-                direct = True
-                continue
-            for spec in req.specifier:
-                operators.append((spec.operator, spec.version))
+        reqs = [info.requirement for info in information[identifier]]
+        direct = any(isinstance(r, ExplicitRequirement) for r in reqs)
+        operators = [
+            (s.operator, s.version)
+            for r in reqs
+            if not isinstance(r, ExplicitRequirement)
+            for s in r.specifier
+        ]
         pinned = any(op[:2] == "==" and "*" not in ver for op, ver in operators)
         upper_bounded = any(op in ("<", "<=", "~=") or (op == "==" and "*" in ver) for op, ver in operators)
-        unfree = bool(operators)
         requested_order = self.user_requested.get(identifier, math.inf)
-        return (not direct, not pinned, not upper_bounded, requested_order, not unfree, identifier)
+        return (not direct, not pinned, not upper_bounded, requested_order, not operators, identifier)
 
     def find_matches(
         self,
@@ -143,7 +127,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         name = identifier.partition("[")[0]
         # Without --upgrade pip's strategy is "to-satisfy-only": the installed version first for every name.
         # prefer_installed=False models --upgrade (only-if-needed): the requested names go newest first.
-        prefers = self.prefer_installed or name not in self.user_requested_names
+        prefers = self.prefer_installed or all(k.partition("[")[0] != name for k in self.user_requested)
         found = self.factory.find_candidates(
             identifier,
             requirements,
@@ -154,9 +138,7 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         )
         limit = self.constraints.get(canonicalize_name(name)) if self.constraints else None
         prune = self.prune
-        if limit is None and prune is None:
-            return found
-        if isinstance(found, list) and not found:
+        if (limit is None and prune is None) or (isinstance(found, list) and not found):
             return found
 
         # lazily: resolvelib reads candidates in order and usually stops at the first, and telling a candidate
@@ -176,16 +158,6 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
 
     def get_dependencies(self, candidate: Candidate) -> list[ResolverRequirement]:
         self.touched[id(candidate)] = candidate
-        deps = candidate.dependencies()
-        if self.ignore_edges:
-            deps = tuple(d for d in deps if (candidate.name, d.name) not in self.ignore_edges)
-        seen = self.seen
-        for d in deps:
-            bucket = seen.get(d.key)
-            if bucket is None:
-                seen[d.key] = {id(d): d}
-            else:
-                bucket[id(d)] = d
-            if type(d) is ExplicitRequirement:
-                self.explicit_keys.add(d.key)
-        return list(deps)
+        deps = [d for d in candidate.dependencies() if (candidate.name, d.name) not in self.ignore_edges]
+        self.record_roots(deps)
+        return deps

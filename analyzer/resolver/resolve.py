@@ -76,7 +76,6 @@ def resolve(
       resolvelib alone (the test of propagation compares both).
     """
     factory = session.factory
-    env = session.env
     installed = session.installed
     warnings: list[ResolverWarning] = list(session.pin_warnings)
     roots: list[ResolverRequirement] = []
@@ -85,38 +84,25 @@ def resolve(
 
     for order, req in enumerate(request):
         name = canonicalize_name(req.name)
-        if req.marker is not None and not _marker_holds(env, req):
-            warnings.append(
-                ResolverWarning(
-                    WarningKind.MARKER_FALSE,
-                    name,
-                    None,
-                    f"Ignoring {req}: markers '{req.marker}' don't match the target environment",
-                )
-            )
+        if not _marker_holds(session.env, req):
+            message = f"Ignoring {req}: markers '{req.marker}' don't match the target environment"
+            warnings.append(ResolverWarning(WarningKind.MARKER_FALSE, name, None, message))
             continue
         requested.append(name)
         for r in factory.make_requirements(req, parent=None):
             r.role = Role.REQUEST
             roots.append(r)
             user_requested.setdefault(r.key, order)
-        if req.url:
-            direct = factory.direct_candidate(name, req.url)
-            if isinstance(direct, ResolverWarning):
-                warnings.append(direct)
-                return Resolution(
-                    ok=False,
-                    conflict=Conflict(
-                        causes=(
-                            ConflictCause(
-                                name=name, requirement=str(req), pip_requirement=str(req), role=Role.REQUEST
-                            ),
-                        ),
-                        detail=direct.message,
-                    ),
-                    warnings=tuple(sorted(set(warnings))),
-                    requested=tuple(requested),
-                )
+        direct = factory.direct_candidate(name, req.url) if req.url else None
+        if isinstance(direct, ResolverWarning):
+            warnings.append(direct)
+            cause = ConflictCause(
+                name=name, requirement=str(req), pip_requirement=str(req), role=Role.REQUEST
+            )
+            conflict = Conflict(causes=(cause,), detail=direct.message)
+            return Resolution(
+                False, conflict=conflict, warnings=tuple(sorted(set(warnings))), requested=(*requested,)
+            )
 
     kept = {n: installed[n] for n in keep if n in installed}
     if kept:
@@ -137,7 +123,7 @@ def resolve(
         early, ranges = propagate_ranges(factory, roots, kept, installed, frozenset(free), ignored)
         if early is not None:
             return Resolution(
-                ok=False, conflict=early, warnings=tuple(sorted(set(warnings))), requested=tuple(requested)
+                False, conflict=early, warnings=tuple(sorted(set(warnings))), requested=(*requested,)
             )
     promoted: dict[NormalizedName, InstalledCandidate] = {}
     if ranges is not None:
@@ -183,11 +169,12 @@ def resolve(
             budget = max_rounds
             continue
         if isinstance(outcome, Conflict):
+            warnings += factory.lookup_warnings.values()
             return Resolution(
-                ok=False,
+                False,
                 conflict=with_kept_causes(outcome, kept),
-                warnings=_collect_warnings([*warnings, *factory.lookup_warnings.values()], touched.values()),
-                requested=tuple(requested),
+                warnings=_collect_warnings(warnings, touched.values()),
+                requested=(*requested,),
             )
         violated = (
             _violated_kept(factory, outcome, {**freed, **kept}, installed, ignored) if kept or freed else []
@@ -199,23 +186,18 @@ def resolve(
         if promote is not None:
             promote.update(c.name for c in fresh)
 
-    mapping: dict[NormalizedName, ResolvedDist] = {}
-    chosen: list[Candidate] = []
-    extras: dict[NormalizedName, set[NormalizedName]] = {}
+    chosen = [c for key, c in outcome.items() if key != REQUIRES_PYTHON_KEY]
     bases: dict[NormalizedName, Candidate] = {}
-    for key, picked in outcome.items():
-        if key == REQUIRES_PYTHON_KEY:
-            continue
-        chosen.append(picked)
+    extras: dict[NormalizedName, frozenset[NormalizedName]] = {}
+    for picked in chosen:
         bases[picked.name] = picked.base
-        extras.setdefault(picked.name, set()).update(picked.extras)
+        extras[picked.name] = extras.get(picked.name, frozenset()) | picked.extras
     for name, cand in [*kept.items(), *freed.items()]:
         # kept and freed pins outside the answer stay as they are: part of the answer, as if they had been roots
         bases.setdefault(name, cand)
-        extras.setdefault(name, set())
+    mapping: dict[NormalizedName, ResolvedDist] = {}
     for name in sorted(bases):
-        base = bases[name]
-        ex = frozenset(extras[name])
+        base, ex = bases[name], extras.get(name, frozenset())
         mapping[name] = ResolvedDist(
             name=name,
             version=base.version,
@@ -227,13 +209,12 @@ def resolve(
             extras=ex,
             known=base.info.known,
         )
+    warnings += factory.lookup_warnings.values()
     return Resolution(
-        ok=True,
-        mapping=mapping,
-        warnings=_collect_warnings(
-            [*warnings, *factory.lookup_warnings.values()], [*chosen, *bases.values()]
-        ),
-        requested=tuple(requested),
+        True,
+        mapping,
+        warnings=_collect_warnings(warnings, [*chosen, *bases.values()]),
+        requested=(*requested,),
     )
 
 
@@ -290,6 +271,8 @@ def _violated_kept(
 
 
 def _marker_holds(env: TargetEnvironment, req: Requirement) -> bool:
+    if req.marker is None:
+        return True
     try:
         return env.evaluate(req.marker)
     except (ValueError, TypeError):  # packaging's marker errors are ValueErrors
