@@ -1,10 +1,5 @@
-"""tfconflict: predict what ``pip install`` would do to a runtime, before anything is installed.
-
-The pipeline reads top to bottom, one module per stage::
-
-    snapshot text -> Snapshot -> target Environment -> metadata (index, cache)
-      -> resolver -> diagnosis -> Report -> renderers -> cli
-"""
+"""tfconflict: predict what ``pip install`` would do to a runtime, before anything is installed (the pipeline:
+DEVELOPERS.md)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ set), so the text, markdown and JSON renderers and the exit code can never disag
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -60,16 +60,8 @@ class RuntimeSummary:
 
     @classmethod
     def of(cls, snapshot: Snapshot, target: str) -> RuntimeSummary:
-        return cls(
-            id=snapshot.id,
-            kind=snapshot.kind,
-            date=snapshot.date,
-            python=snapshot.python,
-            python_evidence=snapshot.python_evidence,
-            platform=target,
-            packages=len(snapshot.pins),
-            notes=snapshot.notes,
-        )
+        s = snapshot
+        return cls(s.id, s.kind, s.date, s.python, s.python_evidence, target, len(s.pins), s.notes)
 
 
 @dataclass(frozen=True)
@@ -123,7 +115,7 @@ class Report:
         if verdict is Verdict.BREAKS:
             return (
                 f"{request} installs on {where}, but pip would change {moved} preinstalled package(s) and leave "
-                f"{len(_broken_packages(p.newly_broken))} newly broken"
+                f"{len({v.name for v in p.newly_broken})} newly broken"
             )
         if verdict is Verdict.CHANGES:
             return f"{request} installs on {where}; pip would change {moved} preinstalled package(s), breaking none"
@@ -144,16 +136,7 @@ class Report:
             "request": [
                 {"requirement": str(i.requirement), "origin": i.origin, "line": i.line} for i in self.request
             ],
-            "runtime": {
-                "id": self.runtime.id,
-                "kind": self.runtime.kind,
-                "date": self.runtime.date.isoformat() if self.runtime.date else None,
-                "python": self.runtime.python,
-                "python_evidence": self.runtime.python_evidence,
-                "platform": self.runtime.platform,
-                "packages": self.runtime.packages,
-                "notes": list(self.runtime.notes),
-            },
+            "runtime": {**asdict(self.runtime), "date": self.runtime.date.isoformat() if self.runtime.date else None},
             "installable": {
                 "ok": self.installability.ok,
                 "target": self.installability.target,
@@ -211,10 +194,6 @@ def blocking_reason(item: ProjectInstallability) -> str:
     if item.status is Status.UNKNOWN_PROJECT:
         return f"no project named {item.name} on the index"
     return item.message
-
-
-def _broken_packages(violations: tuple[Violation, ...]) -> set[str]:
-    return {v.name for v in violations}
 
 
 def _violation(v: Violation) -> dict[str, Any]:

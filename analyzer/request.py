@@ -14,14 +14,9 @@ from analyzer.errors import InputError, Problem
 from analyzer.reqfile import RequirementsSet, parse_requirements_files
 
 __all__ = [
-    "FileRequest",
-    "RequestItem",
-    "constraint_requirements",
-    "constraints_notes",
-    "file_notes",
-    "parse_specs",
+    "FileRequest", "RequestItem", "constraint_requirements", "constraints_notes", "file_notes", "parse_specs",
     "request_from_files",
-]
+]  # fmt: skip
 
 NOTHING = "nothing to check: give at least one requirement (e.g. tensorflow==2.12.0) or -r FILE"
 
@@ -77,14 +72,9 @@ def request_from_files(paths: Sequence[str | Path], constraints: Sequence[str | 
             try:
                 requirement = Requirement(str(requirement))
             except InvalidRequirement:
-                notes.append(
-                    Problem(
-                        req.file,
-                        req.line,
-                        f"{req} is not checked: a local path cannot be analysed "
-                        "without building it (name a wheel, or use name @ file:///absolute/path)",
-                    )
-                )
+                message = (f"{req} is not checked: a local path cannot be analysed without building it (name a "
+                           "wheel, or use name @ file:///absolute/path)")
+                notes.append(Problem(req.file, req.line, message))
                 continue
         items.append(RequestItem(requirement, origin=req.file, line=req.line))
     return FileRequest(tuple(items), replace(parsed, notes=tuple(notes)))

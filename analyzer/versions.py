@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import functools
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-__all__ = ["parse_specifier", "parse_version", "specifier_of", "version_of"]
+__all__ = ["parse_version", "specifier_of", "version_of"]
 
 version_of = functools.cache(Version)
 """``Version(text)``, raising ``InvalidVersion`` as it does."""
@@ -26,12 +26,4 @@ def parse_version(text: str | None) -> Version | None:
     try:
         return version_of(text)
     except ValueError:  # InvalidVersion, or a release number longer than int() converts
-        return None
-
-
-def parse_specifier(text: str) -> SpecifierSet | None:
-    """A PEP 440 specifier set, or None for text that is not one."""
-    try:
-        return specifier_of(text)
-    except InvalidSpecifier:
         return None
