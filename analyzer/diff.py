@@ -1,7 +1,6 @@
 """What changed between two snapshots: packages added, removed, upgraded, downgraded, re-pointed; the Python change.
 
-A major-version change is called out because that is where breakage hides. Everything is sorted by name so the
-output of two runs compares equal.
+A major-version change is called out because that is where breakage hides. Everything is sorted by name.
 """
 
 from __future__ import annotations
@@ -105,17 +104,17 @@ def diff(a: Snapshot, b: Snapshot) -> SnapshotDiff:
     changed: list[PinChange] = []
     for name in sorted(old.keys() & new.keys()):
         before, after = old[name], new[name]
-        if before.version == after.version and before.url == after.url and before.editable == after.editable:
+        if (before.version, before.url, before.editable) == (after.version, after.url, after.editable):
             continue
         v1, v2 = before.parsed_version, after.parsed_version
         if v1 is None or v2 is None or v1 == v2:
             changed.append(PinChange(before, after))
-        elif v2 > v1:
-            upgraded.append(PinChange(before, after, is_major_change(v1, v2)))
         else:
-            downgraded.append(PinChange(before, after, is_major_change(v1, v2)))
-    python = (a.python, b.python) if a.python != b.python else None
-    pa, pb = _describe_platform(a), _describe_platform(b)
+            (upgraded if v2 > v1 else downgraded).append(PinChange(before, after, is_major_change(v1, v2)))
+    pa, pb = (
+        f"{p.description or p.distro or p.os_name} {p.machine}{f', glibc {p.glibc}' if p.glibc else ''}"
+        for p in (a.platform, b.platform)
+    )
     return SnapshotDiff(
         a=a.id,
         b=b.id,
@@ -124,12 +123,6 @@ def diff(a: Snapshot, b: Snapshot) -> SnapshotDiff:
         upgraded=tuple(upgraded),
         downgraded=tuple(downgraded),
         changed=tuple(changed),
-        python=python,
+        python=(a.python, b.python) if a.python != b.python else None,
         platform=(pa, pb) if pa != pb else None,
     )
-
-
-def _describe_platform(snapshot: Snapshot) -> str:
-    p = snapshot.platform
-    glibc = f", glibc {p.glibc}" if p.glibc else ""
-    return f"{p.description or p.distro or p.os_name} {p.machine}{glibc}"

@@ -24,7 +24,7 @@ from analyzer.config import DEFAULT_SNAPSHOT, Settings
 from analyzer.errors import InputError
 from analyzer.freeze import parse_freeze
 from analyzer.snapshot import Platform, Snapshot, snapshot_from_json
-from analyzer.sources import RuntimeFiles, SourceDeclaration, find_kind, selector_prefixes
+from analyzer.sources import RuntimeFiles, find_kind, selector_prefixes
 
 __all__ = ["DEFAULT_GLIBC", "parse_platform", "resolve_selector", "snapshot_for", "with_runtime"]
 
@@ -37,6 +37,7 @@ _NAMED = re.compile(r"^\d{4}\.\d{2}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 _MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(\w+)$")
 _LEGACY = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
+_WINDOWS = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}
 
 EXAMPLES = (
     "colab, colab:latest, colab:2025-07-14, colab:2025.07, colab@<commit>, colab-gpu:..., colab-tpu:..., "
@@ -45,11 +46,7 @@ EXAMPLES = (
 
 
 def resolve_selector(
-    text: str,
-    *,
-    python: str | None = None,
-    platform: str | None = None,
-    colab_repo: str | None = None,
+    text: str, *, python: str | None = None, platform: str | None = None, colab_repo: str | None = None
 ) -> Snapshot:
     """The snapshot a selector names; any mistake is an InputError that says what would have worked."""
     text = text.strip()
@@ -73,7 +70,7 @@ def resolve_selector(
     _refuse_overrides(text, python, platform)
     decl, files = found
     catalog = Catalog.open(decl, colab_repo)
-    release, notes = _release(catalog, decl, files, match.group("sep"), match.group("rest"), text)
+    release, notes = _release(catalog, files, match.group("sep"), match.group("rest"), text)
     snapshot = catalog.snapshot(release)
     return replace(snapshot, notes=snapshot.notes + notes) if notes else snapshot
 
@@ -137,12 +134,12 @@ def _is_freeze_file(selector: str) -> bool:
 
 
 def _release(
-    catalog: Catalog, decl: SourceDeclaration, files: RuntimeFiles, sep: str | None, rest: str | None, text: str
+    catalog: Catalog, files: RuntimeFiles, sep: str | None, rest: str | None, text: str
 ) -> tuple[Release, tuple[str, ...]]:
-    kind = files.kind
+    kind, name = files.kind, catalog.decl.name
     releases = catalog.releases_of(kind)
     if not releases:
-        raise InputError(f"the {decl.name} history has no {kind} release")
+        raise InputError(f"the {name} history has no {kind} release")
     first = releases[0]
     if sep is None or (sep == ":" and rest == "latest"):
         return releases[-1], ()
@@ -158,14 +155,14 @@ def _release(
         found = catalog.at(kind, day)
         if found is None:
             raise InputError(
-                f"{text!r}: {day} is before the first {kind} release of {decl.name} ({first.date.date()})"
+                f"{text!r}: {day} is before the first {kind} release of {name} ({first.date.date()})"
             )
         return found, ()
     if _NAMED.match(rest):
         version = catalog.tables.runtime_version(rest)
         if version is None:
             names = ", ".join(v.name for v in catalog.tables.runtime_versions) or "none synced"
-            raise InputError(f"{text!r}: {decl.name} has no runtime version named {rest!r} (known: {names})")
+            raise InputError(f"{text!r}: {name} has no runtime version named {rest!r} (known: {names})")
         found = catalog.at(kind, version.date)
         if found is None:
             raise InputError(
@@ -238,9 +235,7 @@ def freeze_snapshot(text: str, file: str, *, python: str | None = None, platform
             raise InputError(f"--python {_clip(python)!r} needs at least a minor version (e.g. 3.12)")
         evidence = "given (--python)"
     if platform is None:
-        chosen = Platform(
-            os_name="Linux", distro="ubuntu", distro_version="22.04", glibc=DEFAULT_GLIBC, machine="x86_64"
-        )
+        chosen = Platform(distro="ubuntu", distro_version="22.04", glibc=DEFAULT_GLIBC)
         notes.append(
             f"platform assumed: Linux x86_64 with glibc {DEFAULT_GLIBC} (Ubuntu 22.04); give --platform to change it"
         )
@@ -250,10 +245,8 @@ def freeze_snapshot(text: str, file: str, *, python: str | None = None, platform
         id=Path(file).name,
         python=version,
         pins=result.pins,
-        kind="custom",
         python_evidence=evidence,
         platform=chosen,
-        source="file",
         problems=result.problems,
         notes=tuple(notes),
     )
@@ -269,14 +262,12 @@ def parse_platform(text: str) -> Platform:
     if legacy in _LEGACY and arch:
         return Platform(os_name="Linux", glibc=_LEGACY[legacy], machine=arch)
     if value.startswith("linux_") and len(value) > 6:
-        return Platform(os_name="Linux", glibc=None, machine=value[6:])
-    if value in ("win_amd64", "win32", "win_arm64"):
-        machine = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}[value]
-        return Platform(os_name="Windows", machine=machine)
-    if value.startswith("macosx_"):
-        parts = value.split("_")
-        if len(parts) >= 4:
-            return Platform(os_name="Darwin", distro_version=f"{parts[1]}.{parts[2]}", machine="_".join(parts[3:]))
+        return Platform(machine=value[6:])
+    if value in _WINDOWS:
+        return Platform(os_name="Windows", machine=_WINDOWS[value])
+    parts = value.split("_")
+    if parts[0] == "macosx" and len(parts) >= 4:
+        return Platform(os_name="Darwin", distro_version=f"{parts[1]}.{parts[2]}", machine="_".join(parts[3:]))
     raise InputError(
         f"--platform {_clip(text)!r} is not a platform tag; use e.g. manylinux_2_35_x86_64, manylinux2014_x86_64, "
         "linux_aarch64, win_amd64 or macosx_11_0_arm64"

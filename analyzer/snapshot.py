@@ -23,6 +23,7 @@ from analyzer.versions import parse_version
 SCHEMA = "tfconflict.snapshot/1"
 """Version of the JSON form; bumped whenever a field changes meaning."""
 
+
 @dataclass(frozen=True)
 class Pin:
     """One installed distribution as the runtime lists it.
