@@ -1,17 +1,17 @@
 """Run the check of one request against every distinct release of a runtime kind, as cheaply as stays honest.
 
-- Releases whose freeze, Python, platform and declared requirements are identical to the release before are
-  folded into one row (the same inputs give the same answer).
-- Each row's verdict comes from ``run_check`` without the minimal-conflicting-set search (cheap: one pip
-  prediction); rows are checked in order, in contiguous chunks, by ``workers`` forked processes, so a worker's
-  metadata memo serves the neighbouring releases whose pins mostly repeat (the SQLite cache is shared by all).
-- The expensive set is searched where it adds information (``sets``): ``turning`` (default) for the rows on both
-  sides of each turning point and the latest row, ``all`` for every row that changes or breaks something (a set is reused for a row
-  whose pins in the part of the image the search looks at are identical), ``none`` for no row. A row says which.
+- Consecutive releases with identical inputs (freeze, Python, platform, declared requirements) make one
+  row; a freeze reverted to copies the earlier row's answer.
+- Each row's verdict is ``run_check`` without the minimal-conflicting-set search, in contiguous chunks on
+  forked workers, so a worker's metadata memo serves neighbouring releases whose pins mostly repeat.
+- The set is searched where it adds information (``sets``): ``turning`` (default) for both sides of each
+  turning point and the latest row, ``all`` for every row pip would change (reused where the pins the search
+  reads are identical), ``none`` for no row. A row says which.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import time
@@ -52,14 +52,10 @@ CHUNKS_PER_WORKER = 3
 neighbours of a release (their pins mostly repeat), and a few runs each still balance the load."""
 
 
-
 class ClosableSource(MetadataSource, Protocol):
     """A metadata source a worker makes for itself, and closes when the matrix is done (the engine is one)."""
 
     def close(self) -> None: ...
-
-
-EngineFactory = Callable[[], ClosableSource]
 
 
 @dataclass(frozen=True)
@@ -90,18 +86,15 @@ class _Group:
 
 def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]:
     """Consecutive releases with the same freeze file (the same blob), Python, platform and declared requirements
-    make one row: the same inputs give the same answer. Nothing is read but the index of the history."""
+    make one row. Nothing is read but the index of the history."""
     groups: list[_Group] = []
-    last: tuple[Any, ...] | None = None
     for release in releases:
         declared, _notes = catalog.tables.declared_at(release.date)
         identity = (release.freeze_blob, release.python, release.platform, declared)
-        if groups and identity == last:
-            head = groups[-1]
-            groups[-1] = replace(head, folded=(*head.folded, release))
-            continue
-        groups.append(_Group(release, identity=identity))
-        last = identity
+        if groups and identity == groups[-1].identity:
+            groups[-1] = replace(groups[-1], folded=(*groups[-1].folded, release))
+        else:
+            groups.append(_Group(release, identity=identity))
     return groups
 
 
@@ -109,12 +102,7 @@ def twins(groups: Sequence[_Group]) -> dict[int, int]:
     """Rows whose inputs are identical to an earlier, non-neighbouring row's (a freeze reverted to): row -> that
     earlier row. Their answer is copied, not recomputed, and the row says which release it is the same as."""
     first: dict[tuple[Any, ...], int] = {}
-    out: dict[int, int] = {}
-    for i, group in enumerate(groups):
-        j = first.setdefault(group.identity, i)
-        if j != i:
-            out[i] = j
-    return out
+    return {i: j for i, group in enumerate(groups) if (j := first.setdefault(group.identity, i)) != i}
 
 
 def _describes(group: _Group) -> dict[str, Any]:
@@ -131,13 +119,8 @@ def _describes(group: _Group) -> dict[str, Any]:
 
 
 def twin_row(row: MatrixRow, group: _Group) -> MatrixRow:
-    return replace(
-        row,
-        **_describes(group),
-        summary=row.summary.replace(row.release, group.release.id),
-        same_as=row.release,
-        seconds=0.0,
-    )
+    summary = row.summary.replace(row.release, group.release.id)
+    return replace(row, **_describes(group), summary=summary, same_as=row.release, seconds=0.0)
 
 
 def load_snapshot(catalog: Catalog, release: Release, ignore: frozenset[NormalizedName]) -> Snapshot:
@@ -152,45 +135,6 @@ def load_snapshot(catalog: Catalog, release: Release, ignore: frozenset[Normaliz
     )
 
 
-# -- one row -----------------------------------------------------------------------------------------------------
-
-
-def _check(
-    items: Sequence[RequestItem],
-    snapshot: Snapshot,
-    source: MetadataSource,
-    *,
-    conflict_set: bool,
-    budget: float | None,
-    constraints: Sequence[Requirement],
-) -> tuple[Report | None, str | None, float]:
-    """One check; a failure is a message for the row, never an exception out of the matrix."""
-    started = time.perf_counter()
-    try:
-        report = run_check(
-            items, snapshot, source, conflict_set=conflict_set, with_suggestions=False, budget=budget,
-            constraints=constraints, env=_JOB["envs"].of(snapshot),
-        )
-    except TfconflictError as exc:
-        return None, str(exc), time.perf_counter() - started
-    except Exception as exc:  # noqa: BLE001 - one release's failure must not lose the other rows
-        return None, f"internal error: {type(exc).__name__}: {exc}", time.perf_counter() - started
-    return report, None, time.perf_counter() - started
-
-
-def _members(report: Report) -> tuple[int | None, tuple[SetMove, ...], SetStatus]:
-    cs = report.conflict_set
-    if cs is None:
-        return None, (), SetStatus.NOT_COMPUTED
-    best = cs.best
-    if cs.verdict is not SetVerdict.CONFLICT or best is None:
-        return None, (), SetStatus.NONE
-    moves = tuple(
-        SetMove(str(m.name), m.installed, m.moves_to, m.removed) for m in best.members[:FIRST_MEMBERS]
-    )
-    return len(best), moves, SetStatus.MINIMAL if best.verified else SetStatus.NOT_MINIMAL
-
-
 def needs_set(verdict: Verdict | None) -> bool:
     """A set says something only where pip would change the image."""
     return verdict in (Verdict.CHANGES, Verdict.BREAKS)
@@ -200,9 +144,14 @@ def build_row(group: _Group, report: Report | None, error: str | None, seconds: 
     base = MatrixRow(**_describes(group), packages=group.release.packages, seconds=seconds)
     if report is None:
         return replace(base, error=error or "no answer", summary=f"error: {error}", set_status=SetStatus.NONE)
-    p = report.prediction
-    size, moves, status = _members(report)
-    if report.conflict_set is None and not needs_set(report.verdict):
+    p, cs = report.prediction, report.conflict_set
+    best = cs.best if cs is not None and cs.verdict is SetVerdict.CONFLICT else None
+    members = () if best is None else best.members[:FIRST_MEMBERS]
+    if best is not None:
+        status = SetStatus.MINIMAL if best.verified else SetStatus.NOT_MINIMAL
+    elif cs is None and needs_set(report.verdict):
+        status = SetStatus.NOT_COMPUTED
+    else:
         status = SetStatus.NONE
     return replace(
         base,
@@ -210,8 +159,8 @@ def build_row(group: _Group, report: Report | None, error: str | None, seconds: 
         changes=0 if p is None else len(p.upgrades) + len(p.downgrades) + len(p.reinstalls),
         newly_broken=0 if p is None else len({v.name for v in p.newly_broken}),
         preexisting=len(report.preexisting),
-        set_size=size,
-        set_members=moves,
+        set_size=None if best is None else len(best),
+        set_members=tuple(SetMove(str(m.name), m.installed, m.moves_to, m.removed) for m in members),
         set_status=status,
         summary=report.headline(),
         report=report,
@@ -252,56 +201,74 @@ def _snapshot(i: int) -> Snapshot | str:
         return f"cannot read {release.id}: {exc}"
 
 
+def _check(i: int, snapshot: Snapshot | str, conflict_set: bool) -> _Done:
+    """One row's check; a failure is a message for the row, never an exception out of the matrix."""
+    if isinstance(snapshot, str):
+        return _Done(i, None, snapshot, 0.0)
+    started = time.perf_counter()
+    try:
+        report = run_check(
+            _JOB["items"], snapshot, _source(), conflict_set=conflict_set, with_suggestions=False,
+            budget=_JOB["budget"], constraints=_JOB["constraints"], env=_JOB["envs"].of(snapshot),
+        )
+    except TfconflictError as exc:
+        return _Done(i, None, str(exc), time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001 - one release's failure must not lose the other rows
+        return _Done(i, None, f"internal error: {type(exc).__name__}: {exc}", time.perf_counter() - started)
+    return _Done(i, report, None, time.perf_counter() - started)
+
+
 def _work(task: tuple[tuple[int, ...], str]) -> list[_Done]:
     """A run of rows: ``verdict`` (no set), ``set`` (the full check), ``sweep`` (sets, reused along the run)."""
     indexes, mode = task
     if mode == "sweep":
         return _sweep(indexes)
-    out = []
-    for i in indexes:
-        snapshot = _snapshot(i)
-        if isinstance(snapshot, str):
-            out.append(_Done(i, None, snapshot, 0.0))
-            continue
-        report, error, seconds = _check(
-            _JOB["items"], snapshot, _source(), conflict_set=mode == "set", budget=_JOB["budget"],
-            constraints=_JOB["constraints"],
-        )
-        out.append(_Done(i, report, error, seconds))
-    return out
+    return [_check(i, _snapshot(i), conflict_set=mode == "set") for i in indexes]
 
 
 def _sweep(indexes: Sequence[int]) -> list[_Done]:
     """Sets for a run of rows, oldest first: reused from the last searched row when the pins its search read are
     identical here (and nothing else enters the relevant part), searched afresh otherwise."""
-    source = _source()
-    items: Sequence[RequestItem] = _JOB["items"]
     out: list[_Done] = []
     last: tuple[int, tuple[str, ...], _SetKey] | None = None
     for j in indexes:
         snapshot = _snapshot(j)
-        if isinstance(snapshot, str):
-            out.append(_Done(j, None, snapshot, 0.0))
-            last = None
-            continue
         started = time.perf_counter()
-        if last is not None:
-            first, candidates, key = last
-            if _search_key(items, snapshot, source, candidates) == key:
-                out.append(_Done(j, None, None, time.perf_counter() - started, reused_from=first))
-                continue
-        report, error, seconds = _check(
-            items, snapshot, source, conflict_set=True, budget=_JOB["budget"], constraints=_JOB["constraints"]
-        )
-        out.append(_Done(j, report, error, seconds))
-        cs = report.conflict_set if report is not None else None
+        if last is not None and not isinstance(snapshot, str) and _search_key(snapshot, last[1]) == last[2]:
+            out.append(_Done(j, None, None, time.perf_counter() - started, reused_from=last[0]))
+            continue
+        done = _check(j, snapshot, conflict_set=True)
+        out.append(done)
+        cs = done.report.conflict_set if done.report is not None else None
         last = None
         if cs is not None and cs.verdict is SetVerdict.CONFLICT and cs.best is not None and cs.best.verified:
+            assert not isinstance(snapshot, str)
             candidates = tuple(str(n) for n in cs.candidates)
-            found = _search_key(items, snapshot, source, candidates)
+            found = _search_key(snapshot, candidates)
             if found is not None:
                 last = (j, candidates, found)
     return out
+
+
+_SetKey = tuple[TargetEnvironment, frozenset[tuple[str, str | None, str]]]
+"""What a set search reads: the interpreter, and the pins it searched (with their versions and URLs)."""
+
+
+def _search_key(snapshot: Snapshot, candidates: Sequence[str]) -> _SetKey | None:
+    """The pins the search over ``candidates`` would read in ``snapshot``: the relevant part of its image for the
+    request, widened by the candidates. None when that part is not exactly the candidates (then the search could
+    differ and must run)."""
+    items: Sequence[RequestItem] = _JOB["items"]
+    requested = {i.name for i in items}
+    env = _JOB["envs"].of(snapshot)
+    session = Session.open(snapshot, _source(), env)
+    full = image_graph(session).with_request([i.requirement for i in items], session)
+    reached = set(full.reachable_from_request()) | set(candidates)
+    relevant = {n for n in full.relevant_pins(reached) if n not in requested}
+    if relevant != set(candidates):
+        return None
+    pins = snapshot.by_name
+    return env, frozenset((str(n), pins[n].version, pins[n].url or "") for n in relevant)
 
 
 def _child_init() -> None:
@@ -310,18 +277,12 @@ def _child_init() -> None:
     _JOB["inherited"] = _JOB.pop("source", None)
 
 
-def _chunks(indexes: Sequence[int], size: int) -> list[tuple[int, ...]]:
-    return [tuple(indexes[i : i + size]) for i in range(0, len(indexes), size)]
-
-
-def _run_rows(indexes: Sequence[int], mode: str, pool: Pool | None, chunk: int) -> Iterator[_Done]:
-    tasks = [(c, mode) for c in _chunks(indexes, chunk)]
-    if pool is None or len(tasks) <= 1:
-        for task in tasks:
-            yield from _work(task)
-        return
-    for result in pool.imap_unordered(_work, tasks):
-        yield from result
+def _run_rows(indexes: Sequence[int], mode: str, pool: Pool | None, workers: int) -> Iterator[_Done]:
+    """The rows' answers, in any order: runs of consecutive rows (one row per task for ``set``)."""
+    size = 1 if mode == "set" else max(1, -(-len(indexes) // (workers * CHUNKS_PER_WORKER)))
+    tasks = [(tuple(indexes[i : i + size]), mode) for i in range(0, len(indexes), size)]
+    results = map(_work, tasks) if pool is None or len(tasks) <= 1 else pool.imap_unordered(_work, tasks)
+    return itertools.chain.from_iterable(results)
 
 
 @contextmanager
@@ -352,46 +313,13 @@ def default_workers() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
-# -- set reuse ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _SetKey:
-    """What a set search reads: the interpreter, and the pins it searched (with their versions)."""
-
-    env: TargetEnvironment
-    pins: frozenset[tuple[str, str | None, str]]
-
-
-def _search_key(
-    items: Sequence[RequestItem], snapshot: Snapshot, source: MetadataSource, candidates: Sequence[str]
-) -> _SetKey | None:
-    """The pins the search over ``candidates`` would read in ``snapshot``: the relevant part of its image for the
-    request, widened by the candidates. None when that part is not exactly the candidates (then the search could
-    differ and must run)."""
-    env = _JOB["envs"].of(snapshot)
-    request = [i.requirement for i in items]
-    requested = {i.name for i in items}
-    session = Session.open(snapshot, source, env)
-    full = image_graph(session).with_request(request, session)
-    reached = set(full.reachable_from_request()) | set(candidates)
-    relevant = {n for n in full.relevant_pins(reached) if n not in requested}
-    if relevant != set(candidates):
-        return None
-    by_name = snapshot.by_name
-    pins = frozenset(
-        (str(n), by_name[NormalizedName(n)].version, by_name[NormalizedName(n)].url or "") for n in relevant
-    )
-    return _SetKey(env, pins)
-
-
 # -- the matrix --------------------------------------------------------------------------------------------------
 
 
 def run_matrix(
     items: Sequence[RequestItem],
     catalog: Catalog,
-    factory: EngineFactory,
+    factory: Callable[[], ClosableSource],
     options: MatrixOptions,
     *,
     progress: Callable[[str], None] | None = None,
@@ -403,7 +331,6 @@ def run_matrix(
     started = time.perf_counter()
     releases = catalog.releases_of(options.kind, options.since, options.until)
     groups = fold_releases(catalog, releases)
-    index = {g.release.id: i for i, g in enumerate(groups)}
     timings["releases"] = time.perf_counter() - started
     workers = options.workers or default_workers()
     if not groups:
@@ -412,18 +339,20 @@ def run_matrix(
 
     _JOB.clear()
     _JOB.update(
-        items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore, budget=options.row_budget,
-        constraints=tuple(options.constraints), envs=SharedEnvironments(),
+        items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore,
+        budget=options.row_budget, constraints=tuple(options.constraints), envs=SharedEnvironments(),
     )
     cpu = _cpu()
     try:
         with _pool(workers if len(groups) > 1 else 1) as pool:
-            done = _verdicts(groups, pool, workers, timings)
             step = time.perf_counter()
-            wanted = _rows_for_sets(done, options.sets)
+            rows = _verdicts(groups, pool, workers)
+            timings["verdicts"] = time.perf_counter() - step
+            step = time.perf_counter()
+            wanted = _rows_for_sets(rows, options.sets)
             if wanted:
                 say(f"searching the minimal conflicting set of {len(wanted)} row(s)")
-                _sets(groups, done, wanted, options.sets == "all", pool, workers, warnings)
+                _sets(groups, rows, wanted, options.sets == "all", pool, workers, warnings)
             timings["conflicting sets"] = time.perf_counter() - step
     finally:
         source: ClosableSource | None = _JOB.get("source")
@@ -433,21 +362,18 @@ def run_matrix(
     timings["cpu"] = _cpu() - cpu
 
     step = time.perf_counter()
-    points = turning_points(
-        done, lambda row: load_snapshot(catalog, groups[index[row.release]].release, options.ignore)
-    )
+    index = {g.release.id: g.release for g in groups}
+    points = turning_points(rows, lambda row: load_snapshot(catalog, index[row.release], options.ignore))
     timings["turning points"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    for row in done:
-        if row.error:
-            warnings.append(f"{row.release}: {row.error}")
+    warnings.extend(f"{row.release}: {row.error}" for row in rows if row.error)
     return Matrix(
         request=tuple(items),
         kind=options.kind,
         source=catalog.decl.name,
         since=options.since,
         until=options.until,
-        rows=tuple(done),
+        rows=tuple(rows),
         turning_points=points,
         releases=len(releases),
         timings=timings,
@@ -471,30 +397,20 @@ def _rows_for_sets(rows: Sequence[MatrixRow], mode: str) -> list[int]:
     return sorted(wanted)
 
 
-def _verdicts(
-    groups: Sequence[_Group], pool: Pool | None, workers: int, timings: dict[str, float]
-) -> list[MatrixRow]:
+def _verdicts(groups: Sequence[_Group], pool: Pool | None, workers: int) -> list[MatrixRow]:
     """Every row's verdict, without the set search; a reverted-to freeze copies its twin's row."""
-    step = time.perf_counter()
-    rows: list[MatrixRow | None] = [None] * len(groups)
     same = twins(groups)
-    todo = [i for i in range(len(groups)) if i not in same]
-    chunk = max(1, -(-len(todo) // (workers * CHUNKS_PER_WORKER)))
-    for d in _run_rows(todo, "verdict", pool, chunk):
+    rows: dict[int, MatrixRow] = {}
+    for d in _run_rows([i for i in range(len(groups)) if i not in same], "verdict", pool, workers):
         rows[d.index] = build_row(groups[d.index], d.report, d.error, d.seconds)
     for i, j in same.items():
-        original = rows[j]
-        assert original is not None
-        rows[i] = twin_row(original, groups[i])
-    timings["verdicts"] = time.perf_counter() - step
-    done = [r for r in rows if r is not None]
-    assert len(done) == len(groups)
-    return done
+        rows[i] = twin_row(rows[j], groups[i])
+    return [rows[i] for i in range(len(groups))]
 
 
 def _sets(
     groups: Sequence[_Group],
-    done: list[MatrixRow],
+    rows: list[MatrixRow],
     wanted: Sequence[int],
     sweep: bool,
     pool: Pool | None,
@@ -502,16 +418,15 @@ def _sets(
     warnings: list[str],
 ) -> None:
     """The set search of the wanted rows, one row per task, or runs of rows swept with reuse (``--sets all``)."""
-    size = max(1, -(-len(wanted) // (workers * CHUNKS_PER_WORKER))) if sweep else 1
-    for d in _run_rows(wanted, "sweep" if sweep else "set", pool, size):
+    for d in _run_rows(wanted, "sweep" if sweep else "set", pool, workers):
         i = d.index
         if d.reused_from is not None:
-            first = done[d.reused_from]
-            done[i] = replace(
-                done[i], set_size=first.set_size, set_members=first.set_members,
-                set_status=SetStatus.REUSED, set_from=first.release, seconds=done[i].seconds + d.seconds,
+            first = rows[d.reused_from]
+            rows[i] = replace(
+                rows[i], set_size=first.set_size, set_members=first.set_members,
+                set_status=SetStatus.REUSED, set_from=first.release, seconds=rows[i].seconds + d.seconds,
             )
         elif d.report is not None:
-            done[i] = build_row(groups[i], d.report, d.error, done[i].seconds + d.seconds)
+            rows[i] = build_row(groups[i], d.report, d.error, rows[i].seconds + d.seconds)
         else:
-            warnings.append(f"{done[i].release}: the conflicting set could not be searched: {d.error}")
+            warnings.append(f"{rows[i].release}: the conflicting set could not be searched: {d.error}")

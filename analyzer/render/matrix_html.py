@@ -68,17 +68,6 @@ SET_COLOR = "#5c6bc0"
 BACKGROUND = ("Already broken", "Opaque", "Warnings")
 """Sections of a report that are not about the request: shown folded under the reasons."""
 
-CHART_STYLE = {
-    "svg.fonttype": "none",
-    "svg.hashsalt": "tfconflict",
-    "font.family": "sans-serif",
-    "font.size": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-"""Text stays text in the SVG, and ids are stable from one run to the next."""
-
-
 def _key(row: MatrixRow) -> str:
     return row.verdict.value if row.verdict is not None else "error"
 
@@ -287,7 +276,16 @@ def timeline_svg(matrix: Matrix, chosen: MatrixRow | None = None) -> str:
     rows = matrix.rows
     lanes = _lanes(rows)
     y_of = {k: len(lanes) - 1 - i for i, k in enumerate(lanes)}
-    with matplotlib.rc_context(CHART_STYLE):
+    with matplotlib.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "tfconflict",
+            "font.family": "sans-serif",
+            "font.size": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
         fig = Figure(figsize=(11, 4.6), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
         days = [r.date for r in rows]
