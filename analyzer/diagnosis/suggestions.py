@@ -3,13 +3,13 @@ changes), e.g. "tensorflow 2.19.0 fits this runtime as it is".
 
 Only versions with a distribution for the target are tried, one per release series (the newest patch of each
 ``major.minor``: the version a user would pick), the installed version first, then outwards from the requested
-version, newer before older at equal distance. Every try is one "fits as is?" resolution, and the number of
-resolver calls is bounded, so a large image stays fast. When nothing fits as is within the budget, the nearest
-few are ranked by the size of their minimal conflicting set.
+version. Every try is one "fits as is?" resolution, within a bounded number of resolver calls, so a large image
+stays fast. When nothing fits as is, the nearest few are ranked by the size of their minimal conflicting set.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from analyzer.diagnosis.conflict_set import (
     ConflictSet,
+    ConflictSetResult,
     Verdict,
     minimal_conflicting_set,
     pip_check_edges,
@@ -72,26 +73,22 @@ class Suggestions:
     """The budget ran out before every candidate was tried."""
 
 
-def _anchor(requirement: Requirement, installed: Version | None) -> Version | None:
-    versions = specifier_versions(requirement)
-    return max(versions) if versions else installed
-
-
-def candidate_versions(requirement: Requirement, session: Session, installed: Version | None) -> list[Version]:
+def candidate_versions(
+    requirement: Requirement, session: Session, installed: Version | None
+) -> list[Version]:
     """Versions worth trying for ``requirement``, nearest first: the installed one, then one per release series
     outwards from the requested version (newer first at equal distance). Finals only; requested versions
     themselves are left out (the main answer covers them)."""
-    name = canonicalize_name(requirement.name)
-    support = supported_versions(session, name)
+    support = supported_versions(session, canonicalize_name(requirement.name))
     usable = sorted(v for v, s in support.items() if s.installable and not v.is_prerelease)
     matching = set(requirement.specifier.filter(usable)) if requirement.specifier else set()
     series: dict[tuple[int, ...], Version] = {}
     for v in usable:
-        key = v.release[:2]
-        if v not in matching and (key not in series or v > series[key]):
-            series[key] = v
+        if v not in matching:
+            series[v.release[:2]] = v  # ascending: the newest of each series wins
     picks = sorted(series.values())
-    anchor = _anchor(requirement, installed)
+    named = specifier_versions(requirement)
+    anchor = max(named) if named else installed
     out: list[Version] = []
     if installed is not None and installed in support and installed not in matching:
         out.append(installed)
@@ -100,11 +97,7 @@ def candidate_versions(requirement: Requirement, session: Session, installed: Ve
     else:
         below = [v for v in picks if v < anchor][::-1]
         above = [v for v in picks if v >= anchor]
-        for i in range(max(len(below), len(above))):
-            if i < len(above):
-                out.append(above[i])
-            if i < len(below):
-                out.append(below[i])
+        out.extend(v for pair in itertools.zip_longest(above, below) for v in pair if v is not None)
     return list(dict.fromkeys(out))
 
 
@@ -126,44 +119,47 @@ def suggestions(
     ``budget`` bounds the whole search in seconds (``exhausted`` says when it ran out)."""
     started = time.perf_counter()
     deadline = None if budget is None else started + budget
-
-    def remaining() -> float | None:
-        return None if deadline is None else max(0.0, deadline - time.perf_counter())
-
-    def out_of_time() -> bool:
-        return deadline is not None and time.perf_counter() > deadline
-
-    snapshot = session.snapshot
     base = graph if graph is not None else image_graph(session)
     ignored = pip_check_edges(session) if ignore_edges is None else tuple(ignore_edges)
     calls = 0
+    exhausted = False
+
+    def search(position: int, version: Version, fits_only: bool) -> ConflictSetResult | None:
+        """The request with its ``position``-th item pinned to ``version``; None once out of calls or time."""
+        nonlocal calls, exhausted
+        if calls >= max_calls or (deadline is not None and time.perf_counter() > deadline):
+            exhausted = True
+            return None
+        original = request[position]
+        extras = f"[{','.join(sorted(original.extras))}]" if original.extras else ""
+        marker = f"; {original.marker}" if original.marker else ""
+        pinned = Requirement(f"{canonicalize_name(original.name)}{extras}=={version}{marker}")
+        result = minimal_conflicting_set(
+            [pinned if i == position else r for i, r in enumerate(request)], session,
+            constraints=constraints, resolver=resolver, graph=base, ignore_edges=ignored, orders=1, verify=False,
+            fits_only=fits_only, budget=None if deadline is None else max(0.0, deadline - time.perf_counter()),
+        )  # fmt: skip
+        calls += result.resolver_calls
+        return result
+
     tried: list[tuple[NormalizedName, Version, bool]] = []
     items: list[Suggestion] = []
-    exhausted = False
     for position, requirement in enumerate(request):
         if requirement.url:
             continue
         name = canonicalize_name(requirement.name)
-        pin = snapshot.by_name.get(name)
+        pin = session.snapshot.by_name.get(name)
         installed = pin.parsed_version if pin is not None else None
-        candidates = candidate_versions(requirement, session, installed)
         fitting: list[Suggestion] = []
         misses: list[Version] = []
-        for version in candidates:
+        for version in candidate_versions(requirement, session, installed):
             if len(fitting) >= wanted:
                 break
-            if calls >= max_calls or out_of_time():
-                exhausted = True
+            result = search(position, version, True)
+            if result is None:
                 break
-            alternative = _replace(request, position, name, version)
-            result = minimal_conflicting_set(
-                alternative, session, constraints=constraints, resolver=resolver, graph=base, ignore_edges=ignored,
-                orders=1, verify=False, fits_only=True, budget=remaining(),
-            )  # fmt: skip
-            calls += result.resolver_calls
-            fits = result.verdict is Verdict.FITS
-            tried.append((name, version, fits))
-            if fits:
+            tried.append((name, version, result.verdict is Verdict.FITS))
+            if result.verdict is Verdict.FITS:
                 fitting.append(Suggestion(name, version, 0, installed=version == installed))
             elif result.verdict is Verdict.CONFLICT:
                 misses.append(version)
@@ -172,35 +168,10 @@ def suggestions(
             continue
         ranked: list[Suggestion] = []
         for version in misses[:fewest_changes]:
-            if calls >= max_calls or out_of_time():
-                exhausted = True
+            result = search(position, version, False)
+            if result is None:
                 break
-            alternative = _replace(request, position, name, version)
-            result = minimal_conflicting_set(
-                alternative, session, constraints=constraints, resolver=resolver, graph=base, ignore_edges=ignored,
-                orders=1, verify=False, budget=remaining(),
-            )  # fmt: skip
-            calls += result.resolver_calls
             if result.best is not None:
-                ranked.append(
-                    Suggestion(
-                        name,
-                        version,
-                        len(result.best),
-                        installed=version == installed,
-                        conflict_set=result.best,
-                    )
-                )
-        ranked.sort(key=lambda s: s.changes)
-        items.extend(ranked)
+                ranked.append(Suggestion(name, version, len(result.best), version == installed, result.best))
+        items.extend(sorted(ranked, key=lambda s: s.changes))
     return Suggestions(tuple(items), tuple(tried), calls, time.perf_counter() - started, exhausted)
-
-
-def _replace(
-    request: Sequence[Requirement], position: int, name: NormalizedName, version: Version
-) -> list[Requirement]:
-    original = request[position]
-    extras = f"[{','.join(sorted(original.extras))}]" if original.extras else ""
-    marker = f"; {original.marker}" if original.marker else ""
-    replacement = Requirement(f"{name}{extras}=={version}{marker}")
-    return [replacement if i == position else r for i, r in enumerate(request)]
