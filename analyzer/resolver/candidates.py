@@ -1,10 +1,8 @@
-"""Candidates as the resolver sees them, after pip's ``candidates.py``.
+"""Candidates as the resolver sees them, after pip's ``candidates.py``: one concrete version of a project (a file on
+an index, the installed version, a direct reference, the same plus extras, or the target interpreter).
 
-A candidate is one concrete version of a project: a file on an index, the version installed in the image, a direct
-reference, the same plus extras, or the target interpreter itself. Each knows its own dependencies (computed once,
-through the factory, and memoized on the object: the factory hands out one object per version) and its own
-wording for error messages. Nothing here raises for bad metadata: what cannot be known becomes a
-``ResolverWarning`` attached to the candidate.
+Each knows its own dependencies (computed once: the factory hands out one object per version) and its wording for
+error messages. Bad metadata never raises: what cannot be known becomes a ``ResolverWarning`` on the candidate.
 """
 
 from __future__ import annotations
@@ -66,16 +64,12 @@ class WarningKind(str, Enum):
     """Metadata of ``2.11.0+cpu`` taken from the public ``2.11.0``."""
     INDEX_FALLBACK = "index-fallback"
     """A pin installed from an unreachable direct reference: requirements taken from the index's same version."""
-    DECLARED = "declared"
-    """Requirements taken from outside the index (e.g. google-colab's pins in the catalog)."""
     MARKER_FALSE = "marker-false"
     """A requested requirement whose marker is false on the target: dropped, as pip does."""
     UNUSABLE_PIN = "unusable-pin"
     """A pin with no PEP 440 version: it cannot take part in a resolution."""
     LOOKUP_FAILED = "lookup-failed"
     """A project whose index page could not be read (or listed only files that had to be skipped)."""
-    METADATA_MISMATCH = "metadata-mismatch"
-    """Metadata names another version than the file: pip would refuse the file."""
 
 
 @dataclass(frozen=True, order=True)
@@ -110,21 +104,20 @@ class Candidate:
     """Common behaviour; subclasses say where the version comes from and how to get its metadata."""
 
     origin: Origin
-    name: NormalizedName
-    version: Version
     extras: frozenset[NormalizedName] = frozenset()
     file: DistFile | None = None
     url: str | None = None
 
-    def __init__(self, factory: Factory, name: NormalizedName, version: Version) -> None:
+    def __init__(
+        self, factory: Factory, name: NormalizedName, version: Version, info: DistInfo | None = None
+    ) -> None:
         self._factory = factory
         self.name = name
         self.version = version
         self.key = make_key(name, self.extras)
         self._deps: tuple[ResolverRequirement, ...] | None = None
-        self._info: DistInfo | None = None
-
-    # -- metadata ------------------------------------------------------------------------------------------------
+        self._info = info
+        """Read on first use (direct references and the interpreter are built with theirs)."""
 
     def _load_info(self) -> DistInfo:
         raise NotImplementedError
@@ -143,8 +136,6 @@ class Candidate:
     def warnings(self) -> tuple[ResolverWarning, ...]:
         return self.info.warnings + self._factory.evaluation_warnings(self.base)
 
-    # -- resolver behaviour --------------------------------------------------------------------------------------
-
     def dependencies(self) -> tuple[ResolverRequirement, ...]:
         if self._deps is None:
             self._deps = self._build_dependencies()
@@ -152,23 +143,24 @@ class Candidate:
 
     def _build_dependencies(self) -> tuple[ResolverRequirement, ...]:
         out: list[ResolverRequirement] = []
-        info = self.info
+        python = self.info.requires_python
+        # an installed version is there already: pip does not check its Requires-Python again
         if (
             self.origin is not Origin.INSTALLED
-            and info.requires_python is not None
-            and not self._factory.env.python_allowed(info.requires_python)
+            and python is not None
+            and not self._factory.env.python_allowed(python)
         ):
-            out.append(RequiresPythonRequirement(info.requires_python, parent=self))
+            out.append(RequiresPythonRequirement(python, parent=self))
         for req in self._factory.evaluated(self, frozenset()):
             out.extend(self._factory.make_requirements(req, parent=self))
         return tuple(out)
 
     def same_as(self, other: Candidate) -> bool:
-        return (
-            self.key == other.key
-            and self.version == other.version
-            and self.origin == other.origin
-            and self.url == other.url
+        return (self.key, self.version, self.origin, self.url) == (
+            other.key,
+            other.version,
+            other.origin,
+            other.url,
         )
 
     def format_for_error(self) -> str:
@@ -234,11 +226,7 @@ class DirectCandidate(Candidate):
         self, factory: Factory, name: NormalizedName, url: str, version: Version, info: DistInfo
     ) -> None:
         self.url = url
-        super().__init__(factory, name, version)
-        self._info = info
-
-    def _load_info(self) -> DistInfo:  # pragma: no cover - set at construction
-        raise AssertionError("direct candidates are built with their metadata")
+        super().__init__(factory, name, version, info)
 
     def format_for_error(self) -> str:
         return f"{self.name} {self.version} (from {self.url})"
@@ -273,9 +261,8 @@ class ExtrasCandidate(Candidate):
         out: list[ResolverRequirement] = [ExplicitRequirement(self._base, parent=self)]
         base_reqs = set(map(str, self._factory.evaluated(self._base, frozenset())))
         for req in self._factory.evaluated(self._base, self.extras):
-            if str(req) in base_reqs:
-                continue
-            out.extend(self._factory.make_requirements(req, parent=self))
+            if str(req) not in base_reqs:
+                out.extend(self._factory.make_requirements(req, parent=self))
         return tuple(out)
 
     def same_as(self, other: Candidate) -> bool:
@@ -295,13 +282,10 @@ class PythonCandidate(Candidate):
     origin = Origin.PYTHON
 
     def __init__(self, factory: Factory, version: Version) -> None:
-        super().__init__(factory, NormalizedName(REQUIRES_PYTHON_KEY), version)
-        self.key = REQUIRES_PYTHON_KEY
-        self._info = DistInfo(source="target interpreter")
+        super().__init__(
+            factory, NormalizedName(REQUIRES_PYTHON_KEY), version, DistInfo(source="target interpreter")
+        )
         self._deps = ()
-
-    def _load_info(self) -> DistInfo:  # pragma: no cover - set at construction
-        return DistInfo()
 
     def format_for_error(self) -> str:
         return f"Python {self.version}"
