@@ -25,13 +25,13 @@ from typing import Any, Protocol
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
+from analyzer.ask import apply_ignore
 from analyzer.catalog import Catalog, Release
 from analyzer.check import run_check
 from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
 from analyzer.diagnosis.graph import image_graph
 from analyzer.environment import TargetEnvironment
 from analyzer.errors import TfconflictError
-from analyzer.matrix.environment import SharedEnvironments
 from analyzer.matrix.model import Matrix, MatrixRow, SetMove, SetStatus
 from analyzer.matrix.turning import turning_points
 from analyzer.metadata.models import MetadataSource
@@ -125,14 +125,7 @@ def twin_row(row: MatrixRow, group: _Group) -> MatrixRow:
 
 def load_snapshot(catalog: Catalog, release: Release, ignore: frozenset[NormalizedName]) -> Snapshot:
     """A release's snapshot without the ignored packages (named in its notes, as ``check`` does)."""
-    snapshot = catalog.snapshot(release)
-    dropped = sorted(p.name for p in snapshot.pins if p.name in ignore)
-    if not dropped:
-        return snapshot
-    note = f"left out of the analysis (ignore): {', '.join(dropped)}; their pins are not checked or kept"
-    return replace(
-        snapshot.with_pins(p for p in snapshot.pins if p.name not in ignore), notes=(*snapshot.notes, note)
-    )
+    return apply_ignore(catalog.snapshot(release), (), ignore)[0]
 
 
 def needs_set(verdict: Verdict | None) -> bool:
@@ -201,6 +194,13 @@ def _snapshot(i: int) -> Snapshot | str:
         return f"cannot read {release.id}: {exc}"
 
 
+def _env(snapshot: Snapshot) -> TargetEnvironment:
+    """One environment per interpreter and platform for the whole run, so its marker memo serves every row."""
+    plain = TargetEnvironment.from_snapshot(snapshot)
+    envs: dict[TargetEnvironment, TargetEnvironment] = _JOB["envs"]
+    return envs.setdefault(plain, plain)
+
+
 def _check(i: int, snapshot: Snapshot | str, conflict_set: bool) -> _Done:
     """One row's check; a failure is a message for the row, never an exception out of the matrix."""
     if isinstance(snapshot, str):
@@ -209,7 +209,7 @@ def _check(i: int, snapshot: Snapshot | str, conflict_set: bool) -> _Done:
     try:
         report = run_check(
             _JOB["items"], snapshot, _source(), conflict_set=conflict_set, with_suggestions=False,
-            budget=_JOB["budget"], constraints=_JOB["constraints"], env=_JOB["envs"].of(snapshot),
+            budget=_JOB["budget"], constraints=_JOB["constraints"], env=_env(snapshot),
         )
     except TfconflictError as exc:
         return _Done(i, None, str(exc), time.perf_counter() - started)
@@ -260,7 +260,7 @@ def _search_key(snapshot: Snapshot, candidates: Sequence[str]) -> _SetKey | None
     differ and must run)."""
     items: Sequence[RequestItem] = _JOB["items"]
     requested = {i.name for i in items}
-    env = _JOB["envs"].of(snapshot)
+    env = _env(snapshot)
     session = Session.open(snapshot, _source(), env)
     full = image_graph(session).with_request([i.requirement for i in items], session)
     reached = set(full.reachable_from_request()) | set(candidates)
@@ -340,7 +340,7 @@ def run_matrix(
     _JOB.clear()
     _JOB.update(
         items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore,
-        budget=options.row_budget, constraints=tuple(options.constraints), envs=SharedEnvironments(),
+        budget=options.row_budget, constraints=tuple(options.constraints), envs={},
     )
     cpu = _cpu()
     try:
