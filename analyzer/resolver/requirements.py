@@ -25,6 +25,7 @@ __all__ = [
     "ResolverRequirement",
     "Role",
     "SpecifierRequirement",
+    "and_join",
     "make_key",
 ]
 
@@ -43,6 +44,11 @@ class Role(str, Enum):
     """An image pin that must stay installed, at any version."""
     DEPENDENCY = "dependency"
     """Declared by a candidate (``parent``)."""
+
+
+def and_join(parts: list[str]) -> str:
+    """pip's list in prose: ``A, B and C``."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def make_key(name: NormalizedName, extras: frozenset[NormalizedName] = frozenset()) -> str:
@@ -101,10 +107,7 @@ class SpecifierRequirement:
 
     def format_for_error(self) -> str:
         """pip's wording: comma-separated specifiers become "A, B and C" (``numpy<1.24 and >=1.22``)."""
-        parts = [s.strip() for s in self.text.split(",")]
-        if len(parts) == 1:
-            return parts[0]
-        return ", ".join(parts[:-1]) + " and " + parts[-1]
+        return and_join([s.strip() for s in self.text.split(",")])
 
     def __repr__(self) -> str:
         return f"SpecifierRequirement({self.text!r}, parent={self.parent!r})"

@@ -11,9 +11,9 @@ from packaging.version import Version
 
 from analyzer.metadata.models import DistFile
 from analyzer.resolver.candidates import Origin, ResolverWarning
-from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY, Role
+from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY, Role, and_join
 
-__all__ = ["Conflict", "ConflictCause", "Resolution", "ResolvedDist", "phrase"]
+__all__ = ["Conflict", "ConflictCause", "Resolution", "ResolvedDist"]
 
 
 @dataclass(frozen=True)
@@ -54,23 +54,24 @@ class ConflictCause:
     @property
     def text(self) -> str:
         """``tensorflow 2.12.0 depends on numpy<1.24,>=1.22`` / ``The user requested tensorflow==2.12.0``."""
-        return phrase(self.role, self.parent, self.parent_version, self.requirement)
+        return self._line(self.requirement)
 
     @property
     def pip_text(self) -> str:
         """The line as pip prints it under "The conflict is caused by:"."""
-        return phrase(self.role, self.parent, self.parent_version, self.pip_requirement)
+        return self._line(self.pip_requirement)
+
+    def _line(self, requirement: str) -> str:
+        if self.role is Role.DEPENDENCY:
+            return f"{self.parent} {self.parent_version} depends on {requirement}"
+        return _ROOT_WORDING[self.role].format(requirement)
 
 
-def phrase(role: Role, parent: str | None, version: str | None, requirement: str) -> str:
-    """One line of a conflict, as pip says it (a root's role, or ``parent version depends on requirement``)."""
-    if role is Role.REQUEST:
-        return f"The user requested {requirement}"
-    if role is Role.KEEP:
-        return f"The image keeps {requirement}"
-    if role is Role.FREE:
-        return f"The image keeps {requirement} installed (any version)"
-    return f"{parent} {version} depends on {requirement}"
+_ROOT_WORDING = {
+    Role.REQUEST: "The user requested {}",
+    Role.KEEP: "The image keeps {}",
+    Role.FREE: "The image keeps {} installed (any version)",
+}
 
 
 @dataclass(frozen=True)
@@ -93,15 +94,6 @@ class Conflict:
         """True when the target interpreter itself is a cause (pip reports that first and alone)."""
         return any(c.name == REQUIRES_PYTHON_KEY for c in self.causes)
 
-    def triggers(self) -> tuple[str, ...]:
-        out = set()
-        for c in self.causes:
-            if c.parent is None:
-                out.add(c.pip_requirement)
-            else:
-                out.add(f"{c.parent}=={c.parent_version}")
-        return tuple(sorted(out))
-
     def pip_message(self) -> str:
         """pip's error text for this conflict (``get_installation_error``), without its advice lines.
 
@@ -111,12 +103,10 @@ class Conflict:
         if self.too_deep:
             return f"ResolutionTooDeep: gave up after {self.rounds} rounds"
         python = [c for c in self.causes if c.name == REQUIRES_PYTHON_KEY]
+        if len(python) == 1:
+            spec = python[0].requirement.removeprefix("Python")
+            return f"Package {python[0].parent!r} requires a different Python: {self.python} not in {spec!r}"
         if python:
-            if len(python) == 1:
-                spec = python[0].requirement.removeprefix("Python")
-                return (
-                    f"Package {python[0].parent!r} requires a different Python: {self.python} not in {spec!r}"
-                )
             lines = [f"Packages require a different Python. {self.python} not in:"]
             lines.extend(
                 f"{c.requirement.removeprefix('Python')!r} (required by {c.parent} {c.parent_version})"
@@ -126,17 +116,24 @@ class Conflict:
         if len(self.causes) == 1 and self.causes[0].role is not Role.KEEP:
             cause = self.causes[0]
             shown = f"{cause.requirement} (from {cause.parent})" if cause.parent else cause.requirement
-            lines = []
-            if self.yanked:
-                lines.append(f"Ignored the following yanked versions: {', '.join(self.yanked)}")
+            lines = (
+                [f"Ignored the following yanked versions: {', '.join(self.yanked)}"] if self.yanked else []
+            )
             lines.append(
                 f"Could not find a version that satisfies the requirement {shown} "
                 f"(from versions: {', '.join(self.versions) or 'none'})"
             )
             lines.append(f"No matching distribution found for {cause.requirement}")
             return "\n".join(lines)
-        parts = self.triggers()
-        info = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        # what pip names: the root requirements, and the parents of the others
+        info = and_join(
+            sorted(
+                {
+                    c.pip_requirement if c.parent is None else f"{c.parent}=={c.parent_version}"
+                    for c in self.causes
+                }
+            )
+        )
         lines = [
             (
                 f"Cannot install {info or 'the requested packages'} because these package versions have "
