@@ -1,12 +1,9 @@
 """The minimal conflicting set (keep-the-image view): which preinstalled pins must move for the request to fit.
 
-Every preinstalled pin except the requested names is wanted at its version. When they do not all fit with the
-request, we look for a set C of pins such that freeing C (they stay installed, any version) makes the request
-resolve, and re-pinning any single member makes it fail again: a minimal correction set, found with FastDiag
-(``diagnosis.fastdiag``) over questions to the resolver (``diagnosis.search``). The dependency graph restricts
-the candidates to the pins that can matter, and orders them so the pins closest to the conflict are freed first.
-The image's own breakage (pip check before anything is installed) is passed to the resolver as ignored edges,
-so it is never blamed on the request. Each member is explained by ``diagnosis.explain``.
+A minimal correction set: freeing its pins (they stay installed, any version) makes the request resolve, and
+re-pinning any single member makes it fail again. FastDiag (``fastdiag``) finds it over questions to the resolver
+(``search``), among the pins the image graph says can matter, closest to the conflict first. The image's own
+breakage (pip check before the install) is ignored by the resolver, so it is never blamed on the request.
 """
 
 from __future__ import annotations
@@ -27,13 +24,12 @@ from analyzer.diagnosis.graph import REQUEST, Edge, ImageGraph, image_graph
 from analyzer.diagnosis.search import (
     CachedOracle,
     Names,
-    Outcome,
     OutOfBudget,
     Verdict,
     movers_of,
     search_conflict_sets,
 )
-from analyzer.resolver import resolve
+from analyzer.resolver import Resolution, resolve
 from analyzer.session import Session
 
 __all__ = [
@@ -135,7 +131,7 @@ def minimal_conflicting_set(
     session: Session,
     *,
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
-    resolver: Callable[..., Outcome] | None = None,
+    resolver: Callable[..., Resolution] | None = None,
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] | None = None,
     graph: ImageGraph | None = None,
     orders: int = 2,
@@ -161,7 +157,7 @@ def minimal_conflicting_set(
     # pins that one question had to promote to roots are promoted from the start in the next ones
     promoted: set[NormalizedName] = set()
 
-    def raw(keep: Names, free: Names) -> Outcome:
+    def raw(keep: Names, free: Names) -> Resolution:
         if resolver is not None:
             return resolver(request, session, keep=keep, free=free, ignore_edges=ignored)
         # One question must not take minutes: a resolution that needs more rounds than this is answered "not
@@ -259,7 +255,7 @@ class _Search:
         )
 
     def members(
-        self, names: Sequence[NormalizedName], gone: Collection[NormalizedName], fixed: Outcome
+        self, names: Sequence[NormalizedName], gone: Collection[NormalizedName], fixed: Resolution
     ) -> tuple[Member, ...]:
         """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why."""
         source, by_name = self.session.source, self.session.snapshot.by_name
@@ -282,7 +278,7 @@ class _Search:
         # A question leaves out (removes) the candidates it neither keeps nor frees; the widest question asked
         # tells the candidates of the last round, so a fitting answer costs its movers plus what it removed.
         universe = max((keep | free for keep, free in cache), key=len, default=frozenset())
-        best: tuple[Names, Names, Outcome] | None = None
+        best: tuple[Names, Names, Resolution] | None = None
         for (keep, free), result in cache.items():
             if not result.ok or not (keep | free) <= universe:
                 continue

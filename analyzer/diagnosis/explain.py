@@ -12,15 +12,15 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from analyzer.diagnosis.graph import REQUEST, Edge, ImageGraph
-from analyzer.diagnosis.search import Outcome
 from analyzer.environment import TargetEnvironment
+from analyzer.resolver import Resolution
 from analyzer.versions import parse_version
 
 __all__ = ["explain_member", "resolution_edges"]
 
 
 def resolution_edges(
-    resolution: Outcome, request: Sequence[Requirement], env: TargetEnvironment
+    resolution: Resolution, request: Sequence[Requirement], env: TargetEnvironment
 ) -> dict[NormalizedName, list[Edge]]:
     """Edges into every resolved name, from the request and from the resolved versions' requirements."""
     into: dict[NormalizedName, list[Edge]] = {}
@@ -72,7 +72,7 @@ def explain_member(
     name: NormalizedName,
     installed: str | None,
     graph: ImageGraph,
-    fixed: Outcome,
+    fixed: Resolution,
     into: Mapping[NormalizedName, list[Edge]],
     versions_of: Callable[[NormalizedName], Sequence[Version]],
 ) -> tuple[Edge, ...]:

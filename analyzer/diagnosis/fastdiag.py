@@ -1,8 +1,6 @@
 """FastDiag (Felfernig, Schubert, Zehentner 2012): a subset-minimal diagnosis by divide and conquer.
 
-It knows nothing of packages: ``consistent(R)`` says whether relaxing the set R (and keeping every other candidate)
-is consistent. The minimal-conflicting-set search (``diagnosis.search``) wires it to the resolver, the tests to
-hitting sets.
+It knows nothing of packages: ``diagnosis.search`` wires it to the resolver, the tests to hitting sets.
 """
 
 from __future__ import annotations

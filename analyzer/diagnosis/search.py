@@ -13,20 +13,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
-from packaging.version import Version
 
 from analyzer.diagnosis.fastdiag import fastdiag, only_minimal
-from analyzer.resolver import Conflict, Role
+from analyzer.resolver import Resolution, Role
 from analyzer.versions import parse_version
 
 __all__ = [
     "CachedOracle",
     "Oracle",
     "OutOfBudget",
-    "Outcome",
-    "Resolved",
     "Verdict",
     "movers_of",
     "search_conflict_sets",
@@ -37,30 +33,10 @@ _FULL_SECOND_ORDER = 40
 """Up to this many candidates the second ordering searches all of them, not only the pins that move."""
 
 
-class Resolved(Protocol):
-    """What the search reads of one resolved distribution (``analyzer.resolver.ResolvedDist`` has it)."""
-
-    @property
-    def version(self) -> Version: ...
-    @property
-    def requirements(self) -> tuple[Requirement, ...]: ...
-
-
-class Outcome(Protocol):
-    """What the search reads of a resolution (``analyzer.resolver.Resolution`` has it; so do the tests' fakes)."""
-
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def mapping(self) -> Mapping[NormalizedName, Resolved]: ...
-    @property
-    def conflict(self) -> Conflict | None: ...
-
-
 class Oracle(Protocol):
     """Resolve the request with ``keep`` pinned, ``free`` movable but installed; other pins are left out."""
 
-    def __call__(self, keep: Names, free: Names) -> Outcome: ...
+    def __call__(self, keep: Names, free: Names) -> Resolution: ...
 
 
 class OutOfBudget(Exception):
@@ -83,10 +59,10 @@ class CachedOracle:
     oracle: Oracle
     deadline: float | None = None
     calls: int = 0
-    cache: dict[tuple[Names, Names], Outcome] = field(default_factory=dict)
-    conflicts: list[tuple[Names, Names, Outcome]] = field(default_factory=list)
+    cache: dict[tuple[Names, Names], Resolution] = field(default_factory=dict)
+    conflicts: list[tuple[Names, Names, Resolution]] = field(default_factory=list)
 
-    def __call__(self, keep: Names, free: Names) -> Outcome:
+    def __call__(self, keep: Names, free: Names) -> Resolution:
         key = (keep, free)
         if key not in self.cache:
             held = keep | free
@@ -202,7 +178,7 @@ def _named_removals(
 
 
 def movers_of(
-    resolution: Outcome, pool: Sequence[NormalizedName], installed: Mapping[NormalizedName, str | None]
+    resolution: Resolution, pool: Sequence[NormalizedName], installed: Mapping[NormalizedName, str | None]
 ) -> list[NormalizedName]:
     """The pool's pins whose version the resolution changes (all of the pool when it failed)."""
     if not resolution.ok:

@@ -28,7 +28,7 @@ from analyzer.diagnosis.conflict_set import (
 )
 from analyzer.diagnosis.graph import ImageGraph, image_graph
 from analyzer.diagnosis.installable import specifier_versions, supported_versions
-from analyzer.diagnosis.search import Outcome
+from analyzer.resolver import Resolution
 from analyzer.session import Session
 
 __all__ = ["Suggestion", "Suggestions", "candidate_versions", "suggestions"]
@@ -106,7 +106,7 @@ def suggestions(
     session: Session,
     *,
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
-    resolver: Callable[..., Outcome] | None = None,
+    resolver: Callable[..., Resolution] | None = None,
     graph: ImageGraph | None = None,
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] | None = None,
     max_calls: int = 24,

@@ -1,15 +1,15 @@
 """``tfconflict why NAME``: who in the runtime requires NAME, with which specifier, and whether what is installed
-satisfies it, as data (a reverse tree) that the renderers phrase, draw or export.
+satisfies it, as a reverse tree read off the image graph (the edges the conflict search uses).
 
-The tree is read off the image graph (``diagnosis.graph``): the same edges the conflict search uses, evaluated for
-the snapshot's interpreter. A requirer is expanded once, where it first appears breadth-first; later appearances
-point back to it, so the tree of a package a hundred others need stays readable and finite.
+A requirer is expanded once, where it first appears breadth-first; later appearances point back to it, so the
+tree of a package a hundred others need stays readable and finite.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -50,10 +50,6 @@ class Requirer:
     def shown_elsewhere(self) -> bool:
         return not self.expanded and self.hidden == 0
 
-    @property
-    def ok(self) -> bool:
-        return self.satisfied is not False
-
     def walk(self) -> Iterator[Requirer]:
         yield self
         for child in self.requirers:
@@ -85,7 +81,7 @@ class WhyAnswer:
     depth: int
     unknown: tuple[NormalizedName, ...] = ()
     """Installed packages whose requirements could not be read: they may require ``name`` unseen."""
-    close_names: tuple[str, ...] = field(default=())
+    close_names: tuple[str, ...] = ()
     """Installed names that look like ``name`` (for a name the runtime does not have)."""
     date: str | None = None
     """The runtime's release date (YYYY-MM-DD), when it has one."""
@@ -183,9 +179,7 @@ def satisfies(requirement: str, version: str | None) -> bool | None:
         reqs = split_requirements(requirement)
     except InvalidRequirement:
         return None
-    if parsed is None:
-        return None
-    return all(r.specifier.contains(parsed, prereleases=True) for r in reqs)
+    return None if parsed is None else all(r.specifier.contains(parsed, prereleases=True) for r in reqs)
 
 
 def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAULT_DEPTH) -> WhyAnswer:
@@ -230,11 +224,7 @@ def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAUL
             )
         return tuple(out)
 
-    close: tuple[str, ...] = ()
-    if pin is None:
-        import difflib
-
-        close = tuple(difflib.get_close_matches(key, sorted(snapshot.by_name), n=3, cutoff=0.75))
+    close = difflib.get_close_matches(key, sorted(snapshot.by_name), n=3, cutoff=0.75) if pin is None else []
     return WhyAnswer(
         name=key,
         snapshot_id=snapshot.id,
@@ -243,6 +233,6 @@ def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAUL
         requirers=build(key, ()),
         depth=depth,
         unknown=tuple(sorted(canonicalize_name(n) for n in graph.opaque)),
-        close_names=close,
+        close_names=tuple(close),
         date=snapshot.date.date().isoformat() if snapshot.date else None,
     )
