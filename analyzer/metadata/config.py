@@ -19,12 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from analyzer.metadata.endpoint import PYPI_SIMPLE_ENDPOINT
 
 __all__ = [
-    "PYPI_SIMPLE_ENDPOINT",
-    "IndexConfig",
-    "index_config",
-    "pip_config_files",
-    "redact_text",
-    "redact_url",
+    "PYPI_SIMPLE_ENDPOINT", "IndexConfig", "index_config", "pip_config_files", "redact_text", "redact_url",
     "secret_tag",
 ]
 
@@ -44,12 +39,8 @@ def redact_url(url: str) -> str:
 
 
 def secret_tag(url: str, key: bytes) -> str:
-    """A short keyed digest that tells apart two credentials for one host without storing either (empty for a
-    URL without credentials).
-
-    Keyed by the cache's own random key, kept out of the SQLite file: an unkeyed hash of the URL would let anyone
-    holding the file test guessed passwords against it.
-    """
+    """A short digest that tells two credentials for one host apart without storing either (empty without any),
+    keyed by the cache's own key: an unkeyed hash would let anyone holding the file test guessed passwords."""
     if "@" not in urlsplit(url).netloc:
         return ""
     return "#" + hmac.new(key, url.encode(), hashlib.sha256).hexdigest()[:12]
@@ -70,10 +61,6 @@ def redact_text(text: str, urls: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
-
-
-def _split(value: str) -> list[str]:
-    return [v for v in value.split() if v]
 
 
 def pip_config_files(environ: Mapping[str, str] | None = None) -> list[Path]:
@@ -132,13 +119,13 @@ class IndexConfig:
                     if parser.has_option(section, "index-url"):
                         index = parser.get(section, "index-url").strip()
                     if parser.has_option(section, "extra-index-url"):
-                        extras = _split(parser.get(section, "extra-index-url"))
+                        extras = parser.get(section, "extra-index-url").split()
             parser = configparser.RawConfigParser()
         if env.get("PIP_INDEX_URL"):
             index = env["PIP_INDEX_URL"].strip()
             origins.append("PIP_INDEX_URL")
         if env.get("PIP_EXTRA_INDEX_URL"):
-            extras = _split(env["PIP_EXTRA_INDEX_URL"])
+            extras = env["PIP_EXTRA_INDEX_URL"].split()
             origins.append("PIP_EXTRA_INDEX_URL")
         return cls(
             index_url=index or PYPI_SIMPLE_ENDPOINT, extra_index_urls=tuple(extras), origins=tuple(origins)
@@ -164,11 +151,10 @@ def index_config(
     no_index: bool = False,
     pip: IndexConfig | None = None,
 ) -> IndexConfig:
-    """Indexes as pip would use them: pip's configuration (``pip``, read when not given), then the project's
-    settings and the command line (``index_url``, ``extra_index_urls``: extras replace pip's, as pip's command
-    line does), then the requirements files' own lines, which pip applies last: a file's ``--index-url``
-    replaces the indexes named before it, its ``--extra-index-url`` adds one. A set of files that says
-    ``--no-index`` contributes no index line.
+    """Indexes as pip would use them: pip's configuration (``pip``), then the project's settings and the command
+    line (extras replace pip's, as pip's command line does), then the requirements files' lines, which pip
+    applies last: a file's ``--index-url`` replaces the indexes named before it, its ``--extra-index-url`` adds
+    one. Files that say ``--no-index`` contribute no index line.
     """
     config = (pip if pip is not None else IndexConfig.from_pip()).override(index_url, extra_index_urls or None)
     if no_index:

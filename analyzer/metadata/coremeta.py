@@ -1,7 +1,7 @@
 """Core metadata bytes -> ``CoreMetadata``; PKG-INFO out of an sdist without extracting or running anything.
 
-Parsing goes through ``packaging.metadata.parse_email`` and then field by field, so one bad Requires-Dist line
-from the wild is skipped and named (``CoreMetadata.skipped``) instead of losing the whole distribution.
+``packaging.metadata.parse_email``, then field by field: one bad Requires-Dist line from the wild is skipped and
+named (``CoreMetadata.skipped``) instead of losing the whole distribution.
 """
 
 from __future__ import annotations
@@ -20,13 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from analyzer.metadata.models import CoreMetadata, MetadataStatus
 
-__all__ = [
-    "SdistError",
-    "find_metadata_member",
-    "parse_core_metadata",
-    "read_pkg_info",
-    "read_pkg_info_stream",
-]
+__all__ = ["SdistError", "find_metadata_member", "parse_core_metadata", "read_pkg_info", "read_pkg_info_stream"]
 
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 """A METADATA larger than this is not metadata: refuse it rather than hold it in memory."""
@@ -37,12 +31,7 @@ class SdistError(Exception):
 
 
 def parse_core_metadata(
-    data: bytes,
-    *,
-    name: NormalizedName,
-    version: Version,
-    source: str,
-    sdist: bool = False,
+    data: bytes, *, name: NormalizedName, version: Version, source: str, sdist: bool = False
 ) -> CoreMetadata:
     """Parse METADATA / PKG-INFO bytes; for sdists, trust Requires-Dist only when it is declared static."""
     raw, unparsed = parse_email(data)
@@ -56,8 +45,7 @@ def parse_core_metadata(
             requires[line] = Requirement(line)
         except InvalidRequirement as exc:
             skipped.append(f"Requires-Dist: {line} ({_first_line(exc)})")
-    for line in unparsed.get("requires-dist", []):
-        skipped.append(f"Requires-Dist: {line}")
+    skipped.extend(f"Requires-Dist: {line}" for line in unparsed.get("requires-dist", []))
     requires_python: SpecifierSet | None = None
     rp = raw.get("requires_python")
     if rp:
@@ -83,17 +71,8 @@ def parse_core_metadata(
         elif "requires-dist" in dynamic:
             status = MetadataStatus.REQUIREMENTS_UNKNOWN
             note = "sdist declares Requires-Dist as dynamic: known only by building it, which tfconflict never does"
-    return CoreMetadata(
-        name=name,
-        version=version,
-        requires_dist=tuple(requires.values()) if status is MetadataStatus.OK else (),
-        requires_python=requires_python,
-        provides_extra=extras,
-        status=status,
-        source=source,
-        note=note,
-        skipped=tuple(skipped),
-    )
+    requires_dist = tuple(requires.values()) if status is MetadataStatus.OK else ()
+    return CoreMetadata(name, version, requires_dist, requires_python, extras, status, source, note, tuple(skipped))
 
 
 def _first_line(exc: Exception) -> str:

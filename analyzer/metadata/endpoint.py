@@ -13,7 +13,6 @@ __all__ = ["PYPI_SIMPLE_ENDPOINT"]
 
 
 def _read_endpoint() -> str:
-    """The constant's literal value from the module's source; the real import when the source says otherwise."""
     try:
         spec = importlib.util.find_spec("pypi_simple")
         if spec is not None and spec.origin:

@@ -1,9 +1,5 @@
-"""``MetadataEngine``: the ``MetadataSource`` everything else constructs (index pages, core metadata, cache).
-
-Answers come, cheapest first, from memory (memoized per engine, thread-safe), the SQLite cache, and the network.
-The engine composes the index pages (``pages``), the files' core metadata (``filemeta``) and the worker threads
-both use (``pool``); it prints nothing: a caller that wants progress passes a callback.
-"""
+"""``MetadataEngine``: the ``MetadataSource`` everything else constructs. Answers come, cheapest first, from
+memory, the SQLite cache and the network; it prints nothing (progress is a callback)."""
 
 from __future__ import annotations
 
@@ -58,14 +54,11 @@ class MetadataEngine(IndexPages, FileMetadata):
         IndexPages.__init__(self)
         FileMetadata.__init__(self)
 
-    # -- what the answers came from ------------------------------------------------------------------------
     def reads(self) -> dict[str, Any] | None:
-        """The cache rows this engine's answers came from, each with the stamp it had when read: pages by when
-        they were fetched, metadata by when it was stored (and when a remembered failure expires).
+        """The cache rows this engine's answers came from, each with its stamp when read (``analyzer.answers``).
 
-        None when something was read that the cache does not hold as it was read (no cache, a page the cache
-        could not store or kept from a failed refresh, a failure not remembered): an answer computed from it
-        cannot be told unchanged later. See ``analyzer.answers``.
+        None when something was read that the cache does not hold as it was read: an answer computed from it
+        cannot be told unchanged later.
         """
         log = self._reads
         if self.cache is None or not self.cache.usable or log.unstamped:
@@ -78,7 +71,6 @@ class MetadataEngine(IndexPages, FileMetadata):
             "offline": self.offline,
         }
 
-    # -- lifetime ------------------------------------------------------------------------------------------
     def close(self) -> None:
         self.pool.close()
         self.session.close()

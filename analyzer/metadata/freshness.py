@@ -1,9 +1,5 @@
-"""How long a cached index page or a remembered failure may be used without asking the index again.
-
-One rule, in a module of its own: the metadata engine applies it to every page it reads, and a remembered answer
-(``analyzer.answers``) applies the same rule to the pages its answer was computed from, without importing the
-network stack.
-"""
+"""How long a cached index page or a remembered failure may be used without asking the index again: one rule
+for the engine and for remembered answers (``analyzer.answers``), which must not import the network stack."""
 
 from __future__ import annotations
 
@@ -15,9 +11,8 @@ __all__ = ["EMPTY_FRESHNESS", "PAGE_FRESHNESS", "local_stamp", "page_is_fresh"]
 PAGE_FRESHNESS = 600.0
 """Seconds an index page is used from the cache without asking the index again."""
 EMPTY_FRESHNESS = 60.0
-"""The same for a page without a single file (a 404, an empty list): a wrong "no such project" (a proxy's 404, a
-half-published project) must not stick for the whole window, and a name that is really missing is asked again
-at most once a minute."""
+"""The same for a page without a single file: a wrong "no such project" (a proxy's 404, a half-published
+project) must not stick for the whole window."""
 
 
 def page_is_fresh(
@@ -32,8 +27,7 @@ def page_is_fresh(
 
 
 def local_stamp(path: str) -> str:
-    """What tells a local file (a ``file://`` index's page) unchanged: its size and modification time, or that it
-    is absent. The page of a local index is read anew by every run, never cached."""
+    """What tells a ``file://`` index's page unchanged: its size and modification time, or that it is absent."""
     try:
         st = os.stat(path)
     except OSError:

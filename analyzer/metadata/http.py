@@ -1,20 +1,9 @@
-"""One pooled ``requests`` session with timeouts and retries, shared by every thread of an engine.
+"""One pooled ``requests`` session with timeouts and retries (urllib3's ``Retry``), shared by an engine's threads.
 
-Retries (with backoff) cover what is worth retrying: connection errors, read timeouts, 429 (honouring
-Retry-After, capped so a hostile server cannot park us) and 5xx; never 404/410 or a failed DNS lookup. Every
-response's size is counted so the benchmark and the tests can say how many bytes were read.
-
-A host that cannot be reached (connection refused, no connection, no DNS answer: after every retry) or that
-stalled three requests in a row (no answer in time, or an answer that did not finish in time) is not asked again
-in the same run: a private extra index behind a firewall would otherwise cost every one of hundreds of projects
-the full timeout.
-
-An answer's body must also be complete within ten read timeouts (read one socket read at a time), so a server
-trickling a byte at a time cannot hold a run either.
-
-Two environment variables tune a run (a slow mirror, or a test's tiny timeouts against a fault server):
-``TFCONFLICT_HTTP_TIMEOUT`` (seconds to wait for a connection and then for each read; default 10 and 30) and
-``TFCONFLICT_HTTP_RETRIES`` (attempts after the first; default 4).
+Retried: connection errors, read timeouts, 429 (Retry-After capped) and 5xx; never 404/410 or a failed DNS
+lookup. A host that cannot be reached, or stalled three requests in a row, is not asked again in the run: a
+private index behind a firewall would otherwise cost each of hundreds of projects the full timeout. A body must
+be complete within ten read timeouts, so a server trickling bytes cannot hold a run either.
 """
 
 from __future__ import annotations
@@ -48,18 +37,8 @@ from analyzer import __version__
 from analyzer.errors import InputError
 
 __all__ = [
-    "CONNECT_TIMEOUT",
-    "READ_TIMEOUT",
-    "RETRIED_STATUSES",
-    "HostDown",
-    "HttpSettings",
-    "TooSlow",
-    "Traffic",
-    "body_failed",
-    "describe_failure",
-    "iter_body",
-    "make_session",
-    "read_body",
+    "RETRIED_STATUSES", "HostDown", "HttpSettings", "TooSlow", "Traffic", "body_failed", "describe_failure",
+    "iter_body", "make_session", "read_body",
 ]
 
 CONNECT_TIMEOUT = 10.0
@@ -69,16 +48,15 @@ RETRIED_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER = 30.0
 """Longest Retry-After we honour, in seconds: a run must end in bounded time."""
 DEADLINE_FACTOR = 10
-"""One answer may take at most this many read timeouts in all (a server trickling bytes never times out)."""
 STALLS_BEFORE_DOWN = 3
-"""Requests in a row that got no answer (every attempt timed out) before a host is given up for the run."""
 TIMEOUT_ENV = "TFCONFLICT_HTTP_TIMEOUT"
 RETRIES_ENV = "TFCONFLICT_HTTP_RETRIES"
 
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """How long to wait and how often to try again: the bound on a run's time against a failing index."""
+    """How long to wait and how often to try again: the bound on a run's time against a failing index; set by
+    ``TFCONFLICT_HTTP_TIMEOUT`` (seconds per connection and per read) and ``TFCONFLICT_HTTP_RETRIES``."""
 
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
@@ -86,7 +64,6 @@ class HttpSettings:
 
     @property
     def timeout(self) -> tuple[float, float]:
-        """``(connect, read)`` as ``requests`` takes it."""
         return (self.connect_timeout, self.read_timeout)
 
     @property
@@ -96,8 +73,7 @@ class HttpSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
-        """The defaults, overridden by ``TFCONFLICT_HTTP_TIMEOUT`` / ``TFCONFLICT_HTTP_RETRIES``; a bad value is
-        bad input naming the variable."""
+        """The defaults, overridden by the environment; a bad value is bad input naming the variable."""
         env = os.environ if environ is None else environ
         settings = cls()
         text = env.get(TIMEOUT_ENV, "").strip()
@@ -118,11 +94,8 @@ class HttpSettings:
 
 
 class _CappedRetry(Retry):
-    """urllib3's Retry, with Retry-After capped at ``MAX_RETRY_AFTER``, and no retry of a failed DNS lookup.
-
-    A host that does not resolve (a direct reference to a host this machine cannot reach) will not resolve a
-    quarter of a second later either: retrying only multiplies the wait by the number of such pins.
-    """
+    """urllib3's Retry, with Retry-After capped, and no retry of a failed DNS lookup: a host that does not
+    resolve will not a quarter of a second later either, retrying only multiplies the wait by such pins."""
 
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
@@ -165,11 +138,8 @@ def _host(url: str) -> str:
 
 
 class _GuardedAdapter(HTTPAdapter):
-    """An adapter that remembers hosts that could not be reached and fails further requests to them at once.
-
-    A stall is a request whose every attempt got no answer in time, or whose answer did not finish in time;
-    an answer read to its end clears the count (``iter_body`` reports both).
-    """
+    """An adapter that fails requests to hosts that could not be reached at once. A stall (every attempt got no
+    answer in time, or the answer did not finish in time) counts; an answer read to its end clears the count."""
 
     def __init__(self, settings: HttpSettings, **kw: Any) -> None:
         super().__init__(**kw)
@@ -198,12 +168,9 @@ class _GuardedAdapter(HTTPAdapter):
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """requests' pool key, with one shared TLS context per CA bundle instead of a bundle path.
-
-        Given a path, urllib3 makes a context for every new connection and loads the whole bundle into it again.
-        A client certificate, an unset verification or a bundle that does not load keeps requests' own way (and
-        its error messages).
-        """
+        """requests' pool key, with one shared TLS context per CA bundle instead of a path, from which urllib3
+        would load the whole bundle again for every connection. A client certificate, no verification or a
+        bundle that does not load keeps requests' own way (and its error messages)."""
         host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
         if host.get("scheme") != "https" or not verify or cert is not None or "ssl_context" in pool:
             return host, pool
@@ -248,24 +215,16 @@ class _GuardedAdapter(HTTPAdapter):
                 self.stalls[host] = 0
 
 
-def make_session(
-    pool_size: int = 32,
-    retries: int | None = None,
-    backoff: float = 0.25,
-    *,
-    http: HttpSettings | None = None,
-) -> requests.Session:
-    """A session whose connection pool matches the thread pool that shares it; ``http`` says how long to wait,
-    how often to try, and describes failures (``retries`` overrides its retries)."""
+def make_session(pool_size: int = 32, *, http: HttpSettings | None = None) -> requests.Session:
+    """A session whose connection pool matches the thread pool that shares it."""
     http = http or HttpSettings()
-    if retries is None:
-        retries = http.retries
+    retries = http.retries
     retry = _CappedRetry(
         total=retries,
         connect=retries,
         read=retries,
         status=retries,
-        backoff_factor=backoff,
+        backoff_factor=0.25,
         backoff_max=10.0,
         status_forcelist=RETRIED_STATUSES,
         allowed_methods=frozenset({"GET", "HEAD"}),
@@ -285,12 +244,8 @@ class TooSlow(requests.exceptions.Timeout):
 
 
 def iter_body(response: requests.Response, settings: HttpSettings) -> Iterator[bytes]:
-    """The body of a streamed response, piece by piece, within ``settings.deadline``; closes the response.
-
-    One socket read at a time (``read1``), so the deadline is checked however slowly bytes come; urllib3's
-    errors come out as the ``requests`` errors a plain ``.content`` would raise. A body that stalls or ends
-    in time is reported to the session's guard (the count of stalls in a row per host).
-    """
+    """The body of a streamed response, one socket read at a time so that the deadline is checked however slowly
+    bytes come; closes the response. urllib3's errors come out as the ``requests`` errors of ``.content``."""
     deadline = time.monotonic() + settings.deadline
     connection = getattr(response, "connection", None)
     guard = connection if isinstance(connection, _GuardedAdapter) else None
@@ -329,10 +284,8 @@ def read_body(response: requests.Response, settings: HttpSettings) -> bytes:
 
 
 def body_failed(exc: BaseException) -> bool:
-    """Whether ``exc`` broke a body after its headers arrived (cut short, or stalled past the read timeout).
-
-    urllib3 retries only until the headers; such a failure is worth one more attempt of the whole request.
-    """
+    """Whether ``exc`` broke a body after its headers arrived: urllib3 retries only until the headers, so such a
+    failure is worth one more attempt of the whole request."""
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return True
     reason = exc.args[0] if exc.args else None

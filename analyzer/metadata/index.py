@@ -452,7 +452,6 @@ def fetch_page(
     index_url: str,
     name: NormalizedName,
     traffic: Traffic,
-    *,
     etag: str | None = None,
     last_modified: str | None = None,
     http: HttpSettings | None = None,

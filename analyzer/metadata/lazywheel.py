@@ -1,11 +1,7 @@
 """Read one member of a remote zip with HTTP range requests, as pip's ``lazy_wheel`` does.
 
-A wheel of several hundred MB holds a METADATA of a few KB. We fetch the tail (end-of-central-directory and,
-usually, the whole central directory) with one suffix range, let the stdlib ``zipfile`` parse it through a
-sparse file object that fetches missing ranges on demand (ZIP64 works because ``zipfile`` handles it), then
-fetch exactly the METADATA member's bytes with one more range, unless the tail already holds them: most wheels
-write ``*.dist-info`` last, so METADATA sits just before RECORD and the central directory, and one round trip
-is enough.
+One suffix range fetches the tail (usually the whole central directory, and METADATA too: most wheels write
+``*.dist-info`` last); ``zipfile`` parses it through a sparse file that fetches any missing range on demand.
 """
 
 from __future__ import annotations
@@ -28,8 +24,8 @@ __all__ = ["RangeNotSupported", "WheelMetadataError", "fetch_wheel_metadata", "r
 log = logging.getLogger(__name__)
 
 TAIL_BYTES = 32 * 1024
-"""The first, suffix range: large enough to hold METADATA and the central directory of most wheels, small enough
-that a larger tail would cost more bytes than the requests it saves (``scripts/bench_metadata.py`` counts both)."""
+"""The first, suffix range: it holds METADATA and the central directory of most wheels; a larger one would cost
+more bytes than the requests it saves (``scripts/bench_metadata.py`` counts both)."""
 MEMBER_SLACK = 1024
 """Extra bytes fetched past a member's compressed data: the local header's extra field is not in the directory."""
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -109,11 +105,6 @@ class _SparseFile(io.RawIOBase):
             data = head + data
         self.add(start, data)
 
-    def span(self, start: int, end: int) -> bytes:
-        """Bytes [start, end), fetched if missing."""
-        self.ensure(start, end)
-        return self._covered(start, min(end, self._length)) or b""
-
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             size = self._length - self._pos
@@ -124,11 +115,6 @@ class _SparseFile(io.RawIOBase):
         data = self._covered(self._pos, end) or b""
         self._pos += len(data)
         return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def read_metadata_from_zip(
@@ -158,11 +144,6 @@ def read_metadata_from_zip(
         raise WheelMetadataError(f"{label}: not a readable zip ({exc})") from exc
 
 
-def _check(response: requests.Response, url_label: str) -> None:
-    if response.status_code >= 400:
-        raise WheelMetadataError(f"{url_label}: HTTP {response.status_code}")
-
-
 def fetch_wheel_metadata(
     session: requests.Session,
     url: str,
@@ -179,7 +160,8 @@ def fetch_wheel_metadata(
     if response.status_code == 200:
         raise RangeNotSupported(response)
     try:
-        _check(response, label)
+        if response.status_code >= 400:
+            raise WheelMetadataError(f"{label}: HTTP {response.status_code}")
         if response.status_code != 206:
             raise WheelMetadataError(f"{label}: unexpected HTTP {response.status_code} to a range request")
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())

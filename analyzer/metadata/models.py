@@ -1,8 +1,5 @@
-"""Plain data the metadata engine hands to the resolver, and the one seam (``MetadataSource``) between them.
-
-The resolver and the diagnosis import only this module from ``analyzer.metadata``: they never see HTTP, the
-cache or zip files, so tests can drive them from an in-memory source and the engine can change underneath.
-"""
+"""Plain data the metadata engine hands to the resolver, and the one seam (``MetadataSource``) between them:
+the resolver and the diagnosis import only this module, so tests can drive them from an in-memory source."""
 
 from __future__ import annotations
 
@@ -35,14 +32,13 @@ class DistFile:
     index_url: str
     requires_python: SpecifierSet | None = None
     yanked: str | None = None
-    """None when not yanked; the reason (possibly empty) when yanked (PEP 592)."""
+    """The reason (possibly empty) when yanked (PEP 592)."""
     upload_time: datetime | None = None
     hashes: Mapping[str, str] = field(default_factory=dict)
     size: int | None = None
     metadata_url: str | None = None
-    """URL of the PEP 658/714 ``.metadata`` file, when the index offers one."""
+    """The PEP 658/714 ``.metadata`` file, when the index offers one, and its hashes."""
     metadata_hashes: Mapping[str, str] = field(default_factory=dict)
-    """Hashes of the ``.metadata`` file (PEP 658 ``core-metadata`` value), checked when it is fetched."""
 
     @property
     def is_yanked(self) -> bool:
@@ -59,7 +55,6 @@ class ProjectFiles:
     problems: tuple[str, ...] = ()
     """Per-index failures that did not stop the answer (e.g. one extra index was down)."""
     notes: tuple[str, ...] = ()
-    """Remarks that are not failures (e.g. how many files ``--as-of`` kept for lack of an upload time)."""
 
     def versions(self) -> tuple[Version, ...]:
         return tuple(sorted({f.version for f in self.files}))
@@ -84,7 +79,7 @@ class CoreMetadata:
     provides_extra: frozenset[NormalizedName] = frozenset()
     status: MetadataStatus = MetadataStatus.OK
     source: str = ""
-    """Where it came from (``metadata-file``, ``range``, ``download``, ``sdist``, ``cache``...), for debugging."""
+    """Where it came from (``metadata-file``, ``range``, ``download``, ``sdist``...), for debugging."""
     note: str = ""
     skipped: tuple[str, ...] = ()
     """Requires-Dist lines that did not parse and were left out, to be named in the report."""
@@ -95,25 +90,18 @@ class MetadataSource(Protocol):
 
     def project(self, name: NormalizedName) -> ProjectFiles:
         """All files of ``name`` on the configured indexes; an unknown project has no files."""
-        ...
 
     def metadata(self, file: DistFile) -> CoreMetadata:
         """Core metadata of one file; failures come back as a status, not an exception."""
-        ...
 
     def metadata_for_url(self, name: NormalizedName, url: str) -> CoreMetadata:
         """Core metadata of a direct reference (``name @ URL``)."""
-        ...
 
     def prefetch(self, files: Iterable[DistFile]) -> None:
         """Warm the cache for many files at once (in parallel); answers come later from ``metadata``."""
-        ...
 
     def prefetch_projects(self, names: Iterable[NormalizedName]) -> None:
         """Fetch many projects' pages at once (in parallel); answers come later from ``project``."""
-        ...
 
     def files_of(self, name: NormalizedName, version: Version) -> tuple[DistFile, ...]:
-        """The files of one version of ``name``: the same as filtering ``project(name).files``, which a source
-        may answer without reading the whole project (an installed pin needs one version)."""
-        ...
+        """``project(name).files`` of one version, which a source may answer without reading the whole project."""

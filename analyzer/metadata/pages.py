@@ -1,8 +1,7 @@
 """Index pages: each project's page on every configured index, fresh from the cache, revalidated, or fetched.
 
-A page is kept in memory only as its cache key where the cache holds it: page texts stay in SQLite and are read
-again when a project or a pin asks. ``files_of`` reads one version's lines alone, where the stored
-page's header says where they are. Every failure is a stated problem on the answer, never an exception.
+Where the cache holds a page, only its key stays in memory: the text is read again when asked (one version's
+lines alone, for ``files_of``). Every failure is a stated problem on the answer, never an exception.
 """
 
 from __future__ import annotations
@@ -27,8 +26,7 @@ __all__ = ["OFFLINE_NOTE", "PAGE_WORKERS", "IndexPages"]
 log = logging.getLogger(__name__)
 
 PAGE_WORKERS = 12
-"""Threads fetching index pages at most: parsing a page holds the interpreter lock, so more threads only contend
-for it (range reads of wheels, waiting on the network rather than parsing, keep all the engine's workers)."""
+"""Threads fetching index pages at most: parsing holds the interpreter lock, more threads only contend for it."""
 OFFLINE_NOTE = "not in the cache (offline)"
 
 _PageRef = PageText | str
@@ -56,7 +54,6 @@ class IndexPages(EngineState):
         return f"{redact_url(index_url)}{secret_tag(index_url, self.tag_key)}|{name}"
 
     def _fresh(self, fetched: float, has_rows: bool) -> bool:
-        """Whether a cached page may be used without asking the index (always, offline)."""
         return page_is_fresh(fetched, has_rows, freshness=self.freshness, offline=self.offline)
 
     def _by_key(self, index_url: str) -> bool:
@@ -71,10 +68,7 @@ class IndexPages(EngineState):
     def _index_page(
         self, index_url: str, name: NormalizedName, *, hold: bool = False
     ) -> tuple[_PageRef, list[str]]:
-        """One index's page for ``name``: fresh from the cache, revalidated, fetched, or a stated problem.
-
-        The page comes back as its cache key when the cache holds it (unless ``hold``), else as itself.
-        """
+        """One index's page for ``name``, as its cache key when the cache holds it (unless ``hold``)."""
         if index_url.startswith("file:"):
             return self._local_page(index_url, name)
         label = redact_url(index_url)
@@ -91,15 +85,8 @@ class IndexPages(EngineState):
         self._reads.unstamped.add(key)  # until it is stored below
         if self.offline:
             return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
-        result = fetch_page(
-            self.session,
-            index_url,
-            name,
-            self.page_traffic,
-            etag=cached[0].etag if cached else None,
-            last_modified=cached[0].last_modified if cached else None,
-            http=self.http,
-        )
+        etag, modified = (cached[0].etag, cached[0].last_modified) if cached else (None, None)
+        result = fetch_page(self.session, index_url, name, self.page_traffic, etag, modified, self.http)
         if result.not_modified and cached is not None:
             page = self._unchanged(key, *cached)
             if not hold and self._by_key(index_url):
@@ -132,8 +119,7 @@ class IndexPages(EngineState):
             return None
 
     def _unchanged(self, key: str, cached: CachedPage, page: PageText) -> PageText:
-        """A cached page the index says is unchanged (304): fresh again from now; a page stored by an older
-        version, without its line index, is stored once more with it."""
+        """A cached page the index says is unchanged (304): fresh again from now, and given its line index."""
         assert self.cache is not None  # only a cached page is revalidated
         now = time.time()
         indexed = page.with_line_index()
@@ -146,8 +132,7 @@ class IndexPages(EngineState):
         return page
 
     def _local_page(self, index_url: str, name: NormalizedName) -> tuple[_PageRef, list[str]]:
-        """A ``file://`` index's page, read anew every time (never cached), stamped by its file: unchanged from
-        before the read to after it, or the answers computed from it cannot be remembered."""
+        """A ``file://`` index's page, never cached, stamped by its file when unchanged during the read."""
         path = str(local_page_file(index_url, name))
         before = local_stamp(path)
         result = fetch_page(self.session, index_url, name, self.page_traffic)
@@ -176,15 +161,11 @@ class IndexPages(EngineState):
         return page
 
     def _pages(self, name: NormalizedName) -> tuple[_IndexPage, ...]:
-        """Every index's page for ``name`` (memoized, as cache keys where the cache holds them), each with the
-        problems met getting it."""
+        """Every index's page for ``name`` (memoized), each with the problems met getting it."""
 
         def load() -> tuple[_IndexPage, ...]:
-            out = []
-            for index_url in self.config.urls:
-                page, problems = self._index_page(index_url, name)
-                out.append((index_url, page, tuple(problems)))
-            return tuple(out)
+            pages = [(url, *self._index_page(url, name)) for url in self.config.urls]
+            return tuple((url, page, tuple(problems)) for url, page, problems in pages)
 
         return self._pages_memo.get(name, load)
 
@@ -194,12 +175,8 @@ class IndexPages(EngineState):
         as_of = self.as_of
         kept = [f for f in files if f.upload_time is None or f.upload_time <= as_of]
         undated = sum(1 for f in kept if f.upload_time is None)
-        notes = (
-            [f"{name}: {undated} file(s) have no upload time and were kept despite --as-of"]
-            if undated
-            else []
-        )
-        return kept, notes
+        note = f"{name}: {undated} file(s) have no upload time and were kept despite --as-of"
+        return kept, [note] if undated else []
 
     def _load_project(self, name: NormalizedName) -> ProjectFiles:
         files: list[DistFile] = []
@@ -215,20 +192,10 @@ class IndexPages(EngineState):
                 indexes.append(redact_url(index_url))
                 files.extend(found)
         files, notes = self._as_of_filter(name, files)
-        return ProjectFiles(
-            name=name,
-            files=tuple(files),
-            indexes=tuple(indexes),
-            problems=tuple(problems),
-            notes=tuple(notes),
-        )
+        return ProjectFiles(name, tuple(files), tuple(indexes), tuple(problems), tuple(notes))
 
     def files_of(self, name: str, version: Version) -> tuple[DistFile, ...]:
-        """The files of one version of ``name``, without building the others (what an installed pin needs).
-
-        Same answer as filtering ``project(name).files``; much cheaper on a warm run when the project lists
-        thousands of files and only one version matters.
-        """
+        """The files of one version of ``name`` (what an installed pin needs), without building the others."""
         canonical = canonicalize_name(name)
         memo_key = (canonical, version)
         answer = self._version_files.get(memo_key)
@@ -253,9 +220,8 @@ class IndexPages(EngineState):
         return answer
 
     def _version_lines(self, ref: _PageRef, version: Version) -> PageText | None:
-        """The lines of ``version`` of a page left in the cache, read alone where its header says where they are
-        (a few KB instead of a page of up to several MB); None when it cannot say (``_open_page`` then reads the
-        page whole, or fetches it again if its row went away)."""
+        """The lines of ``version`` of a page left in the cache, read alone where its header says where they are;
+        None when it cannot say (the page is then read whole)."""
         if not isinstance(ref, str) or self.cache is None:
             return None
         found: list[PageText] = []
@@ -292,11 +258,8 @@ class IndexPages(EngineState):
         return True
 
     def prefetch_projects(self, names: Iterable[str]) -> None:
-        """Fetch many project pages in parallel; answers come later from ``project`` or ``files_of``.
-
-        Pages already fresh in the cache are loaded first, in this thread: that work is pure CPU, and threads
-        would only contend for the interpreter lock.
-        """
+        """Fetch many project pages in parallel; those fresh in the cache first, in this thread (pure CPU work,
+        for which threads would only contend for the interpreter lock)."""
         todo = [canonicalize_name(n) for n in dict.fromkeys(names)]
         todo = [n for n in todo if n not in self._pages_memo]
         remote = []

@@ -1,8 +1,5 @@
-"""Which file of a version a target would install: pip's choice among wheels (best tag), else the sdist.
-
-Used by the debugging view, the benchmark and the recording script; the resolver keeps its own candidate
-ordering, but the rule here is the same (compatible tags, Requires-Python, yanked files last).
-"""
+"""The one rule for which file of a version pip installs on a target: the best-tagged wheel, else the sdist;
+Requires-Python must admit the target, yanked files come last."""
 
 from __future__ import annotations
 
@@ -45,15 +42,13 @@ def best_file(files: Iterable[DistFile], env: TargetEnvironment) -> DistFile | N
 
 @dataclass(frozen=True)
 class VersionSupport:
-    """How one version of a project can install on the target."""
+    """How one version of a project can install on the target: its best wheel, its sdist, or only yanked files
+    (PEP 592: usable only when the request pins this exact version)."""
 
     version: Version
     wheel: str | None
-    """The best wheel for the target (pip's tag preference), or None."""
     sdist: str | None
-    """An sdist whose Requires-Python admits the target, or None."""
     yanked_only: bool = False
-    """Every compatible file is yanked (PEP 592): usable only when the request pins this exact version."""
 
     @property
     def installable(self) -> bool:
@@ -65,10 +60,7 @@ class VersionSupport:
 
 
 def version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[Version, VersionSupport]:
-    """Which versions install on ``env`` and with which file; yanked files count only when nothing else does.
-
-    More than ``best_file``: the verdict tells a version with a wheel from an sdist-only or a yanked-only one.
-    """
+    """Which versions install on ``env`` and with which file; yanked files count only when nothing else does."""
     by_version: dict[Version, list[DistFile]] = {}
     for file in files:
         by_version.setdefault(file.version, []).append(file)
