@@ -13,7 +13,8 @@ import re
 import shlex
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -176,17 +177,22 @@ def parse_requirements_files(
     for path, constraint in [*((str(p), False) for p in paths), *((str(p), True) for p in constraints)]:
         text = parser.read(path, path, site=None)
         if text is not None:
-            parser.parse_text(text, path, path, constraint=constraint, stack=(_Include(_key(path), path),))
+            parser.parse_text(text, (_Frame(path, path, _key(path)),), constraint=constraint)
     return parser.result()
 
 
 @dataclass(frozen=True)
-class _Include:
-    """One file being read, and the line that included it: the stack that finds include loops."""
+class _Frame:
+    """A file being read and the line being read in it: the stack of them names every hop of an include loop."""
 
-    key: str
+    path: str
     display: str
-    line: int | None = None
+    key: str
+    line: int = 0
+
+
+_Options = list[tuple[str, str, "str | None"]]
+"""(destination, option as written, value) in line order."""
 
 
 class _LineError(Exception):
@@ -216,13 +222,13 @@ class _Parser:
         frozen: dict[str, Any] = {name: tuple(v) if isinstance(v, list) else v for name, v in values.items()}
         return RequirementsSet(**{**frozen, "files": tuple(dict.fromkeys(self.files))})
 
-    def read(self, path: str, display: str, site: tuple[str, int, str] | None) -> str | None:
+    def read(self, path: str, display: str, site: tuple[_Frame, str] | None) -> str | None:
         """The file's text, or None after recording one problem (at the including line when there is one)."""
         self.reads += 1
         if self.reads > MAX_FILE_READS:
             if self.reads == MAX_FILE_READS + 1 and site is not None:
-                self.problems.append(Problem(site[0], site[1], f"more than {MAX_FILE_READS} files read through "
-                                             "-r/-c includes; stopping here"))
+                self.problems.append(Problem(site[0].display, site[0].line, f"more than {MAX_FILE_READS} files "
+                                             "read through -r/-c includes; stopping here"))
             return None
         key = _key(path)
         if key not in self.cache:
@@ -232,42 +238,43 @@ class _Parser:
             if site is None or loaded.line is not None:
                 problem = Problem(display, loaded.line, loaded.message)
             else:
-                resolved = "" if site[2].endswith(" " + _clip(display)) else f" ({_clip(display)})"
-                problem = Problem(site[0], site[1], f"{site[2]}: {loaded.message}{resolved}")
+                at, label = site
+                resolved = "" if label.endswith(" " + _clip(display)) else f" ({_clip(display)})"
+                problem = Problem(at.display, at.line, f"{label}: {loaded.message}{resolved}")
             if problem not in self.problems:
                 self.problems.append(problem)
             return None
         self.files.append(display)
         return loaded
 
-    def parse_text(self, text: str, path: str, display: str, *, constraint: bool,
-                   stack: tuple[_Include, ...]) -> None:
+    def parse_text(self, text: str, stack: tuple[_Frame, ...], *, constraint: bool) -> None:
         # pip's preprocess: continuations joined, comments and blank lines dropped, then ${VAR} expanded
         for number, raw in _join_lines(text.splitlines()):
             raw = _COMMENT.sub("", raw).strip()
             if not raw:
                 continue
-            line, expansions = self.expand(raw, display, number)
+            frames = (*stack[:-1], replace(stack[-1], line=number))
+            line, expansions = self.expand(raw, frames[-1])
             self.expanded = expansions
             try:
-                self.parse_line(line, number, path, display, constraint=constraint, stack=stack)
+                self.parse_line(line, frames, constraint=constraint)
             except _LineError as exc:
-                self.problems.append(Problem(display, number, _redact(str(exc), expansions)))
+                self.problems.append(Problem(frames[-1].display, number, _redact(str(exc), expansions)))
             except (ValueError, LookupError, RecursionError, UnicodeError) as exc:
                 # a safety net: the cases we know are turned into _LineError; a new one must still not crash
                 message = f"cannot read this line ({type(exc).__name__}: {_clip(_first_line(exc))})"
-                self.problems.append(Problem(display, number, _redact(message, expansions)))
+                self.problems.append(Problem(frames[-1].display, number, _redact(message, expansions)))
             self.expanded = {}
 
-    def expand(self, line: str, display: str, number: int) -> tuple[str, dict[str, str]]:
+    def expand(self, line: str, at: _Frame) -> tuple[str, dict[str, str]]:
         """The line with ``${VAR}`` replaced, and each value's variable (messages show ``${TOKEN}``, not a secret)."""
         expansions: dict[str, str] = {}
 
         def value(match: re.Match[str]) -> str:
             found = self.environ.get(match.group(1))
             if not found:
-                note = Problem(display, number, f"environment variable ${{{match.group(1)}}} is not set (or empty); "
-                               "left as written")
+                note = Problem(at.display, at.line, f"environment variable ${{{match.group(1)}}} is not set (or "
+                               "empty); left as written")
                 if note not in self.notes:
                     self.notes.append(note)
                 return match.group(0)
@@ -276,8 +283,8 @@ class _Parser:
 
         return _ENV_VAR.sub(value, line), expansions
 
-    def parse_line(self, line: str, number: int, path: str, display: str, *, constraint: bool,
-                   stack: tuple[_Include, ...]) -> None:
+    def parse_line(self, line: str, frames: tuple[_Frame, ...], *, constraint: bool) -> None:
+        at = frames[-1]
         # pip's split: words before the first one starting with "-" are the requirement (markers stay intact)
         words = line.split(" ")
         cut = next((index for index, word in enumerate(words) if word.startswith("-")), len(words))
@@ -288,43 +295,42 @@ class _Parser:
             raise _LineError(f"cannot split the options ({exc}): {_clip(options_text)!r}") from exc
         options, leftovers = _parse_options(tokens)
         if leftovers:
-            self.note(display, number, f"ignored (pip ignores words after the options): {_clip(' '.join(leftovers))}")
+            self.note(at, f"ignored (pip ignores words after the options): {_clip(' '.join(leftovers))}")
 
         if args:
-            self.add_requirement(_parse_requirement(args), options, display, number, constraint=constraint)
+            self.add_requirement(_parse_requirement(args), options, at, constraint=constraint)
         elif any(dest == "editables" for dest, _, _ in options):
             editables = [value for dest, _, value in options if dest == "editables"]
-            rest = [item for item in options if item[0] != "editables"]
             for extra in editables[1:]:
-                self.note(display, number, f"only the first -e of a line is read (as pip does); ignored: {extra}")
-            self.add_requirement(_parse_editable(editables[0] or ""), rest, display, number,
-                                 constraint=constraint, editable=True)
+                self.note(at, f"only the first -e of a line is read (as pip does); ignored: {extra}")
+            rest = [item for item in options if item[0] != "editables"]
+            self.add_requirement(_parse_editable(editables[0] or ""), rest, at, constraint=constraint, editable=True)
         elif any(dest in ("requirements", "constraints") for dest, _, _ in options):
-            self.include(options, number, path, display, stack=stack)
+            self.include(options, frames)
         else:
-            self.apply_options(options, path, display, number)
+            self.apply_options(options, at)
 
-    def add_requirement(self, requirement: Requirement | DirectURL, options: list[tuple[str, str, str | None]],
-                        display: str, number: int, *, constraint: bool, editable: bool = False) -> None:
+    def add_requirement(self, requirement: Requirement | DirectURL, options: _Options, at: _Frame, *,
+                        constraint: bool, editable: bool = False) -> None:
         hashes: list[str] = []
         for dest, option, value in options:
             if dest == "hashes" and not editable:
                 hashes.append(value or "")
             elif dest in ("global_options", "config_settings"):
-                self.note(display, number, f"{option} {value} has no effect on the analysis (recorded, ignored)")
+                self.note(at, f"{option} {value} has no effect on the analysis (recorded, ignored)")
             else:
-                self.note(display, number, f"{option} is ignored on a requirement line (pip ignores it too)")
+                self.note(at, f"{option} is ignored on a requirement line (pip ignores it too)")
         if constraint:
             if editable:
                 raise _LineError(f"editable requirements are not allowed as constraints: {requirement}")
             if requirement.extras:
                 raise _LineError(f"constraints cannot have extras: {requirement}")
-        parsed = ParsedRequirement(requirement, display, number, tuple(hashes), editable)
+        parsed = ParsedRequirement(requirement, at.display, at.line, tuple(hashes), editable)
         (self.constraints if constraint else self.requirements).append(parsed)
 
-    def include(self, options: list[tuple[str, str, str | None]], number: int, path: str, display: str, *,
-                stack: tuple[_Include, ...]) -> None:
+    def include(self, options: _Options, frames: tuple[_Frame, ...]) -> None:
         """A ``-r``/``-c`` line: pip reads only the first include of the line and ignores its other options."""
+        at = frames[-1]
         includes = [item for item in options if item[0] == "requirements"] or [
             item for item in options if item[0] == "constraints"
         ]
@@ -332,70 +338,65 @@ class _Parser:
         for _, other, other_value in options:
             if (other, other_value) != (option, value):
                 shown = other if other_value is None else f"{other} {other_value}"
-                self.note(display, number, f"ignored on an include line (pip reads only its first -r/-c): {shown}")
-        flag = "-r" if dest == "requirements" else "-c"
+                self.note(at, f"ignored on an include line (pip reads only its first -r/-c): {shown}")
         target = value or ""
-        label = f"{flag} {_clip(target)}"
+        label = f"{'-r' if dest == 'requirements' else '-c'} {_clip(target)}"
         if _REMOTE.match(target):
-            raise _LineError(f"{label}: remote requirements files are not read; download it and name the "
-                             "local file")
+            raise _LineError(f"{label}: remote requirements files are not read; download it and name the local file")
         if target.lower().startswith("file:"):
             target = url2pathname(unquote(_split_url(target).path))
-        nested_path = os.path.join(os.path.dirname(path), target)
-        nested_display = os.path.normpath(os.path.join(os.path.dirname(display), target)) if target else display
-        key = _key(nested_path)
-        for index, frame in enumerate(stack):
+        path = os.path.join(os.path.dirname(at.path), target)
+        display = os.path.normpath(os.path.join(os.path.dirname(at.display), target)) if target else at.display
+        key = _key(path)
+        for index, frame in enumerate(frames):
             if frame.key == key:
-                raise _LineError(f"{label}: include loop ({_loop_text(stack[index:], display, number)})")
-        if len(stack) >= MAX_DEPTH:
+                loop = [*frames[index:], frame]
+                hops = ", ".join(f"{a.display}:{a.line} includes {b.display}" for a, b in pairwise(loop))
+                raise _LineError(f"{label}: include loop ({hops})")
+        if len(frames) >= MAX_DEPTH:
             raise _LineError(f"{label}: includes nested more than {MAX_DEPTH} deep; not read")
-        text = self.read(nested_path, nested_display, site=(display, number, f"{label}"))
+        text = self.read(path, display, site=(at, label))
         if text is not None:
-            nested_stack = (*stack[:-1], _Include(stack[-1].key, stack[-1].display, number),
-                            _Include(key, nested_display))
             # As in pip, -r inside a constraints file reads requirements and -c inside a requirements file
             # reads constraints: the flag decides, not the including file.
-            self.parse_text(text, nested_path, nested_display, constraint=dest == "constraints",
-                            stack=nested_stack)
+            self.parse_text(text, (*frames, _Frame(path, display, key)), constraint=dest == "constraints")
 
-    def apply_options(self, options: list[tuple[str, str, str | None]], path: str, display: str,
-                      number: int) -> None:
+    def apply_options(self, options: _Options, at: _Frame) -> None:
         """An option line: pip's ``handle_option_line``, in pip's order (no-index, index, extras, find-links)."""
         given = {dest: [v for d, _, v in options if d == dest] for dest, _, _ in options}
         for dest, option, value in options:
             shown = option if value is None else f"{option} {value}"
             if dest == "hashes":
-                self.note(display, number, f"{shown} has no requirement on its line; ignored (as pip does)")
+                self.note(at, f"{shown} has no requirement on its line; ignored (as pip does)")
             elif dest in ("global_options", "config_settings"):
-                self.note(display, number, f"{shown} has no requirement on its line; ignored")
+                self.note(at, f"{shown} has no requirement on its line; ignored")
             elif dest in ("trusted_hosts", "prefer_binary", "only_binary", "no_binary", "require_hashes",
                           "features_enabled"):
-                self.note(display, number, f"{shown} is recorded but has no effect on the analysis")
+                self.note(at, f"{shown} is recorded but has no effect on the analysis")
         if "no_index" in given:
             self.no_index = True
             self.index_url = None
             self.extra_index_urls.clear()
         if "index_url" in given or "extra_index_urls" in given:
             if self.no_index:
-                self.note(display, number, "index options after --no-index have no effect (as in pip)")
+                self.note(at, "index options after --no-index have no effect (as in pip)")
             else:
                 if "index_url" in given:
                     if self.extra_index_urls:
-                        self.note(display, number, "--index-url replaces the extra indexes named before it (as in "
-                                  f"pip): {', '.join(self.extra_index_urls)}")
+                        self.note(at, "--index-url replaces the extra indexes named before it (as in pip): "
+                                  f"{', '.join(self.extra_index_urls)}")
                         self.extra_index_urls.clear()
                     self.index_url = given["index_url"][-1]
                 self.extra_index_urls.extend(v for v in given.get("extra_index_urls", []) if v is not None)
         for value in given.get("find_links", []):
-            if value is None:
-                continue
-            local = os.path.join(os.path.dirname(os.path.abspath(path)), value)
-            self.find_links.append(local if os.path.exists(local) else value)
+            if value is not None:
+                local = os.path.join(os.path.dirname(os.path.abspath(at.path)), value)
+                self.find_links.append(local if os.path.exists(local) else value)
         if "pre" in given:
             self.pre = True
 
-    def note(self, file: str, line: int, message: str) -> None:
-        self.notes.append(Problem(file, line, _redact(message, self.expanded)))
+    def note(self, at: _Frame, message: str) -> None:
+        self.notes.append(Problem(at.display, at.line, _redact(message, self.expanded)))
 
 
 def _key(path: str) -> str:
@@ -489,12 +490,12 @@ def _join_lines(lines: list[str]) -> list[tuple[int, str]]:
     return out
 
 
-def _parse_options(tokens: list[str]) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+def _parse_options(tokens: list[str]) -> tuple[_Options, list[str]]:
     """optparse's rules for pip's options (long-name abbreviations, ``--opt=v``, ``-rFILE``), minus optparse.
 
     Returns (destination, option as named in messages, value) in line order, and the words left over.
     """
-    found: list[tuple[str, str, str | None]] = []
+    found: _Options = []
     leftovers: list[str] = []
     index = 0
     while index < len(tokens):
@@ -680,10 +681,3 @@ def _first_line(exc: Exception) -> str:
 
 def _clip(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _loop_text(frames: Sequence[_Include], display: str, number: int) -> str:
-    """``a.txt:2 includes b.txt, b.txt:5 includes a.txt``: every file and line of the loop."""
-    hops = [(frame.display, frame.line) for frame in frames[:-1]] + [(display, number)]
-    targets = [frame.display for frame in frames[1:]] + [frames[0].display]
-    return ", ".join(f"{file}:{line} includes {target}" for (file, line), target in zip(hops, targets))
