@@ -64,10 +64,8 @@ class SyncResult:
 
 
 def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResult:
-    """Mirror the source's history into the cache and index its releases.
-
-    ``origin`` wins over ``$<origin_env>``, which wins over the declared upstream; a bundle file works too.
-    """
+    """Mirror the source's history into the cache and index its releases. ``origin`` wins over
+    ``$<origin_env>``, which wins over the declared upstream; a bundle file works too."""
     raw, reason = decl.origin(origin)
     where = normalize_origin(raw)
     root = source_dir(decl)
@@ -155,10 +153,8 @@ class Release:
 
 
 def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
-    """Python ``X.Y`` from the ``cpXY`` tags of direct-reference wheel URLs, with the evidence in words.
-
-    ``abi3`` wheels are left out: they name a lowest version, not the interpreter.
-    """
+    """Python ``X.Y`` from the ``cpXY`` tags of direct-reference wheel URLs, with the evidence in words
+    (``abi3`` wheels are left out: they name a lowest version, not the interpreter)."""
     votes: dict[str, list[str]] = {}
     for pin in pins:
         filename = url_filename(pin.url) if pin.url is not None else ""
@@ -198,11 +194,8 @@ class Catalog:
 
     @classmethod
     def open(cls, decl: SourceDeclaration, origin: str | None = None) -> Catalog:
-        """The synced catalog; syncs first when nothing is synced yet or another origin was asked for.
-
-        An origin is asked for by the argument or the source's environment variable; without either, whatever
-        was synced last is read, offline.
-        """
+        """The synced catalog; syncs first when nothing is synced yet or another origin was asked for (by the
+        argument or the source's environment variable). Without either, what was synced last is read offline."""
         synced = synced_origin(decl)
         where, _ = decl.origin(origin)
         asked = bool(origin or (decl.origin_env and os.environ.get(decl.origin_env)))
@@ -314,7 +307,19 @@ class Catalog:
         return data
 
     def _build_index(self) -> dict[str, Any]:
-        commits, changed = self._history()
+        # every commit oldest first (id, ISO date, subject), and the tracked files each one changed
+        out = git(
+            ["log", "--reverse", "--format=%x1e%H%x1f%cI%x1f%s", "--name-only", "--no-renames", self.head],
+            cwd=self.repo,
+        ).decode("utf-8", "replace")
+        tracked = {path for files in self.decl.kinds for path in (files.freeze, files.os_info) if path}
+        commits: list[tuple[str, str, str]] = []
+        changed: dict[str, set[str]] = {}
+        for chunk in out.split("\x1e")[1:]:
+            head, _, names = chunk.partition("\n")
+            commit, when, subject = head.split("\x1f", 2)
+            commits.append((commit, when, subject))
+            changed[commit] = {n for n in names.split("\n") if n in tracked}
         kinds = self.decl.kinds
         pattern = re.compile(self.decl.upstream_commit_pattern) if self.decl.upstream_commit_pattern else None
         wanted: list[str] = []
@@ -418,22 +423,6 @@ class Catalog:
             "problems": len(result.problems),
             "notes": tuple(notes),
         }
-
-    def _history(self) -> tuple[list[tuple[str, str, str]], dict[str, set[str]]]:
-        """Every commit oldest first (id, ISO date, subject), and the tracked files each one changed."""
-        out = git(
-            ["log", "--reverse", "--format=%x1e%H%x1f%cI%x1f%s", "--name-only", "--no-renames", self.head],
-            cwd=self.repo,
-        ).decode("utf-8", "replace")
-        tracked = {path for files in self.decl.kinds for path in (files.freeze, files.os_info) if path}
-        commits: list[tuple[str, str, str]] = []
-        changed: dict[str, set[str]] = {}
-        for chunk in out.split("\x1e")[1:]:
-            head, _, names = chunk.partition("\n")
-            commit, when, subject = head.split("\x1f", 2)
-            commits.append((commit, when, subject))
-            changed[commit] = {n for n in names.split("\n") if n in tracked}
-        return commits, changed
 
 
 def alternative_releases(snapshot: Snapshot, colab_repo: str | None = None) -> tuple[tuple[str, str], ...]:

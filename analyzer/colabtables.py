@@ -173,13 +173,13 @@ def load_tables(decl: SourceDeclaration, root: Path) -> ColabTables:
 
 
 def sync_tables(decl: SourceDeclaration, root: Path, origin: str, repo: Path) -> tuple[str, ...]:
-    """Refresh the tables in the cache: copied from beside a local origin, else derived from upstream history.
-
-    Returns one line per table saying where it came from. A table that cannot be had keeps its cached copy.
-    """
+    """Refresh the tables in the cache, copied from beside a local origin, else derived from upstream history;
+    one line per table says where it came from. A table that cannot be had keeps its cached copy."""
     folder = root / "tables"
     folder.mkdir(parents=True, exist_ok=True)
-    beside = _beside(origin) if is_local(origin) else []
+    # a local origin's tables lie beside the bundle file, or beside or in the repository
+    path = Path(origin)
+    beside = ([path.parent] if path.is_file() else [path, path.parent]) if is_local(origin) else []
     said: list[str] = []
     readers = ((decl.runtime_versions, read_runtime_versions_tsv), (decl.declared_requirements, read_requires_tsv))
     for table, read in readers:
@@ -203,12 +203,6 @@ def sync_tables(decl: SourceDeclaration, root: Path, origin: str, repo: Path) ->
         target.write_text(text, encoding="utf-8")
         said.append(f"{table.offline}: {where}")
     return tuple(said)
-
-
-def _beside(origin: str) -> list[Path]:
-    """Folders where a local origin's tables may lie: beside the bundle file, or beside/in the repository."""
-    path = Path(origin)
-    return [path.parent] if path.is_file() else [path, path.parent]
 
 
 def _derive_versions(table: TableDeclaration, repo: Path) -> tuple[str, str]:
@@ -265,15 +259,12 @@ def _derive_requires(table: TableDeclaration, root: Path) -> tuple[str, str]:
     origin = table.origin()
     if origin is None:
         raise SourceError(f"no upstream is declared for {table.offline}")
-    rows = derive_requires_history(origin, table.upstream_file, root / "upstream" / _slug(origin))
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", origin.rstrip("/").rsplit("/", 1)[-1]) or "repo"
+    rows = derive_requires_history(origin, table.upstream_file, root / "upstream" / slug)
     if not rows:
         raise SourceError(f"no install_requires found in the history of {table.upstream_file} at {origin}")
     text = _tsv(REQUIRES_HEADER, [(r.date.isoformat(), r.upstream_commit, "; ".join(r.requirements)) for r in rows])
     return text, f"derived from {table.upstream_file} history of {origin}"
-
-
-def _slug(origin: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", origin.rstrip("/").rsplit("/", 1)[-1]) or "repo"
 
 
 def derive_requires_history(origin: str, file: str, mirror: Path) -> tuple[RequiresRow, ...]:
@@ -294,11 +285,8 @@ def derive_requires_history(origin: str, file: str, mirror: Path) -> tuple[Requi
 
 
 def requirements_from_setup_py(source: str, file: str = "setup.py") -> tuple[str, ...] | None:
-    """``install_requires`` of a ``setup(...)`` call, read with ``ast`` and never executed.
-
-    Literal lists and tuples, names bound to them at module level, and ``+`` of those are understood;
-    anything computed at run time gives None (unknown) rather than a guess.
-    """
+    """``install_requires`` of a ``setup(...)`` call, read with ``ast`` and never executed: literal lists and
+    tuples, module-level names bound to them and ``+`` of those; anything computed gives None, not a guess."""
     try:
         tree = ast.parse(source, filename=file)
     except SyntaxError:

@@ -1,7 +1,7 @@
 """The running interpreter's own environment as a snapshot (selector ``current``, ``snapshots capture``).
 
-Useful inside Colab, Kaggle or a local venv: what is installed here, read with ``importlib.metadata`` (never by
-importing the packages), with direct references taken from ``direct_url.json`` (PEP 610) as pip freeze does.
+Read with ``importlib.metadata`` (never by importing the packages), direct references from ``direct_url.json``
+(PEP 610) as pip freeze does.
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ class TargetEnvironment:
     platform_system: str
     machine: str
     glibc: tuple[int, int] | None
-    implementation: str = "cpython"
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> TargetEnvironment:
@@ -60,7 +59,7 @@ class TargetEnvironment:
     def markers(self) -> Mapping[str, str]:
         """Marker variables of PEP 508 for the target, to evaluate markers against."""
         return {
-            "implementation_name": self.implementation,
+            "implementation_name": "cpython",
             "implementation_version": self.python_full,
             "os_name": "nt" if self.sys_platform == "win32" else "posix",
             "platform_machine": self.machine,

@@ -44,10 +44,8 @@ def clone_or_fetch(origin: str, path: Path) -> None:
 
 
 def read_blobs(repo: Path, names: Iterable[str]) -> Iterator[tuple[str, str | None, bytes | None]]:
-    """Read many objects (``commit:path`` or a blob id) with one ``git cat-file --batch`` process.
-
-    Yields ``(name, blob_id, content)``; a missing object yields ``(name, None, None)``.
-    """
+    """``(name, blob_id, content)`` of many objects (``commit:path`` or a blob id) read by one ``git cat-file
+    --batch`` process; a missing object yields ``(name, None, None)``."""
     wanted = list(names)
     if not wanted:
         return

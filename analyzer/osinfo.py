@@ -1,7 +1,6 @@
 """Parse ``os-info.txt`` (``lsb_release -ds; python --version`` and more) into a platform and a Python version.
 
-glibc is what decides which manylinux wheels install, and lsb_release names a distribution, not a glibc: the
-table below maps the distributions Colab-like images run on to the glibc they ship.
+glibc decides which manylinux wheels install, and lsb_release names a distribution: the table maps one to the other.
 """
 
 from __future__ import annotations

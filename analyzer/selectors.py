@@ -78,12 +78,10 @@ def resolve_selector(
 def snapshot_for(
     settings: Settings, selector: str | None = None, *, python: str | None = None, platform: str | None = None
 ) -> Snapshot:
-    """The snapshot a command names (``selector``, else the settings'); a file named by the configuration is
-    relative to the configuration.
+    """The snapshot a command names (``selector``, else the settings', relative to the configuration file).
 
     The configuration's ``python`` and ``platform`` describe a freeze file's runtime; a Colab release or a snapshot
-    JSON states its own, and then they are left aside with a note (the command line's are refused, as ever).
-    """
+    JSON states its own, and then they are left aside with a note (the command line's are refused, as ever)."""
     if selector is None:
         selector = settings.snapshot or DEFAULT_SNAPSHOT
         if settings.snapshot and settings.origin is not None and not Path(selector).is_absolute():

@@ -1,7 +1,6 @@
 """The snapshot model: one Python runtime's interpreter, platform and installed distributions.
 
-Only a few descriptive fields (``source``, ``commit``) say where it came from, so a Colab release, a freeze file
-and the running interpreter all look the same to the resolver.
+A Colab release, a freeze file and the running interpreter all look the same to the resolver.
 """
 
 from __future__ import annotations
@@ -26,11 +25,8 @@ SCHEMA = "tfconflict.snapshot/1"
 
 @dataclass(frozen=True)
 class Pin:
-    """One installed distribution as the runtime lists it.
-
-    ``version`` stays a string because freeze files may hold versions that PEP 440 refuses (``===`` pins);
-    ``url`` is set for direct references (``name @ URL``), whose version may only be known from a wheel name.
-    """
+    """One installed distribution as the runtime lists it. ``version`` stays a string: freeze files may hold
+    versions PEP 440 refuses (``===`` pins); ``url`` is set for direct references (``name @ URL``)."""
 
     name: NormalizedName
     version: str | None
@@ -77,10 +73,8 @@ class Platform:
 
 @dataclass(frozen=True)
 class DeclaredRequirements:
-    """Requirements of an installed distribution known from outside the index (e.g. google-colab's setup.py).
-
-    They count like the distribution's own metadata; ``evidence`` says where they come from.
-    """
+    """Requirements of an installed distribution known from outside the index (e.g. google-colab's setup.py),
+    counted like its own metadata; ``evidence`` says where they come from."""
 
     name: NormalizedName
     requirements: tuple[str, ...]
@@ -101,11 +95,8 @@ class DeclaredRequirements:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One runtime: interpreter, platform, installed distributions, and where that knowledge came from.
-
-    ``python_evidence`` says how the Python version is known (``os-info.txt``, or the wheel tag it was inferred
-    from), because a guessed interpreter changes every answer and must never be silent.
-    """
+    """One runtime and where that knowledge came from. ``python_evidence`` says how the Python version is known,
+    because a guessed interpreter changes every answer and must never be silent."""
 
     id: str
     python: str

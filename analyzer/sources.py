@@ -131,10 +131,8 @@ def load_source(name: str) -> SourceDeclaration:
 
 
 def find_kind(prefix: str) -> tuple[SourceDeclaration, RuntimeFiles] | None:
-    """The source and runtime kind a selector prefix (``colab-gpu``) names, or None.
-
-    A source's own name names its default kind unless a kind claims that prefix explicitly.
-    """
+    """The source and runtime kind a selector prefix (``colab-gpu``) names, or None; a source's own name names
+    its default kind unless a kind claims that prefix explicitly."""
     decls = [load_source(name) for name in list_sources()]
     for decl in decls:
         for files in decl.kinds:
