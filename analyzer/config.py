@@ -254,8 +254,6 @@ def _convert(name: str, value: Any, base: Path | None) -> Any:
 
 def _cli_value(name: str, value: Any) -> Any:
     try:
-        if name == "as_of" and isinstance(value, datetime):
-            return parse_as_of(value)
         if name in ("extra_index_urls", "ignore", "requirements") and isinstance(value, (str, Path)):
             value = [value]
         if name == "requirements":

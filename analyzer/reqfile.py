@@ -408,7 +408,7 @@ def _key(path: str) -> str:
 
 
 def _load(path: str, display: str) -> str | Problem:
-    """Read and decode one file; a problem (without line when the file is unreadable as a whole) otherwise."""
+    """The file's text; else a problem, without a line when the file cannot be read as a whole."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -426,11 +426,7 @@ def _load(path: str, display: str) -> str | Problem:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return Problem(display, None, f"cannot read: {exc.strerror or exc}")
-    return _decode(data, display)
-
-
-def _decode(data: bytes, display: str) -> str | Problem:
-    """pip's ``auto_decode``: a BOM, else a ``# coding:`` line among the first two, else UTF-8 (not the locale)."""
+    # pip's auto_decode: a BOM, else a "# coding:" line among the first two, else UTF-8 (not the locale)
     encoding = "utf-8"
     for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32-le"),
                       (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF16_LE, "utf-16-le"),
