@@ -90,7 +90,7 @@ class Factory:
             tuple[NormalizedName, frozenset[int], InstalledCandidate | None], tuple[Candidate, ...]
         ] = {}
         self.looked: set[tuple[NormalizedName, frozenset[int]]] = set()
-        self.kept_causes: dict[InstalledCandidate, tuple[tuple[ConflictCause, ...], tuple[str, ...]]] = {}
+        self.kept_causes: dict[InstalledCandidate, tuple[ConflictCause, ...]] = {}
 
     # -- the index, as pip's finder sees it ------------------------------------------------------------------
 

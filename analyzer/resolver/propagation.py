@@ -67,14 +67,12 @@ def propagate(
     """
     fixed: dict[NormalizedName, Candidate] = dict(kept)
     why: dict[NormalizedName, tuple[ConflictCause, ...]] = {}
-    """A fixed project's causes, should a conflict name it."""
-    via: dict[NormalizedName, tuple[str, ...]] = {}
-    """How a fixed project got into the question, from a root down."""
+    """A fixed project's causes, should a conflict name it; the first one's chain is how it got in."""
     for n, pin in kept.items():
         # the same for every question that keeps the pin (the search asks dozens, each keeping hundreds)
         if pin not in factory.kept_causes:
-            factory.kept_causes[pin] = _chained(cause(ExplicitRequirement(pin, role=Role.KEEP)))
-        why[n], via[n] = factory.kept_causes[pin]
+            factory.kept_causes[pin] = (cause(ExplicitRequirement(pin, role=Role.KEEP)),)
+        why[n] = factory.kept_causes[pin]
     must: list[NormalizedName] = []
     # a direct reference offers a candidate the index does not list: leave those names to the search
     direct = {r.name for r in roots if isinstance(r, ExplicitRequirement)}
@@ -90,7 +88,7 @@ def propagate(
         found = list(matches() if callable(matches) else matches)
         if len(found) == 1:
             fixed[r.name] = found[0]
-            why[r.name], via[r.name] = _chained(cause(r))
+            why[r.name] = (cause(r),)
     requested = list(dict.fromkeys(must))
     must.extend(sorted(free))
     checked: set[NormalizedName] = set()
@@ -140,7 +138,7 @@ def propagate(
             if name in fixed:
                 bad = [(r, p) for r, p in reqs if not factory.contains(r, fixed[name].version)]
                 if bad:
-                    return _conflict(name, bad, [], why, via, free, on), None
+                    return _conflict(name, bad, [], why, free, on), None
                 continue
             if not worth_a_look(name):
                 continue
@@ -149,13 +147,12 @@ def propagate(
                 scans[name] if name in scans else _scan(factory, [name], on, installed, ranges)[name]
             )
             if not alive:
-                return _conflict(name, reqs, clashes, why, via, free, on), None
+                return _conflict(name, reqs, clashes, why, free, on), None
             if len(alive) == 1 and alive[0].origin is not Origin.DIRECT:
                 fixed[name] = alive[0]
-                why[name] = _first_causes(_edge(r, p, via) for r, p in reqs)
+                why[name] = _first_causes(_edge(r, p, why) for r, p in reqs)
                 if name in free:
                     why[name] += (_freed(name),)
-                via[name] = _via(name, reqs, via, free)
                 grew = True
         if not grew:
             return None, ranges
@@ -329,28 +326,25 @@ def _freed(name: NormalizedName) -> ConflictCause:
     return ConflictCause(name=name, requirement=name, pip_requirement=name, role=Role.FREE)
 
 
-def _chained(root: ConflictCause) -> tuple[tuple[ConflictCause, ...], tuple[str, ...]]:
-    """A root cause of a fixed project, and its chain: the root alone."""
-    return (root,), (root.text,)
-
-
 def _edge(
-    req: Requirement, parent: Candidate, via: Mapping[NormalizedName, tuple[str, ...]]
+    req: Requirement, parent: Candidate, why: Mapping[NormalizedName, Sequence[ConflictCause]]
 ) -> ConflictCause:
-    return cause(SpecifierRequirement(req, parent=parent), parent, via.get(parent.name, ()))
+    return cause(SpecifierRequirement(req), parent, _path(why.get(parent.name)))
+
+
+def _path(causes: Sequence[ConflictCause] | None) -> tuple[str, ...]:
+    """How a project got into the question, from a root down: its first cause's chain, then that cause."""
+    return (*causes[0].chain, causes[0].text) if causes else ()
 
 
 def _via(
     name: NormalizedName,
     reqs: Edges,
-    via: Mapping[NormalizedName, tuple[str, ...]],
+    why: Mapping[NormalizedName, Sequence[ConflictCause]],
     free: frozenset[NormalizedName],
 ) -> tuple[str, ...]:
     """How ``name`` got into the problem: the path to its first fixed requirer, or the freed pin itself."""
-    if reqs:
-        req, parent = reqs[0]
-        return (*via.get(parent.name, ()), _edge(req, parent, via).text)
-    return (_freed(name).text,) if name in free else ()
+    return _path([_edge(*reqs[0], why)] if reqs else [_freed(name)] if name in free else None)
 
 
 def _first_causes(causes: Iterable[ConflictCause]) -> tuple[ConflictCause, ...]:
@@ -368,7 +362,6 @@ def _conflict(
     reqs: Edges,
     clashes: Sequence[Clash],
     why: Mapping[NormalizedName, tuple[ConflictCause, ...]],
-    via: Mapping[NormalizedName, tuple[str, ...]],
     free: frozenset[NormalizedName],
     on: Mapping[NormalizedName, Edges],
 ) -> Conflict:
@@ -379,13 +372,13 @@ def _conflict(
         if name in free and name not in why:
             yield _freed(name)
         if not clashes:
-            yield from (_edge(r, p, via) for r, p in reqs)
-        chain = _via(name, reqs, via, free)
+            yield from (_edge(r, p, why) for r, p in reqs)
+        chain = _via(name, reqs, why, free)
         for cand, dep, req in clashes:
-            yield cause(SpecifierRequirement(req, parent=cand), cand, chain)
+            yield cause(SpecifierRequirement(req), cand, chain)
             yield from why.get(dep, ())
             if dep not in why:
                 # a range clash: the fixed candidates' requirements on the dependency are the other side
-                yield from (_edge(other, parent, via) for other, parent in on.get(dep, ()))
+                yield from (_edge(other, parent, why) for other, parent in on.get(dep, ()))
 
     return Conflict(causes=_first_causes(causes()))
