@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
@@ -32,10 +33,7 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
     """Read ``pip freeze`` text; comments, blank lines and pip's own notes are ignored."""
     pins: dict[str, Pin] = {}
     problems: list[Problem] = []
-    for number, raw in enumerate(text_lines(text), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+    for number, line in content_lines(text):
         parsed = _parse_cached(line)
         if isinstance(parsed, str):
             problems.append(Problem(file, number, parsed))
@@ -49,10 +47,13 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
     return FreezeResult(tuple(pins.values()), tuple(problems))
 
 
-def text_lines(text: str) -> list[str]:
-    """Lines as editors and ``grep -n`` count them: str.splitlines also breaks at form feeds, U+2028 and other
-    separators, which would put every later FILE:LINE off by one."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+def content_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered stripped lines, blank and ``#`` ones left out, numbered as editors and ``grep -n`` count:
+    str.splitlines also breaks at form feeds and U+2028, which would put every later FILE:LINE off by one."""
+    for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield number, line
 
 
 @lru_cache(maxsize=1 << 15)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from analyzer.errors import Problem
-from analyzer.freeze import text_lines
+from analyzer.freeze import content_lines
 from analyzer.snapshot import Platform
 
 GLIBC_BY_DISTRO: dict[tuple[str, str], str] = {
@@ -51,10 +51,7 @@ def parse_os_info(text: str, file: str = "os-info.txt", machine: str = "x86_64")
     distro = distro_version = description = glibc = None
     python: str | None = None
     problems: list[Problem] = []
-    for number, raw in enumerate(text_lines(text), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+    for number, line in content_lines(text):
         if distro is None and (match := _DISTRO.match(line)):
             name = match.group(1).split()[0].lower()
             distro, distro_version, description = name, match.group(2), line
@@ -69,5 +66,4 @@ def parse_os_info(text: str, file: str = "os-info.txt", machine: str = "x86_64")
                 problems.append(Problem(file, number, f"not a Python version: {match.group(1)!r}"))
     if python is None:
         problems.append(Problem(file, None, "no 'Python X.Y.Z' line"))
-    platform = Platform("Linux", distro, distro_version, glibc, machine, description)
-    return OsInfo(platform=platform, python=python, problems=tuple(problems))
+    return OsInfo(Platform("Linux", distro, distro_version, glibc, machine, description), python, tuple(problems))
