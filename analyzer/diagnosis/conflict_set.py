@@ -21,6 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.explain import explain_member, resolution_edges
 from analyzer.diagnosis.graph import REQUEST, Edge, ImageGraph, image_graph
+from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.search import (
     CachedOracle,
     Names,
@@ -106,8 +107,6 @@ class ConflictSetResult:
 
 def pip_check_edges(session: Session) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
     """The image's ``pip check`` violations before anything is installed, as (parent, dependency) edges."""
-    from analyzer.diagnosis.pipcheck import check_snapshot
-
     return check_snapshot(session).edges()
 
 
@@ -143,11 +142,9 @@ def minimal_conflicting_set(
 
     ``budget`` bounds the search in seconds: when it runs out, the result holds the pins that a resolution
     with every relevant pin free moves (enough to free, not shown minimal: ``verified`` is False) and says so.
-
-    ``constraints`` (pip's ``-c``) bind every question. ``resolver`` replaces ``analyzer.resolver.resolve`` (the
-    tests' reference resolver). ``ignore_edges`` defaults to the image's pre-existing violations as ``pip check``
-    reports them. With ``verify`` each set's minimality is checked by re-resolving (the checks are cached).
-    With ``fits_only`` only the verdict is computed (``searched`` is False on a conflict): what suggestions need.
+    ``constraints`` (pip's ``-c``) bind every question; ``resolver`` replaces ``analyzer.resolver.resolve`` (the
+    tests' reference); ``ignore_edges`` defaults to the image's own ``pip check`` violations. ``verify`` checks
+    each set's minimality by re-resolving; ``fits_only`` computes only the verdict, what suggestions need.
     """
     started = time.perf_counter()
     full = (graph if graph is not None else image_graph(session)).with_request(request, session)

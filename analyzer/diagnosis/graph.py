@@ -14,6 +14,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.installable import supported_versions
+from analyzer.diagnosis.pipcheck import installed_dists
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataStatus
 from analyzer.metadata.select import best_file
@@ -165,22 +166,9 @@ def image_graph(session: Session) -> ImageGraph:
     pin is required with by another pin count for its own markers (``extra == "..."``), iterated to a fixpoint.
     """
     snapshot, env = session.snapshot, session.env
-    declared = {d.name: d.parsed() for d in snapshot.declared}
     # the resolver's own reading of each pin (its declared requirements, a direct reference, the index's file)
-    installed = session.installed
-    session.factory.prefetch_installed(installed.values())
-    requirements: dict[NormalizedName, tuple[Requirement, ...]] = {}
-    opaque: set[NormalizedName] = set()
-    for pin in snapshot.pins:
-        if pin.name in declared:
-            requirements[pin.name] = declared[pin.name]
-            continue
-        candidate = installed.get(pin.name)
-        info = candidate.info if candidate is not None else None
-        if info is None or not info.known:
-            opaque.add(pin.name)
-        requirements[pin.name] = info.requires_dist if info is not None else ()
-
+    dists = installed_dists(session)
+    opaque = frozenset(name for name, dist in dists.items() if dist.requirements is None)
     extras: dict[NormalizedName, set[str]] = {p.name: set() for p in snapshot.pins}
     # a pin's active requirements per set of extras it is required with: the fixpoint passes and the edges
     # below read them again, and its extras rarely change
@@ -190,7 +178,8 @@ def image_graph(session: Session) -> ImageGraph:
         key = (name, frozenset(extras[name]))
         if key not in seen:
             seen[key] = [
-                (r, canonicalize_name(r.name)) for r in _active(requirements[name], env, extras[name])
+                (r, canonicalize_name(r.name))
+                for r in _active(dists[name].requirements or (), env, extras[name])
             ]
         return seen[key]
 
@@ -218,4 +207,4 @@ def image_graph(session: Session) -> ImageGraph:
                 old = graph.edges[pin.name, child]["edge"].requirement
                 line = f"{old}, {line}" if line not in old else old
             graph.add_edge(pin.name, child, edge=Edge(pin.name, pin.version, child, line))
-    return ImageGraph(graph, frozenset(opaque))
+    return ImageGraph(graph, opaque)

@@ -28,7 +28,6 @@ __all__ = [
     "Installability",
     "ProjectInstallability",
     "Status",
-    "VersionSupport",
     "installability",
     "project_installability",
     "specifier_versions",

@@ -1,8 +1,5 @@
-"""The search for minimal correction sets over pin names, against a consistency oracle (the resolver).
-
-A question names the pins kept at their version and the pins freed (installed, any version); every other
-candidate is left out. ``search_conflict_sets`` runs FastDiag over such questions; ``CachedOracle`` answers each
-question once.
+"""FastDiag over pin names against the resolver: a question names the pins kept at their version and the pins
+freed (installed, any version); every other candidate is left out. ``CachedOracle`` answers each question once.
 """
 
 from __future__ import annotations
@@ -19,14 +16,7 @@ from analyzer.diagnosis.fastdiag import fastdiag, only_minimal
 from analyzer.resolver import Resolution, Role
 from analyzer.versions import parse_version
 
-__all__ = [
-    "CachedOracle",
-    "Oracle",
-    "OutOfBudget",
-    "Verdict",
-    "movers_of",
-    "search_conflict_sets",
-]
+__all__ = ["CachedOracle", "Oracle", "OutOfBudget", "Verdict", "movers_of", "search_conflict_sets"]
 
 Names = frozenset[NormalizedName]
 _FULL_SECOND_ORDER = 40
@@ -49,11 +39,9 @@ class CachedOracle:
 
     A question is also answered "fails" from a proven conflict of one that asked less of every pin (each pin kept
     then is kept now, each freed then is kept or freed now): more constraints never make room for a solution.
-    The search asks such questions when the relevant part of the image grows and it runs again over more pins.
     Only conflicts count, never a question that ran out of rounds or an internal error (they prove nothing).
-
-    With a ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts after it: the search stops
-    with ``OutOfBudget`` and the caller reports what it has, rather than keeping a user waiting for minutes.
+    After the ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts: ``OutOfBudget`` lets the
+    caller report what it has rather than keep a user waiting for minutes.
     """
 
     oracle: Oracle
