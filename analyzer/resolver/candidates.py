@@ -96,8 +96,6 @@ class DistInfo:
     """False for opaque pins, requirements-unknown sdists and unavailable metadata."""
     warnings: tuple[ResolverWarning, ...] = ()
     file: DistFile | None = None
-    source: str = ""
-    """Where the requirements came from (``index``, ``declared: ...``, ``direct``, ``none``)."""
 
 
 class Candidate:
@@ -197,16 +195,14 @@ class InstalledCandidate(Candidate):
         *,
         url: str | None = None,
         declared: tuple[str, ...] | None = None,
-        declared_evidence: str = "",
     ) -> None:
         self.url = url
         self._declared = declared
-        self._declared_evidence = declared_evidence
         super().__init__(factory, name, version)
 
     def _load_info(self) -> DistInfo:
         return self._factory.info_for_installed(
-            self.name, self.version, url=self.url, declared=self._declared, evidence=self._declared_evidence
+            self.name, self.version, url=self.url, declared=self._declared
         )
 
     @property
@@ -282,9 +278,7 @@ class PythonCandidate(Candidate):
     origin = Origin.PYTHON
 
     def __init__(self, factory: Factory, version: Version) -> None:
-        super().__init__(
-            factory, NormalizedName(REQUIRES_PYTHON_KEY), version, DistInfo(source="target interpreter")
-        )
+        super().__init__(factory, NormalizedName(REQUIRES_PYTHON_KEY), version, DistInfo())
         self._deps = ()
 
     def format_for_error(self) -> str:

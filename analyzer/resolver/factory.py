@@ -155,7 +155,7 @@ class Factory:
             if meta.status is MetadataStatus.UNAVAILABLE:
                 message = f"{name} @ {url}: metadata unavailable ({meta.note})"
                 return ResolverWarning(WarningKind.METADATA_UNAVAILABLE, name, None, message)
-            info = self._info(name, str(meta.version), meta, None, "direct")
+            info = self._info(name, str(meta.version), meta, None)
             return DirectCandidate(self, name, url, meta.version, info)
 
         return _memo(self._direct, (name, url), make)
@@ -214,10 +214,10 @@ class Factory:
         return _memo(self._best_file, (name, version), find)
 
     def info_from_file(self, name: NormalizedName, version: Version, file: DistFile) -> DistInfo:
-        return self._info(name, str(version), self.metadata(file), file, "index")
+        return self._info(name, str(version), self.metadata(file), file)
 
     def _info(
-        self, name: NormalizedName, version: str, meta: CoreMetadata, file: DistFile | None, origin: str
+        self, name: NormalizedName, version: str, meta: CoreMetadata, file: DistFile | None
     ) -> DistInfo:
         """What metadata says of a candidate: what it cannot say becomes a warning, never an exception."""
         warnings = [
@@ -234,7 +234,6 @@ class Factory:
                 requires_python=meta.requires_python,
                 warnings=tuple(warnings),
                 file=file,
-                source=origin,
             )
         if meta.status is MetadataStatus.REQUIREMENTS_UNKNOWN:
             kind, what = (
@@ -245,7 +244,7 @@ class Factory:
             kind = WarningKind.METADATA_UNAVAILABLE
             what = f"metadata unavailable{where}; treated as having no requirements"
         warnings.append(ResolverWarning(kind, name, version, f"{name} {version}: {what}" + _note(meta)))
-        return DistInfo(known=False, warnings=tuple(warnings), file=file, source=origin)
+        return DistInfo(known=False, warnings=tuple(warnings), file=file)
 
     def info_for_installed(
         self,
@@ -254,7 +253,6 @@ class Factory:
         *,
         url: str | None,
         declared: tuple[str, ...] | None,
-        evidence: str,
     ) -> DistInfo:
         """An installed pin's requirements: declared ones, a direct reference's, or that version's on the index.
 
@@ -270,13 +268,12 @@ class Factory:
                 except InvalidRequirement:
                     message = f"{name} {text}: skipped requirement {line!r}"
                     warnings.append(ResolverWarning(WarningKind.INVALID_REQUIREMENT, name, text, message))
-            source = f"declared: {evidence}".rstrip(": ")
-            return DistInfo(requires_dist=tuple(reqs), warnings=tuple(warnings), source=source)
+            return DistInfo(requires_dist=tuple(reqs), warnings=tuple(warnings))
         url_problem = ""
         if url is not None:
             meta = self.source.metadata_for_url(name, url)
             if meta.status is MetadataStatus.OK:
-                return self._info(name, text, meta, None, "direct")
+                return self._info(name, text, meta, None)
             # an unreachable direct reference (a vendor index, a local build folder): the same version's
             # metadata on the configured index is the next best evidence, and the warning says so
             url_problem = f"direct reference {url}: {meta.status.value}" + _note(meta)
@@ -290,7 +287,7 @@ class Factory:
         meta = self.metadata(file)
         if meta.status is MetadataStatus.UNAVAILABLE:
             return _opaque(name, text, url_problem or f"metadata unavailable ({file.filename})" + _note(meta))
-        info = self._info(name, text, meta, file, "index")
+        info = self._info(name, text, meta, file)
         first: list[ResolverWarning] = []
         if fallback is not None:
             message = (
@@ -492,9 +489,7 @@ def _file_key(file: DistFile) -> tuple[str, str]:
 
 def _opaque(name: NormalizedName, version: str, why: str) -> DistInfo:
     message = f"{name} {version} is opaque: {why}; kept at its version, its requirements unknown"
-    return DistInfo(
-        known=False, warnings=(ResolverWarning(WarningKind.OPAQUE, name, version, message),), source="none"
-    )
+    return DistInfo(known=False, warnings=(ResolverWarning(WarningKind.OPAQUE, name, version, message),))
 
 
 def _note(meta: CoreMetadata) -> str:

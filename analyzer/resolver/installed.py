@@ -42,6 +42,5 @@ def installed_candidates(
             version,
             url=pin.url,
             declared=d.requirements if d is not None else None,
-            declared_evidence=d.evidence if d is not None else "",
         )
     return out, warnings

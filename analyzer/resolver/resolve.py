@@ -8,13 +8,12 @@ bad metadata never raises.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
 from resolvelib import (
     BaseReporter,
     InconsistentCandidate,
@@ -138,11 +137,15 @@ def resolve(
     # question is asked again the plain way (roots only when violated), with a budget of its own.
     guessed = bool(promoted)
     while True:
-        extra_roots: list[ResolverRequirement] = [
-            ExplicitRequirement(c, role=Role.KEEP)
-            if c.name in kept
-            else SpecifierRequirement(Requirement(c.name), role=Role.FREE)
-            for c in promoted.values()
+        # promoted pins as roots: a kept one stays at its version, a freed one stays installed at any version
+        problem = [
+            *roots,
+            *(
+                ExplicitRequirement(c, role=Role.KEEP)
+                if c.name in kept
+                else SpecifierRequirement(Requirement(c.name), role=Role.FREE)
+                for c in promoted.values()
+            ),
         ]
         provider = Provider(
             factory,
@@ -154,13 +157,10 @@ def resolve(
             constraints=constraints,
             prune=ranges.dead if ranges is not None else None,
         )
-        provider.record_roots([*roots, *extra_roots])
-        if budget <= 0:
-            outcome: Mapping[str, Candidate] | Conflict = Conflict(
-                causes=(), too_deep=True, rounds=max_rounds
-            )
-        else:
-            outcome, used = _run(provider, [*roots, *extra_roots], budget)
+        provider.record_roots(problem)
+        outcome: Mapping[str, Candidate] | Conflict = Conflict(causes=(), too_deep=True, rounds=max_rounds)
+        if budget > 0:
+            outcome, used = _run(provider, problem, budget)
             budget -= used
         touched.update(provider.touched)
         if guessed and isinstance(outcome, Conflict) and outcome.too_deep:
@@ -252,22 +252,17 @@ def _violated_kept(
     ignored: frozenset[tuple[NormalizedName, NormalizedName]],
 ) -> list[InstalledCandidate]:
     """Kept pins outside the answer whose requirements the answer (plus the rest of the image) violates."""
-    versions: dict[str, Version] = {c.name: c.version for k, c in chosen.items() if k != REQUIRES_PYTHON_KEY}
-    out = []
-    for name, cand in kept.items():
-        if name in versions:
-            continue
-        for dep, req in factory.named_requirements(cand):
-            if ignored and (name, dep) in ignored:
-                continue
-            version = versions.get(dep)
-            if version is None:
-                other = installed.get(dep)
-                version = other.version if other is not None else None
-            if version is None or not factory.contains(req, version):
-                out.append(cand)
-                break
-    return out
+    answer = {c.name: c.version for k, c in chosen.items() if k != REQUIRES_PYTHON_KEY}
+    versions = {**{n: c.version for n, c in installed.items()}, **answer}
+    return [
+        cand
+        for name, cand in kept.items()
+        if name not in answer
+        and any(
+            (name, dep) not in ignored and (dep not in versions or not factory.contains(req, versions[dep]))
+            for dep, req in factory.named_requirements(cand)
+        )
+    ]
 
 
 def _marker_holds(env: TargetEnvironment, req: Requirement) -> bool:
@@ -287,11 +282,10 @@ def _union(factory: Factory, base: Candidate, extras: frozenset[NormalizedName])
 
 
 def _collect_warnings(
-    warnings: list[ResolverWarning], candidates: Collection[Candidate] | Any
+    warnings: list[ResolverWarning], candidates: Iterable[Candidate]
 ) -> tuple[ResolverWarning, ...]:
     found = set(warnings)
     for cand in candidates:
-        if cand.key == REQUIRES_PYTHON_KEY:
-            continue
-        found.update(cand.warnings)
+        if cand.key != REQUIRES_PYTHON_KEY:
+            found.update(cand.warnings)
     return tuple(sorted(found, key=lambda w: (w.name, w.kind.value, w.version or "", w.message)))
