@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any
 
 from analyzer import __version__
 from analyzer.errors import InputError, TfconflictError
@@ -147,7 +146,7 @@ def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
         matrix=matrix,
         chosen=chosen,
         request=_request(matrix),
-        headline=_headline(matrix),
+        tally=_tally(matrix.rows),
         reasons=[s for s in sections_of if not s.title.startswith(BACKGROUND)],
         background=[s for s in sections_of if s.title.startswith(BACKGROUND)],
         lanes=_lanes(matrix.rows),
@@ -158,6 +157,9 @@ def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
         day=_day,
         anchor=_anchor,
         set_text=_set_text,
+        stop_point=stop_point,
+        fit_run_start=_fit_run_start,
+        reason=lambda point: _point_reason(point, source),
         why=lambda point: _sentence(_point_reason(point, source)),
     )
 
@@ -177,56 +179,13 @@ def _set_text(row: MatrixRow) -> str:
     return f"{row.set_size}{tail}"
 
 
-def _headline(matrix: Matrix) -> dict[str, Any]:
-    """The answer in plain words: does it fit now, when did it stop fitting (or last change), and why."""
-    rows, points = matrix.rows, matrix.turning_points
-    out: dict[str, Any] = {"tally": "", "latest": None, "stopped": None, "since": None, "verdict": "error"}
+def _tally(rows: tuple[MatrixRow, ...]) -> str:
+    """``8 distinct releases checked: 5 fits, 3 breaks``."""
     if not rows:
-        out["title"] = f"No release of {matrix.source} ({matrix.kind}) in this range"
-        return out
+        return ""
     counts = Counter(_key(r) for r in rows)
     tally = ", ".join(f"{counts[k]} {VERDICT_STYLE[k].label}" for k in VERDICT_STYLE if counts[k])
-    latest = rows[-1]
-    out["tally"] = f"{len(rows)} distinct release{'s' if len(rows) != 1 else ''} checked: {tally}"
-    out["verdict"] = _key(latest)
-    out["latest"] = (
-        f"In the latest release ({_day(latest)}, {latest.release}, Python {latest.python}): "
-        f"{latest.summary or latest.verdict_text}"
-    )
-    request = f"pip install {_request(matrix)}"
-    source = matrix.source.capitalize()
-    point = stop_point(matrix)
-    if point is not None:
-        out["title"] = f"{request} stopped fitting on {_day(point.after)}"
-        out["stopped"] = {
-            "when": (
-                f"It fit as it is in every release from {_day(_fit_run_start(rows, point.before))} to "
-                f"{_day(point.before)}; in {_day(point.after)} ({point.after.release}), {point.after.verdict_text}."
-            ),
-            "why": _sentence(_point_reason(point, source)),
-        }
-        last = points[-1]
-        if last is not point:
-            out["since"] = (
-                f"{last.after.verdict_text} since {_day(last.after)} ({last.after.release}): "
-                f"{_point_reason(last, source)}"
-            )
-        return out
-    fitting = sum(1 for r in rows if r.fits)
-    if fitting == len(rows):
-        out["title"] = f"{request} fits every release in this range"
-    elif not fitting:
-        out["title"] = f"{request} fits no release in this range"
-    else:
-        out["title"] = f"{request} {'fits' if latest.fits else 'does not fit'} the latest release"
-    if points:
-        last = points[-1]
-        out["stopped"] = {
-            "when": f"The verdict last changed on {_day(last.after)} ({last.after.release}): "
-            f"{last.before.verdict_text} before, {last.after.verdict_text} since.",
-            "why": _sentence(_point_reason(last, source)),
-        }
-    return out
+    return f"{len(rows)} distinct release{'s' if len(rows) != 1 else ''} checked: {tally}"
 
 
 def _fit_run_start(rows: tuple[MatrixRow, ...], last_fit: MatrixRow) -> MatrixRow:
