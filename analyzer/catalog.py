@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -80,18 +79,6 @@ def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResul
         tables = sync_tables(decl, root, where, repo)
         count = len(Catalog(decl, root, head).releases)
     return SyncResult(decl.name, where, reason, head, cloned, count, tables)
-
-
-def synced_origin(decl: SourceDeclaration) -> str | None:
-    """The origin the cache was last synced from, or None when nothing is synced."""
-    try:
-        data = json.loads((source_dir(decl) / "origin.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not (source_dir(decl) / "repo.git" / "HEAD").is_file():
-        return None
-    value = data.get("origin") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
 
 
 def _head(repo: Path) -> str:
@@ -169,9 +156,8 @@ def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
             votes.setdefault(found.pop(), []).append(pin.display_name)
     if not votes:
         return None
-    counts = Counter({tag: len(names) for tag, names in votes.items()})
-    tag, agree = counts.most_common(1)[0]
-    total = sum(counts.values())
+    tag = max(votes, key=lambda t: len(votes[t]))  # the first of equals, as Counter.most_common
+    agree, total = len(votes[tag]), sum(len(names) for names in votes.values())
     witness = next((n for n in _PREFERRED_EVIDENCE if n in votes[tag]), votes[tag][0])
     python = f"{tag[2]}.{tag[3:]}"  # cpXY: one digit of major version, the rest minor
     agreement = f"{agree} of {total} cpXY wheel URLs agree" if total > 1 else "the only cpXY wheel URL"
@@ -196,7 +182,12 @@ class Catalog:
     def open(cls, decl: SourceDeclaration, origin: str | None = None) -> Catalog:
         """The synced catalog; syncs first when nothing is synced yet or another origin was asked for (by the
         argument or the source's environment variable). Without either, what was synced last is read offline."""
-        synced = synced_origin(decl)
+        try:
+            synced = json.loads((source_dir(decl) / "origin.json").read_text(encoding="utf-8")).get("origin")
+        except (OSError, ValueError, AttributeError):  # nothing synced, or not a JSON object
+            synced = None
+        if not (source_dir(decl) / "repo.git" / "HEAD").is_file() or not isinstance(synced, str):
+            synced = None
         where, _ = decl.origin(origin)
         asked = bool(origin or (decl.origin_env and os.environ.get(decl.origin_env)))
         if synced is None:

@@ -135,12 +135,10 @@ def _release(
     catalog: Catalog, files: RuntimeFiles, sep: str | None, rest: str | None, text: str
 ) -> tuple[Release, tuple[str, ...]]:
     kind, name = files.kind, catalog.decl.name
-    releases = catalog.releases_of(kind)
-    if not releases:
-        raise InputError(f"the {name} history has no {kind} release")
-    first = releases[0]
+    latest = catalog.latest(kind)  # an InputError when the kind has no release
     if sep is None or (sep == ":" and rest == "latest"):
-        return releases[-1], ()
+        return latest, ()
+    first = catalog.releases_of(kind)[0].date.date()
     if not rest:
         raise InputError(f"{text!r} ends after {sep!r}; use one of: {EXAMPLES}")
     if sep == "@":
@@ -152,9 +150,7 @@ def _release(
             raise InputError(f"{text!r}: {rest!r} is not a calendar date") from exc
         found = catalog.at(kind, day)
         if found is None:
-            raise InputError(
-                f"{text!r}: {day} is before the first {kind} release of {name} ({first.date.date()})"
-            )
+            raise InputError(f"{text!r}: {day} is before the first {kind} release of {name} ({first})")
         return found, ()
     if _NAMED.match(rest):
         version = catalog.tables.runtime_version(rest)
@@ -165,7 +161,7 @@ def _release(
         if found is None:
             raise InputError(
                 f"{text!r}: runtime version {rest} ({version.date.date()}) predates the first {kind} release "
-                f"({first.date.date()})"
+                f"({first})"
             )
         note = (
             f"runtime version {rest}: the files in force at upstream {version.upstream_commit} "

@@ -55,9 +55,7 @@ class TableDeclaration:
 
     def origin(self) -> str | None:
         """Where to derive the table from: the environment override, else the declared upstream."""
-        if self.origin_env and os.environ.get(self.origin_env):
-            return os.environ[self.origin_env]
-        return self.upstream
+        return (os.environ.get(self.origin_env) if self.origin_env else None) or self.upstream
 
 
 @dataclass(frozen=True)
