@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS pages (
 );
 CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, made REAL NOT NULL, body BLOB NOT NULL);
 """
+_CLEAR = "DELETE FROM metadata; DELETE FROM pages; DELETE FROM answers;"
 MAX_ANSWERS = 500
 """Remembered answers kept (the oldest go first): each is a rendered report and the rows it was computed from."""
 _IN_CHUNK = 500
@@ -133,10 +134,10 @@ class MetadataCache:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
                 row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if row is None:
+                if row is None:  # IGNORE: another process may have just made it, and written rows since
                     conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 elif row[0] != str(SCHEMA_VERSION):
-                    conn.executescript("DELETE FROM metadata; DELETE FROM pages; DELETE FROM answers;")
+                    conn.executescript(_CLEAR)
                     conn.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
                 conn.execute("SELECT count(*) FROM metadata").fetchone()
                 self._inode = _inode(self.path)
@@ -164,28 +165,19 @@ class MetadataCache:
         except OSError:
             return
         if head and head not in _WAL_MAGIC:
-            log.warning(
-                "the metadata cache's write-ahead log %s is damaged; SQLite discards it, and what only it held "
-                "will be fetched again",
-                wal,
-            )
+            what = "SQLite discards it, and what only it held will be fetched again"
+            log.warning("the metadata cache's write-ahead log %s is damaged; %s", wal, what)
 
     def _set_aside(self, exc: Exception) -> bool:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
         try:
             self.path.replace(aside)
             for suffix in ("-wal", "-shm"):
-                extra = self.path.with_name(self.path.name + suffix)
-                if extra.exists():
-                    extra.unlink()
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
         except OSError:
             return False
-        log.warning(
-            "the metadata cache %s was unreadable (%s); set it aside as %s and started a new one",
-            self.path,
-            exc,
-            aside.name,
-        )
+        what = "set it aside as %s and started a new one"
+        log.warning("the metadata cache %s was unreadable (%s); " + what, self.path, exc, aside.name)
         return True
 
     def _damaged(self, generation: int, exc: sqlite3.DatabaseError) -> None:
@@ -417,7 +409,6 @@ class MetadataCache:
         )
         return True
 
-    # -- the key of the credential tags ---------------------------------------------------------------------
     def tag_key(self) -> bytes | None:
         """This cache's random HMAC key for rows of indexes with credentials, from a private file beside it (made
         once), so the SQLite file alone gives nothing to test guessed passwords against. None when the file cannot
@@ -431,9 +422,7 @@ class MetadataCache:
         for _ in range(2):
             try:
                 key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-                if len(key) >= 16:
-                    return key
-                return None
+                return key if len(key) >= 16 else None
             except FileNotFoundError:
                 pass
             except (OSError, ValueError):
@@ -463,7 +452,7 @@ class MetadataCache:
         current = self._conn()
         if current is not None:
             conn = current[1]
-            conn.executescript("DELETE FROM metadata; DELETE FROM pages; DELETE FROM answers;")
+            conn.executescript(_CLEAR)
             try:
                 conn.execute("VACUUM")
             except sqlite3.OperationalError:

@@ -48,15 +48,8 @@ if TYPE_CHECKING:
 import orjson as _orjson
 
 __all__ = [
-    "ACCEPT",
-    "EMPTY_PAGE",
-    "PageResult",
-    "PageText",
-    "compact_body",
-    "fetch_page",
-    "files_from_page",
-    "page_url",
-    "split_dist_filename",
+    "ACCEPT", "EMPTY_PAGE", "PageResult", "PageText", "compact_body", "fetch_page", "files_from_page",
+    "page_url", "split_dist_filename",
 ]
 
 log = logging.getLogger(__name__)
@@ -403,23 +396,11 @@ def _build(
             if has_secret:
                 url = _restore_userinfo(url, index_url) or url
                 murl = _restore_userinfo(murl, index_url)
-            append(
-                DistFile(
-                    project=name,
-                    version=version,
-                    filename=filename,
-                    url=url,
-                    kind=wheel if kind == "w" else sdist,
-                    index_url=label,
-                    requires_python=specifier_of(rp) if rp else None,
-                    yanked=yanked,
-                    upload_time=fromiso(upload) if upload else None,
-                    hashes=hashes,
-                    size=size,
-                    metadata_url=murl,
-                    metadata_hashes=mhashes,
-                )
-            )
+            rp = specifier_of(rp) if rp else None
+            upload = fromiso(upload) if upload else None
+            kind = wheel if kind == "w" else sdist
+            fields = (filename, url, kind, label, rp, yanked, upload, hashes, size, murl, mhashes)
+            append(DistFile(name, version, *fields))
 
 
 def local_page_file(index_url: str, name: str) -> Path:
@@ -440,9 +421,7 @@ def _file_page(index_url: str, name: NormalizedName) -> PageResult:
         html = page_file.read_bytes()
         page = ProjectPage.from_html(project=name, html=html, base_url=url)
     except (OSError, ValueError) as exc:
-        return PageResult(
-            page=None, problems=(f"{redact_url(url)}: cannot read the page: {exc}",), failed=True
-        )
+        return _failed(f"{redact_url(url)}: cannot read the page: {exc}")
     body, problems = compact_body(_entries_from_page(page), name, redact_url(url))
     return PageResult(page=PageText.from_compact(body, problems), problems=tuple(problems))
 
@@ -476,45 +455,38 @@ def fetch_page(
         except requests.RequestException as exc:
             if attempt == 0 and http.retries and body_failed(exc):
                 continue  # the headers came, the body broke: once more from the start
-            message = f"{label}: cannot read the page: {describe_failure(exc, http)}"
-            return PageResult(page=None, problems=(message,), failed=True)
+            return _failed(f"{label}: cannot read the page: {describe_failure(exc, http)}")
     if response.status_code == 304:
         return PageResult(page=None, not_modified=True, etag=etag, last_modified=last_modified)
     if response.status_code in (404, 410):
         return PageResult(page=EMPTY_PAGE)
     if response.status_code != 200:
-        tried = (
-            f" ({http.retries + 1} attempts)"
-            if http.retries and response.status_code in RETRIED_STATUSES
-            else ""
-        )
+        retried = http.retries and response.status_code in RETRIED_STATUSES
+        tried = f" ({http.retries + 1} attempts)" if retried else ""
         hint = _STATUS_HINTS.get(response.status_code, "")
-        message = f"{label}: HTTP {response.status_code}{hint}{tried}"
-        return PageResult(page=None, problems=(message,), failed=True)
+        return _failed(f"{label}: HTTP {response.status_code}{hint}{tried}")
     with _PARSE_SLOTS:
         return _parse_response(response, name, label)
 
 
-def _html_entries(response: requests.Response, name: NormalizedName, label: str) -> list[_Entry] | PageResult:
-    """A PEP 503 page's entries, or the stated problem of an HTML answer that is no project page.
+class _NotAPage(Exception):
+    """An HTML answer that is no project page (a captive portal, a proxy's login): not "no such project"."""
 
-    ``pypi_simple`` (and the pydantic it loads) is imported here, for HTML only: JSON pages do without.
-    """
+
+def _html_entries(response: requests.Response, name: NormalizedName) -> list[_Entry]:
+    """A PEP 503 page's entries (``pypi_simple`` and the pydantic it loads are imported for HTML only)."""
     with _import_lock:
         from pypi_simple import ProjectPage
         from pypi_simple.errors import UnsupportedContentTypeError, UnsupportedRepoVersionError
 
     try:
-        html_page = ProjectPage.from_response(response, name)
+        page = ProjectPage.from_response(response, name)
     except (UnsupportedContentTypeError, UnsupportedRepoVersionError) as exc:
-        return PageResult(page=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
-    if html_page.repository_version is None and not any(
-        pkg.filename.lower().endswith(_ARCHIVES) for pkg in html_page.packages
-    ):
-        # a captive portal, a proxy's login or error page: answering "no such project" would mislead
-        message = f"{label}: not a project page (HTML without a single file link: a login or proxy page?)"
-        return PageResult(page=None, problems=(message,), failed=True)
-    return _entries_from_page(html_page)
+        raise ValueError(str(exc)) from exc
+    files = [p.filename.lower() for p in page.packages]
+    if page.repository_version is None and not any(f.endswith(_ARCHIVES) for f in files):
+        raise _NotAPage("not a project page (HTML without a single file link: a login or proxy page?)")
+    return _entries_from_page(page)
 
 
 def _parse_response(response: requests.Response, name: NormalizedName, label: str) -> PageResult:
@@ -526,18 +498,17 @@ def _parse_response(response: requests.Response, name: NormalizedName, label: st
             data, finite = _page_json(response)
             entries = _entries_from_json(data, response.url)
         else:
-            parsed = _html_entries(response, name, label)
-            if isinstance(parsed, PageResult):
-                return parsed
-            entries = parsed
+            entries = _html_entries(response, name)
         # a field of the wrong type (a number for a file name or a Requires-Python) is met while compacting
         body, problems = compact_body(entries, name, label)
         page = PageText.from_compact(body, problems, finite=finite)
+    except _NotAPage as exc:
+        return _failed(f"{label}: {exc}")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return PageResult(page=None, problems=(f"{label}: unreadable project page ({exc})",), failed=True)
-    return PageResult(
-        page=page,
-        problems=tuple(problems),
-        etag=response.headers.get("ETag"),
-        last_modified=response.headers.get("Last-Modified"),
-    )
+        return _failed(f"{label}: unreadable project page ({exc})")
+    headers = response.headers
+    return PageResult(page, tuple(problems), headers.get("ETag"), headers.get("Last-Modified"))
+
+
+def _failed(problem: str) -> PageResult:
+    return PageResult(page=None, problems=(problem,), failed=True)

@@ -82,25 +82,18 @@ class WorkerPool:
         self._local.active = True
 
     def run(self, fn: Callable[[Any], Any], items: list[Any], what: str, *, workers: int | None = None) -> None:
-        """``fn`` over ``items``, at most ``workers`` at once; results go where ``fn`` puts them.
-
-        A batch is a warm-up: whatever failed in a thread is tried once more here, serially, and a second failure
-        is left for the caller's own call to meet as a value.
-        """
+        """``fn`` over ``items``, at most ``workers`` at once, as a warm-up: what failed in a thread is tried
+        once more here, and a second failure is left for the caller's own call to meet as a value."""
         workers = self.workers if workers is None else workers
-        if not items:
-            return
-        if len(items) == 1 or workers == 1 or getattr(self._local, "active", False):
+        if len(items) <= 1 or workers == 1 or getattr(self._local, "active", False):
             for item in items:
                 fn(item)
             return
         limit_heap_growth()
         pool = self._executor()
-        gate = threading.BoundedSemaphore(workers) if workers < self.workers else None
+        gate = threading.BoundedSemaphore(workers)
 
         def run(item: Any) -> Any:
-            if gate is None:
-                return fn(item)
             with gate:
                 return fn(item)
 
