@@ -34,7 +34,6 @@ from analyzer.resolver import Resolution, resolve
 from analyzer.session import Session
 
 __all__ = [
-    "SEARCH_MAX_ROUNDS",
     "ConflictSet",
     "ConflictSetResult",
     "Member",
@@ -44,7 +43,7 @@ __all__ = [
 ]
 
 _MAX_ROUNDS = 4
-SEARCH_MAX_ROUNDS = 500
+_SEARCH_MAX_ROUNDS = 500
 """Resolver rounds allowed to one question of the search (pip allows 200 000 to its one resolution)."""
 
 
@@ -88,7 +87,6 @@ class ConflictSetResult:
     """Pre-existing violations of the image (parent, dependency), ignored so they are not blamed on the request."""
     candidates: tuple[NormalizedName, ...] = ()
     """The pins searched, in the order of preference to free (closest to the conflict first)."""
-    pins: int = 0
     resolver_calls: int = 0
     seconds: float = 0.0
     """Wall time of the whole search, graph included."""
@@ -160,7 +158,7 @@ def minimal_conflicting_set(
         # One question must not take minutes: a resolution that needs more rounds than this is answered "not
         # shown to fit" (conservative: a set can only come out larger, and is still verified).
         return resolve(
-            request, session, keep=keep, free=free, ignore_edges=ignored, max_rounds=SEARCH_MAX_ROUNDS,
+            request, session, keep=keep, free=free, ignore_edges=ignored, max_rounds=_SEARCH_MAX_ROUNDS,
             constraints=constraints or None, promote=promoted,
         )  # fmt: skip
 
@@ -188,7 +186,6 @@ class _Search:
             verdict,
             tuple(sets),
             self.ignored,
-            pins=len(self.session.snapshot.pins),
             resolver_calls=self.check.calls,
             seconds=time.perf_counter() - self.started,
             **fields,
@@ -237,7 +234,7 @@ class _Search:
                 )
                 if verified and unproven:
                     warnings.append(
-                        f"keeping {', '.join(unproven)} was not shown to fit within {SEARCH_MAX_ROUNDS} resolver "
+                        f"keeping {', '.join(unproven)} was not shown to fit within {_SEARCH_MAX_ROUNDS} resolver "
                         "rounds, rather than shown to conflict: the set is minimal as far as that bound goes"
                     )
             sets.append(ConflictSet(self.members((*removed, *item), gone, fixed), verified))

@@ -80,40 +80,31 @@ def explain_member(
     its version), the requirement it clashes with, then the chain from that requirer up to the request.
     ``into`` is ``resolution_edges`` of ``fixed``, the resolution where the set is freed."""
     current = parse_version(installed)
-    # each edge is tested against every allowed version of its child: parse its text once
-    parsed: dict[str, Requirement] = {}
-
-    def requirement(text: str) -> Requirement:
-        return parsed.get(text) or parsed.setdefault(text, Requirement(text))
-
     reasons: list[Edge] = []
     blamed: list[Edge] = []
     # 1. Something in the resolution excludes the installed version.
     if current is not None:
         for edge in into.get(name, []):
-            if edge.parent != name and not requirement(edge.requirement).specifier.contains(current, True):
+            if edge.parent != name and not Requirement(edge.requirement).specifier.contains(current, True):
                 blamed.append(edge)
     # 2. Its installed requirements clash with what the resolution needs of a dependency.
     for own in graph.requirements_of(name):
-        dep = own.child
-        dist = fixed.mapping.get(dep)
+        dist = fixed.mapping.get(own.child)
         if dist is None:
             continue
         try:
-            req = requirement(own.requirement.split(", ")[0])
+            req = Requirement(own.requirement.split(", ")[0])
         except InvalidRequirement:
             continue
         if req.specifier.contains(dist.version, prereleases=True):
             continue
         reasons.append(own)
-        allowed = list(req.specifier.filter(versions_of(dep), prereleases=True))
-        others = [e for e in into.get(dep, []) if e.parent != name]
-        clashing = [
-            e
-            for e in others
-            if not any(requirement(e.requirement).specifier.contains(v, True) for v in allowed)
+        allowed = list(req.specifier.filter(versions_of(own.child), prereleases=True))
+        others = [
+            (e, Requirement(e.requirement).specifier) for e in into.get(own.child, []) if e.parent != name
         ]
-        blamed.extend(clashing or others)
+        clashing = [e for e, spec in others if not any(spec.contains(v, True) for v in allowed)]
+        blamed.extend(clashing or [e for e, _ in others])
     reasons.extend(blamed)
     reasons.extend(_chain_to_request(blamed, into, name))
     return tuple(dict.fromkeys(reasons))

@@ -80,7 +80,6 @@ class PipPrediction:
     """The predicted outcome of ``pip install SPEC`` in the runtime."""
 
     ok: bool
-    request: tuple[str, ...]
     changes: tuple[Change, ...] = ()
     """Installs, upgrades, downgrades and reinstalls, by name."""
     unchanged: tuple[Change, ...] = ()
@@ -129,9 +128,8 @@ def predict(
     """``pip install`` of ``request`` into the session's image (``upgrade=True`` models ``--upgrade``,
     ``constraints`` pip's ``-c``)."""
     resolution = resolve(request, session, prefer_installed=not upgrade, constraints=constraints)
-    texts = tuple(str(r) for r in request)
     if not resolution.ok:
-        return PipPrediction(False, texts, conflict=resolution.conflict, warnings=resolution.warnings)
+        return PipPrediction(False, conflict=resolution.conflict, warnings=resolution.warnings)
 
     env, pins = session.env, session.snapshot.by_name
     before = installed_dists(session)
@@ -165,7 +163,6 @@ def predict(
     whitelist = _whitelist(frozenset(c.name for c in changes), after, env)
     return PipPrediction(
         ok=True,
-        request=texts,
         changes=tuple(sorted(changes)),
         unchanged=tuple(sorted(unchanged)),
         newly_broken=newly,
