@@ -6,7 +6,7 @@ imported only when an answer is computed: a remembered answer needs neither.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
@@ -90,11 +90,8 @@ def ask(
             "as_of": settings.as_of,
             "offline": settings.offline,
             "fail_on": settings.fail_on,
-            "conflict_set": options.conflict_set,
             "notes": tuple(notes),
-            "releases": options.releases,
-            "suggestions": options.suggestions,
-            "budget": options.budget,
+            **asdict(options),
             **(asked or {}),
         }
         key = answers.question_key(cache, question)

@@ -1,9 +1,8 @@
 """``check`` as one function: snapshot + request + metadata source in, ``Report`` out.
 
-The stages run in the order a reader expects (installable? -> the image -> what pip does -> minimal conflicting
-set -> suggestions). Every stage after the first receives one ``Session`` (snapshot, target, metadata source,
-resolver factory, installed candidates and the memos of this check) and returns a plain result; the image graph
-and the image's pre-existing violations are computed once and handed to the stages that need them.
+The numbered stages run in order; every stage after the first receives one ``Session`` (snapshot, target,
+metadata source, resolver factory, installed candidates, memos) and returns a plain result. The image graph and
+its pre-existing violations are computed once and handed to the stages that need them.
 """
 
 from __future__ import annotations
@@ -48,11 +47,10 @@ def run_check(
 ) -> Report:
     """Answer ``pip install ITEMS`` for ``snapshot`` without installing anything.
 
-    ``releases`` are (release id, Python) pairs offered as alternatives when the request does not install on
-    this interpreter; ``budget`` bounds the minimal-conflicting-set search in seconds (None: no bound);
-    ``constraints`` are pip's ``-c`` lines: they limit versions of whatever gets installed, and bind every stage.
-    ``env`` is the snapshot's target environment when the caller shares one across checks (``matrix``).
-    Raises MetadataUnavailable only when the request's own projects cannot be looked up.
+    ``releases``: (release id, Python) pairs offered when the request does not install on this interpreter;
+    ``budget``: seconds for the minimal-conflicting-set search (None: no bound); ``constraints``: pip's ``-c``
+    lines, binding every stage; ``env``: the target shared across checks (``matrix``). Raises MetadataUnavailable
+    only when the request's own projects, or the versions of them pip would install, cannot be read.
     """
     timings: dict[str, float] = {}
 
@@ -93,22 +91,14 @@ def run_check(
     # 5. which pins must move -> ConflictSetResult
     found = None
     if conflict_set:
-        found = timed(
-            "minimal conflicting set",
-            lambda: minimal_conflicting_set(
-                request, session, graph=graph, ignore_edges=ignored, budget=budget, constraints=limits,
-            ),
-        )
+        found = timed("minimal conflicting set", lambda: minimal_conflicting_set(
+            request, session, graph=graph, ignore_edges=ignored, budget=budget, constraints=limits))
         warnings.extend(found.warnings)
     # 6. what fits instead -> Suggestions
     advice = None
     if with_suggestions and (not prediction.ok or prediction.changes or prediction.newly_broken):
-        advice = timed(
-            "suggestions",
-            lambda: suggestions(
-                request, session, graph=graph, ignore_edges=ignored, budget=budget, constraints=limits
-            ),
-        )
+        advice = timed("suggestions", lambda: suggestions(
+            request, session, graph=graph, ignore_edges=ignored, budget=budget, constraints=limits))
     return Report(
         request=tuple(items),
         runtime=summary,

@@ -40,8 +40,6 @@ class Problem:
 class InputError(TfconflictError):
     """Bad input from the user: a file, a selector, an option value."""
 
-    exit_code = ExitCode.BAD_INPUT
-
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
         self.file = file
         self.line = line
@@ -53,8 +51,6 @@ class InputError(TfconflictError):
 
 class SourceError(TfconflictError):
     """A snapshot source (git repository, bundle, cache) could not be read or synced."""
-
-    exit_code = ExitCode.BAD_INPUT
 
 
 class MetadataUnavailable(TfconflictError):

@@ -106,7 +106,6 @@ class Report:
         if verdict is Verdict.NOT_INSTALLABLE:
             reasons = "; ".join(blocking_reason(item) for item in self.installability.blocking)
             return f"{request} cannot be installed on {where} ({self.runtime.platform}): {reasons}"
-        assert self.prediction is not None or verdict is Verdict.UNRESOLVABLE
         if verdict is Verdict.UNRESOLVABLE:
             return f"pip would fail to install {request} on {where}: the requirements conflict"
         p = self.prediction
