@@ -180,15 +180,12 @@ class TargetEnvironment:
         if rank is None:
             return None
         prefix = stem[:cut]
-        valid = self._prefix_valid.get(prefix)
-        if valid is None:
+        if prefix not in self._prefix_valid:
             try:
-                parse_wheel_filename(f"{prefix}-py3-none-any.whl")
-                valid = True
+                self._prefix_valid[prefix] = bool(parse_wheel_filename(f"{prefix}-py3-none-any.whl"))
             except ValueError:
-                valid = False
-            self._prefix_valid[prefix] = valid
-        return rank if valid else None
+                self._prefix_valid[prefix] = False
+        return rank if self._prefix_valid[prefix] else None
 
     def describe(self) -> str:
         glibc = f"glibc {self.glibc[0]}.{self.glibc[1]}" if self.glibc else "no glibc"
