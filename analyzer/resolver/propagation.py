@@ -94,17 +94,15 @@ def propagate(
     checked: set[NormalizedName] = set()
     for _ in range(_MAX_PASSES):
         ranges = Ranges(factory, fixed, installed, ignored, direct, roots)
-        on = ranges.on
         grew = False
         # the request's neighbourhood first, so the conflict named is the one pip would meet first
         near = (d for n in requested if n in fixed for d, _ in factory.named_requirements(fixed[n].base))
         order = list(dict.fromkeys([*requested, *near]))
-        order += sorted((set(on) | set(must)) - set(order))
+        order += sorted((set(ranges.on) | set(must)) - set(order))
 
-        def worth_a_look(
-            name: NormalizedName, on: Mapping[NormalizedName, Edges] = on, ranges: Ranges = ranges
-        ) -> bool:
+        def worth_a_look(name: NormalizedName, ranges: Ranges = ranges) -> bool:
             """Not fixed, must be installed, and not a pin left as it is: its domain is scanned."""
+            on = ranges.on
             reqs = on.get(name, [])
             if name in fixed or (name not in on and name not in must):
                 return False
@@ -131,23 +129,20 @@ def propagate(
 
         # cold, each scan would wait on its own fetch: the domains are read together, level by level, unless
         # an earlier question looked at the same project under the same requirements
-        fresh = [n for n in order if worth_a_look(n) and _first_look(factory, n, on)]
-        scans = _scan(factory, fresh, on, installed, ranges)
+        scans = ranges.scan([n for n in order if worth_a_look(n) and ranges.first_look(n)])
         for name in order:
-            reqs = on.get(name, [])
+            reqs = ranges.on.get(name, [])
             if name in fixed:
                 bad = [(r, p) for r, p in reqs if not factory.contains(r, fixed[name].version)]
                 if bad:
-                    return _conflict(name, bad, [], why, free, on), None
+                    return _conflict(name, bad, [], why, free, ranges.on), None
                 continue
             if not worth_a_look(name):
                 continue
             checked.add(name)
-            alive, clashes = (
-                scans[name] if name in scans else _scan(factory, [name], on, installed, ranges)[name]
-            )
+            alive, clashes = scans[name] if name in scans else ranges.scan([name])[name]
             if not alive:
-                return _conflict(name, reqs, clashes, why, free, on), None
+                return _conflict(name, reqs, clashes, why, free, ranges.on), None
             if len(alive) == 1 and alive[0].origin is not Origin.DIRECT:
                 fixed[name] = alive[0]
                 why[name] = _first_causes(_edge(r, p, why) for r, p in reqs)
@@ -258,68 +253,59 @@ class Ranges:
             return cand.version != pinned.version
         return _memo(self._dead, cand.base, lambda: self.clash(cand) is not None)
 
+    def first_look(self, name: NormalizedName) -> bool:
+        """Whether no earlier question looked at this project under the same requirements."""
+        key = (name, frozenset(id(r) for r, _ in self.on.get(name, ())))
+        first = key not in self.factory.looked
+        self.factory.looked.add(key)
+        return first
 
-def _scan(
-    factory: Factory,
-    names: Sequence[NormalizedName],
-    on: Mapping[NormalizedName, Edges],
-    installed: Mapping[NormalizedName, InstalledCandidate],
-    ranges: Ranges,
-) -> dict[NormalizedName, tuple[list[Candidate], list[Clash]]]:
-    """Each project's candidates that survive the fixed ones and those that clash, newest first, until two survive
-    (then it is neither empty nor fixed): only a project with no version left needs every version's metadata.
+    def scan(
+        self, names: Sequence[NormalizedName]
+    ) -> dict[NormalizedName, tuple[list[Candidate], list[Clash]]]:
+        """Each project's candidates that survive the fixed ones and those that clash, newest first, until two
+        survive (it is then neither empty nor fixed): only a project with no version left needs every version.
 
-    Read level by level across projects, in growing batches, so a cold scan fetches together what it reads.
-    """
-    factory.prefetch_projects(n for n in names if n not in installed)
-    domains = {n: _domain(factory, n, on.get(n, []), installed) for n in names}
-    found: dict[NormalizedName, tuple[list[Candidate], list[Clash]]] = {n: ([], []) for n in names}
-    start, size = 0, _FIRST_LOOK
-    pending = list(names)
-    while pending:
-        batches = {n: domains[n][start : start + size] for n in pending}
-        factory.prefetch(
-            c.file for b in batches.values() for c in b if c._info is None and c.file is not None
-        )
-        for n, batch in batches.items():
-            alive, clashes = found[n]
-            for c in batch:
-                clash = ranges.clash(c)
-                if clash is None:
-                    alive.append(c)
-                else:
-                    clashes.append((c, *clash))
-        start += size
-        size = min(max(size * 2, _BATCH), _MAX_BATCH)
-        pending = [n for n in pending if len(found[n][0]) < 2 and start < len(domains[n])]
-    return found
+        Read level by level across projects, in growing batches: a cold scan fetches together what it reads.
+        """
+        self.factory.prefetch_projects(n for n in names if n not in self.installed)
+        domains = {n: self._domain(n) for n in names}
+        found: dict[NormalizedName, tuple[list[Candidate], list[Clash]]] = {n: ([], []) for n in names}
+        start, size = 0, _FIRST_LOOK
+        pending = list(names)
+        while pending:
+            batches = {n: domains[n][start : start + size] for n in pending}
+            self.factory.prefetch(
+                c.file for b in batches.values() for c in b if c._info is None and c.file is not None
+            )
+            for n, batch in batches.items():
+                for c in batch:
+                    clash = self.clash(c)
+                    if clash is None:
+                        found[n][0].append(c)
+                    else:
+                        found[n][1].append((c, *clash))
+            start += size
+            size = min(max(size * 2, _BATCH), _MAX_BATCH)
+            pending = [n for n in pending if len(found[n][0]) < 2 and start < len(domains[n])]
+        return found
 
+    def _domain(self, name: NormalizedName) -> tuple[Candidate, ...]:
+        """Every candidate pip could pick for ``name`` here: the installed one, then the index's (remembered by
+        the factory: the questions of a search scan the same domains under the same requirements)."""
+        reqs = self.on.get(name, [])
+        inst = self.installed.get(name)
 
-def _domain(
-    factory: Factory,
-    name: NormalizedName,
-    reqs: Edges,
-    installed: Mapping[NormalizedName, InstalledCandidate],
-) -> tuple[Candidate, ...]:
-    """Every candidate pip could pick for ``name`` under these requirements: the installed one, then the index's
-    (remembered by the factory, as the questions of a search scan the same domains again and again)."""
-    inst = installed.get(name)
+        def make() -> tuple[Candidate, ...]:
+            first = (
+                [inst]
+                if inst is not None and all(self.factory.contains(r, inst.version) for r, _ in reqs)
+                else []
+            )
+            index = self.factory.index_candidates(name, (SpecifierRequirement(r) for r, _ in reqs))
+            return (*first, *(c for c in index if inst is None or c.version != inst.version))
 
-    def make() -> tuple[Candidate, ...]:
-        first: list[Candidate] = []
-        if inst is not None and all(factory.contains(r, inst.version) for r, _ in reqs):
-            first.append(inst)
-        index = factory.index_candidates(name, (SpecifierRequirement(r) for r, _ in reqs))
-        return (*first, *(c for c in index if inst is None or c.version != inst.version))
-
-    return _memo(factory.domain_memo, (name, frozenset(id(r) for r, _ in reqs), inst), make)
-
-
-def _first_look(factory: Factory, name: NormalizedName, on: Mapping[NormalizedName, Edges]) -> bool:
-    key = (name, frozenset(id(r) for r, _ in on.get(name, ())))
-    first = key not in factory.looked
-    factory.looked.add(key)
-    return first
+        return _memo(self.factory.domain_memo, (name, frozenset(id(r) for r, _ in reqs), inst), make)
 
 
 def _freed(name: NormalizedName) -> ConflictCause:
