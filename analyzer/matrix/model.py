@@ -1,16 +1,13 @@
 """The result of ``tfconflict matrix``: one row per distinct release, the turning points between rows, and its
-versioned JSON form (``tfconflict.matrix/1``).
-
-Plain frozen data, like ``Report``: the text, markdown, JSON and HTML renderers read it and never recompute a
-verdict. A row says how its conflicting set was obtained (searched and verified minimal, searched but not shown
-minimal, reused from an equivalent row, or not computed), so no row claims more than was computed for it.
+versioned JSON form (``tfconflict.matrix/1``). Plain frozen data: renderers read it and never recompute a verdict,
+and a row says how its conflicting set was obtained, so no row claims more than was computed for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -22,6 +19,14 @@ __all__ = ["SCHEMA", "Matrix", "MatrixRow", "PinMove", "SetMove", "SetStatus", "
 
 SCHEMA = "tfconflict.matrix/1"
 """Version of the JSON form; bumped whenever a field changes meaning (fields are only ever added)."""
+
+_VERDICT_WORDS: dict[Verdict | None, str] = {
+    None: "error",
+    Verdict.FITS: "fits",
+    Verdict.NOT_INSTALLABLE: "not installable",
+    Verdict.UNRESOLVABLE: "unresolvable",
+}
+"""A row's verdict in words; pip's changes are counted instead."""
 
 
 class SetStatus(str, Enum):
@@ -57,13 +62,7 @@ class SetMove:
         return f"{self.name} {self.installed or '?'} -> {self.moves_to}"
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "installed": self.installed,
-            "moves_to": self.moves_to,
-            "removed": self.removed,
-            "text": self.text,
-        }
+        return {**asdict(self), "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -115,16 +114,7 @@ class MatrixRow:
     @property
     def verdict_text(self) -> str:
         """``fits``, ``pip changes 3 and breaks 1``, ``not installable``, ``error``."""
-        v = self.verdict
-        if v is None:
-            return "error"
-        if v is Verdict.NOT_INSTALLABLE:
-            return "not installable"
-        if v is Verdict.UNRESOLVABLE:
-            return "unresolvable"
-        if v is Verdict.FITS:
-            return "fits"
-        return f"pip changes {self.changes} and breaks {self.newly_broken}"
+        return _VERDICT_WORDS.get(self.verdict, f"pip changes {self.changes} and breaks {self.newly_broken}")
 
     def to_json_dict(self, *, with_report: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -175,7 +165,7 @@ class PinMove:
         return f"{self.name} {self.old} -> {self.new}"
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "old": self.old, "new": self.new, "text": self.text}
+        return {**asdict(self), "text": self.text}
 
 
 @dataclass(frozen=True)

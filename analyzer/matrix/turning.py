@@ -48,10 +48,6 @@ def _minor(python: str) -> str:
     return ".".join(python.split(".")[:2])
 
 
-def _phrase(row: MatrixRow) -> str:
-    return row.verdict_text if row.verdict is not None else "error"
-
-
 def turning_points(
     rows: Sequence[MatrixRow], snapshot_of: Callable[[MatrixRow], Snapshot]
 ) -> tuple[TurningPoint, ...]:
@@ -94,7 +90,7 @@ def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> Tu
         )
         for n in moved
     )
-    change = f"{_phrase(before)} -> {_phrase(after)}"
+    change = f"{before.verdict_text} -> {after.verdict_text}"
     causes: list[str] = []
     if python is not None:
         causes.append(f"Python {python[0]} -> {python[1]}")

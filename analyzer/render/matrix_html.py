@@ -22,13 +22,8 @@ from analyzer.matrix.model import Matrix, MatrixRow, SetStatus, TurningPoint
 from analyzer.render.sections import sections
 
 __all__ = [
-    "SET_COLOR",
-    "VERDICT_STYLE",
-    "HtmlUnavailable",
-    "default_release",
-    "render_matrix_html",
-    "require_html_libraries",
-    "stop_point",
+    "SET_COLOR", "VERDICT_STYLE", "HtmlUnavailable", "default_release", "render_matrix_html",
+    "require_html_libraries", "stop_point",
 ]
 
 
@@ -49,7 +44,9 @@ VERDICT_STYLE: dict[str, VerdictStyle] = {
         "changes", "#ef8f00", "pip would upgrade or downgrade preinstalled packages, leaving none broken"
     ),
     "breaks": VerdictStyle(
-        "breaks", "#c62828", "pip would install it and leave preinstalled packages with requirements no longer met"
+        "breaks",
+        "#c62828",
+        "pip would install it and leave preinstalled packages with requirements no longer met",
     ),
     "unresolvable": VerdictStyle(
         "unresolvable", "#6a1b9a", "pip would fail: the requirements cannot all be met"
@@ -134,33 +131,23 @@ def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
                 f"--release {release}: no such release in the matrix (its rows: {known}, ...)"
             ) from None
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("analyzer.render", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        loader=jinja2.PackageLoader("analyzer.render", "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    source = matrix.source.capitalize()
+    # the template phrases the page; these name, date and explain its rows and turning points
+    env.globals.update(
+        key=_key, day=_day, anchor=_anchor, set_text=_set_text, stop_point=stop_point,
+        fit_run_start=_fit_run_start, reason=lambda point: _point_reason(point, source),
+        why=lambda point: _sentence(_point_reason(point, source)),
     )
     sections_of = [] if chosen is None or chosen.report is None else sections(chosen.report)
-    source = matrix.source.capitalize()
     return env.get_template("matrix.html.j2").render(
-        matrix=matrix,
-        chosen=chosen,
-        request=_request(matrix),
-        tally=_tally(matrix.rows),
+        matrix=matrix, chosen=chosen, request=_request(matrix), tally=_tally(matrix.rows),
+        lanes=_lanes(matrix.rows),
         reasons=[s for s in sections_of if not s.title.startswith(BACKGROUND)],
         background=[s for s in sections_of if s.title.startswith(BACKGROUND)],
-        lanes=_lanes(matrix.rows),
-        chart=markupsafe.Markup(timeline_svg(matrix, chosen)),
-        styles=VERDICT_STYLE,
-        version=__version__,
-        key=_key,
-        day=_day,
-        anchor=_anchor,
-        set_text=_set_text,
-        stop_point=stop_point,
-        fit_run_start=_fit_run_start,
-        reason=lambda point: _point_reason(point, source),
-        why=lambda point: _sentence(_point_reason(point, source)),
+        chart=markupsafe.Markup(timeline_svg(matrix, chosen)), styles=VERDICT_STYLE, version=__version__,
     )
 
 
