@@ -73,17 +73,12 @@ def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
 
 
 def _from_dict(d: dict[str, Any]) -> CoreMetadata:
-    return CoreMetadata(
-        name=NormalizedName(d["n"]),
-        version=version_of(d["v"]),
-        requires_dist=tuple(_requirement(r) for r in d["rd"]),
-        requires_python=specifier_of(d["rp"]) if d["rp"] is not None else None,
-        provides_extra=frozenset(NormalizedName(e) for e in d["pe"]),
-        status=MetadataStatus(d["st"]),
-        source=d["src"],
-        note=d["note"],
-        skipped=tuple(d["sk"]),
-    )
+    requires = tuple(_requirement(r) for r in d["rd"])
+    python = specifier_of(d["rp"]) if d["rp"] is not None else None
+    extras = frozenset(NormalizedName(e) for e in d["pe"])
+    status = MetadataStatus(d["st"])
+    name, version = NormalizedName(d["n"]), version_of(d["v"])
+    return CoreMetadata(name, version, requires, python, extras, status, d["src"], d["note"], tuple(d["sk"]))
 
 
 class _BodyBroke(Exception):

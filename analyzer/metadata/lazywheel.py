@@ -134,12 +134,7 @@ def read_metadata_from_zip(
                 fileobj.ensure(info.header_offset, header_end + info.compress_size)
             return zf.read(info)
     except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        EOFError,
-        ValueError,
-        KeyError,
-        NotImplementedError,
+        zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, NotImplementedError
     ) as exc:
         raise WheelMetadataError(f"{label}: not a readable zip ({exc})") from exc
 
@@ -155,8 +150,12 @@ def fetch_wheel_metadata(
 ) -> bytes:
     """METADATA of a remote wheel through range requests; ``RangeNotSupported`` when the server sends it all."""
     http = http or HttpSettings()
-    headers = {"Range": f"bytes=-{TAIL_BYTES}", "Accept-Encoding": "identity"}
-    response = session.get(url, headers=headers, timeout=http.timeout, stream=True)
+
+    def get(span: str) -> requests.Response:
+        headers = {"Range": f"bytes={span}", "Accept-Encoding": "identity"}
+        return session.get(url, headers=headers, timeout=http.timeout, stream=True)
+
+    response = get(f"-{TAIL_BYTES}")
     if response.status_code == 200:
         raise RangeNotSupported(response)
     try:
@@ -176,12 +175,7 @@ def fetch_wheel_metadata(
         raise WheelMetadataError(f"{label}: truncated range answer")
 
     def fetch(a: int, b: int) -> bytes:
-        r = session.get(
-            url,
-            headers={"Range": f"bytes={a}-{b - 1}", "Accept-Encoding": "identity"},
-            timeout=http.timeout,
-            stream=True,
-        )
+        r = get(f"{a}-{b - 1}")
         try:
             if r.status_code != 206:
                 raise WheelMetadataError(f"{label}: HTTP {r.status_code} to a range request")
