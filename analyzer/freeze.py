@@ -16,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from analyzer.errors import Problem
-from analyzer.snapshot import Pin
+from analyzer.snapshot import Pin, clip
 
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -73,32 +73,32 @@ def parse_freeze_line(line: str) -> Pin:
         target = line.split(None, 1)[1].strip() if " " in line else line.partition("=")[2].strip()
         match = _EGG.search(target)
         if match is None:
-            raise ValueError(f"editable install without a #egg= name: {_clip(line)!r}")
+            raise ValueError(f"editable install without a #egg= name: {clip(line)!r}")
         name = match.group(1)
         return Pin(name=canonicalize_name(name), display_name=name, version=None, url=target, editable=True)
     if line.startswith("-"):
-        raise ValueError(f"pip option lines are not part of a freeze: {_clip(line)!r}")
+        raise ValueError(f"pip option lines are not part of a freeze: {clip(line)!r}")
     try:
         req = Requirement(line)
     except InvalidRequirement as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"not a freeze line ({first}{_non_ascii(line)}): {_clip(line)!r}") from exc
+        raise ValueError(f"not a freeze line ({first}{_non_ascii(line)}): {clip(line)!r}") from exc
     except RecursionError as exc:  # packaging's marker parser recurses once per parenthesis
-        raise ValueError(f"not a freeze line (nested too deeply): {_clip(line)!r}") from exc
+        raise ValueError(f"not a freeze line (nested too deeply): {clip(line)!r}") from exc
     if req.marker is not None:
-        raise ValueError(f"a freeze line has no environment marker: {_clip(line)!r}")
+        raise ValueError(f"a freeze line has no environment marker: {clip(line)!r}")
     if req.url is not None:
         try:
             version = version_from_url(req.url, req.name)
         except ValueError as exc:  # urlsplit refuses e.g. an unclosed IPv6 bracket
-            raise ValueError(f"not a valid URL ({exc}): {_clip(line)!r}") from exc
+            raise ValueError(f"not a valid URL ({exc}): {clip(line)!r}") from exc
         return Pin(name=canonicalize_name(req.name), display_name=req.name, version=version, url=req.url)
     specs = list(req.specifier)
     if len(specs) != 1 or specs[0].operator not in ("==", "==="):
-        raise ValueError(f"expected NAME==VERSION, NAME===VERSION or NAME @ URL: {_clip(line)!r}")
+        raise ValueError(f"expected NAME==VERSION, NAME===VERSION or NAME @ URL: {clip(line)!r}")
     version = specs[0].version
     if specs[0].operator == "==" and "*" in version:
-        raise ValueError(f"a wildcard is not an installed version: {_clip(line)!r}")
+        raise ValueError(f"a wildcard is not an installed version: {clip(line)!r}")
     return Pin(name=canonicalize_name(req.name), display_name=req.name, version=version)
 
 
@@ -131,7 +131,3 @@ def _non_ascii(line: str) -> str:
         if ord(char) > 127:
             return f"; it holds U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}, not ASCII"
     return ""
-
-
-def _clip(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

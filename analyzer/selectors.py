@@ -23,8 +23,8 @@ from analyzer.catalog import Catalog, Release
 from analyzer.config import DEFAULT_SNAPSHOT, Settings
 from analyzer.errors import InputError
 from analyzer.freeze import parse_freeze
-from analyzer.snapshot import Platform, Snapshot, snapshot_from_json
-from analyzer.sources import RuntimeFiles, find_kind, selector_prefixes
+from analyzer.snapshot import Platform, Snapshot, clip, snapshot_from_json
+from analyzer.sources import RuntimeFiles, find_kind, list_sources, load_source
 
 __all__ = ["DEFAULT_GLIBC", "parse_platform", "resolve_selector", "snapshot_for", "with_runtime"]
 
@@ -64,7 +64,7 @@ def resolve_selector(
         if path.is_file():
             return _from_file(path, python, platform)
         if match is not None and (match.group("sep") or "-" in match.group("prefix")):
-            known = ", ".join(selector_prefixes())
+            known = ", ".join(files.selector for name in list_sources() for files in load_source(name).kinds)
             raise InputError(f"unknown snapshot source or runtime kind {match.group('prefix')!r} (known: {known})")
         raise InputError(f"no such file, and not a snapshot selector: {text!r}; use one of: {EXAMPLES}")
     _refuse_overrides(text, python, platform)
@@ -224,9 +224,9 @@ def freeze_snapshot(text: str, file: str, *, python: str | None = None, platform
         try:
             version = str(Version(python))
         except ValueError as exc:  # InvalidVersion, or a release number longer than int() converts
-            raise InputError(f"--python {_clip(python)!r} is not a version (expected e.g. 3.12 or 3.12.12)") from exc
+            raise InputError(f"--python {clip(python, 60)!r} is not a version (expected e.g. 3.12 or 3.12.12)") from exc
         if len(Version(version).release) < 2:
-            raise InputError(f"--python {_clip(python)!r} needs at least a minor version (e.g. 3.12)")
+            raise InputError(f"--python {clip(python, 60)!r} needs at least a minor version (e.g. 3.12)")
         evidence = "given (--python)"
     if platform is None:
         chosen = Platform(distro="ubuntu", distro_version="22.04", glibc=DEFAULT_GLIBC)
@@ -263,11 +263,6 @@ def parse_platform(text: str) -> Platform:
     if parts[0] == "macosx" and len(parts) >= 4:
         return Platform(os_name="Darwin", distro_version=f"{parts[1]}.{parts[2]}", machine="_".join(parts[3:]))
     raise InputError(
-        f"--platform {_clip(text)!r} is not a platform tag; use e.g. manylinux_2_35_x86_64, manylinux2014_x86_64, "
+        f"--platform {clip(text, 60)!r} is not a platform tag; use e.g. manylinux_2_35_x86_64, manylinux2014_x86_64, "
         "linux_aarch64, win_amd64 or macosx_11_0_arm64"
     )
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    """An option value as messages quote it: a 5000-character value is not worth 5000 characters of error."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -178,7 +178,7 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
     if schema != SCHEMA:
         if schema is not None and not isinstance(schema, str):
             raise InputError(f"field 'schema' must be {SCHEMA!r}, not {_kind(schema)}", file=file)
-        raise InputError(f"unknown snapshot schema {_clip(repr(schema))} (this tfconflict reads {SCHEMA!r})",
+        raise InputError(f"unknown snapshot schema {clip(repr(schema))} (this tfconflict reads {SCHEMA!r})",
                          file=file)
     try:
         platform = _get(data, "platform", _OBJECT) or {}
@@ -207,7 +207,7 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
         try:
             Version(python)
         except ValueError as exc:  # InvalidVersion, or a release number longer than int() converts
-            raise ValueError(f"field 'python' is not a version: {_clip(repr(python))}") from exc
+            raise ValueError(f"field 'python' is not a version: {clip(repr(python))}") from exc
         return Snapshot(
             id=snapshot_id,
             python=python,
@@ -260,7 +260,8 @@ def _entries(obj: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return value
 
 
-def _clip(text: str, limit: int = 120) -> str:
+def clip(text: str, limit: int = 120) -> str:
+    """A value as messages quote it: a 5000-character value is not worth 5000 characters of error."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -142,11 +142,6 @@ def find_kind(prefix: str) -> tuple[SourceDeclaration, RuntimeFiles] | None:
     return None
 
 
-def selector_prefixes() -> tuple[str, ...]:
-    """Every selector prefix of every source, for error messages."""
-    return tuple(files.selector for name in list_sources() for files in load_source(name).kinds)
-
-
 def _load(text: str, file: str) -> SourceDeclaration:
     try:
         data = tomllib.loads(text)
