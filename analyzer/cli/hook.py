@@ -1,17 +1,10 @@
 """``tfconflict hook FILE...``: the pre-commit entry point (``.pre-commit-hooks.yaml``).
 
-Each requirements file pre-commit passes is checked on its own against the configured runtime, and every
-requirement that conflicts is printed the way linters print, ``FILE:LINE: <requirement> conflicts with the
-runtime: <why>``, so an editor or a review can jump to the line. Exit codes: 0 when every file fits (or only
-warns under ``fail-on = "not-installable"``), 1 when a requirement conflicts, 2 on a bad file or configuration,
-3 when metadata the answer needs is unavailable (offline with a cold cache).
-
-Speed matters more than detail here: the suggestions search is skipped, and so is the minimal-conflicting-set
-search unless ``--conflict-set`` asks for it (it names, per line, the preinstalled packages that must change, but
-on a full Colab image it can take minutes). Without it each line pip would install or change is named with what
-pip would change in the image and what it would leave broken. A file checked before, whose answer came from cache
-rows that are all unchanged, is answered again from the cache (``analyzer.answers``): a commit that does not touch
-a requirements file costs a fraction of a second.
+Each file is checked on its own; every requirement in trouble is printed as linters print, ``FILE:LINE:
+message``. Exit codes: 0 fits (or only warns under ``fail-on``), 1 conflict, 2 bad file or configuration,
+3 metadata unavailable. Speed over detail: no suggestions, no minimal conflicting set unless
+``--conflict-set`` (minutes on a full Colab image), and an answer from unchanged cache rows is given again
+(``analyzer.answers``).
 """
 
 from __future__ import annotations
@@ -24,16 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analyzer.ask import CheckOptions, apply_ignore, ask
-from analyzer.cli.check import (
+from analyzer.cli.common import (
     add_policy_options,
-    engine_for,
-    index_config,
+    add_snapshot_options,
     settings_from_args,
     snapshot_from_settings,
 )
-from analyzer.cli.common import add_snapshot_options
-from analyzer.cli.indexopts import add_index_options
-from analyzer.config import Settings
+from analyzer.cli.indexopts import add_index_options, engine_for, index_config
 from analyzer.errors import ExitCode, MetadataUnavailable
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
@@ -45,6 +35,9 @@ if TYPE_CHECKING:
     from analyzer.report import Report
 
 __all__ = ["register", "run"]
+
+WORST_FIRST = (ExitCode.BAD_INPUT, ExitCode.METADATA_UNAVAILABLE, ExitCode.CONFLICT, ExitCode.OK)
+"""Bad input first (the answer is incomplete), then unavailable metadata, then conflicts."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.OK)
     snapshot: Snapshot | None = None
     codes = [ExitCode.OK]
-    failing = 0
     options = CheckOptions(conflict_set=args.conflict_set, suggestions=False)
     cache = MetadataCache()
     with ExitStack() as stack:
@@ -125,16 +117,17 @@ def run(args: argparse.Namespace) -> int:
                 continue
             sys.stdout.write(answer.output)
             if answer.fails(settings.fail_on):
-                failing += 1
                 codes.append(ExitCode.CONFLICT)
+    failing = codes.count(ExitCode.CONFLICT)
     if failing:
         assert snapshot is not None
+        where = f" (from {settings.origin.name})" if settings.origin is not None else ""
         print(
-            f"tfconflict: {failing} file(s) conflict with {_runtime(snapshot, settings)}; for the details run: "
-            f"tfconflict check -r FILE",
+            f"tfconflict: {failing} file(s) conflict with the runtime {snapshot.id}{where}; "
+            "for the details run: tfconflict check -r FILE",
             file=sys.stderr,
         )
-    return int(_worst(codes))
+    return int(min(codes, key=WORST_FIRST.index))
 
 
 def _findings(report: Report, fail_on: str) -> str:
@@ -150,16 +143,3 @@ def _shown(path: Path) -> Path:
         return path.relative_to(Path.cwd())
     except ValueError:
         return path
-
-
-def _runtime(snapshot: Snapshot, settings: Settings) -> str:
-    where = f" (from {settings.origin.name})" if settings.origin is not None else ""
-    return f"the runtime {snapshot.id}{where}"
-
-
-def _worst(codes: list[ExitCode]) -> ExitCode:
-    """Bad input first (the answer is incomplete), then unavailable metadata, then conflicts."""
-    for code in (ExitCode.BAD_INPUT, ExitCode.METADATA_UNAVAILABLE, ExitCode.CONFLICT):
-        if code in codes:
-            return code
-    return ExitCode.OK

@@ -1,18 +1,26 @@
-"""Index options shared by every command that reads metadata: ``--index-url``, ``--extra-index-url``,
-``--as-of``, ``--offline``; and the one way to build a ``MetadataEngine`` from them."""
+"""Index options of every command that reads metadata (``--index-url``, ``--extra-index-url``, ``--as-of``,
+``--offline``) and the one way to build a ``MetadataEngine``, whose progress is drawn on standard error."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from analyzer.config import Settings
 from analyzer.errors import InputError
+from analyzer.reqfile import RequirementsSet
 
 if TYPE_CHECKING:
+    from analyzer.metadata.cache import MetadataCache
+    from analyzer.metadata.config import IndexConfig
     from analyzer.metadata.engine import MetadataEngine
 
-__all__ = ["add_index_options", "engine_from_args", "parse_as_of"]
+MIN_ITEMS = 20
+"""Smaller batches end before a progress bar would be worth drawing."""
 
 
 def parse_as_of(text: str) -> datetime:
@@ -32,43 +40,90 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--index-url",
         metavar="URL",
-        default=None,
         help="the simple-API index to read (default: pip's configuration, else the public index)",
     )
     group.add_argument(
         "--extra-index-url",
         metavar="URL",
         action="append",
-        default=None,
         help="another index to read as well, as pip does (repeatable; replaces pip's configured extras)",
     )
     group.add_argument(
         "--as-of",
         metavar="DATE",
-        default=None,
         help="ignore files uploaded after DATE (YYYY-MM-DD or ISO date-time), so an answer can be replayed",
     )
+    # None when absent: only a given --offline overrides the configuration's offline
     group.add_argument(
-        "--offline", action="store_true", help="answer from the metadata cache alone and name what is missing"
+        "--offline",
+        action="store_true",
+        default=None,
+        help="answer from the metadata cache alone and name what is missing",
+    )
+
+
+def index_config(settings: Settings, parsed: RequirementsSet | None) -> IndexConfig:
+    """The indexes pip would read (``analyzer.metadata.config.index_config``): the settings and the command
+    line, then the requirements files' own index lines."""
+    from analyzer.metadata.config import index_config as pip_index_config
+
+    files = parsed or RequirementsSet()
+    return pip_index_config(
+        settings.index_url,
+        settings.extra_index_urls,
+        file_index_url=files.index_url,
+        file_extra_index_urls=files.extra_index_urls,
+        no_index=files.no_index,
+    )
+
+
+def engine_for(
+    settings: Settings, config: IndexConfig, *, progress: bool = True, cache: MetadataCache | None = None
+) -> MetadataEngine:
+    """The one place a command builds a metadata engine: the indexes ``config`` names (:func:`index_config`),
+    the settings' ``as-of`` and ``offline``; ``progress`` draws a bar when standard error is a terminal."""
+    from analyzer.metadata.cache import MetadataCache
+    from analyzer.metadata.engine import MetadataEngine
+
+    return MetadataEngine(
+        config,
+        cache=cache if cache is not None else MetadataCache(),
+        offline=settings.offline,
+        as_of=settings.as_of,
+        progress=_progress_bar() if progress and sys.stderr.isatty() else None,
     )
 
 
 def engine_from_args(args: argparse.Namespace, *, progress: bool = True) -> MetadataEngine:
-    """The metadata engine the options describe: options > pip's variables > pip's files; ``progress`` draws a
-    bar on standard error when it is a terminal."""
-    from analyzer.cli.progress import progress_bar
-    from analyzer.metadata.cache import MetadataCache
-    from analyzer.metadata.config import IndexConfig
-    from analyzer.metadata.engine import MetadataEngine
+    """The engine the index options alone describe, without the project's configuration (``why``,
+    ``metadata``)."""
+    settings = Settings(
+        index_url=args.index_url,
+        extra_index_urls=tuple(args.extra_index_url or ()),
+        as_of=parse_as_of(args.as_of) if args.as_of else None,
+        offline=bool(args.offline),
+    )
+    return engine_for(settings, index_config(settings, None), progress=progress)
 
-    config = IndexConfig.from_pip().override(
-        getattr(args, "index_url", None), getattr(args, "extra_index_url", None)
-    )
-    as_of_text = getattr(args, "as_of", None)
-    return MetadataEngine(
-        config,
-        cache=MetadataCache(),
-        offline=bool(getattr(args, "offline", False)),
-        as_of=parse_as_of(as_of_text) if as_of_text else None,
-        progress=progress_bar() if progress else None,
-    )
+
+def _progress_bar() -> Callable[[str, int, int], None]:
+    """A callback drawing each batch of at least ``MIN_ITEMS`` as a bar that disappears when it ends."""
+    lock = threading.Lock()
+    shown: dict[str, Any] = {}
+
+    def tell(what: str, done: int, total: int) -> None:
+        if total < MIN_ITEMS:
+            return
+        with lock:
+            if "bar" not in shown:
+                from rich.console import Console
+                from rich.progress import Progress
+
+                shown["bar"] = Progress(transient=True, console=Console(stderr=True))
+                shown["bar"].start()
+                shown["task"] = shown["bar"].add_task(f"fetching {what}", total=total)
+            shown["bar"].update(shown["task"], completed=done)
+            if done >= total:
+                shown.pop("bar").stop()
+
+    return tell

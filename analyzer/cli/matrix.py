@@ -1,47 +1,35 @@
-"""``tfconflict matrix SPEC... [--runtime cpu|gpu|tpu] [--since DATE] [--until DATE]``: the check of ``check``
-against every distinct release of a Colab runtime kind, one row per release, with the turning points named.
-
-Settings not given here come from the project configuration, as for ``check`` (index, ``--as-of``, offline,
-``ignore``, ``fail-on``, ``runtime``, the Colab history). The exit code follows the latest release in the range.
-"""
+"""``tfconflict matrix SPEC... [--runtime cpu|gpu|tpu] [--since DATE] [--until DATE]``: ``check`` against
+every distinct release of a Colab runtime kind, one row per release, the turning points named. Settings not
+given here come from the project configuration, as for ``check``; the latest release decides the exit code."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from datetime import date
 from pathlib import Path
 
 from analyzer.catalog import Catalog
-from analyzer.cli.check import (
-    add_policy_options,
-    engine_for,
-    index_config,
-    request_from_args,
-    settings_from_args,
-)
 from analyzer.cli.common import (
     COLAB_REPO_ENV,
     add_colab_repo_option,
-    add_request_file_options,
+    add_policy_options,
+    add_request_options,
     day,
+    request_from_args,
     seconds,
+    settings_from_args,
     write_output,
 )
-from analyzer.cli.indexopts import add_index_options
-from analyzer.config import fails
+from analyzer.cli.indexopts import add_index_options, engine_for, index_config
+from analyzer.config import Settings, fails
 from analyzer.errors import ExitCode, InputError
 from analyzer.matrix.model import Matrix
 from analyzer.matrix.run import SET_MODES, MatrixOptions, run_matrix
-from analyzer.render import FORMATS as RENDER_FORMATS
-from analyzer.render import render
+from analyzer.render import FORMATS, render
 from analyzer.request import constraint_requirements
 
-__all__ = ["FORMATS", "register", "run"]
-
-FORMATS = RENDER_FORMATS["matrix"]
-SOURCE = "colab"
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,14 +41,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "date, Python, the verdict and the minimal conflicting set; the turning points name the first release "
         "where the request stopped fitting and the changed pins (or the Python change) that caused it.",
     )
-    parser.add_argument("specs", nargs="*", metavar="SPEC", help="requirements, e.g. tensorflow==2.12.0")
-    add_request_file_options(parser)
+    add_request_options(parser)
     parser.add_argument(
-        "--runtime", choices=("cpu", "gpu", "tpu"), default=None,
+        "--runtime", choices=("cpu", "gpu", "tpu"),
         help="the runtime kind (default: the configuration's runtime, else cpu)",
     )
-    parser.add_argument("--since", type=day, default=None, metavar="YYYY-MM-DD", help="first release day")
-    parser.add_argument("--until", type=day, default=None, metavar="YYYY-MM-DD", help="last release day")
+    parser.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="first release day")
+    parser.add_argument("--until", type=day, metavar="YYYY-MM-DD", help="last release day")
     parser.add_argument(
         "--sets", choices=SET_MODES, default="turning",
         help="which rows get the minimal-conflicting-set search: turning (the rows on both sides of each turning "
@@ -76,13 +63,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--workers", type=int, default=0, metavar="N",
         help="processes checking releases (default: one per CPU, at most 4; 1 = this process only)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     parser.add_argument(
-        "-o", "--output", metavar="FILE", default=None,
+        "--format", choices=FORMATS["matrix"], default="text", help="output format (default: text)"
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE",
         help="write the output to FILE instead of standard output (html needs it)",
     )
     parser.add_argument(
-        "--release", metavar="ID", default=None,
+        "--release", metavar="ID",
         help="html: the release whose reason chains are shown (default: the turning point the page leads with)",
     )
     parser.add_argument(
@@ -113,22 +102,28 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     output = Path(args.output) if args.output else None
     if output is not None:
-        _refuse_input_as_output(output, args, settings.origin, settings.colab_repo)
-    ignore = settings.ignore
-    skipped = [i for i in items if i.name in ignore]
-    items = tuple(i for i in items if i.name not in ignore)
-    for item in skipped:
-        print(f"tfconflict: warning: {item.requirement} is not checked (ignore)", file=sys.stderr)
+        _refuse_input_as_output(output, args, settings)
+    for item in items:
+        if item.name in settings.ignore:
+            print(f"tfconflict: warning: {item.requirement} is not checked (ignore)", file=sys.stderr)
+    items = tuple(i for i in items if i.name not in settings.ignore)
     if not items:
         print("tfconflict: every requirement is ignored by the configuration; nothing to check", file=sys.stderr)
         return int(ExitCode.OK)
 
     from analyzer.sources import load_source
 
-    catalog = Catalog.open(load_source(SOURCE), settings.colab_repo)
+    catalog = Catalog.open(load_source("colab"), settings.colab_repo)
     kind = args.runtime or settings.runtime
     if args.release:
-        _check_release(catalog, kind, args.since, args.until, args.release)
+        # a --release outside the range is said before the matrix is computed, not after
+        ids = [r.id for r in catalog.releases_of(kind, args.since, args.until)]
+        if not any(i == args.release or i.startswith(args.release) for i in ids):
+            shown = ", ".join(ids[:4]) + (", ..." if len(ids) > 4 else "")
+            raise InputError(
+                f"--release {args.release}: no {kind} release of the range has this id "
+                f"(its releases: {shown})"
+            )
     options = MatrixOptions(
         kind=kind,
         since=args.since,
@@ -137,12 +132,12 @@ def run(args: argparse.Namespace) -> int:
         row_budget=args.row_budget or None,
         workers=args.workers,
         constraints=constraint_requirements(reqset),
-        ignore=ignore,
+        ignore=settings.ignore,
     )
-    quiet = args.format == "html" and output is None
+    verbose = bool(args.verbose)
 
     def progress(message: str) -> None:
-        if not quiet and bool(getattr(args, "verbose", 0)):
+        if verbose:
             print(f"tfconflict: {message}", file=sys.stderr)
 
     config = index_config(settings, reqset)
@@ -150,39 +145,26 @@ def run(args: argparse.Namespace) -> int:
         items, catalog, lambda: engine_for(settings, config, progress=False), options, progress=progress
     )
     text = render(
-        "matrix", args.format, matrix,
-        verbose=bool(getattr(args, "verbose", 0)), with_reports=args.with_reports, release=args.release,
+        "matrix", args.format, matrix, verbose=verbose, with_reports=args.with_reports, release=args.release
     )
     write_output(text, output)
-    return int(exit_code(matrix, settings.fail_on))
+    return int(_exit_code(matrix, settings.fail_on))
 
 
-def exit_code(matrix: Matrix, fail_on: str) -> ExitCode:
+def _exit_code(matrix: Matrix, fail_on: str) -> ExitCode:
     """The latest release in the range decides, as ``check`` against it would; no answer at all is exit 3."""
-    answered = [r for r in matrix.rows if r.verdict is not None]
+    answered = [r.verdict for r in matrix.rows if r.verdict is not None]
     if not answered:
         return ExitCode.METADATA_UNAVAILABLE if matrix.rows else ExitCode.OK
-    latest = answered[-1]
-    assert latest.verdict is not None
-    return ExitCode.CONFLICT if fails(latest.verdict.value, fail_on) else ExitCode.OK
+    return ExitCode.CONFLICT if fails(answered[-1].value, fail_on) else ExitCode.OK
 
 
-def _check_release(catalog: Catalog, kind: str, since: date | None, until: date | None, release: str) -> None:
-    """``--release`` must name a release of the range: said before the matrix is computed, not after."""
-    ids = [r.id for r in catalog.releases_of(kind, since, until)]
-    if not any(i == release or i.startswith(release) for i in ids):
-        shown = ", ".join(ids[:4]) + (", ..." if len(ids) > 4 else "")
-        raise InputError(f"--release {release}: no {kind} release of the range has this id (its releases: {shown})")
-
-
-def _refuse_input_as_output(
-    output: Path, args: argparse.Namespace, config: Path | None, colab_repo: str | None
-) -> None:
+def _refuse_input_as_output(output: Path, args: argparse.Namespace, settings: Settings) -> None:
     """``-o`` never overwrites a file the user gave as input (requirements, constraints, configuration, history)."""
     inputs = [*args.requirement, *args.constraint]
-    if config is not None:
-        inputs.append(str(config))
-    for repo in (colab_repo, os.environ.get(COLAB_REPO_ENV)):
+    if settings.origin is not None:
+        inputs.append(str(settings.origin))
+    for repo in (settings.colab_repo, os.environ.get(COLAB_REPO_ENV)):
         if repo and "://" not in repo:
             inputs.append(repo)
     target = output.expanduser().resolve()

@@ -14,7 +14,7 @@ from analyzer.cli.indexopts import add_index_options, engine_from_args
 from analyzer.environment import TargetEnvironment
 from analyzer.errors import ExitCode, InputError
 from analyzer.metadata.config import redact_url
-from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus, ProjectFiles
+from analyzer.metadata.models import DistFile, MetadataStatus
 from analyzer.metadata.select import best_file
 
 SHOWN_VERSIONS = 15
@@ -46,56 +46,30 @@ def _parse_spec(text: str) -> tuple[Requirement, Version | None]:
     return req, Version(pinned[0].version) if len(pinned) == 1 else None
 
 
-def _choose_version(project: ProjectFiles, env: TargetEnvironment, req: Requirement) -> Version | None:
-    """The newest non-yanked final release that installs on the target and satisfies the spec."""
-    ok = sorted(
-        {
-            f.version
-            for f in project.files
-            if req.specifier.contains(f.version, prereleases=False) and not f.is_yanked
-        },
-        reverse=True,
-    )
-    for version in ok:
-        if best_file([f for f in project.files if f.version == version], env) is not None:
+def _choose_version(
+    by_version: dict[Version, list[DistFile]], env: TargetEnvironment, req: Requirement
+) -> Version | None:
+    """The newest final release with a file not yanked that satisfies the spec and installs on the target."""
+    for version in sorted(by_version, reverse=True):
+        files = by_version[version]
+        if not req.specifier.contains(version, prereleases=False) or all(f.is_yanked for f in files):
+            continue
+        if best_file(files, env) is not None:
             return version
     return None
 
 
 def run(args: argparse.Namespace) -> int:
     req, pinned = _parse_spec(args.spec)
-    snapshot = snapshot_from_args(args)
-    env = TargetEnvironment.from_snapshot(snapshot)
+    env = TargetEnvironment.from_snapshot(snapshot_from_args(args))
     with engine_from_args(args) as engine:
         project = engine.project(req.name)
         by_version: dict[Version, list[DistFile]] = {}
         for f in project.files:
             by_version.setdefault(f.version, []).append(f)
-        version = pinned if pinned is not None else _choose_version(project, env, req)
+        version = pinned if pinned is not None else _choose_version(by_version, env, req)
         chosen = best_file(by_version.get(version, []), env) if version is not None else None
         meta = engine.metadata(chosen) if chosen is not None else None
-    data = _as_data(req, project, env, by_version, version, chosen, meta, engine.config.describe())
-    if args.format == "json":
-        print(json.dumps(data, indent=2, sort_keys=True))
-    else:
-        print(_as_text(data, show_all=args.all))
-    if not project.files:
-        return int(ExitCode.METADATA_UNAVAILABLE)
-    if meta is not None and meta.status is MetadataStatus.UNAVAILABLE:
-        return int(ExitCode.METADATA_UNAVAILABLE)
-    return int(ExitCode.OK)
-
-
-def _as_data(
-    req: Requirement,
-    project: ProjectFiles,
-    env: TargetEnvironment,
-    by_version: dict[Version, list[DistFile]],
-    version: Version | None,
-    chosen: DistFile | None,
-    meta: CoreMetadata | None,
-    indexes: str,
-) -> dict[str, Any]:
     versions = []
     for v in sorted(by_version, reverse=True):
         best = best_file(by_version[v], env)
@@ -109,20 +83,19 @@ def _as_data(
                 "files": len(by_version[v]),
             }
         )
-    out: dict[str, Any] = {
+    data: dict[str, Any] = {
         "project": project.name,
         "target": env.describe(),
-        "indexes": indexes,
+        "indexes": engine.config.describe(),
         "versions": versions,
         "problems": list(project.problems),
         "notes": list(project.notes),
         "selected": str(version) if version is not None else None,
     }
     if version is not None and chosen is None:
-        out["selected_files"] = sorted(f.filename for f in by_version.get(version, []))
+        data["selected_files"] = sorted(f.filename for f in by_version.get(version, []))
     if chosen is not None and meta is not None:
-        extras = frozenset(req.extras)
-        out["metadata"] = {
+        data["metadata"] = {
             "file": chosen.filename,
             "url": redact_url(chosen.url),
             "status": meta.status.value,
@@ -131,11 +104,18 @@ def _as_data(
             "requires_python": str(meta.requires_python) if meta.requires_python else None,
             "provides_extra": sorted(meta.provides_extra),
             "requires_dist": [
-                {"requirement": str(r), "applies": env.evaluate(r.marker, extras)} for r in meta.requires_dist
+                {"requirement": str(r), "applies": env.evaluate(r.marker, frozenset(req.extras))}
+                for r in meta.requires_dist
             ],
             "skipped": list(meta.skipped),
         }
-    return out
+    if args.format == "json":
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(_as_text(data, show_all=args.all))
+    if not project.files or (meta is not None and meta.status is MetadataStatus.UNAVAILABLE):
+        return int(ExitCode.METADATA_UNAVAILABLE)
+    return int(ExitCode.OK)
 
 
 def _as_text(data: dict[str, Any], *, show_all: bool) -> str:

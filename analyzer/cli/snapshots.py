@@ -1,7 +1,5 @@
-"""``tfconflict snapshots sync | list | show | diff | capture``: the runtime histories and snapshots themselves.
-
-The text forms come from ``analyzer.render.snapshots``; only ``_run_*`` print.
-"""
+"""``tfconflict snapshots sync | list | show | diff | capture``: the runtime histories and snapshots
+themselves (their text forms are ``analyzer.render.snapshots``)."""
 
 from __future__ import annotations
 
@@ -82,17 +80,11 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-# -- commands ----------------------------------------------------------------------------------------------------
-
-
 def _run_sync(args: argparse.Namespace) -> int:
     decl = load_source(args.source)
     result = sync_source(decl, args.colab_repo)
     catalog = Catalog(decl, source_dir(decl), result.head)
-    if args.format == "json":
-        sys.stdout.write(_json(asdict(result)))
-    else:
-        sys.stdout.write(render_sync(result, catalog))
+    sys.stdout.write(_json(asdict(result)) if args.format == "json" else render_sync(result, catalog))
     return int(ExitCode.OK)
 
 
@@ -102,8 +94,8 @@ def _run_list(args: argparse.Namespace) -> int:
         raise InputError(f"--since {args.since} is after --until {args.until}")
     releases = catalog.releases_of(None if args.runtime == "all" else args.runtime, args.since, args.until)
     if args.format == "json":
-        sys.stdout.write(_json({"source": catalog.decl.name, "head": catalog.head,
-                                "releases": [r.to_json_dict() for r in releases]}))
+        data = {"source": catalog.decl.name, "head": catalog.head}
+        sys.stdout.write(_json({**data, "releases": [r.to_json_dict() for r in releases]}))
     else:
         sys.stdout.write(render_list(releases, catalog))
     return int(ExitCode.OK)
@@ -111,19 +103,14 @@ def _run_list(args: argparse.Namespace) -> int:
 
 def _run_show(args: argparse.Namespace) -> int:
     snapshot = snapshot_from_args(args, args.selector)
-    if args.format == "json":
-        sys.stdout.write(snapshot.to_json())
-    else:
-        sys.stdout.write(render_show(snapshot, all_pins=args.pins))
+    text = snapshot.to_json() if args.format == "json" else render_show(snapshot, all_pins=args.pins)
+    sys.stdout.write(text)
     return int(ExitCode.OK)
 
 
 def _run_diff(args: argparse.Namespace) -> int:
     result = diff(snapshot_from_args(args, args.a), snapshot_from_args(args, args.b))
-    if args.format == "json":
-        sys.stdout.write(_json(result.to_json_dict()))
-    else:
-        sys.stdout.write(render_diff(result))
+    sys.stdout.write(_json(result.to_json_dict()) if args.format == "json" else render_diff(result))
     return int(ExitCode.OK)
 
 

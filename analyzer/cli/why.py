@@ -28,26 +28,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("name", metavar="NAME", help="an installed package, e.g. numpy")
     parser.add_argument(
-        "--depth",
-        type=levels,
-        default=DEFAULT_DEPTH,
-        metavar="N",
+        "--depth", type=levels, default=DEFAULT_DEPTH, metavar="N",
         help=f"levels of requirers to show (default: {DEFAULT_DEPTH}; 0 = as deep as it goes)",
     )
     parser.add_argument(
-        "--format",
-        choices=FORMATS["why"],
-        default="text",
+        "--format", choices=FORMATS["why"], default="text",
         help="text (default), json, dot (Graphviz; unsatisfied edges red) or graphml",
     )
     parser.add_argument(
-        "--broken",
-        action="store_true",
+        "--broken", action="store_true",
         help="only the branches that hold a requirement the installed versions do not satisfy",
     )
-    parser.add_argument(
-        "-o", "--output", metavar="FILE", default=None, help="write to FILE instead of stdout"
-    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     add_snapshot_options(parser)
     add_index_options(parser)
     parser.set_defaults(func=run)
@@ -76,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.BAD_INPUT)
     if args.broken:
         answer = answer.only_broken()
-    out = render("why", args.format, answer, verbose=bool(getattr(args, "verbose", 0)))
-    write_output(out, args.output)
+    write_output(render("why", args.format, answer, verbose=bool(args.verbose)), args.output)
     return int(ExitCode.OK)
 
 

@@ -1,10 +1,6 @@
-"""GitHub Actions workflow commands: one annotation per finding, on the requirement's file and line.
-
-A report is about a whole request; review needs it per line. :func:`findings` splits it into one finding per
-requested requirement that takes part in the trouble (the pre-commit hook prints the same findings as
-``FILE:LINE: message``), and :func:`render_github` phrases them as ``::error file=F,line=L,title=tfconflict::msg``.
-Escaping follows GitHub's toolkit (``@actions/core`` ``command.ts``): ``%``, ``\\r`` and ``\\n`` everywhere, and
-``:`` and ``,`` as well inside properties.
+"""GitHub Actions workflow commands: a report is about a whole request, review needs it per line, so
+:func:`findings` splits it into one finding per requested requirement in trouble (the hook prints them as
+``FILE:LINE: message``) and :func:`render_github` phrases them as ``::error file=F,line=L,title=T::msg``.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from analyzer.resolver import Conflict, Role
 
 __all__ = ["Finding", "escape_data", "escape_property", "findings", "render_github", "workflow_command"]
 
-TITLE = "tfconflict"
 MAX_LISTED = 6
 """Packages named in one finding before "and N more": an annotation is read in a pull request's margin."""
 
@@ -48,6 +43,8 @@ class Finding:
 
 
 def escape_data(text: str) -> str:
+    """As GitHub's toolkit escapes (``@actions/core`` ``command.ts``): ``%``, CR and LF; in properties
+    ``:`` and ``,`` as well."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -55,15 +52,13 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def workflow_command(
-    severity: str, message: str, *, file: str | None = None, line: int | None = None, title: str = TITLE
-) -> str:
+def workflow_command(severity: str, message: str, *, file: str | None = None, line: int | None = None) -> str:
     properties = []
     if file is not None:
         properties.append(f"file={escape_property(file)}")
         if line is not None:
             properties.append(f"line={line}")
-    properties.append(f"title={escape_property(title)}")
+    properties.append("title=tfconflict")
     return f"::{severity} {','.join(properties)}::{escape_data(message)}"
 
 
@@ -113,17 +108,12 @@ def findings(report: Report, *, fail_on: str = "breakage") -> tuple[Finding, ...
     )
 
 
-def _items_named(report: Report, name: str) -> list[RequestItem]:
-    key = canonicalize_name(name)
-    return [item for item in report.request if item.name == key]
-
-
 def _not_installable(report: Report) -> list[tuple[RequestItem, str]]:
     out: list[tuple[RequestItem, str]] = []
     orphans: list[str] = []
     for blocked in report.installability.blocking:
         reason = f"{blocking_reason(blocked)} (on {report.installability.target})"
-        named = _items_named(report, blocked.name)
+        named = [item for item in report.request if item.name == canonicalize_name(blocked.name)]
         if not named:
             orphans.append(reason)
         out.extend((item, reason) for item in named)
@@ -144,7 +134,10 @@ def _unresolvable(report: Report) -> list[tuple[RequestItem, str]]:
         elif cause.chain:
             first = cause.chain[0]
             if first.startswith("The user requested "):
-                roots.append(_name_of(first.removeprefix("The user requested ")) or "")
+                try:
+                    roots.append(Requirement(first.removeprefix("The user requested ")).name)
+                except InvalidRequirement:
+                    pass
     involved = [item for item in report.request if item.name in {canonicalize_name(r) for r in roots if r}]
     return [(item, reason) for item in involved]
 
@@ -235,10 +228,3 @@ def _listed(texts: Iterable[str]) -> str:
     if len(items) <= MAX_LISTED:
         return ", ".join(items)
     return ", ".join(items[:MAX_LISTED]) + f" and {len(items) - MAX_LISTED} more"
-
-
-def _name_of(text: str) -> str | None:
-    try:
-        return Requirement(text).name
-    except InvalidRequirement:
-        return None

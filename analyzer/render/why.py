@@ -73,38 +73,27 @@ def _tree(answer: WhyAnswer) -> list[str]:
     return lines
 
 
-def _levels(depth: int) -> str:
-    if depth <= 0:
-        return "every level up"
-    return f"{depth} level{'s' if depth != 1 else ''} up"
-
-
 def render_why_text(answer: WhyAnswer, *, verbose: bool = False) -> str:
     lines = [headline(answer)]
     if answer.violations:
-        lines.append("")
-        lines.append("already broken in the runtime (pip check would say so):")
+        lines += ["", "already broken in the runtime (pip check would say so):"]
         lines.extend(
             f"  {_who(r)} requires {r.requirement}, but {_state(r).split(': ', 1)[1]}"
             for r in answer.violations
         )
     deeper = answer.deeper_violations
     if deeper:
-        lines.append("")
-        lines.append("further up the tree, also not satisfied:")
+        lines += ["", "further up the tree, also not satisfied:"]
         lines.extend(f"  {_who(r)} requires {r.requirement} ({_state(r)})" for r in deeper)
     if answer.requirers:
-        lines.append("")
-        lines.append(f"who requires {answer.name} ({_levels(answer.depth)}):")
-        lines.extend(_tree(answer))
+        depth = answer.depth
+        levels = f"{depth} level{'s' if depth != 1 else ''} up" if depth > 0 else "every level up"
+        lines += ["", f"who requires {answer.name} ({levels}):", *_tree(answer)]
     if answer.unknown:
+        cut = not verbose and len(answer.unknown) > 8
+        shown = ", ".join(answer.unknown[:8] if cut else answer.unknown)
+        more = f", … ({len(answer.unknown) - 8} more; -v lists them)" if cut else ""
         lines.append("")
-        shown = ", ".join(answer.unknown) if verbose else ", ".join(answer.unknown[:8])
-        more = (
-            ""
-            if verbose or len(answer.unknown) <= 8
-            else f", … ({len(answer.unknown) - 8} more; -v lists them)"
-        )
         lines.append(
             f"not counted: {len(answer.unknown)} installed package(s) whose requirements could not be read "
             f"(metadata unavailable), they may require {answer.name} too: {shown}{more}"
@@ -115,9 +104,8 @@ def render_why_text(answer: WhyAnswer, *, verbose: bool = False) -> str:
 def subgraph(answer: WhyAnswer) -> nx.DiGraph:
     """The answer as a graph: requirer -> required, edges with their requirement and whether it is satisfied."""
     g = nx.DiGraph()
-    g.add_node(
-        answer.name, version=answer.installed or "", installed=answer.installed is not None, target=True
-    )
+    installed = answer.installed is not None
+    g.add_node(answer.name, version=answer.installed or "", installed=installed, target=True)
 
     def add(required: str, items: tuple[Requirer, ...]) -> None:
         for r in items:
