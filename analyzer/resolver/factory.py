@@ -11,6 +11,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TypeVar
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -38,7 +39,7 @@ from analyzer.resolver.requirements import (
 )
 from analyzer.resolver.results import ConflictCause
 
-__all__ = ["Factory", "is_pinned"]
+__all__ = ["Factory"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -51,13 +52,6 @@ def _memo(table: dict[K, V], key: K, make: Callable[[], V]) -> V:
     except KeyError:
         value = table[key] = make()
         return value
-
-
-def is_pinned(specifier: SpecifierSet) -> bool:
-    """pip's PEP 592 test: ``==X`` (not a wildcard) or ``===X`` lets a yanked release be chosen."""
-    return any(
-        s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*")) for s in specifier
-    )
 
 
 class Factory:
@@ -134,7 +128,11 @@ class Factory:
             # when no final release matches
             allowed = set(specifier.filter([f.version for f in files]))
             applicable = [f for f in files if f.version in allowed]
-            with_yanked = all(f.is_yanked for f in applicable) and is_pinned(specifier)
+            # PEP 592: yanked releases only when nothing else matches and ``==X`` (not a wildcard) or ``===X`` pins
+            with_yanked = all(f.is_yanked for f in applicable) and any(
+                s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*"))
+                for s in specifier
+            )
             found = tuple(self.index_candidate(f) for f in applicable if with_yanked or not f.is_yanked)
             self._matches[key] = found
         return found
@@ -221,20 +219,13 @@ class Factory:
     ) -> DistInfo:
         """What metadata says of a candidate: what it cannot say becomes a warning, never an exception."""
         warnings = [
-            ResolverWarning(
-                WarningKind.INVALID_REQUIREMENT, name, version, f"{name} {version}: skipped {line}"
-            )
+            _warning(WarningKind.INVALID_REQUIREMENT, name, version, f"skipped {line}")
             for line in meta.skipped
         ]
-        where = f" ({file.filename})" if file is not None else ""
         if meta.status is MetadataStatus.OK:
-            return DistInfo(
-                requires_dist=meta.requires_dist,
-                provides_extra=meta.provides_extra,
-                requires_python=meta.requires_python,
-                warnings=tuple(warnings),
-                file=file,
-            )
+            reqs, extras, python = meta.requires_dist, meta.provides_extra, meta.requires_python
+            return DistInfo(reqs, extras, python, warnings=tuple(warnings), file=file)
+        where = f" ({file.filename})" if file is not None else ""
         if meta.status is MetadataStatus.REQUIREMENTS_UNKNOWN:
             kind, what = (
                 WarningKind.REQUIREMENTS_UNKNOWN,
@@ -243,7 +234,7 @@ class Factory:
         else:
             kind = WarningKind.METADATA_UNAVAILABLE
             what = f"metadata unavailable{where}; treated as having no requirements"
-        warnings.append(ResolverWarning(kind, name, version, f"{name} {version}: {what}" + _note(meta)))
+        warnings.append(_warning(kind, name, version, what + _note(meta)))
         return DistInfo(known=False, warnings=tuple(warnings), file=file)
 
     def info_for_installed(
@@ -266,8 +257,9 @@ class Factory:
                 try:
                     reqs.append(Requirement(line))
                 except InvalidRequirement:
-                    message = f"{name} {text}: skipped requirement {line!r}"
-                    warnings.append(ResolverWarning(WarningKind.INVALID_REQUIREMENT, name, text, message))
+                    warnings.append(
+                        _warning(WarningKind.INVALID_REQUIREMENT, name, text, f"skipped requirement {line!r}")
+                    )
             return DistInfo(requires_dist=tuple(reqs), warnings=tuple(warnings))
         url_problem = ""
         if url is not None:
@@ -290,14 +282,11 @@ class Factory:
         info = self._info(name, text, meta, file)
         first: list[ResolverWarning] = []
         if fallback is not None:
-            message = (
-                f"{name} {text}: no file of this local version on the index; "
-                f"requirements taken from {name} {fallback}"
-            )
-            first.append(ResolverWarning(WarningKind.LOCAL_VERSION_FALLBACK, name, text, message))
+            what = f"no file of this local version on the index; requirements taken from {name} {fallback}"
+            first.append(_warning(WarningKind.LOCAL_VERSION_FALLBACK, name, text, what))
         if url_problem:
-            message = f"{name} {text}: {url_problem}; requirements taken from {file.filename} on the index"
-            first.append(ResolverWarning(WarningKind.INDEX_FALLBACK, name, text, message))
+            what = f"{url_problem}; requirements taken from {file.filename} on the index"
+            first.append(_warning(WarningKind.INDEX_FALLBACK, name, text, what))
         return replace(info, warnings=(*first, *info.warnings)) if first else info
 
     # -- requirements ------------------------------------------------------------------------------------------
@@ -308,37 +297,25 @@ class Factory:
         A marker that cannot be evaluated is skipped and named in a warning, never raised.
         """
         key = (base, extras)
-        found = self._evaluated.get(key)
-        if found is not None:
-            return found
-        out: list[Requirement] = []
-        bad: list[ResolverWarning] = []
-        for req in base.info.requires_dist:
-            try:
-                if req.marker is None:
-                    holds = True
-                elif not extras:
-                    holds = self.env.evaluate(
-                        req.marker
-                    )  # the same question as the target's, remembered there
-                else:
-                    holds = any(
-                        req.marker.evaluate({**self.env.markers, "extra": extra}) for extra in sorted(extras)
-                    )
-            except (ValueError, TypeError) as exc:  # packaging's marker errors are ValueErrors
-                message = (
-                    f"{base.name} {base.version}: cannot evaluate the marker of {str(req)!r} ({exc}); skipped"
-                )
-                bad.append(
-                    ResolverWarning(WarningKind.INVALID_REQUIREMENT, base.name, str(base.version), message)
-                )
-                continue
-            if holds:
-                out.append(req)
-        found = self._evaluated[key] = tuple(out)
-        if not extras:
-            self._eval_warnings[base] = tuple(bad)
-        return found
+        if key not in self._evaluated:
+            out: list[Requirement] = []
+            bad: list[ResolverWarning] = []
+            for req in base.info.requires_dist:
+                try:
+                    if self._holds(req.marker, extras):
+                        out.append(req)
+                except (ValueError, TypeError) as exc:  # packaging's marker errors are ValueErrors
+                    what = f"cannot evaluate the marker of {str(req)!r} ({exc}); skipped"
+                    bad.append(_warning(WarningKind.INVALID_REQUIREMENT, base.name, str(base.version), what))
+            self._evaluated[key] = tuple(out)
+            if not extras:
+                self._eval_warnings[base] = tuple(bad)
+        return self._evaluated[key]
+
+    def _holds(self, marker: Marker | None, extras: frozenset[NormalizedName]) -> bool:
+        if marker is None or not extras:
+            return self.env.evaluate(marker)  # the target's own memo: every stage asks about the same markers
+        return any(marker.evaluate({**self.env.markers, "extra": extra}) for extra in sorted(extras))
 
     def evaluation_warnings(self, base: Candidate) -> tuple[ResolverWarning, ...]:
         self.evaluated(base, frozenset())
@@ -446,15 +423,11 @@ class Factory:
                 for c in explicit.values()
                 if id(c) not in incompat and all(r.is_satisfied_by(c) for r in reqs)
             ]
-        inst: Candidate | None = installed.get(name)
-        if inst is not None:
-            inst = (
-                self.extras_candidate(inst, extras)
-                if all(r.is_satisfied_by(inst) for r in spec_reqs)
-                else None
-            )
-            if inst is not None and id(inst) in incompat:
-                inst = None
+        inst: Candidate | None = None
+        pin = installed.get(name)
+        if pin is not None and all(r.is_satisfied_by(pin) for r in spec_reqs):
+            inst = self.extras_candidate(pin, extras)
+            inst = None if id(inst) in incompat else inst
         if inst is not None and prefers_installed:
             # pip's _iter_built_with_prepended. resolvelib usually takes the installed version and reads no
             # further, so the project's page (decoding it, ranking every file) waits until something does
@@ -468,18 +441,12 @@ class Factory:
 
             return installed_then_index
         index = [self.extras_candidate(c, extras) for c in self.index_candidates(name, spec_reqs)]
+        others = [c for c in index if id(c) not in incompat and (inst is None or c.version != inst.version)]
         if inst is None:
-            return [c for c in index if id(c) not in incompat]
-        # pip's _iter_built_with_inserted
-        out: list[Candidate] = []
-        placed = False
-        for c in index:
-            if not placed and inst.version >= c.version:
-                out.append(inst)
-                placed = True
-            if c.version != inst.version and id(c) not in incompat:
-                out.append(c)
-        return out if placed else [*out, inst]
+            return others
+        # pip's _iter_built_with_inserted: the installed version where it sorts among the index's
+        at = next((i for i, c in enumerate(others) if inst.version >= c.version), len(others))
+        return [*others[:at], inst, *others[at:]]
 
 
 def _file_key(file: DistFile) -> tuple[str, str]:
@@ -490,6 +457,10 @@ def _file_key(file: DistFile) -> tuple[str, str]:
 def _opaque(name: NormalizedName, version: str, why: str) -> DistInfo:
     message = f"{name} {version} is opaque: {why}; kept at its version, its requirements unknown"
     return DistInfo(known=False, warnings=(ResolverWarning(WarningKind.OPAQUE, name, version, message),))
+
+
+def _warning(kind: WarningKind, name: NormalizedName, version: str, what: str) -> ResolverWarning:
+    return ResolverWarning(kind, name, version, f"{name} {version}: {what}")
 
 
 def _note(meta: CoreMetadata) -> str:
