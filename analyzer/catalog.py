@@ -172,7 +172,17 @@ class Catalog:
         self.root = root
         self.repo = root / "repo.git"
         self.head = head
-        data = self._load_or_build_index()
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.info("indexing the %s history at %s", decl.name, head[:12])
+            data = self._build_index()
+            tmp = self.index_path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.index_path)
+            for old in root.glob("index-v*.json"):
+                if old != self.index_path:
+                    old.unlink(missing_ok=True)
         self.commits: tuple[CommitInfo, ...] = tuple(
             CommitInfo(c, datetime.fromisoformat(d), u, i) for i, (c, d, u) in enumerate(data["commits"])
         )
@@ -204,8 +214,6 @@ class Catalog:
             log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, where)
             sync_source(decl, origin)
         return cls(decl, source_dir(decl), _head(source_dir(decl) / "repo.git"))
-
-    # -- queries ---------------------------------------------------------------------------------------------
 
     def releases_of(
         self, kind: str | None = None, since: date | None = None, until: date | None = None
@@ -275,27 +283,9 @@ class Catalog:
             notes=release.notes + table_notes,
         )
 
-    # -- the index -------------------------------------------------------------------------------------------
-
     @property
     def index_path(self) -> Path:
         return self.root / f"index-v{INDEX_VERSION}-{self.head}.json"
-
-    def _load_or_build_index(self) -> dict[str, Any]:
-        try:
-            data: dict[str, Any] = json.loads(self.index_path.read_text(encoding="utf-8"))
-            return data
-        except (OSError, ValueError):
-            pass
-        log.info("indexing the %s history at %s", self.decl.name, self.head[:12])
-        data = self._build_index()
-        tmp = self.index_path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.index_path)
-        for old in self.root.glob("index-v*.json"):
-            if old != self.index_path:
-                old.unlink(missing_ok=True)
-        return data
 
     def _build_index(self) -> dict[str, Any]:
         # every commit oldest first (id, ISO date, subject), and the tracked files each one changed

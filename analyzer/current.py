@@ -32,12 +32,10 @@ def current_snapshot(distributions: Iterable[metadata.Distribution] | None = Non
         pins[canonicalize_name(name)] = Pin(
             name=canonicalize_name(name), display_name=name, version=dist.version, url=url, editable=editable
         )
-    python = ".".join(str(part) for part in sys.version_info[:3])
     return Snapshot(
         id="current",
-        python=python,
+        python=".".join(str(part) for part in sys.version_info[:3]),
         pins=tuple(pins.values()),
-        kind="custom",
         date=datetime.now(timezone.utc).replace(microsecond=0),
         python_evidence=f"the running interpreter ({sys.executable})",
         platform=current_platform(),

@@ -18,9 +18,7 @@ def git(args: Sequence[str], *, cwd: Path | None = None, input: bytes | None = N
     """Run git with list arguments (never a shell); a failure becomes a SourceError carrying git's words."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, input=input, capture_output=True, check=False, env=env
-        )
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=False, env=env)
     except FileNotFoundError as exc:
         raise SourceError("git is not installed; tfconflict needs it to read snapshot histories") from exc
     if proc.returncode != 0:
@@ -69,9 +67,7 @@ def normalize_origin(origin: str) -> str:
     if "://" in origin or re.match(r"^[\w.-]+@[\w.-]+:", origin):
         return origin
     path = Path(origin).expanduser()
-    if path.exists():
-        return str(path.resolve())
-    return origin
+    return str(path.resolve()) if path.exists() else origin
 
 
 def is_local(origin: str) -> bool:

@@ -132,14 +132,9 @@ def find_kind(prefix: str) -> tuple[SourceDeclaration, RuntimeFiles] | None:
     """The source and runtime kind a selector prefix (``colab-gpu``) names, or None; a source's own name names
     its default kind unless a kind claims that prefix explicitly."""
     decls = [load_source(name) for name in list_sources()]
-    for decl in decls:
-        for files in decl.kinds:
-            if files.selector == prefix:
-                return decl, files
-    for decl in decls:
-        if decl.name == prefix:
-            return decl, decl.kind(decl.default_kind)
-    return None
+    found = [(decl, files) for decl in decls for files in decl.kinds if files.selector == prefix]
+    found += [(decl, decl.kind(decl.default_kind)) for decl in decls if decl.name == prefix]
+    return found[0] if found else None
 
 
 def _load(text: str, file: str) -> SourceDeclaration:
