@@ -107,14 +107,10 @@ def twins(groups: Sequence[_Group]) -> dict[int, int]:
 
 def _describes(group: _Group) -> dict[str, Any]:
     """The fields of a row that say which release it is (the same for a computed row and a copied one)."""
-    release = group.release
+    r = group.release
     return {
-        "release": release.id,
-        "date": release.date,
-        "commit": release.commit,
-        "python": release.python,
-        "kind": release.kind,
-        "folded": tuple(r.id for r in group.folded),
+        "release": r.id, "date": r.date, "commit": r.commit, "python": r.python, "kind": r.kind,
+        "folded": tuple(f.id for f in group.folded),
     }
 
 
@@ -368,17 +364,9 @@ def run_matrix(
     timings["total"] = time.perf_counter() - started
     warnings.extend(f"{row.release}: {row.error}" for row in rows if row.error)
     return Matrix(
-        request=tuple(items),
-        kind=options.kind,
-        source=catalog.decl.name,
-        since=options.since,
-        until=options.until,
-        rows=tuple(rows),
-        turning_points=points,
-        releases=len(releases),
-        timings=timings,
-        warnings=tuple(dict.fromkeys(warnings)),
-        workers=workers,
+        request=tuple(items), kind=options.kind, source=catalog.decl.name, since=options.since,
+        until=options.until, rows=tuple(rows), turning_points=points, releases=len(releases), timings=timings,
+        warnings=tuple(dict.fromkeys(warnings)), workers=workers,
     )
 
 
@@ -409,13 +397,8 @@ def _verdicts(groups: Sequence[_Group], pool: Pool | None, workers: int) -> list
 
 
 def _sets(
-    groups: Sequence[_Group],
-    rows: list[MatrixRow],
-    wanted: Sequence[int],
-    sweep: bool,
-    pool: Pool | None,
-    workers: int,
-    warnings: list[str],
+    groups: Sequence[_Group], rows: list[MatrixRow], wanted: Sequence[int], sweep: bool, pool: Pool | None,
+    workers: int, warnings: list[str],
 ) -> None:
     """The set search of the wanted rows, one row per task, or runs of rows swept with reuse (``--sets all``)."""
     for d in _run_rows(wanted, "sweep" if sweep else "set", pool, workers):

@@ -8,6 +8,7 @@ blamed. A change of the interpreter's X.Y is named first when it is there.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -53,18 +54,12 @@ def turning_points(
 ) -> tuple[TurningPoint, ...]:
     """The verdict changes between neighbouring rows (rows without a verdict are stepped over), oldest first."""
     out: list[TurningPoint] = []
-    previous: MatrixRow | None = None
-    fitted = False
-    for row in rows:
-        if row.verdict is None:
-            continue
-        if previous is not None and row.verdict is not previous.verdict:
-            point = explain(previous, row, snapshot_of(previous), snapshot_of(row))
-            if previous.fits and not row.fits and not fitted:
-                point = replace(point, stopped_fitting=True)
-                fitted = True
-            out.append(point)
-        previous = row
+    answered = [r for r in rows if r.verdict is not None]
+    for before, after in itertools.pairwise(answered):
+        if after.verdict is not before.verdict:
+            point = explain(before, after, snapshot_of(before), snapshot_of(after))
+            first_stop = before.fits and not after.fits and not any(p.stopped_fitting for p in out)
+            out.append(replace(point, stopped_fitting=first_stop))
     return tuple(out)
 
 

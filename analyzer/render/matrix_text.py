@@ -32,7 +32,6 @@ def set_text(row: MatrixRow) -> str:
     members = ", ".join(m.text for m in row.set_members)
     more = ", ..." if row.set_size is not None and row.set_size > len(row.set_members) else ""
     how = {
-        SetStatus.MINIMAL: "",
         SetStatus.NOT_MINIMAL: " (not shown minimal)",
         SetStatus.REUSED: f" (as {row.set_from})",
     }.get(status, "")
