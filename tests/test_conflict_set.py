@@ -13,9 +13,10 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from analyzer.diagnosis.conflict_set import Verdict, minimal_conflicting_set, pip_check_edges
+from analyzer.diagnosis.conflict_set import Verdict, minimal_conflicting_set
 from analyzer.diagnosis.fastdiag import fastdiag, is_minimal, only_minimal
 from analyzer.diagnosis.graph import REQUEST, image_graph
+from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.search import CachedOracle
 from analyzer.environment import TargetEnvironment
 from analyzer.resolver import Conflict, resolve
@@ -333,7 +334,7 @@ def test_preexisting_violation_is_ignored_not_blamed_on_the_request(resolver: An
     source = world_source(world)
     snapshot = snapshot_of(pins)
     env = env_of(snapshot)
-    assert ("oldlib", "numpy") in pip_check_edges(Session.open(snapshot, source, env))
+    assert ("oldlib", "numpy") in check_snapshot(Session.open(snapshot, source, env)).edges()
     result, reqs, snapshot, env, source = run(["tensorflow==2.18.0"], world, pins, resolver)
     assert result.verdict is Verdict.FITS
     assert ("oldlib", "numpy") in result.ignored

@@ -39,7 +39,6 @@ __all__ = [
     "Member",
     "Verdict",
     "minimal_conflicting_set",
-    "pip_check_edges",
 ]
 
 _MAX_ROUNDS = 4
@@ -103,11 +102,6 @@ class ConflictSetResult:
         return len(self.sets) > 1
 
 
-def pip_check_edges(session: Session) -> tuple[tuple[NormalizedName, NormalizedName], ...]:
-    """The image's ``pip check`` violations before anything is installed, as (parent, dependency) edges."""
-    return check_snapshot(session).edges()
-
-
 def _order(graph: ImageGraph, relevant: Collection[NormalizedName]) -> list[NormalizedName]:
     """Relevant pins, closest to the request first: reached ones by depth, then their requirers by distance."""
     g = graph.graph
@@ -147,7 +141,7 @@ def minimal_conflicting_set(
     started = time.perf_counter()
     full = (graph if graph is not None else image_graph(session)).with_request(request, session)
     if ignore_edges is None:
-        ignore_edges = pip_check_edges(session)
+        ignore_edges = check_snapshot(session).edges()
     ignored = tuple(sorted({(canonicalize_name(a), canonicalize_name(b)) for a, b in ignore_edges}))
     # pins that one question had to promote to roots are promoted from the start in the next ones
     promoted: set[NormalizedName] = set()

@@ -19,15 +19,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from analyzer.diagnosis.conflict_set import (
-    ConflictSet,
-    ConflictSetResult,
-    Verdict,
-    minimal_conflicting_set,
-    pip_check_edges,
-)
+from analyzer.diagnosis.conflict_set import ConflictSet, ConflictSetResult, Verdict, minimal_conflicting_set
 from analyzer.diagnosis.graph import ImageGraph, image_graph
 from analyzer.diagnosis.installable import specifier_versions, supported_versions
+from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.resolver import Resolution
 from analyzer.session import Session
 
@@ -120,7 +115,7 @@ def suggestions(
     started = time.perf_counter()
     deadline = None if budget is None else started + budget
     base = graph if graph is not None else image_graph(session)
-    ignored = pip_check_edges(session) if ignore_edges is None else tuple(ignore_edges)
+    ignored = check_snapshot(session).edges() if ignore_edges is None else tuple(ignore_edges)
     calls = 0
     exhausted = False
 
