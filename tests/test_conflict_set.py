@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from analyzer.diagnosis.conflict_set import Verdict, minimal_conflicting_set
-from analyzer.diagnosis.fastdiag import fastdiag, is_minimal, only_minimal
+from analyzer.diagnosis.fastdiag import fastdiag, only_minimal
 from analyzer.diagnosis.graph import REQUEST, image_graph
 from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.search import CachedOracle
@@ -30,6 +30,12 @@ from tests.test_resolver_recorded import _snapshot, engine, index_server  # noqa
 
 def hitting(conflicts: Sequence[frozenset[int]]) -> Any:
     return lambda relaxed: all(c & relaxed for c in conflicts)
+
+
+def is_minimal(diagnosis: Collection[int], consistent: Callable[[frozenset[int]], bool]) -> bool:
+    """Relaxing the whole set is consistent, and re-keeping any single member makes it inconsistent."""
+    full = frozenset(diagnosis)
+    return consistent(full) and all(not consistent(full - {member}) for member in full)
 
 
 def test_fastdiag_finds_a_minimal_hitting_set_and_depends_on_the_order() -> None:

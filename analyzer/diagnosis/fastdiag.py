@@ -5,10 +5,10 @@ It knows nothing of packages: ``diagnosis.search`` wires it to the resolver, the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
-__all__ = ["fastdiag", "is_minimal", "only_minimal"]
+__all__ = ["fastdiag", "only_minimal"]
 
 T = TypeVar("T", bound=Hashable)
 
@@ -39,12 +39,6 @@ def fastdiag(candidates: Sequence[T], consistent: Callable[[frozenset[T]], bool]
         return d1 + d2
 
     return fd(False, list(candidates), frozenset())
-
-
-def is_minimal(diagnosis: Collection[T], consistent: Callable[[frozenset[T]], bool]) -> bool:
-    """Relaxing the whole set is consistent, and re-keeping any single member makes it inconsistent."""
-    full = frozenset(diagnosis)
-    return consistent(full) and all(not consistent(full - {member}) for member in full)
 
 
 def only_minimal(movers: Sequence[T], consistent: Callable[[frozenset[T]], bool]) -> tuple[T, ...] | None:
