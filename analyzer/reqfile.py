@@ -157,10 +157,6 @@ class RequirementsSet:
     notes: tuple[Problem, ...] = ()
     problems: tuple[Problem, ...] = ()
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
 
 def parse_requirements_files(
     paths: Sequence[Path],

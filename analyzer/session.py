@@ -1,8 +1,6 @@
-"""One analysis session: the runtime asked about, its interpreter, the metadata source, and what every stage shares.
-
-``run_check`` opens one and hands it to each stage; every memo an analysis keeps (candidates, parsed versions,
-evaluated requirements on its factory; the versions that install, here) lives on it and ends with it. Nothing is
-remembered in a module global, so two sessions never see each other's answers.
+"""One analysis session: what every stage of one check shares. Every memo of an analysis (on its factory, and
+the versions that install, here) lives on it and ends with it: no module global, so two sessions never see each
+other's answers.
 """
 
 from __future__ import annotations
