@@ -1,9 +1,7 @@
-"""The resolver: what pip's resolvelib-based resolver would pick for a request in a given runtime.
+"""The resolver: ``resolve()`` (``resolve.py``) answers what pip would pick, as plain data (``results.py``).
 
-``resolve()`` (``resolve.py``) is the one entry point; its answer is plain data (``results.py``). The provider,
-factory, candidates and requirements follow pip's split; ``explain.py`` turns resolvelib's causes into a
-``Conflict``; ``propagation.py`` proves, before a search, what kept and freed pins leave.
-"""
+The provider, factory, candidates and requirements follow pip's split; ``explain.py`` turns resolvelib's causes
+into a ``Conflict``; ``propagation.py`` proves, before a search, what kept and freed pins leave."""
 
 from analyzer.resolver.candidates import Origin, ResolverWarning, WarningKind
 from analyzer.resolver.installed import installed_candidates

@@ -1,9 +1,6 @@
-"""Candidates as the resolver sees them, after pip's ``candidates.py``: one concrete version of a project (a file on
-an index, the installed version, a direct reference, the same plus extras, or the target interpreter).
-
-Each knows its own dependencies (computed once: the factory hands out one object per version) and its wording for
-error messages. Bad metadata never raises: what cannot be known becomes a ``ResolverWarning`` on the candidate.
-"""
+"""Candidates as the resolver sees them, after pip's ``candidates.py``: one version of a project (an index file,
+the installed version, a direct reference, the same plus extras, or the interpreter), with its dependencies and
+wording. Bad metadata never raises: what cannot be known becomes a ``ResolverWarning`` on the candidate."""
 
 from __future__ import annotations
 

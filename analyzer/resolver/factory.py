@@ -1,9 +1,5 @@
 """The factory: pip's finder rules (wheel tags, Requires-Python, yanked files, pre-releases, the installed version
-first) and every candidate and requirement, remembered for one session.
-
-The searches call the resolver dozens to hundreds of times with the same source and target: candidate lists,
-metadata and dependency lists are the same every time, so the factory keeps them and the provider stays thin.
-"""
+first) and every candidate and requirement, remembered for one session, as the searches ask the same again."""
 
 from __future__ import annotations
 
@@ -32,8 +28,8 @@ from analyzer.resolver.candidates import (
     WarningKind,
 )
 from analyzer.resolver.requirements import (
+    REQUIRES_PYTHON_KEY,
     ExplicitRequirement,
-    RequiresPythonRequirement,
     ResolverRequirement,
     SpecifierRequirement,
 )
@@ -99,11 +95,8 @@ class Factory:
         return self._files[name]
 
     def versions(self, name: NormalizedName) -> tuple[DistFile, ...]:
-        """pip's file for every version that installs on the target, newest first (``select.best_file``).
-
-        Within a version a non-yanked file comes before a yanked one, a wheel (best tag first) before an sdist;
-        files whose Requires-Python excludes the target are dropped, as pip's finder drops their links.
-        """
+        """pip's file for every version that installs on the target, newest first (``select.best_file``); files
+        whose Requires-Python excludes the target are dropped, as pip's finder drops their links."""
         if name not in self._versions:
             by_version: dict[Version, list[DistFile]] = {}
             for f in self.files(name):
@@ -245,10 +238,8 @@ class Factory:
         url: str | None,
         declared: tuple[str, ...] | None,
     ) -> DistInfo:
-        """An installed pin's requirements: declared ones, a direct reference's, or that version's on the index.
-
-        When nothing can be had the pin is opaque: it keeps its version and its requirements are unknown.
-        """
+        """An installed pin's requirements: declared ones, a direct reference's, or that version's on the index;
+        when nothing can be had the pin is opaque (it keeps its version, its requirements unknown)."""
         text = str(version)
         if declared is not None:
             reqs: list[Requirement] = []
@@ -292,10 +283,8 @@ class Factory:
     # -- requirements ------------------------------------------------------------------------------------------
 
     def evaluated(self, base: Candidate, extras: frozenset[NormalizedName]) -> tuple[Requirement, ...]:
-        """The base's Requires-Dist lines whose marker holds on the target with these extras requested.
-
-        A marker that cannot be evaluated is skipped and named in a warning, never raised.
-        """
+        """The base's Requires-Dist lines whose marker holds on the target with these extras requested (a marker
+        that cannot be evaluated is skipped and named in a warning)."""
         key = (base, extras)
         if key not in self._evaluated:
             out: list[Requirement] = []
@@ -386,43 +375,27 @@ class Factory:
         prefers_installed: bool,
         constrained: Mapping[NormalizedName, InstalledCandidate] | None = None,
     ) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
-        """pip's ``find_candidates``: explicit candidates when any requirement names one, else installed + index.
-
-        The installed-first order comes as an iterator factory (resolvelib's lazy matches), as pip's
-        ``FoundCandidates`` does: the same sequence, the index read only past the installed version.
-        """
+        """pip's ``find_candidates``: explicit candidates when any requirement names one, else installed + index
+        (installed first as an iterator factory, as pip's ``FoundCandidates``: the index read only past it)."""
         reqs = list(requirements.get(identifier, ()))
         incompat = {id(c) for c in incompatibilities.get(identifier, ())}
-        explicit: dict[int, Candidate] = {}
-        spec_reqs: list[SpecifierRequirement] = []
-        name: NormalizedName | None = None
-        extras: frozenset[NormalizedName] = frozenset()
-        for r in reqs:
-            if isinstance(r, RequiresPythonRequirement):
-                ok = all(x.is_satisfied_by(self.python) for x in reqs)
-                return [self.python] if ok and id(self.python) not in incompat else []
-            if isinstance(r, ExplicitRequirement):
-                explicit[id(r.candidate)] = r.candidate
-            else:
-                spec_reqs.append(r)
-            name = r.name
-            extras = r.extras if isinstance(r, SpecifierRequirement) else r.candidate.extras
-        if name is None:
+        if not reqs:
             return []
+        if identifier == REQUIRES_PYTHON_KEY:
+            ok = all(r.is_satisfied_by(self.python) for r in reqs) and id(self.python) not in incompat
+            return [self.python] if ok else []
+        name, extras = reqs[0].name, reqs[0].extras
+        spec_reqs = [r for r in reqs if isinstance(r, SpecifierRequirement)]
+        explicit = [r.candidate for r in reqs if isinstance(r, ExplicitRequirement)]
         if extras:
-            for r in requirements.get(name, ()):
-                if isinstance(r, ExplicitRequirement):
-                    cand = self.extras_candidate(r.candidate, extras)
-                    explicit[id(cand)] = cand
-        if constrained and name in constrained and not explicit:
-            pinned = self.extras_candidate(constrained[name], extras)
-            explicit[id(pinned)] = pinned
+            # a direct reference to the base project names the candidate of the project with extras too
+            base = [r.candidate for r in requirements.get(name, ()) if isinstance(r, ExplicitRequirement)]
+            explicit += [self.extras_candidate(c, extras) for c in base]
+        if not explicit and constrained and name in constrained:
+            explicit = [self.extras_candidate(constrained[name], extras)]
         if explicit:
-            return [
-                c
-                for c in explicit.values()
-                if id(c) not in incompat and all(r.is_satisfied_by(c) for r in reqs)
-            ]
+            unique = {id(c): c for c in explicit}.values()
+            return [c for c in unique if id(c) not in incompat and all(r.is_satisfied_by(c) for r in reqs)]
         inst: Candidate | None = None
         pin = installed.get(name)
         if pin is not None and all(r.is_satisfied_by(pin) for r in spec_reqs):

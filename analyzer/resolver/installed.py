@@ -26,21 +26,9 @@ def installed_candidates(
     for pin in snapshot.pins:
         version = parse_version(pin.version)
         if version is None:
-            warnings.append(
-                ResolverWarning(
-                    WarningKind.UNUSABLE_PIN,
-                    pin.name,
-                    pin.version,
-                    f"{pin.name} {pin.version or '(no version)'} has no PEP 440 version; left out of the resolution",
-                )
-            )
+            message = f"{pin.name} {pin.version or '(no version)'} has no PEP 440 version; left out of the resolution"
+            warnings.append(ResolverWarning(WarningKind.UNUSABLE_PIN, pin.name, pin.version, message))
             continue
-        d = declared.get(pin.name)
-        out[pin.name] = InstalledCandidate(
-            factory,
-            pin.name,
-            version,
-            url=pin.url,
-            declared=d.requirements if d is not None else None,
-        )
+        requirements = declared[pin.name].requirements if pin.name in declared else None
+        out[pin.name] = InstalledCandidate(factory, pin.name, version, url=pin.url, declared=requirements)
     return out, warnings

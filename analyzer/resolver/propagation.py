@@ -59,12 +59,9 @@ def propagate(
     free: frozenset[NormalizedName],
     ignored: frozenset[tuple[NormalizedName, NormalizedName]],
 ) -> tuple[Conflict | None, Ranges | None]:
-    """A ``Conflict`` when one is certain before any search, else what was proven (the module's contract).
-
-    The fixed candidates must all hold, so a project that must be installed (a freed pin, or a requirement of a
-    fixed candidate) whose every candidate contradicts a fixed one has no version at all; a project left with one
-    candidate becomes fixed in turn.
-    """
+    """A ``Conflict`` when one is certain before any search, else what was proven (the module's contract): a
+    project that must be installed and whose every candidate contradicts a fixed one has no version at all; a
+    project left with one candidate becomes fixed in turn."""
     fixed: dict[NormalizedName, Candidate] = dict(kept)
     why: dict[NormalizedName, tuple[ConflictCause, ...]] = {}
     """A fixed project's causes, should a conflict name it; the first one's chain is how it got in."""
@@ -157,11 +154,9 @@ def propagate(
 class Ranges:
     """What propagation has proven about one question: the fixed candidates and what they require of others.
 
-    Every solution holds the fixed candidates and their requirements, so a candidate whose own requirement no
-    version left by them can meet (``tensorflow 2.12.0`` needs ``numpy<1.24``: every ``jax`` that needs
-    ``numpy>=1.24``) is in no solution, and the resolver need not backtrack through it (``dead``). Sound by
-    construction: versions are taken with pre-releases and yanked files included, and extras' requirements are
-    not used.
+    A candidate whose own requirement no version they leave can meet (``tensorflow 2.12.0`` needs ``numpy<1.24``:
+    every ``jax`` that needs ``numpy>=1.24``) is in no solution (``dead``). Sound: versions are taken with
+    pre-releases and yanked files included, and extras' requirements are not used.
     """
 
     def __init__(
@@ -264,10 +259,8 @@ class Ranges:
         self, names: Sequence[NormalizedName]
     ) -> dict[NormalizedName, tuple[list[Candidate], list[Clash]]]:
         """Each project's candidates that survive the fixed ones and those that clash, newest first, until two
-        survive (it is then neither empty nor fixed): only a project with no version left needs every version.
-
-        Read level by level across projects, in growing batches: a cold scan fetches together what it reads.
-        """
+        survive (then it is neither empty nor fixed), read level by level across projects in growing batches so
+        that a cold scan fetches together what it reads."""
         self.factory.prefetch_projects(n for n in names if n not in self.installed)
         domains = {n: self._domain(n) for n in names}
         found: dict[NormalizedName, tuple[list[Candidate], list[Clash]]] = {n: ([], []) for n in names}

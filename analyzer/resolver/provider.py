@@ -1,9 +1,6 @@
-"""The resolvelib provider: a thin adapter, as pip's ``provider.py`` is.
-
-Candidate search lives in the factory, dependency lists on the candidates, satisfaction tests on the requirements.
-What stays here is pip's choice of what to pin next (``get_preference`` and ``narrow_requirement_selection`` of
-pip 25) and the record of every requirement handed to resolvelib, which the conflict explanation walks.
-"""
+"""The resolvelib provider, thin as pip's: what to pin next (pip 25's ``get_preference`` and
+``narrow_requirement_selection``) and the record of every requirement handed to resolvelib, which the conflict
+explanation walks. Candidates come from the factory; dependencies and satisfaction live on the objects."""
 
 from __future__ import annotations
 
@@ -72,12 +69,8 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         information: Mapping[str, Iterator[Info]],
         backtrack_causes: Sequence[Info],
     ) -> Iterable[str]:
-        """pip 25: Requires-Python alone first, then the current backtrack causes; else everything.
-
-        One addition that changes no choice: explicit requirements sort first in pip's key anyway, so when some
-        exist only they are passed on (a kept image has hundreds, and sorting all identifiers each round is
-        quadratic).
-        """
+        """pip 25: Requires-Python alone first, then the current backtrack causes; else everything, except that
+        explicit requirements, which pip's key sorts first anyway, are passed on alone (the same choice, cheaper)."""
         ids = list(identifiers)
         if REQUIRES_PYTHON_KEY in ids:
             return [REQUIRES_PYTHON_KEY]

@@ -1,10 +1,6 @@
-"""Requirements as the resolver sees them, after pip's ``requirements.py``.
-
-Each kind knows its identifier (``key``), whether a candidate satisfies it and how to phrase itself in an error
-message (``format_for_error``), so the provider stays a thin adapter. Every requirement also remembers the
-candidate that declared it (``parent``) and, for root requirements, why it is there (``role``): that is what the
-conflict explanation walks to build the chain from the request down to each cause.
-"""
+"""Requirements as the resolver sees them, after pip's ``requirements.py``: each knows its identifier (``key``),
+which candidates satisfy it and its wording in errors, and remembers who declared it (``parent``) or, for a root,
+why it is there (``role``): the conflict explanation walks those to build each cause's chain."""
 
 from __future__ import annotations
 
@@ -116,12 +112,13 @@ class SpecifierRequirement:
 class ExplicitRequirement:
     """A requirement that only one given candidate satisfies: a direct reference or a kept image pin."""
 
-    __slots__ = ("candidate", "key", "name", "parent", "role")
+    __slots__ = ("candidate", "extras", "key", "name", "parent", "role")
 
     def __init__(
         self, candidate: Candidate, *, parent: Candidate | None = None, role: Role = Role.DEPENDENCY
     ):
         self.candidate = candidate
+        self.extras = candidate.extras
         self.key = candidate.key
         self.name = candidate.name
         self.parent = parent
@@ -145,6 +142,7 @@ class RequiresPythonRequirement:
     """A candidate's Requires-Python, checked against the target interpreter (pip's pseudo-project)."""
 
     __slots__ = ("key", "name", "parent", "role", "specifier")
+    extras: frozenset[NormalizedName] = frozenset()
 
     def __init__(self, specifier: SpecifierSet, *, parent: Candidate | None) -> None:
         self.specifier = specifier

@@ -1,10 +1,5 @@
-"""``resolve()``: what pip's resolvelib-based resolver would pick for a request in a given runtime.
-
-It behaves like ``pip install`` without ``--upgrade`` (installed versions first when they satisfy), and adds two
-switches the diagnosis needs: ``keep`` (image pins that must stay at their version, the keep-the-image view) and
-``free`` (pins that must stay installed at any version). The answer is plain data (``results.py``); a package's
-bad metadata never raises.
-"""
+"""``resolve()``: what pip's resolver would pick for a request in a given runtime, as plain data (``results.py``);
+like ``pip install`` without ``--upgrade``, plus the diagnosis's ``keep`` and ``free`` views of the image's pins."""
 
 from __future__ import annotations
 
@@ -176,9 +171,7 @@ def resolve(
                 warnings=_collect_warnings(warnings, touched.values()),
                 requested=(*requested,),
             )
-        violated = (
-            _violated_kept(factory, outcome, {**freed, **kept}, installed, ignored) if kept or freed else []
-        )
+        violated = _violated_kept(factory, outcome, {**freed, **kept}, installed, ignored)
         fresh = [c for c in violated if c.name not in promoted]
         if not fresh:
             break

@@ -95,11 +95,7 @@ class Conflict:
         return any(c.name == REQUIRES_PYTHON_KEY for c in self.causes)
 
     def pip_message(self) -> str:
-        """pip's error text for this conflict (``get_installation_error``), without its advice lines.
-
-        Interpreter causes first and alone; a single unsatisfiable requirement as "Could not find a version";
-        otherwise "Cannot install ... The conflict is caused by: ...".
-        """
+        """pip's error text for this conflict (``get_installation_error``), without its advice lines."""
         if self.too_deep:
             return f"ResolutionTooDeep: gave up after {self.rounds} rounds"
         python = [c for c in self.causes if c.name == REQUIRES_PYTHON_KEY]
