@@ -17,7 +17,6 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.pipcheck import InstalledDist, Violation, check, holds, installed_dists
-from analyzer.environment import TargetEnvironment
 from analyzer.resolver import Conflict, Origin, ResolverWarning, resolve
 from analyzer.session import Session
 from analyzer.versions import parse_version
@@ -138,29 +137,32 @@ def predict(
     unchanged: list[Change] = []
     for name, dist in resolution.mapping.items():
         new = str(dist.version)
+        if dist.origin is Origin.INSTALLED:
+            unchanged.append(Change(name, ChangeKind.UNCHANGED, new, new, dist.origin))
+            continue
         pin = pins.get(name)
         previous = parse_version(pin.version) if pin is not None else None
-        if dist.origin is Origin.INSTALLED:
-            kind = ChangeKind.UNCHANGED
-        elif pin is None:
+        if pin is None:
             kind = ChangeKind.INSTALL
-        elif previous is not None and dist.version != previous:
-            kind = ChangeKind.UPGRADE if dist.version > previous else ChangeKind.DOWNGRADE
-        else:
+        elif previous is None or dist.version == previous:
             # same version chosen from the index while installed was not offered (e.g. a direct-URL pin)
             kind = ChangeKind.REINSTALL
-        old = new if dist.origin is Origin.INSTALLED else pin.version if pin else None
-        (unchanged if kind is ChangeKind.UNCHANGED else changes).append(
-            Change(name, kind, old, new, dist.origin)
-        )
-        if kind is not ChangeKind.UNCHANGED:
-            after[name] = InstalledDist(new, dist.requires_dist if dist.known else None)
+        else:
+            kind = ChangeKind.UPGRADE if dist.version > previous else ChangeKind.DOWNGRADE
+        changes.append(Change(name, kind, pin.version if pin else None, new, dist.origin))
+        after[name] = InstalledDist(new, dist.requires_dist if dist.known else None)
 
     before_check, after_check = check(before, env), check(after, env)
     before_keys = {v.key for v in before_check.violations}
     after_keys = {v.key for v in after_check.violations}
     newly = tuple(v for v in after_check.violations if v.key not in before_keys)
-    whitelist = _whitelist(frozenset(c.name for c in changes), after, env)
+    # pip checks only its whitelist (``_create_whitelist``): what it installed and the packages depending on it
+    changed = {c.name for c in changes}
+    whitelist = changed | {
+        name
+        for name, dist in after.items()
+        if any(canonicalize_name(r.name) in changed and holds(r, env) for r in dist.requirements or ())
+    }
     return PipPrediction(
         ok=True,
         changes=tuple(sorted(changes)),
@@ -168,23 +170,11 @@ def predict(
         newly_broken=newly,
         already_broken=tuple(v for v in after_check.violations if v.key in before_keys),
         fixed=tuple(v for v in before_check.violations if v.key not in after_keys),
-        pip_warning=check(after, env, only=whitelist).violations,
+        pip_warning=check(after, env, only=frozenset(whitelist)).violations,
         severe=_severe(changes, newly),
         opaque=after_check.opaque,
         warnings=resolution.warnings,
     )
-
-
-def _whitelist(
-    changed: frozenset[NormalizedName], after: dict[NormalizedName, InstalledDist], env: TargetEnvironment
-) -> frozenset[NormalizedName]:
-    """pip's ``_create_whitelist``: what it installed, plus installed packages that depend on any of it."""
-    dependents = {
-        name
-        for name, dist in after.items()
-        if any(canonicalize_name(r.name) in changed and holds(r, env) for r in dist.requirements or ())
-    }
-    return frozenset(changed | dependents)
 
 
 def _severe(changes: Sequence[Change], newly: Sequence[Violation]) -> tuple[SevereChange, ...]:
