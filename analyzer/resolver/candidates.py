@@ -109,6 +109,8 @@ class Candidate:
         self._factory = factory
         self.name = name
         self.version = version
+        self.base: Candidate = self
+        """The candidate without extras."""
         self.key = make_key(name, self.extras)
         self._deps: tuple[ResolverRequirement, ...] | None = None
         self._info = info
@@ -124,10 +126,6 @@ class Candidate:
         return self._info
 
     @property
-    def base(self) -> Candidate:
-        return self
-
-    @property
     def warnings(self) -> tuple[ResolverWarning, ...]:
         return self.info.warnings + self._factory.evaluation_warnings(self.base)
 
@@ -140,11 +138,8 @@ class Candidate:
         out: list[ResolverRequirement] = []
         python = self.info.requires_python
         # an installed version is there already: pip does not check its Requires-Python again
-        if (
-            self.origin is not Origin.INSTALLED
-            and python is not None
-            and not self._factory.env.python_allowed(python)
-        ):
+        if self.origin is not Origin.INSTALLED and not self._factory.env.python_allowed(python):
+            assert python is not None
             out.append(RequiresPythonRequirement(python, parent=self))
         for req in self._factory.evaluated(self, frozenset()):
             out.extend(self._factory.make_requirements(req, parent=self))
@@ -176,7 +171,9 @@ class IndexCandidate(Candidate):
 
     def _load_info(self) -> DistInfo:
         assert self.file is not None
-        return self._factory.info_from_file(self.name, self.version, self.file)
+        return self._factory.info_of(
+            self.name, str(self.version), self._factory.metadata(self.file), self.file
+        )
 
 
 class InstalledCandidate(Candidate):
@@ -194,13 +191,12 @@ class InstalledCandidate(Candidate):
         declared: tuple[str, ...] | None = None,
     ) -> None:
         self.url = url
-        self._declared = declared
+        self.declared = declared
+        """Requirements declared outside the index (e.g. google-colab's), read instead of its metadata."""
         super().__init__(factory, name, version)
 
     def _load_info(self) -> DistInfo:
-        return self._factory.info_for_installed(
-            self.name, self.version, url=self.url, declared=self._declared
-        )
+        return self._factory.info_for_installed(self)
 
     @property
     def file(self) -> DistFile | None:  # type: ignore[override]
@@ -229,31 +225,27 @@ class ExtrasCandidate(Candidate):
     """``name[extra]``: the base candidate plus the extra's requirements, at the base's version (pip's design)."""
 
     def __init__(self, factory: Factory, base: Candidate, extras: frozenset[NormalizedName]) -> None:
-        self._base = base
         self.extras = extras
         self.origin = base.origin
         self.url = base.url
         super().__init__(factory, base.name, base.version)
-
-    @property
-    def base(self) -> Candidate:
-        return self._base
+        self.base = base
 
     @property
     def file(self) -> DistFile | None:  # type: ignore[override]
-        return self._base.file
+        return self.base.file
 
     def _load_info(self) -> DistInfo:
-        return self._base.info
+        return self.base.info
 
     @property
     def warnings(self) -> tuple[ResolverWarning, ...]:
-        return self._base.warnings + self._factory.extras_warnings(self._base, self.extras)
+        return self.base.warnings + self._factory.extras_warnings(self.base, self.extras)
 
     def _build_dependencies(self) -> tuple[ResolverRequirement, ...]:
-        out: list[ResolverRequirement] = [ExplicitRequirement(self._base, parent=self)]
-        base_reqs = set(map(str, self._factory.evaluated(self._base, frozenset())))
-        for req in self._factory.evaluated(self._base, self.extras):
+        out: list[ResolverRequirement] = [ExplicitRequirement(self.base, parent=self)]
+        base_reqs = set(map(str, self._factory.evaluated(self.base, frozenset())))
+        for req in self._factory.evaluated(self.base, self.extras):
             if str(req) not in base_reqs:
                 out.extend(self._factory.make_requirements(req, parent=self))
         return tuple(out)
@@ -262,11 +254,11 @@ class ExtrasCandidate(Candidate):
         return (
             isinstance(other, ExtrasCandidate)
             and self.extras == other.extras
-            and self._base.same_as(other.base)
+            and self.base.same_as(other.base)
         )
 
     def format_for_error(self) -> str:
-        return f"{self._base.format_for_error()} [{', '.join(sorted(self.extras))}]"
+        return f"{self.base.format_for_error()} [{', '.join(sorted(self.extras))}]"
 
 
 class PythonCandidate(Candidate):

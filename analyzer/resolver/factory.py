@@ -146,7 +146,7 @@ class Factory:
             if meta.status is MetadataStatus.UNAVAILABLE:
                 message = f"{name} @ {url}: metadata unavailable ({meta.note})"
                 return ResolverWarning(WarningKind.METADATA_UNAVAILABLE, name, None, message)
-            info = self._info(name, str(meta.version), meta, None)
+            info = self.info_of(name, str(meta.version), meta, None)
             return DirectCandidate(self, name, url, meta.version, info)
 
         return _memo(self._direct, (name, url), make)
@@ -204,10 +204,7 @@ class Factory:
 
         return _memo(self._best_file, (name, version), find)
 
-    def info_from_file(self, name: NormalizedName, version: Version, file: DistFile) -> DistInfo:
-        return self._info(name, str(version), self.metadata(file), file)
-
-    def _info(
+    def info_of(
         self, name: NormalizedName, version: str, meta: CoreMetadata, file: DistFile | None
     ) -> DistInfo:
         """What metadata says of a candidate: what it cannot say becomes a warning, never an exception."""
@@ -230,21 +227,14 @@ class Factory:
         warnings.append(_warning(kind, name, version, what + _note(meta)))
         return DistInfo(known=False, warnings=tuple(warnings), file=file)
 
-    def info_for_installed(
-        self,
-        name: NormalizedName,
-        version: Version,
-        *,
-        url: str | None,
-        declared: tuple[str, ...] | None,
-    ) -> DistInfo:
+    def info_for_installed(self, pin: InstalledCandidate) -> DistInfo:
         """An installed pin's requirements: declared ones, a direct reference's, or that version's on the index;
         when nothing can be had the pin is opaque (it keeps its version, its requirements unknown)."""
-        text = str(version)
-        if declared is not None:
+        name, version, text = pin.name, pin.version, str(pin.version)
+        if pin.declared is not None:
             reqs: list[Requirement] = []
             warnings: list[ResolverWarning] = []
-            for line in declared:
+            for line in pin.declared:
                 try:
                     reqs.append(Requirement(line))
                 except InvalidRequirement:
@@ -253,13 +243,13 @@ class Factory:
                     )
             return DistInfo(requires_dist=tuple(reqs), warnings=tuple(warnings))
         url_problem = ""
-        if url is not None:
-            meta = self.source.metadata_for_url(name, url)
+        if pin.url is not None:
+            meta = self.source.metadata_for_url(name, pin.url)
             if meta.status is MetadataStatus.OK:
-                return self._info(name, text, meta, None)
+                return self.info_of(name, text, meta, None)
             # an unreachable direct reference (a vendor index, a local build folder): the same version's
             # metadata on the configured index is the next best evidence, and the warning says so
-            url_problem = f"direct reference {url}: {meta.status.value}" + _note(meta)
+            url_problem = f"direct reference {pin.url}: {meta.status.value}" + _note(meta)
         file = self.best_file_of_version(name, version)
         fallback = None
         if file is None and version.local is not None:
@@ -270,7 +260,7 @@ class Factory:
         meta = self.metadata(file)
         if meta.status is MetadataStatus.UNAVAILABLE:
             return _opaque(name, text, url_problem or f"metadata unavailable ({file.filename})" + _note(meta))
-        info = self._info(name, text, meta, file)
+        info = self.info_of(name, text, meta, file)
         first: list[ResolverWarning] = []
         if fallback is not None:
             what = f"no file of this local version on the index; requirements taken from {name} {fallback}"
