@@ -317,12 +317,8 @@ def _strings(node: ast.expr, names: dict[str, ast.expr], depth: int) -> list[str
     if depth > 10:
         return None
     if isinstance(node, (ast.List, ast.Tuple)):
-        out: list[str] = []
-        for item in node.elts:
-            if not (isinstance(item, ast.Constant) and isinstance(item.value, str)):
-                return None
-            out.append(item.value.strip())
-        return out
+        strings = [i.value for i in node.elts if isinstance(i, ast.Constant) and isinstance(i.value, str)]
+        return [text.strip() for text in strings] if len(strings) == len(node.elts) else None
     if isinstance(node, ast.Name) and node.id in names:
         return _strings(names[node.id], names, depth + 1)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
