@@ -85,8 +85,7 @@ class _Group:
 
 
 def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]:
-    """Consecutive releases with the same freeze file (the same blob), Python, platform and declared requirements
-    make one row. Nothing is read but the index of the history."""
+    """Consecutive releases with identical inputs make one row (only the history's index is read)."""
     groups: list[_Group] = []
     for release in releases:
         declared, _notes = catalog.tables.declared_at(release.date)
@@ -251,9 +250,8 @@ _SetKey = tuple[TargetEnvironment, frozenset[tuple[str, str | None, str]]]
 
 
 def _search_key(snapshot: Snapshot, candidates: Sequence[str]) -> _SetKey | None:
-    """The pins the search over ``candidates`` would read in ``snapshot``: the relevant part of its image for the
-    request, widened by the candidates. None when that part is not exactly the candidates (then the search could
-    differ and must run)."""
+    """The pins the search over ``candidates`` would read in ``snapshot``; None when the relevant part of its image
+    is not exactly the candidates (then the search could differ and must run)."""
     items: Sequence[RequestItem] = _JOB["items"]
     requested = {i.name for i in items}
     env = _env(snapshot)
@@ -283,8 +281,7 @@ def _run_rows(indexes: Sequence[int], mode: str, pool: Pool | None, workers: int
 
 @contextmanager
 def _pool(workers: int) -> Iterator[Pool | None]:
-    """One pool of forked workers for every stage, so each worker learns once what it learns per process (its
-    metadata memo, which hosts are down)."""
+    """One pool for every stage, so each worker learns its metadata memo and which hosts are down once."""
     if workers <= 1:
         yield None
         return
