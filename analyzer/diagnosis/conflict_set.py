@@ -190,9 +190,8 @@ class _Search:
         requested = {canonicalize_name(r.name) for r in self.request}
         installed = {p.name: p.version for p in self.session.snapshot.pins}
         # Pins outside the relevant part are left out of every check. A failure without them is a failure with
-        # them (fewer constraints), so only successes need checking: a success whose resolution touches a name
-        # some left-out pin requires widens the relevant part, and the search runs again (the cache keeps the
-        # answers already had).
+        # them (fewer constraints), so only successes need checking: one whose resolution touches a name some
+        # left-out pin requires widens the relevant part, and the search runs again (over the cached answers).
         reached = set(full.reachable_from_request())
         warnings: list[str] = []
         for _round in range(_MAX_ROUNDS):

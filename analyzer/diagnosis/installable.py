@@ -19,6 +19,7 @@ from packaging.version import Version
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import DistFile, DistKind, MetadataSource, ProjectFiles
 from analyzer.metadata.select import VersionSupport, best_file, version_support
+from analyzer.resolver.factory import is_pinned
 from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
@@ -115,14 +116,6 @@ def supported_versions(session: Session, name: NormalizedName) -> Mapping[Versio
     if name not in session.support:
         session.support[name] = version_support(session.source.project(name).files, session.env)
     return session.support[name]
-
-
-def _yanked_usable(requirement: Requirement) -> bool:
-    """PEP 592: a yanked file is chosen only for a requirement pinned with ``==`` (no wildcard) or ``===``."""
-    specs = list(requirement.specifier)
-    return len(specs) == 1 and (
-        specs[0].operator == "===" or (specs[0].operator == "==" and not specs[0].version.endswith(".*"))
-    )
 
 
 _INTERPRETER = re.compile(r"^([a-z]+)(\d)(\d*)$")
@@ -226,7 +219,8 @@ def project_installability(
         else:
             chosen, status = max(installable_matching), Status.SDIST_ONLY
             chosen_file = support[chosen].sdist
-    elif _yanked_usable(requirement) and any(support[v].yanked_only for v in matching):
+    elif len(specifier) == 1 and is_pinned(specifier) and any(support[v].yanked_only for v in matching):
+        # PEP 592: a yanked file is chosen only for a requirement pinned with ``==`` (no wildcard) or ``===``
         chosen = max(v for v in matching if support[v].yanked_only)
         best = best_file((f for f in files.files if f.version == chosen), env)
         chosen_file = best.filename if best else None

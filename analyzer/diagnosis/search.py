@@ -88,11 +88,8 @@ def search_conflict_sets(
     fits_only: bool = False,
 ) -> tuple[Verdict, tuple[NormalizedName, ...], tuple[tuple[NormalizedName, ...], ...]]:
     """FastDiag over ``candidates`` (most worth freeing first) from ``orders`` orderings: the verdict, the pins
-    to remove and the distinct minimal sets to free, smallest first.
-
-    When freeing every candidate is not enough, a minimal set of pins to remove is found first (removed pins
-    are left out of the problem), then the minimal sets to free among the rest.
-    """
+    to remove (when freeing every candidate is not enough; they are left out of the problem) and the distinct
+    minimal sets to free among the rest, smallest first."""
     order = list(candidates)
     rank = {n: i for i, n in enumerate(order)}
     everyone = frozenset(order)
@@ -120,13 +117,11 @@ def search_conflict_sets(
     def consistent(freed: Names) -> bool:
         return check(everyone - freed - gone, freed).ok
 
-    # The pins a resolution with everything free actually moves are enough to free (the others keep their
-    # installed versions in it): the first search runs over them only, a few movers among many relevant pins.
-    # The second ordering runs over the whole pool when it is small, to find alternatives that move other pins.
+    # The pins a resolution with everything free moves are enough to free: the first search runs over them
+    # only, the second over the whole pool when it is small (alternatives that move other pins).
     movers = movers_of(check(frozenset(), everyone - gone), pool, installed)
-    # Most movers are usually needed: those whose re-pinning alone fails are in every fitting subset of the
-    # movers. When freeing just them fits, they are the only minimal set among the movers, which is what FastDiag
-    # returns from any order: n questions instead of about 4n, and the very questions the verification asks.
+    # When freeing just the movers whose re-pinning alone fails fits, they are the only minimal set among the
+    # movers: n questions instead of about 4n, and the very questions the verification asks.
     unique = only_minimal(movers, consistent)
     sequences = [movers]
     if orders > 1:

@@ -1,10 +1,6 @@
 """Suggestions: the nearest versions of each requested package that fit the image as it is (or with the fewest
-changes), e.g. "tensorflow 2.19.0 fits this runtime as it is".
-
-Only versions with a distribution for the target are tried, one per release series (the newest patch of each
-``major.minor``: the version a user would pick), the installed version first, then outwards from the requested
-version. Every try is one "fits as is?" resolution, within a bounded number of resolver calls, so a large image
-stays fast. When nothing fits as is, the nearest few are ranked by the size of their minimal conflicting set.
+changes), e.g. "tensorflow 2.19.0 fits this runtime as it is". Every try is one "fits as is?" resolution, within
+a bounded number of resolver calls, so a large image stays fast.
 """
 
 from __future__ import annotations
@@ -71,9 +67,9 @@ class Suggestions:
 def candidate_versions(
     requirement: Requirement, session: Session, installed: Version | None
 ) -> list[Version]:
-    """Versions worth trying for ``requirement``, nearest first: the installed one, then one per release series
-    outwards from the requested version (newer first at equal distance). Finals only; requested versions
-    themselves are left out (the main answer covers them)."""
+    """Versions worth trying for ``requirement``, nearest first: the installed one, then the newest patch of each
+    ``major.minor`` (the version a user would pick) outwards from the requested version, newer first at equal
+    distance. Finals with a distribution for the target only; the requested versions are the main answer's."""
     support = supported_versions(session, canonicalize_name(requirement.name))
     usable = sorted(v for v, s in support.items() if s.installable and not v.is_prerelease)
     matching = set(requirement.specifier.filter(usable)) if requirement.specifier else set()
