@@ -35,7 +35,7 @@ from analyzer.resolver.requirements import (
 )
 from analyzer.resolver.results import ConflictCause
 
-__all__ = ["Factory"]
+__all__ = ["Factory", "is_pinned"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -48,6 +48,13 @@ def _memo(table: dict[K, V], key: K, make: Callable[[], V]) -> V:
     except KeyError:
         value = table[key] = make()
         return value
+
+
+def is_pinned(specifier: SpecifierSet) -> bool:
+    """PEP 592: ``==X`` (not a wildcard) or ``===X`` lets a yanked release be chosen when nothing else matches."""
+    return any(
+        s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*")) for s in specifier
+    )
 
 
 class Factory:
