@@ -331,10 +331,7 @@ class MetadataCache:
                 return None
             with blobopen("pages", "body", row[0], readonly=True) as blob:
                 head = b""
-                while b"\n" not in head:
-                    chunk = blob.read(8192)
-                    if not chunk:
-                        break
+                while b"\n" not in head and (chunk := blob.read(8192)):
                     head += chunk
                 first = head.partition(b"\n")[0]
                 spans = pick(first.decode())

@@ -14,10 +14,10 @@ from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.filemeta import FileMetadata
 from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS
 from analyzer.metadata.http import HttpSettings, make_session
-from analyzer.metadata.pages import PAGE_WORKERS, IndexPages
+from analyzer.metadata.pages import IndexPages
 from analyzer.metadata.pool import Progress, WorkerPool
 
-__all__ = ["DEFAULT_WORKERS", "EMPTY_FRESHNESS", "PAGE_FRESHNESS", "PAGE_WORKERS", "MetadataEngine"]
+__all__ = ["DEFAULT_WORKERS", "EMPTY_FRESHNESS", "PAGE_FRESHNESS", "MetadataEngine"]
 
 DEFAULT_WORKERS = 24
 

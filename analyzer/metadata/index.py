@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 import orjson as _orjson
 
 __all__ = [
-    "ACCEPT", "EMPTY_PAGE", "PageResult", "PageText", "compact_body", "fetch_page", "files_from_page",
+    "EMPTY_PAGE", "PageResult", "PageText", "compact_body", "fetch_page", "files_from_page",
     "page_url", "split_dist_filename",
 ]
 
@@ -84,13 +84,13 @@ def _dumps(obj: Any, fast: bool = True) -> str:
 
 def _page_json(response: requests.Response) -> tuple[Any, bool]:
     """A JSON page's content, and whether it is free of NaN and infinities (the fast writer may write it)."""
-    finite = [True]
+    constants: list[str] = []
 
     def constant(name: str) -> float:
-        finite[0] = False
+        constants.append(name)
         return float(name)
 
-    return response.json(parse_constant=constant), finite[0]
+    return response.json(parse_constant=constant), not constants
 
 
 def page_url(index_url: str, name: str) -> str:
