@@ -74,9 +74,6 @@ class Violation:
             f"but you will have {self.dependency} {self.installed}"
         )
 
-    def __str__(self) -> str:
-        return self.text()
-
 
 @dataclass(frozen=True)
 class CheckResult:
