@@ -249,13 +249,9 @@ class IndexPages(EngineState):
         """Whether every index's page for ``name`` can come from the cache without asking the network."""
         if self.cache is None:
             return False
-        for index_url in self.config.urls:
-            if index_url.startswith("file:"):
-                continue
-            state = self.cache.page_state(self.page_key(index_url, name))
-            if state is None or not self._fresh(*state):
-                return False
-        return True
+        keys = [self.page_key(url, name) for url in self.config.urls if not url.startswith("file:")]
+        states = self.cache.page_stamps(keys)
+        return all(key in states and self._fresh(*states[key]) for key in keys)
 
     def prefetch_projects(self, names: Iterable[str]) -> None:
         """Fetch many project pages in parallel; those fresh in the cache first, in this thread (pure CPU work,
