@@ -1,8 +1,6 @@
-"""The command line: parses arguments, calls the pipeline, renders, and picks the exit code.
-
-Nothing below this package prints or exits. Each command group lives in a module of its own that exposes
-``register(subparsers)``; the parser's ``func`` returns an exit code.
-"""
+"""The command line: parses arguments, calls the pipeline, renders, and picks the exit code (nothing below
+this package prints or exits). Each command group is a module with ``register(subparsers)``; its ``func``
+returns an exit code."""
 
 from __future__ import annotations
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from analyzer.config import DEFAULT_SNAPSHOT, FAIL_ON, ConfigError, Settings, load_settings
 from analyzer.errors import InputError
@@ -16,6 +17,8 @@ from analyzer.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from analyzer.reqfile import RequirementsSet
+
+N = TypeVar("N", int, float)
 
 COLAB_REPO_ENV = "TFCONFLICT_COLAB_REPO"
 
@@ -97,23 +100,23 @@ def day(text: str) -> date:
 
 def seconds(text: str) -> float:
     """argparse type of a time budget: a non-negative number (0 = no limit)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("the budget cannot be negative")
-    return value
+    return _non_negative(float, text, f"not a number of seconds: {text!r}", "the budget cannot be negative")
 
 
 def levels(text: str) -> int:
     """argparse type of a depth: a non-negative whole number (0 = as deep as it goes)."""
+    return _non_negative(
+        int, text, f"not a number of levels: {text!r}", "the depth cannot be negative (0 = as deep as it goes)"
+    )
+
+
+def _non_negative(convert: Callable[[str], N], text: str, not_a_number: str, negative: str) -> N:
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of levels: {text!r}") from None
+        raise argparse.ArgumentTypeError(not_a_number) from None
     if value < 0:
-        raise argparse.ArgumentTypeError("the depth cannot be negative (0 = as deep as it goes)")
+        raise argparse.ArgumentTypeError(negative)
     return value
 
 
