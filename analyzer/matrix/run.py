@@ -368,18 +368,12 @@ def run_matrix(
 
 
 def _rows_for_sets(rows: Sequence[MatrixRow], mode: str) -> list[int]:
-    if mode == "none":
-        return []
-    if mode == "all":
-        return [i for i, r in enumerate(rows) if needs_set(r.verdict)]
-    wanted: set[int] = set()
-    for i in range(1, len(rows)):
-        if rows[i].verdict != rows[i - 1].verdict:
-            wanted.update(j for j in (i - 1, i) if needs_set(rows[j].verdict))
-    # the latest row decides the exit code and answers "what holds now": it gets its set even without a turn
-    if rows and needs_set(rows[-1].verdict):
-        wanted.add(len(rows) - 1)
-    return sorted(wanted)
+    wanted = set(range(len(rows))) if mode == "all" else set()
+    if mode == "turning":
+        wanted = {j for i in range(1, len(rows)) if rows[i].verdict != rows[i - 1].verdict for j in (i - 1, i)}
+        # the latest row decides the exit code and answers "what holds now": it gets its set even without a turn
+        wanted.update([len(rows) - 1] if rows else [])
+    return sorted(i for i in wanted if needs_set(rows[i].verdict))
 
 
 def _verdicts(groups: Sequence[_Group], pool: Pool | None, workers: int) -> list[MatrixRow]:
