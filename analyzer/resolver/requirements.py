@@ -57,19 +57,6 @@ def make_key(name: NormalizedName, extras: frozenset[NormalizedName] = frozenset
 class SpecifierRequirement:
     """A named requirement with a version specifier (``numpy<1.24,>=1.22``), from the request or metadata."""
 
-    __slots__ = (
-        "_satisfied",
-        "extras",
-        "key",
-        "name",
-        "parent",
-        "req",
-        "role",
-        "spec_key",
-        "specifier",
-        "text",
-    )
-
     def __init__(
         self,
         req: Requirement,
@@ -112,8 +99,6 @@ class SpecifierRequirement:
 class ExplicitRequirement:
     """A requirement that only one given candidate satisfies: a direct reference or a kept image pin."""
 
-    __slots__ = ("candidate", "extras", "key", "name", "parent", "role")
-
     def __init__(
         self, candidate: Candidate, *, parent: Candidate | None = None, role: Role = Role.DEPENDENCY
     ):
@@ -141,7 +126,6 @@ class ExplicitRequirement:
 class RequiresPythonRequirement:
     """A candidate's Requires-Python, checked against the target interpreter (pip's pseudo-project)."""
 
-    __slots__ = ("key", "name", "parent", "role", "specifier")
     extras: frozenset[NormalizedName] = frozenset()
 
     def __init__(self, specifier: SpecifierSet, *, parent: Candidate | None) -> None:
