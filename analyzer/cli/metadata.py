@@ -134,10 +134,8 @@ def _as_text(data: dict[str, Any], *, show_all: bool) -> str:
         lines.append(f"  {mark}{v['version']}{extra}")
     if len(shown) < len(versions):
         lines.append(f"  ... {len(versions) - len(shown)} older (--all lists them)")
-    for problem in data["problems"]:
-        lines.append(f"problem: {problem}")
-    for note in data["notes"]:
-        lines.append(f"note: {note}")
+    lines += [f"problem: {problem}" for problem in data["problems"]]
+    lines += [f"note: {note}" for note in data["notes"]]
     selected = data["selected"]
     if selected is None:
         lines.append("no version satisfies the request on this target")
@@ -162,6 +160,5 @@ def _as_text(data: dict[str, Any], *, show_all: bool) -> str:
         if ignored:
             lines.append(f"  not on this target (markers or extras) ({len(ignored)}):")
             lines += [f"    {r}" for r in sorted(ignored, key=str.lower)]
-        for s in m["skipped"]:
-            lines.append(f"  skipped (does not parse): {s}")
+        lines += [f"  skipped (does not parse): {s}" for s in m["skipped"]]
     return "\n".join(lines)
