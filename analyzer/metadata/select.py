@@ -11,33 +11,23 @@ from packaging.version import Version
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import DistFile, DistKind
 
-__all__ = ["VersionSupport", "best_file", "installable", "version_support"]
+__all__ = ["VersionSupport", "best_file", "version_support"]
 
 
-def installable(file: DistFile, env: TargetEnvironment) -> bool:
-    """Whether ``file`` can install on the target: a compatible wheel or an sdist, and Requires-Python fits."""
+def _rank(file: DistFile, env: TargetEnvironment) -> tuple[int, int, int] | None:
+    """pip's preference among one version's files, lowest first; None when ``file`` cannot install on ``env``."""
     if not env.python_allowed(file.requires_python):
-        return False
-    return file.kind is DistKind.SDIST or env.wheel_rank(file.filename) is not None
+        return None
+    if file.kind is DistKind.SDIST:
+        return (int(file.is_yanked), 1, 0)
+    rank = env.wheel_rank(file.filename)
+    return None if rank is None else (int(file.is_yanked), 0, rank)
 
 
 def best_file(files: Iterable[DistFile], env: TargetEnvironment) -> DistFile | None:
     """The file pip would pick among one version's files: best-ranked wheel, else the sdist; unyanked first."""
-    best: tuple[int, int, int] | None = None
-    chosen: DistFile | None = None
-    for file in files:
-        if not env.python_allowed(file.requires_python):
-            continue
-        if file.kind is DistKind.WHEEL:
-            rank = env.wheel_rank(file.filename)
-            if rank is None:
-                continue
-            key = (int(file.is_yanked), 0, rank)
-        else:
-            key = (int(file.is_yanked), 1, 0)
-        if best is None or key < best:
-            best, chosen = key, file
-    return chosen
+    ranked = [(key, file) for file in files if (key := _rank(file, env)) is not None]
+    return min(ranked, key=lambda pair: pair[0])[1] if ranked else None
 
 
 @dataclass(frozen=True)
@@ -66,7 +56,7 @@ def version_support(files: Iterable[DistFile], env: TargetEnvironment) -> dict[V
         by_version.setdefault(file.version, []).append(file)
     out: dict[Version, VersionSupport] = {}
     for version, group in by_version.items():
-        usable = [f for f in group if installable(f, env)]
+        usable = [f for f in group if _rank(f, env) is not None]
         kept = [f for f in usable if not f.is_yanked]
         wheel = best_file((f for f in kept if f.kind is DistKind.WHEEL), env)
         sdist = next((f.filename for f in kept if f.kind is DistKind.SDIST), None)
