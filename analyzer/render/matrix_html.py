@@ -134,13 +134,11 @@ def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
         loader=jinja2.PackageLoader("analyzer.render", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
-    source = matrix.source.capitalize()
-    # the template phrases the page; these name, date and explain its rows and turning points
+    # the template phrases the page; these name and date its rows
     env.globals.update(
-        key=_key, day=_day, anchor=_anchor, set_text=_set_text, stop_point=stop_point,
-        fit_run_start=_fit_run_start, reason=lambda point: _point_reason(point, source),
-        why=lambda point: _sentence(_point_reason(point, source)),
+        key=_key, day=_day, anchor=_anchor, set_text=_set_text, stop_point=stop_point, fit_run_start=_fit_run_start
     )
+    env.filters["sentence"] = _sentence
     sections_of = [] if chosen is None or chosen.report is None else sections(chosen.report)
     return env.get_template("matrix.html.j2").render(
         matrix=matrix, chosen=chosen, request=_request(matrix), tally=_tally(matrix.rows),
@@ -181,26 +179,6 @@ def _fit_run_start(rows: tuple[MatrixRow, ...], last_fit: MatrixRow) -> MatrixRo
     while index > 0 and rows[index - 1].fits:
         index -= 1
     return rows[index]
-
-
-def _point_reason(point: TurningPoint, source: str) -> str:
-    """What changed in the runtime between the two releases, in plain words: the Python, then the pins the reason
-    chain goes through; the matrix's own sentence when neither moved (it says why nothing in the pins explains it)."""
-    parts = []
-    if point.python:
-        parts.append(f"moved from Python {point.python[0]} to {point.python[1]}")
-    if point.pins:
-        count = len(point.pins)
-        parts.append(
-            f"changed {count} package{'s' if count != 1 else ''} the reason chain goes through: "
-            + ", ".join(p.text for p in point.pins)
-        )
-    if not parts:
-        return point.sentence or "nothing in the runtime's pins explains it"
-    other = ""
-    if point.other_changes:
-        other = f" ({point.other_changes} other changed pin{'s' if point.other_changes != 1 else ''} play no part)"
-    return f"between {_day(point.before)} and {_day(point.after)}, {source} {' and '.join(parts)}{other}."
 
 
 def _sentence(text: str) -> str:
