@@ -4,13 +4,11 @@ The provider, factory, candidates and requirements follow pip's split; ``explain
 into a ``Conflict``; ``propagation.py`` proves, before a search, what kept and freed pins leave."""
 
 from analyzer.resolver.candidates import Origin, ResolverWarning, WarningKind
-from analyzer.resolver.installed import installed_candidates
 from analyzer.resolver.requirements import Role
-from analyzer.resolver.resolve import DEFAULT_MAX_ROUNDS, resolve
+from analyzer.resolver.resolve import resolve
 from analyzer.resolver.results import Conflict, ConflictCause, Resolution, ResolvedDist
 
 __all__ = [
-    "DEFAULT_MAX_ROUNDS",
     "Conflict",
     "ConflictCause",
     "Origin",
@@ -19,6 +17,5 @@ __all__ = [
     "ResolverWarning",
     "Role",
     "WarningKind",
-    "installed_candidates",
     "resolve",
 ]

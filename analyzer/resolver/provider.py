@@ -138,11 +138,10 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
         # dead needs its metadata
         def alive() -> Iterator[Candidate]:
             for c in found() if callable(found) else found:
-                if limit is not None and not limit.contains(c.version, prereleases=True):
-                    continue
-                if prune is not None and prune(c):
-                    continue
-                yield c
+                if (limit is None or limit.contains(c.version, prereleases=True)) and (
+                    prune is None or not prune(c)
+                ):
+                    yield c
 
         return alive
 
