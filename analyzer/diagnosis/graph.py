@@ -6,7 +6,7 @@ requires that) and backs ``tfconflict why``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -15,7 +15,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.installable import supported_versions
 from analyzer.diagnosis.pipcheck import installed_dists
-from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataStatus
 from analyzer.metadata.select import best_file
 from analyzer.session import Session
@@ -43,12 +42,6 @@ class Edge:
             "the request" if self.parent == REQUEST else f"{self.parent} {self.parent_version or ''}".strip()
         )
         return f"{who} requires {self.requirement}"
-
-
-def _active(
-    requirements: Iterable[Requirement], env: TargetEnvironment, extras: Collection[str]
-) -> list[Requirement]:
-    return [req for req in requirements if env.evaluate(req.marker, tuple(sorted(extras)))]
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,9 +146,11 @@ class ImageGraph:
             if meta.status is not MetadataStatus.OK:
                 opaque.add(child)
                 continue
-            for sub in _active(meta.requires_dist, env, {e for r in wanted for e in r.extras}):
-                specs.setdefault(canonicalize_name(sub.name), []).append(sub)
-                pending.append((child, str(version), sub))
+            extras = tuple(sorted({e for r in wanted for e in r.extras}))
+            for sub in meta.requires_dist:
+                if env.evaluate(sub.marker, extras):
+                    specs.setdefault(canonicalize_name(sub.name), []).append(sub)
+                    pending.append((child, str(version), sub))
         return ImageGraph(graph, frozenset(opaque))
 
 
@@ -177,10 +172,9 @@ def image_graph(session: Session) -> ImageGraph:
     def active(name: NormalizedName) -> list[tuple[Requirement, NormalizedName]]:
         key = (name, frozenset(extras[name]))
         if key not in seen:
-            seen[key] = [
-                (r, canonicalize_name(r.name))
-                for r in _active(dists[name].requirements or (), env, extras[name])
-            ]
+            wanted = tuple(sorted(extras[name]))
+            active = [r for r in dists[name].requirements or () if env.evaluate(r.marker, wanted)]
+            seen[key] = [(r, canonicalize_name(r.name)) for r in active]
         return seen[key]
 
     changed = True
