@@ -1,11 +1,11 @@
 """Remembered answers: a question asked again is answered from the cache while everything it was computed from
 is unchanged.
 
-The question (code, snapshot, request, options) is keyed by an HMAC under the cache's own key, so no credential in
-an index URL can be tested against the cache file. The answer keeps the stamp of every cache row the engine read
-(``MetadataEngine.reads``) and is given again only while each row holds the same stamp and is still usable by the
-engine's own rules: exactly what a new computation would read. This module imports neither the network stack nor
-the resolver: a remembered answer costs a few queries.
+The question (code, snapshot, request, options) is keyed by an HMAC under the cache's own key, so no
+credential in an index URL can be tested against the cache file. The answer keeps the stamp of every cache row
+the engine read (``MetadataEngine.reads``) and is given again only while each row has the same stamp and is
+still usable by the engine's own rules: exactly what a new computation would read. This module imports neither
+the network stack nor the resolver: a remembered answer costs a few queries.
 """
 
 from __future__ import annotations

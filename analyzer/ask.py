@@ -115,7 +115,7 @@ def ask(
     if notes:  # the command's own notes (requirements files, ignore) among the report's warnings
         report = replace(report, warnings=tuple(dict.fromkeys((*notes, *report.warnings))))
     output = render(report)
-    # a search cut by its budget (a set not shown minimal, suggestions exhausted) could go further another time
+    # a search cut by its budget (a set not shown minimal, suggestions exhausted) may go further next time
     sets = report.conflict_set
     cut = sets is not None and sets.verdict.value == "conflict" and not (
         sets.sets and all(s.verified for s in sets.sets)

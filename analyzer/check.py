@@ -1,8 +1,8 @@
 """``check`` as one function: snapshot + request + metadata source in, ``Report`` out.
 
 The numbered stages run in order; every stage after the first receives one ``Session`` (snapshot, target,
-metadata source, resolver factory, installed candidates, memos) and returns a plain result. The image graph and
-its pre-existing violations are computed once and handed to the stages that need them.
+metadata source, resolver factory, installed candidates, memos) and returns a plain result. The image graph
+and its pre-existing violations are computed once and handed to the stages that need them.
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ def run_check(
 
     ``releases``: (release id, Python) pairs offered when the request does not install on this interpreter;
     ``budget``: seconds for the minimal-conflicting-set search (None: no bound); ``constraints``: pip's ``-c``
-    lines, binding every stage; ``env``: the target shared across checks (``matrix``). Raises MetadataUnavailable
-    only when the request's own projects, or the versions of them pip would install, cannot be read.
+    lines, binding every stage; ``env``: the target shared across checks (``matrix``). Raises
+    MetadataUnavailable only when the request's own projects, or the versions of them pip would install,
+    cannot be read.
     """
     timings: dict[str, float] = {}
 

@@ -28,8 +28,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
-    "CONFIG_FILE", "DEFAULT_SNAPSHOT", "FAIL_ON", "KEYS", "RUNTIMES", "Config", "ConfigError", "Settings", "fails",
-    "load_config", "load_settings", "merge", "parse_as_of",
+    "CONFIG_FILE", "DEFAULT_SNAPSHOT", "FAIL_ON", "KEYS", "RUNTIMES", "Config", "ConfigError", "Settings",
+    "fails", "load_config", "load_settings", "merge", "parse_as_of",
 ]  # fmt: skip
 
 CONFIG_FILE = "tfconflict.toml"
@@ -61,7 +61,8 @@ class Config:
 
 
 KEYS: dict[str, str] = {
-    item.name.replace("_", "-"): item.name for item in fields(Config) if item.name not in ("origin", "problems")
+    item.name.replace("_", "-"): item.name for item in fields(Config)
+    if item.name not in ("origin", "problems")
 }
 """File key -> attribute of :class:`Config` and :class:`Settings`."""
 
@@ -70,8 +71,8 @@ KEYS: dict[str, str] = {
 class Settings:
     """The effective settings: command line over configuration file over defaults.
 
-    ``snapshot``, ``python``, ``platform``, ``index_url`` and ``colab_repo`` stay None when nobody set them, so the
-    command keeps its own default (and pip's configured index).
+    ``snapshot``, ``python``, ``platform``, ``index_url`` and ``colab_repo`` stay None when nobody set them,
+    so the command keeps its own default (and pip's configured index).
     """
 
     snapshot: str | None = None
@@ -90,8 +91,9 @@ class Settings:
 
 
 def load_config(start: Path) -> Config:
-    """The configuration that applies to ``start`` (a folder or a file in it): the first folder upwards, up to the
-    top of a git repository, holding a ``tfconflict.toml`` (preferred) or a ``pyproject.toml``. Never raises."""
+    """The configuration that applies to ``start`` (a folder or a file in it): the first folder upwards, up to
+    the top of a git repository, holding a ``tfconflict.toml`` (preferred) or a ``pyproject.toml``. Never
+    raises."""
     folder = start if start.is_dir() else start.parent
     folder = Path(os.path.abspath(folder))
     for candidate in (folder, *folder.parents):

@@ -125,8 +125,7 @@ class Report:
     # -- JSON form ---------------------------------------------------------------------------------------------
 
     def to_json_dict(self) -> dict[str, Any]:
-        p = self.prediction
-        cs = self.conflict_set
+        p, cs, runtime = self.prediction, self.conflict_set, self.runtime
         return {
             "schema": SCHEMA,
             "verdict": self.verdict.value,
@@ -135,7 +134,7 @@ class Report:
             "request": [
                 {"requirement": str(i.requirement), "origin": i.origin, "line": i.line} for i in self.request
             ],
-            "runtime": {**asdict(self.runtime), "date": self.runtime.date.isoformat() if self.runtime.date else None},
+            "runtime": {**asdict(runtime), "date": runtime.date.isoformat() if runtime.date else None},
             "installable": {
                 "ok": self.installability.ok,
                 "target": self.installability.target,

@@ -179,7 +179,7 @@ def parse_requirements_files(
 
 @dataclass(frozen=True)
 class _Frame:
-    """A file being read and the line being read in it: the stack of them names every hop of an include loop."""
+    """A file being read and the line read in it; the stack of them names each hop of an include loop."""
 
     path: str
     display: str
@@ -223,8 +223,8 @@ class _Parser:
         self.reads += 1
         if self.reads > MAX_FILE_READS:
             if self.reads == MAX_FILE_READS + 1 and site is not None:
-                self.problems.append(Problem(site[0].display, site[0].line, f"more than {MAX_FILE_READS} files "
-                                             "read through -r/-c includes; stopping here"))
+                message = f"more than {MAX_FILE_READS} files read through -r/-c includes; stopping here"
+                self.problems.append(Problem(site[0].display, site[0].line, message))
             return None
         key = _key(path)
         if key not in self.cache:
@@ -269,8 +269,8 @@ class _Parser:
         def value(match: re.Match[str]) -> str:
             found = self.environ.get(match.group(1))
             if not found:
-                note = Problem(at.display, at.line, f"environment variable ${{{match.group(1)}}} is not set (or "
-                               "empty); left as written")
+                message = f"environment variable ${{{match.group(1)}}} is not set (or empty); left as written"
+                note = Problem(at.display, at.line, message)
                 if note not in self.notes:
                     self.notes.append(note)
                 return match.group(0)
@@ -300,7 +300,8 @@ class _Parser:
             for extra in editables[1:]:
                 self.note(at, f"only the first -e of a line is read (as pip does); ignored: {extra}")
             rest = [item for item in options if item[0] != "editables"]
-            self.add_requirement(_parse_editable(editables[0] or ""), rest, at, constraint=constraint, editable=True)
+            editable = _parse_editable(editables[0] or "")
+            self.add_requirement(editable, rest, at, constraint=constraint, editable=True)
         elif any(dest in ("requirements", "constraints") for dest, _, _ in options):
             self.include(options, frames)
         else:
@@ -338,11 +339,13 @@ class _Parser:
         target = value or ""
         label = f"{'-r' if dest == 'requirements' else '-c'} {_clip(target)}"
         if _REMOTE.match(target):
-            raise _LineError(f"{label}: remote requirements files are not read; download it and name the local file")
+            raise _LineError(f"{label}: remote requirements files are not read; download it and name the "
+                             "local file")
         if target.lower().startswith("file:"):
             target = url2pathname(unquote(_split_url(target).path))
         path = os.path.join(os.path.dirname(at.path), target)
-        display = os.path.normpath(os.path.join(os.path.dirname(at.display), target)) if target else at.display
+        folder = os.path.dirname(at.display)
+        display = os.path.normpath(os.path.join(folder, target)) if target else at.display
         key = _key(path)
         for index, frame in enumerate(frames):
             if frame.key == key:
@@ -498,7 +501,7 @@ def _parse_options(tokens: list[str]) -> tuple[_Options, list[str]]:
             break
         if token.startswith("--"):
             name, equals, inline = token.partition("=")
-            matches = [name] if name in _OPTIONS else sorted(option for option in _OPTIONS if option.startswith(name))
+            matches = [name] if name in _OPTIONS else sorted(o for o in _OPTIONS if o.startswith(name))
             if not matches:
                 raise _LineError(f"unknown option {_clip(name)}")
             if len({_OPTIONS[match][0] for match in matches}) > 1:
@@ -514,7 +517,8 @@ def _parse_options(tokens: list[str]) -> tuple[_Options, list[str]]:
         elif token.startswith("-") and token != "-":
             option = token[:2]
             if option not in _SHORT:
-                raise _LineError(f"unknown option {option}" + (f" (in {_clip(token)!r})" if len(token) > 2 else ""))
+                within = f" (in {_clip(token)!r})" if len(token) > 2 else ""
+                raise _LineError(f"unknown option {option}{within}")
             dest = _OPTIONS[_SHORT[option]][0]
             attached = token[2:] or None
         else:

@@ -72,8 +72,8 @@ def request_from_files(paths: Sequence[str | Path], constraints: Sequence[str | 
             try:
                 requirement = Requirement(str(requirement))
             except InvalidRequirement:
-                message = (f"{req} is not checked: a local path cannot be analysed without building it (name a "
-                           "wheel, or use name @ file:///absolute/path)")
+                message = (f"{req} is not checked: a local path cannot be analysed without building it "
+                           "(name a wheel, or use name @ file:///absolute/path)")
                 notes.append(Problem(req.file, req.line, message))
                 continue
         items.append(RequestItem(requirement, origin=req.file, line=req.line))

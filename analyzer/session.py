@@ -1,6 +1,6 @@
-"""One analysis session: what every stage of one check shares. Every memo of an analysis (on its factory, and
-the versions that install, here) lives on it and ends with it: no module global, so two sessions never see each
-other's answers.
+"""One analysis session: what every stage of one check shares. Every memo of an analysis (on its factory,
+and the versions that install, here) lives on it and ends with it: no module global, so two sessions never
+see each other's answers.
 """
 
 from __future__ import annotations
