@@ -119,8 +119,7 @@ class Factory:
         rules; remembered by the specifier texts, as backtracking asks for the same combinations many times."""
         reqs = list(reqs)
         key = (name, frozenset(r.spec_key for r in reqs))
-        found = self._matches.get(key)
-        if found is None:
+        if key not in self._matches:
             # one set of every clause: ``&=`` in a loop copies the growing set once per clause
             specifier = SpecifierSet([s for r in reqs for s in r.specifier])
             files = self.versions(name)
@@ -128,14 +127,11 @@ class Factory:
             # when no final release matches
             allowed = set(specifier.filter([f.version for f in files]))
             applicable = [f for f in files if f.version in allowed]
-            # PEP 592: yanked releases only when nothing else matches and ``==X`` (not a wildcard) or ``===X`` pins
-            with_yanked = all(f.is_yanked for f in applicable) and any(
-                s.operator == "===" or (s.operator == "==" and not s.version.endswith(".*"))
-                for s in specifier
+            with_yanked = all(f.is_yanked for f in applicable) and is_pinned(specifier)
+            self._matches[key] = tuple(
+                self.index_candidate(f) for f in applicable if with_yanked or not f.is_yanked
             )
-            found = tuple(self.index_candidate(f) for f in applicable if with_yanked or not f.is_yanked)
-            self._matches[key] = found
-        return found
+        return self._matches[key]
 
     def index_candidate(self, file: DistFile) -> IndexCandidate:
         return _memo(self._index, _file_key(file), lambda: IndexCandidate(self, file))
