@@ -328,10 +328,9 @@ class _Parser:
     def include(self, options: _Options, frames: tuple[_Frame, ...]) -> None:
         """A ``-r``/``-c`` line: pip reads only the first include of the line and ignores its other options."""
         at = frames[-1]
-        includes = [item for item in options if item[0] == "requirements"] or [
-            item for item in options if item[0] == "constraints"
-        ]
-        dest, option, value = includes[0]
+        # the first -r of the line, else its first -c, whatever their order
+        dest, option, value = next(item for kind in ("requirements", "constraints") for item in options
+                                   if item[0] == kind)
         for _, other, other_value in options:
             if (other, other_value) != (option, value):
                 shown = other if other_value is None else f"{other} {other_value}"
@@ -463,25 +462,21 @@ def _line_at(prefix: str) -> int:
 def _join_lines(lines: list[str]) -> list[tuple[int, str]]:
     """pip's ``join_lines``: a line ending in ``\\`` continues on the next; a comment line ends the run."""
     out: list[tuple[int, str]] = []
-    first: int | None = None
     pending: list[str] = []
+    first = 0
     for number, line in enumerate(lines, start=1):
+        if not pending:
+            first = number
         is_comment = _COMMENT.match(line) is not None
-        if not line.endswith("\\") or is_comment:
-            if is_comment:
-                line = " " + line  # so the comment is cut later even when glued to a continuation
-            if pending:
-                pending.append(line)
-                out.append((first or number, "".join(pending)))
-                pending = []
-            else:
-                out.append((number, line))
-        else:
-            if not pending:
-                first = number
+        if line.endswith("\\") and not is_comment:
             pending.append(line.strip("\\"))
+            continue
+        # a comment gets its leading space, so it is cut later even when glued to a continuation
+        pending.append(" " + line if is_comment else line)
+        out.append((first, "".join(pending)))
+        pending = []
     if pending:
-        out.append((first or len(lines), "".join(pending)))
+        out.append((first, "".join(pending)))
     return out
 
 
