@@ -93,16 +93,12 @@ def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> Tu
         causes.append(f"platform {d.platform[0]} -> {d.platform[1]}")
     if pins:
         causes.append("changed pins in the reason chain: " + ", ".join(p.text for p in pins))
-    other = len(d.changed_names) - len(pins)
-    if not causes:
-        why = (
-            f"none of the {len(d.changed_names)} changed pin(s) is in the reason chain"
-            if not installability
-            else "whether it installs depends on the interpreter and platform, not on the pins"
-        )
-        causes.append(why)
+    if not causes and installability:
+        causes.append("whether it installs depends on the interpreter and platform, not on the pins")
+    elif not causes:
+        causes.append(f"none of the {len(d.changed_names)} changed pin(s) is in the reason chain")
     sentence = f"{after.release} ({after.day.isoformat()}): {change}; " + "; ".join(causes)
     return TurningPoint(
         before=before, after=after, change=change, python=python, pins=pins, sentence=sentence,
-        other_changes=other,
+        other_changes=len(d.changed_names) - len(pins),
     )
