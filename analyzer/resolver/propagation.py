@@ -99,11 +99,10 @@ def propagate(
 
         def worth_a_look(name: NormalizedName, ranges: Ranges = ranges) -> bool:
             """Not fixed, must be installed, and not a pin left as it is: its domain is scanned."""
-            on = ranges.on
-            reqs = on.get(name, [])
-            if name in fixed or (name not in on and name not in must):
-                return False
+            reqs = ranges.on.get(name, [])
             inst = installed.get(name)
+            if name in fixed or (name not in ranges.on and name not in must):
+                return False
             if (
                 name not in must
                 and inst is not None
@@ -112,16 +111,12 @@ def propagate(
                 # a pin the question leaves out stays as it is when its requirers accept it: its own requirements
                 # are checked only if the answer takes it in (kept and freed pins' requirements always are)
                 return False
-            if name not in on and not (
-                # a hint from the installed version that it may clash with what is fixed: it depends on a fixed
-                # candidate, or it cannot stay itself (its requirement leaves no version of a fixed one's)
-                inst is not None
-                and (
-                    any(m in fixed for m, _ in factory.named_requirements(inst))
-                    or ranges.clash(inst) is not None
-                )
-            ):
-                return False
+            if name not in ranges.on:
+                # nothing fixed requires it: scanned on a hint that it may clash with what is (it depends on a
+                # fixed candidate, or it cannot stay itself: its requirement leaves no version of a fixed one's)
+                depends = inst is not None and any(m in fixed for m, _ in factory.named_requirements(inst))
+                if not depends and (inst is None or ranges.clash(inst) is None):
+                    return False
             return not ((name in checked and not reqs) or name in direct)
 
         # cold, each scan would wait on its own fetch: the domains are read together, level by level, unless
