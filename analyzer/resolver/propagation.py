@@ -311,16 +311,6 @@ def _path(causes: Sequence[ConflictCause] | None) -> tuple[str, ...]:
     return (*causes[0].chain, causes[0].text) if causes else ()
 
 
-def _via(
-    name: NormalizedName,
-    reqs: Edges,
-    why: Mapping[NormalizedName, Sequence[ConflictCause]],
-    free: frozenset[NormalizedName],
-) -> tuple[str, ...]:
-    """How ``name`` got into the problem: the path to its first fixed requirer, or the freed pin itself."""
-    return _path([_edge(*reqs[0], why)] if reqs else [_freed(name)] if name in free else None)
-
-
 def _first_causes(causes: Iterable[ConflictCause]) -> tuple[ConflictCause, ...]:
     """The first ``_MAX_CAUSES`` distinct causes: a conflict names no more (more would never be read)."""
     out: dict[str, ConflictCause] = {}
@@ -347,7 +337,9 @@ def _conflict(
             yield _freed(name)
         if not clashes:
             yield from (_edge(r, p, why) for r, p in reqs)
-        chain = _via(name, reqs, why, free)
+        # how ``name`` got into the question: through its first fixed requirer, or as a freed pin
+        first = [_edge(*reqs[0], why)] if reqs else [_freed(name)] if name in free else None
+        chain = _path(first)
         for cand, dep, req in clashes:
             yield cause(SpecifierRequirement(req), cand, chain)
             yield from why.get(dep, ())
