@@ -43,7 +43,6 @@ class InputError(TfconflictError):
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
         self.file = file
         self.line = line
-        self.detail = message
         if file is not None:
             message = str(Problem(file, line, message))
         super().__init__(message)
@@ -58,7 +57,6 @@ class MetadataUnavailable(TfconflictError):
 
     exit_code = ExitCode.METADATA_UNAVAILABLE
 
-    def __init__(self, message: str, *, package: str | None = None, url: str | None = None) -> None:
+    def __init__(self, message: str, *, package: str | None = None) -> None:
         self.package = package
-        self.url = url
         super().__init__(message)
