@@ -229,9 +229,9 @@ class FileMetadata(EngineState):
                 sdist = file.kind is DistKind.SDIST
                 return parse_core_metadata(data, name=name, version=version, source="metadata-file", sdist=sdist)
             log.debug("%s; reading the distribution itself", self._redact(problem))
-        if file.kind is DistKind.SDIST and file.url.startswith("http") and not file.filename.lower().endswith(".zip"):
-            return self._stream_sdist(file, label)
         if file.kind is DistKind.SDIST:
+            if file.url.startswith(("http://", "https://")) and not file.filename.lower().endswith(".zip"):
+                return self._stream_sdist(file, label)
             data = self._get_bytes(file.url, label)
             problem = _verify(data, file.hashes, label)
             if problem:
