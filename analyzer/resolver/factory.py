@@ -220,14 +220,13 @@ class Factory:
             return DistInfo(reqs, extras, python, warnings=tuple(warnings), file=file)
         where = f" ({file.filename})" if file is not None else ""
         if meta.status is MetadataStatus.REQUIREMENTS_UNKNOWN:
-            kind, what = (
-                WarningKind.REQUIREMENTS_UNKNOWN,
-                f"requirements unknown{where}; treated as having none",
-            )
+            kind, what = WarningKind.REQUIREMENTS_UNKNOWN, "requirements unknown{}; treated as having none"
         else:
-            kind = WarningKind.METADATA_UNAVAILABLE
-            what = f"metadata unavailable{where}; treated as having no requirements"
-        warnings.append(_warning(kind, name, version, what + _note(meta)))
+            kind, what = (
+                WarningKind.METADATA_UNAVAILABLE,
+                "metadata unavailable{}; treated as having no requirements",
+            )
+        warnings.append(_warning(kind, name, version, what.format(where) + _note(meta)))
         return DistInfo(known=False, warnings=tuple(warnings), file=file)
 
     def info_for_installed(self, pin: InstalledCandidate) -> DistInfo:
