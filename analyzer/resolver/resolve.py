@@ -74,7 +74,6 @@ def resolve(
     warnings: list[ResolverWarning] = list(session.pin_warnings)
     roots: list[ResolverRequirement] = []
     user_requested: dict[str, int] = {}
-    requested: list[NormalizedName] = []
 
     for order, req in enumerate(request):
         name = canonicalize_name(req.name)
@@ -82,7 +81,6 @@ def resolve(
             message = f"Ignoring {req}: markers '{req.marker}' don't match the target environment"
             warnings.append(ResolverWarning(WarningKind.MARKER_FALSE, name, None, message))
             continue
-        requested.append(name)
         for r in factory.make_requirements(req, parent=None):
             r.role = Role.REQUEST
             roots.append(r)
@@ -94,9 +92,7 @@ def resolve(
                 name=name, requirement=str(req), pip_requirement=str(req), role=Role.REQUEST
             )
             conflict = Conflict(causes=(cause,), detail=direct.message)
-            return Resolution(
-                False, conflict=conflict, warnings=tuple(sorted(set(warnings))), requested=(*requested,)
-            )
+            return Resolution(False, conflict=conflict, warnings=tuple(sorted(set(warnings))))
 
     kept = {n: installed[n] for n in keep if n in installed}
     if kept:
@@ -116,9 +112,7 @@ def resolve(
     if propagate and (kept or free):
         early, ranges = propagate_ranges(factory, roots, kept, installed, frozenset(free), ignored)
         if early is not None:
-            return Resolution(
-                False, conflict=early, warnings=tuple(sorted(set(warnings))), requested=(*requested,)
-            )
+            return Resolution(False, conflict=early, warnings=tuple(sorted(set(warnings))))
     promoted: dict[NormalizedName, InstalledCandidate] = {}
     if ranges is not None:
         # a freed pin whose installed version propagation already excludes would be promoted after a first solve:
@@ -169,7 +163,6 @@ def resolve(
                 False,
                 conflict=with_kept_causes(outcome, kept),
                 warnings=_collect_warnings(warnings, touched.values()),
-                requested=(*requested,),
             )
         violated = _violated_kept(factory, outcome, {**freed, **kept}, installed, ignored)
         fresh = [c for c in violated if c.name not in promoted]
@@ -197,18 +190,12 @@ def resolve(
             origin=base.origin,
             requirements=factory.evaluated(base, ex) if not ex else _union(factory, base, ex),
             requires_dist=base.info.requires_dist,
-            file=base.file,
             url=base.url,
             extras=ex,
             known=base.info.known,
         )
     warnings += factory.lookup_warnings.values()
-    return Resolution(
-        True,
-        mapping,
-        warnings=_collect_warnings(warnings, [*chosen, *bases.values()]),
-        requested=(*requested,),
-    )
+    return Resolution(True, mapping, warnings=_collect_warnings(warnings, [*chosen, *bases.values()]))
 
 
 class _RoundCounter(BaseReporter):  # type: ignore[type-arg,unused-ignore]

@@ -9,7 +9,6 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from analyzer.metadata.models import DistFile
 from analyzer.resolver.candidates import Origin, ResolverWarning
 from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY, Role, and_join
 
@@ -27,7 +26,6 @@ class ResolvedDist:
     """Its Requires-Dist lines that hold on the target, the requested extras' included."""
     requires_dist: tuple[Requirement, ...] = ()
     """Every Requires-Dist line, unevaluated (what ``pip check`` reads)."""
-    file: DistFile | None = None
     url: str | None = None
     extras: frozenset[NormalizedName] = frozenset()
     known: bool = True
@@ -150,4 +148,3 @@ class Resolution:
     mapping: Mapping[NormalizedName, ResolvedDist] = field(default_factory=dict)
     conflict: Conflict | None = None
     warnings: tuple[ResolverWarning, ...] = ()
-    requested: tuple[NormalizedName, ...] = ()
