@@ -41,7 +41,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-def _memo(table: dict[K, V], key: K, make: Callable[[], V]) -> V:
+def memo(table: dict[K, V], key: K, make: Callable[[], V]) -> V:
     """``table[key]``, made by ``make()`` the first time it is asked for."""
     try:
         return table[key]
@@ -134,12 +134,12 @@ class Factory:
         return self._matches[key]
 
     def index_candidate(self, file: DistFile) -> IndexCandidate:
-        return _memo(self._index, _file_key(file), lambda: IndexCandidate(self, file))
+        return memo(self._index, _file_key(file), lambda: IndexCandidate(self, file))
 
     def extras_candidate(self, base: Candidate, extras: frozenset[NormalizedName]) -> Candidate:
         if not extras:
             return base
-        return _memo(self._extras, (base, extras), lambda: ExtrasCandidate(self, base, extras))
+        return memo(self._extras, (base, extras), lambda: ExtrasCandidate(self, base, extras))
 
     def direct_candidate(self, name: NormalizedName, url: str) -> Candidate | ResolverWarning:
         """The candidate of ``name @ url``, or a warning when its metadata (and so its version) is unknown."""
@@ -152,12 +152,12 @@ class Factory:
             info = self.info_of(name, str(meta.version), meta, None)
             return DirectCandidate(self, name, url, meta.version, info)
 
-        return _memo(self._direct, (name, url), make)
+        return memo(self._direct, (name, url), make)
 
     # -- metadata ----------------------------------------------------------------------------------------------
 
     def metadata(self, file: DistFile) -> CoreMetadata:
-        return _memo(self._metadata, _file_key(file), lambda: self.source.metadata(file))
+        return memo(self._metadata, _file_key(file), lambda: self.source.metadata(file))
 
     def prefetch(self, files: Iterable[DistFile]) -> None:
         """Ask the source for many files' metadata at once (in parallel); each file is asked for once."""
@@ -205,7 +205,7 @@ class Factory:
                 chosen = wheels[0] if wheels else chosen or (files[0] if files else None)
             return chosen
 
-        return _memo(self._best_file, (name, version), find)
+        return memo(self._best_file, (name, version), find)
 
     def info_of(
         self, name: NormalizedName, version: str, meta: CoreMetadata, file: DistFile | None
@@ -341,7 +341,7 @@ class Factory:
 
     def named_requirements(self, cand: Candidate) -> tuple[tuple[NormalizedName, Requirement], ...]:
         """A base candidate's evaluated requirements with their canonical names (for the kept-pin check)."""
-        return _memo(
+        return memo(
             self._named,
             cand,
             lambda: tuple(
@@ -351,7 +351,7 @@ class Factory:
 
     def contains(self, req: Requirement, version: Version) -> bool:
         """``req.specifier`` contains ``version`` (pre-releases allowed, as for an installed version), memoized."""
-        return _memo(
+        return memo(
             self._contains, (id(req), version), lambda: req.specifier.contains(version, prereleases=True)
         )
 

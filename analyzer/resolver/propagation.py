@@ -26,7 +26,7 @@ from packaging.version import Version
 
 from analyzer.resolver.candidates import Candidate, InstalledCandidate, Origin
 from analyzer.resolver.explain import cause
-from analyzer.resolver.factory import Factory, _memo
+from analyzer.resolver.factory import Factory, memo
 from analyzer.resolver.requirements import (
     REQUIRES_PYTHON_KEY,
     ExplicitRequirement,
@@ -205,7 +205,7 @@ class Ranges:
                 frozenset(id(r) for r, _ in self.on.get(name, ())),
                 frozenset(map(str, self.bounds.get(name, ()))),
             )
-            self._allowed[name] = _memo(self.factory.allowed_memo, key, make)
+            self._allowed[name] = memo(self.factory.allowed_memo, key, make)
         return self._allowed[name]
 
     def clash(self, cand: Candidate) -> tuple[NormalizedName, Requirement] | None:
@@ -228,7 +228,7 @@ class Ranges:
         if (
             inst is not None
             and self.factory.contains(req, inst.version)
-            and _memo(self._installed_allowed, dep, lambda: self._allows(dep, inst.version))
+            and memo(self._installed_allowed, dep, lambda: self._allows(dep, inst.version))
         ):
             return True
         return any(self.factory.contains(req, v) for v in self.allowed(dep))
@@ -241,7 +241,7 @@ class Ranges:
         if pinned is not None:
             # propagation left this project one version: the others are in no solution
             return cand.version != pinned.version
-        return _memo(self._dead, cand.base, lambda: self.clash(cand) is not None)
+        return memo(self._dead, cand.base, lambda: self.clash(cand) is not None)
 
     def first_look(self, name: NormalizedName) -> bool:
         """Whether no earlier question looked at this project under the same requirements."""
@@ -293,7 +293,7 @@ class Ranges:
             index = self.factory.index_candidates(name, (SpecifierRequirement(r) for r, _ in reqs))
             return (*first, *(c for c in index if inst is None or c.version != inst.version))
 
-        return _memo(self.factory.domain_memo, (name, frozenset(id(r) for r, _ in reqs), inst), make)
+        return memo(self.factory.domain_memo, (name, frozenset(id(r) for r, _ in reqs), inst), make)
 
 
 def _freed(name: NormalizedName) -> ConflictCause:
