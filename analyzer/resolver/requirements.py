@@ -109,10 +109,6 @@ class ExplicitRequirement:
         self.parent = parent
         self.role = role
 
-    @property
-    def specifier(self) -> SpecifierSet:
-        return SpecifierSet(f"=={self.candidate.version}")
-
     def is_satisfied_by(self, candidate: Candidate) -> bool:
         return candidate is self.candidate or candidate.same_as(self.candidate)
 
