@@ -50,14 +50,14 @@ def conflict_from_causes(causes: Collection[Any], provider: Provider) -> Conflic
             out[key] = cause(req, parent, _chain(parent, provider) if parent is not None else ())
     # the interpreter first (pip reports it alone), then root causes, then the rest in resolvelib's order
     found = sorted(out.values(), key=lambda c: (c.name != REQUIRES_PYTHON_KEY, c.parent is not None))
-    versions: tuple[str, ...] = ()
-    yanked: tuple[str, ...] = ()
-    if len(found) == 1 and found[0].name != REQUIRES_PYTHON_KEY:
-        files = provider.factory.versions(found[0].name)[::-1]
-        versions = tuple(str(f.version) for f in files if not f.is_yanked)
-        yanked = tuple(str(f.version) for f in files if f.is_yanked)
+    # a single unsatisfiable requirement: pip lists the versions it saw, oldest first
+    single = len(found) == 1 and found[0].name != REQUIRES_PYTHON_KEY
+    files = provider.factory.versions(found[0].name)[::-1] if single else ()
     return Conflict(
-        causes=tuple(found), python=str(provider.factory.python.version), versions=versions, yanked=yanked
+        causes=tuple(found),
+        python=str(provider.factory.python.version),
+        versions=tuple(str(f.version) for f in files if not f.is_yanked),
+        yanked=tuple(str(f.version) for f in files if f.is_yanked),
     )
 
 

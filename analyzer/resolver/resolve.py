@@ -88,9 +88,7 @@ def resolve(
         direct = factory.direct_candidate(name, req.url) if req.url else None
         if isinstance(direct, ResolverWarning):
             warnings.append(direct)
-            cause = ConflictCause(
-                name=name, requirement=str(req), pip_requirement=str(req), role=Role.REQUEST
-            )
+            cause = ConflictCause(name, requirement=str(req), pip_requirement=str(req), role=Role.REQUEST)
             conflict = Conflict(causes=(cause,), detail=direct.message)
             return Resolution(False, conflict=conflict, warnings=tuple(sorted(set(warnings))))
 
