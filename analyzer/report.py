@@ -14,7 +14,7 @@ from typing import Any
 
 from analyzer.diagnosis.conflict_set import ConflictSetResult, Member
 from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
-from analyzer.diagnosis.installable import Installability, ProjectInstallability, Status
+from analyzer.diagnosis.installable import Installability, ProjectInstallability, SourceBuild, Status
 from analyzer.diagnosis.pip_prediction import PipPrediction
 from analyzer.diagnosis.pipcheck import Violation
 from analyzer.diagnosis.suggestions import Suggestions
@@ -33,6 +33,9 @@ class Verdict(str, Enum):
     """A requested project has no distribution for this interpreter and platform."""
     UNRESOLVABLE = "unresolvable"
     """pip would fail: the request's own requirements conflict (or conflict with the interpreter)."""
+    BUILDS_FROM_SOURCE = "builds-from-source"
+    """pip would build an sdist (no wheel of the chosen version fits): the outcome depends on a build tfconflict
+    never runs, so nothing after it is certain."""
     BREAKS = "breaks"
     """pip would install it and leave preinstalled packages newly broken."""
     CHANGES = "changes"
@@ -78,14 +81,31 @@ class Report:
     """``pip check`` of the image before anything is installed: not the request's fault."""
     warnings: tuple[str, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
+    resolution_builds: tuple[SourceBuild, ...] = ()
+    """The sdists pip would build for the predicted resolution (``installable.source_builds``)."""
+
+    @property
+    def source_builds(self) -> tuple[SourceBuild, ...]:
+        """Every sdist pip would build: the request's own (from installability), then the resolution's, one per
+        project (the resolution's version wins: it is what pip ends up with)."""
+        builds = {item.name: item.build for item in self.installability.items if item.build is not None}
+        builds.update((b.name, b) for b in self.resolution_builds)
+        return tuple(builds.values())
+
+    @property
+    def failing_builds(self) -> tuple[SourceBuild, ...]:
+        """Source builds of the resolution likely to refuse this Python (the request's own block installability)."""
+        return tuple(b for b in self.resolution_builds if b.likely_fails)
 
     @property
     def verdict(self) -> Verdict:
-        if not self.installability.ok:
+        if not self.installability.ok or self.failing_builds:
             return Verdict.NOT_INSTALLABLE
         prediction = self.prediction
         if prediction is None or not prediction.ok:
             return Verdict.UNRESOLVABLE
+        if self.source_builds:
+            return Verdict.BUILDS_FROM_SOURCE
         if prediction.newly_broken:
             return Verdict.BREAKS
         if prediction.upgrades or prediction.downgrades or prediction.reinstalls:
@@ -104,13 +124,24 @@ class Report:
         verdict = self.verdict
         where = self.runtime.id
         if verdict is Verdict.NOT_INSTALLABLE:
-            reasons = "; ".join(blocking_reason(item) for item in self.installability.blocking)
-            return f"{request} cannot be installed on {where} ({self.runtime.platform}): {reasons}"
+            reasons = [blocking_reason(item) for item in self.installability.blocking]
+            reasons += [f"{build_reason(b)} (pulled in by the request)" for b in self.failing_builds]
+            return f"{request} cannot be installed on {where} ({self.runtime.platform}): {'; '.join(reasons)}"
         if verdict is Verdict.UNRESOLVABLE:
             return f"pip would fail to install {request} on {where}: the requirements conflict"
         p = self.prediction
         assert p is not None
         moved = len(p.upgrades) + len(p.downgrades) + len(p.reinstalls)
+        if verdict is Verdict.BUILDS_FROM_SOURCE:
+            builds = self.source_builds
+            named = ", ".join(f"{b.name} {b.version}" for b in builds)
+            then = f"pip would change {moved} preinstalled package(s)" if moved else "nothing preinstalled changes"
+            if p.newly_broken:
+                then += f" and leave {len({v.name for v in p.newly_broken})} newly broken"
+            return (
+                f"{request} on {where}: pip would build {len(builds)} package(s) from source ({named}), which "
+                f"tfconflict does not run, so whether it installs is not known; if the build succeeds, {then}"
+            )
         if verdict is Verdict.BREAKS:
             return (
                 f"{request} installs on {where}, but pip would change {moved} preinstalled package(s) and leave "
@@ -177,6 +208,7 @@ class Report:
                  "installed": s.installed}
                 for s in self.suggestions.items
             ],
+            "source_builds": [_source_build(b) for b in self.source_builds],
             "preexisting_violations": [_violation(v) for v in self.preexisting],
             "warnings": list(self.warnings),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
@@ -185,6 +217,8 @@ class Report:
 
 def blocking_reason(item: ProjectInstallability) -> str:
     """The short reason for the headline; the section under it carries the evidence."""
+    if item.build is not None and item.build.likely_fails:
+        return build_reason(item.build)
     if item.status is Status.NOT_INSTALLABLE:
         return f"{item.name} has no distribution for this Python and platform"
     if item.status is Status.NO_MATCHING_VERSION:
@@ -192,6 +226,41 @@ def blocking_reason(item: ProjectInstallability) -> str:
     if item.status is Status.UNKNOWN_PROJECT:
         return f"no project named {item.name} on the index"
     return item.message
+
+
+def build_reason(build: SourceBuild) -> str:
+    """``numba 0.56.4: wheels cp37..cp310, no cp311 wheel; pip would build numba-0.56.4.tar.gz, and the build ...``"""
+    return f"{build.name} {build.version}: {build.evidence()}, and {build.outcome()}"
+
+
+def _source_build(b: SourceBuild) -> dict[str, Any]:
+    facts = b.facts
+    return {
+        "name": b.name,
+        "version": str(b.version),
+        "file": b.filename,
+        "requested": b.requested,
+        "likely_fails": b.likely_fails,
+        "reason": b.outcome(),
+        "evidence": b.evidence(),
+        "wheel_interpreters": list(b.interpreters),
+        "wheel_platforms": list(b.platforms),
+        "wheels_stop_at": b.stops_below,
+        "nearest_with_wheel_below": str(b.nearest_below) if b.nearest_below else None,
+        "nearest_with_wheel_above": str(b.nearest_above) if b.nearest_above else None,
+        "archive": None if facts is None else {
+            "read": facts.read,
+            "note": facts.note,
+            "build_backend": facts.build_backend,
+            "build_backend_declared": facts.backend_declared,
+            "build_requires": list(facts.build_requires),
+            "build_requires_declared": facts.requires_declared,
+            "compiles": facts.compiles,
+            "compiled_sources": {language: count for language, count in facts.sources},
+            "compiling_tools": list(facts.compiling_tools),
+            "members": facts.members,
+        },
+    }
 
 
 def _violation(v: Violation) -> dict[str, Any]:
@@ -226,6 +295,7 @@ def _installability(item: ProjectInstallability) -> dict[str, Any]:
         "status": item.status.value,
         "message": item.message,
         "chosen": str(item.chosen) if item.chosen else None,
+        "chosen_file": item.chosen_file,
         "evidence": item.evidence,
         "interpreters": list(item.interpreters),
         "platforms": list(item.platforms),

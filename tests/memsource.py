@@ -14,6 +14,7 @@ the expected outcome. The same data can be given inline as a dict. Shape of one 
     extras = ["test"]                   # Provides-Extra; default: the extras the markers name
     status = "requirements-unknown"     # or "unavailable"; default "ok"
     skipped = ["bad line ((("]          # Requires-Dist lines that did not parse
+    sdist = {pyproject = "...", members = ["src/fast.c"]}   # the sdist's archive (built by wheelfactory)
 
 ``[image]`` holds ``python``, ``glibc``, ``pins`` (``name==version`` or ``name @ url``) and ``declared``
 (``{name = [requirements]}``); ``[[direct]]`` entries give the metadata of direct URLs.
@@ -34,8 +35,17 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus, ProjectFiles
+from analyzer.metadata.models import (
+    CoreMetadata,
+    DistFile,
+    DistKind,
+    MetadataStatus,
+    ProjectFiles,
+    SdistFacts,
+)
+from analyzer.metadata.sdist import facts_from_bytes, not_read
 from analyzer.snapshot import DeclaredRequirements, Pin, Platform, Snapshot
+from tests.wheelfactory import make_sdist
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 INDEX = "memory://index/simple/"
@@ -50,6 +60,8 @@ class MemorySource:
     direct: dict[str, CoreMetadata] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     prefetched: list[DistFile] = field(default_factory=list)
+    archives: dict[str, bytes] = field(default_factory=dict)
+    """sdist file name -> the archive's bytes, for ``sdist_facts``."""
 
     def project(self, name: NormalizedName) -> ProjectFiles:
         self.calls["project"] += 1
@@ -86,6 +98,11 @@ class MemorySource:
 
     def files_of(self, name: NormalizedName, version: Version) -> tuple[DistFile, ...]:
         return tuple(f for f in self.project(name).files if f.version == version)
+
+    def sdist_facts(self, file: DistFile) -> SdistFacts:
+        self.calls["sdist_facts"] += 1
+        data = self.archives.get(file.filename)
+        return not_read(file.filename, "not in scenario") if data is None else facts_from_bytes(data, file.filename)
 
 
 def _extras_of(requires: list[Requirement]) -> frozenset[NormalizedName]:
@@ -127,6 +144,11 @@ def build_source(
         for tag in entry.get("files", ["py3-none-any"]):
             if tag == "sdist":
                 filename, kind = f"{stem}-{entry['version']}.tar.gz", DistKind.SDIST
+                if "sdist" in entry:
+                    members = {path: b"" for path in entry["sdist"].get("members", [])}
+                    built = make_sdist(entry["name"], entry["version"], pyproject=entry["sdist"].get("pyproject"),
+                                       extra=members)
+                    src.archives[filename] = built.data
             else:
                 filename, kind = f"{stem}-{entry['version']}-{tag}.whl", DistKind.WHEEL
             src.files.setdefault(name, []).append(

@@ -11,7 +11,8 @@ from packaging.version import Version
 
 from analyzer.diagnosis.installable import Status, installability, summarize_tags
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, ProjectFiles
+from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, ProjectFiles, SdistFacts
+from analyzer.metadata.sdist import not_read
 from analyzer.snapshot import Platform, Snapshot
 
 INDEX = "http://index.invalid/simple/"
@@ -74,6 +75,9 @@ class FilesSource:
 
     def prefetch(self, files: Iterable[DistFile]) -> None:
         pass
+
+    def sdist_facts(self, file: DistFile) -> SdistFacts:
+        return not_read(file.filename, "file lists only")
 
 
 # tensorflow's real wheel matrix: 2.12 cp38-cp311, 2.16 cp39-cp312, 2.20 cp39-cp313.

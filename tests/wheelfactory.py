@@ -13,7 +13,7 @@ import io
 import os
 import tarfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
@@ -126,8 +126,11 @@ def make_sdist(
     fmt: str = "tar.gz",
     marker_path: str = "/tmp/tfconflict-sdist-marker",
     padding: int = 0,
+    pyproject: str | None = None,
+    extra: Mapping[str, bytes] | None = None,
 ) -> Built:
-    """An sdist with PKG-INFO and a setup.py that writes ``marker_path`` if executed (it never must be)."""
+    """An sdist with PKG-INFO and a setup.py that writes ``marker_path`` if executed (it never must be);
+    ``pyproject`` is its top-level pyproject.toml, ``extra`` more members by path under the root."""
     dist = canonicalize_name(name).replace("-", "_")
     root = f"{dist}-{version}"
     pkg_info = metadata_text(name, version, requires, requires_python, (), metadata_version, dynamic)
@@ -137,6 +140,9 @@ def make_sdist(
     members = {f"{root}/PKG-INFO": pkg_info, f"{root}/setup.py": setup_py, f"{root}/{dist}/__init__.py": b""}
     if padding:
         members[f"{root}/{dist}/payload.bin"] = os.urandom(padding)
+    if pyproject is not None:
+        members[f"{root}/pyproject.toml"] = pyproject.encode()
+    members.update({f"{root}/{path}": data for path, data in (extra or {}).items()})
     buffer = io.BytesIO()
     if fmt == "zip":
         with zipfile.ZipFile(buffer, "w") as zf:

@@ -17,20 +17,25 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
-from analyzer.metadata.models import DistFile, DistKind, MetadataSource, ProjectFiles
+from analyzer.metadata.models import DistFile, DistKind, MetadataSource, ProjectFiles, SdistFacts
 from analyzer.metadata.select import VersionSupport, best_file, version_support
+from analyzer.resolver.candidates import Origin
 from analyzer.resolver.factory import is_pinned
 from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
+    from analyzer.diagnosis.pip_prediction import PipPrediction
     from analyzer.session import Session
 
 __all__ = [
     "Installability",
     "ProjectInstallability",
+    "SourceBuild",
     "Status",
     "installability",
     "project_installability",
+    "source_build",
+    "source_builds",
     "specifier_versions",
     "summarize_tags",
     "supported_versions",
@@ -59,6 +64,94 @@ class Status(str, Enum):
 
 
 @dataclass(frozen=True)
+class SourceBuild:
+    """A version pip would install by building its sdist, and what is known of that build without running it."""
+
+    name: NormalizedName
+    version: Version
+    filename: str
+    requested: bool
+    """The request's own project (else a package the predicted resolution pulls in)."""
+    python: str
+    """The target's ``X.Y``."""
+    interpreters: tuple[str, ...] = ()
+    """Interpreter tags of this version's wheels (none of which fits here)."""
+    platforms: tuple[str, ...] = ()
+    stops_below: str | None = None
+    """The last interpreter of a contiguous run of CPython wheels that ends below the target (``cp310`` on 3.11):
+    the project built wheels up to there and no further, so its build is likely to refuse or fail here."""
+    nearest_below: Version | None = None
+    """The closest versions with a wheel for this interpreter and platform."""
+    nearest_above: Version | None = None
+    facts: SdistFacts | None = None
+    """What the archive says (backend, build requirements, compiled sources); None when not asked."""
+
+    @property
+    def likely_fails(self) -> bool:
+        return self.stops_below is not None
+
+    @property
+    def alternatives(self) -> tuple[Version, ...]:
+        return tuple(v for v in (self.nearest_below, self.nearest_above) if v is not None)
+
+    @property
+    def wheel_tag(self) -> str:
+        """The interpreter tag a wheel would need here (``cp311``)."""
+        return "cp" + self.python.replace(".", "")
+
+    def evidence(self) -> str:
+        """``wheels cp37..cp310, no cp311 wheel; pip would build numba-0.56.4.tar.gz``."""
+        if self.stops_below is not None:
+            first = next(t for t in self.interpreters if t.startswith("cp"))
+            wheels = f"wheels {first}..{self.stops_below}, no {self.wheel_tag} wheel"
+        elif self.interpreters:
+            wheels = f"wheels for {', '.join(self.interpreters)} on {' / '.join(self.platforms)}, none for here"
+        else:
+            wheels = "no wheels at all"
+        return f"{wheels}; pip would build {self.filename}"
+
+    def outcome(self) -> str:
+        """What the build is expected to do, in words."""
+        if self.likely_fails:
+            return f"the build is likely to refuse or fail on Python {self.python}"
+        facts = self.facts
+        if facts is None or not facts.read:
+            return "whether the build succeeds is not known without building it"
+        if facts.compiles:
+            return f"the build compiles code ({_compiled(facts)}): it needs a working toolchain and may fail"
+        return "the build compiles nothing that tfconflict can see; it is still not run here"
+
+    def details(self) -> tuple[str, ...]:
+        """The evidence lines under a source build in the human renderings."""
+        lines = [self.evidence(), self.outcome()]
+        facts = self.facts
+        if facts is not None and not facts.read:
+            lines.append(f"{facts.filename}: {facts.note}")
+        elif facts is not None:
+            declared = "" if facts.backend_declared else " (none declared: setuptools' legacy backend)"
+            lines.append(f"build backend: {facts.build_backend}{declared}")
+            requires = ", ".join(facts.build_requires) or "none"
+            lines.append(f"build requirements: {requires}{'' if facts.requires_declared else ' (pip default)'}")
+            if facts.compiles:
+                lines.append(f"compiles code: {_compiled(facts)}")
+            else:
+                lines.append(f"no C, C++, Cython, Fortran or Rust sources among its {facts.members} files")
+            if facts.note:
+                lines.append(facts.note)
+        if self.alternatives:
+            lines.append(
+                f"nearest versions with a {self.wheel_tag} wheel: " + ", ".join(str(v) for v in self.alternatives)
+            )
+        return tuple(lines)
+
+
+def _compiled(facts: SdistFacts) -> str:
+    parts = [f"{language} sources: {count}" for language, count in facts.sources]
+    parts.extend(facts.compiling_tools)
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class ProjectInstallability:
     """The answer for one requested requirement, with the evidence behind it."""
 
@@ -84,6 +177,8 @@ class ProjectInstallability:
     fitting_releases: tuple[str, ...] = ()
     """Given releases (ids) whose Python the matching files support, in the order given."""
     problems: tuple[str, ...] = ()
+    build: SourceBuild | None = None
+    """When the chosen file is an sdist: the build pip would run (NOT_INSTALLABLE when it is likely to fail)."""
 
     @property
     def installable(self) -> bool:
@@ -181,6 +276,67 @@ def _fitting_releases(
     return tuple(fitting)
 
 
+def _by_version(files: Iterable[DistFile]) -> dict[Version, list[DistFile]]:
+    out: dict[Version, list[DistFile]] = {}
+    for file in files:
+        out.setdefault(file.version, []).append(file)
+    return out
+
+
+def _stops_below(files: Iterable[DistFile], env: TargetEnvironment) -> str | None:
+    """The last tag of the version's CPython wheels when they are a contiguous run (cp37, cp38, cp39, cp310) that
+    ends below the target's Python, and no wheel is interpreter-generic (abi3, py3): a project that built wheels
+    for each Python up to one and stopped, which is what a build refusing newer Pythons looks like."""
+    minors: set[int] = set()
+    for file in files:
+        if file.kind is not DistKind.WHEEL:
+            continue
+        try:
+            tags = parse_wheel_filename(file.filename)[3]
+        except ValueError:
+            continue
+        for tag in tags:
+            if tag.abi == "abi3" or not tag.interpreter.startswith("cp"):
+                return None
+            match = _INTERPRETER.match(tag.interpreter)
+            if match and match.group(2) == str(env.python.major) and match.group(3):
+                minors.add(int(match.group(3)))
+    if not minors or max(minors) >= env.python.minor or len(minors) != max(minors) - min(minors) + 1:
+        return None
+    return f"cp{env.python.major}{max(minors)}"
+
+
+def source_build(
+    files: Sequence[DistFile],
+    version: Version,
+    filename: str,
+    env: TargetEnvironment,
+    *,
+    requested: bool,
+    support: Mapping[Version, VersionSupport] | None = None,
+) -> SourceBuild:
+    """The build pip would run for ``filename`` (an sdist of ``version``), from the project's file list: which
+    interpreters the version's wheels cover, whether they stop below this one, the nearest versions with a wheel.
+    The archive's own facts are added by the caller (``MetadataSource.sdist_facts``)."""
+    support = support if support is not None else version_support(files, env)
+    own = [f for f in files if f.version == version]
+    interpreters, platforms = summarize_tags(f.filename for f in own if f.kind is DistKind.WHEEL)
+    wanted = (v for v, s in support.items() if s.wheel is not None and (version.is_prerelease or not v.is_prerelease))
+    wheels = sorted(wanted)
+    return SourceBuild(
+        name=canonicalize_name(own[0].project if own else filename.split("-", 1)[0]),
+        version=version,
+        filename=filename,
+        requested=requested,
+        python=env.python_version,
+        interpreters=interpreters,
+        platforms=platforms,
+        stops_below=_stops_below(own, env),
+        nearest_below=max((v for v in wheels if v < version), default=None),
+        nearest_above=min((v for v in wheels if v > version), default=None),
+    )
+
+
 def project_installability(
     requirement: Requirement,
     files: ProjectFiles,
@@ -207,26 +363,29 @@ def project_installability(
     specifier = requirement.specifier
     matching = sorted(specifier.filter(files.versions()))
     support = version_support(files.files, env)
+    by_version = _by_version(files.files)
     installable_versions = [v for v, s in support.items() if s.installable]
     installable_matching = list(specifier.filter(installable_versions))
     chosen: Version | None = None
     chosen_file: str | None = None
+    build: SourceBuild | None = None
     if installable_matching:
-        wheels = [v for v in installable_matching if not support[v].sdist_only]
-        if wheels:
-            chosen, status = max(wheels), Status.INSTALLABLE
-            chosen_file = support[chosen].wheel
-        else:
-            chosen, status = max(installable_matching), Status.SDIST_ONLY
-            chosen_file = support[chosen].sdist
+        # pip takes the newest version with a file for the target, a wheel or else the sdist (no --prefer-binary)
+        chosen = max(installable_matching)
+        chosen_file = support[chosen].wheel or support[chosen].sdist
+        status = Status.SDIST_ONLY if support[chosen].sdist_only else Status.INSTALLABLE
     elif len(specifier) == 1 and is_pinned(specifier) and any(support[v].yanked_only for v in matching):
         # PEP 592: a yanked file is chosen only for a requirement pinned with ``==`` (no wildcard) or ``===``
         chosen = max(v for v in matching if support[v].yanked_only)
-        best = best_file((f for f in files.files if f.version == chosen), env)
+        best = best_file(by_version[chosen], env)
         chosen_file = best.filename if best else None
         status = Status.SDIST_ONLY if chosen_file and not chosen_file.endswith(".whl") else Status.INSTALLABLE
     else:
         status = Status.NOT_INSTALLABLE if matching else Status.NO_MATCHING_VERSION
+    if status is Status.SDIST_ONLY and chosen is not None and chosen_file is not None:
+        build = source_build(files.files, chosen, chosen_file, env, requested=True, support=support)
+        if build.likely_fails:
+            status = Status.NOT_INSTALLABLE
 
     matching_files = [f for f in files.files if f.version in set(matching)]
     interpreters, platforms = summarize_tags(f.filename for f in matching_files if f.kind is DistKind.WHEEL)
@@ -236,13 +395,19 @@ def project_installability(
         evidence = f"wheels for {', '.join(interpreters)} on {' / '.join(platforms)}"
     if requires_python:
         evidence += f"; Requires-Python {' | '.join(requires_python)}"
+    if build is not None and build.likely_fails:
+        evidence = build.evidence() + (f"; Requires-Python {' | '.join(requires_python)}" if requires_python else "")
 
-    # Nearest alternatives: finals only, unless the request itself asks for a pre-release.
+    # Nearest alternatives: finals only, unless the request itself asks for a pre-release; a version whose only
+    # file is an sdist that is likely to fail to build here does not count as installing.
     wants_pre = any(v.is_prerelease for v in matching) or specifier.prereleases is True
-    alternatives = sorted(v for v in installable_versions if wants_pre or not v.is_prerelease)
+    refused = {v for v in installable_versions if support[v].sdist_only and _stops_below(by_version[v], env)}
+    alternatives = sorted(v for v in installable_versions if (wants_pre or not v.is_prerelease) and v not in refused)
     below = above = None
     anchors = matching or specifier_versions(requirement)
-    if anchors and status in (Status.NOT_INSTALLABLE, Status.NO_MATCHING_VERSION):
+    if build is not None and build.likely_fails:
+        below, above = build.nearest_below, build.nearest_above
+    elif anchors and status in (Status.NOT_INSTALLABLE, Status.NO_MATCHING_VERSION):
         below = max((v for v in alternatives if v < min(anchors)), default=None)
         above = min((v for v in alternatives if v > max(anchors)), default=None)
     fitting: tuple[str, ...] = ()
@@ -258,6 +423,10 @@ def project_installability(
         Status.NOT_INSTALLABLE: f"{requirement} has no distribution for {here}: {evidence}{tail}",
         Status.NO_MATCHING_VERSION: f"no version of {requirement.name} matches {specifier}{tail}",
     }
+    if build is not None and build.likely_fails:
+        messages[Status.NOT_INSTALLABLE] = (
+            f"{requirement} has no wheel for {here}: {build.evidence()}, and {build.outcome()}{tail}"
+        )
     return ProjectInstallability(
         name=name,
         requirement=str(requirement),
@@ -274,6 +443,7 @@ def project_installability(
         latest_installable=max(alternatives, default=None),
         fitting_releases=fitting,
         problems=problems,
+        build=build,
     )
 
 
@@ -289,5 +459,32 @@ def installability(
     for requirement in request:
         name = canonicalize_name(requirement.name)
         files = source.project(name) if not requirement.url else ProjectFiles(name, ())
-        items.append(project_installability(requirement, files, env, releases=releases))
+        item = project_installability(requirement, files, env, releases=releases)
+        if item.build is not None:
+            sdist = next(f for f in files.files if f.filename == item.build.filename)
+            item = replace(item, build=replace(item.build, facts=source.sdist_facts(sdist)))
+        items.append(item)
     return Installability(tuple(items), env.describe())
+
+
+def source_builds(
+    request: Sequence[Requirement], session: Session, prediction: PipPrediction
+) -> tuple[SourceBuild, ...]:
+    """The sdists pip would build to carry out ``prediction``: every package it installs from an index whose
+    chosen file for the predicted version (the resolver's, ``Factory.versions``) is an sdist."""
+    requested = {canonicalize_name(r.name) for r in request}
+    out = []
+    for change in prediction.changes:
+        if change.origin is not Origin.INDEX:
+            continue
+        version = parse_version(change.new)
+        file = next((f for f in session.factory.versions(change.name) if f.version == version), None)
+        if version is None or file is None or file.kind is not DistKind.SDIST:
+            continue
+        files = session.source.project(change.name).files
+        support = supported_versions(session, change.name)
+        build = source_build(
+            files, version, file.filename, session.env, requested=change.name in requested, support=support
+        )
+        out.append(replace(build, facts=session.source.sdist_facts(file)))
+    return tuple(out)

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 import requests
 
 from analyzer.metadata.cache import MetadataCache, ReadLog
-from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.config import IndexConfig, redact_url, secret_tag
 from analyzer.metadata.filemeta import FileMetadata
 from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS
-from analyzer.metadata.http import HttpSettings, make_session
-from analyzer.metadata.pages import IndexPages
-from analyzer.metadata.pool import Progress, WorkerPool
+from analyzer.metadata.http import HttpSettings, describe_failure, iter_body, make_session
+from analyzer.metadata.models import DistFile, SdistFacts
+from analyzer.metadata.pages import OFFLINE_NOTE, IndexPages
+from analyzer.metadata.pool import Memo, Progress, WorkerPool
+from analyzer.metadata.sdist import MAX_SDIST_BYTES, facts_from_chunks, not_read, size_text
 
 __all__ = ["DEFAULT_WORKERS", "EMPTY_FRESHNESS", "PAGE_FRESHNESS", "MetadataEngine"]
 
@@ -53,6 +58,58 @@ class MetadataEngine(IndexPages, FileMetadata):
         self.tag_key = (cache.tag_key() if cache is not None else None) or secrets.token_bytes(32)
         IndexPages.__init__(self)
         FileMetadata.__init__(self)
+        self._sdist_facts: Memo[str, SdistFacts] = Memo()
+
+    def sdist_facts(self, file: DistFile) -> SdistFacts:
+        """What an sdist's archive says about its build, read once per run; a file known by its hash keeps its
+        facts in the cache (the same bytes always say the same), a failure to fetch it is asked again next run."""
+        sha = dict(file.hashes).get("sha256")
+        key = f"sdist-facts:sha256:{sha.lower()}" if sha else f"sdist-facts:url:{redact_url(file.url)}"
+        key += "" if sha else secret_tag(file.url, self.tag_key)
+        return self._sdist_facts.get(key, lambda: self._load_sdist_facts(file, key, keep=bool(sha)))
+
+    def _load_sdist_facts(self, file: DistFile, key: str, *, keep: bool) -> SdistFacts:
+        found = self.cache.get_metadata_stamped(key) if self.cache is not None and keep else None
+        if found is not None:
+            try:
+                facts = _facts_from_dict(found[0])
+            except (KeyError, TypeError, ValueError):
+                facts = None  # an unreadable row is a miss
+            if facts is not None:
+                self._reads.metadata[key] = (found[1], None)
+                return facts
+        facts, fetched = self._read_sdist(file)
+        stored = None
+        if keep and fetched and self.cache is not None:
+            stored = self.cache.put_metadata(key, _facts_to_dict(facts))
+        if stored is None:
+            self._reads.unstamped.add(key)
+        else:
+            self._reads.metadata[key] = (stored, None)
+        return facts
+
+    def _read_sdist(self, file: DistFile) -> tuple[SdistFacts, bool]:
+        """The facts and whether they are the archive's own answer (not a failure to fetch it)."""
+        name = file.filename
+        if file.size is not None and file.size > MAX_SDIST_BYTES:
+            return not_read(name, f"too large ({size_text(file.size)}, more than {size_text(MAX_SDIST_BYTES)})"), True
+        if file.url.startswith("file:"):
+            path = Path(url2pathname(unquote(urlsplit(file.url).path)))
+            try:
+                with path.open("rb") as handle:
+                    return facts_from_chunks(iter(lambda: handle.read(1024 * 1024), b""), name), True
+            except OSError as exc:
+                return not_read(name, f"{type(exc).__name__}: {exc}"), False
+        if self.offline:
+            return not_read(name, OFFLINE_NOTE), False
+        try:
+            response = self.session.get(file.url, timeout=self.http.timeout, stream=True)
+            if response.status_code != 200:
+                response.close()
+                return not_read(name, f"HTTP {response.status_code}"), False
+            return facts_from_chunks(iter_body(response, self.http), name), True
+        except requests.RequestException as exc:
+            return not_read(name, describe_failure(exc, self.http)), False
 
     def reads(self) -> dict[str, Any] | None:
         """The cache rows this engine's answers came from, each with its stamp when read (``analyzer.answers``).
@@ -82,3 +139,34 @@ class MetadataEngine(IndexPages, FileMetadata):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _facts_to_dict(facts: SdistFacts) -> dict[str, Any]:
+    return {
+        "sdist_facts": 1,
+        "filename": facts.filename,
+        "read": facts.read,
+        "note": facts.note,
+        "backend": facts.build_backend,
+        "backend_declared": facts.backend_declared,
+        "requires": list(facts.build_requires),
+        "requires_declared": facts.requires_declared,
+        "sources": [list(pair) for pair in facts.sources],
+        "tools": list(facts.compiling_tools),
+        "members": facts.members,
+    }
+
+
+def _facts_from_dict(d: dict[str, Any]) -> SdistFacts:
+    return SdistFacts(
+        filename=str(d["filename"]),
+        read=bool(d["read"]),
+        note=str(d["note"]),
+        build_backend=d["backend"],
+        backend_declared=bool(d["backend_declared"]),
+        build_requires=tuple(str(r) for r in d["requires"]),
+        requires_declared=bool(d["requires_declared"]),
+        sources=tuple((str(lang), int(n)) for lang, n in d["sources"]),
+        compiling_tools=tuple(str(t) for t in d["tools"]),
+        members=int(d["members"]),
+    )

@@ -85,6 +85,33 @@ class CoreMetadata:
     """Requires-Dist lines that did not parse and were left out, to be named in the report."""
 
 
+@dataclass(frozen=True)
+class SdistFacts:
+    """What an sdist says statically about its own build (``metadata/sdist.py``): read from the archive's member
+    names and its ``pyproject.toml``, never extracted, never run."""
+
+    filename: str
+    read: bool
+    """False when the archive was not read (too large, unreachable, not an archive): ``note`` says why."""
+    note: str = ""
+    build_backend: str | None = None
+    """``[build-system] build-backend``; setuptools' legacy backend when the sdist declares none (PEP 517)."""
+    backend_declared: bool = False
+    build_requires: tuple[str, ...] = ()
+    """``[build-system] requires``; pip's default (setuptools) when the sdist declares none (PEP 518)."""
+    requires_declared: bool = False
+    sources: tuple[tuple[str, int], ...] = ()
+    """Compiled languages whose sources the archive holds, with their file counts (``("C", 12)``)."""
+    compiling_tools: tuple[str, ...] = ()
+    """A compiling backend or build requirement (meson-python, maturin, Cython...)."""
+    members: int = 0
+
+    @property
+    def compiles(self) -> bool | None:
+        """Whether building it compiles code; None when the archive was not read."""
+        return bool(self.sources or self.compiling_tools) if self.read else None
+
+
 class MetadataSource(Protocol):
     """The seam between the resolver and wherever metadata comes from."""
 
@@ -105,3 +132,6 @@ class MetadataSource(Protocol):
 
     def files_of(self, name: NormalizedName, version: Version) -> tuple[DistFile, ...]:
         """``project(name).files`` of one version, which a source may answer without reading the whole project."""
+
+    def sdist_facts(self, file: DistFile) -> SdistFacts:
+        """What an sdist's archive says about its build; a failure to read it is a value (``read=False``)."""

@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from analyzer.config import fails
 from analyzer.diagnosis.conflict_set import Member
 from analyzer.diagnosis.graph import REQUEST
-from analyzer.report import Report, Verdict, blocking_reason
+from analyzer.report import Report, Verdict, blocking_reason, build_reason
 from analyzer.request import RequestItem
 from analyzer.resolver import Conflict, Role
 
@@ -93,6 +93,8 @@ def findings(report: Report, *, fail_on: str = "breakage") -> tuple[Finding, ...
         pairs = _not_installable(report)
     elif verdict is Verdict.UNRESOLVABLE:
         pairs = _unresolvable(report)
+    elif verdict is Verdict.BUILDS_FROM_SOURCE:
+        pairs = _builds(report)
     else:
         pairs = _changes(report)
     if not pairs and report.request:
@@ -117,8 +119,25 @@ def _not_installable(report: Report) -> list[tuple[RequestItem, str]]:
         if not named:
             orphans.append(reason)
         out.extend((item, reason) for item in named)
+    orphans.extend(f"{build_reason(b)} (pulled in by the request)" for b in report.failing_builds)
     if orphans and report.request and not out:
         out.append((report.request[0], "; ".join(orphans)))
+    return out
+
+
+def _builds(report: Report) -> list[tuple[RequestItem, str]]:
+    """A requested project built from source carries its own build; the builds of dependencies go to the first
+    requested line, since which line pulls them in is not traced here."""
+    builds = report.source_builds
+    own = {b.name: b for b in builds if b.requested}
+    out = [
+        (item, f"pip would build {b.filename} from source: {b.outcome()}")
+        for item in report.request
+        if (b := own.get(item.name)) is not None
+    ]
+    others = [f"{b.name} {b.version} ({b.filename}): {b.outcome()}" for b in builds if not b.requested]
+    if others and report.request:
+        out.append((report.request[0], "pip would build from source " + _listed(others)))
     return out
 
 

@@ -69,8 +69,10 @@ def _runtime_line(report: Report) -> str:
 
 def sections(report: Report, *, verbose: bool = False) -> list[Section]:
     out: list[Section] = []
-    if report.verdict is Verdict.NOT_INSTALLABLE:
+    if report.verdict is Verdict.NOT_INSTALLABLE and report.installability.blocking:
         out.append(_installability(report))
+    if report.source_builds:
+        out.append(_source_builds(report))
     if report.conflict_set is not None:
         out.append(_conflict_set(report))
     if report.prediction is not None:
@@ -102,6 +104,15 @@ def _installability(report: Report) -> Section:
             detail.append("runtimes whose Python fits: " + ", ".join(item.fitting_releases[:6]))
         items.append(Item(f"{item.requirement}: {blocking_reason(item)}", tuple(detail)))
     return Section(f"Not installable on {report.installability.target}", tuple(items))
+
+
+def _source_builds(report: Report) -> Section:
+    items = []
+    for build in report.source_builds:
+        who = "requested" if build.requested else "pulled in by the request"
+        items.append(Item(f"{build.name} {build.version} ({who}) from {build.filename}", build.details()))
+    note = "pip builds these from their sdists; tfconflict reads the archives but never runs a build"
+    return Section("Built from source", tuple(items), note=note)
 
 
 def _conflict_set(report: Report) -> Section:
