@@ -126,6 +126,9 @@ NUMBA = FilesSource(
     + [wheel("gappy", "1.0", f"cp3{m}-cp3{m}", PLATFORMS[0]) for m in (7, 9)]
     + [sdist("gappy", "1.0")]
     + [wheel("stable", "1.0", "cp37-abi3", PLATFORMS[1]), sdist("stable", "1.0")]
+    # numpy 1.26.4's shape: cp39..cp312 and a PyPy wheel, which says nothing about CPython 3.13
+    + cpython_wheels("numpy", "1.26.4", range(9, 13), ">=3.9")
+    + [wheel("numpy", "1.26.4", "pp39-pypy39_pp73", PLATFORMS[0]), sdist("numpy", "1.26.4", rp=">=3.9")]
     # the newest version has only an sdist; an older one has a wheel: pip takes the newest
     + [wheel("fresh", "1.0", "py3-none", "any"), sdist("fresh", "2.0")]
 )
@@ -140,6 +143,13 @@ def test_numba_0_56_4_on_python_3_11_is_not_installable_naming_the_missing_wheel
     assert item.chosen_file == "numba-0.56.4.tar.gz"
     assert item.nearest_above == Version("0.57.0") and item.nearest_below is None
     assert item.build.interpreters == ("cp37", "cp38", "cp39", "cp310")
+
+
+def test_pypy_wheels_do_not_extend_a_run_of_cpython_wheels() -> None:
+    item = installability([Requirement("numpy==1.26.4")], env_for("3.13.5"), NUMBA).items[0]
+    assert item.status is Status.NOT_INSTALLABLE
+    assert item.build is not None and item.build.stops_below == "cp312"
+    assert item.build.interpreters == ("cp39", "cp310", "cp311", "cp312", "pp39")
 
 
 def test_the_same_version_installs_where_its_wheels_reach() -> None:

@@ -118,7 +118,7 @@ class SourceBuild:
         if facts is None or not facts.read:
             return "whether the build succeeds is not known without building it"
         if facts.compiles:
-            return f"the build compiles code ({_compiled(facts)}): it needs a working toolchain and may fail"
+            return "the build compiles code: it needs a working toolchain and may fail"
         return "the build compiles nothing that tfconflict can see; it is still not run here"
 
     def details(self) -> tuple[str, ...]:
@@ -285,8 +285,9 @@ def _by_version(files: Iterable[DistFile]) -> dict[Version, list[DistFile]]:
 
 def _stops_below(files: Iterable[DistFile], env: TargetEnvironment) -> str | None:
     """The last tag of the version's CPython wheels when they are a contiguous run (cp37, cp38, cp39, cp310) that
-    ends below the target's Python, and no wheel is interpreter-generic (abi3, py3): a project that built wheels
-    for each Python up to one and stopped, which is what a build refusing newer Pythons looks like."""
+    ends below the target's Python, and no wheel is interpreter-generic (abi3, py3; PyPy's do not count): a
+    project that built wheels for each Python up to one and stopped, which is what a build refusing newer Pythons
+    looks like."""
     minors: set[int] = set()
     for file in files:
         if file.kind is not DistKind.WHEEL:
@@ -296,9 +297,9 @@ def _stops_below(files: Iterable[DistFile], env: TargetEnvironment) -> str | Non
         except ValueError:
             continue
         for tag in tags:
-            if tag.abi == "abi3" or not tag.interpreter.startswith("cp"):
+            if tag.abi == "abi3" or tag.interpreter.startswith("py"):
                 return None
-            match = _INTERPRETER.match(tag.interpreter)
+            match = _INTERPRETER.match(tag.interpreter) if tag.interpreter.startswith("cp") else None  # not PyPy's
             if match and match.group(2) == str(env.python.major) and match.group(3):
                 minors.add(int(match.group(3)))
     if not minors or max(minors) >= env.python.minor or len(minors) != max(minors) - min(minors) + 1:
