@@ -125,7 +125,7 @@ class Report:
         where = self.runtime.id
         if verdict is Verdict.NOT_INSTALLABLE:
             reasons = [blocking_reason(item) for item in self.installability.blocking]
-            reasons += [f"{build_reason(b)} (pulled in by the request)" for b in self.failing_builds]
+            reasons += [build_reason(b) for b in self.failing_builds]
             return f"{request} cannot be installed on {where} ({self.runtime.platform}): {'; '.join(reasons)}"
         if verdict is Verdict.UNRESOLVABLE:
             return f"pip would fail to install {request} on {where}: the requirements conflict"
@@ -230,7 +230,8 @@ def blocking_reason(item: ProjectInstallability) -> str:
 
 def build_reason(build: SourceBuild) -> str:
     """``numba 0.56.4: wheels cp37..cp310, no cp311 wheel; pip would build numba-0.56.4.tar.gz, and the build ...``"""
-    return f"{build.name} {build.version}: {build.evidence()}, and {build.outcome()}"
+    who = "" if build.requested else " (pulled in by the request)"
+    return f"{build.name} {build.version}{who}: {build.evidence()}, and {build.outcome()}"
 
 
 def _source_build(b: SourceBuild) -> dict[str, Any]:

@@ -255,10 +255,13 @@ def test_a_dependency_whose_wheels_stop_below_this_python_makes_the_request_not_
     assert report.installability.ok  # the request itself has a wheel...
     assert report.verdict is Verdict.NOT_INSTALLABLE  # ...but pip would build oldlib and it would refuse 3.11
     headline = report.headline()
-    assert "oldlib 2.0: wheels cp38..cp310, no cp311 wheel; pip would build oldlib-2.0.tar.gz" in headline
+    assert "oldlib 2.0 (pulled in by the request): wheels cp38..cp310, no cp311 wheel; pip would build" in headline
     assert "likely to refuse or fail on Python 3.11" in headline
     data = json.loads(render("report", "json", report))
     assert data["verdict"] == "not-installable" and data["source_builds"][0]["wheels_stop_at"] == "cp310"
+    (finding,) = findings(report)
+    assert "oldlib 2.0 (pulled in by the request)" in finding.message
+    assert "Built from source:" in render("report", "text", report)
 
 
 def test_a_wheel_only_resolution_has_no_source_build() -> None:
@@ -307,3 +310,33 @@ def test_the_engine_says_when_it_could_not_read_the_archive_and_asks_again_next_
     with MetadataEngine(config, cache=MetadataCache()) as engine:
         (file,) = engine.project(canonicalize_name("gone")).files
         assert engine.sdist_facts(file).read
+
+
+@pytest.mark.parametrize("mode", ["json", "html"])
+def test_the_engine_does_not_read_an_archive_past_its_bound(
+    index_server: FixtureIndex, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("analyzer.metadata.engine.MAX_SDIST_BYTES", 64 * 1024)
+    index_server.mode = mode
+    built = make_sdist("huge", "1.0", padding=400_000)
+    index_server.add(built)
+    with MetadataEngine(IndexConfig(index_server.index_url), cache=MetadataCache()) as engine:
+        (file,) = engine.project(canonicalize_name("huge")).files
+        facts = engine.sdist_facts(file)
+    assert not facts.read and facts.note.startswith("not read: too large")
+    asked = index_server.requests_for(f"/files/{built.filename}")
+    assert len(asked) == (0 if mode == "json" else 1)  # a page that gives the size spares the request
+
+
+def test_offline_the_archive_is_not_read_and_the_answer_is_not_remembered(index_server: FixtureIndex) -> None:
+    built = make_sdist("later", "1.0")
+    index_server.add(built)
+    config = IndexConfig(index_server.index_url)
+    with MetadataEngine(config, cache=MetadataCache()) as engine:
+        engine.project(canonicalize_name("later"))  # the page is cached; the archive is not asked for
+    with MetadataEngine(config, cache=MetadataCache(), offline=True) as engine:
+        (file,) = engine.project(canonicalize_name("later")).files
+        facts = engine.sdist_facts(file)
+        assert not facts.read and "offline" in facts.note
+        assert engine.reads() is None
+    assert index_server.requests_for(f"/files/{built.filename}") == []

@@ -97,7 +97,8 @@ class MetadataEngine(IndexPages, FileMetadata):
             path = Path(url2pathname(unquote(urlsplit(file.url).path)))
             try:
                 with path.open("rb") as handle:
-                    return facts_from_chunks(iter(lambda: handle.read(1024 * 1024), b""), name), True
+                    chunks = iter(lambda: handle.read(1024 * 1024), b"")
+                    return facts_from_chunks(chunks, name, limit=MAX_SDIST_BYTES), True
             except OSError as exc:
                 return not_read(name, f"{type(exc).__name__}: {exc}"), False
         if self.offline:
@@ -107,7 +108,7 @@ class MetadataEngine(IndexPages, FileMetadata):
             if response.status_code != 200:
                 response.close()
                 return not_read(name, f"HTTP {response.status_code}"), False
-            return facts_from_chunks(iter_body(response, self.http), name), True
+            return facts_from_chunks(iter_body(response, self.http), name, limit=MAX_SDIST_BYTES), True
         except requests.RequestException as exc:
             return not_read(name, describe_failure(exc, self.http)), False
 

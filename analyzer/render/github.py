@@ -119,7 +119,7 @@ def _not_installable(report: Report) -> list[tuple[RequestItem, str]]:
         if not named:
             orphans.append(reason)
         out.extend((item, reason) for item in named)
-    orphans.extend(f"{build_reason(b)} (pulled in by the request)" for b in report.failing_builds)
+    orphans.extend(build_reason(b) for b in report.failing_builds)
     if orphans and report.request and not out:
         out.append((report.request[0], "; ".join(orphans)))
     return out
