@@ -112,8 +112,11 @@ def ask(
         budget=options.budget,
         constraints=constraints,
     )
-    if notes:  # the command's own notes (requirements files, ignore) among the report's warnings
-        report = replace(report, warnings=tuple(dict.fromkeys((*notes, *report.warnings))))
+    # hosts that failed so that they were not asked again: what they serve is missing from this answer
+    hosts = [f"{host}: given up for the rest of the run ({why}); what it serves was not read"
+             for host, why in sorted(source.hosts_given_up().items())]
+    if notes or hosts:  # the command's own notes (requirements files, ignore) among the report's warnings
+        report = replace(report, warnings=tuple(dict.fromkeys((*notes, *report.warnings, *hosts))))
     output = render(report)
     # a search cut by its budget (a set not shown minimal, suggestions exhausted) may go further next time
     sets = report.conflict_set

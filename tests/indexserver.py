@@ -5,8 +5,9 @@ PEP 658 ``.metadata`` files for some, HTTP Range per file (switchable), ETag / 3
 real metadata of ``tests/data/index/`` (as ``.metadata`` files and tiny wheels generated on the fly). It counts
 requests and bytes per path so tests can assert what was read, and has a per-path fault hook for issue 7 with
 ready-made faults (``status_fault``, ``slow_headers``, ``slow_body``, ``trickle``, ``truncated_body``,
-``wrong_length``, ``replace_body``, ``whole_file``, ``redirect_loop``, ``drop_connection``); ``running_index()``
-starts a second index in a test.
+``wrong_length``, ``replace_body``, ``whole_file``, ``redirect_loop``, ``drop_connection``), a fault for every path
+(``FixtureIndex.every``: an always-busy index), made-up host names that resolve as a test says (``made_up_hosts``:
+a failing DNS lookup, a host that comes back); ``running_index()`` starts a second index in a test.
 
 Usage: ``from tests.indexserver import index_server`` in a test module, then take the ``index_server`` fixture.
 """
@@ -19,6 +20,7 @@ import html
 import io
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,9 +40,11 @@ __all__ = [
     "Fault",
     "FileEntry",
     "FixtureIndex",
+    "MadeUpHosts",
     "RequestLog",
     "drop_connection",
     "index_server",
+    "made_up_hosts",
     "redirect_loop",
     "replace_body",
     "running_index",
@@ -100,6 +104,8 @@ class FixtureIndex:
     """``json`` (PEP 691), ``html`` (PEP 503) or ``negotiate`` (whatever the Accept header prefers)."""
     files: dict[str, FileEntry] = field(default_factory=dict)
     faults: dict[str, Fault] = field(default_factory=dict)
+    every: Fault | None = None
+    """The fault of every path without one of its own in ``faults``."""
     log: list[RequestLog] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -314,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        fault = self.index.faults.get(path)
+        fault = self.index.faults.get(path, self.index.every)
         if fault is not None and fault(self):
             return
         self.route(path)
@@ -580,6 +586,31 @@ def drop_connection() -> Fault:
         return True
 
     return fault
+
+
+class MadeUpHosts:
+    """Host names a test makes up (``*.test``), resolved as it says without asking any DNS server: to a port of
+    this machine, or not at all (the lookup fails as a DNS failure does). Other names resolve as usual."""
+
+    def __init__(self) -> None:
+        self.ports: dict[str, int | None] = {}
+        self._real = socket.getaddrinfo
+
+    def getaddrinfo(self, host: Any, port: Any, *args: Any, **kw: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in self.ports:
+            return self._real(host, port, *args, **kw)
+        target = self.ports[name]
+        if target is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return self._real("127.0.0.1", target, *args, **kw)
+
+
+@pytest.fixture
+def made_up_hosts(monkeypatch: pytest.MonkeyPatch) -> MadeUpHosts:
+    hosts = MadeUpHosts()
+    monkeypatch.setattr(socket, "getaddrinfo", hosts.getaddrinfo)
+    return hosts
 
 
 class _Server(ThreadingHTTPServer):

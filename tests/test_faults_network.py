@@ -36,8 +36,10 @@ from analyzer.metadata.models import MetadataStatus
 from tests.indexserver import (
     Fault,
     FixtureIndex,
+    MadeUpHosts,
     drop_connection,
     index_server,  # noqa: F401 - pytest fixture
+    made_up_hosts,  # noqa: F401 - pytest fixture
     redirect_loop,
     replace_body,
     running_index,
@@ -331,31 +333,146 @@ def test_an_unreachable_extra_index_is_asked_once(served: FixtureIndex) -> None:
     assert [bool(f.files) for f in rest] == [True, True, False, False]  # the primary index still answers
 
 
-def test_a_file_not_asked_for_is_remembered_as_failed_as_long_as_its_hosts_failure(
-    served: FixtureIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    port = _closed_port()
+def test_a_file_not_asked_for_is_failed_for_this_run_only(served: FixtureIndex, made_up_hosts: MadeUpHosts) -> None:
+    """Files on a host that refuses: the second is not asked (the host failed in this run), and neither failure
+    outlives the run: nothing computed from them can be remembered, and the next run asks again and reads both."""
+    made_up_hosts.ports["files.test"] = _closed_port()
     for filename in (APP_WHEEL, DEP_WHEEL):
-        served.files[filename].url = f"http://127.0.0.1:{port}/files/{filename}"
+        served.files[filename].url = f"http://files.test/files/{filename}"
     with _engine(served.index_url) as engine:
         app = engine.metadata(engine.project("app").files[0])
         dep = engine.metadata(engine.project("dep").files[0])
-        assert engine.reads() is not None  # both failures are remembered: an answer from this run can be too
+        assert engine.metadata(engine.project("dep").files[0]) is dep  # remembered within the run
+        assert engine.reads() is None
+        assert engine.hosts_given_up() == {"http://files.test": app.note.split(": ", 1)[1]}
     assert "cannot connect" in app.note
-    assert dep.note.endswith(f"not asked: http://127.0.0.1:{port} failed earlier in this run ({app.note.split(': ', 1)[1]})")
-    # the next run, with the files where they belong: inside the window neither file is asked for (the first
-    # file's failure is remembered, so the host is not found down again); the note says when it failed
-    served.files[DEP_WHEEL].url = None
-    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache()) as engine:
-        again = engine.metadata(engine.project("dep").files[0])
-    assert again.status is MetadataStatus.UNAVAILABLE and _attempts(served, f"/files/{DEP_WHEEL}") == 0
-    assert f"not asked: http://127.0.0.1:{port} failed in a run at " in again.note
-    # past the window it is asked for, and read
+    assert dep.note.endswith(f"not asked: http://files.test failed earlier in this run ({app.note.split(': ', 1)[1]})")
+    made_up_hosts.ports["files.test"] = int(served.base_url.rsplit(":", 1)[1])  # the host is back
+    with _engine(served.index_url) as engine:
+        again = [engine.metadata(engine.project(name).files[0]) for name in ("app", "dep")]
+        assert engine.reads() is not None
+    assert [m.status for m in again] == [MetadataStatus.OK] * 2
+    assert [_attempts(served, f"/files/{name}") for name in (APP_WHEEL, DEP_WHEEL)] == [1, 1]
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A failure that the next run may not meet: made on the wire (``fault``), or by the name lookup of the
+    host it happens at (``host``: None, the name does not resolve; 0, it resolves to a closed port)."""
+
+    id: str
+    fault: Callable[[], Fault] | None = None
+    host: int | None = None
+
+
+TROUBLES = [
+    Trouble("dns"),
+    Trouble("refused", host=0),
+    Trouble("http-503", lambda: status_fault(503)),
+    Trouble("http-429", lambda: status_fault(429, {"Retry-After": "0"})),
+    Trouble("http-403", lambda: status_fault(403)),
+    Trouble("timeout", lambda: slow_headers(STALL)),
+    Trouble("dropped", drop_connection),
+    Trouble("truncated", lambda: truncated_body(0.5)),
+]
+
+
+def _trouble_at(index: FixtureIndex, hosts: MadeUpHosts, trouble: Trouble, path: str) -> str:
+    """``trouble`` at ``path``: the page's index, or the file alone, under a made-up host name (``broken.test``)
+    when the trouble is the name's; the index URL to ask."""
+    hosts.ports["broken.test"] = int(index.base_url.rsplit(":", 1)[1])
+    if trouble.fault is not None:
+        index.faults[path] = trouble.fault()
+    else:
+        hosts.ports["broken.test"] = None if trouble.host is None else _closed_port()
+        if path.startswith("/files/"):
+            index.files[path.rsplit("/", 1)[1]].url = f"http://broken.test{path}"
+    return "http://broken.test/simple/" if path.startswith("/simple/") else index.index_url
+
+
+def _recover(index: FixtureIndex, hosts: MadeUpHosts) -> None:
+    index.faults.clear()
+    hosts.ports["broken.test"] = int(index.base_url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("trouble", TROUBLES, ids=lambda t: t.id)
+@pytest.mark.parametrize("target", ["page", "wheel", "dep-wheel"])
+def test_a_failure_is_not_the_next_runs_answer(
+    served: FixtureIndex,
+    made_up_hosts: MadeUpHosts,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    trouble: Trouble,
+    target: str,
+) -> None:
+    """Fails once, then recovers: the first run fails (exit 3 for the request's own page or metadata, an opaque
+    dependency otherwise); a second run minutes later, with the same cache, asks again and answers."""
+    path = TARGETS[target]
+    url = _trouble_at(served, made_up_hosts, trouble, path)
+    code, out, err = _check_at(url, tmp_path, capsys)
+    if target == "dep-wheel":
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["pip"]["opaque"] == ["dep"] and "dep 1.0: metadata unavailable" in "\n".join(report["warnings"])
+    else:
+        assert code == 3 and out == "", err
+    _recover(served, made_up_hosts)
+    served.reset_log()
+    code, out, err = _check_at(url, tmp_path, capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["verdict"] == "fits" and report["pip"]["opaque"] == []
+    assert "unavailable" not in out and "not asked" not in out
+    assert served.requests_for(path)  # asked again, not answered from the first run's failure
+
+
+DEFINITE: dict[str, tuple[Callable[[FixtureIndex], object], str]] = {
+    "http-404": (lambda index: index.faults.__setitem__(f"/files/{APP_WHEEL}", status_fault(404)), "HTTP 404"),
+    "not-a-zip": (lambda index: index.add(_not_a_zip()), "not a readable zip"),
+    "no-metadata": (lambda index: index.add(_no_metadata()), "no *.dist-info/METADATA in the wheel"),
+    "hash-mismatch": (
+        lambda index: index.faults.__setitem__(f"/files/{APP_WHEEL}", replace_body(b"PK" * 100, "application/zip")),
+        "sha256 mismatch",
+    ),
+}
+"""Failures that are answers about the file: a later run would get the same."""
+
+
+@pytest.mark.parametrize("kind", sorted(DEFINITE))
+def test_an_answer_about_the_file_is_kept_for_a_while(
+    served: FixtureIndex, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A file that is not there, or not a wheel, is an answer: kept for the freshness window, then asked again."""
+    make, says = DEFINITE[kind]
+    make(served)
+    seen = []
+    for _ in range(2):
+        with _engine(served.index_url) as engine:
+            seen.append(engine.metadata(engine.project("app").files[0]))
+            assert engine.reads() is not None  # an answer computed from it may be remembered
+    assert all(m.status is MetadataStatus.UNAVAILABLE and says in m.note for m in seen), seen
+    asked = _attempts(served, f"/files/{APP_WHEEL}")
+    assert asked >= 1
     later = time.time() + PAGE_FRESHNESS + 1
     monkeypatch.setattr(time, "time", lambda: later)
-    with MetadataEngine(IndexConfig(served.index_url), cache=MetadataCache()) as engine:
-        dep = engine.metadata(engine.project("dep").files[0])
-    assert dep.status is MetadataStatus.OK and _attempts(served, f"/files/{DEP_WHEEL}") == 1
+    with _engine(served.index_url) as engine:
+        assert engine.metadata(engine.project("app").files[0]).status is MetadataStatus.UNAVAILABLE
+    assert _attempts(served, f"/files/{APP_WHEEL}") == 2 * asked  # once per window, not once per run
+
+
+def test_a_broken_wheel_after_a_failed_metadata_file_is_not_kept(index_server: FixtureIndex, fast: None) -> None:
+    """The ``.metadata`` file failed on the wire and the wheel then had no METADATA: the file's answer is not
+    known (the ``.metadata`` file may be there next time), so the next run asks again."""
+    entry = index_server.add(_no_metadata(), metadata_file=True)
+    index_server.faults[f"/files/{entry.filename}.metadata"] = status_fault(503)
+    with _engine(index_server.index_url) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+        assert engine.reads() is None
+    assert meta.status is MetadataStatus.UNAVAILABLE and "no *.dist-info/METADATA" in meta.note
+    index_server.faults.clear()
+    with _engine(index_server.index_url) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+    assert meta.status is MetadataStatus.OK and meta.source == "metadata-file"
 
 
 def test_an_index_that_stalls_three_times_in_a_row_is_given_up(
@@ -406,6 +523,94 @@ def test_one_answer_between_stalls_resets_the_count(served: FixtureIndex, monkey
     assert sorted(set(asked)) == sorted(f"/simple/{n}/" for n in NAMES)  # app, dep, (base answers), four, five
 
 
+BUSY = "3600"
+"""The Retry-After of an always-busy index: far beyond what is honoured."""
+
+
+def test_an_index_busy_three_requests_in_a_row_is_given_up_after_one_wait(
+    index_server: FixtureIndex, sleeps: list[float]
+) -> None:
+    """Default retries: the first busy answer's Retry-After (capped) is the host's one wait; later retries back off
+    as usual; after three requests answered 503 in a row the host is not asked again, and is named."""
+    for name in NAMES[:3]:
+        index_server.wheel(name, "1.0")
+    with running_index() as busy:
+        busy.every = status_fault(503, {"Retry-After": BUSY})
+        config = IndexConfig(index_server.index_url, (busy.index_url,))
+        with MetadataEngine(config, cache=MetadataCache(), workers=1) as engine:
+            found = [engine.project(n) for n in NAMES]
+            given_up = engine.hosts_given_up()
+        asked = [r.path for r in busy.log]
+    attempts = http.RETRIES + 1
+    assert asked == [f"/simple/{n}/" for n in NAMES[:3] for _ in range(attempts)]
+    backoff = [0.5, 1.0, 2.0]  # urllib3's, before the 3rd, 4th and 5th attempts
+    assert sleeps == [http.MAX_RETRY_AFTER, *backoff, *backoff, *backoff]
+    host = busy.base_url
+    assert given_up == {host: "3 requests in a row: HTTP 503"}
+    assert all(f.problems[-1].endswith(f"/simple/{f.name}/: HTTP 503 ({attempts} attempts)") for f in found[:3])
+    assert all(f"not asked: {host} failed earlier in this run (3 requests in a row: HTTP 503)" in f.problems[-1]
+               for f in found[3:])
+    assert [bool(f.files) for f in found] == [True, True, True, False, False]  # the primary index still answers
+
+
+def test_a_busy_index_is_given_up_within_the_first_wave_of_workers(
+    index_server: FixtureIndex, fast: None, sleeps: list[float]
+) -> None:
+    """Pages fetched in parallel: the busy host sees the requests already on their way when it is given up, and
+    none after; every request waits at most the capped Retry-After."""
+    names = [f"pkg{i}" for i in range(40)]
+    for name in names:
+        index_server.wheel(name, "1.0")
+    workers = 8
+    with running_index() as busy:
+        busy.every = status_fault(503, {"Retry-After": BUSY})
+        config = IndexConfig(index_server.index_url, (busy.index_url,))
+        with MetadataEngine(config, cache=MetadataCache(), workers=workers) as engine:
+            engine.prefetch_projects(names)
+            found = [engine.project(n) for n in names]
+        asked = len(busy.log)
+    assert asked <= 2 * (http.STALLS_BEFORE_DOWN + workers - 1)  # two attempts per request on its way
+    assert all(len(f.files) == 1 for f in found)
+    assert all(wait <= http.MAX_RETRY_AFTER for wait in sleeps)
+    assert sum("not asked" in f.problems[-1] for f in found) >= len(names) - asked
+
+
+def test_one_answer_between_busy_answers_resets_the_count(served: FixtureIndex, sleeps: list[float]) -> None:
+    with running_index() as flaky:
+        for name in NAMES:
+            flaky.wheel(name, "1.0")
+            if name != "base":
+                flaky.faults[f"/simple/{name}/"] = status_fault(503)
+        config = IndexConfig(served.index_url, (flaky.index_url,))
+        with MetadataEngine(config, cache=MetadataCache(), workers=1) as engine:
+            for name in NAMES:
+                engine.project(name)
+            assert engine.hosts_given_up() == {}
+        asked = {r.path for r in flaky.log}
+    assert asked == {f"/simple/{n}/" for n in NAMES}  # app, dep, (base answers), four, five
+
+
+def test_a_busy_extra_index_costs_one_wait_is_named_and_asked_again_by_the_next_run(
+    served: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str], sleeps: list[float]
+) -> None:
+    with running_index() as busy:
+        busy.every = status_fault(503, {"Retry-After": BUSY})
+        busy.wheel("app", "1.0")
+        code, out, err = _check_at(served.index_url, tmp_path, capsys, "--extra-index-url", busy.index_url)
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["verdict"] == "fits"
+        note = f"{busy.base_url}: given up for the rest of the run (3 requests in a row: HTTP 503)"
+        assert any(w.startswith(note) for w in report["warnings"]), report["warnings"]
+        assert len(busy.log) == 3 * 2 and sleeps == [http.MAX_RETRY_AFTER]  # one retry each (``fast``)
+        # no longer busy: the next run asks it again, and its answer counts
+        busy.every = None
+        busy.reset_log()
+        code, out, err = _check_at(served.index_url, tmp_path, capsys, "--extra-index-url", busy.index_url)
+        assert code == 0, err
+        assert "given up" not in out and busy.requests_for("/simple/app/")
+
+
 # -- retries ---------------------------------------------------------------------------------------------------
 
 
@@ -417,14 +622,15 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return waited
 
 
-def test_429_honours_retry_after_then_succeeds(index_server: FixtureIndex, sleeps: list[float]) -> None:
+def test_429_honours_retry_after_once_then_succeeds(index_server: FixtureIndex, sleeps: list[float]) -> None:
+    """The host's one wait of its busy spell is the first Retry-After; a second busy answer backs off as usual."""
     index_server.wheel("app", "1.0")
     index_server.faults["/simple/app/"] = status_fault(429, {"Retry-After": "7"}, times=2)
     with _engine(index_server.index_url) as engine:  # default retries: 4
         files = engine.project("app")
     assert len(files.files) == 1 and files.problems == ()
     assert [r.status for r in index_server.requests_for("/simple/app/")] == [429, 429, 200]
-    assert sleeps == [7.0, 7.0]
+    assert sleeps == [7.0, 0.5]
 
 
 def test_retry_after_is_capped(index_server: FixtureIndex, sleeps: list[float]) -> None:
@@ -504,10 +710,16 @@ CLI_CASES = [
 
 
 def _check(index: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    return _check_at(_secret_url(index), tmp_path, capsys)
+
+
+def _check_at(
+    index_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str, str]:
     freeze = tmp_path / "freeze.txt"
     freeze.write_text("base==1.0\n")
     argv = ["check", "app", "--snapshot", str(freeze), "--python", "3.11", "--platform", "manylinux_2_35_x86_64"]
-    code = main([*argv, "--index-url", _secret_url(index), "--format", "json", "--budget", "10", "--no-suggestions"])
+    code = main([*argv, "--index-url", index_url, *extra, "--format", "json", "--budget", "10", "--no-suggestions"])
     out = capsys.readouterr()
     return code, out.out, out.err
 

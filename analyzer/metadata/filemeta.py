@@ -1,8 +1,11 @@
 """Core metadata of distribution files and direct references: from memory, the cache, or the network.
 
 From the network: a PEP 658 ``.metadata`` file, else range requests into the wheel, else the whole file (an
-sdist's PKG-INFO is read as its archive streams in). A failure is a ``CoreMetadata`` with status UNAVAILABLE,
-remembered in the cache for the freshness window; a success is remembered for ever.
+sdist's PKG-INFO is read as its archive streams in). A failure is a ``CoreMetadata`` with status UNAVAILABLE; a
+success is remembered for ever. A failure is kept in the cache for the freshness window only when it is an answer
+about the file (gone, a broken archive, metadata that is not metadata); one met while the network failed (no
+connection, a timeout, a busy or refusing server, a host given up) is remembered for this run only, so the next
+run asks again.
 """
 
 from __future__ import annotations
@@ -27,13 +30,12 @@ from packaging.version import Version
 from analyzer.metadata.config import redact_url, secret_tag
 from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
 from analyzer.metadata.http import (
-    HOST_FAILED,
-    HostDown,
     HttpSettings,
     Traffic,
     body_failed,
     describe_failure,
     iter_body,
+    troubles,
 )
 from analyzer.metadata.index import split_dist_filename
 from analyzer.metadata.lazywheel import (
@@ -56,6 +58,9 @@ MAX_DOWNLOAD = 512 * 1024 * 1024
 
 _requirement = functools.cache(Requirement)
 """``Requirement(text)`` once per line: cached records of many releases repeat the same Requires-Dist lines."""
+KEPT = "kept"
+"""The field that marks a failure stored as an answer about the file; a stored failure without it (written by
+an older version, which kept network failures too) is a miss."""
 
 
 def _to_dict(meta: CoreMetadata) -> dict[str, Any]:
@@ -148,12 +153,12 @@ class FileMetadata(EngineState):
 
     def _from_cache(self, key: str, found: tuple[dict[str, Any], float] | None) -> CoreMetadata | None:
         """A cached record, stamped as read; None when absent, unreadable or an expired failure (a success is
-        kept for ever, a failure until it expires, never offline)."""
+        kept for ever, a definite failure until it expires, never offline)."""
         if found is None:
             return None
         record, stored = found
         expires = record.get("exp")
-        if expires is not None and (self.offline or time.time() >= expires):
+        if expires is not None and (self.offline or time.time() >= expires or not record.get(KEPT)):
             return None
         try:
             meta = _from_dict(record)
@@ -173,46 +178,45 @@ class FileMetadata(EngineState):
         if self.offline and not file.url.startswith("file:"):
             self._reads.unstamped.add(key)
             return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
-        meta = self._fetch_with_retry(file, label)
+        meta, definite = self._fetch_with_retry(file, label)
         stored = None
-        if self.cache is not None:
+        if self.cache is not None and (definite or meta.status is not MetadataStatus.UNAVAILABLE):
             record = _to_dict(meta)
             if meta.status is MetadataStatus.UNAVAILABLE:
-                record["exp"] = time.time() + self.freshness  # a failure is remembered briefly, not forever
-                # a later run reads this note: "earlier in this run" would be its run, not this one
-                record["note"] = meta.note.replace(
-                    HOST_FAILED, time.strftime("failed in a run at %H:%M UTC", time.gmtime())
-                )
+                record["exp"] = time.time() + self.freshness  # an answer about the file, kept briefly
+                record[KEPT] = True
             stored = self.cache.put_metadata(key, record)
             if stored is not None:
                 self._reads.metadata[key] = (stored, record.get("exp"))
         if stored is None:
+            # not in the cache as read: no answer computed from it is remembered (``analyzer.answers``)
             self._reads.unstamped.add(key)
         if meta.status is MetadataStatus.UNAVAILABLE:
             log.info("%s", meta.note)
         return meta
 
-    def _fetch_with_retry(self, file: DistFile, label: str) -> CoreMetadata:
+    def _fetch_with_retry(self, file: DistFile, label: str) -> tuple[CoreMetadata, bool]:
         """``_fetch_metadata`` with one more attempt when a body broke after its headers; failures as values.
 
-        A file not asked for because its host failed earlier in this run is remembered as failed like the failure
-        that stopped it: a later run inside that window would not ask the host either, so gives the same answer.
+        Also whether a failure is definite, an answer about the file that a later run would get too: not a
+        network error, and no request on the way met trouble on the wire (``troubles``: a broken ``.metadata``
+        file is followed by the wheel, whose own failure then says little).
         """
+        before = troubles(self.session)
         for attempt in range(2):
             try:
-                return self._fetch_metadata(file, label)
-            except HostDown as exc:
-                return self._unavailable(file.project, file.version, f"{label}: {exc}")
-            except requests.RequestException as exc:
+                return self._fetch_metadata(file, label), troubles(self.session) == before
+            except requests.RequestException as exc:  # HostDown too
                 if attempt == 0 and self.http.retries and body_failed(exc):
                     continue
-                what = describe_failure(exc, self.http)
-            except OSError as exc:
-                what = f"{type(exc).__name__}: {exc}"
+                what, network = describe_failure(exc, self.http), True
+            except OSError as exc:  # a local file that cannot be read now
+                what, network = f"{type(exc).__name__}: {exc}", True
             except (WheelMetadataError, SdistError, ValueError) as exc:
-                what = str(exc).removeprefix(f"{label}: ")
+                what, network = str(exc).removeprefix(f"{label}: "), False
             break
-        return self._unavailable(file.project, file.version, f"{label}: {what}")
+        meta = self._unavailable(file.project, file.version, f"{label}: {what}")
+        return meta, not network and troubles(self.session) == before
 
     def _fetch_metadata(self, file: DistFile, label: str) -> CoreMetadata:
         name, version = file.project, file.version

@@ -1,9 +1,10 @@
 """One pooled ``requests`` session with timeouts and retries (urllib3's ``Retry``), shared by an engine's threads.
 
-Retried: connection errors, read timeouts, 429 (Retry-After capped) and 5xx; never 404/410 or a failed DNS
-lookup. A host that cannot be reached, or stalled three requests in a row, is not asked again in the run: a
-private index behind a firewall would otherwise cost each of hundreds of projects the full timeout. A body must
-be complete within ten read timeouts, so a server trickling bytes cannot hold a run either.
+Retried: connection errors, read timeouts, 429 and 5xx; never 404/410 or a failed DNS lookup. A host that cannot
+be reached, or stalled or answered busy (5xx, 429) to three requests in a row, is not asked again in the run: a
+private index behind a firewall, or a busy extra index, would otherwise cost each of hundreds of projects the full
+wait. A busy host's Retry-After is honoured once per busy spell, capped, and shared by the requests that meet it.
+A body must be complete within ten read timeouts, so a server trickling bytes cannot hold a run either.
 """
 
 from __future__ import annotations
@@ -37,18 +38,19 @@ from analyzer import __version__
 from analyzer.errors import InputError
 
 __all__ = [
-    "RETRIED_STATUSES", "HostDown", "HttpSettings", "TooSlow", "Traffic", "body_failed", "describe_failure",
-    "iter_body", "make_session", "read_body",
+    "RETRIED_STATUSES", "HostDown", "HttpSettings", "TooSlow", "Traffic", "attempts", "body_failed",
+    "describe_failure", "given_up", "iter_body", "make_session", "read_body", "troubles",
 ]
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 RETRIES = 4
 RETRIED_STATUSES = (429, 500, 502, 503, 504)
-MAX_RETRY_AFTER = 30.0
-"""Longest Retry-After we honour, in seconds: a run must end in bounded time."""
+MAX_RETRY_AFTER = 10.0
+"""Longest Retry-After we honour, in seconds, once per busy spell of a host: a run must end in bounded time."""
 DEADLINE_FACTOR = 10
 STALLS_BEFORE_DOWN = 3
+"""Requests in a row that stalled, or were answered busy, before a host is given up for the run."""
 TIMEOUT_ENV = "TFCONFLICT_HTTP_TIMEOUT"
 RETRIES_ENV = "TFCONFLICT_HTTP_RETRIES"
 
@@ -95,7 +97,17 @@ class HttpSettings:
 
 class _CappedRetry(Retry):
     """urllib3's Retry, with Retry-After capped, and no retry of a failed DNS lookup: a host that does not
-    resolve will not a quarter of a second later either, retrying only multiplies the wait by such pins."""
+    resolve will not a quarter of a second later either, retrying only multiplies the wait by such pins.
+
+    With a ``guard`` (the adapter that sends), a busy answer's wait is the host's one wait of its busy spell
+    (``_GuardedAdapter.busy_wait``), and a host given up meanwhile is not asked again."""
+
+    guard: _GuardedAdapter | None = None
+
+    def new(self, **kw: Any) -> _CappedRetry:
+        retry = super().new(**kw)
+        retry.guard = self.guard
+        return retry
 
     def parse_retry_after(self, retry_after: str) -> float:
         return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER)
@@ -106,6 +118,24 @@ class _CappedRetry(Retry):
         if isinstance(error, NameResolutionError):
             raise MaxRetryError(_pool, url or "", error) from error
         return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if self.guard is not None and self.guard.given_up_here():
+            return False  # another request gave the host up while this one was being retried
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def sleep(self, response: Any = None) -> None:
+        guard = self.guard
+        if guard is None or response is None or response.status not in RETRIED_STATUSES:
+            super().sleep(response)
+            return
+        after = self.get_retry_after(response) if self.respect_retry_after_header else None
+        wait = guard.busy_wait(after) if after else None
+        if wait is None:
+            self._sleep_backoff()
+            return
+        time.sleep(wait)
+        guard.waited()
 
 
 @dataclass
@@ -123,7 +153,10 @@ class Traffic:
 
 
 HOST_FAILED = "failed earlier in this run"
-"""How a request not made because its host failed is worded (a remembered failure rewords it for later runs)."""
+"""How a request not made because its host failed is worded."""
+DEFINITE_STATUSES = frozenset({404, 410})
+"""Error statuses that answer about the thing asked (it is not there); others say the server cannot or will not
+answer now (busy, refusing credentials, confused), which a later run may find otherwise."""
 
 
 class HostDown(requests.ConnectionError):
@@ -139,24 +172,37 @@ def _host(url: str) -> str:
 
 class _GuardedAdapter(HTTPAdapter):
     """An adapter that fails requests to hosts that could not be reached at once. A stall (every attempt got no
-    answer in time, or the answer did not finish in time) counts; an answer read to its end clears the count."""
+    answer in time, or the answer did not finish in time) counts, and so does a busy answer (5xx, 429 after the
+    request's retries); an answer read to its end clears the stalls, any other answer the busy count.
+
+    It also counts, per thread, the requests that met trouble on the wire (``troubles``): a failure met while
+    some did is no answer about the thing asked, and is not remembered beyond the run."""
 
     def __init__(self, settings: HttpSettings, **kw: Any) -> None:
         super().__init__(**kw)
         self.settings = settings
         self.down: dict[str, str] = {}
         self.stalls: Counter[str] = Counter()
+        self.busy: Counter[str] = Counter()
+        self._waits: dict[str, float | None] = {}
+        """Host -> when its one wait of this busy spell ends; None once it was waited."""
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+        if isinstance(self.max_retries, _CappedRetry):
+            self.max_retries.guard = self
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kw: Any) -> requests.Response:
         host = _host(request.url or "")
         reason = self.down.get(host)
         if reason is not None:
+            self.troubled()
             raise HostDown(f"not asked: {host} {HOST_FAILED} ({reason})", request=request)
+        self._local.host = host  # for the retries' waits, which run in this thread
         try:
-            return super().send(request, *args, **kw)
+            response = super().send(request, *args, **kw)
         except requests.RequestException as exc:
+            self.troubled()
             cause = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
             if isinstance(cause, (NewConnectionError, ConnectTimeoutError, NameResolutionError)):
                 with self._lock:
@@ -164,6 +210,53 @@ class _GuardedAdapter(HTTPAdapter):
             elif isinstance(cause, ReadTimeoutError):
                 self.stalled(host, describe_failure(exc, self.settings))
             raise
+        status = response.status_code
+        if status in RETRIED_STATUSES:
+            self.troubled()
+            self.answered_busy(host, status)
+        else:
+            if status >= 400 and status not in DEFINITE_STATUSES:
+                self.troubled()
+            if self.busy.get(host) or host in self._waits:
+                with self._lock:
+                    self.busy.pop(host, None)
+                    self._waits.pop(host, None)
+        return response
+
+    def troubled(self) -> None:
+        """This thread's request met trouble on the wire."""
+        self._local.troubles = getattr(self._local, "troubles", 0) + 1
+
+    def troubles(self) -> int:
+        return int(getattr(self._local, "troubles", 0))
+
+    def given_up_here(self) -> bool:
+        """Whether the host of this thread's request was given up while the request was on its way."""
+        return getattr(self._local, "host", None) in self.down
+
+    def answered_busy(self, host: str, status: int) -> None:
+        with self._lock:
+            self.busy[host] += 1
+            if self.busy[host] >= STALLS_BEFORE_DOWN:
+                self.down.setdefault(host, f"{STALLS_BEFORE_DOWN} requests in a row: HTTP {status}")
+
+    def busy_wait(self, retry_after: float) -> float | None:
+        """Seconds this thread waits before asking its busy host again: until the end of the host's one wait of
+        this busy spell, which the first busy answer with a Retry-After starts and later ones join; None when
+        that wait is over (the ordinary backoff then)."""
+        host = getattr(self._local, "host", "")
+        now = time.monotonic()
+        with self._lock:
+            if host not in self._waits:
+                self._waits[host] = now + retry_after
+            ends = self._waits[host]
+        return None if ends is None or ends <= now else ends - now
+
+    def waited(self) -> None:
+        host = getattr(self._local, "host", "")
+        with self._lock:
+            if host in self._waits:
+                self._waits[host] = None
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
@@ -215,6 +308,27 @@ class _GuardedAdapter(HTTPAdapter):
                 self.stalls[host] = 0
 
 
+def _guards(session: requests.Session) -> list[_GuardedAdapter]:
+    return [a for a in dict.fromkeys(session.adapters.values()) if isinstance(a, _GuardedAdapter)]
+
+
+def given_up(session: requests.Session) -> dict[str, str]:
+    """Hosts not asked again in this run (``scheme://host:port``, no credentials) -> why."""
+    return {host: why for guard in _guards(session) for host, why in guard.down.items()}
+
+
+def troubles(session: requests.Session) -> int:
+    """How many of this thread's requests met trouble on the wire so far (a failure, a busy or refusing
+    server, a host given up): unchanged across a fetch, what failed it was an answer about the thing asked."""
+    return sum(guard.troubles() for guard in _guards(session))
+
+
+def attempts(response: requests.Response) -> int:
+    """How many times the request behind ``response`` was sent (retries included)."""
+    retries = getattr(response.raw, "retries", None)
+    return len(getattr(retries, "history", ())) + 1
+
+
 def make_session(pool_size: int = 32, *, http: HttpSettings | None = None) -> requests.Session:
     """A session whose connection pool matches the thread pool that shares it."""
     http = http or HttpSettings()
@@ -260,15 +374,19 @@ def iter_body(response: requests.Response, settings: HttpSettings) -> Iterator[b
             if time.monotonic() > deadline:
                 slow = TooSlow(f"the answer took longer than {settings.deadline:g} s")
                 if guard is not None:
+                    guard.troubled()
                     guard.stalled(host, str(slow))
                 raise slow
             yield chunk
     except ProtocolError as exc:
+        if guard is not None:
+            guard.troubled()
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
     except DecodeError as exc:
         raise requests.exceptions.ContentDecodingError(exc) from exc
     except ReadTimeoutError as exc:
         if guard is not None:
+            guard.troubled()
             guard.stalled(host, f"no answer within {settings.read_timeout:g} s")
         raise requests.ConnectionError(exc) from exc
     finally:
@@ -299,6 +417,8 @@ def describe_failure(exc: BaseException, settings: HttpSettings) -> str:
     if isinstance(reason, MaxRetryError):
         attempts = f" ({settings.retries + 1} attempts)" if settings.retries else ""
         reason = reason.reason
+    if isinstance(reason, NameResolutionError):  # before NewConnectionError, which it derives from; never retried
+        return "the host name does not resolve"
     if isinstance(reason, NewConnectionError):  # before timeouts: urllib3 derives it from ConnectTimeoutError
         detail = str(reason).rpartition("new connection: ")[2] or "refused"
         return f"cannot connect ({detail}){attempts}"
@@ -308,8 +428,6 @@ def describe_failure(exc: BaseException, settings: HttpSettings) -> str:
         return f"no connection within {settings.connect_timeout:g} s{attempts}"
     if isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError):
         return f"no answer within {settings.read_timeout:g} s{attempts}"
-    if isinstance(reason, NameResolutionError):
-        return "the host name does not resolve"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or isinstance(reason, ProtocolError):
         return f"the connection broke before the answer was complete{attempts}"
     if isinstance(exc, requests.TooManyRedirects):

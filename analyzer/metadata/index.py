@@ -31,14 +31,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from analyzer.metadata.config import redact_url
-from analyzer.metadata.http import (
-    RETRIED_STATUSES,
-    HttpSettings,
-    Traffic,
-    body_failed,
-    describe_failure,
-    read_body,
-)
+from analyzer.metadata.http import HttpSettings, Traffic, attempts, body_failed, describe_failure, read_body
 from analyzer.metadata.models import DistFile, DistKind
 from analyzer.versions import specifier_of, version_of
 
@@ -461,8 +454,8 @@ def fetch_page(
     if response.status_code in (404, 410):
         return PageResult(page=EMPTY_PAGE)
     if response.status_code != 200:
-        retried = http.retries and response.status_code in RETRIED_STATUSES
-        tried = f" ({http.retries + 1} attempts)" if retried else ""
+        sent = attempts(response)
+        tried = f" ({sent} attempts)" if sent > 1 else ""
         hint = _STATUS_HINTS.get(response.status_code, "")
         return _failed(f"{label}: HTTP {response.status_code}{hint}{tried}")
     with _PARSE_SLOTS:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from analyzer.metadata.config import redact_text
 from analyzer.metadata.heap import limit_heap_growth, return_free_memory
+from analyzer.metadata.http import given_up
 
 if TYPE_CHECKING:
     import requests
@@ -138,3 +139,7 @@ class EngineState:
 
     def _redact(self, text: str) -> str:
         return redact_text(text, self.config.urls)
+
+    def hosts_given_up(self) -> dict[str, str]:
+        """Hosts not asked again in this run (``scheme://host:port``), and why: a report names them."""
+        return given_up(self.session)
