@@ -9,19 +9,30 @@ print, what is newly broken anywhere, and what the image had broken already (nev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
+from analyzer.diagnosis.installable import ProjectInstallability, Status, project_installability
 from analyzer.diagnosis.pipcheck import InstalledDist, Violation, check, holds, installed_dists
-from analyzer.resolver import Conflict, Origin, ResolverWarning, resolve
+from analyzer.resolver import Conflict, ConflictCause, Origin, ResolverWarning, Role, resolve
+from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY
+from analyzer.resolver.results import Unavailable
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
-__all__ = ["KERNEL_PACKAGES", "Change", "ChangeKind", "PipPrediction", "SevereChange", "predict"]
+__all__ = [
+    "KERNEL_PACKAGES",
+    "Change",
+    "ChangeKind",
+    "PipPrediction",
+    "SevereChange",
+    "predict",
+    "with_unavailable",
+]
 
 KERNEL_PACKAGES = frozenset(
     {
@@ -128,7 +139,9 @@ def predict(
     ``constraints`` pip's ``-c``)."""
     resolution = resolve(request, session, prefer_installed=not upgrade, constraints=constraints)
     if not resolution.ok:
-        return PipPrediction(False, conflict=resolution.conflict, warnings=resolution.warnings)
+        conflict = resolution.conflict
+        conflict = with_unavailable(conflict, session) if conflict is not None else None
+        return PipPrediction(False, conflict=conflict, warnings=resolution.warnings)
 
     env, pins = session.env, session.snapshot.by_name
     before = installed_dists(session)
@@ -188,3 +201,72 @@ def _severe(changes: Sequence[Change], newly: Sequence[Violation]) -> tuple[Seve
         if name is not None:
             out.add(SevereChange(name, f"{v.future_text()}: the notebook kernel needs {name}"))
     return tuple(sorted(out))
+
+
+_NONE_HERE = (Status.NOT_INSTALLABLE, Status.NO_MATCHING_VERSION, Status.UNKNOWN_PROJECT)
+"""What ``project_installability`` says of a requirement no version of whose project installs here."""
+
+
+def with_unavailable(conflict: Conflict, session: Session) -> Conflict:
+    """The conflict with the causes it rests on that no version here can meet (``Conflict.unavailable``): a
+    requirement whose admitted versions all lack a distribution for the target, or exist nowhere; else the
+    requirements of one project from different parents together, when only their common versions lack one (a
+    conflict in name only: the versions both admit exist, but not for this interpreter). Read from file lists."""
+    by_name: dict[NormalizedName, list[tuple[ConflictCause, Requirement]]] = {}
+    for cause in conflict.causes:
+        req = _index_requirement(cause)
+        if req is not None:
+            by_name.setdefault(cause.name, []).append((cause, req))
+    found: list[Unavailable] = []
+    for name, asked in by_name.items():
+        files = session.source.project(name)
+        alone: dict[str, tuple[list[ConflictCause], ProjectInstallability]] = {}
+        for cause, req in asked:
+            item = project_installability(req, files, session.env)
+            if item.status in _NONE_HERE:
+                alone.setdefault(cause.requirement, ([], item))[0].append(cause)
+        found.extend(
+            _unavailable(session, name, text, causes, item) for text, (causes, item) in alone.items()
+        )
+        parents = [cause.parent for cause, _ in asked]
+        if alone or len(asked) < 2 or len(set(parents)) != len(parents):
+            continue  # versions of one parent are alternatives, not requirements that hold together
+        together = Requirement(name)
+        together.specifier = SpecifierSet([s for _, req in asked for s in req.specifier])
+        item = project_installability(together, files, session.env)
+        if item.status is Status.NOT_INSTALLABLE:
+            found.append(_unavailable(session, name, str(together), [c for c, _ in asked], item))
+    return replace(conflict, unavailable=tuple(found)) if found else conflict
+
+
+def _index_requirement(cause: ConflictCause) -> Requirement | None:
+    """The cause as a requirement on the index: not the interpreter, a kept or freed pin, or a direct reference."""
+    if cause.name == REQUIRES_PYTHON_KEY or cause.role in (Role.KEEP, Role.FREE):
+        return None
+    try:
+        req = Requirement(cause.requirement)
+    except InvalidRequirement:
+        return None
+    return None if req.url else req
+
+
+def _unavailable(
+    session: Session,
+    name: NormalizedName,
+    requirement: str,
+    causes: list[ConflictCause],
+    item: ProjectInstallability,
+) -> Unavailable:
+    env = session.env
+    here = f"Python {env.python_version} ({env.sys_platform} {env.machine})"
+    evidence = item.evidence
+    if item.status is Status.NO_MATCHING_VERSION:
+        missing = f"matches no version of {name}"
+    elif item.status is Status.UNKNOWN_PROJECT:
+        missing, evidence = "names no project on the configured indexes", "; ".join(item.problems)
+    elif item.build is not None and item.build.likely_fails:
+        missing, evidence = f"has no wheel for {here}, and {item.build.outcome()}", item.build.evidence()
+    else:
+        missing = f"has no distribution for {here}"
+    nearest = tuple(str(v) for v in item.alternatives)
+    return Unavailable(name, requirement, tuple(causes), missing, evidence, nearest)

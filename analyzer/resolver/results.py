@@ -12,7 +12,7 @@ from packaging.version import Version
 from analyzer.resolver.candidates import Origin, ResolverWarning
 from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY, Role, and_join
 
-__all__ = ["Conflict", "ConflictCause", "Resolution", "ResolvedDist"]
+__all__ = ["Conflict", "ConflictCause", "Resolution", "ResolvedDist", "Unavailable"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,43 @@ _ROOT_WORDING = {
 
 
 @dataclass(frozen=True)
+class Unavailable:
+    """A project the failed resolution needed that has no version here within what was asked of it (wheels for
+    other interpreters or platforms only, a Requires-Python that excludes this Python, or no such version at all):
+    the deepest cause, named instead of "the requirements conflict"."""
+
+    name: NormalizedName
+    requirement: str
+    """What was asked of it, every naming cause's specifier together: ``jaxlib<=0.4.30,>=0.4.27``."""
+    causes: tuple[ConflictCause, ...]
+    """The conflict's causes that ask it of the project."""
+    missing: str
+    """What is missing, as a clause: ``has no distribution for Python 3.13 (linux x86_64)``."""
+    evidence: str = ""
+    """The file list's evidence: ``wheels for cp39, cp310, cp311, cp312 on manylinux2014 x86_64``."""
+    nearest: tuple[str, ...] = ()
+    """The nearest versions of the project that install here, below and above what was asked."""
+
+    @property
+    def chains(self) -> tuple[tuple[str, ...], ...]:
+        """For each cause, the path from a root requirement down to the requirement that cannot be met."""
+        return tuple((*c.chain, c.text) for c in self.causes)
+
+    def reason(self) -> str:
+        """``jax 0.4.30 depends on jaxlib<=0.4.30,>=0.4.27, which has no distribution for Python 3.13 (...): wheels
+        for cp39, cp310, cp311, cp312 on ...; nearest versions that install: 0.4.34``."""
+        asked = and_join([c.text for c in self.causes])
+        if any(c.requirement != self.requirement for c in self.causes):
+            asked += f": together {self.requirement}"
+        evidence = f": {self.evidence}" if self.evidence else ""
+        nearest = ", ".join(self.nearest)
+        tail = (
+            f"; nearest versions that install: {nearest}" if nearest else "; no version of it installs here"
+        )
+        return f"{asked}, which {self.missing}{evidence}{tail}"
+
+
+@dataclass(frozen=True)
 class Conflict:
     """Why no resolution exists, as data; ``pip_message()`` phrases it the way pip does."""
 
@@ -86,11 +123,26 @@ class Conflict:
     """For a single unsatisfiable requirement: the versions that install on the target (pip's "from versions")."""
     yanked: tuple[str, ...] = ()
     """For a single unsatisfiable requirement: the yanked versions pip says it ignored."""
+    unavailable: tuple[Unavailable, ...] = ()
+    """Causes no version of whose project installs here (filled in by the diagnosis, which reads file lists)."""
 
     @property
     def requires_python(self) -> bool:
         """True when the target interpreter itself is a cause (pip reports that first and alone)."""
         return any(c.name == REQUIRES_PYTHON_KEY for c in self.causes)
+
+    def reason(self, shown: int = 2) -> str:
+        """The failure in one clause for a headline: the deepest causes when some project has no version here
+        (the first ``shown`` of them), else what pip's message says in short."""
+        if self.unavailable:
+            more = len(self.unavailable) - shown
+            tail = f" (and {more} more without a version here)" if more > 0 else ""
+            return "; ".join(u.reason() for u in self.unavailable[:shown]) + tail
+        if self.too_deep:
+            return f"pip's resolver would give up after {self.rounds} rounds"
+        if self.requires_python:
+            return self.pip_message().splitlines()[0]
+        return "the requirements conflict"
 
     def pip_message(self) -> str:
         """pip's error text for this conflict (``get_installation_error``), without its advice lines."""

@@ -1,0 +1,127 @@
+"""A failed resolution names the project with no version here (``Conflict.unavailable``): which requirement, the
+chain from the request to it and its nearest versions that install, instead of "the requirements conflict"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.requirements import Requirement
+
+from analyzer.diagnosis.pip_prediction import PipPrediction, predict
+from analyzer.resolver import Conflict
+from analyzer.session import Session
+from tests.memsource import scenario_from_dict
+
+PY313 = {"python": "3.13.5", "pins": ["numpy==2.1.3"]}
+OLD_WHEELS = [f"cp3{m}-cp3{m}-manylinux_2_17_x86_64" for m in (9, 10, 11, 12)]
+NEW_WHEELS = [*OLD_WHEELS, "cp313-cp313-manylinux_2_17_x86_64"]
+BASE: list[dict[str, Any]] = [
+    {"name": "numpy", "version": "2.1.3", "files": NEW_WHEELS},
+    # a pure-Python project whose extra pins a compiled one (jax[cuda12] 0.4.30 and jaxlib 0.4.30)
+    {
+        "name": "jax",
+        "version": "0.4.30",
+        "requires": ["jaxlib<=0.4.30,>=0.4.27", "numpy>=1.22", "jaxlib==0.4.30; extra == 'cuda12'"],
+    },
+    *({"name": "jaxlib", "version": v, "files": OLD_WHEELS} for v in ("0.4.27", "0.4.30")),
+    {"name": "jaxlib", "version": "0.4.34", "files": NEW_WHEELS},
+    {"name": "jaxlib", "version": "0.5.0", "files": NEW_WHEELS},
+]
+
+
+def _predict(packages: list[dict[str, Any]], *specs: str, image: dict[str, Any] = PY313) -> PipPrediction:
+    s = scenario_from_dict("deepest", {"image": image, "package": packages})
+    return predict([Requirement(x) for x in specs], Session.open(s.snapshot, s.source, s.env))
+
+
+def _conflict(packages: list[dict[str, Any]], *specs: str) -> Conflict:
+    p = _predict(packages, *specs)
+    assert not p.ok and p.conflict is not None
+    return p.conflict
+
+
+def test_a_dependency_with_wheels_for_other_interpreters_only_is_named() -> None:
+    conflict = _conflict(BASE, "jax[cuda12]==0.4.30")
+    [found] = conflict.unavailable
+    assert found.name == "jaxlib"
+    assert found.nearest == ("0.4.34",)
+    assert "cp312" in found.evidence and "cp313" not in found.evidence
+    assert found.chains[0][0].startswith("The user requested jax")
+    assert found.chains[0][-1].startswith("jax 0.4.30 depends on jaxlib")
+    reason = conflict.reason()
+    assert "which has no distribution for Python 3.13 (linux x86_64)" in reason
+    assert reason.endswith("nearest versions that install: 0.4.34")
+
+
+def test_requires_python_that_excludes_this_python_is_named() -> None:
+    packages: list[dict[str, Any]] = [
+        {"name": "numpy", "version": "2.1.3", "files": NEW_WHEELS},
+        {"name": "app", "version": "1.0", "requires": ["helper<2"]},
+        {"name": "helper", "version": "1.5", "requires_python": "<3.13"},
+        {"name": "helper", "version": "1.2", "requires_python": ">=3.8,<3.13"},
+        {"name": "helper", "version": "1.0", "requires_python": ">=3.8"},
+        {"name": "helper", "version": "2.0", "requires_python": ">=3.8"},
+    ]
+    # helper 1.0 still fits: no failure, nothing to name
+    assert _predict(packages, "app").ok
+    packages = [
+        *packages[:1],
+        {"name": "app", "version": "1.0", "requires": ["helper>1.1,<2"]},
+        *packages[2:],
+    ]
+    [found] = _conflict(packages, "app").unavailable
+    assert (found.name, found.requirement) == ("helper", "helper<2,>1.1")
+    assert "Requires-Python" in found.evidence
+    assert found.nearest == ("1.0", "2.0")
+
+
+def test_each_alternative_a_backtracking_resolver_tried_is_named() -> None:
+    packages = [
+        *BASE,
+        {"name": "tool", "version": "2.0", "requires": ["jaxlib==0.4.30"]},
+        {"name": "tool", "version": "1.0", "requires": ["jaxlib==0.4.27"]},
+    ]
+    conflict = _conflict(packages, "tool")
+    assert sorted(u.requirement for u in conflict.unavailable) == ["jaxlib==0.4.27", "jaxlib==0.4.30"]
+    assert all(u.nearest == ("0.4.34",) for u in conflict.unavailable)
+
+
+LIB: list[dict[str, Any]] = [
+    {"name": "numpy", "version": "2.1.3", "files": NEW_WHEELS},
+    {"name": "lib", "version": "1.0"},
+    {"name": "lib", "version": "2.0", "files": OLD_WHEELS},
+    {"name": "lib", "version": "3.0", "files": NEW_WHEELS},
+]
+
+
+def test_requirements_that_meet_only_on_versions_without_a_wheel_here_are_named_together() -> None:
+    packages = [
+        *LIB,
+        {"name": "low", "version": "1.0", "requires": ["lib<=2.0"]},
+        {"name": "high", "version": "1.0", "requires": ["lib>=2.0"]},
+    ]
+    # each alone is met here (1.0, 3.0); together only by 2.0, which has no cp313 wheel
+    conflict = _conflict(packages, "low", "high")
+    [found] = conflict.unavailable
+    assert found.name == "lib"
+    assert {c.parent for c in found.causes} == {"low", "high"}
+    assert found.nearest == ("1.0", "3.0")
+    assert "together lib<=2.0,>=2.0, which has no distribution" in found.reason()
+
+
+def test_a_plain_conflict_names_nothing() -> None:
+    packages = [
+        *LIB,
+        {"name": "low", "version": "1.0", "requires": ["lib<2.0"]},
+        {"name": "high", "version": "1.0", "requires": ["lib>=3.0"]},
+    ]
+    conflict = _conflict(packages, "low", "high")
+    assert conflict.unavailable == ()
+    assert conflict.reason() == "the requirements conflict"
+
+
+def test_a_dependency_that_exists_nowhere_is_named() -> None:
+    packages = [*BASE, {"name": "app", "version": "1.0", "requires": ["jaxlib>=9"]}]
+    [found] = _conflict(packages, "app").unavailable
+    assert found.missing == "matches no version of jaxlib"
+    assert found.nearest == ("0.5.0",)
