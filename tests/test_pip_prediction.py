@@ -93,3 +93,43 @@ def test_nothing_to_do_changes_nothing() -> None:
     p = _predict("numpy")
     assert p.ok and not p.changes and not p.newly_broken
     assert [str(c) for c in p.unchanged] == ["numpy 1.26.4 (already satisfied)"]
+
+
+EXTRAS_PACKAGES: list[dict[str, Any]] = [
+    {
+        "name": "google-api-core",
+        "version": "2.19.0",
+        "requires": ["grpcio-status<2.0.dev0,>=1.49.1; extra == 'grpc'"],
+    },
+    {"name": "google-cloud-storage", "version": "2.0", "requires": ["google-api-core[grpc]>=2.0"]},
+    *({"name": "grpcio-status", "version": v} for v in ("1.40.0", "1.48.2", "1.62.0")),
+    {"name": "old-grpc-user", "version": "1.0", "requires": ["grpcio-status<1.49"]},
+    {"name": "older-grpc-user", "version": "1.0", "requires": ["grpcio-status<1.45"]},
+]
+
+
+def _predict_extras(pins: list[str], *specs: str) -> PipPrediction:
+    image = {"python": "3.11.13", "pins": pins}
+    s = scenario_from_dict("extras", {"image": image, "package": EXTRAS_PACKAGES})
+    return predict([Requirement(x) for x in specs], Session.open(s.snapshot, s.source, s.env))
+
+
+def test_a_broken_extra_that_the_image_asks_for_is_said_apart_from_pips_lines() -> None:
+    pins = ["google-api-core==2.19.0", "google-cloud-storage==2.0", "grpcio-status==1.62.0"]
+    p = _predict_extras(pins, "old-grpc-user")
+    assert [str(c) for c in p.downgrades] == ["grpcio-status 1.62.0 -> 1.48.2"]
+    assert not p.newly_broken and not p.pip_warning  # pip check reads no extras
+    [broken] = p.extras_broken
+    assert broken.future_text() == (
+        "google-api-core 2.19.0 [grpc] requires grpcio-status<2.0.dev0,>=1.49.1 (asked for by google-cloud-storage"
+        " 2.0), but you will have grpcio-status 1.48.2"
+    )
+
+
+def test_an_extra_nobody_asks_for_or_broken_already_is_not_blamed_on_the_install() -> None:
+    nobody_asks = ["google-api-core==2.19.0", "grpcio-status==1.62.0"]
+    assert _predict_extras(nobody_asks, "old-grpc-user").extras_broken == ()
+    broken_before = ["google-api-core==2.19.0", "google-cloud-storage==2.0", "grpcio-status==1.48.2"]
+    p = _predict_extras(broken_before, "older-grpc-user")
+    assert [str(c) for c in p.downgrades] == ["grpcio-status 1.48.2 -> 1.40.0"]
+    assert p.extras_broken == ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
-from analyzer.diagnosis.pipcheck import InstalledDist, check, check_snapshot
+from analyzer.diagnosis.pipcheck import InstalledDist, check, check_extras, check_snapshot
 from analyzer.session import Session
 from tests.memsource import scenario_from_dict
 
@@ -86,3 +86,49 @@ def test_check_over_plain_versions() -> None:
     ]
     only = check(versions, S.env, only=frozenset({NormalizedName("b")}))
     assert only.ok
+
+
+def _dists(**entries: tuple[str, list[str]]) -> dict[NormalizedName, InstalledDist]:
+    return {
+        NormalizedName(name.replace("_", "-")): InstalledDist(version, tuple(Requirement(r) for r in reqs))
+        for name, (version, reqs) in entries.items()
+    }
+
+
+API_CORE = (
+    "2.19.0",
+    [
+        "protobuf>=3.19",
+        "grpcio-status<2.0.dev0,>=1.49.1; python_version >= '3.11' and extra == 'grpc'",
+        "grpcio-status<2.0.dev0,>=1.33.2; python_version < '3.11' and extra == 'grpc'",
+        "google-api-core[grpc]; extra == 'all'",
+        "requests-oauthlib; extra == 'oauth'",
+    ],
+)
+
+
+def test_extras_that_installed_packages_ask_of_each_other_are_checked() -> None:
+    versions = _dists(
+        google_api_core=API_CORE,
+        google_cloud_storage=("2.0", ["google-api-core[grpc]>=2.0"]),
+        google_cloud_pubsub=("2.1", ["google-api-core[all]>=2.0"]),
+        grpcio_status=("1.48.2", []),
+        protobuf=("4.25.3", []),
+    )
+    assert not check(versions, S.env).violations  # pip check does not see it
+    [found] = check_extras(versions, S.env)
+    assert found.future_text() == (
+        "google-api-core 2.19.0 [grpc] requires grpcio-status<2.0.dev0,>=1.49.1 (asked for by google-api-core[all], "
+        "google-cloud-storage 2.0), but you will have grpcio-status 1.48.2"
+    )
+    # the extra nobody asks for (oauth) is not read; a met extra requirement is no violation
+    assert not check_extras({**versions, **_dists(grpcio_status=("1.62.0", []))}, S.env)
+
+
+def test_extras_asked_only_under_an_extra_of_the_asker_are_not_read() -> None:
+    versions = _dists(
+        google_api_core=API_CORE,
+        tool=("1.0", ["google-api-core[grpc]; extra == 'cloud'"]),
+        grpcio_status=("1.48.2", []),
+    )
+    assert check_extras(versions, S.env) == ()

@@ -17,7 +17,15 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.installable import ProjectInstallability, Status, project_installability
-from analyzer.diagnosis.pipcheck import InstalledDist, Violation, check, holds, installed_dists
+from analyzer.diagnosis.pipcheck import (
+    ExtraViolation,
+    InstalledDist,
+    Violation,
+    check,
+    check_extras,
+    holds,
+    installed_dists,
+)
 from analyzer.resolver import Conflict, ConflictCause, Origin, ResolverWarning, Role, resolve
 from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY
 from analyzer.resolver.results import Unavailable
@@ -107,6 +115,9 @@ class PipPrediction:
     opaque: tuple[NormalizedName, ...] = ()
     """Installed distributions whose requirements are unknown: not checked."""
     warnings: tuple[ResolverWarning, ...] = ()
+    extras_broken: tuple[ExtraViolation, ...] = ()
+    """Requirements of extras that installed packages ask of each other (``google-api-core[grpc]``), met before
+    the install and not after: pip check reads no extras, so none of them is among pip's lines."""
 
     def _of(self, kind: ChangeKind) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.kind is kind)
@@ -166,6 +177,7 @@ def predict(
         after[name] = InstalledDist(new, dist.requires_dist if dist.known else None)
 
     before_check, after_check = check(before, env), check(after, env)
+    extras_before = {v.key for v in check_extras(before, env)}
     before_keys = {v.key for v in before_check.violations}
     after_keys = {v.key for v in after_check.violations}
     newly = tuple(v for v in after_check.violations if v.key not in before_keys)
@@ -187,6 +199,7 @@ def predict(
         severe=_severe(changes, newly),
         opaque=after_check.opaque,
         warnings=resolution.warnings,
+        extras_broken=tuple(v for v in check_extras(after, env) if v.key not in extras_before),
     )
 
 

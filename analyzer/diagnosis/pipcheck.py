@@ -9,7 +9,7 @@ listed, never guessed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -18,7 +18,17 @@ from analyzer.environment import TargetEnvironment
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
-__all__ = ["CheckResult", "InstalledDist", "Violation", "check", "check_snapshot", "holds", "installed_dists"]
+__all__ = [
+    "CheckResult",
+    "ExtraViolation",
+    "InstalledDist",
+    "Violation",
+    "check",
+    "check_extras",
+    "check_snapshot",
+    "holds",
+    "installed_dists",
+]
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,38 @@ class Violation:
         )
 
 
+@dataclass(frozen=True, order=True)
+class ExtraViolation:
+    """A requirement that an installed package's extra adds, unmet, while other installed packages ask for that
+    extra (``google-cloud-bigquery`` requires ``google-api-core[grpc]``, whose extra wants ``grpcio-status``).
+    pip check reads no extras, so pip never prints it; the packages asking still import what the extra brings."""
+
+    provider: NormalizedName
+    """The package whose extra it is (``google-api-core``)."""
+    provider_version: str
+    extra: NormalizedName
+    dependency: NormalizedName
+    requirement: str
+    """The extra's requirement, its marker left out: ``grpcio-status<2.0.dev0,>=1.49.1``."""
+    installed: str | None
+    """The dependency's installed version, or None when it is not installed."""
+    askers: tuple[str, ...] = ()
+    """Who asks for the extra: ``google-cloud-bigquery 3.25.0`` (or ``google-api-core[all]``'s chain)."""
+
+    @property
+    def key(self) -> tuple[NormalizedName, NormalizedName, NormalizedName]:
+        """Identity across a before/after comparison: whose extra needs what, whatever the versions."""
+        return (self.provider, self.extra, self.dependency)
+
+    def future_text(self) -> str:
+        """``google-api-core 2.24.2 [grpc] requires grpcio-status>=1.49.1 (asked by ...), but you will have ...``."""
+        asked = f" (asked for by {', '.join(self.askers)})" if self.askers else ""
+        head = f"{self.provider} {self.provider_version} [{self.extra}] requires {self.requirement}{asked}"
+        if self.installed is None:
+            return f"{head}, which will not be installed"
+        return f"{head}, but you will have {self.dependency} {self.installed}"
+
+
 @dataclass(frozen=True)
 class CheckResult:
     violations: tuple[Violation, ...]
@@ -122,6 +164,55 @@ def check(
             if installed is None or (have is not None and not req.specifier.contains(have, prereleases=True)):
                 out.add(Violation(name, dist.version, dep, str(req), installed))
     return CheckResult(violations=tuple(sorted(out)), opaque=tuple(opaque))
+
+
+def check_extras(
+    versions: Mapping[NormalizedName, InstalledDist], env: TargetEnvironment
+) -> tuple[ExtraViolation, ...]:
+    """What ``check`` leaves out: the requirements of extras that installed packages ask of each other (``Y[e]`` in
+    an installed package's requirements, its marker holding with ``extra`` empty), followed into extras that
+    extras ask for. Only extras the image itself asks for are read: what a user once installed with
+    ``pip install Y[e]`` is recorded nowhere."""
+    asked: dict[tuple[NormalizedName, NormalizedName], set[str]] = {}
+    todo: list[tuple[NormalizedName, NormalizedName, str]] = []
+    for name in sorted(versions):
+        for req in versions[name].requirements or ():
+            if req.extras and holds(req, env):
+                who = f"{name} {versions[name].version}"
+                todo.extend(
+                    (canonicalize_name(req.name), canonicalize_name(e), who) for e in sorted(req.extras)
+                )
+    out: dict[tuple[NormalizedName, NormalizedName, NormalizedName], ExtraViolation] = {}
+    while todo:
+        provider, extra, who = todo.pop()
+        if (provider, extra) in asked:
+            asked[(provider, extra)].add(who)
+            continue
+        asked[(provider, extra)] = {who}
+        dist = versions.get(provider)
+        if dist is None or dist.requirements is None:
+            continue  # a missing provider is check's line; an opaque one is unknown
+        for req in dist.requirements:
+            if holds(req, env) or not _holds_with(req, env, extra):
+                continue
+            dep = canonicalize_name(req.name)
+            if req.extras:
+                todo.extend((dep, canonicalize_name(e), f"{provider}[{extra}]") for e in sorted(req.extras))
+            installed = versions[dep].version if dep in versions else None
+            have = parse_version(installed)
+            if installed is None or (have is not None and not req.specifier.contains(have, prereleases=True)):
+                bare = Requirement(str(req))
+                bare.marker = None
+                found = ExtraViolation(provider, dist.version, extra, dep, str(bare), installed)
+                out.setdefault(found.key, found)
+    return tuple(sorted(replace(v, askers=tuple(sorted(asked[(v.provider, v.extra)]))) for v in out.values()))
+
+
+def _holds_with(req: Requirement, env: TargetEnvironment, extra: NormalizedName) -> bool:
+    try:
+        return env.evaluate(req.marker, (extra,))
+    except (ValueError, TypeError):  # unevaluable: skipped, as ``holds`` does
+        return False
 
 
 def installed_dists(session: Session) -> dict[NormalizedName, InstalledDist]:
