@@ -302,3 +302,21 @@ def test_ask_opens_no_engine_for_a_remembered_answer(index_server: FixtureIndex,
     assert (first.output, first.verdict, len(opened)) == ("breaks\n", "breaks", 1) and first.report is not None
     assert again == Answer("breaks\n", "breaks") and len(opened) == 1
     assert again.exit_code("breakage") is ExitCode.CONFLICT and again.exit_code("not-installable") is ExitCode.OK
+
+
+def test_an_answer_that_rested_on_a_network_failure_is_not_remembered(
+    runtime: list[str], index_server: FixtureIndex, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """other's wheel answers 503 (after the retries): the answer names it and is not kept; once the server is
+    back, the same question is computed again, right, and that answer is remembered."""
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "0")
+    counting = Counting(monkeypatch)
+    other = next(path for path in index_server.files if path.startswith("other-"))
+    index_server.faults[f"/files/{other}"] = status_fault(503)
+    failed = ask(capsys, *runtime, "--format", "json")[1]
+    assert json.loads(failed)["pip"]["opaque"] == ["other"] and remembered() == 0
+    index_server.faults.clear()
+    code, out = ask(capsys, *runtime, "--format", "json")
+    assert counting.calls == 2 and json.loads(out)["pip"]["opaque"] == [] and remembered() == 1
+    assert ask(capsys, *runtime, "--format", "json") == (code, out) and counting.calls == 2

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,23 @@ def test_a_prefetch_from_the_cache_reads_and_stamps_as_one_by_one(
     assert one == many and one_reads == many_reads and one_reads is not None
     assert [m.status for m in one] == [MetadataStatus.OK] * 5 + [MetadataStatus.UNAVAILABLE]
     assert sum(exp is not None for _, _, exp in one_reads["metadata"]) == 1
+
+
+def test_a_network_failure_stored_by_an_older_version_is_a_miss(index_server: FixtureIndex) -> None:
+    """Older versions kept every failed read for the freshness window, network failures too; such a row (a
+    failure without the mark of an answer about the file) is asked about again, and read."""
+    entry = index_server.wheel("app", "1.0", ["dep>=1"])
+    config = IndexConfig(index_server.index_url)
+    with MetadataEngine(config, cache=MetadataCache()) as engine:
+        key = "sha256:" + dict(engine.project("app").files[0].hashes)["sha256"]  # how the cache keys it
+    old = {
+        "n": "app", "v": "1.0", "rd": [], "rp": None, "pe": [], "st": "unavailable", "src": "",
+        "note": "app 1.0: not asked: http://files.example failed in a run at 06:39 UTC", "sk": [],
+        "exp": time.time() + 600,
+    }
+    cache = MetadataCache()
+    assert cache.put_metadata(key, old) is not None
+    with MetadataEngine(config, cache=cache) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+    assert meta.status is MetadataStatus.OK and [str(r) for r in meta.requires_dist] == ["dep>=1"]
+    assert index_server.requests_for(f"/files/{entry.filename}")
