@@ -125,3 +125,20 @@ def test_a_dependency_that_exists_nowhere_is_named() -> None:
     [found] = _conflict(packages, "app").unavailable
     assert found.missing == "matches no version of jaxlib"
     assert found.nearest == ("0.5.0",)
+
+
+def test_the_chain_runs_from_the_request_down_to_the_missing_project() -> None:
+    packages = [
+        *LIB,
+        {"name": "app", "version": "1.0", "requires": ["mid>=1"]},
+        {"name": "mid", "version": "1.0", "requires": ["lib==2.0"]},
+        {"name": "mid", "version": "1.1", "requires": ["lib>=2.0,<3"]},
+    ]
+    conflict = _conflict(packages, "app")
+    assert sorted(u.requirement for u in conflict.unavailable) == ["lib<3,>=2.0", "lib==2.0"]
+    for found in conflict.unavailable:
+        [chain] = found.chains
+        assert chain[:2] == ("The user requested app", "app 1.0 depends on mid>=1")
+        assert chain[2].startswith("mid 1.")
+        assert found.nearest == ("1.0", "3.0")
+    assert conflict.reason().count("which has no distribution for Python 3.13") == 2
