@@ -280,8 +280,8 @@ def _count_solves(monkeypatch: Any) -> list[int]:
     runs: list[int] = []
     real = resolver_module._run
 
-    def counted(provider: Any, roots: Any, max_rounds: int) -> Any:
-        out = real(provider, roots, max_rounds)
+    def counted(*args: Any) -> Any:
+        out = real(*args)
         runs.append(out[1])
         return out
 
