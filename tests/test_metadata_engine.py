@@ -157,12 +157,13 @@ def test_bad_requires_dist_line_is_skipped_not_fatal(index_server: FixtureIndex)
 
 
 @pytest.mark.parametrize(
-    ("metadata_version", "dynamic", "fmt", "status"),
+    ("metadata_version", "dynamic", "fmt", "source"),
     [
-        ("2.2", (), "tar.gz", MetadataStatus.OK),
-        ("2.2", (), "zip", MetadataStatus.OK),
-        ("2.2", ("Requires-Dist",), "tar.gz", MetadataStatus.REQUIREMENTS_UNKNOWN),
-        ("2.1", (), "tar.gz", MetadataStatus.REQUIREMENTS_UNKNOWN),
+        ("2.2", (), "tar.gz", "sdist"),
+        ("2.2", (), "zip", "sdist"),
+        # not promised (PEP 643), so used and marked as not guaranteed (issue 13)
+        ("2.2", ("Requires-Dist",), "tar.gz", "sdist+pkg-info-not-guaranteed"),
+        ("2.1", (), "tar.gz", "sdist+pkg-info-not-guaranteed"),
     ],
 )
 def test_sdist_requirements_are_trusted_only_when_static(
@@ -171,7 +172,7 @@ def test_sdist_requirements_are_trusted_only_when_static(
     metadata_version: str,
     dynamic: tuple[str, ...],
     fmt: str,
-    status: MetadataStatus,
+    source: str,
 ) -> None:
     marker = tmp_path / "setup-py-ran"
     index_server.sdist(
@@ -185,10 +186,10 @@ def test_sdist_requirements_are_trusted_only_when_static(
     )
     with _engine(index_server.index_url) as engine:
         meta = engine.metadata(engine.project("src-only").files[0])
-    assert meta.status is status and meta.source == "sdist"
-    assert _requires(meta) == ({"attrs>=20"} if status is MetadataStatus.OK else set())
-    if status is not MetadataStatus.OK:
-        assert "Requires-Dist" in meta.note or "Metadata-Version" in meta.note
+    assert meta.status is MetadataStatus.OK and meta.source == source
+    assert _requires(meta) == {"attrs>=20"}
+    if source != "sdist":
+        assert "not guaranteed" in meta.note and f"Metadata-Version {metadata_version}" in meta.note
     assert not marker.exists()
 
 
