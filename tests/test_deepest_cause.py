@@ -142,3 +142,14 @@ def test_the_chain_runs_from_the_request_down_to_the_missing_project() -> None:
         assert chain[2].startswith("mid 1.")
         assert found.nearest == ("1.0", "3.0")
     assert conflict.reason().count("which has no distribution for Python 3.13") == 2
+
+
+def test_versions_that_are_only_yanked_are_said_to_be_yanked() -> None:
+    packages = [
+        *LIB,
+        {"name": "lib", "version": "2.5", "files": NEW_WHEELS, "yanked": "broken"},
+        {"name": "app", "version": "1.0", "requires": ["lib>2.0,<3"]},
+    ]
+    [found] = _conflict(packages, "app").unavailable
+    assert found.missing.startswith("is met here only by yanked versions (2.5)")
+    assert found.nearest == ("1.0", "3.0")

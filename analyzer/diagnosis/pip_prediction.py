@@ -16,7 +16,12 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-from analyzer.diagnosis.installable import ProjectInstallability, Status, project_installability
+from analyzer.diagnosis.installable import (
+    ProjectInstallability,
+    Status,
+    project_installability,
+    supported_versions,
+)
 from analyzer.diagnosis.pipcheck import (
     ExtraViolation,
     InstalledDist,
@@ -233,13 +238,13 @@ def with_unavailable(conflict: Conflict, session: Session) -> Conflict:
     found: list[Unavailable] = []
     for name, asked in by_name.items():
         files = session.source.project(name)
-        alone: dict[str, tuple[list[ConflictCause], ProjectInstallability]] = {}
+        alone: dict[str, tuple[list[ConflictCause], Requirement, ProjectInstallability]] = {}
         for cause, req in asked:
             item = project_installability(req, files, session.env)
             if item.status in _NONE_HERE:
-                alone.setdefault(cause.requirement, ([], item))[0].append(cause)
+                alone.setdefault(cause.requirement, ([], req, item))[0].append(cause)
         found.extend(
-            _unavailable(session, name, text, causes, item) for text, (causes, item) in alone.items()
+            _unavailable(session, text, req, causes, item) for text, (causes, req, item) in alone.items()
         )
         parents = [cause.parent for cause, _ in asked]
         if alone or len(asked) < 2 or len(set(parents)) != len(parents):
@@ -248,7 +253,7 @@ def with_unavailable(conflict: Conflict, session: Session) -> Conflict:
         together.specifier = SpecifierSet([s for _, req in asked for s in req.specifier])
         item = project_installability(together, files, session.env)
         if item.status is Status.NOT_INSTALLABLE:
-            found.append(_unavailable(session, name, str(together), [c for c, _ in asked], item))
+            found.append(_unavailable(session, str(together), together, [c for c, _ in asked], item))
     return replace(conflict, unavailable=tuple(found)) if found else conflict
 
 
@@ -265,21 +270,26 @@ def _index_requirement(cause: ConflictCause) -> Requirement | None:
 
 def _unavailable(
     session: Session,
-    name: NormalizedName,
-    requirement: str,
+    text: str,
+    req: Requirement,
     causes: list[ConflictCause],
     item: ProjectInstallability,
 ) -> Unavailable:
     env = session.env
     here = f"Python {env.python_version} ({env.sys_platform} {env.machine})"
     evidence = item.evidence
+    support = supported_versions(session, item.name)
+    yanked = [str(v) for v in req.specifier.filter(sorted(support)) if support[v].yanked_only]
     if item.status is Status.NO_MATCHING_VERSION:
-        missing = f"matches no version of {name}"
+        missing = f"matches no version of {item.name}"
     elif item.status is Status.UNKNOWN_PROJECT:
         missing, evidence = "names no project on the configured indexes", "; ".join(item.problems)
+    elif yanked:
+        # PEP 592: a yanked file is chosen only for an exact pin, which this requirement is not
+        missing = f"is met here only by yanked versions ({', '.join(yanked)}), which pip skips unless pinned with =="
     elif item.build is not None and item.build.likely_fails:
         missing, evidence = f"has no wheel for {here}, and {item.build.outcome()}", item.build.evidence()
     else:
         missing = f"has no distribution for {here}"
     nearest = tuple(str(v) for v in item.alternatives)
-    return Unavailable(name, requirement, tuple(causes), missing, evidence, nearest)
+    return Unavailable(item.name, text, tuple(causes), missing, evidence, nearest)
