@@ -4,8 +4,9 @@ is unchanged.
 The question (code, snapshot, request, options) is keyed by an HMAC under the cache's own key, so no
 credential in an index URL can be tested against the cache file. The answer keeps the stamp of every cache row
 the engine read (``MetadataEngine.reads``) and is given again only while each row has the same stamp and is
-still usable by the engine's own rules: exactly what a new computation would read. This module imports neither
-the network stack nor the resolver: a remembered answer costs a few queries.
+still usable by the engine's own rules: exactly what a new computation would read. An answer that rested on a
+network failure is never remembered: the engine keeps no such row, so its ``reads`` is None. This module imports
+neither the network stack nor the resolver: a remembered answer costs a few queries.
 """
 
 from __future__ import annotations
@@ -114,5 +115,5 @@ def _unchanged(cache: MetadataCache, reads: dict[str, Any], now: float) -> bool:
         if stored.get(key) != stamp:
             return False
         if expires is not None and (offline or now >= expires):
-            return False  # a remembered failure the engine would now ask about again
+            return False  # a kept failure the engine would now ask about again
     return True

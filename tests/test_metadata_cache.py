@@ -174,7 +174,7 @@ def test_a_network_failure_stored_by_an_older_version_is_a_miss(index_server: Fi
     config = IndexConfig(index_server.index_url)
     with MetadataEngine(config, cache=MetadataCache()) as engine:
         key = "sha256:" + dict(engine.project("app").files[0].hashes)["sha256"]  # how the cache keys it
-    old = {
+    old: dict[str, object] = {
         "n": "app", "v": "1.0", "rd": [], "rp": None, "pe": [], "st": "unavailable", "src": "",
         "note": "app 1.0: not asked: http://files.example failed in a run at 06:39 UTC", "sk": [],
         "exp": time.time() + 600,

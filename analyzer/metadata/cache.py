@@ -64,7 +64,7 @@ class ReadLog:
     pages: dict[str, float] = field(default_factory=dict)
     """Page key -> when it was fetched or revalidated."""
     metadata: dict[str, tuple[float, float | None]] = field(default_factory=dict)
-    """Metadata key -> (when it was stored, when a remembered failure expires)."""
+    """Metadata key -> (when it was stored, when a kept failure, an answer about the file, expires)."""
     local: dict[str, str] = field(default_factory=dict)
     """Pages of ``file://`` indexes: path -> ``local_stamp`` when read."""
     unstamped: set[str] = field(default_factory=set)

@@ -1,5 +1,6 @@
-"""How long a cached index page or a remembered failure may be used without asking the index again: one rule
-for the engine and for remembered answers (``analyzer.answers``), which must not import the network stack."""
+"""How long a cached index page, or a failure that was an answer about a file (gone, broken), may be used without
+asking the index again: one rule for the engine and for remembered answers (``analyzer.answers``), which must not
+import the network stack. A network failure is never kept past its run, so it has no window."""
 
 from __future__ import annotations
 
