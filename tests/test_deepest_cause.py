@@ -153,3 +153,14 @@ def test_versions_that_are_only_yanked_are_said_to_be_yanked() -> None:
     [found] = _conflict(packages, "app").unavailable
     assert found.missing.startswith("is met here only by yanked versions (2.5)")
     assert found.nearest == ("1.0", "3.0")
+
+
+def test_an_interpreter_cause_is_worded_as_pip_words_it() -> None:
+    packages = [
+        *LIB,
+        {"name": "app", "version": "1.0", "requires": ["old"]},
+        {"name": "old", "version": "1.0", "metadata_requires_python": "<3.13"},
+    ]
+    conflict = _conflict(packages, "app")
+    assert conflict.unavailable == ()
+    assert conflict.reason() == "Package 'old' requires a different Python: 3.13.5 not in '<3.13'"

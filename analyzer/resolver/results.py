@@ -138,9 +138,7 @@ class Conflict:
             more = len(self.unavailable) - shown
             tail = f" (and {more} more without a version here)" if more > 0 else ""
             return "; ".join(u.reason() for u in self.unavailable[:shown]) + tail
-        if self.too_deep:
-            return f"pip's resolver would give up after {self.rounds} rounds"
-        if self.requires_python:
+        if self.too_deep or self.requires_python:
             return self.pip_message().splitlines()[0]
         return "the requirements conflict"
 
