@@ -31,7 +31,7 @@ from analyzer.metadata import http
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
-from analyzer.metadata.freshness import PAGE_FRESHNESS
+from analyzer.metadata.freshness import EMPTY_FRESHNESS, PAGE_FRESHNESS
 from analyzer.metadata.models import MetadataStatus
 from tests.indexserver import (
     Fault,
@@ -458,6 +458,28 @@ def test_an_answer_about_the_file_is_kept_for_a_while(
     with _engine(served.index_url) as engine:
         assert engine.metadata(engine.project("app").files[0]).status is MetadataStatus.UNAVAILABLE
     assert _attempts(served, f"/files/{APP_WHEEL}") == 2 * asked  # once per window, not once per run
+
+
+@pytest.mark.parametrize("case", PAGE_CASES, ids=lambda c: c.id)
+def test_a_page_is_kept_for_the_next_run_only_when_it_is_an_answer(
+    served: FixtureIndex, monkeypatch: pytest.MonkeyPatch, case: Case
+) -> None:
+    """"No such project" (404, 410) is kept for the short window of an empty page; a page that could not be had
+    (or read) is asked for again by the next run, which then gets the files."""
+    served.faults["/simple/app/"] = case.make()
+    with _engine(served.index_url) as engine:
+        assert engine.project("app").files == ()
+    served.faults.clear()
+    asked = _attempts(served, "/simple/app/")
+    with _engine(served.index_url) as engine:
+        files = engine.project("app")
+    absent = case.id in ("http-404", "http-410")
+    assert (files.files == ()) is absent
+    assert _attempts(served, "/simple/app/") == asked + (0 if absent else 1)
+    later = time.time() + EMPTY_FRESHNESS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    with _engine(served.index_url) as engine:
+        assert engine.project("app").files  # the window of "no such project" is over: asked, and found
 
 
 def test_a_broken_wheel_after_a_failed_metadata_file_is_not_kept(index_server: FixtureIndex, fast: None) -> None:
