@@ -17,7 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.conflict_set import minimal_conflicting_set
 from analyzer.diagnosis.graph import image_graph
-from analyzer.diagnosis.installable import installability
+from analyzer.diagnosis.installable import installability, source_builds
 from analyzer.diagnosis.pip_prediction import PipPrediction, predict
 from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.suggestions import suggestions
@@ -88,6 +88,8 @@ def run_check(
     prediction = timed("pip prediction", lambda: predict(request, session, constraints=limits))
     _require_request_metadata(requested_names, prediction)
     warnings.extend(str(w) for w in prediction.warnings)
+    # the sdists pip would build for that resolution (a verdict of their own; never built here)
+    builds = timed("source builds", lambda: source_builds(request, session, prediction)) if prediction.ok else ()
 
     # 5. which pins must move -> ConflictSetResult
     found = None
@@ -110,6 +112,7 @@ def run_check(
         preexisting=before.violations,
         warnings=tuple(dict.fromkeys(warnings)),
         timings=timings,
+        resolution_builds=builds,
     )
 
 

@@ -25,6 +25,7 @@ _VERDICT_WORDS: dict[Verdict | None, str] = {
     Verdict.FITS: "fits",
     Verdict.NOT_INSTALLABLE: "not installable",
     Verdict.UNRESOLVABLE: "unresolvable",
+    Verdict.BUILDS_FROM_SOURCE: "builds from source",
 }
 """A row's verdict in words; pip's changes are counted instead."""
 

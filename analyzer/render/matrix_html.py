@@ -48,6 +48,9 @@ VERDICT_STYLE: dict[str, VerdictStyle] = {
         "#c62828",
         "pip would install it and leave preinstalled packages with requirements no longer met",
     ),
+    "builds-from-source": VerdictStyle(
+        "builds from source", "#8d6e63", "pip would build an sdist: the outcome depends on a build never run here"
+    ),
     "unresolvable": VerdictStyle(
         "unresolvable", "#6a1b9a", "pip would fail: the requirements cannot all be met"
     ),
