@@ -128,10 +128,12 @@ def exhaustive_resolve(
     *,
     keep: Collection[NormalizedName] = (),
     free: Collection[NormalizedName] = (),
+    removed: Collection[NormalizedName] = (),
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
     prefer_installed: bool = True,
 ) -> Resolution:
-    """Backtracking over every version (tiny scenarios only): the reference the search is checked against."""
+    """Backtracking over every version (tiny scenarios only): the reference the search is checked against.
+    A removed pin is uninstalled: a version of it comes back (from the index) only when something requires it."""
     snapshot, env, source = session.snapshot, session.env, session.source
     pins = snapshot.by_name
     ignored = set(ignore_edges)
@@ -172,7 +174,7 @@ def exhaustive_resolve(
         name = open_names[0]
         specs = [r.specifier for _, r in constraints if canonicalize_name(r.name) == name]
         versions = sorted(versions_of(name), reverse=True)
-        installed = pins[name].parsed_version if name in pins else None
+        installed = pins[name].parsed_version if name in pins and name not in removed else None
         if prefer_installed and installed in versions:
             versions.remove(installed)  # type: ignore[arg-type]
             versions.insert(0, installed)  # type: ignore[arg-type]
@@ -185,7 +187,7 @@ def exhaustive_resolve(
 
     found = solve({}, roots)
     if found is None:
-        return Resolution(False)
+        return Resolution(False, conflict=Conflict(()))
     return Resolution(True, {n: Dist(n, v, requires(n, v)) for n, v in found.items()})
 
 
@@ -427,10 +429,12 @@ def _names(*names: str) -> frozenset[NormalizedName]:
 
 
 def test_a_proven_conflict_answers_questions_that_ask_more_and_only_those() -> None:
-    asked: list[tuple[frozenset[NormalizedName], frozenset[NormalizedName]]] = []
+    asked: list[tuple[frozenset[NormalizedName], ...]] = []
 
-    def oracle(keep: frozenset[NormalizedName], free: frozenset[NormalizedName]) -> Any:
-        asked.append((keep, free))
+    def oracle(
+        keep: frozenset[NormalizedName], free: frozenset[NormalizedName], gone: frozenset[NormalizedName]
+    ) -> Any:
+        asked.append((keep, free, gone))
         if "deep" in keep:
             return _FakeAnswer(False, Conflict((), too_deep=True))
         return _FakeAnswer(False, Conflict(()))
@@ -450,12 +454,23 @@ def test_a_proven_conflict_answers_questions_that_ask_more_and_only_those() -> N
     check(_names("deep"), frozenset())
     check(_names("deep", "x"), frozenset())
     assert len(asked) == 5
+    # a removed pin's installed version is not offered: removing is not weaker than freeing, nor the reverse
+    removing = check(_names("p"), frozenset(), _names("r"))
+    assert check(_names("p", "q"), frozenset(), _names("r")) is removing
+    assert len(asked) == 6
+    check(_names("p", "r"), frozenset())
+    check(_names("p"), _names("r"))
+    assert len(asked) == 8
+    # a pin left as it is may stay installed or not: removing it asks more
+    assert check(_names("p", "q"), frozenset(), _names("r", "s")) is removing
 
 
 def test_a_success_answers_nothing_else() -> None:
     asked: list[frozenset[NormalizedName]] = []
 
-    def oracle(keep: frozenset[NormalizedName], free: frozenset[NormalizedName]) -> Any:
+    def oracle(
+        keep: frozenset[NormalizedName], free: frozenset[NormalizedName], gone: frozenset[NormalizedName]
+    ) -> Any:
         asked.append(keep)
         return _FakeAnswer(True)
 

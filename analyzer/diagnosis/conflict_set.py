@@ -1,7 +1,9 @@
 """The minimal conflicting set (keep-the-image view): which preinstalled pins must move for the request to fit.
 
-A minimal correction set: freeing its pins (they stay installed, any version) makes the request resolve, and
-re-pinning any single member makes it fail again. FastDiag (``fastdiag``) finds it over questions to the resolver
+A minimal correction set: freeing its pins (they stay installed, any version) and uninstalling the ones it
+removes makes the request resolve with the rest of the image kept, and weakening any single member (keeping a
+freed pin, freeing a removed one) makes it fail again; a set is marked verified only when re-resolving shows
+all of that, with no question cut short and a reason for every member. FastDiag (``fastdiag``) finds it over questions to the resolver
 (``search``), among the pins the image graph says can matter, closest to the conflict first. The image's own
 breakage (pip check before the install) is ignored by the resolver, so it is never blamed on the request.
 """
@@ -28,9 +30,11 @@ from analyzer.diagnosis.search import (
     OutOfBudget,
     Verdict,
     movers_of,
+    proven,
     search_conflict_sets,
 )
 from analyzer.resolver import Resolution, resolve
+from analyzer.resolver.resolve import DEFAULT_MAX_ROUNDS
 from analyzer.session import Session
 
 __all__ = [
@@ -42,8 +46,10 @@ __all__ = [
 ]
 
 _MAX_ROUNDS = 4
-_SEARCH_MAX_ROUNDS = 500
-"""Resolver rounds allowed to one question of the search (pip allows 200 000 to its one resolution)."""
+_FIRST_ROUNDS = 500
+"""Resolver rounds a question of the search gets first; most are answered well within them."""
+_MORE_ROUNDS = 8
+"""A question cut by its round limit is asked again with this many times the rounds, up to ``max_rounds``."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Member:
     moves_to: str | None
     """The version it takes when the set is freed; None when it must be removed."""
     removed: bool = False
+    """Uninstalled, and not brought back by the resolution that fits."""
     reasons: tuple[Edge, ...] = ()
     """The chain: the member's clashing requirement or the edge that forces it, then down to the request."""
 
@@ -63,7 +70,11 @@ class Member:
 class ConflictSet:
     members: tuple[Member, ...]
     verified: bool = False
-    """Minimality checked by re-resolving: freeing the set fits, re-pinning any single member fails."""
+    """Minimality checked by re-resolving: freeing the set fits, weakening any single member (re-pinning a freed
+    one, keeping a removed one installed) fails, each shown by a resolution not cut short, and every member has
+    a reason."""
+    doubt: str = ""
+    """Why the set is not verified (empty when it is)."""
 
     @property
     def names(self) -> tuple[NormalizedName, ...]:
@@ -129,6 +140,7 @@ def minimal_conflicting_set(
     verify: bool = True,
     fits_only: bool = False,
     budget: float | None = None,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
 ) -> ConflictSetResult:
     """The minimal set(s) of preinstalled pins to free (or remove) for ``request`` to fit the image.
 
@@ -137,6 +149,8 @@ def minimal_conflicting_set(
     ``constraints`` (pip's ``-c``) bind every question; ``resolver`` replaces ``analyzer.resolver.resolve`` (the
     tests' reference); ``ignore_edges`` defaults to the image's own ``pip check`` violations. ``verify`` checks
     each set's minimality by re-resolving; ``fits_only`` computes only the verdict, what suggestions need.
+    ``max_rounds`` bounds one question (pip's own limit by default): a question still cut short by it, or by
+    the budget, is not answered, and a set that rests on it is not verified.
     """
     started = time.perf_counter()
     full = (graph if graph is not None else image_graph(session)).with_request(request, session)
@@ -146,18 +160,24 @@ def minimal_conflicting_set(
     # pins that one question had to promote to roots are promoted from the start in the next ones
     promoted: set[NormalizedName] = set()
 
-    def raw(keep: Names, free: Names) -> Resolution:
-        if resolver is not None:
-            return resolver(request, session, keep=keep, free=free, ignore_edges=ignored)
-        # One question must not take minutes: a resolution that needs more rounds than this is answered "not
-        # shown to fit" (conservative: a set can only come out larger, and is still verified).
-        return resolve(
-            request, session, keep=keep, free=free, ignore_edges=ignored, max_rounds=_SEARCH_MAX_ROUNDS,
-            constraints=constraints or None, promote=promoted,
-        )  # fmt: skip
-
     deadline = None if budget is None else started + budget
-    search = _Search(request, session, full, ignored, CachedOracle(raw, deadline), started)
+
+    def raw(keep: Names, free: Names, gone: Names = frozenset()) -> Resolution:
+        if resolver is not None:
+            return resolver(request, session, keep=keep, free=free, removed=gone, ignore_edges=ignored)
+        # most questions need few rounds: one cut short is asked again with more, while the budget lasts
+        rounds = min(_FIRST_ROUNDS, max_rounds)
+        while True:
+            result = resolve(
+                request, session, keep=keep, free=free, removed=gone, ignore_edges=ignored, max_rounds=rounds,
+                constraints=constraints or None, promote=promoted, deadline=deadline,
+            )  # fmt: skip
+            late = deadline is not None and time.perf_counter() > deadline
+            if proven(result) or rounds >= max_rounds or late:
+                return result
+            rounds = min(rounds * _MORE_ROUNDS, max_rounds)
+
+    search = _Search(request, session, full, ignored, CachedOracle(raw, deadline), started, max_rounds)
     try:
         return search.run(orders=orders, verify=verify, fits_only=fits_only)
     except OutOfBudget:
@@ -174,6 +194,7 @@ class _Search:
     ignored: tuple[tuple[NormalizedName, NormalizedName], ...]
     check: CachedOracle
     started: float
+    max_rounds: int
 
     def result(self, verdict: Verdict, sets: Sequence[ConflictSet], **fields: Any) -> ConflictSetResult:
         return ConflictSetResult(
@@ -202,35 +223,23 @@ class _Search:
             )
             everyone, gone = frozenset(order), frozenset(removed)
             successes = [check(everyone, frozenset())] if verdict is Verdict.FITS else []
-            successes += [check(everyone - frozenset(freed) - gone, frozenset(freed)) for freed in found]
+            successes += [check(everyone - frozenset(freed) - gone, frozenset(freed), gone) for freed in found]
             touched = {n for res in successes for n in res.mapping}
             if not full.relevant_pins(touched) - requested - relevant:
                 break
             reached |= touched
         else:
             warnings.append(f"the relevant part of the image kept growing after {_MAX_ROUNDS} rounds")
+        warnings += self.unanswered_verdict(verdict, everyone)
         sets: list[ConflictSet] = []
         for item in found:
             freed = frozenset(item)
-            fixed = check(everyone - freed - gone, freed)
-            verified = False
-            if verify:
-                repinned = {m: check(everyone - (freed - {m}) - gone, freed - {m}) for m in freed}
-                verified = fixed.ok and all(not r.ok for r in repinned.values())
-                if not verified:
-                    warnings.append(
-                        f"the set {sorted(freed | gone)} did not verify as minimal when re-resolved"
-                    )
-                # "keeping it fails" is proven by a conflict; a question that ran out of rounds only failed to fit
-                unproven = sorted(
-                    m for m, r in repinned.items() if r.conflict is not None and r.conflict.too_deep
-                )
-                if verified and unproven:
-                    warnings.append(
-                        f"keeping {', '.join(unproven)} was not shown to fit within {_SEARCH_MAX_ROUNDS} resolver "
-                        "rounds, rather than shown to conflict: the set is minimal as far as that bound goes"
-                    )
-            sets.append(ConflictSet(self.members((*removed, *item), gone, fixed), verified))
+            fixed = check(everyone - freed - gone, freed, gone)
+            members = self.members((*removed, *item), gone, fixed)
+            doubt = self.doubt(everyone, freed, gone, fixed, members) if verify else "minimality not checked"
+            if doubt and verify:
+                warnings.append(f"the set {sorted(freed | gone)} is not shown minimal: {doubt}")
+            sets.append(ConflictSet(members, verified=not doubt, doubt=doubt))
         if verdict is Verdict.CONFLICT and not sets and not fits_only:
             warnings.append("no minimal conflicting set was found")
         return self.result(
@@ -241,16 +250,52 @@ class _Search:
             searched=not (fits_only and verdict is Verdict.CONFLICT),
         )
 
+    def unanswered_verdict(self, verdict: Verdict, everyone: Names) -> list[str]:
+        """A warning when the verdict rests on a question that was cut short (then it is not shown)."""
+        nothing: Names = frozenset()
+        if verdict is Verdict.CONFLICT and not proven(self.check(everyone, nothing)):
+            return [f"whether the request fits the image as it is was {self.unanswered}"]
+        if verdict is Verdict.UNRESOLVABLE and not proven(self.check(nothing, nothing, everyone)):
+            return [f"whether the request resolves at all without the image's pins was {self.unanswered}"]
+        return []
+
+    @property
+    def unanswered(self) -> str:
+        return f"not answered within {self.max_rounds} resolver rounds or the search's budget"
+
+    def doubt(
+        self, everyone: Names, freed: Names, gone: Names, fixed: Resolution, members: Sequence[Member]
+    ) -> str:
+        """Why the set is not shown minimal, or "" when re-resolving shows it is: freeing it fits, and each single
+        weakening (keeping a freed member, keeping a removed one installed) fails, every answer proven."""
+        check = self.check
+        if not fixed.ok:
+            return "freeing it did not fit when re-resolved" if proven(fixed) else f"freeing it was {self.unanswered}"
+        weaker = {m: check(everyone - (freed - {m}) - gone, freed - {m}, gone) for m in sorted(freed)}
+        weaker |= {r: check(everyone - freed - gone, freed | {r}, gone - {r}) for r in sorted(gone)}
+        fitting = [m for m, r in weaker.items() if r.ok]
+        if fitting:
+            return f"it fits with {', '.join(fitting)} kept as installed: the set is larger than needed"
+        unknown = [m for m, r in weaker.items() if not proven(r)]
+        if unknown:
+            return f"whether it fits with {', '.join(unknown)} kept as installed was {self.unanswered}"
+        # a member nothing explains is a failed check, not a member to show as a plain one
+        unexplained = [m.name for m in members if not m.reasons]
+        if unexplained:
+            return f"no reason was found why {', '.join(unexplained)} cannot stay"
+        return ""
+
     def members(
         self, names: Sequence[NormalizedName], gone: Collection[NormalizedName], fixed: Resolution
     ) -> tuple[Member, ...]:
-        """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why."""
+        """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why. A
+        removed pin the resolution brings back (from the index) moves to that version."""
         source, by_name = self.session.source, self.session.snapshot.by_name
         into = resolution_edges(fixed, self.request, self.session.env)
         members = []
         for name in names:
             installed = by_name[name].version if name in by_name else None
-            dist = None if name in gone else fixed.mapping.get(name)
+            dist = fixed.mapping.get(name)
             moves_to = None if dist is None else str(dist.version)
             reasons = explain_member(
                 name, installed, self.full, fixed, into, lambda n: source.project(n).versions()
@@ -262,15 +307,14 @@ class _Search:
         """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
         installed = {p.name: p.version for p in self.session.snapshot.pins}
         cache = self.check.cache
-        # A question leaves out (removes) the candidates it neither keeps nor frees; the widest question asked
-        # tells the candidates of the last round, so a fitting answer costs its movers plus what it removed.
-        universe = max((keep | free for keep, free in cache), key=len, default=frozenset())
+        # Only the widest questions hold every candidate of the last round as kept, freed or removed: a narrower
+        # one left some as they were, and a pin it left could be one that its answer breaks.
+        universe = max((keep | free | gone for keep, free, gone in cache), key=len, default=frozenset())
         best: tuple[Names, Names, Resolution] | None = None
-        for (keep, free), result in cache.items():
-            if not result.ok or not (keep | free) <= universe:
+        for (keep, free, gone), result in cache.items():
+            if not result.ok or keep | free | gone != universe:
                 continue
             moved = frozenset(movers_of(result, sorted(free), installed))
-            gone = universe - keep - free
             if best is None or len(moved) + len(gone) < len(best[0]) + len(best[1]):
                 best = (moved, gone, result)
         message = (
@@ -285,4 +329,6 @@ class _Search:
             ": the set shown is enough (a resolution moving only these fits) but not shown to be minimal"
         )
         members = self.members((*sorted(gone), *sorted(moved)), gone, fixed)
-        return self.result(Verdict.CONFLICT, (ConflictSet(members),), warnings=(message,), searched=False)
+        doubt = f"the search stopped at its budget of {budget:g} s before showing which of them must change"
+        found = ConflictSet(members, doubt=doubt)
+        return self.result(Verdict.CONFLICT, (found,), warnings=(message,), searched=False)

@@ -1,5 +1,8 @@
-"""FastDiag over pin names against the resolver: a question names the pins kept at their version and the pins
-freed (installed, any version); every other candidate is left out. ``CachedOracle`` answers each question once.
+"""FastDiag over pin names against the resolver: a question names the pins kept at their version, the pins freed
+(installed, any version) and the pins removed (uninstalled first); every other pin is left as it is.
+``CachedOracle`` answers each question once. A question cut short (round limit, deadline, internal error) is
+not answered (``proven`` is False): the search steers as if it did not fit, and a set is verified only by
+answered questions.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from analyzer.diagnosis.fastdiag import fastdiag, only_minimal
 from analyzer.resolver import Resolution, Role
 from analyzer.versions import parse_version
 
-__all__ = ["CachedOracle", "Oracle", "OutOfBudget", "Verdict", "movers_of", "search_conflict_sets"]
+__all__ = ["CachedOracle", "Oracle", "OutOfBudget", "Verdict", "movers_of", "proven", "search_conflict_sets"]
 
 Names = frozenset[NormalizedName]
 _FULL_SECOND_ORDER = 40
@@ -24,9 +27,15 @@ _FULL_SECOND_ORDER = 40
 
 
 class Oracle(Protocol):
-    """Resolve the request with ``keep`` pinned, ``free`` movable but installed; other pins are left out."""
+    """Resolve the request with ``keep`` pinned, ``free`` movable but installed, ``gone`` uninstalled."""
 
-    def __call__(self, keep: Names, free: Names) -> Resolution: ...
+    def __call__(self, keep: Names, free: Names, gone: Names = frozenset()) -> Resolution: ...
+
+
+def proven(result: Resolution) -> bool:
+    """The question was answered: it fits, or a conflict shows that it cannot (not cut short)."""
+    conflict = result.conflict
+    return result.ok or (conflict is not None and not conflict.too_deep and not conflict.detail)
 
 
 class OutOfBudget(Exception):
@@ -38,7 +47,9 @@ class CachedOracle:
     """Memoizes resolutions by (kept, freed) names, and counts the resolver calls.
 
     A question is also answered "fails" from a proven conflict of one that asked less of every pin (each pin kept
-    then is kept now, each freed then is kept or freed now): more constraints never make room for a solution.
+    then is kept now, each freed then is kept or freed now, each removed then is removed now): more constraints
+    never make room for a solution. Removing is not weaker than freeing (a removed pin's installed version is
+    not offered), so a removed pin matches only a removed one.
     Only conflicts count, never a question that ran out of rounds or an internal error (they prove nothing).
     After the ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts: ``OutOfBudget`` lets the
     caller report what it has rather than keep a user waiting for minutes.
@@ -47,14 +58,14 @@ class CachedOracle:
     oracle: Oracle
     deadline: float | None = None
     calls: int = 0
-    cache: dict[tuple[Names, Names], Resolution] = field(default_factory=dict)
-    conflicts: list[tuple[Names, Names, Resolution]] = field(default_factory=list)
+    cache: dict[tuple[Names, Names, Names], Resolution] = field(default_factory=dict)
+    conflicts: list[tuple[Names, Names, Names, Resolution]] = field(default_factory=list)
 
-    def __call__(self, keep: Names, free: Names) -> Resolution:
-        key = (keep, free)
+    def __call__(self, keep: Names, free: Names, gone: Names = frozenset()) -> Resolution:
+        key = (keep, free, gone)
         if key not in self.cache:
             held = keep | free
-            hit = next((r for k, f, r in self.conflicts if k <= keep and f <= held), None)
+            hit = next((r for k, f, g, r in self.conflicts if k <= keep and f <= held and g <= gone), None)
             if hit is not None:
                 self.cache[key] = hit
         if key in self.cache:
@@ -62,11 +73,10 @@ class CachedOracle:
         # the first question (does the request fit the image as it is?) is always answered
         if self.deadline is not None and self.calls > 0 and time.perf_counter() > self.deadline:
             raise OutOfBudget
-        result = self.cache[key] = self.oracle(keep, free)
+        result = self.cache[key] = self.oracle(keep, free, gone)
         self.calls += 1
-        conflict = result.conflict
-        if not result.ok and conflict is not None and not conflict.too_deep and not conflict.detail:
-            self.conflicts.append((keep, free, result))
+        if not result.ok and proven(result):
+            self.conflicts.append((keep, free, gone, result))
         return result
 
 
@@ -99,10 +109,12 @@ def search_conflict_sets(
         return Verdict.CONFLICT, (), ()
 
     removed: tuple[NormalizedName, ...] = ()
+    # removing is the way out only when freeing every candidate does not fit; when that question was cut short,
+    # the removals found are checked like every member (each one freed instead must fail)
     if not check(frozenset(), everyone).ok:
 
         def fits_removing(gone: Names) -> bool:
-            return check(frozenset(), everyone - gone).ok
+            return check(frozenset(), everyone - gone, gone).ok
 
         found = _named_removals(order, check, fits_removing)
         if found is None:
@@ -115,11 +127,11 @@ def search_conflict_sets(
     pool = [n for n in order if n not in gone]
 
     def consistent(freed: Names) -> bool:
-        return check(everyone - freed - gone, freed).ok
+        return check(everyone - freed - gone, freed, gone).ok
 
     # The pins a resolution with everything free moves are enough to free: the first search runs over them
     # only, the second over the whole pool when it is small (alternatives that move other pins).
-    movers = movers_of(check(frozenset(), everyone - gone), pool, installed)
+    movers = movers_of(check(frozenset(), everyone - gone, gone), pool, installed)
     # When freeing just the movers whose re-pinning alone fails fits, they are the only minimal set among the
     # movers: n questions instead of about 4n, and the very questions the verification asks.
     unique = only_minimal(movers, consistent)
@@ -147,7 +159,7 @@ def _named_removals(
     everyone = frozenset(order)
     gone: set[NormalizedName] = set()
     for _ in order:
-        result = check(frozenset(), everyone - gone)
+        result = check(frozenset(), everyone - gone, frozenset(gone))
         if result.ok:
             rank = {n: i for i, n in enumerate(order)}
             return fastdiag(sorted(gone, key=rank.__getitem__), fits_removing)

@@ -199,11 +199,13 @@ class Ranges:
                 return tuple(v for v in dict.fromkeys(versions) if self._allows(name, v))
 
             # the same requirements meet the same project in question after question: the factory keeps the answer
-            # (its requirements by identity, as they live as long as it; the request's by text)
+            # (its requirements by identity, as they live as long as it; the request's by text), and the installed
+            # version beside the request's texts: a question that removes the pin has no installed version to offer
+            inst = self.installed.get(name)
             key = (
                 name,
                 frozenset(id(r) for r, _ in self.on.get(name, ())),
-                frozenset(map(str, self.bounds.get(name, ()))),
+                frozenset([*map(str, self.bounds.get(name, ())), f"installed {inst.version if inst else '-'}"]),
             )
             self._allowed[name] = memo(self.factory.allowed_memo, key, make)
         return self._allowed[name]

@@ -3,6 +3,7 @@ like ``pip install`` without ``--upgrade``, plus the diagnosis's ``keep`` and ``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -49,17 +50,21 @@ def resolve(
     *,
     keep: Collection[NormalizedName] = (),
     free: Collection[NormalizedName] = (),
+    removed: Collection[NormalizedName] = (),
     ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
     prefer_installed: bool = True,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
     promote: set[NormalizedName] | None = None,
     propagate: bool = True,
+    deadline: float | None = None,
 ) -> Resolution:
     """Resolve ``request`` in the session's runtime as pip would, optionally keeping or freeing image pins.
 
     - ``keep``: pins that must stay at their installed version, their own requirements holding.
     - ``free``: pins that must stay installed, at any version (the installed one preferred).
+    - ``removed``: pins uninstalled before the install: gone from the image, so nothing is checked against them,
+      and a version comes back (from the index) only when something in the answer requires it.
     - ``ignore_edges``: (parent, dependency) requirement edges to skip, e.g. ones already broken in the image.
     - ``prefer_installed=False`` models ``--upgrade`` (only-if-needed): requested names go newest first.
     - ``constraints``: pip's ``-c``: a project's versions are limited when it is installed, never required.
@@ -68,9 +73,14 @@ def resolve(
       same verdict: only the work changes.
     - ``propagate=False`` skips the pre-search propagation (``propagation.py``): the same answers, from
       resolvelib alone (the test of propagation compares both).
+    - ``deadline`` (a ``time.perf_counter()`` value): past it the resolution stops like one out of rounds
+      (``too_deep``): not answered, rather than answered late.
     """
     factory = session.factory
-    installed = session.installed
+    gone = frozenset(removed)
+    installed: Mapping[NormalizedName, InstalledCandidate] = (
+        {n: c for n, c in session.installed.items() if n not in gone} if gone else session.installed
+    )
     warnings: list[ResolverWarning] = list(session.pin_warnings)
     roots: list[ResolverRequirement] = []
     user_requested: dict[str, int] = {}
@@ -147,7 +157,7 @@ def resolve(
         provider.record_roots(problem)
         outcome: Mapping[str, Candidate] | Conflict = Conflict(causes=(), too_deep=True, rounds=max_rounds)
         if budget > 0:
-            outcome, used = _run(provider, problem, budget)
+            outcome, used = _run(provider, problem, budget, deadline)
             budget -= used
         touched.update(provider.touched)
         if guessed and isinstance(outcome, Conflict) and outcome.too_deep:
@@ -196,20 +206,27 @@ def resolve(
     return Resolution(True, mapping, warnings=_collect_warnings(warnings, [*chosen, *bases.values()]))
 
 
-class _RoundCounter(BaseReporter):  # type: ignore[type-arg,unused-ignore]
-    """Counts resolvelib's rounds, so that one budget covers every re-solve of a call."""
+class _OutOfTime(Exception):
+    """The call's deadline passed during a resolution."""
 
-    def __init__(self) -> None:
+
+class _RoundCounter(BaseReporter):  # type: ignore[type-arg,unused-ignore]
+    """Counts resolvelib's rounds, so that one budget covers every re-solve of a call; stops at the deadline."""
+
+    def __init__(self, deadline: float | None = None) -> None:
         self.rounds = 0
+        self.deadline = deadline
 
     def starting_round(self, index: int) -> None:
         self.rounds = index + 1
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _OutOfTime
 
 
 def _run(
-    provider: Provider, roots: Sequence[ResolverRequirement], max_rounds: int
+    provider: Provider, roots: Sequence[ResolverRequirement], max_rounds: int, deadline: float | None = None
 ) -> tuple[Mapping[str, Candidate] | Conflict, int]:
-    counter = _RoundCounter()
+    counter = _RoundCounter(deadline)
     resolver: Resolver[ResolverRequirement, Candidate, str] = Resolver(provider, counter)
     try:
         result = resolver.resolve(roots, max_rounds=max_rounds)
@@ -217,6 +234,8 @@ def _run(
         return conflict_from_causes(exc.causes, provider), counter.rounds
     except ResolutionTooDeep as exc:
         return Conflict(causes=(), too_deep=True, rounds=exc.round_count), counter.rounds
+    except _OutOfTime:
+        return Conflict(causes=(), too_deep=True, rounds=counter.rounds), counter.rounds
     except (InconsistentCandidate, ResolutionError) as exc:  # a bug of ours, still a value
         return Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}"), counter.rounds
     return result.mapping, counter.rounds
