@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
 
-from analyzer.diagnosis.pip_prediction import PipPrediction, predict
-from analyzer.resolver import Conflict
+from analyzer.diagnosis.pip_prediction import PipPrediction, predict, with_unavailable
+from analyzer.resolver import Conflict, ConflictCause, Role
 from analyzer.session import Session
 from tests.memsource import scenario_from_dict
 
@@ -164,3 +165,38 @@ def test_an_interpreter_cause_is_worded_as_pip_words_it() -> None:
     conflict = _conflict(packages, "app")
     assert conflict.unavailable == ()
     assert conflict.reason() == "Package 'old' requires a different Python: 3.13.5 not in '<3.13'"
+
+
+def test_two_requirements_of_one_parent_that_meet_only_without_a_wheel_here_are_named_together() -> None:
+    conflict = _conflict(
+        [*LIB, {"name": "app", "version": "1.0", "requires": ["lib<=2.0", "lib>=2.0"]}], "app"
+    )
+    [found] = conflict.unavailable
+    assert (found.requirement, len(found.causes)) == ("lib<=2.0,>=2.0", 2)
+
+
+def test_two_versions_of_one_parent_are_alternatives_not_a_joint_requirement() -> None:
+    s = scenario_from_dict("deepest", {"image": PY313, "package": LIB})
+    session = Session.open(s.snapshot, s.source, s.env)
+
+    def cause(requirement: str, parent: str, version: str) -> ConflictCause:
+        name = NormalizedName("lib")
+        return ConflictCause(name, requirement, requirement, Role.DEPENDENCY, NormalizedName(parent), version)
+
+    alternatives = Conflict(causes=(cause("lib<=2.0", "mid", "1.0"), cause("lib>=2.0", "mid", "1.1")))
+    assert with_unavailable(alternatives, session).unavailable == ()
+    joint = Conflict(causes=(cause("lib<=2.0", "mid", "1.0"), cause("lib>=2.0", "top", "1.0")))
+    assert [u.requirement for u in with_unavailable(joint, session).unavailable] == ["lib<=2.0,>=2.0"]
+
+
+def test_wheels_for_another_platform_only_are_named() -> None:
+    packages = [
+        *LIB,
+        {"name": "maclib", "version": "1.0", "files": ["cp313-cp313-macosx_11_0_arm64"]},
+        {"name": "app", "version": "1.0", "requires": ["maclib"]},
+    ]
+    [found] = _conflict(packages, "app").unavailable
+    assert found.missing == "has no distribution for Python 3.13 (linux x86_64)"
+    assert "macOS" in found.evidence
+    assert found.nearest == ()
+    assert found.reason().endswith("no version of it installs here")

@@ -246,9 +246,9 @@ def with_unavailable(conflict: Conflict, session: Session) -> Conflict:
         found.extend(
             _unavailable(session, text, req, causes, item) for text, (causes, req, item) in alone.items()
         )
-        parents = [cause.parent for cause, _ in asked]
-        if alone or len(asked) < 2 or len(set(parents)) != len(parents):
-            continue  # versions of one parent are alternatives, not requirements that hold together
+        parents = {(cause.parent, cause.parent_version) for cause, _ in asked}
+        if alone or len(asked) < 2 or len(parents) != len({parent for parent, _ in parents}):
+            continue  # two versions of one parent are alternatives, not requirements that hold together
         together = Requirement(name)
         together.specifier = SpecifierSet([s for _, req in asked for s in req.specifier])
         item = project_installability(together, files, session.env)
