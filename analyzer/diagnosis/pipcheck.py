@@ -158,11 +158,8 @@ def check(
             if not holds(req, env):
                 continue
             dep = canonicalize_name(req.name)
-            installed = versions[dep].version if dep in versions else None
-            have = parse_version(installed)
-            # a version that is not PEP 440 is not comparable: say nothing rather than guess
-            if installed is None or (have is not None and not req.specifier.contains(have, prereleases=True)):
-                out.add(Violation(name, dist.version, dep, str(req), installed))
+            if _unmet(req, versions):
+                out.add(Violation(name, dist.version, dep, str(req), _version(versions, dep)))
     return CheckResult(violations=tuple(sorted(out)), opaque=tuple(opaque))
 
 
@@ -198,14 +195,24 @@ def check_extras(
             dep = canonicalize_name(req.name)
             if req.extras:
                 todo.extend((dep, canonicalize_name(e), f"{provider}[{extra}]") for e in sorted(req.extras))
-            installed = versions[dep].version if dep in versions else None
-            have = parse_version(installed)
-            if installed is None or (have is not None and not req.specifier.contains(have, prereleases=True)):
+            if _unmet(req, versions):
                 bare = Requirement(str(req))
                 bare.marker = None
-                found = ExtraViolation(provider, dist.version, extra, dep, str(bare), installed)
+                found = ExtraViolation(provider, dist.version, extra, dep, str(bare), _version(versions, dep))
                 out.setdefault(found.key, found)
     return tuple(sorted(replace(v, askers=tuple(sorted(asked[(v.provider, v.extra)]))) for v in out.values()))
+
+
+def _unmet(req: Requirement, versions: Mapping[NormalizedName, InstalledDist]) -> bool:
+    """pip check's test: not installed, or installed outside the specifier (pre-releases allowed); a version that
+    is not PEP 440 is not comparable, so nothing is said rather than guessed."""
+    installed = _version(versions, canonicalize_name(req.name))
+    have = parse_version(installed)
+    return installed is None or (have is not None and not req.specifier.contains(have, prereleases=True))
+
+
+def _version(versions: Mapping[NormalizedName, InstalledDist], name: NormalizedName) -> str | None:
+    return versions[name].version if name in versions else None
 
 
 def _holds_with(req: Requirement, env: TargetEnvironment, extra: NormalizedName) -> bool:
