@@ -128,7 +128,9 @@ class Report:
             reasons += [build_reason(b) for b in self.failing_builds]
             return f"{request} cannot be installed on {where} ({self.runtime.platform}): {'; '.join(reasons)}"
         if verdict is Verdict.UNRESOLVABLE:
-            return f"pip would fail to install {request} on {where}: the requirements conflict"
+            conflict = self.prediction.conflict if self.prediction is not None else None
+            why = conflict.reason() if conflict is not None else "the requirements conflict"
+            return f"pip would fail to install {request} on {where}: {why}"
         p = self.prediction
         assert p is not None
         moved = len(p.upgrades) + len(p.downgrades) + len(p.reinstalls)
@@ -142,13 +144,19 @@ class Report:
                 f"{request} on {where}: pip would build {len(builds)} package(s) from source ({named}), which "
                 f"tfconflict does not run, so whether it installs is not known; if the build succeeds, {then}"
             )
+        # extras are not pip check's business, so they never make the verdict; the sentence still names them
+        extras = ", ".join(dict.fromkeys(f"{v.provider}[{v.extra}]" for v in p.extras_broken))
+        unmet = f"; extras the image uses are left unmet, which pip does not check ({extras})" if extras else ""
         if verdict is Verdict.BREAKS:
             return (
                 f"{request} installs on {where}, but pip would change {moved} preinstalled package(s) and leave "
-                f"{len({v.name for v in p.newly_broken})} newly broken"
+                f"{len({v.name for v in p.newly_broken})} newly broken{unmet}"
             )
         if verdict is Verdict.CHANGES:
-            return f"{request} installs on {where}; pip would change {moved} preinstalled package(s), breaking none"
+            return (
+                f"{request} installs on {where}; pip would change {moved} preinstalled package(s), "
+                f"breaking none{unmet}"
+            )
         added = len(p.installs)
         tail = f" (adds {added} new package(s))" if added else ""
         return f"{request} fits {where} as it is{tail}"
@@ -184,6 +192,12 @@ class Report:
                          "text": c.text, "chain": list(c.chain)}
                         for c in p.conflict.causes
                     ],
+                    "reason": p.conflict.reason(),
+                    "unavailable": [
+                        {"name": u.name, "requirement": u.requirement, "missing": u.missing, "evidence": u.evidence,
+                         "nearest": list(u.nearest), "chains": [list(c) for c in u.chains], "reason": u.reason()}
+                        for u in p.conflict.unavailable
+                    ],
                 },
                 "newly_broken": [_violation(v) for v in p.newly_broken],
                 "already_broken": [_violation(v) for v in p.already_broken],
@@ -191,6 +205,12 @@ class Report:
                 "pip_warning": [v.text() for v in p.pip_warning],
                 "severe": [{"name": s.name, "reason": s.reason} for s in p.severe],
                 "opaque": list(p.opaque),
+                "extras_broken": [
+                    {"provider": v.provider, "provider_version": v.provider_version, "extra": v.extra,
+                     "dependency": v.dependency, "requirement": v.requirement, "installed": v.installed,
+                     "asked_by": list(v.askers), "text": v.future_text()}
+                    for v in p.extras_broken
+                ],
             },
             "conflict_set": None if cs is None else {
                 "verdict": cs.verdict.value,

@@ -162,6 +162,8 @@ def _unresolvable(report: Report) -> list[tuple[RequestItem, str]]:
 
 
 def _conflict_reason(conflict: Conflict) -> str:
+    if conflict.unavailable:
+        return conflict.reason()
     if conflict.too_deep:
         return "pip would give up: the resolution is too deep (ResolutionTooDeep)"
     if conflict.requires_python:

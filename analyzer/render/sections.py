@@ -162,7 +162,11 @@ def _prediction(p: PipPrediction, report: Report) -> list[Section]:
     if not p.ok:
         lines = p.conflict.pip_message().splitlines() if p.conflict is not None else []
         items = tuple(Item(line) for line in lines if line.strip())
-        return [Section(title, items, note="pip would fail: ResolutionImpossible")]
+        out = [Section(title, items, note="pip would fail: ResolutionImpossible")]
+        if p.conflict is not None and p.conflict.unavailable:
+            deepest = tuple(Item(u.reason(), u.chains[0]) for u in p.conflict.unavailable)
+            out.append(Section("Why: a dependency has no version for this runtime", deepest))
+        return out
     changes = {"downgrade": p.downgrades, "upgrade": p.upgrades, "reinstall": p.reinstalls, "install": p.installs}
     items = tuple(Item(f"{label} {change}") for label, group in changes.items() for change in group)
     note = "" if items else "nothing to change: every requirement is already satisfied"
@@ -170,6 +174,10 @@ def _prediction(p: PipPrediction, report: Report) -> list[Section]:
     if p.newly_broken:
         note = f"{len({v.name for v in p.newly_broken})} preinstalled package(s) pip would leave broken"
         out.append(Section("Newly broken by the install", tuple(Item(v.future_text()) for v in p.newly_broken), note))
+    if p.extras_broken:
+        note = "pip check does not read extras, so pip prints none of these; the packages asking still need them"
+        items = tuple(Item(v.future_text()) for v in p.extras_broken)
+        out.append(Section("Extras the image uses, newly unmet", items, note))
     if p.severe:
         title = "Severe: the notebook kernel may not survive this"
         out.append(Section(title, tuple(Item(str(s)) for s in p.severe)))
