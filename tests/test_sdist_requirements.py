@@ -2,18 +2,26 @@
 not guaranteed, else setuptools' ``*.egg-info/requires.txt`` read from the archive, else the same version's wheels
 for other interpreters; each route named, opaque only when none exists. Nothing is ever built or run."""
 
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from analyzer.cli import main
+from analyzer.diagnosis.pip_prediction import predict
 from analyzer.metadata.coremeta import (
     PkgInfo,
     SdistError,
@@ -24,7 +32,12 @@ from analyzer.metadata.coremeta import (
     requires_txt_lines,
     sdist_route,
 )
-from analyzer.metadata.models import CoreMetadata, MetadataStatus
+from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus
+from analyzer.resolver import ResolverWarning, WarningKind, resolve
+from analyzer.resolver.candidates import RequirementsRoute, route_counts
+from analyzer.session import Session
+from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
+from tests.memsource import MemorySource, scenario_from_dict
 from tests.wheelfactory import make_sdist, metadata_text
 
 REQUIRES_TXT = b"""numpy>=1.18,<1.24
@@ -258,4 +271,247 @@ def test_nothing_in_the_archive_runs(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     built = make_sdist("legacy", "1.0", metadata_version="2.1", marker_path=str(marker))
     _parse(read_pkg_info_stream(io.BytesIO(built.data), built.filename))
+    assert not marker.exists()
+
+
+# -- the resolver: which route a candidate's requirements came by -----------------------------------------------
+
+SDIST_ONLY_HERE: list[dict[str, Any]] = [
+    # pip would build the sdist on Linux 3.11; the wheels are for other targets and say what the build said there
+    {
+        "name": "legacy",
+        "version": "1.0",
+        "files": ["sdist", "cp310-cp310-manylinux_2_17_x86_64", "cp311-cp311-win_amd64"],
+    },
+    {"name": "numpy", "version": "1.23.5"},
+    {"name": "numpy", "version": "1.26.4"},
+    {"name": "llvmlite", "version": "0.39.1"},
+    {"name": "colorama", "version": "0.4.6"},
+]
+LEGACY = canonicalize_name("legacy")
+PER_FILE = {
+    "legacy-1.0.tar.gz": CoreMetadata(
+        canonicalize_name("legacy"),
+        Version("1.0"),
+        requires_python=SpecifierSet(">=3.7"),
+        status=MetadataStatus.REQUIREMENTS_UNKNOWN,
+        source="sdist",
+        note="PKG-INFO names no Requires-Dist",
+    ),
+    "legacy-1.0-cp310-cp310-manylinux_2_17_x86_64.whl": CoreMetadata(
+        canonicalize_name("legacy"),
+        Version("1.0"),
+        (
+            Requirement("numpy<1.24,>=1.18"),
+            Requirement("llvmlite<0.40"),
+            Requirement("tomli; python_version < '3.11'"),
+        ),
+        source="range",
+    ),
+    "legacy-1.0-cp311-cp311-win_amd64.whl": CoreMetadata(
+        canonicalize_name("legacy"),
+        Version("1.0"),
+        (
+            Requirement("numpy<1.24,>=1.18"),
+            Requirement("colorama"),
+            Requirement("winonly; sys_platform == 'win32'"),
+        ),
+        source="range",
+    ),
+}
+
+
+@dataclass
+class PerFileSource(MemorySource):
+    """A memory source whose files of one version can say different things (an sdist and its wheels)."""
+
+    by_file: dict[str, CoreMetadata] = field(default_factory=dict)
+
+    def metadata(self, file: DistFile) -> CoreMetadata:
+        found = self.by_file.get(file.filename)
+        if found is None:
+            return super().metadata(file)
+        self.calls["metadata"] += 1
+        return found
+
+
+def _session(
+    packages: list[dict[str, Any]], by_file: dict[str, CoreMetadata], pins: Sequence[str] = ()
+) -> Session:
+    s = scenario_from_dict("inline", {"image": {"pins": list(pins)}, "package": packages})
+    source = PerFileSource(s.source.files, s.source.meta, s.source.direct, archives=s.source.archives)
+    source.by_file.update(by_file)
+    return Session.open(s.snapshot, source, s.env)
+
+
+def _route_warnings(warnings: Iterable[ResolverWarning]) -> list[str]:
+    return [w.message for w in warnings if w.kind is WarningKind.REQUIREMENTS_ROUTE]
+
+
+def test_an_sdist_without_requirements_takes_the_nearest_wheel_of_its_version() -> None:
+    session = _session(SDIST_ONLY_HERE, PER_FILE)
+    result = resolve([Requirement("legacy")], session)
+    assert result.ok
+    legacy = result.mapping[LEGACY]
+    # the cp310 Linux wheel, not the Windows one: markers of its lines still evaluated for this target
+    assert [str(r) for r in legacy.requirements] == ["numpy<1.24,>=1.18", "llvmlite<0.40"] and legacy.known
+    assert {n: str(d.version) for n, d in result.mapping.items()} == {
+        "legacy": "1.0",
+        "numpy": "1.23.5",
+        "llvmlite": "0.39.1",
+    }
+    [said] = _route_warnings(result.warnings)
+    assert "legacy-1.0-cp310-cp310-manylinux_2_17_x86_64.whl" in said and "another interpreter" in said
+    assert "legacy-1.0.tar.gz" in said and not any(
+        w.kind is WarningKind.REQUIREMENTS_UNKNOWN for w in result.warnings
+    )
+
+
+def test_without_any_wheel_the_sdist_stays_unknown_and_says_so() -> None:
+    packages = [{**SDIST_ONLY_HERE[0], "files": ["sdist"]}, *SDIST_ONLY_HERE[1:]]
+    result = resolve([Requirement("legacy")], _session(packages, PER_FILE))
+    assert result.ok and not result.mapping[LEGACY].known and list(result.mapping) == ["legacy"]
+    [unknown] = [w.message for w in result.warnings if w.kind is WarningKind.REQUIREMENTS_UNKNOWN]
+    assert "no wheel of this version" in unknown and "PKG-INFO names no Requires-Dist" in unknown
+
+
+def test_an_unreadable_nearest_wheel_gives_way_to_the_next() -> None:
+    broken = CoreMetadata(
+        canonicalize_name("legacy"), Version("1.0"), status=MetadataStatus.UNAVAILABLE, note="HTTP 500"
+    )
+    by_file = {**PER_FILE, "legacy-1.0-cp310-cp310-manylinux_2_17_x86_64.whl": broken}
+    session = _session(SDIST_ONLY_HERE, by_file)
+    result = resolve([Requirement("legacy")], session)
+    # the Windows wheel's lines, its markers evaluated for Linux
+    assert [str(r) for r in result.mapping[LEGACY].requirements] == ["numpy<1.24,>=1.18", "colorama"]
+    assert "winonly" not in result.mapping
+    assert "legacy-1.0-cp311-cp311-win_amd64.whl" in _route_warnings(result.warnings)[0]
+
+
+@pytest.mark.parametrize(
+    ("source", "route"),
+    [
+        ("sdist", RequirementsRoute.SDIST_PKG_INFO),
+        ("sdist+pkg-info-not-guaranteed", RequirementsRoute.SDIST_PKG_INFO_NOT_GUARANTEED),
+        ("metadata-file+egg-info", RequirementsRoute.SDIST_EGG_INFO),
+    ],
+)
+def test_an_sdist_route_is_named_in_a_warning(source: str, route: RequirementsRoute) -> None:
+    meta = replace(
+        PER_FILE["legacy-1.0.tar.gz"], status=MetadataStatus.OK, source=source, note="what coremeta said"
+    )
+    session = _session([{**SDIST_ONLY_HERE[0], "files": ["sdist"]}], {"legacy-1.0.tar.gz": meta})
+    result = resolve([Requirement("legacy")], session)
+    assert result.ok and result.mapping[LEGACY].known
+    assert session.factory.index_candidates(canonicalize_name("legacy"), [])[0].info.route is route
+    [said] = _route_warnings(result.warnings)
+    assert "legacy-1.0.tar.gz" in said
+    assert (
+        ("PEP 643" in said) if route is RequirementsRoute.SDIST_PKG_INFO else ("what coremeta said" in said)
+    )
+
+
+def test_installed_pins_are_counted_by_route() -> None:
+    packages = [
+        *SDIST_ONLY_HERE,
+        {"name": "plain", "version": "1.0"},
+        {"name": "foreign", "version": "2.0", "files": ["cp311-cp311-win_amd64"]},
+        {"name": "opaque", "version": "3.0", "files": ["sdist"]},
+    ]
+    unknown = replace(PER_FILE["legacy-1.0.tar.gz"], name=canonicalize_name("opaque"), version=Version("3.0"))
+    pins = ["legacy==1.0", "plain==1.0", "foreign==2.0", "opaque==3.0", "numpy==1.23.5"]
+    session = _session(packages, {**PER_FILE, "opaque-3.0.tar.gz": unknown}, pins)
+    counts = route_counts(session.installed.values())
+    assert counts == {
+        RequirementsRoute.WHEEL: 2,
+        RequirementsRoute.OTHER_WHEEL: 2,
+        RequirementsRoute.UNKNOWN: 1,
+    }
+    legacy = session.installed[canonicalize_name("legacy")]
+    assert legacy.file is not None and legacy.file.filename == "legacy-1.0.tar.gz"  # pip's file, not a wheel
+
+
+def test_a_not_guaranteed_requirement_of_a_pin_is_checked_after_an_install() -> None:
+    """The cuml-cu12 case: its only metadata is a 2.1 PKG-INFO; moving cudf-cu12 breaks it, and pip says so."""
+    packages: list[dict[str, Any]] = [
+        {"name": "cuml-cu12", "version": "25.2.1", "files": ["sdist"]},
+        {"name": "cudf-cu12", "version": "24.10.1"},
+        {"name": "cudf-cu12", "version": "25.2.2"},
+    ]
+    cuml = CoreMetadata(
+        canonicalize_name("cuml-cu12"),
+        Version("25.2.1"),
+        (Requirement("cudf-cu12==25.2.*"),),
+        source="sdist+pkg-info-not-guaranteed",
+        note="Requires-Dist from the sdist's PKG-INFO: not guaranteed",
+    )
+    session = _session(
+        packages, {"cuml_cu12-25.2.1.tar.gz": cuml}, ["cuml-cu12==25.2.1", "cudf-cu12==25.2.2"]
+    )
+    prediction = predict([Requirement("cudf-cu12==24.10.1")], session)
+    assert prediction.ok and "cuml-cu12" not in prediction.opaque
+    assert [v.text() for v in prediction.newly_broken] == [
+        "cuml-cu12 25.2.1 requires cudf-cu12==25.2.*, but you have cudf-cu12 24.10.1 which is incompatible."
+    ]
+
+
+# -- end to end: the engine reads the archive, the check names the route ------------------------------------------
+
+
+def _check(
+    index: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str
+) -> dict[str, Any]:
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text("base==1.0\n")
+    argv = [
+        "check",
+        spec,
+        "--snapshot",
+        str(freeze),
+        "--python",
+        "3.11",
+        "--platform",
+        "manylinux_2_35_x86_64",
+    ]
+    main([*argv, "--index-url", index.index_url, "--format", "json", "--budget", "20"])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err, out.err
+    report: dict[str, Any] = json.loads(out.out)
+    return report
+
+
+@pytest.mark.parametrize(
+    ("legacy_files", "route"),
+    [
+        (
+            {"legacy.egg-info/requires.txt": b"dep>=1\n\n[:sys_platform == 'win32']\nwinonly\n"},
+            "legacy.egg-info",
+        ),
+        ({}, "legacy-1.0-cp311-cp311-win_amd64.whl"),
+    ],
+)
+def test_a_check_reads_an_sdist_only_dependency_by_its_route(
+    index_server: FixtureIndex,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    legacy_files: dict[str, bytes],
+    route: str,
+) -> None:
+    marker = tmp_path / "setup-py-ran"
+    index_server.wheel("base", "1.0")
+    index_server.wheel("dep", "1.0")
+    index_server.wheel("app", "1.0", ["legacy"])
+    index_server.add(
+        make_sdist("legacy", "1.0", metadata_version="2.1", marker_path=str(marker), extra=legacy_files)
+    )
+    # a wheel for Windows only: on Linux pip builds the sdist; its METADATA says what the build said there
+    index_server.wheel(
+        "legacy", "1.0", ["dep>=1", "winonly; sys_platform == 'win32'"], tag="cp311-cp311-win_amd64"
+    )
+    report = _check(index_server, tmp_path, capsys, "app")
+    installs = {c["name"]: c["to"] for c in report["pip"]["changes"] if c["action"] == "install"}
+    assert installs == {"app": "1.0", "legacy": "1.0", "dep": "1.0"}
+    said = [w for w in report["warnings"] if w.startswith("legacy 1.0: requirements from")]
+    assert len(said) == 1 and route in said[0] and "not guaranteed" in said[0]
+    assert not any("requirements unknown" in w for w in report["warnings"])
     assert not marker.exists()

@@ -46,7 +46,7 @@ __all__ = [
 
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 """A METADATA larger than this is not metadata: refuse it rather than hold it in memory."""
-MAX_EGG_INFO_SCAN = 128 * 1024 * 1024
+MAX_EGG_INFO_SCAN = 32 * 1024 * 1024
 """How far into an unpacked archive the reader looks for ``requires.txt`` once PKG-INFO has said nothing:
 past it the egg-info is not looked for (every byte of a tar before a member has to be read)."""
 
@@ -130,7 +130,7 @@ def parse_core_metadata(
         if claim.static:
             pass
         elif raw.get("requires_dist") or unparsed.get("requires-dist"):
-            note = f"Requires-Dist from the sdist's PKG-INFO ({claim.why}): not guaranteed to be what a build declares"
+            note = f"requirements from the sdist's PKG-INFO ({claim.why}): not guaranteed to be what a build declares"
             meta = replace(meta, source=f"{source}+{SdistRoute.PKG_INFO_NOT_GUARANTEED.value}", note=note)
         else:
             if egg_info is None and isinstance(data, PkgInfo):
@@ -180,8 +180,9 @@ def _from_egg_info(
     source = f"{meta.source}+{SdistRoute.EGG_INFO.value}"
     if egg_info.requires_txt is None:
         note = (
-            f"no requirements: {egg_info.folder} has no requires.txt (setuptools writes one whenever there are "
-            f"requirements) and PKG-INFO ({claim.why}) names none; not guaranteed to be what a build declares"
+            f"no requirements: the sdist's {egg_info.folder} has no requires.txt (setuptools writes one whenever "
+            f"there are requirements) and its PKG-INFO ({claim.why}) names none: not guaranteed to be what a build "
+            "declares"
         )
         return replace(meta, source=source, note=note)
     where = f"{egg_info.folder}/requires.txt"
@@ -190,8 +191,8 @@ def _from_egg_info(
     )
     requires = _requirements(lines, f"{where}: ", skipped)
     note = (
-        f"requirements from {where}, as PKG-INFO ({claim.why}) names none: not guaranteed to be what a build "
-        "declares"
+        f"requirements from the sdist's {where}, as its PKG-INFO ({claim.why}) names none: not guaranteed to be "
+        "what a build declares"
     )
     return replace(
         meta, requires_dist=requires, provides_extra=meta.provides_extra | extras, source=source, note=note

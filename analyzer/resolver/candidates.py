@@ -4,6 +4,8 @@ wording. Bad metadata never raises: what cannot be known becomes a ``ResolverWar
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -34,8 +36,10 @@ __all__ = [
     "InstalledCandidate",
     "Origin",
     "PythonCandidate",
+    "RequirementsRoute",
     "ResolverWarning",
     "WarningKind",
+    "route_counts",
 ]
 
 
@@ -46,11 +50,34 @@ class Origin(str, Enum):
     PYTHON = "python"
 
 
+class RequirementsRoute(str, Enum):
+    """Where a candidate's requirements were read, most trusted first (issue 13): what pip installs says it
+    (a wheel for the target, an sdist's static PKG-INFO), or the best evidence short of building the sdist."""
+
+    WHEEL = "wheel"
+    """The METADATA of the wheel pip installs on the target (or of a direct reference's file)."""
+    DECLARED = "declared"
+    """Declared outside the index (google-colab's requirements)."""
+    SDIST_PKG_INFO = "sdist-pkg-info"
+    """An sdist's PKG-INFO that declares Requires-Dist static (PEP 643): what its build will say."""
+    SDIST_PKG_INFO_NOT_GUARANTEED = "sdist-pkg-info-not-guaranteed"
+    """An sdist's PKG-INFO before Metadata-Version 2.2 (or Requires-Dist dynamic): what the uploader's build said."""
+    SDIST_EGG_INFO = "sdist-egg-info"
+    """setuptools' ``*.egg-info/requires.txt`` in the sdist, PKG-INFO naming none."""
+    OTHER_WHEEL = "other-wheel"
+    """The same version's wheel for another interpreter or platform (as uv does), markers evaluated for the
+    target."""
+    UNKNOWN = "unknown"
+    """None of these: treated as having no requirements."""
+
+
 class WarningKind(str, Enum):
     OPAQUE = "opaque"
     """An installed pin whose metadata cannot be had: kept at its version, its requirements unknown."""
     REQUIREMENTS_UNKNOWN = "requirements-unknown"
-    """An sdist whose Requires-Dist we do not trust and will not build to find out."""
+    """An sdist whose Requires-Dist no route gives (``RequirementsRoute``); we will not build it to find out."""
+    REQUIREMENTS_ROUTE = "requirements-route"
+    """Requirements read from somewhere other than a wheel for the target: the message names the route."""
     METADATA_UNAVAILABLE = "metadata-unavailable"
     """An index or direct candidate whose metadata could not be fetched: treated as having no requirements."""
     UNKNOWN_EXTRA = "unknown-extra"
@@ -93,6 +120,14 @@ class DistInfo:
     """False for opaque pins, requirements-unknown sdists and unavailable metadata."""
     warnings: tuple[ResolverWarning, ...] = ()
     file: DistFile | None = None
+    route: RequirementsRoute = RequirementsRoute.WHEEL
+    """Where ``requires_dist`` was read."""
+
+
+def route_counts(candidates: Iterable[Candidate]) -> dict[RequirementsRoute, int]:
+    """How many base candidates' requirements came by each route (reads each one's metadata); for the report."""
+    counts = Counter(c.info.route for c in {id(c.base): c.base for c in candidates}.values())
+    return {route: counts[route] for route in RequirementsRoute if counts[route]}
 
 
 class Candidate:

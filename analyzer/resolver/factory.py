@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
+from analyzer.metadata.coremeta import SdistRoute, sdist_route
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataSource, MetadataStatus
 from analyzer.metadata.select import best_file
 from analyzer.resolver.candidates import (
@@ -24,6 +26,7 @@ from analyzer.resolver.candidates import (
     IndexCandidate,
     InstalledCandidate,
     PythonCandidate,
+    RequirementsRoute,
     ResolverWarning,
     WarningKind,
 )
@@ -149,7 +152,7 @@ class Factory:
             if meta.status is MetadataStatus.UNAVAILABLE:
                 message = f"{name} @ {url}: metadata unavailable ({meta.note})"
                 return ResolverWarning(WarningKind.METADATA_UNAVAILABLE, name, None, message)
-            info = self.info_of(name, str(meta.version), meta, None)
+            info = self.info_of(name, str(meta.version), meta, None, sdist=_names_sdist(url))
             return DirectCandidate(self, name, url, meta.version, info)
 
         return memo(self._direct, (name, url), make)
@@ -191,35 +194,73 @@ class Factory:
                 return
 
     def best_file_of_version(self, name: NormalizedName, version: Version) -> DistFile | None:
-        """The file whose metadata describes an installed version: pip's (``best_file``), else a wheel, else any."""
+        """The file whose metadata describes an installed version: pip's (``best_file``), else the nearest wheel
+        for another interpreter or platform, else any."""
 
         def find() -> DistFile | None:
-            # an installed pin's version alone: the source answers from that version's files, without the page
-            pool = self.files(name) if name in self._files else self.source.files_of(name, version)
-            files = [f for f in pool if f.version == version]
+            files = self._files_of_version(name, version)
             chosen = best_file(files, self.env)
-            if chosen is None or chosen.kind is not DistKind.WHEEL:
-                # an installed version's requirements are read from a wheel when it has one, even a wheel for
-                # another platform: an sdist's are not trusted (see ``MetadataStatus.REQUIREMENTS_UNKNOWN``)
-                wheels = [f for f in files if f.kind is DistKind.WHEEL]
-                chosen = wheels[0] if wheels else chosen or (files[0] if files else None)
+            if chosen is None:
+                wheels = self._foreign_wheels(files)
+                chosen = wheels[0] if wheels else (files[0] if files else None)
             return chosen
 
         return memo(self._best_file, (name, version), find)
 
+    def _files_of_version(self, name: NormalizedName, version: Version) -> list[DistFile]:
+        # an installed pin's version alone: the source answers from that version's files, without the page
+        pool = self.files(name) if name in self._files else self.source.files_of(name, version)
+        return [f for f in pool if f.version == version]
+
+    def _foreign_wheels(self, files: Iterable[DistFile]) -> list[DistFile]:
+        """A version's wheels that do not install on the target, nearest first: the target's platform (or
+        pure), then the nearest Python, unyanked first; as uv reads such a wheel's metadata for an sdist."""
+        ranked = []
+        platforms = {*self.env.platforms, "any"}
+        for f in files:
+            if f.kind is not DistKind.WHEEL or self.env.wheel_rank(f.filename) is not None:
+                continue
+            try:
+                tags = parse_wheel_filename(f.filename)[3]
+            except InvalidWheelFilename:
+                continue
+            elsewhere = all(t.platform not in platforms for t in tags)
+            distance = min(_python_distance(t.interpreter, self.env.python) for t in tags)
+            ranked.append(((f.is_yanked, elsewhere, distance, f.filename), f))
+        return [f for _, f in sorted(ranked, key=lambda pair: pair[0])]
+
     def info_of(
-        self, name: NormalizedName, version: str, meta: CoreMetadata, file: DistFile | None
+        self,
+        name: NormalizedName,
+        version: str,
+        meta: CoreMetadata,
+        file: DistFile | None,
+        *,
+        sdist: bool = False,
     ) -> DistInfo:
-        """What metadata says of a candidate: what it cannot say becomes a warning, never an exception."""
+        """What metadata says of a candidate, and by which route (``RequirementsRoute``): what it cannot say
+        becomes a warning, never an exception. An sdist (``file``, or ``sdist`` for a direct reference) whose
+        requirements are unknown takes them from the same version's nearest wheel for another target."""
         warnings = [
             _warning(WarningKind.INVALID_REQUIREMENT, name, version, f"skipped {line}")
             for line in meta.skipped
         ]
+        is_sdist = sdist or (file is not None and file.kind is DistKind.SDIST)
         if meta.status is MetadataStatus.OK:
+            route = self._route(meta, file, is_sdist)
+            if route is not RequirementsRoute.WHEEL:
+                warnings.append(
+                    _warning(WarningKind.REQUIREMENTS_ROUTE, name, version, _route_text(route, meta, file))
+                )
             reqs, extras, python = meta.requires_dist, meta.provides_extra, meta.requires_python
-            return DistInfo(reqs, extras, python, warnings=tuple(warnings), file=file)
+            return DistInfo(reqs, extras, python, warnings=tuple(warnings), file=file, route=route)
         where = f" ({file.filename})" if file is not None else ""
         if meta.status is MetadataStatus.REQUIREMENTS_UNKNOWN:
+            if file is not None:
+                found = self._info_from_foreign_wheel(name, version, meta, file)
+                if found is not None:
+                    return replace(found, warnings=(*warnings, *found.warnings))
+                where = f" ({file.filename}; no wheel of this version to read them from)"
             kind, what = WarningKind.REQUIREMENTS_UNKNOWN, "requirements unknown{}; treated as having none"
         else:
             kind, what = (
@@ -227,7 +268,43 @@ class Factory:
                 "metadata unavailable{}; treated as having no requirements",
             )
         warnings.append(_warning(kind, name, version, what.format(where) + _note(meta)))
-        return DistInfo(known=False, warnings=tuple(warnings), file=file)
+        return DistInfo(known=False, warnings=tuple(warnings), file=file, route=RequirementsRoute.UNKNOWN)
+
+    def _info_from_foreign_wheel(
+        self, name: NormalizedName, version: str, meta: CoreMetadata, sdist: DistFile
+    ) -> DistInfo | None:
+        """An sdist's requirements from the first readable one of its version's nearest foreign wheels (two at
+        most: each failure costs its retries); its own Requires-Python and extras still count."""
+        for wheel in self._foreign_wheels(self._files_of_version(name, sdist.version))[:2]:
+            other = self.metadata(wheel)
+            if other.status is not MetadataStatus.OK:
+                continue
+            what = (
+                _route_text(RequirementsRoute.OTHER_WHEEL, other, wheel) + f"; {sdist.filename}: {meta.note}"
+            )
+            warnings = [
+                *(
+                    _warning(WarningKind.INVALID_REQUIREMENT, name, version, f"skipped {x}")
+                    for x in other.skipped
+                ),
+                _warning(WarningKind.REQUIREMENTS_ROUTE, name, version, what),
+            ]
+            python = meta.requires_python if meta.requires_python is not None else other.requires_python
+            extras = meta.provides_extra | other.provides_extra
+            route = RequirementsRoute.OTHER_WHEEL
+            return DistInfo(
+                other.requires_dist, extras, python, warnings=tuple(warnings), file=sdist, route=route
+            )
+        return None
+
+    def _route(self, meta: CoreMetadata, file: DistFile | None, is_sdist: bool) -> RequirementsRoute:
+        """The route of readable metadata: an sdist's as its parser named it, a wheel's by whether it installs
+        on the target."""
+        if is_sdist:
+            return _SDIST_ROUTES[sdist_route(meta.source)]
+        if file is not None and self.env.wheel_rank(file.filename) is None:
+            return RequirementsRoute.OTHER_WHEEL
+        return RequirementsRoute.WHEEL
 
     def info_for_installed(self, pin: InstalledCandidate) -> DistInfo:
         """An installed pin's requirements: declared ones, a direct reference's, or that version's on the index;
@@ -243,12 +320,14 @@ class Factory:
                     warnings.append(
                         _warning(WarningKind.INVALID_REQUIREMENT, name, text, f"skipped requirement {line!r}")
                     )
-            return DistInfo(requires_dist=tuple(reqs), warnings=tuple(warnings))
+            return DistInfo(
+                requires_dist=tuple(reqs), warnings=tuple(warnings), route=RequirementsRoute.DECLARED
+            )
         url_problem = ""
         if pin.url is not None:
             meta = self.source.metadata_for_url(name, pin.url)
             if meta.status is MetadataStatus.OK:
-                return self.info_of(name, text, meta, None)
+                return self.info_of(name, text, meta, None, sdist=_names_sdist(pin.url))
             # an unreachable direct reference (a vendor index, a local build folder): the same version's
             # metadata on the configured index is the next best evidence, and the warning says so
             url_problem = f"direct reference {pin.url}: {meta.status.value}" + _note(meta)
@@ -421,7 +500,46 @@ def _file_key(file: DistFile) -> tuple[str, str]:
 
 def _opaque(name: NormalizedName, version: str, why: str) -> DistInfo:
     message = f"{name} {version} is opaque: {why}; kept at its version, its requirements unknown"
-    return DistInfo(known=False, warnings=(ResolverWarning(WarningKind.OPAQUE, name, version, message),))
+    warning = ResolverWarning(WarningKind.OPAQUE, name, version, message)
+    return DistInfo(known=False, warnings=(warning,), route=RequirementsRoute.UNKNOWN)
+
+
+_SDIST_ROUTES = {
+    None: RequirementsRoute.SDIST_PKG_INFO,
+    SdistRoute.PKG_INFO_NOT_GUARANTEED: RequirementsRoute.SDIST_PKG_INFO_NOT_GUARANTEED,
+    SdistRoute.EGG_INFO: RequirementsRoute.SDIST_EGG_INFO,
+}
+"""The route of an sdist's readable metadata by the suffix its parser put in ``source`` (none: static)."""
+
+
+def _route_text(route: RequirementsRoute, meta: CoreMetadata, file: DistFile | None) -> str:
+    """The warning's words for a route other than a wheel for the target."""
+    filename = file.filename if file is not None else "the direct reference"
+    if route is RequirementsRoute.SDIST_PKG_INFO:
+        return f"requirements from the PKG-INFO of {filename}, which declares them static (PEP 643)"
+    if route is RequirementsRoute.OTHER_WHEEL:
+        return (
+            f"requirements from {filename}, a wheel of this version for another interpreter or platform "
+            "(markers evaluated for this target): not guaranteed to be what a build here declares"
+        )
+    return f"{meta.note} ({filename})"
+
+
+def _python_distance(interpreter: str, python: Version) -> int:
+    """How far a wheel tag's interpreter (``cp310``, ``py3``, ``pp39``) is from the target's Python; a major
+    version alone (``py3``) is as near as can be."""
+    digits = interpreter[2:]
+    if not digits[:1].isdigit() or int(digits[:1]) != python.release[0]:
+        return 100
+    minor = digits[1:]
+    if not minor:
+        return 0
+    return abs(int(minor) - python.release[1]) if minor.isdigit() else 100
+
+
+def _names_sdist(url: str) -> bool:
+    """Whether a direct reference names an sdist rather than a wheel (pip: by the file name's end)."""
+    return not urlsplit(url).path.lower().endswith(".whl")
 
 
 def _warning(kind: WarningKind, name: NormalizedName, version: str, what: str) -> ResolverWarning:
