@@ -76,7 +76,7 @@ def sections(report: Report, *, verbose: bool = False) -> list[Section]:
     if report.conflict_set is not None:
         out.append(_conflict_set(report))
     if report.prediction is not None:
-        out.extend(_prediction(report.prediction, report))
+        out.extend(_prediction(report.prediction, report, verbose=verbose))
     if report.suggestions is not None and report.suggestions.items:
         suggestions = tuple(Item(str(s)) for s in report.suggestions.items)
         out.append(Section("Suggestions", suggestions))
@@ -156,7 +156,7 @@ def _conflict_set(report: Report) -> Section:
     return Section(title, tuple(items), note=note)
 
 
-def _prediction(p: PipPrediction, report: Report) -> list[Section]:
+def _prediction(p: PipPrediction, report: Report, *, verbose: bool = False) -> list[Section]:
     request = " ".join(str(i.requirement) for i in report.request)
     title = f"What pip would do (pip install {request})"
     if not p.ok:
@@ -185,7 +185,7 @@ def _prediction(p: PipPrediction, report: Report) -> list[Section]:
         out.append(
             Section(
                 "Already broken before the install (not caused by this request)",
-                tuple(Item(v.text()) for v in report.preexisting[:5]),
+                _first(tuple(Item(v.text()) for v in report.preexisting), 5, verbose),
                 note=f"pip check of the image lists {len(report.preexisting)} violation(s); "
                 f"{len(p.already_broken)} remain after the install, {len(p.fixed)} are fixed by it",
             )
@@ -194,3 +194,10 @@ def _prediction(p: PipPrediction, report: Report) -> list[Section]:
         title = "Opaque packages (their requirements are unknown, so they were not checked)"
         out.append(Section(title, (Item(", ".join(p.opaque)),)))
     return out
+
+
+def _first(items: tuple[Item, ...], limit: int, verbose: bool) -> tuple[Item, ...]:
+    """A long list cut to its first lines, saying how many were left out (``-v`` and JSON list them all)."""
+    if verbose or len(items) <= limit:
+        return items
+    return (*items[:limit], Item(f"... and {len(items) - limit} more (-v lists them all)"))
