@@ -11,6 +11,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from analyzer.cli import main
 from analyzer.diagnosis.pip_prediction import predict
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.coremeta import (
     PkgInfo,
     SdistError,
@@ -32,12 +36,13 @@ from analyzer.metadata.coremeta import (
     requires_txt_lines,
     sdist_route,
 )
+from analyzer.metadata.engine import MetadataEngine
 from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus
 from analyzer.resolver import ResolverWarning, WarningKind, resolve
-from analyzer.resolver.candidates import RequirementsRoute, route_counts
+from analyzer.resolver.candidates import IndexCandidate, RequirementsRoute, route_counts
 from analyzer.session import Session
 from tests.indexserver import FixtureIndex, index_server  # noqa: F401 - pytest fixture
-from tests.memsource import MemorySource, scenario_from_dict
+from tests.memsource import MemorySource, build_snapshot, scenario_from_dict
 from tests.wheelfactory import make_sdist, metadata_text
 
 REQUIRES_TXT = b"""numpy>=1.18,<1.24
@@ -515,3 +520,39 @@ def test_a_check_reads_an_sdist_only_dependency_by_its_route(
     assert len(said) == 1 and route in said[0] and "not guaranteed" in said[0]
     assert not any("requirements unknown" in w for w in report["warnings"])
     assert not marker.exists()
+
+
+# -- live: the issue's cases on the real index, pinned --as-of ---------------------------------------------------
+
+LIVE_AS_OF = datetime(2025, 6, 1, tzinfo=timezone.utc)
+
+
+def _live_candidate(name: str, version: str) -> tuple[IndexCandidate, tuple[str, ...]]:
+    snapshot = build_snapshot({"python": "3.11.12", "glibc": "2.35"})
+    config = IndexConfig(PYPI_SIMPLE_ENDPOINT)
+    with MetadataEngine(config, cache=MetadataCache(), as_of=LIVE_AS_OF) as engine:
+        session = Session.open(snapshot, engine)
+        [found] = [
+            c
+            for c in session.factory.index_candidates(canonicalize_name(name), [])
+            if str(c.version) == version
+        ]
+        evaluated = tuple(str(r) for r in session.factory.evaluated(found, frozenset()))
+    return found, evaluated
+
+
+@pytest.mark.live
+def test_live_numba_0_56_4_sdist_reads_its_cp310_wheel() -> None:
+    numba, requirements = _live_candidate("numba", "0.56.4")
+    assert numba.file is not None and numba.file.filename == "numba-0.56.4.tar.gz"
+    assert numba.info.route is RequirementsRoute.OTHER_WHEEL
+    assert {"numpy<1.24,>=1.18", "llvmlite<0.40,>=0.39.0dev0"} <= set(requirements)
+    [said] = _route_warnings(numba.warnings)
+    assert "numba-0.56.4-cp310-cp310-manylinux" in said
+
+
+@pytest.mark.live
+def test_live_cuml_cu12_25_2_1_reads_its_pkg_info() -> None:
+    cuml, requirements = _live_candidate("cuml-cu12", "25.2.1")
+    assert cuml.info.route is RequirementsRoute.SDIST_PKG_INFO_NOT_GUARANTEED
+    assert "cudf-cu12==25.2.*" in requirements
