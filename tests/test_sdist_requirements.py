@@ -422,13 +422,15 @@ def test_installed_pins_are_counted_by_route() -> None:
         {"name": "plain", "version": "1.0"},
         {"name": "foreign", "version": "2.0", "files": ["cp311-cp311-win_amd64"]},
         {"name": "opaque", "version": "3.0", "files": ["sdist"]},
+        # installed although its Requires-Python now excludes the target: its wheel says what is installed
+        {"name": "old", "version": "1.0", "files": ["sdist", "py3-none-any"], "requires_python": "<3.10"},
     ]
     unknown = replace(PER_FILE["legacy-1.0.tar.gz"], name=canonicalize_name("opaque"), version=Version("3.0"))
-    pins = ["legacy==1.0", "plain==1.0", "foreign==2.0", "opaque==3.0", "numpy==1.23.5"]
+    pins = ["legacy==1.0", "plain==1.0", "foreign==2.0", "opaque==3.0", "numpy==1.23.5", "old==1.0"]
     session = _session(packages, {**PER_FILE, "opaque-3.0.tar.gz": unknown}, pins)
     counts = route_counts(session.installed.values())
     assert counts == {
-        RequirementsRoute.WHEEL: 2,
+        RequirementsRoute.WHEEL: 3,
         RequirementsRoute.OTHER_WHEEL: 2,
         RequirementsRoute.UNKNOWN: 1,
     }

@@ -201,7 +201,14 @@ class Factory:
             files = self._files_of_version(name, version)
             chosen = best_file(files, self.env)
             if chosen is None:
-                wheels = self._foreign_wheels(files)
+                # installed although pip would not pick it now (its Requires-Python excludes the target): a
+                # wheel that fits the tags still says best what is installed
+                fits = [
+                    f
+                    for f in files
+                    if f.kind is DistKind.WHEEL and self.env.wheel_rank(f.filename) is not None
+                ]
+                wheels = fits + self._foreign_wheels(files)
                 chosen = wheels[0] if wheels else (files[0] if files else None)
             return chosen
 
