@@ -70,13 +70,15 @@ def ask(
     asked: Mapping[str, object] | None = None,
     recall: bool = True,
     keep: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Answer:
     """Answer ``pip install ITEMS`` on ``snapshot`` as ``render`` phrases it.
 
     ``engine`` is called only when the answer is computed (the caller owns its lifetime, and may share one
     engine between questions); ``asked`` holds what else changes the rendered text (the output format).
     ``recall=False`` computes even when a remembered answer holds; ``keep=False`` neither recalls nor remembers
-    (a rendering that shows this run's own timings). Raises ``MetadataUnavailable`` as ``run_check`` does.
+    (a rendering that shows this run's own timings); ``on_stage`` goes to ``run_check``. Raises
+    ``MetadataUnavailable`` as ``run_check`` does.
     """
     key = None
     if keep:
@@ -111,6 +113,7 @@ def ask(
         with_suggestions=options.suggestions,
         budget=options.budget,
         constraints=constraints,
+        on_stage=on_stage,
     )
     # hosts that failed so that they were not asked again: what they serve is missing from this answer
     hosts = [f"{host}: given up for the rest of the run ({why}); what it serves was not read"

@@ -44,18 +44,22 @@ def run_check(
     budget: float | None = 30.0,
     constraints: Sequence[Requirement] = (),
     env: TargetEnvironment | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Report:
     """Answer ``pip install ITEMS`` for ``snapshot`` without installing anything.
 
     ``releases``: (release id, Python) pairs offered when the request does not install on this interpreter;
     ``budget``: seconds for the minimal-conflicting-set search (None: no bound); ``constraints``: pip's ``-c``
-    lines, binding every stage; ``env``: the target shared across checks (``matrix``). Raises
+    lines, binding every stage; ``env``: the target shared across checks (``matrix``); ``on_stage``: told each
+    stage's name as it starts (the CLI's sign of life on a long run). Raises
     MetadataUnavailable only when the request's own projects, or the versions of them pip would install,
     cannot be read.
     """
     timings: dict[str, float] = {}
 
     def timed(stage: str, fn: Callable[[], T]) -> T:
+        if on_stage is not None:
+            on_stage(stage)
         started = time.perf_counter()
         try:
             return fn()

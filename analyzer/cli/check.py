@@ -18,7 +18,7 @@ from analyzer.cli.common import (
     settings_from_args,
     snapshot_from_settings,
 )
-from analyzer.cli.indexopts import add_index_options, engine_for, index_config
+from analyzer.cli.indexopts import add_index_options, engine_for, index_config, stage_lines
 from analyzer.errors import ExitCode, Problem
 from analyzer.metadata.cache import MetadataCache
 from analyzer.render import FORMATS, render
@@ -94,8 +94,11 @@ def run(args: argparse.Namespace) -> int:
     )
     config = index_config(settings, reqset)
     cache = MetadataCache()
+    lines = stage_lines()
     with ExitStack() as stack:
         stack.callback(cache.close)
+        if lines is not None:
+            stack.callback(lines.close)
         answer = ask(
             "check", items, snapshot, constraint_requirements(reqset), settings, config,
             cache=cache,
@@ -108,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
             asked={"format": args.format},
             recall=not args.recompute,
             keep=not verbose,  # -v shows this run's timings: it is computed, and its rendering is not kept
+            on_stage=lines,
         )
     sys.stdout.write(answer.output)
     return int(answer.exit_code(settings.fail_on))

@@ -23,7 +23,7 @@ from analyzer.cli.common import (
     settings_from_args,
     snapshot_from_settings,
 )
-from analyzer.cli.indexopts import add_index_options, engine_for, index_config
+from analyzer.cli.indexopts import StageLines, add_index_options, engine_for, index_config
 from analyzer.errors import ExitCode, MetadataUnavailable
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
@@ -76,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
     codes = [ExitCode.OK]
     options = CheckOptions(conflict_set=args.conflict_set, suggestions=False)
     cache = MetadataCache()
+    lines = StageLines()  # pre-commit shows no bar: a long hook says what it is doing on stderr
     with ExitStack() as stack:
         stack.callback(cache.close)
+        stack.callback(lines.close)
         engines: dict[tuple[str, tuple[str, ...]], MetadataEngine] = {}
 
         def engine(config: IndexConfig) -> MetadataEngine:
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     engine=partial(engine, config),
                     render=lambda report: _findings(report, settings.fail_on),
                     options=options,
+                    on_stage=partial(_said, lines, path),
                 )
             except MetadataUnavailable as exc:
                 print(f"{path}: cannot check: {exc}")
@@ -143,3 +146,7 @@ def _shown(path: Path) -> Path:
         return path.relative_to(Path.cwd())
     except ValueError:
         return path
+
+
+def _said(lines: StageLines, path: Path, stage: str) -> None:
+    lines(f"{path}: {stage}")

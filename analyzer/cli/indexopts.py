@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -119,7 +120,10 @@ def _progress_bar() -> Callable[[str, int, int], None]:
                 from rich.console import Console
                 from rich.progress import Progress
 
-                shown["bar"] = Progress(transient=True, console=Console(stderr=True))
+                # stdout carries the answer (`--format json > f`): the live display must never take it over
+                shown["bar"] = Progress(
+                    transient=True, console=Console(stderr=True), redirect_stdout=False, redirect_stderr=False
+                )
                 shown["bar"].start()
                 shown["task"] = shown["bar"].add_task(f"fetching {what}", total=total)
             shown["bar"].update(shown["task"], completed=done)
@@ -127,3 +131,39 @@ def _progress_bar() -> Callable[[str, int, int], None]:
                 shown.pop("bar").stop()
 
     return tell
+
+
+class StageLines:
+    """A sign of life where no bar can be drawn (CI, pre-commit: stderr is not a terminal): once a run has lasted
+    ``after`` seconds, one short line per stage on stderr. A quick run prints nothing."""
+
+    def __init__(self, after: float = 3.0) -> None:
+        self.after = after
+        self.started = time.monotonic()
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, stage: str) -> None:
+        self.close()
+        waited = time.monotonic() - self.started
+        if waited >= self.after:
+            self._say(stage)
+            return
+        with self._lock:
+            self._timer = threading.Timer(self.after - waited, self._say, (stage,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _say(self, stage: str) -> None:
+        print(f"tfconflict: {stage}... ({time.monotonic() - self.started:.0f} s)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+
+def stage_lines() -> StageLines | None:
+    """Stage lines when stderr is not a terminal (a terminal has the progress bar)."""
+    return None if sys.stderr.isatty() else StageLines()
