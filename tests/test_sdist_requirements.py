@@ -24,10 +24,10 @@ from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
 from analyzer.cli import main
 from analyzer.diagnosis.pip_prediction import predict
+from analyzer.metadata import coremeta
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.coremeta import (
-    PkgInfo,
     SdistError,
     SdistRoute,
     parse_core_metadata,
@@ -258,11 +258,29 @@ def test_the_stream_is_read_past_pkg_info_only_when_pkg_info_says_nothing(versio
     assert meta.status is (MetadataStatus.REQUIREMENTS_UNKNOWN if whole else MetadataStatus.OK)
 
 
-def test_an_archive_that_breaks_after_pkg_info_says_so() -> None:
+def test_an_archive_that_breaks_off_while_its_egg_info_is_looked_for_is_unreadable() -> None:
     archive = _tar({"legacy-1.0/PKG-INFO": _legacy_pkg_info(), "legacy-1.0/big.bin": bytes(200_000)})
-    cut = read_pkg_info_stream(io.BytesIO(archive[: len(archive) // 2 + 60]), "legacy-1.0.tar.gz")
-    assert isinstance(cut, PkgInfo) and cut.egg_info is None and "broke off" in cut.note
-    assert "broke off" in _parse(cut).note
+    with pytest.raises(SdistError, match="not a readable archive"):
+        read_pkg_info_stream(io.BytesIO(archive[: len(archive) // 2 + 60]), "legacy-1.0.tar.gz")
+    # a static PKG-INFO is the whole answer: the rest of the archive is not read
+    static = _tar(
+        {
+            "legacy-1.0/PKG-INFO": metadata_text("legacy", "1.0", metadata_version="2.2"),
+            "legacy-1.0/big.bin": bytes(200_000),
+        }
+    )
+    assert (
+        read_pkg_info_stream(io.BytesIO(static[: len(static) // 2 + 60]), "legacy-1.0.tar.gz").egg_info
+        is None
+    )
+
+
+def test_the_egg_info_is_not_looked_for_past_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(coremeta, "MAX_EGG_INFO_SCAN", 100_000)
+    members = {"legacy-1.0/PKG-INFO": _legacy_pkg_info(), "legacy-1.0/big.bin": bytes(200_000)}
+    archive = _tar({**members, "legacy-1.0/legacy.egg-info/requires.txt": b"late\n"})
+    meta = _parse(read_pkg_info_stream(io.BytesIO(archive), "legacy-1.0.tar.gz"))
+    assert meta.status is MetadataStatus.REQUIREMENTS_UNKNOWN and "not read past" in meta.note
 
 
 def test_an_archive_without_pkg_info_is_an_error() -> None:

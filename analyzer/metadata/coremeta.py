@@ -416,9 +416,8 @@ def read_pkg_info_stream(stream: io.RawIOBase | io.BufferedIOBase | object, file
                 if eggs.done(pkg_info):
                     break
     except (tarfile.TarError, EOFError, OSError, zlib_error) as exc:
-        if pkg_info is None:
-            raise SdistError(f"{filename}: not a readable archive ({exc})") from exc
-        note = f"the archive broke off before its egg-info ({exc})"
+        # pip could not unpack it either; and a part read is no answer to keep
+        raise SdistError(f"{filename}: not a readable archive ({exc})") from exc
     if pkg_info is None:
         raise SdistError(f"{filename}: no PKG-INFO at the top of the archive")
     return PkgInfo(pkg_info, None if note else eggs.chosen(pkg_info), note)
