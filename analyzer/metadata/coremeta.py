@@ -51,6 +51,9 @@ MAX_EGG_INFO_SCAN = 32 * 1024 * 1024
 past it the egg-info is not looked for (every byte of a tar before a member has to be read)."""
 
 
+NOT_GUARANTEED = "not guaranteed to be what a build declares"
+
+
 class SdistError(Exception):
     """The sdist could not be read (not an archive, no PKG-INFO)."""
 
@@ -125,13 +128,11 @@ def parse_core_metadata(
             skipped.append(f"Requires-Python: {rp} ({_first_line(exc)}); any Python accepted")
     extras = frozenset(canonicalize_name(e) for e in raw.get("provides_extra", []))
     meta = CoreMetadata(name, version, requires, requires_python, extras, MetadataStatus.OK, source)
-    if sdist:
-        claim = _Claim.of(raw)
-        if claim.static:
-            pass
-        elif raw.get("requires_dist") or unparsed.get("requires-dist"):
-            note = f"requirements from the sdist's PKG-INFO ({claim.why}): not guaranteed to be what a build declares"
-            meta = replace(meta, source=f"{source}+{SdistRoute.PKG_INFO_NOT_GUARANTEED.value}", note=note)
+    if sdist and not (claim := _Claim.of(raw)).static:
+        if raw.get("requires_dist") or unparsed.get("requires-dist"):
+            route = SdistRoute.PKG_INFO_NOT_GUARANTEED.value
+            note = f"requirements from the sdist's PKG-INFO ({claim.why}): {NOT_GUARANTEED}"
+            meta = replace(meta, source=f"{source}+{route}", note=note)
         else:
             if egg_info is None and isinstance(data, PkgInfo):
                 egg_info = data.egg_info
@@ -181,8 +182,7 @@ def _from_egg_info(
     if egg_info.requires_txt is None:
         note = (
             f"no requirements: the sdist's {egg_info.folder} has no requires.txt (setuptools writes one whenever "
-            f"there are requirements) and its PKG-INFO ({claim.why}) names none: not guaranteed to be what a build "
-            "declares"
+            f"there are requirements) and its PKG-INFO ({claim.why}) names none: {NOT_GUARANTEED}"
         )
         return replace(meta, source=source, note=note)
     where = f"{egg_info.folder}/requires.txt"
@@ -191,8 +191,7 @@ def _from_egg_info(
     )
     requires = _requirements(lines, f"{where}: ", skipped)
     note = (
-        f"requirements from the sdist's {where}, as its PKG-INFO ({claim.why}) names none: not guaranteed to be "
-        "what a build declares"
+        f"requirements from the sdist's {where}, as its PKG-INFO ({claim.why}) names none: {NOT_GUARANTEED}"
     )
     return replace(
         meta, requires_dist=requires, provides_extra=meta.provides_extra | extras, source=source, note=note
@@ -400,7 +399,8 @@ def read_pkg_info_stream(stream: io.RawIOBase | io.BufferedIOBase | object, file
         with tarfile.open(fileobj=stream, mode="r|*") as tf:  # type: ignore[call-overload]
             for member in tf:
                 if pkg_info is not None and member.offset_data + member.size > MAX_EGG_INFO_SCAN:
-                    note = f"the archive was not read past {MAX_EGG_INFO_SCAN // (1024 * 1024)} MB for its egg-info"
+                    megabytes = MAX_EGG_INFO_SCAN // (1024 * 1024)
+                    note = f"the archive was not read past {megabytes} MB for its egg-info"
                     break
                 egg = _egg_folder(member.name)
                 if egg is not None:

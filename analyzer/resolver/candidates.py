@@ -61,7 +61,8 @@ class RequirementsRoute(str, Enum):
     SDIST_PKG_INFO = "sdist-pkg-info"
     """An sdist's PKG-INFO that declares Requires-Dist static (PEP 643): what its build will say."""
     SDIST_PKG_INFO_NOT_GUARANTEED = "sdist-pkg-info-not-guaranteed"
-    """An sdist's PKG-INFO before Metadata-Version 2.2 (or Requires-Dist dynamic): what the uploader's build said."""
+    """An sdist's PKG-INFO before Metadata-Version 2.2 (or with Requires-Dist dynamic): what the uploader's
+    build said."""
     SDIST_EGG_INFO = "sdist-egg-info"
     """setuptools' ``*.egg-info/requires.txt`` in the sdist, PKG-INFO naming none."""
     OTHER_WHEEL = "other-wheel"
