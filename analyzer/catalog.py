@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -31,8 +32,8 @@ from analyzer.snapshot import Pin, Platform, Snapshot
 from analyzer.sources import RuntimeFiles, SourceDeclaration, load_source
 
 __all__ = [
-    "Catalog", "CommitInfo", "Release", "SyncResult", "alternative_releases", "infer_python", "source_dir",
-    "sync_source",
+    "Catalog", "CommitInfo", "Release", "RuntimeName", "SyncResult", "alternative_releases", "infer_python",
+    "source_dir", "sync_source",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,34 @@ class Release:
             "platform": Platform(**data["platform"]),
             "notes": tuple(data["notes"]),
         })
+
+
+@dataclass(frozen=True)
+class RuntimeName:
+    """A release as people name it: the runtime version a notebook can select (``colab 2025.07 (2025-08-11)``),
+    else the named version it follows (``colab after 2025.07 (2025-09-02)``), else its date alone."""
+
+    prefix: str
+    """The kind's selector prefix (``colab``, ``colab-gpu``)."""
+    day: date
+    version_name: str | None = None
+    """The named runtime version(s) in force at this release, ``/``-joined in the rare case of several."""
+    follows: str | None = None
+    """For a release without a name, the latest named version of its kind before it."""
+    time: str | None = None
+    """``HH:MM`` of a release without a name whose day another release of its kind shares (tells them apart)."""
+
+    @property
+    def label(self) -> str:
+        when = self.day.isoformat() + (f" {self.time}" if self.time else "")
+        if self.version_name:
+            return f"{self.prefix} {self.version_name} ({when})"
+        if self.follows:
+            return f"{self.prefix} after {self.follows} ({when})"
+        return f"{self.prefix} {when}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"name": self.label, "version_name": self.version_name, "follows": self.follows}
 
 
 def infer_python(pins: Iterable[Pin]) -> tuple[str, str] | None:
@@ -255,6 +284,34 @@ class Catalog:
             c for c in self.commits if c.commit.startswith(key) or (c.upstream_commit or "").startswith(key)
         )
 
+    def name_of(self, release: Release) -> RuntimeName:
+        """How people name ``release``: by the runtime version in force at it, or the one it follows."""
+        return self._names[(release.kind, release.commit)]
+
+    @cached_property
+    def _names(self) -> dict[tuple[str, str], RuntimeName]:
+        # a named version is the release of each kind in force at its moment, as the ``colab:2025.07`` selector reads
+        out: dict[tuple[str, str], RuntimeName] = {}
+        for files in self.decl.kinds:
+            releases = self.releases_of(files.kind)
+            named: dict[int, list[str]] = {}
+            for version in self.tables.runtime_versions:
+                found = self.at(files.kind, version.date)
+                if found is not None:
+                    named.setdefault(found.position, []).append(version.name)
+            days = Counter(r.date.date() for r in releases)
+            follows: str | None = None
+            for r in releases:
+                day = r.date.date()
+                names = named.get(r.position)
+                if names:
+                    follows = names[-1]
+                    out[(r.kind, r.commit)] = RuntimeName(files.selector, day, "/".join(names))
+                else:
+                    time = r.date.strftime("%H:%M") if days[day] > 1 else None
+                    out[(r.kind, r.commit)] = RuntimeName(files.selector, day, None, follows, time)
+        return out
+
     def read_blob(self, blob: str) -> str:
         return git(["cat-file", "blob", blob], cwd=self.repo).decode("utf-8", "replace")
 
@@ -267,8 +324,11 @@ class Catalog:
         """The full snapshot of one release: its pins, and the declared requirements in force at its date."""
         result = parse_freeze(self.read_blob(release.freeze_blob), release.freeze_file)
         declared, table_notes = self.tables.declared_at(release.date)
+        name = self.name_of(release)
         return Snapshot(
             id=release.id,
+            name=name.label,
+            version_name=name.version_name,
             python=release.python,
             pins=result.pins,
             kind=release.kind,
@@ -407,15 +467,27 @@ class Catalog:
 
 
 def alternative_releases(snapshot: Snapshot, colab_repo: str | None = None) -> tuple[tuple[str, str], ...]:
-    """The latest release per Python version of the snapshot's source and kind, as (label, Python) pairs: the
-    alternatives a report offers when the request does not install on the snapshot's interpreter."""
+    """One release per Python version of the snapshot's source and kind, as (label, Python) pairs: the alternatives
+    a report offers when the request does not install on the snapshot's interpreter. A named runtime version is
+    preferred (a notebook can select it), else the latest release of that Python."""
     if snapshot.source in ("file", "current"):
         return ()
     try:
         catalog = Catalog.open(load_source(snapshot.source), colab_repo)
     except Exception:  # noqa: BLE001 - alternatives are a courtesy; the answer does not depend on them
         return ()
-    seen: dict[str, str] = {}
-    for release in reversed(catalog.releases_of(snapshot.kind if snapshot.kind in ("cpu", "gpu", "tpu") else None)):
-        seen.setdefault(release.python, f"{release.selector}:{release.date.date().isoformat()} (Python {release.python})")
-    return tuple((label, python) for python, label in seen.items())
+    chosen: dict[str, tuple[bool, Release]] = {}
+    for release in reversed(catalog.releases_of(snapshot.kind if snapshot.kind in catalog.decl.kind_names else None)):
+        named = catalog.name_of(release).version_name is not None
+        if release.python not in chosen or (named and not chosen[release.python][0]):
+            chosen[release.python] = (named, release)
+    return tuple(
+        (_with_python(catalog.name_of(release), release.python), python)
+        for python, (_, release) in chosen.items()
+    )
+
+
+def _with_python(name: RuntimeName, python: str) -> str:
+    """``colab 2025.07 (2025-08-11; Python 3.11.13)``: the label with the Python inside its parentheses."""
+    label = name.label
+    return f"{label[:-1]}; Python {python})" if label.endswith(")") else f"{label} (Python {python})"

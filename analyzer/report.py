@@ -60,11 +60,22 @@ class RuntimeSummary:
     platform: str
     packages: int
     notes: tuple[str, ...] = ()
+    name: str = ""
+    """How people name the runtime (``colab 2025.07 (2025-08-11)``); ``id`` stays the exact selector."""
+    version_name: str | None = None
+    commit: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
 
     @classmethod
     def of(cls, snapshot: Snapshot, target: str) -> RuntimeSummary:
         s = snapshot
-        return cls(s.id, s.kind, s.date, s.python, s.python_evidence, target, len(s.pins), s.notes)
+        return cls(
+            s.id, s.kind, s.date, s.python, s.python_evidence, target, len(s.pins), s.notes, s.label, s.version_name,
+            s.commit,
+        )
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,7 @@ class Report:
         """The verdict in one sentence, the first line of every rendering."""
         request = ", ".join(str(item) for item in self.request)
         verdict = self.verdict
-        where = self.runtime.id
+        where = self.runtime.label
         if verdict is Verdict.NOT_INSTALLABLE:
             reasons = [blocking_reason(item) for item in self.installability.blocking]
             reasons += [build_reason(b) for b in self.failing_builds]

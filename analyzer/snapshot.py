@@ -111,10 +111,19 @@ class Snapshot:
     declared: tuple[DeclaredRequirements, ...] = ()
     problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = ()
+    name: str | None = None
+    """How people name this runtime (``colab 2025.07 (2025-08-11)``), where it differs from ``id``."""
+    version_name: str | None = None
+    """The named runtime version a notebook selects to get this release (``2025.07``), if any."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pins", tuple(sorted(self.pins, key=lambda p: p.name)))
         object.__setattr__(self, "declared", tuple(sorted(self.declared, key=lambda d: d.name)))
+
+    @property
+    def label(self) -> str:
+        """The name human-facing text uses; ``id`` stays the exact selector (commit and all)."""
+        return self.name or self.id
 
     @cached_property
     def by_name(self) -> Mapping[NormalizedName, Pin]:
@@ -127,6 +136,8 @@ class Snapshot:
         return {
             "schema": SCHEMA,
             "id": self.id,
+            "name": self.name,
+            "version_name": self.version_name,
             "kind": self.kind,
             "date": self.date.isoformat() if self.date else None,
             "source": self.source,
@@ -228,6 +239,8 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
                 for p in _entries(data, "problems")
             ),
             notes=tuple(_get(data, "notes", _STRINGS, [])),
+            name=_get(data, "name", _OPTIONAL),
+            version_name=_get(data, "version_name", _OPTIONAL),
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"malformed snapshot: {exc}", file=file) from exc

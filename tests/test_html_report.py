@@ -105,7 +105,9 @@ def test_autoescape_keeps_names_as_text(matrix: Matrix) -> None:
 def test_a_chosen_release_and_a_wrong_one(matrix: Matrix) -> None:
     first = matrix.rows[0]
     page = render_matrix_html(matrix, release=first.release)
-    assert f"Why, in {first.release}" in page
+    # named as people name it (the day is shared, so the time tells it apart), the commit kept in the row's title
+    assert first.label.startswith("colab 2025-07-24 ") and f"Why, in {first.label} (Python" in page
+    assert f'<td class="release" title="{first.release}">{first.label}' in page
     assert re.search(rf'<tr id="row-{first.release.replace("@", "-")}" class="row verdict-fits chosen"', page)
     with pytest.raises(InputError, match="no such release"):
         render_matrix_html(matrix, release="colab@0000000000")
@@ -174,7 +176,7 @@ def test_report_renders_in_headless_chromium(matrix: Matrix, tmp_path: Path) -> 
     assert len(re.findall(r'<tr id="row-[^"]+" class="row verdict-', dom)) == len(matrix.rows)
     assert len(re.findall(r'<li class="turning-point', dom)) == len(matrix.turning_points) >= 1
     assert "stopped fitting on 2025-07-30" in dom
-    assert f"Why, in {STOPPED}" in dom
+    assert f"Why, in {matrix.row(STOPPED).label}" in dom
 
     shot = tmp_path / "shot.png"
     _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", url)
@@ -199,7 +201,8 @@ def _story(matrix: Matrix, verdicts: str) -> Matrix:
     start = fit.date
     rows = tuple(
         replace(
-            {"F": fit, "B": broken, "N": moved}[v], release=f"colab@{i:010d}", date=start + timedelta(days=i)
+            {"F": fit, "B": broken, "N": moved}[v], release=f"colab@{i:010d}", date=start + timedelta(days=i),
+            name="",  # made-up releases have no name: their label is the id and the day
         )
         for i, v in enumerate(verdicts)
     )
@@ -242,7 +245,7 @@ def test_the_headline_tells_the_story(matrix: Matrix) -> None:
     page = render_matrix_html(story)
     assert _h1(page) == f"{request} stopped fitting on {_day_of(story, 1)}"
     assert (
-        f"<strong>Now:</strong> not installable since {_day_of(story, 2)} (colab@0000000002): between "
+        f"<strong>Now:</strong> not installable since colab@0000000002 ({_day_of(story, 2)}): between "
         f"{_day_of(story, 1)} and {_day_of(story, 2)}, Colab moved from Python 3.11.13 to 3.12.11." in page
     )
     assert "no full report was kept" not in page  # the reasons shown are the stop's, which has its report

@@ -140,13 +140,19 @@ def test_renderings(colab_cache: Path, recorded: FixtureIndex) -> None:
     matrix = _matrix(recorded, "2025-08-13", "2025-08-16", sets="none", workers=1)
     text = render_matrix_text(matrix)
     assert text.splitlines()[0].startswith("tensorflow==2.12.0 on colab cpu releases from 2025-08-13")
-    assert "Turning points:" in text and PY312 in text and "not installable" in text
+    # rows and turning points name releases by the runtime version they follow; JSON keeps the ids
+    assert matrix.row(PY312).label == "colab after 2025.07 (2025-08-15)"
+    assert "Turning points:" in text and "  colab after 2025.07 (2025-08-15): " in text and "not installable" in text
+    assert PY312 not in text
     assert "not computed" in text and "no search ran for that row" in text
     md = render_matrix_markdown(matrix)
-    assert "| date | release | Python | verdict | minimal conflicting set |" in md
+    assert "| release | Python | verdict | minimal conflicting set |" in md
+    assert "| colab after 2025.07 (2025-08-15) | 3.12.11 |" in md
     data = json.loads(render_matrix_json(matrix))
     assert data["schema"] == SCHEMA and len(data["rows"]) == len(matrix.rows)
     assert data["turning_points"][0]["after"] == PY312
+    assert data["turning_points"][0]["after_name"] == "colab after 2025.07 (2025-08-15)"
+    assert data["rows"][0]["release"].startswith("colab@") and data["rows"][0]["name"].startswith("colab ")
     assert data["turning_points"][0]["python"] == {"old": "3.11.13", "new": "3.12.11"}
     assert "report" not in data["rows"][0]
     full = json.loads(render_matrix_json(matrix, with_reports=True))

@@ -103,6 +103,17 @@ class MatrixRow:
     packages: int = 0
     same_as: str | None = None
     """The earlier release with an identical freeze, Python and platform whose answer this row copies."""
+    name: str = ""
+    """How people name the release (``colab 2025.07 (2025-08-11)``): what human-facing text shows."""
+    version_name: str | None = None
+    """The named runtime version in force at this release, if any."""
+    set_from_name: str | None = None
+    same_as_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The name, else the id and the day: every label says when."""
+        return self.name or f"{self.release} ({self.day.isoformat()})"
 
     @property
     def fits(self) -> bool:
@@ -120,6 +131,8 @@ class MatrixRow:
     def to_json_dict(self, *, with_report: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "release": self.release,
+            "name": self.label,
+            "version_name": self.version_name,
             "date": self.date.isoformat(),
             "commit": self.commit,
             "python": self.python,
@@ -192,6 +205,8 @@ class TurningPoint:
         return {
             "before": self.before.release,
             "after": self.after.release,
+            "before_name": self.before.label,
+            "after_name": self.after.label,
             "before_date": self.before.date.isoformat(),
             "after_date": self.after.date.isoformat(),
             "change": self.change,

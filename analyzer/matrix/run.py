@@ -82,6 +82,9 @@ class _Group:
     folded: tuple[Release, ...] = ()
     identity: tuple[Any, ...] = ()
     """What the answer depends on in the history: the freeze blob, Python, platform, declared requirements."""
+    name: str = ""
+    """How people name the first release (``Catalog.name_of``)."""
+    version_name: str | None = None
 
 
 def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]:
@@ -93,7 +96,8 @@ def fold_releases(catalog: Catalog, releases: Sequence[Release]) -> list[_Group]
         if groups and identity == groups[-1].identity:
             groups[-1] = replace(groups[-1], folded=(*groups[-1].folded, release))
         else:
-            groups.append(_Group(release, identity=identity))
+            name = catalog.name_of(release)
+            groups.append(_Group(release, identity=identity, name=name.label, version_name=name.version_name))
     return groups
 
 
@@ -109,13 +113,16 @@ def _describes(group: _Group) -> dict[str, Any]:
     r = group.release
     return {
         "release": r.id, "date": r.date, "commit": r.commit, "python": r.python, "kind": r.kind,
-        "folded": tuple(f.id for f in group.folded),
+        "folded": tuple(f.id for f in group.folded), "name": group.name, "version_name": group.version_name,
     }
 
 
 def twin_row(row: MatrixRow, group: _Group) -> MatrixRow:
-    summary = row.summary.replace(row.release, group.release.id)
-    return replace(row, **_describes(group), summary=summary, same_as=row.release, seconds=0.0)
+    fresh = MatrixRow(**_describes(group))
+    summary = row.summary.replace(row.label, fresh.label).replace(row.release, fresh.release)
+    return replace(
+        row, **_describes(group), summary=summary, same_as=row.release, same_as_name=row.label, seconds=0.0
+    )
 
 
 def load_snapshot(catalog: Catalog, release: Release, ignore: frozenset[NormalizedName]) -> Snapshot:
@@ -182,11 +189,11 @@ def _source() -> ClosableSource:
 
 def _snapshot(i: int) -> Snapshot | str:
     """The row's snapshot, or why it cannot be read (a value for the row, not an exception out of the worker)."""
-    release: Release = _JOB["groups"][i].release
+    group: _Group = _JOB["groups"][i]
     try:
-        return load_snapshot(_JOB["catalog"], release, _JOB["ignore"])
+        return load_snapshot(_JOB["catalog"], group.release, _JOB["ignore"])
     except TfconflictError as exc:
-        return f"cannot read {release.id}: {exc}"
+        return f"cannot read {group.name or group.release.id}: {exc}"
 
 
 def _env(snapshot: Snapshot) -> TargetEnvironment:
@@ -359,7 +366,7 @@ def run_matrix(
     points = turning_points(rows, lambda row: load_snapshot(catalog, index[row.release], options.ignore))
     timings["turning points"] = time.perf_counter() - step
     timings["total"] = time.perf_counter() - started
-    warnings.extend(f"{row.release}: {row.error}" for row in rows if row.error)
+    warnings.extend(f"{row.label}: {row.error}" for row in rows if row.error)
     return Matrix(
         request=tuple(items), kind=options.kind, source=catalog.decl.name, since=options.since,
         until=options.until, rows=tuple(rows), turning_points=points, releases=len(releases), timings=timings,
@@ -398,9 +405,10 @@ def _sets(
             first = rows[d.reused_from]
             rows[i] = replace(
                 rows[i], set_size=first.set_size, set_members=first.set_members,
-                set_status=SetStatus.REUSED, set_from=first.release, seconds=rows[i].seconds + d.seconds,
+                set_status=SetStatus.REUSED, set_from=first.release, set_from_name=first.label,
+                seconds=rows[i].seconds + d.seconds,
             )
         elif d.report is not None:
             rows[i] = build_row(groups[i], d.report, d.error, rows[i].seconds + d.seconds)
         else:
-            warnings.append(f"{rows[i].release}: the conflicting set could not be searched: {d.error}")
+            warnings.append(f"{rows[i].label}: the conflicting set could not be searched: {d.error}")

@@ -97,7 +97,7 @@ def explain(before: MatrixRow, after: MatrixRow, a: Snapshot, b: Snapshot) -> Tu
         causes.append("whether it installs depends on the interpreter and platform, not on the pins")
     elif not causes:
         causes.append(f"none of the {len(d.changed_names)} changed pin(s) is in the reason chain")
-    sentence = f"{after.release} ({after.day.isoformat()}): {change}; " + "; ".join(causes)
+    sentence = f"{after.label}: {change}; " + "; ".join(causes)
     return TurningPoint(
         before=before, after=after, change=change, python=python, pins=pins, sentence=sentence,
         other_changes=len(d.changed_names) - len(pins),

@@ -162,7 +162,7 @@ def _set_text(row: MatrixRow) -> str:
         return "not computed"
     tail = {
         SetStatus.NOT_MINIMAL: " (not shown minimal)",
-        SetStatus.REUSED: f" (as {row.set_from})" if row.set_from else " (reused)",
+        SetStatus.REUSED: f" (as {row.set_from_name or row.set_from})" if row.set_from else " (reused)",
     }.get(row.set_status, "")
     return f"{row.set_size}{tail}"
 
@@ -321,7 +321,7 @@ def _inline(svg: str) -> str:
 def _with_titles(svg: str, rows: tuple[MatrixRow, ...]) -> str:
     """A tooltip per mark (the release, its date and verdict): SVG's own <title>, no script needed."""
     for i, row in enumerate(rows):
-        tip = escape(f"{_day(row)}  {row.release}  Python {row.python}: {row.verdict_text}", quote=False)
+        tip = escape(f"{row.label}  Python {row.python}: {row.verdict_text}", quote=False)
         svg = svg.replace(
             f'<g id="mark-{i}">', f'<g id="mark-{i}" class="mark verdict-{_key(row)}"><title>{tip}</title>', 1
         )

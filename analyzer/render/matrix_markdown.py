@@ -13,7 +13,7 @@ def _cell(text: str) -> str:
 
 
 def _row(row: MatrixRow) -> str:
-    cells = (row.day.isoformat(), f"`{row.release}`{folded_text(row)}", row.python, verdict_text(row), set_text(row))
+    cells = (row.label + folded_text(row), row.python, verdict_text(row), set_text(row))
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
@@ -26,8 +26,8 @@ def render_matrix_markdown(matrix: Matrix, *, verbose: bool = False) -> str:
             mark = " **(stopped fitting)**" if point.stopped_fitting else ""
             out.append(f"- {_cell(point.sentence)}{mark}")
         out.append("")
-    out.append("| date | release | Python | verdict | minimal conflicting set |")
-    out.append("|---|---|---|---|---|")
+    out.append("| release | Python | verdict | minimal conflicting set |")
+    out.append("|---|---|---|---|")
     out.extend(_row(r) for r in matrix.rows)
     if matrix.warnings:
         out.append("")

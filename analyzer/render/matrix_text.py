@@ -33,7 +33,7 @@ def set_text(row: MatrixRow) -> str:
     more = ", ..." if row.set_size is not None and row.set_size > len(row.set_members) else ""
     how = {
         SetStatus.NOT_MINIMAL: " (not shown minimal)",
-        SetStatus.REUSED: f" (as {row.set_from})",
+        SetStatus.REUSED: f" (as {row.set_from_name or row.set_from})",
     }.get(status, "")
     return f"{row.set_size}{how}: {members}{more}"
 
@@ -41,7 +41,7 @@ def set_text(row: MatrixRow) -> str:
 def folded_text(row: MatrixRow) -> str:
     """The releases folded into the row, and the earlier row it shares its freeze with."""
     folded = f" (+{len(row.folded)} identical)" if row.folded else ""
-    return folded + (f" (same freeze as {row.same_as})" if row.same_as else "")
+    return folded + (f" (same freeze as {row.same_as_name or row.same_as})" if row.same_as else "")
 
 
 def verdict_text(row: MatrixRow) -> str:
@@ -49,10 +49,7 @@ def verdict_text(row: MatrixRow) -> str:
 
 
 def _line(row: MatrixRow, width: int) -> str:
-    return (
-        f"  {row.day.isoformat()}  {row.release:<{width}} {row.python:<8} {verdict_text(row):<32} "
-        f"{set_text(row)}{folded_text(row)}"
-    )
+    return f"  {row.label:<{width}} {row.python:<8} {verdict_text(row):<32} {set_text(row)}{folded_text(row)}"
 
 
 def render_matrix_text(matrix: Matrix, *, verbose: bool = False) -> str:
@@ -65,8 +62,8 @@ def render_matrix_text(matrix: Matrix, *, verbose: bool = False) -> str:
     elif matrix.rows:
         out.append(f"No turning point: every release answers {matrix.rows[0].verdict_text}.")
     out.append("")
-    width = max([len("release"), *(len(r.release) for r in matrix.rows)])
-    out.append(f"  {'date':<10}  {'release':<{width}} {'python':<8} {'verdict':<32} minimal conflicting set")
+    width = max([len("release"), *(len(r.label) for r in matrix.rows)])
+    out.append(f"  {'release':<{width}} {'python':<8} {'verdict':<32} minimal conflicting set")
     out.extend(_line(row, width) for row in matrix.rows)
     notes: list[str] = []
     if any(r.set_status is SetStatus.NOT_COMPUTED for r in matrix.rows):

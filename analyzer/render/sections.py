@@ -63,8 +63,11 @@ def render_markdown(report: Report, *, verbose: bool = False) -> str:
 
 def _runtime_line(report: Report) -> str:
     rt = report.runtime
-    date = f", {rt.date.date().isoformat()}" if rt.date else ""
-    return f"{rt.id} ({rt.kind}{date}): {rt.platform}; Python from {rt.python_evidence}; {rt.packages} packages"
+    if rt.label != rt.id:  # a named release: its name says kind and date; the exact selector follows
+        where = f"{rt.label}, release {rt.id}"
+    else:
+        where = f"{rt.id} ({rt.kind}{f', {rt.date.date().isoformat()}' if rt.date else ''})"
+    return f"{where}: {rt.platform}; Python from {rt.python_evidence}; {rt.packages} packages"
 
 
 def sections(report: Report, *, verbose: bool = False) -> list[Section]:
