@@ -194,8 +194,8 @@ class Factory:
                 return
 
     def best_file_of_version(self, name: NormalizedName, version: Version) -> DistFile | None:
-        """The file whose metadata describes an installed version: pip's (``best_file``), else the nearest wheel
-        for another interpreter or platform, else any."""
+        """The file whose metadata describes an installed version: pip's (``best_file``), else a wheel (one whose
+        tags fit, then the nearest for another interpreter or platform), else any."""
 
         def find() -> DistFile | None:
             files = self._files_of_version(name, version)
