@@ -52,6 +52,9 @@ class SnapshotDiff:
     """Same version (or versions that do not compare) but another direct reference or spelling of the version."""
     python: tuple[str, str] | None
     platform: tuple[str, str] | None = None
+    a_name: str | None = None
+    """How people name ``a`` (``colab 2025.07 (2025-08-11)``), where it has a name besides its id."""
+    b_name: str | None = None
 
     @property
     def major_changes(self) -> tuple[PinChange, ...]:
@@ -73,6 +76,8 @@ class SnapshotDiff:
         return {
             "a": self.a,
             "b": self.b,
+            "a_name": self.a_name or self.a,
+            "b_name": self.b_name or self.b,
             "python": {"old": self.python[0], "new": self.python[1]} if self.python else None,
             "platform": {"old": self.platform[0], "new": self.platform[1]} if self.platform else None,
             "added": [{"name": p.display_name, "version": p.version} for p in self.added],
@@ -125,4 +130,6 @@ def diff(a: Snapshot, b: Snapshot) -> SnapshotDiff:
         changed=tuple(changed),
         python=(a.python, b.python) if a.python != b.python else None,
         platform=(pa, pb) if pa != pb else None,
+        a_name=a.name,
+        b_name=b.name,
     )

@@ -27,6 +27,9 @@ def test_show_named_runtime_version(colab_cache: Path, bundle: Path, capsys: pyt
     snapshot = Catalog.open(load_source("colab"))
     release = snapshot.at("cpu", snapshot.tables.runtime_version("2025.07").date)  # type: ignore[union-attr]
     assert release is not None and release.commit in out
+    # named as a notebook selects it, the exact selector and commit kept
+    assert out.startswith(f"colab 2025.07 ({release.date.date()})  (cpu runtime, source: colab)\n")
+    assert f"\n  selector:  {release.id}\n" in out
     rows = read_requires_tsv((bundle.parent / "google-colab-requires.tsv").read_text(encoding="utf-8"))
     row = [r for r in rows if r.date <= release.date][-1]
     assert f"google-colab's declared requirements (google-colab-requires.tsv line {row.line}" in out
@@ -40,19 +43,29 @@ def test_show_json_is_a_snapshot(colab_cache: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     snapshot = snapshot_from_json(out)
     assert snapshot.kind == "tpu" and snapshot.date is not None and snapshot.date.year <= 2025
+    # before the first named runtime version: the date alone names it (the JSON form keeps it through a round trip)
+    assert snapshot.name == f"colab-tpu {snapshot.date.date()}" and snapshot.version_name is None
+    assert snapshot.id.startswith("colab-tpu@")
 
 
 def test_list_text_and_filters(colab_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "snapshots", "list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["DATE", "KIND", "PYTHON", "PACKAGES", "SELECTOR", "UPSTREAM"]
+    assert lines[0].split() == ["DATE", "KIND", "PYTHON", "PACKAGES", "RUNTIME", "SELECTOR", "UPSTREAM"]
     catalog = Catalog.open(load_source("colab"))
-    assert len(lines) == 1 + len(catalog.releases) + 2
-    assert lines[-2].startswith(f"{len(catalog.releases)} releases (")
+    assert len(lines) == 1 + len(catalog.releases) + 3
+    assert lines[-3].startswith(f"{len(catalog.releases)} releases (")
+    assert lines[-2].startswith("RUNTIME: the named runtime version a notebook can select")
     assert "3.7*" in out and lines[-1].startswith("* Python not recorded")
-    newest = lines[-3].split()
-    assert newest[0] == "2026-08-19" and newest[2] == "3.13.15"
+    newest = lines[-4].split()
+    assert newest[0] == "2026-08-19" and newest[2] == "3.13.15" and newest[4:6] == ["after", "2026.07"]
+    # each named runtime version is the row of the release in force at its moment
+    for version in catalog.tables.runtime_versions:
+        release = catalog.at("cpu", version.date)
+        assert release is not None
+        (row,) = [line.split() for line in lines if release.id in line.split()]
+        assert row[4] == version.name and row[0] == release.date.date().isoformat()
 
     code, out, _ = _run(capsys, "snapshots", "list", "--runtime", "gpu", "--since", "2026-08-01",
                         "--until", "2026-08-14")
@@ -67,6 +80,10 @@ def test_list_json(colab_cache: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0 and data["source"] == "colab"
     assert {r["kind"] for r in data["releases"]} == {"cpu"}
     assert data["releases"][-1]["python"] == "3.13.15"
+    # the name people use beside the exact commit
+    named = [r for r in data["releases"] if r["version_name"] == "2025.07"]
+    assert len(named) == 1 and named[0]["name"] == f"colab 2025.07 ({named[0]['date'][:10]})"
+    assert len(named[0]["commit"]) == 40
 
 
 def test_diff_text_and_json(colab_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,7 +144,7 @@ def test_env_variable_names_the_origin(tmp_path: Path, bundle: Path, monkeypatch
     monkeypatch.setenv("TFCONFLICT_COLAB_REPO", str(bundle))
     code, out, _ = _run(capsys, "snapshots", "list", "--runtime", "tpu")
     assert code == 0 and "no synced copy of the colab history yet" in caplog.text
-    assert out.splitlines()[-1].startswith("302 releases (302 tpu)")
+    assert out.splitlines()[-2].startswith("302 releases (302 tpu)")
 
 
 def test_snapshot_options_for_other_commands(colab_cache: Path, tmp_path: Path) -> None:

@@ -95,7 +95,8 @@ def _run_list(args: argparse.Namespace) -> int:
     releases = catalog.releases_of(None if args.runtime == "all" else args.runtime, args.since, args.until)
     if args.format == "json":
         data = {"source": catalog.decl.name, "head": catalog.head}
-        sys.stdout.write(_json({**data, "releases": [r.to_json_dict() for r in releases]}))
+        listed = [{**r.to_json_dict(), **catalog.name_of(r).to_json_dict()} for r in releases]
+        sys.stdout.write(_json({**data, "releases": listed}))
     else:
         sys.stdout.write(render_list(releases, catalog))
     return int(ExitCode.OK)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from analyzer.catalog import Catalog, Release, SyncResult
+from analyzer.catalog import Catalog, Release, RuntimeName, SyncResult
 from analyzer.diff import SnapshotDiff
 from analyzer.snapshot import Snapshot
 
@@ -29,13 +29,14 @@ def render_sync(result: SyncResult, catalog: Catalog) -> str:
 def render_list(releases: Sequence[Release], catalog: Catalog) -> str:
     if not releases:
         return "no release matches\n"
-    header = ("DATE", "KIND", "PYTHON", "PACKAGES", "SELECTOR", "UPSTREAM")
+    header = ("DATE", "KIND", "PYTHON", "PACKAGES", "RUNTIME", "SELECTOR", "UPSTREAM")
     rows = [header] + [
         (
             r.date.date().isoformat(),
             r.kind,
             f"{r.python}*" if r.python_inferred else r.python,
             str(r.packages),
+            _runtime(catalog.name_of(r)),
             r.id,
             r.upstream_commit or "",
         )
@@ -49,14 +50,23 @@ def render_list(releases: Sequence[Release], catalog: Catalog) -> str:
     counts = Counter(r.kind for r in releases)
     summary = ", ".join(f"{counts[k]} {k}" for k in catalog.decl.kind_names if counts[k])
     lines.append(f"{len(releases)} releases ({summary}) of {catalog.decl.name} at HEAD {catalog.head[:12]}")
+    if any(catalog.name_of(r).version_name for r in releases):
+        lines.append("RUNTIME: the named runtime version a notebook can select (--snapshot colab:YYYY.MM), or the one "
+                     "the release follows")
     if any(r.python_inferred for r in releases):
         lines.append("* Python not recorded at that commit but inferred; `snapshots show SELECTOR` gives the evidence")
     return "\n".join(lines) + "\n"
 
 
+def _runtime(name: RuntimeName) -> str:
+    return name.version_name or (f"after {name.follows}" if name.follows else "-")
+
+
 def render_show(snapshot: Snapshot, *, all_pins: bool = False) -> str:
     direct = [p for p in snapshot.pins if p.is_direct]
-    lines = [f"{snapshot.id}  ({snapshot.kind} runtime, source: {snapshot.source})"]
+    lines = [f"{snapshot.label}  ({snapshot.kind} runtime, source: {snapshot.source})"]
+    if snapshot.label != snapshot.id:
+        lines.append(f"  selector:  {snapshot.id}")
     if snapshot.date is not None:
         lines.append(f"  date:      {snapshot.date.isoformat(sep=' ')}")
     if snapshot.commit:
@@ -91,7 +101,7 @@ def render_show(snapshot: Snapshot, *, all_pins: bool = False) -> str:
 
 
 def render_diff(result: SnapshotDiff) -> str:
-    lines = [f"{result.a} -> {result.b}"]
+    lines = [f"{result.a_name or result.a} -> {result.b_name or result.b}"]
     if result.python:
         lines.append(f"Python: {result.python[0]} -> {result.python[1]}")
     if result.platform:
