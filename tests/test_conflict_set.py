@@ -347,7 +347,9 @@ def test_preexisting_violation_is_ignored_not_blamed_on_the_request(resolver: An
     assert result.verdict is Verdict.FITS
     assert ("oldlib", "numpy") in result.ignored
     # The same search without the ignored edge would blame the image's own breakage.
-    blamed = minimal_conflicting_set(reqs, Session.open(snapshot, source, env), resolver=resolver, ignore_edges=())
+    blamed = minimal_conflicting_set(
+        reqs, Session.open(snapshot, source, env), resolver=resolver, ignore_edges=()
+    )
     assert blamed.verdict is not Verdict.FITS
 
 
@@ -399,7 +401,9 @@ def test_recorded_tensorflow_2_12_on_a_mid_2025_image_minimal_set_verified_by_th
     def real_fits(freed: set[str], removed: set[str]) -> bool:
         keep = {canonicalize_name(n) for n in pins - freed - removed}
         free = {canonicalize_name(n) for n in freed}
-        return resolve(reqs, Session.open(snapshot, engine, env), keep=keep, free=free, ignore_edges=result.ignored).ok
+        return resolve(
+            reqs, Session.open(snapshot, engine, env), keep=keep, free=free, ignore_edges=result.ignored
+        ).ok
 
     for found in result.sets:
         freed = {m.name for m in found.members if not m.removed}

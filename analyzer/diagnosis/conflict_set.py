@@ -223,7 +223,9 @@ class _Search:
             )
             everyone, gone = frozenset(order), frozenset(removed)
             successes = [check(everyone, frozenset())] if verdict is Verdict.FITS else []
-            successes += [check(everyone - frozenset(freed) - gone, frozenset(freed), gone) for freed in found]
+            successes += [
+                check(everyone - frozenset(freed) - gone, frozenset(freed), gone) for freed in found
+            ]
             touched = {n for res in successes for n in res.mapping}
             if not full.relevant_pins(touched) - requested - relevant:
                 break
@@ -270,15 +272,28 @@ class _Search:
         weakening (keeping a freed member, keeping a removed one installed) fails, every answer proven."""
         check = self.check
         if not fixed.ok:
-            return "freeing it did not fit when re-resolved" if proven(fixed) else f"freeing it was {self.unanswered}"
+            return (
+                "freeing it did not fit when re-resolved"
+                if proven(fixed)
+                else f"freeing it was {self.unanswered}"
+            )
         weaker = {m: check(everyone - (freed - {m}) - gone, freed - {m}, gone) for m in sorted(freed)}
         weaker |= {r: check(everyone - freed - gone, freed | {r}, gone - {r}) for r in sorted(gone)}
+
+        def kept(names: Sequence[NormalizedName]) -> str:
+            at = [n for n in names if n in freed]
+            installed = [n for n in names if n in gone]
+            return " and ".join(
+                [*([f"{', '.join(at)} kept at {'its' if len(at) == 1 else 'their'} version"] if at else []),
+                 *([f"{', '.join(installed)} kept installed"] if installed else [])]
+            )  # fmt: skip
+
         fitting = [m for m, r in weaker.items() if r.ok]
         if fitting:
-            return f"it fits with {', '.join(fitting)} kept as installed: the set is larger than needed"
+            return f"it still fits with {kept(fitting)}: the set is larger than needed"
         unknown = [m for m, r in weaker.items() if not proven(r)]
         if unknown:
-            return f"whether it fits with {', '.join(unknown)} kept as installed was {self.unanswered}"
+            return f"whether it fits with {kept(unknown)} was {self.unanswered}"
         # a member nothing explains is a failed check, not a member to show as a plain one
         unexplained = [m.name for m in members if not m.reasons]
         if unexplained:
@@ -292,13 +307,14 @@ class _Search:
         removed pin the resolution brings back (from the index) moves to that version."""
         source, by_name = self.session.source, self.session.snapshot.by_name
         into = resolution_edges(fixed, self.request, self.session.env)
+        absent = frozenset(n for n in gone if n not in fixed.mapping)
         members = []
         for name in names:
             installed = by_name[name].version if name in by_name else None
             dist = fixed.mapping.get(name)
             moves_to = None if dist is None else str(dist.version)
             reasons = explain_member(
-                name, installed, self.full, fixed, into, lambda n: source.project(n).versions()
+                name, installed, self.full, fixed, into, lambda n: source.project(n).versions(), absent
             )
             members.append(Member(name, installed, moves_to, dist is None, reasons))
         return tuple(members)

@@ -5,7 +5,7 @@ the chain of requirers from there up to the request, as ``Edge`` data the render
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -75,9 +75,12 @@ def explain_member(
     fixed: Resolution,
     into: Mapping[NormalizedName, list[Edge]],
     versions_of: Callable[[NormalizedName], Sequence[Version]],
+    gone: Collection[NormalizedName] = frozenset(),
+    seen: frozenset[NormalizedName] = frozenset(),
 ) -> tuple[Edge, ...]:
     """Why ``name`` cannot stay at ``installed``, as edges: its clashing requirement (or the edge that excludes
-    its version), the requirement it clashes with, then the chain from that requirer up to the request.
+    its version), the requirement it clashes with, then the chain from that requirer up to the request; or its
+    requirement on a pin of ``gone`` (removed, and not brought back), then why that one goes.
     ``into`` is ``resolution_edges`` of ``fixed``, the resolution where the set is freed."""
     current = parse_version(installed)
     reasons: list[Edge] = []
@@ -91,6 +94,18 @@ def explain_member(
     for own in graph.requirements_of(name):
         dist = fixed.mapping.get(own.child)
         if dist is None:
+            if own.child in gone and own.child not in seen:
+                below = explain_member(
+                    own.child,
+                    graph.version_of(own.child),
+                    graph,
+                    fixed,
+                    into,
+                    versions_of,
+                    gone,
+                    seen | {name},
+                )
+                reasons.extend((own, *below))
             continue
         try:
             req = Requirement(own.requirement.split(", ")[0])
@@ -105,6 +120,12 @@ def explain_member(
         ]
         clashing = [e for e, spec in others if not any(spec.contains(v, True) for v in allowed)]
         blamed.extend(clashing or [e for e, _ in others])
+        moved_from = graph.version_of(own.child)
+        if not others and moved_from is not None and own.child not in seen:
+            # nothing in the resolution requires the dependency: it moved for reasons of its own
+            reasons.extend(
+                explain_member(own.child, moved_from, graph, fixed, into, versions_of, gone, seen | {name})
+            )
     reasons.extend(blamed)
     reasons.extend(_chain_to_request(blamed, into, name))
     return tuple(dict.fromkeys(reasons))

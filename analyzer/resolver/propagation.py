@@ -205,7 +205,9 @@ class Ranges:
             key = (
                 name,
                 frozenset(id(r) for r, _ in self.on.get(name, ())),
-                frozenset([*map(str, self.bounds.get(name, ())), f"installed {inst.version if inst else '-'}"]),
+                frozenset(
+                    [*map(str, self.bounds.get(name, ())), f"installed {inst.version if inst else '-'}"]
+                ),
             )
             self._allowed[name] = memo(self.factory.allowed_memo, key, make)
         return self._allowed[name]

@@ -236,6 +236,10 @@ def _run(
         return Conflict(causes=(), too_deep=True, rounds=exc.round_count), counter.rounds
     except _OutOfTime:
         return Conflict(causes=(), too_deep=True, rounds=counter.rounds), counter.rounds
+    except RecursionError:
+        # resolvelib's result walk recurses along a dependency cycle without end (pip crashes the same way)
+        detail = "RecursionError: resolvelib followed a dependency cycle without end"
+        return Conflict(causes=(), detail=detail), counter.rounds
     except (InconsistentCandidate, ResolutionError) as exc:  # a bug of ours, still a value
         return Conflict(causes=(), detail=f"{type(exc).__name__}: {exc}"), counter.rounds
     return result.mapping, counter.rounds
