@@ -189,7 +189,7 @@ def _at_commit(catalog: Catalog, files: RuntimeFiles, prefix: str, text: str) ->
     if release.commit != commit.commit:
         note = (
             f"commit {commit.commit[:12]} did not change {files.freeze}; the {files.kind} release in force there "
-            f"is {release.commit[:12]} ({release.date.date()})"
+            f"is {catalog.name_of(release).label}, commit {release.commit[:12]}"
         )
         return release, (note,)
     return release, ()

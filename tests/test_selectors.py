@@ -94,6 +94,7 @@ def test_commit_that_did_not_change_the_kind_gives_the_release_in_force_and_says
     parent = git(["rev-parse", f"{only_os_info}^"], cwd=catalog.repo).decode().strip()
     assert snapshot.commit == _log_at(catalog, parent)
     assert any("did not change pip-freeze.txt" in note for note in snapshot.notes)
+    assert any(f"in force there is {snapshot.label}, commit {snapshot.commit[:12]}" in note for note in snapshot.notes)
 
 
 def _log_at(catalog: Catalog, commit: str) -> str:
