@@ -106,7 +106,7 @@ def test_a_chosen_release_and_a_wrong_one(matrix: Matrix) -> None:
     first = matrix.rows[0]
     page = render_matrix_html(matrix, release=first.release)
     # named as people name it (the day is shared, so the time tells it apart), the commit kept in the row's title
-    assert first.label.startswith("colab 2025-07-24 ") and f"Why, in {first.label} (Python" in page
+    assert first.label.startswith("colab 2025-07-24 ") and f"Why, in {first.label}, Python" in page
     assert f'<td class="release" title="{first.release}">{first.label}' in page
     assert re.search(rf'<tr id="row-{first.release.replace("@", "-")}" class="row verdict-fits chosen"', page)
     with pytest.raises(InputError, match="no such release"):
@@ -239,7 +239,7 @@ def test_the_headline_tells_the_story(matrix: Matrix) -> None:
     assert stop_point(story) is None
     page = render_matrix_html(story)
     assert _h1(page) == f"{request} fits the latest release"
-    assert f"The verdict last changed on {_day_of(story, 2)}" in page
+    assert f"The verdict last changed in colab@0000000002 ({_day_of(story, 2)})" in page
     # stopped, then worse: the page says what holds now, and why
     story = _story(matrix, "FBN")
     page = render_matrix_html(story)
