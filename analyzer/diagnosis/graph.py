@@ -15,7 +15,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.diagnosis.installable import supported_versions
 from analyzer.diagnosis.pipcheck import installed_dists
-from analyzer.metadata.models import MetadataStatus
 from analyzer.metadata.select import best_file
 from analyzer.session import Session
 
@@ -142,12 +141,13 @@ class ImageGraph:
             file = best_file(source.files_of(child, version), env)
             if file is None:
                 continue
-            meta = source.metadata(file)
-            if meta.status is not MetadataStatus.OK:
+            # the resolver's reading of the file: an sdist's requirements by their route, as the prediction sees them
+            info = session.factory.index_candidate(file).info
+            if not info.known:
                 opaque.add(child)
                 continue
             extras = tuple(sorted({e for r in wanted for e in r.extras}))
-            for sub in meta.requires_dist:
+            for sub in info.requires_dist:
                 if env.evaluate(sub.marker, extras):
                     specs.setdefault(canonicalize_name(sub.name), []).append(sub)
                     pending.append((child, str(version), sub))
