@@ -26,7 +26,7 @@ from analyzer.errors import MetadataUnavailable
 from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, RuntimeSummary
 from analyzer.request import RequestItem
-from analyzer.resolver import WarningKind
+from analyzer.resolver import WarningKind, route_counts
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
@@ -85,6 +85,7 @@ def run_check(
     session = Session.open(snapshot, source, env)
     # 3. the image -> ImageGraph, and what pip check already reports in it (not the request's fault)
     graph = timed("image metadata", lambda: image_graph(session))
+    routes = {route.value: n for route, n in route_counts(session.installed.values()).items()}
     before = timed("pip check before", lambda: check_snapshot(session))
     ignored = before.edges()
     # 4. what pip does -> PipPrediction
@@ -117,6 +118,7 @@ def run_check(
         warnings=tuple(dict.fromkeys(warnings)),
         timings=timings,
         resolution_builds=builds,
+        requirement_routes=routes,
     )
 
 

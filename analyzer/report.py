@@ -94,6 +94,8 @@ class Report:
     timings: Mapping[str, float] = field(default_factory=dict)
     resolution_builds: tuple[SourceBuild, ...] = ()
     """The sdists pip would build for the predicted resolution (``installable.source_builds``)."""
+    requirement_routes: Mapping[str, int] = field(default_factory=dict)
+    """How many pins' requirements came by each route (``RequirementsRoute`` value -> count)."""
 
     @property
     def source_builds(self) -> tuple[SourceBuild, ...]:
@@ -240,6 +242,7 @@ class Report:
                 for s in self.suggestions.items
             ],
             "source_builds": [_source_build(b) for b in self.source_builds],
+            "requirement_routes": dict(self.requirement_routes),
             "preexisting_violations": [_violation(v) for v in self.preexisting],
             "warnings": list(self.warnings),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},

@@ -576,3 +576,23 @@ def test_live_cuml_cu12_25_2_1_reads_its_pkg_info() -> None:
     cuml, requirements = _live_candidate("cuml-cu12", "25.2.1")
     assert cuml.info.route is RequirementsRoute.SDIST_PKG_INFO_NOT_GUARANTEED
     assert "cudf-cu12==25.2.*" in requirements
+
+
+def test_the_report_counts_the_image_pins_by_route(
+    index_server: FixtureIndex, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index_server.wheel("base", "1.0")
+    index_server.wheel("app", "1.0")
+    index_server.wheel("dep", "1.0")
+    index_server.add(
+        make_sdist("legacy", "1.0", metadata_version="2.1", extra={"legacy.egg-info/requires.txt": b"dep>=1\n"})
+    )
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text("base==1.0\nlegacy==1.0\ndep==1.0\n")
+    argv = ["check", "app", "--snapshot", str(freeze), "--python", "3.11", "--platform", "manylinux_2_35_x86_64"]
+    main([*argv, "--index-url", index_server.index_url, "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["requirement_routes"] == {"wheel": 2, "sdist-egg-info": 1}
+    main([*argv, "--index-url", index_server.index_url, "--recompute"])
+    text = capsys.readouterr().out
+    assert "2 from the wheel pip installs, 1 from an sdist's egg-info (not guaranteed)" in text

@@ -196,7 +196,22 @@ def _prediction(p: PipPrediction, report: Report, *, verbose: bool = False) -> l
     if p.opaque:
         title = "Opaque packages (their requirements are unknown, so they were not checked)"
         out.append(Section(title, (Item(", ".join(p.opaque)),)))
+    routes = report.requirement_routes
+    if set(routes) - {"wheel", "declared"}:
+        said = ", ".join(f"{n} {_ROUTE_WORDS.get(route, route)}" for route, n in routes.items())
+        out.append(Section("Where the image's requirements came from", (Item(said),)))
     return out
+
+
+_ROUTE_WORDS = {
+    "wheel": "from the wheel pip installs",
+    "declared": "declared outside the index",
+    "sdist-pkg-info": "from an sdist's static PKG-INFO",
+    "sdist-pkg-info-not-guaranteed": "from an sdist's PKG-INFO (not guaranteed)",
+    "sdist-egg-info": "from an sdist's egg-info (not guaranteed)",
+    "other-wheel": "from the version's wheel for another target (not guaranteed)",
+    "unknown": "unknown",
+}
 
 
 def _first(items: tuple[Item, ...], limit: int, verbose: bool) -> tuple[Item, ...]:

@@ -3,7 +3,7 @@
 The provider, factory, candidates and requirements follow pip's split; ``explain.py`` turns resolvelib's causes
 into a ``Conflict``; ``propagation.py`` proves, before a search, what kept and freed pins leave."""
 
-from analyzer.resolver.candidates import Origin, ResolverWarning, WarningKind
+from analyzer.resolver.candidates import Origin, RequirementsRoute, ResolverWarning, WarningKind, route_counts
 from analyzer.resolver.requirements import Role
 from analyzer.resolver.resolve import resolve
 from analyzer.resolver.results import Conflict, ConflictCause, Resolution, ResolvedDist
@@ -12,10 +12,12 @@ __all__ = [
     "Conflict",
     "ConflictCause",
     "Origin",
+    "RequirementsRoute",
     "Resolution",
     "ResolvedDist",
     "ResolverWarning",
     "Role",
     "WarningKind",
     "resolve",
+    "route_counts",
 ]
