@@ -69,7 +69,7 @@ def run_check(
     env = env if env is not None else TargetEnvironment.from_snapshot(snapshot)
     request: list[Requirement] = [item.requirement for item in items]
     requested_names = [item.name for item in items]
-    warnings: list[str] = [f"{snapshot.id}: {note}" for note in snapshot.notes]
+    warnings: list[str] = [f"{snapshot.label}: {note}" for note in snapshot.notes]
 
     # 1. installable at all? (file lists only) -> Installability; nothing else is asked when it is not
     _require_projects(items, source)

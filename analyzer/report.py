@@ -139,7 +139,7 @@ class Report:
         if verdict is Verdict.NOT_INSTALLABLE:
             reasons = [blocking_reason(item) for item in self.installability.blocking]
             reasons += [build_reason(b) for b in self.failing_builds]
-            return f"{request} cannot be installed on {where} ({self.runtime.platform}): {'; '.join(reasons)}"
+            return f"{request} cannot be installed on {where}, {self.runtime.platform}: {'; '.join(reasons)}"
         if verdict is Verdict.UNRESOLVABLE:
             conflict = self.prediction.conflict if self.prediction is not None else None
             why = conflict.reason() if conflict is not None else "the requirements conflict"

@@ -71,6 +71,8 @@ def test_who_requires_numpy_and_with_which_specifier(colab_cache: Path, recorded
     answer = why(graph_of(snapshot, recorded), snapshot, "NumPy", depth=1)
     assert answer.name == "numpy" and answer.installed == "2.0.2"
     assert answer.date == "2025-07-14" and answer.python == "3.11.13"
+    # named as Colab names it, the commit kept for JSON
+    assert answer.runtime == f"{snapshot.label}, Python 3.11.13" and snapshot.label != snapshot.id
     by_name = {r.name: r for r in answer.requirers}
     # the real metadata of the installed versions, evaluated for Python 3.11 on Linux
     assert by_name["tensorflow"].version == "2.18.0"

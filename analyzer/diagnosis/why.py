@@ -89,6 +89,8 @@ class WhyAnswer:
     """The tree is cut to the branches that hold an unsatisfied requirement (``only_broken``)."""
     direct: int | None = None
     """How many installed packages require ``name`` directly, whatever the cut (None: ``len(requirers)``)."""
+    label: str = ""
+    """The runtime as Colab names it (``colab 2025.07 (2025-08-11)``), when it has such a name."""
 
     @property
     def requirer_count(self) -> int:
@@ -97,6 +99,8 @@ class WhyAnswer:
     @property
     def runtime(self) -> str:
         """The runtime as people name it: its id, release date and Python."""
+        if self.label and self.label != self.snapshot_id:
+            return f"{self.label}, Python {self.python}"
         when = f"{self.date}, " if self.date else ""
         return f"{self.snapshot_id} ({when}Python {self.python})"
 
@@ -228,6 +232,7 @@ def why(graph: ImageGraph, snapshot: Snapshot, name: str, *, depth: int = DEFAUL
     return WhyAnswer(
         name=key,
         snapshot_id=snapshot.id,
+        label=snapshot.label,
         python=snapshot.python,
         installed=installed,
         requirers=build(key, ()),
