@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from packaging.requirements import Requirement
+
 from analyzer.diagnosis.conflict_set import ConflictSetResult, Member
 from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
 from analyzer.diagnosis.installable import Installability, ProjectInstallability, SourceBuild, Status
@@ -96,6 +98,12 @@ class Report:
     """The sdists pip would build for the predicted resolution (``installable.source_builds``)."""
     requirement_routes: Mapping[str, int] = field(default_factory=dict)
     """How many pins' requirements came by each route (``RequirementsRoute`` value -> count)."""
+    resolution: Mapping[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    """The predicted resolution: each resolved project's requirements that hold on the target, requested extras
+    included; what ties a change to the requested lines that reach it (``render.github``)."""
+    left_out: tuple[RequestItem, ...] = ()
+    """Requested lines that cannot be installed (``installability`` says why): the rest of the request was
+    analysed without them, so one bad line hides nothing else."""
 
     @property
     def source_builds(self) -> tuple[SourceBuild, ...]:
@@ -185,6 +193,9 @@ class Report:
             "headline": self.headline(),
             "request": [
                 {"requirement": str(i.requirement), "origin": i.origin, "line": i.line} for i in self.request
+            ],
+            "left_out": [
+                {"requirement": str(i.requirement), "origin": i.origin, "line": i.line} for i in self.left_out
             ],
             "runtime": {**asdict(runtime), "date": runtime.date.isoformat() if runtime.date else None},
             "installable": {
