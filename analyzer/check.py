@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from packaging.requirements import Requirement
@@ -18,6 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from analyzer.diagnosis.conflict_set import minimal_conflicting_set
 from analyzer.diagnosis.graph import image_graph
 from analyzer.diagnosis.installable import installability, source_builds
+from analyzer.diagnosis.options import options, runtime_fits
 from analyzer.diagnosis.pip_prediction import PipPrediction, predict
 from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.suggestions import suggestions
@@ -109,6 +111,10 @@ def run_check(
     if with_suggestions and (not prediction.ok or prediction.changes or prediction.newly_broken):
         advice = timed("suggestions", lambda: suggestions(
             request, session, graph=graph, ignore_edges=ignored, budget=budget, constraints=limits))
+        # 7. what to do -> Options: versions with their cost here, named runtime versions where the request fits
+        advice = replace(advice, options=timed("options", lambda: options(
+            items, session, prediction, constraints=limits, graph=graph, budget=budget,
+            runtimes=lambda left: runtime_fits(items, snapshot, source, budget=left, constraints=constraints))))
     return Report(
         request=tuple(items),
         runtime=summary,

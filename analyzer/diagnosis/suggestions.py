@@ -9,6 +9,7 @@ import itertools
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -22,7 +23,10 @@ from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.resolver import Resolution
 from analyzer.session import Session
 
-__all__ = ["Suggestion", "Suggestions", "candidate_versions", "suggestions"]
+if TYPE_CHECKING:
+    from analyzer.diagnosis.options import Options
+
+__all__ = ["Suggestion", "Suggestions", "candidate_versions", "pinned", "suggestions"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,15 @@ class Suggestions:
     seconds: float = 0.0
     exhausted: bool = False
     """The budget ran out before every candidate was tried."""
+    options: Options | None = None
+    """What to do: the requested projects' nearest versions with their cost, runtimes where the request fits."""
+
+
+def pinned(original: Requirement, version: Version) -> Requirement:
+    """``original`` pinned to ``version``, keeping its extras and marker (``tensorflow[and-cuda]==2.15.1; ...``)."""
+    extras = f"[{','.join(sorted(original.extras))}]" if original.extras else ""
+    marker = f"; {original.marker}" if original.marker else ""
+    return Requirement(f"{canonicalize_name(original.name)}{extras}=={version}{marker}")
 
 
 def candidate_versions(
@@ -121,12 +134,9 @@ def suggestions(
         if calls >= max_calls or (deadline is not None and time.perf_counter() > deadline):
             exhausted = True
             return None
-        original = request[position]
-        extras = f"[{','.join(sorted(original.extras))}]" if original.extras else ""
-        marker = f"; {original.marker}" if original.marker else ""
-        pinned = Requirement(f"{canonicalize_name(original.name)}{extras}=={version}{marker}")
+        exact = pinned(request[position], version)
         result = minimal_conflicting_set(
-            [pinned if i == position else r for i, r in enumerate(request)], session,
+            [exact if i == position else r for i, r in enumerate(request)], session,
             constraints=constraints, resolver=resolver, graph=base, ignore_edges=ignored, orders=1, verify=False,
             fits_only=fits_only, budget=None if deadline is None else max(0.0, deadline - time.perf_counter()),
         )  # fmt: skip

@@ -1,0 +1,359 @@
+"""What to do: the requested project's nearest versions that install, each with its cost on this runtime, and the
+named runtime versions where the exact request installs as it is.
+
+A version's cost is one ``predict`` of the request with that version pinned (the session is warm, so it is cheap),
+never a conflict-set search: what pip would change, what it would leave newly broken, which sdists it would build,
+which notebook-kernel packages it touches, and whether the running session must be restarted afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from analyzer.diagnosis.graph import ImageGraph, image_graph
+from analyzer.diagnosis.installable import source_builds
+from analyzer.diagnosis.pip_prediction import KERNEL_PACKAGES, Change, ChangeKind, PipPrediction, predict
+from analyzer.diagnosis.suggestions import candidate_versions, pinned
+from analyzer.request import RequestItem
+from analyzer.session import Session
+from analyzer.versions import parse_version
+
+if TYPE_CHECKING:
+    from analyzer.catalog import Catalog, Release
+    from analyzer.metadata.models import MetadataSource
+    from analyzer.report import Report
+    from analyzer.snapshot import Snapshot
+
+__all__ = [
+    "KERNEL_IMPORTS",
+    "Option",
+    "Options",
+    "RuntimeFit",
+    "kernel_loaded",
+    "notebook_command",
+    "options",
+    "runtime_fits",
+]
+
+KERNEL_IMPORTS = KERNEL_PACKAGES | {
+    canonicalize_name(n)
+    for n in ("numpy", "traitlets", "jupyter-client", "jupyter-core", "ipykernel", "ipython")
+}
+"""What the notebook kernel imports as it starts; with their closure in the image, what a running session has
+loaded: pip changing one of them on disk takes effect only after a restart."""
+
+RESTART = "restart the session after installing"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One version of a requested project and what installing it costs this runtime."""
+
+    name: NormalizedName
+    version: Version
+    request: tuple[str, ...]
+    """The whole request with this version in place of the requested one, as pip would be given it."""
+    installs: bool
+    """pip's resolution succeeds (else ``reason`` says why not)."""
+    installed: bool = False
+    requested: bool = False
+    """The version the request itself makes pip install."""
+    changes: tuple[Change, ...] = ()
+    """Upgrades, downgrades and reinstalls of preinstalled packages."""
+    added: int = 0
+    """New packages pip would add."""
+    broken: tuple[NormalizedName, ...] = ()
+    """Preinstalled packages newly broken."""
+    builds: tuple[str, ...] = ()
+    """``name version`` of each sdist pip would build (never built here)."""
+    kernel: tuple[NormalizedName, ...] = ()
+    """Packages the notebook kernel needs that this changes or breaks (the prediction's severe list)."""
+    restart: tuple[NormalizedName, ...] = ()
+    """Changed packages the running kernel has loaded: the session must be restarted after installing."""
+    reason: str = ""
+
+    @property
+    def free(self) -> bool:
+        """Installs without touching, breaking or building anything (new packages may be added)."""
+        return self.installs and not (self.changes or self.broken or self.builds)
+
+    @property
+    def command(self) -> str:
+        return notebook_command(self.request)
+
+    def cost(self) -> str:
+        """``11 changes, 21 broken, 1 source build, kernel: ipython``, or what keeps it from installing."""
+        if not self.installs:
+            return f"does not install: {self.reason}" if self.reason else "does not install"
+        if self.free:
+            return "nothing to change" + (f" (adds {self.added} new package(s))" if self.added else "")
+        parts = [f"{len(self.changes)} change(s)", f"{len(self.broken)} broken"]
+        if self.builds:
+            parts.append(f"{len(self.builds)} source build(s): {', '.join(self.builds)}")
+        if self.kernel:
+            parts.append(f"kernel: {', '.join(self.kernel)}")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": str(self.version),
+            "installed": self.installed,
+            "requested": self.requested,
+            "installs": self.installs,
+            "reason": self.reason or None,
+            "changes": [str(c) for c in self.changes],
+            "added": self.added,
+            "newly_broken": list(self.broken),
+            "source_builds": list(self.builds),
+            "kernel_packages": list(self.kernel),
+            "restart": bool(self.restart),
+            "restart_for": list(self.restart),
+            "command": self.command,
+        }
+
+
+@dataclass(frozen=True)
+class RuntimeFit:
+    """The request's verdict on one named runtime version (a notebook can select it)."""
+
+    label: str
+    """``colab 2025.05 (2025-05-20)``."""
+    release: str
+    """The exact selector (``colab@2136c638be``)."""
+    python: str
+    verdict: str
+    """The report's verdict word there (``fits``, ``changes``, ``breaks``, ...), or ``unknown``."""
+    detail: str = ""
+
+    @property
+    def fits(self) -> bool:
+        return self.verdict == "fits"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runtime": self.label, "release": self.release, "python": self.python, "verdict": self.verdict,
+                "fits_as_is": self.fits, "detail": self.detail or None}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Options:
+    versions: tuple[Option, ...]
+    """The installed version first, then the others, newest first; the requested version among them."""
+    runtimes: tuple[RuntimeFit, ...] = ()
+    """Named runtime versions, newest first, each with the exact request's verdict there."""
+    runtimes_checked: int = 0
+    predictions: int = 0
+    exhausted: bool = False
+    """The time budget ran out before every candidate version or runtime was tried."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "versions": [o.to_json() for o in self.versions],
+            "runtimes": [r.to_json() for r in self.runtimes],
+            "fits_as_is_on": [r.label for r in self.runtimes if r.fits],
+            "restart_note": RESTART,
+            "predictions": self.predictions,
+            "exhausted": self.exhausted,
+        }
+
+
+def notebook_command(request: Sequence[str]) -> str:
+    """``%pip install 'tensorflow==2.15.1'``: each requirement single-quoted, as the shell %pip runs in reads it."""
+    return "%pip install " + " ".join("'" + r.replace("'", "'\\''") + "'" for r in request)
+
+
+def kernel_loaded(graph: ImageGraph) -> frozenset[NormalizedName]:
+    """The installed packages a running notebook kernel has loaded: what it imports at start and their closure
+    through the image's requirements."""
+    seeds = [n for n in KERNEL_IMPORTS if n in graph]
+    reached: set[str] = set(seeds).union(*(nx.descendants(graph.graph, n) for n in seeds)) if seeds else set()
+    return frozenset(n for n in graph.pins if n in reached)
+
+
+def option_of(
+    request: Sequence[Requirement],
+    position: int,
+    version: Version,
+    prediction: PipPrediction,
+    session: Session,
+    loaded: frozenset[NormalizedName],
+    installed: Version | None,
+    requested: bool = False,
+) -> Option:
+    """The cost of ``prediction`` (pip installing ``request``, its ``position``-th item at ``version``)."""
+    name = canonicalize_name(request[position].name)
+    text = tuple(str(r) for r in request)
+    if not prediction.ok:
+        reason = (
+            prediction.conflict.reason() if prediction.conflict is not None else "the requirements conflict"
+        )
+        return Option(name, version, text, False, version == installed, requested, reason=reason)
+    moved = tuple(c for c in prediction.changes if c.kind is not ChangeKind.INSTALL)
+    builds = source_builds(request, session, prediction)
+    return Option(
+        name=name,
+        version=version,
+        request=text,
+        installs=True,
+        installed=version == installed,
+        requested=requested,
+        changes=moved,
+        added=len(prediction.installs),
+        broken=tuple(sorted({v.name for v in prediction.newly_broken})),
+        builds=tuple(f"{b.name} {b.version}" for b in builds),
+        kernel=tuple(sorted({s.name for s in prediction.severe})),
+        restart=tuple(sorted(c.name for c in moved if c.name in loaded)),
+    )
+
+
+def options(
+    items: Sequence[RequestItem],
+    session: Session,
+    prediction: PipPrediction | None = None,
+    *,
+    constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
+    graph: ImageGraph | None = None,
+    wanted: int = 5,
+    max_predictions: int = 10,
+    budget: float | None = None,
+    runtimes: Callable[[float | None], tuple[tuple[RuntimeFit, ...], int, bool]] | None = None,
+) -> Options:
+    """Up to ``wanted`` versions of each requested project (beside the requested one) that install, each with its
+    cost from one prediction, within ``max_predictions`` predictions in all; ``prediction`` is the request's own
+    (its row costs nothing more). Tried in this order: the installed version, the nearest newer series, then the
+    series nearest the requested version. ``runtimes`` (given the seconds left) adds the runtime versions' verdicts."""
+    started = time.perf_counter()
+    deadline = None if budget is None else started + budget
+    request = [item.requirement for item in items]
+    loaded = kernel_loaded(graph if graph is not None else image_graph(session))
+    calls = 0
+    exhausted = False
+    rows: list[Option] = []
+    for position, original in enumerate(request):
+        if original.url:
+            continue
+        name = canonicalize_name(original.name)
+        pin = session.snapshot.by_name.get(name)
+        installed = pin.parsed_version if pin is not None else None
+        own = None
+        if prediction is not None:
+            own = _chosen(prediction, name) if prediction.ok else _exact(original)
+            if own is not None:
+                rows.append(option_of(request, position, own, prediction, session, loaded, installed, True))
+        found = 0
+        for version in _order(candidate_versions(original, session, installed), installed):
+            if found >= wanted or version == own:
+                continue
+            if calls >= max_predictions or (deadline is not None and time.perf_counter() > deadline):
+                exhausted = True
+                break
+            asked = [pinned(r, version) if i == position else r for i, r in enumerate(request)]
+            calls += 1
+            option = option_of(asked, position, version, predict(asked, session, constraints=constraints),
+                               session, loaded, installed)  # fmt: skip
+            if option.installs:
+                rows.append(option)
+                found += 1
+    checked: tuple[RuntimeFit, ...] = ()
+    seen = 0
+    if runtimes is not None:
+        left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        checked, seen, cut = runtimes(left)
+        exhausted = exhausted or cut
+    rows.sort(key=lambda o: (o.name, not o.installed, [-x for x in o.version.release], o.version))
+    return Options(tuple(rows), checked, seen, calls, exhausted)
+
+
+def _chosen(prediction: PipPrediction, name: NormalizedName) -> Version | None:
+    """The version of ``name`` pip ends up with in ``prediction``."""
+    found = next((c.new for c in (*prediction.changes, *prediction.unchanged) if c.name == name), None)
+    return parse_version(found) if found is not None else None
+
+
+def _exact(requirement: Requirement) -> Version | None:
+    """The one version an ``==`` pin names (no wildcard), else None."""
+    exact = [s.version for s in requirement.specifier if s.operator in ("==", "===") and "*" not in s.version]
+    return parse_version(exact[0]) if len(exact) == 1 else None
+
+
+def _order(candidates: Sequence[Version], installed: Version | None) -> list[Version]:
+    """The installed version, the nearest series newer than it (the upgrade a user would weigh), then the rest in
+    ``candidate_versions``' order (nearest the request first)."""
+    newer = min((v for v in candidates if installed is not None and v > installed), default=None)
+    first = [v for v in (installed, newer) if v is not None and v in candidates]
+    return list(dict.fromkeys([*first, *candidates]))
+
+
+def runtime_fits(
+    items: Sequence[RequestItem],
+    snapshot: Snapshot,
+    source: MetadataSource,
+    *,
+    catalog: Catalog | None = None,
+    limit: int = 4,
+    budget: float | None = None,
+    constraints: Sequence[Requirement] = (),
+) -> tuple[tuple[RuntimeFit, ...], int, bool]:
+    """The exact request's verdict on the newest ``limit`` named runtime versions of the snapshot's kind (its own
+    release left out), newest first, each a ``run_check`` without the conflict-set search or suggestions. Returns
+    the verdicts, how many were checked, and whether the budget cut the list short. A snapshot from no catalog
+    (a file, the current interpreter) has none."""
+    from analyzer.catalog import Catalog
+    from analyzer.check import run_check
+    from analyzer.errors import MetadataUnavailable
+    from analyzer.sources import load_source
+
+    if catalog is None:
+        if snapshot.source in ("file", "current"):
+            return (), 0, False
+        try:
+            catalog = Catalog.open(load_source(snapshot.source))
+        except Exception:  # noqa: BLE001 - other runtimes are a courtesy; the answer does not depend on them
+            return (), 0, False
+    releases = _named_releases(catalog, snapshot)[:limit]
+    deadline = None if budget is None else time.perf_counter() + budget
+    out: list[RuntimeFit] = []
+    for release in releases:
+        if deadline is not None and time.perf_counter() > deadline:
+            return tuple(out), len(out), True
+        label = catalog.name_of(release).label
+        there = catalog.snapshot(release)
+        try:
+            report = run_check(
+                items, there, source, conflict_set=False, with_suggestions=False, constraints=constraints
+            )
+        except MetadataUnavailable as exc:
+            out.append(RuntimeFit(label, release.id, release.python, "unknown", str(exc)))
+            continue
+        out.append(RuntimeFit(label, release.id, release.python, report.verdict.value, _short(report)))
+    return tuple(out), len(out), False
+
+
+def _named_releases(catalog: Catalog, snapshot: Snapshot) -> list[Release]:
+    """Releases of the snapshot's kind that carry a runtime version name, newest first, the snapshot's own out."""
+    kind = snapshot.kind if snapshot.kind in catalog.decl.kind_names else None
+    return [
+        r
+        for r in reversed(catalog.releases_of(kind))
+        if catalog.name_of(r).version_name is not None and r.commit != snapshot.commit
+    ]
+
+
+def _short(report: Report) -> str:
+    """The cost there in a few words (``11 change(s), 21 broken``)."""
+    p = report.prediction
+    if p is None or not p.ok:
+        return report.headline()
+    moved = len(p.upgrades) + len(p.downgrades) + len(p.reinstalls)
+    if report.verdict.value == "fits":
+        return f"adds {len(p.installs)} new package(s)" if p.installs else ""
+    return f"{moved} change(s), {len({v.name for v in p.newly_broken})} broken"
