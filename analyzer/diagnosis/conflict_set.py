@@ -326,10 +326,13 @@ class _Search:
         # Only the widest questions hold every candidate of the last round as kept, freed or removed: a narrower
         # one left some as they were, and a pin it left could be one that its answer breaks.
         universe = max((keep | free | gone for keep, free, gone in cache), key=len, default=frozenset())
+        requested = {canonicalize_name(r.name) for r in self.request}
         best: tuple[Names, Names, Resolution] | None = None
         for (keep, free, gone), result in cache.items():
             if not result.ok or keep | free | gone != universe:
                 continue
+            if self.full.relevant_pins(result.mapping) - requested - universe:
+                continue  # it moves what a pin outside the question requires: not shown to fit the whole image
             moved = frozenset(movers_of(result, sorted(free), installed))
             if best is None or len(moved) + len(gone) < len(best[0]) + len(best[1]):
                 best = (moved, gone, result)
