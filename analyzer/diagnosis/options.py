@@ -8,6 +8,7 @@ which notebook-kernel packages it touches, and whether the running session must 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,7 +97,10 @@ class Option:
             return f"does not install: {self.reason}" if self.reason else "does not install"
         if self.free:
             return "nothing to change" + (f" (adds {self.added} new package(s))" if self.added else "")
-        parts = [f"{len(self.changes)} change(s)", f"{len(self.broken)} broken"]
+        parts = [f"{len(self.changes)} change(s)"]
+        if self.added:
+            parts.append(f"{self.added} new")
+        parts.append(f"{len(self.broken)} broken")
         if self.builds:
             parts.append(f"{len(self.builds)} source build(s): {', '.join(self.builds)}")
         if self.kernel:
@@ -251,7 +255,9 @@ def options(
                 rows.append(option_of(request, position, own, prediction, session, loaded, installed, True))
         found = 0
         for version in _order(candidate_versions(original, session, installed), installed):
-            if found >= wanted or version == own:
+            if found >= wanted:
+                break
+            if version == own:
                 continue
             if calls >= max_predictions or (deadline is not None and time.perf_counter() > deadline):
                 exhausted = True
@@ -262,7 +268,7 @@ def options(
                                session, loaded, installed)  # fmt: skip
             if option.installs:
                 rows.append(option)
-                found += 1
+                found += not option.installed
     checked: tuple[RuntimeFit, ...] = ()
     seen = 0
     if runtimes is not None:
@@ -286,11 +292,18 @@ def _exact(requirement: Requirement) -> Version | None:
 
 
 def _order(candidates: Sequence[Version], installed: Version | None) -> list[Version]:
-    """The installed version, the nearest series newer than it (the upgrade a user would weigh), then the rest in
-    ``candidate_versions``' order (nearest the request first)."""
-    newer = min((v for v in candidates if installed is not None and v > installed), default=None)
-    first = [v for v in (installed, newer) if v is not None and v in candidates]
-    return list(dict.fromkeys([*first, *candidates]))
+    """The installed version, the nearest series newer than it (the upgrade a user would weigh), then the others
+    from both ends in turn: nearest the request (``candidate_versions``' order) and nearest the installed version
+    from below, so a short list spans the trade-off between what was asked and what costs least."""
+    if installed is None:
+        return list(candidates)
+    newer = [v for v in candidates if v > installed]
+    step = min((v for v in newer if v.release[:2] > installed.release[:2]), default=min(newer, default=None))
+    rest = [v for v in candidates if v not in (installed, step)]
+    near_installed = sorted((v for v in rest if v < installed), reverse=True)
+    turns = (v for pair in itertools.zip_longest(rest, near_installed) for v in pair if v is not None)
+    first = [v for v in (installed, step) if v is not None and v in candidates]
+    return list(dict.fromkeys([*first, *turns]))
 
 
 def runtime_fits(
@@ -300,13 +313,16 @@ def runtime_fits(
     *,
     catalog: Catalog | None = None,
     limit: int = 4,
+    scan: int = 12,
     budget: float | None = None,
     constraints: Sequence[Requirement] = (),
 ) -> tuple[tuple[RuntimeFit, ...], int, bool]:
-    """The exact request's verdict on the newest ``limit`` named runtime versions of the snapshot's kind (its own
-    release left out), newest first, each a ``run_check`` without the conflict-set search or suggestions. Returns
-    the verdicts, how many were checked, and whether the budget cut the list short. A snapshot from no catalog
-    (a file, the current interpreter) has none."""
+    """The exact request's verdict on the named runtime versions of the snapshot's kind (its own release left
+    out), newest first, each a ``run_check`` without the conflict-set search or suggestions. At most ``limit`` of
+    them are resolved; one whose Python the request has no distribution for is answered from file lists alone and
+    does not count, within ``scan`` named versions in all. Returns the verdicts, how many runtime versions were
+    examined, and whether the budget cut the list short. A snapshot from no catalog (a file, the current
+    interpreter) has none."""
     from analyzer.catalog import Catalog
     from analyzer.check import run_check
     from analyzer.errors import MetadataUnavailable
@@ -319,21 +335,25 @@ def runtime_fits(
             catalog = Catalog.open(load_source(snapshot.source))
         except Exception:  # noqa: BLE001 - other runtimes are a courtesy; the answer does not depend on them
             return (), 0, False
-    releases = _named_releases(catalog, snapshot)[:limit]
     deadline = None if budget is None else time.perf_counter() + budget
     out: list[RuntimeFit] = []
-    for release in releases:
+    resolved = 0
+    for release in _named_releases(catalog, snapshot)[:scan]:
+        if resolved >= limit:
+            break
         if deadline is not None and time.perf_counter() > deadline:
             return tuple(out), len(out), True
         label = catalog.name_of(release).label
-        there = catalog.snapshot(release)
         try:
             report = run_check(
-                items, there, source, conflict_set=False, with_suggestions=False, constraints=constraints
-            )
+                items, catalog.snapshot(release), source, conflict_set=False, with_suggestions=False,
+                constraints=constraints,
+            )  # fmt: skip
         except MetadataUnavailable as exc:
             out.append(RuntimeFit(label, release.id, release.python, "unknown", str(exc)))
+            resolved += 1
             continue
+        resolved += report.prediction is not None
         out.append(RuntimeFit(label, release.id, release.python, report.verdict.value, _short(report)))
     return tuple(out), len(out), False
 
@@ -349,11 +369,18 @@ def _named_releases(catalog: Catalog, snapshot: Snapshot) -> list[Release]:
 
 
 def _short(report: Report) -> str:
-    """The cost there in a few words (``11 change(s), 21 broken``)."""
+    """The cost there in a few words (``11 change(s), 21 broken``; why it does not install)."""
+    from analyzer.report import Verdict, blocking_reason, build_reason
+
     p = report.prediction
+    if report.verdict is Verdict.NOT_INSTALLABLE:
+        reasons = [blocking_reason(i) for i in report.installability.blocking]
+        return "; ".join([*reasons, *(build_reason(b) for b in report.failing_builds)])
     if p is None or not p.ok:
-        return report.headline()
-    moved = len(p.upgrades) + len(p.downgrades) + len(p.reinstalls)
-    if report.verdict.value == "fits":
+        return (
+            p.conflict.reason() if p is not None and p.conflict is not None else "the requirements conflict"
+        )
+    if report.verdict is Verdict.FITS:
         return f"adds {len(p.installs)} new package(s)" if p.installs else ""
+    moved = len(p.upgrades) + len(p.downgrades) + len(p.reinstalls)
     return f"{moved} change(s), {len({v.name for v in p.newly_broken})} broken"

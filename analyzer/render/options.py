@@ -30,10 +30,11 @@ def options_section(report: Report) -> Section:
         head = (
             f"{request} fits as is on: {', '.join(fitting)}"
             if fitting
-            else f"{request} fits as is on none of the {found.runtimes_checked} newest named runtime versions"
+            else f"{request} fits as is on none of the {found.runtimes_checked} named runtime versions checked"
         )
         detail = tuple(
-            f"{r.label}: {r.verdict}{f' ({r.detail})' if r.detail else ''}" for r in found.runtimes
+            f"{r.label}, Python {r.python}: {r.verdict}{f' ({r.detail})' if r.detail else ''}"
+            for r in found.runtimes
         )
         items.append(Item(head, detail))
     note = "cut short by the time budget (raise --budget)" if found.exhausted else ""
