@@ -286,3 +286,20 @@ def test_a_question_cut_short_is_asked_again_with_more_rounds(monkeypatch: pytes
     monkeypatch.setattr(conflict_set, "_FIRST_ROUNDS", 1)
     result = search(DEEP_WORLD, DEEP_PINS, ["keras==2"])
     assert result.best is not None and result.best.verified and result.best.removed == ()
+
+
+def test_a_member_without_a_reason_is_a_failed_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the explanation to find nothing for a member, the set is not shown as verified, and the warning says
+    which member: a plain member with no reason is never what the user sees."""
+    from analyzer.diagnosis import conflict_set
+
+    real = conflict_set.explain_member
+
+    def forgetful(name: NormalizedName, *args: Any, **kwargs: Any) -> Any:
+        return () if name == "tensorflow" else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(conflict_set, "explain_member", forgetful)
+    result = search(TEXT_WORLD, TEXT_PINS, ["keras==3"])
+    assert result.best is not None and not result.best.verified
+    assert result.best.doubt == "no reason was found why tensorflow cannot stay"
+    assert any(result.best.doubt in w for w in result.warnings)
