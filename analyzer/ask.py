@@ -5,6 +5,7 @@ imported only when an answer is computed: a remembered answer needs neither.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
@@ -21,10 +22,11 @@ from analyzer.request import RequestItem
 from analyzer.snapshot import Snapshot
 
 if TYPE_CHECKING:
+    from analyzer.diagnosis.installable import ProjectInstallability
     from analyzer.metadata.engine import MetadataEngine
     from analyzer.report import Report
 
-__all__ = ["Answer", "CheckOptions", "apply_ignore", "ask"]
+__all__ = ["Answer", "CheckOptions", "apply_ignore", "ask", "without_bad_lines"]
 
 
 @dataclass(frozen=True)
@@ -104,16 +106,20 @@ def ask(
     from analyzer.check import run_check
 
     source = engine()
-    report = run_check(
+    report = without_bad_lines(
         items,
         snapshot,
-        source,
-        releases=options.releases,
-        conflict_set=options.conflict_set,
-        with_suggestions=options.suggestions,
-        budget=options.budget,
-        constraints=constraints,
-        on_stage=on_stage,
+        lambda asked: run_check(
+            asked,
+            snapshot,
+            source,
+            releases=options.releases,
+            conflict_set=options.conflict_set,
+            with_suggestions=options.suggestions,
+            budget=options.budget,
+            constraints=constraints,
+            on_stage=on_stage,
+        ),
     )
     # hosts that failed so that they were not asked again: what they serve is missing from this answer
     hosts = [f"{host}: given up for the rest of the run ({why}); what it serves was not read"
@@ -130,6 +136,64 @@ def ask(
         # an engine shared between questions read a superset of this answer's rows, never fewer
         answers.remember(cache, key, source.reads(), output, report.verdict.value)
     return Answer(output, report.verdict.value, report)
+
+
+def without_bad_lines(
+    items: Sequence[RequestItem], snapshot: Snapshot, check: Callable[[Sequence[RequestItem]], Report]
+) -> Report:
+    """``check`` the request; when some of its lines cannot be installed at all (an unknown project, a version
+    that does not exist, no distribution for this Python), check the rest again without them, so one bad line
+    hides nothing else.
+
+    The answer keeps the whole request's installability, so its verdict (and exit code) still fails for the
+    bad lines; everything after it is the rest's, and ``left_out`` and a warning each say so.
+    """
+    from analyzer.report import blocking_reason
+
+    report = check(items)
+    blocked = {b.name: b for b in report.installability.blocking}
+    bad = tuple(item for item in items if item.name in blocked)
+    rest = tuple(item for item in items if item.name not in blocked)
+    if not bad or not rest:
+        return report  # nothing to split (a dependency's failing build belongs to no line)
+    hints = {name: _did_you_mean(b, snapshot, rest) for name, b in blocked.items()}
+    installability = replace(
+        report.installability,
+        items=tuple(
+            replace(b, message=b.message + hints[b.name]) if b.name in hints else b
+            for b in report.installability.items
+        ),
+    )
+    notes = tuple(
+        (f"{item.origin}:{item.line}: " if item.line is not None else "")
+        + f"{item.requirement} cannot be installed ({blocking_reason(blocked[item.name])}{hints[item.name]}); "
+        "the rest of the request is analysed without it"
+        for item in bad
+    )
+    partial = check(rest)
+    return replace(
+        partial,
+        request=tuple(items),
+        installability=installability,
+        left_out=bad,
+        warnings=tuple(dict.fromkeys((*notes, *partial.warnings))),
+    )
+
+
+def _did_you_mean(blocked: ProjectInstallability, snapshot: Snapshot, rest: Sequence[RequestItem]) -> str:
+    """For a project no index knows (a typo, mostly): the closest name among the image's packages and the other
+    requested lines. The index's own name list is not read (it is the size of the whole index)."""
+    from analyzer.diagnosis.installable import Status
+
+    if blocked.status is not Status.UNKNOWN_PROJECT:
+        return ""
+    preinstalled = {pin.name for pin in snapshot.pins}
+    names = sorted(preinstalled | {item.name for item in rest})
+    close = difflib.get_close_matches(blocked.name, names, n=1, cutoff=0.8)
+    if not close:
+        return ""
+    where = " (preinstalled)" if close[0] in preinstalled else ""
+    return f"; did you mean {close[0]}{where}?"
 
 
 def apply_ignore(
