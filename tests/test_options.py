@@ -74,6 +74,7 @@ def test_each_options_cost_is_a_prediction_of_that_version() -> None:
     items = [RequestItem(Requirement("tensorflow==2.12.0"))]
     own = predict([items[0].requirement], session)
     found = options(items, session, own, wanted=10)
+    assert s.source.calls["sdist_facts"] == 0  # an option's cost names its source builds without reading them
     by_version = {o.version: o for o in found.versions}
     assert Version("2.12.0") in by_version and by_version[Version("2.12.0")].requested
     assert by_version[Version("2.18.0")].installed and by_version[Version("2.18.0")].free

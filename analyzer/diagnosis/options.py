@@ -21,10 +21,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from analyzer.diagnosis.graph import ImageGraph, image_graph
-from analyzer.diagnosis.installable import source_builds
 from analyzer.diagnosis.pip_prediction import KERNEL_PACKAGES, Change, ChangeKind, PipPrediction, predict
 from analyzer.diagnosis.suggestions import candidate_versions, pinned
+from analyzer.metadata.models import DistKind
 from analyzer.request import RequestItem
+from analyzer.resolver import Origin
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
@@ -202,7 +203,7 @@ def option_of(
         )
         return Option(name, version, text, False, version == installed, requested, reason=reason)
     moved = tuple(c for c in prediction.changes if c.kind is not ChangeKind.INSTALL)
-    builds = source_builds(request, session, prediction)
+    builds = _built_from_source(prediction, session)
     return Option(
         name=name,
         version=version,
@@ -213,7 +214,7 @@ def option_of(
         changes=moved,
         added=len(prediction.installs),
         broken=tuple(sorted({v.name for v in prediction.newly_broken})),
-        builds=tuple(f"{b.name} {b.version}" for b in builds),
+        builds=builds,
         kernel=tuple(sorted({s.name for s in prediction.severe})),
         restart=tuple(sorted(c.name for c in moved if c.name in loaded)),
     )
@@ -277,6 +278,19 @@ def options(
         exhausted = exhausted or cut
     rows.sort(key=lambda o: (o.name, not o.installed, [-x for x in o.version.release], o.version))
     return Options(tuple(rows), checked, seen, calls, exhausted)
+
+
+def _built_from_source(prediction: PipPrediction, session: Session) -> tuple[str, ...]:
+    """``name version`` of each sdist pip would build for ``prediction``: the packages ``source_builds`` names, by
+    the resolver's choice of file, without reading the archives (an option's cost needs no build facts)."""
+    out = []
+    for change in prediction.changes:
+        version = parse_version(change.new)
+        if change.origin is Origin.INDEX and version is not None:
+            file = next((f for f in session.factory.versions(change.name) if f.version == version), None)
+            if file is not None and file.kind is DistKind.SDIST:
+                out.append(f"{change.name} {change.new}")
+    return tuple(out)
 
 
 def _chosen(prediction: PipPrediction, name: NormalizedName) -> Version | None:
