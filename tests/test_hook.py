@@ -71,6 +71,18 @@ def test_hook_conflict_set_names_the_members_per_line(
         assert member in out[0]
 
 
+def test_hook_typo_line_does_not_hide_the_others(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The unknown project is its line's finding; the rest of the file is analysed without it."""
+    (project / "requirements.txt").write_text("tensorflw==2.12\ntensorflow==2.12.0\nsix\n")
+    assert main(["hook", "requirements.txt"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[1] for line in out] == ["1", "2"]  # six causes nothing: no line for it
+    assert out[0].startswith("requirements.txt:1: tensorflw==2.12 cannot be installed: no project named tensorflw")
+    assert out[0].endswith("; did you mean tensorflow?")  # the next line's project (the image has none)
+    assert out[1].startswith("requirements.txt:2: tensorflow==2.12.0 conflicts with the runtime: pip would change ")
+    assert "keras 3.8.0 -> 2.12.0" in out[1]
+
+
 def test_hook_passes_when_every_file_fits(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (project / "requirements.txt").write_text("tensorflow==2.18.1\n")
     (project / "requirements-dev.txt").write_text("six\n")

@@ -120,3 +120,17 @@ def test_newly_broken_packages_are_named(
         "change preinstalled numpy 1.26.4 -> 1.23.5; pip would leave 1 newly broken: needs-numpy 1.0 requires "
         "numpy>=1.24"
     )
+
+
+def test_a_typo_line_is_annotated_beside_the_others(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "requirements.txt").write_text("# deps\ntensorflw==2.12\ntensorflow==2.12.0\nsix\n")
+    code = main(["check", "-r", "requirements.txt", "--format", "github", "--no-suggestions"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1
+    errors = [line for line in out if line.startswith("::error ")]
+    assert [e.split("::")[1] for e in errors] == [
+        "error file=requirements.txt,line=2,title=tfconflict",
+        "error file=requirements.txt,line=3,title=tfconflict",
+    ]  # six (line 4) causes nothing
+    assert "::tensorflw==2.12 cannot be installed: no project named tensorflw" in errors[0]
+    assert "keras 3.8.0 -> 2.12.0" in errors[1]

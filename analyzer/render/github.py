@@ -122,7 +122,8 @@ def findings(report: Report, *, fail_on: str = "breakage") -> tuple[Finding, ...
     return tuple(
         Finding(
             "error" if fails(value, fail_on) else "warning",
-            f"{item.requirement} conflicts with the runtime: {reason}",
+            f"{item.requirement} {'cannot be installed' if item in report.left_out else 'conflicts with the runtime'}: "
+            f"{reason}",
             file=None if item.line is None else item.origin,
             line=item.line,
         )
