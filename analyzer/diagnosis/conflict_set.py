@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 _MAX_ROUNDS = 4
-_FIRST_ROUNDS = 500
+_FIRST_ROUNDS = 1000
 """Resolver rounds a question of the search gets first; most are answered well within them."""
 _MORE_ROUNDS = 8
 """A question cut by its round limit is asked again with this many times the rounds, up to ``max_rounds``."""
