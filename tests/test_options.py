@@ -201,3 +201,25 @@ def test_runtime_versions_are_named_ones_newest_first_and_bounded(colab_cache: P
     assert runtime_fits(items, snapshot, s.source, catalog=catalog, limit=1, scan=1)[1] == 1
     stopped = runtime_fits(items, snapshot, s.source, catalog=catalog, limit=2, budget=0.0)
     assert stopped == ((), 0, True)
+
+
+def test_a_request_that_does_not_resolve_keeps_its_row_without_a_command() -> None:
+    world = _world()
+    world["package"] = [
+        {**p, "requires": ["numpy<1.0"]} if (p["name"], p["version"]) == ("tensorflow", "2.12.0") else p
+        for p in world["package"]
+    ]
+    s = scenario_from_dict("unresolvable", world)
+    session = _session(s)
+    items = [RequestItem(Requirement("tensorflow==2.12.0"))]
+    own = predict([items[0].requirement], session)
+    assert not own.ok
+    found = options(items, session, own, wanted=1)
+    requested = next(o for o in found.versions if o.requested)
+    assert requested.version == Version("2.12.0") and not requested.installs and "numpy" in requested.reason
+    assert requested.cost().startswith("does not install: ")
+    others = [o for o in found.versions if not o.requested]
+    assert others and all(o.installs for o in others)  # only versions that install are offered
+    report = run_check(items, s.snapshot, s.source, env=s.env)
+    row = next(i for i in options_section(report).items if "(requested)" in i.text)
+    assert row.detail == ()
