@@ -151,25 +151,25 @@ def without_bad_lines(
     from analyzer.report import blocking_reason
 
     report = check(items)
-    blocked = {b.name: b for b in report.installability.blocking}
-    bad = tuple(item for item in items if item.name in blocked)
-    rest = tuple(item for item in items if item.name not in blocked)
+    blocked = {b.requirement: b for b in report.installability.blocking}
+    bad = tuple(item for item in items if str(item.requirement) in blocked)
+    rest = tuple(item for item in items if str(item.requirement) not in blocked)
     if not bad or not rest:
         return report  # nothing to split (a dependency's failing build belongs to no line)
-    hints = {name: _did_you_mean(b, snapshot, rest) for name, b in blocked.items()}
+    hints = {text: _did_you_mean(b, snapshot, rest) for text, b in blocked.items()}
     installability = replace(
         report.installability,
         items=tuple(
-            replace(b, message=b.message + hints[b.name]) if b.name in hints else b
+            replace(b, message=b.message + hints[b.requirement]) if b.requirement in hints else b
             for b in report.installability.items
         ),
     )
-    notes = tuple(
-        (f"{item.origin}:{item.line}: " if item.line is not None else "")
-        + f"{item.requirement} cannot be installed ({blocking_reason(blocked[item.name])}{hints[item.name]}); "
-        "the rest of the request is analysed without it"
-        for item in bad
-    )
+    notes = []
+    for item in bad:
+        text = str(item.requirement)
+        where = f"{item.origin}:{item.line}: " if item.line is not None else ""
+        why = f"{blocking_reason(blocked[text])}{hints[text]}"
+        notes.append(f"{where}{text} cannot be installed ({why}); the rest of the request is analysed without it")
     partial = check(rest)
     return replace(
         partial,
@@ -188,7 +188,7 @@ def _did_you_mean(blocked: ProjectInstallability, snapshot: Snapshot, rest: Sequ
     if blocked.status is not Status.UNKNOWN_PROJECT:
         return ""
     preinstalled = {pin.name for pin in snapshot.pins}
-    names = sorted(preinstalled | {item.name for item in rest})
+    names = sorted((preinstalled | {item.name for item in rest}) - {blocked.name})
     close = difflib.get_close_matches(blocked.name, names, n=1, cutoff=0.8)
     if not close:
         return ""

@@ -135,13 +135,14 @@ def _rest_verdict(report: Report) -> Verdict:
     """The verdict of the lines that were analysed (all of them, unless some were left out)."""
     if not report.left_out:
         return report.verdict
-    left = {item.name for item in report.left_out}
-    kept = tuple(p for p in report.installability.items if p.name not in left)
+    kept = tuple(p for p in report.installability.items if p.installable)  # every blocked line was left out
     return replace(report, installability=replace(report.installability, items=kept)).verdict
 
 
 def _left_out_reason(report: Report, item: RequestItem) -> str:
-    blocked = next((b for b in report.installability.blocking if b.name == item.name), None)
+    blocked = next(
+        (b for b in report.installability.blocking if b.requirement == str(item.requirement)), None
+    )
     if blocked is None:
         return "left out of the analysis"
     if blocked.status is Status.UNKNOWN_PROJECT:
