@@ -263,7 +263,10 @@ class _Search:
 
     @property
     def unanswered(self) -> str:
-        return f"not answered within {self.max_rounds} resolver rounds or the search's budget"
+        deadline = self.check.deadline
+        if deadline is not None and time.perf_counter() > deadline:
+            return "not answered before the search's budget ran out"
+        return f"not answered within {self.max_rounds} resolver rounds"
 
     def doubt(
         self, everyone: Names, freed: Names, gone: Names, fixed: Resolution, members: Sequence[Member]
@@ -341,7 +344,9 @@ class _Search:
             f"{self.check.calls} resolver calls"
         )
         if best is None:
-            message += " before any resolution fitted: no set to show (raise --budget)"
+            message += (
+                " before a resolution was shown to fit the whole image: no set to show (raise --budget)"
+            )
             return self.result(Verdict.CONFLICT, (), warnings=(message,), searched=False)
         moved, gone, fixed = best
         message += (
