@@ -141,3 +141,37 @@ def test_only_bad_lines_are_the_plain_not_installable_answer() -> None:
     report = _check("tensorflw")
     assert report.verdict is Verdict.NOT_INSTALLABLE and not report.left_out and report.prediction is None
     assert list(_by_line(report)) == [1]
+
+
+def test_command_line_requirements_name_each_other_by_requirement() -> None:
+    scenario = scenario_from_dict("lines", IMAGE)
+    items = tuple(RequestItem(Requirement(s)) for s in ("tensorflow==2.12.0", "numpy<2"))
+    report = run_check(items, scenario.snapshot, scenario.source, conflict_set=False, with_suggestions=False)
+    tf, np = findings(report)
+    assert tf.file is None and "numpy 2.0.2 -> 1.23.5 (also numpy<2)" in tf.message
+    assert "numpy 2.0.2 -> 1.23.5 (also tensorflow==2.12.0)" in np.message
+
+
+MOVED_TO_FIT: dict[str, Any] = {
+    "image": {"python": "3.11.13", "pins": ["app==1.0", "lib==1.0"]},
+    "package": [
+        {"name": "app", "version": "1.0", "requires": ["lib<2"]},
+        {"name": "app", "version": "2.0", "requires": ["lib>=2"]},
+        {"name": "lib", "version": "1.0"},
+        {"name": "lib", "version": "2.0"},
+    ],
+}
+
+
+def test_a_move_no_requirement_forces_goes_to_the_lines_reaching_it() -> None:
+    """app 1.0 is accepted by its line, but cannot stay beside lib 2: it moves to fit, within its own line."""
+    scenario = scenario_from_dict("moved", MOVED_TO_FIT)
+    items = _lines("app", "lib>=2")
+    report = run_check(items, scenario.snapshot, scenario.source, conflict_set=False, with_suggestions=False)
+    assert report.prediction is not None and {str(c) for c in report.prediction.changes} == {
+        "app 1.0 -> 2.0",
+        "lib 1.0 -> 2.0",
+    }
+    lines = _by_line(report)
+    assert "app 1.0 -> 2.0" in lines[1] and "lib 1.0 -> 2.0 (also line 2)" in lines[1]
+    assert "lib 1.0 -> 2.0 (also line 1)" in lines[2] and "app" not in lines[2].split(":", 1)[1]
