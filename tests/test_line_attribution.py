@@ -175,3 +175,9 @@ def test_a_move_no_requirement_forces_goes_to_the_lines_reaching_it() -> None:
     lines = _by_line(report)
     assert "app 1.0 -> 2.0" in lines[1] and "lib 1.0 -> 2.0 (also line 2)" in lines[1]
     assert "lib 1.0 -> 2.0 (also line 1)" in lines[2] and "app" not in lines[2].split(":", 1)[1]
+
+
+def test_fail_on_not_installable_keeps_only_the_bad_line_an_error() -> None:
+    report = _check(*FILE)
+    severities = {f.line: f.severity for f in findings(report, fail_on="not-installable")}
+    assert severities == {1: "warning", 2: "warning", 3: "warning", 5: "error"}

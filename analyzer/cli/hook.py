@@ -1,8 +1,10 @@
 """``tfconflict hook FILE...``: the pre-commit entry point (``.pre-commit-hooks.yaml``).
 
-Each file is checked on its own; every requirement in trouble is printed as linters print, ``FILE:LINE:
-message``. Exit codes: 0 fits (or only warns under ``fail-on``), 1 conflict, 2 bad file or configuration,
-3 metadata unavailable. Speed over detail: no suggestions, no minimal conflicting set unless
+Each file is checked on its own; every line in trouble is printed as linters print, ``FILE:LINE: message``,
+with what its own requirement causes (``render.github.causes_by_line``): a line causing nothing prints nothing,
+and a line that cannot be installed (a typo) is printed while the rest of the file is still checked. Exit codes:
+0 fits (or only warns under ``fail-on``), 1 conflict, 2 bad file or configuration, 3 metadata unavailable.
+Speed over detail: no suggestions, no minimal conflicting set unless
 ``--conflict-set`` (minutes on a full Colab image), and an answer from unchanged cache rows is given again
 (``analyzer.answers``).
 """
@@ -45,8 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "hook",
         help="pre-commit hook: check requirements files against the configured runtime",
         description="Check each requirements file on its own against the runtime the project configuration names "
-        "([tool.tfconflict] or tfconflict.toml; options here override it) and print FILE:LINE for every "
-        "requirement that conflicts. With no FILE, the configuration's requirements list is checked.",
+        "([tool.tfconflict] or tfconflict.toml; options here override it) and print FILE:LINE with what each "
+        "line's requirement changes or breaks; a line that cannot be installed is reported and the rest of the "
+        "file still checked. With no FILE, the configuration's requirements list is checked.",
     )
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="requirements files (pre-commit passes them)"
