@@ -37,7 +37,11 @@ def options_section(report: Report) -> Section:
             for r in found.runtimes
         )
         items.append(Item(head, detail))
-    note = "cut short by the time budget (raise --budget)" if found.exhausted else ""
+    note = (
+        "cut short: not every nearby version or runtime version was tried (--budget bounds the time)"
+        if found.exhausted
+        else ""
+    )
     return Section(TITLE, tuple(items), note=note)
 
 
