@@ -2,10 +2,11 @@
 
 A minimal correction set: freeing its pins (they stay installed, any version) and uninstalling the ones it
 removes makes the request resolve with the rest of the image kept, and weakening any single member (keeping a
-freed pin, freeing a removed one) makes it fail again; a set is marked verified only when re-resolving shows
-all of that, with no question cut short and a reason for every member. FastDiag (``fastdiag``) finds it over questions to the resolver
-(``search``), among the pins the image graph says can matter, closest to the conflict first. The image's own
-breakage (pip check before the install) is ignored by the resolver, so it is never blamed on the request.
+freed pin, freeing a removed one) makes it fail again. A set is marked verified only when re-resolving shows all
+of that, with no question cut short and a reason for every member. FastDiag (``fastdiag``) finds it over
+questions to the resolver (``search``), among the pins the image graph says can matter, closest to the conflict
+first. The image's own breakage (pip check before the install) is ignored by the resolver, so it is never blamed
+on the request.
 """
 
 from __future__ import annotations

@@ -44,12 +44,12 @@ class OutOfBudget(Exception):
 
 @dataclass
 class CachedOracle:
-    """Memoizes resolutions by (kept, freed) names, and counts the resolver calls.
+    """Memoizes resolutions by (kept, freed, removed) names, and counts the resolver calls.
 
     A question is also answered "fails" from a proven conflict of one that asked less of every pin (each pin kept
     then is kept now, each freed then is kept or freed now, each removed then is removed now): more constraints
     never make room for a solution. Removing is not weaker than freeing (a removed pin's installed version is
-    not offered), so a removed pin matches only a removed one.
+    not offered), so a pin removed then matches only a removed one; a pin left as it was matches anything.
     Only conflicts count, never a question that ran out of rounds or an internal error (they prove nothing).
     After the ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts: ``OutOfBudget`` lets the
     caller report what it has rather than keep a user waiting for minutes.
@@ -98,7 +98,7 @@ def search_conflict_sets(
     fits_only: bool = False,
 ) -> tuple[Verdict, tuple[NormalizedName, ...], tuple[tuple[NormalizedName, ...], ...]]:
     """FastDiag over ``candidates`` (most worth freeing first) from ``orders`` orderings: the verdict, the pins
-    to remove (when freeing every candidate is not enough; they are left out of the problem) and the distinct
+    to remove (when freeing every candidate is not enough; they are uninstalled in every later question) and the distinct
     minimal sets to free among the rest, smallest first."""
     order = list(candidates)
     rank = {n: i for i, n in enumerate(order)}
