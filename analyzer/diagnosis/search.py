@@ -98,8 +98,8 @@ def search_conflict_sets(
     fits_only: bool = False,
 ) -> tuple[Verdict, tuple[NormalizedName, ...], tuple[tuple[NormalizedName, ...], ...]]:
     """FastDiag over ``candidates`` (most worth freeing first) from ``orders`` orderings: the verdict, the pins
-    to remove (when freeing every candidate is not enough; they are uninstalled in every later question) and the distinct
-    minimal sets to free among the rest, smallest first."""
+    to remove (when freeing every candidate is not enough; they are uninstalled in every later question) and
+    the distinct minimal sets to free among the rest, smallest first."""
     order = list(candidates)
     rank = {n: i for i, n in enumerate(order)}
     everyone = frozenset(order)
