@@ -223,3 +223,19 @@ def test_a_request_that_does_not_resolve_keeps_its_row_without_a_command() -> No
     report = run_check(items, s.snapshot, s.source, env=s.env)
     row = next(i for i in options_section(report).items if "(requested)" in i.text)
     assert row.detail == ()
+
+
+def test_a_range_offers_the_versions_it_admits_and_a_kept_project_offers_none() -> None:
+    s = _scenario()
+    session = _session(s)
+    items = [RequestItem(Requirement("tensorflow>=2.13,<2.17")), RequestItem(Requirement("traitlets>=5"))]
+    own = predict([i.requirement for i in items], session)
+    found = options(items, session, own, wanted=10)
+    # pip picks 2.16.2; the other series the range admits are the options; traitlets stays as it is: no rows
+    assert {o.name for o in found.versions} == {"tensorflow"}
+    assert [(str(o.version), o.requested) for o in found.versions] == [
+        ("2.16.2", True),
+        ("2.15.1", False),
+        ("2.13.1", False),
+    ]
+    assert found.versions[1].command == "%pip install 'tensorflow==2.15.1' 'traitlets>=5'"

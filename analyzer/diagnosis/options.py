@@ -251,11 +251,13 @@ def options(
         installed = pin.parsed_version if pin is not None else None
         own = None
         if prediction is not None:
+            if prediction.ok and any(c.name == name for c in prediction.unchanged):
+                continue  # pip keeps the installed version: this project is not what the request changes
             own = _chosen(prediction, name) if prediction.ok else _exact(original)
             if own is not None:
                 rows.append(option_of(request, position, own, prediction, session, loaded, installed, True))
         found = 0
-        for version in _order(candidate_versions(original, session, installed), installed):
+        for version in _order(_pool(original, own, session, installed), installed):
             if found >= wanted:
                 break
             if version == own:
@@ -297,6 +299,17 @@ def _chosen(prediction: PipPrediction, name: NormalizedName) -> Version | None:
     """The version of ``name`` pip ends up with in ``prediction``."""
     found = next((c.new for c in (*prediction.changes, *prediction.unchanged) if c.name == name), None)
     return parse_version(found) if found is not None else None
+
+
+def _pool(
+    requirement: Requirement, chosen: Version | None, session: Session, installed: Version | None
+) -> list[Version]:
+    """The versions to weigh, nearest first: beside an exact pin, every other series; within a range that
+    resolves, the other series the range admits (the user excluded the rest), nearest pip's choice."""
+    if _exact(requirement) is not None or chosen is None:
+        return candidate_versions(requirement, session, installed)
+    around = candidate_versions(pinned(requirement, chosen), session, installed)
+    return [v for v in around if requirement.specifier.contains(v, prereleases=True)]
 
 
 def _exact(requirement: Requirement) -> Version | None:
