@@ -3,6 +3,7 @@ packages, the notebook command keeps extras and markers, and the work stays boun
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from packaging.version import Version
 from analyzer.check import run_check
 from analyzer.diagnosis.graph import image_graph
 from analyzer.diagnosis.installable import source_builds
-from analyzer.diagnosis.options import kernel_loaded, notebook_command, options, runtime_fits
+from analyzer.diagnosis.options import RuntimeFit, kernel_loaded, notebook_command, options, runtime_fits
 from analyzer.diagnosis.pip_prediction import ChangeKind, predict
 from analyzer.diagnosis.suggestions import pinned
 from analyzer.render.options import TITLE, options_section
@@ -239,3 +240,24 @@ def test_a_range_offers_the_versions_it_admits_and_a_kept_project_offers_none() 
         ("2.13.1", False),
     ]
     assert found.versions[1].command == "%pip install 'tensorflow==2.15.1' 'traitlets>=5'"
+
+
+def test_runtime_versions_answered_alike_share_a_line() -> None:
+    s = _scenario()
+    report = run_check([RequestItem(Requirement("tensorflow==2.12.0"))], s.snapshot, s.source, env=s.env)
+    assert report.suggestions is not None and report.suggestions.options is not None
+    no_wheel = "tensorflow has no distribution for this Python and platform"
+    runtimes = (
+        RuntimeFit("colab 2026.01 (2026-01-16)", "colab@a", "3.12.12", "not-installable", no_wheel),
+        RuntimeFit("colab 2025.10 (2025-10-08)", "colab@b", "3.12.11", "not-installable", no_wheel),
+        RuntimeFit("colab 2025.07 (2025-08-11)", "colab@c", "3.11.13", "fits"),
+    )
+    found = replace(report.suggestions.options, runtimes=runtimes, runtimes_checked=3)
+    section = options_section(replace(report, suggestions=replace(report.suggestions, options=found)))
+    last = section.items[-1]
+    assert last.text == "tensorflow==2.12.0 fits as is on: colab 2025.07 (2025-08-11)"
+    assert last.detail == (
+        f"colab 2026.01 (2026-01-16), colab 2025.10 (2025-10-08), Python 3.12: not-installable ({no_wheel})",
+        "colab 2025.07 (2025-08-11), Python 3.11: fits",
+    )
+    assert found.to_json()["fits_as_is_on"] == ["colab 2025.07 (2025-08-11)"]

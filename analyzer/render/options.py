@@ -32,10 +32,7 @@ def options_section(report: Report) -> Section:
             if fitting
             else f"{request} fits as is on none of the {found.runtimes_checked} named runtime versions checked"
         )
-        detail = tuple(
-            f"{r.label}, Python {r.python}: {r.verdict}{f' ({r.detail})' if r.detail else ''}"
-            for r in found.runtimes
-        )
+        detail = _runtime_lines(found)
         items.append(Item(head, detail))
     note = (
         "cut short: not every nearby version or runtime version was tried (--budget bounds the time)"
@@ -43,6 +40,18 @@ def options_section(report: Report) -> Section:
         else ""
     )
     return Section(TITLE, tuple(items), note=note)
+
+
+def _runtime_lines(found: Options) -> tuple[str, ...]:
+    """One line per verdict: runtime versions answered alike (same verdict, detail and Python ``X.Y``) share it."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for r in found.runtimes:
+        python = ".".join(r.python.split(".")[:2])
+        groups.setdefault((r.verdict, r.detail, python), []).append(r.label)
+    return tuple(
+        f"{', '.join(labels)}, Python {python}: {verdict}{f' ({detail})' if detail else ''}"
+        for (verdict, detail, python), labels in groups.items()
+    )
 
 
 def _version_item(option: Option) -> Item:
