@@ -1,10 +1,10 @@
 """A set marked verified is verified: checked on the whole image by a brute-force resolution written here.
 
-The brute force enumerates every assignment of the world's projects (absent or one of their versions): the image
-is consistent when every present package's requirements hold (the image's own pre-existing violations aside),
-the request holds, every pin outside the set keeps its version, every freed pin is present and the removed ones
-may go. A set is minimal when freeing it fits and weakening any single member (re-pinning a freed one, keeping
-a removed one installed) does not. Nothing here shares code with the resolver or the search.
+The brute force enumerates every assignment of the world's projects (absent or one of their versions): the
+image is consistent when every present package's requirements hold (the image's own pre-existing violations
+aside), the request holds, every pin outside the set keeps its version, every freed pin is present and the
+removed ones may go. A set is minimal when freeing it fits and weakening any single member (re-pinning a freed
+one, keeping a removed one installed) does not. Nothing here shares code with the resolver or the search.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def search(
     return minimal_conflicting_set([Requirement(r) for r in request], session, resolver=resolver, **options)
 
 
-# -- the property: random small images and requests ---------------------------------------------------------------
+# -- the property: random small images and requests ----------------------------------------------------------
 
 SPECIFIERS = ("", ">=2", "<2", "==1", "==2", "==3", "!=2", ">=3", "<3")
 BOUNDS = SPECIFIERS[1:]
@@ -178,7 +178,7 @@ def test_every_verified_set_frees_the_whole_image_and_is_minimal(
 
 
 def test_the_brute_force_sees_what_a_removed_pin_leaves_behind() -> None:
-    """The reference itself: a dependent of a removed pin that needs it keeps the image from being consistent."""
+    """The reference itself: a dependent of a removed pin that needs it keeps the image inconsistent."""
     local = {"a": {"1": ["b"]}, "c": {"1": []}}  # b 1 is installed but not on the index (a local build)
     assert whole_image_fits(local, {"a": "1", "b": "1"}, ["c"])
     assert not whole_image_fits(local, {"a": "1", "b": "1"}, ["c"], removed=["b"])
@@ -187,10 +187,11 @@ def test_the_brute_force_sees_what_a_removed_pin_leaves_behind() -> None:
     assert whole_image_fits({"a": {"1": ["b"]}, "b": {"1": []}}, {"a": "1", "b": "1"}, ["a"], removed=["b"])
 
 
-# -- the removed-pin hole: a pin that must go takes its dependents with it ----------------------------------------
+# -- the removed-pin hole: a pin that must go takes its dependents with it -----------------------------------
 
-# tensorflow-text needs tensorflow 1, which keras 3 rules out: it has no version that fits and must go; keras-hub
-# needs tensorflow-text, so it cannot stay either (the image would be left broken by the set that claims to fix it)
+# tensorflow-text needs tensorflow 1, which keras 3 rules out: it has no version that fits and must go;
+# keras-hub needs tensorflow-text, so it cannot stay either (the image would be left broken by the set that
+# claims to fix it)
 TEXT_WORLD: dict[str, dict[str, list[str]]] = {
     "keras": {"2": [], "3": []},
     "tensorflow": {"1": ["keras<3"], "2": ["keras>=3"]},
@@ -208,7 +209,7 @@ def test_a_removed_pin_is_gone_for_its_dependents_too(resolver: Any) -> None:
     assert best.verified, result.warnings
     assert set(best.removed) == {"tensorflow-text", "keras-hub"}
     assert {m.name: m.moves_to for m in best.members if not m.removed} == {"tensorflow": "2"}
-    # each chain ends at the request: keras-hub goes because tensorflow-text does, which goes with tensorflow 1
+    # each chain ends at the request: keras-hub goes as tensorflow-text does, which goes with tensorflow 1
     assert all(str(m.reasons[-1]) == "the request requires keras==3" for m in best.members)
     hub = next(m for m in best.members if m.name == "keras-hub")
     assert [str(e) for e in hub.reasons][:2] == [
@@ -218,7 +219,7 @@ def test_a_removed_pin_is_gone_for_its_dependents_too(resolver: Any) -> None:
     assert_sets_are_what_they_claim(result, TEXT_WORLD, TEXT_PINS, ["keras==3"])
 
 
-# -- a dependency cycle resolvelib cannot walk: an unanswered question, not a crash --------------------------------
+# -- a dependency cycle resolvelib cannot walk: an unanswered question, not a crash --------------------------
 
 CYCLE_WORLD: dict[str, dict[str, list[str]]] = {
     "p0": {"2": ["p2!=2", "p1==3"], "3": ["p2!=2", "p1==3"]},
@@ -233,7 +234,7 @@ def test_a_cycle_the_resolver_cannot_walk_is_an_unanswered_question() -> None:
     snapshot = snapshot_of(CYCLE_PINS)
     session = Session.open(snapshot, world_source(CYCLE_WORLD), env_of(snapshot))
     answer = resolve([Requirement("p0")], session, free=[NormalizedName("p2")])
-    # resolvelib's result walk follows p0 <-> p2 without end; should it learn to stop, the answer must be right
+    # resolvelib's result walk follows p0 <-> p2 without end; should it learn to stop, the answer is checked
     if answer.ok:
         assert {n: str(d.version) for n, d in answer.mapping.items()}["p0"] == "2"
     else:
@@ -242,10 +243,10 @@ def test_a_cycle_the_resolver_cannot_walk_is_an_unanswered_question() -> None:
     assert_sets_are_what_they_claim(result, CYCLE_WORLD, CYCLE_PINS, ["p0"])
 
 
-# -- a question cut by its round limit is unknown, never "does not fit" -------------------------------------------
+# -- a question cut by its round limit is unknown, never "does not fit" --------------------------------------
 
-# freeing every pin fits (tensorflow and its dependents all move back), but only after backtracking through the
-# newer versions: a resolution with a tiny round limit cannot show it
+# freeing every pin fits (tensorflow and its dependents all move back), but only after backtracking through
+# the newer versions: a resolution with a tiny round limit cannot show it
 DEEP_WORLD: dict[str, dict[str, list[str]]] = {
     "keras": {"2": [], "3": []},
     "tensorflow": {"1": ["keras<3"], "2": ["keras>=3"]},
@@ -289,8 +290,8 @@ def test_a_question_cut_short_is_asked_again_with_more_rounds(monkeypatch: pytes
 
 
 def test_a_member_without_a_reason_is_a_failed_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Were the explanation to find nothing for a member, the set is not shown as verified, and the warning says
-    which member: a plain member with no reason is never what the user sees."""
+    """Were the explanation to find nothing for a member, the set is not shown as verified, and the warning
+    says which member: a plain member with no reason is never what the user sees."""
     from analyzer.diagnosis import conflict_set
 
     real = conflict_set.explain_member

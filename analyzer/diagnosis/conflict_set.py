@@ -1,12 +1,12 @@
 """The minimal conflicting set (keep-the-image view): which preinstalled pins must move for the request to fit.
 
 A minimal correction set: freeing its pins (they stay installed, any version) and uninstalling the ones it
-removes makes the request resolve with the rest of the image kept, and weakening any single member (keeping a
-freed pin, freeing a removed one) makes it fail again. A set is marked verified only when re-resolving shows all
-of that, with no question cut short and a reason for every member. FastDiag (``fastdiag``) finds it over
-questions to the resolver (``search``), among the pins the image graph says can matter, closest to the conflict
-first. The image's own breakage (pip check before the install) is ignored by the resolver, so it is never blamed
-on the request.
+removes makes the request resolve with the rest of the image kept, and weakening any single member (keeping
+a freed pin, freeing a removed one) makes it fail again. A set is marked verified only when re-resolving shows
+all of that, with no question cut short and a reason for every member. FastDiag (``fastdiag``) finds it over
+questions to the resolver (``search``), among the pins the image graph says can matter, closest to the
+conflict first. The image's own breakage (pip check before the install) is ignored by the resolver, so it is
+never blamed on the request.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ class Member:
 class ConflictSet:
     members: tuple[Member, ...]
     verified: bool = False
-    """Minimality checked by re-resolving: freeing the set fits, weakening any single member (re-pinning a freed
-    one, keeping a removed one installed) fails, each shown by a resolution not cut short, and every member has
-    a reason."""
+    """Minimality checked by re-resolving: freeing the set fits, weakening any single member (re-pinning a
+    freed one, keeping a removed one installed) fails, each shown by a resolution not cut short, and every
+    member has a reason."""
     doubt: str = ""
     """Why the set is not verified (empty when it is)."""
 
@@ -272,8 +272,8 @@ class _Search:
     def doubt(
         self, everyone: Names, freed: Names, gone: Names, fixed: Resolution, members: Sequence[Member]
     ) -> str:
-        """Why the set is not shown minimal, or "" when re-resolving shows it is: freeing it fits, and each single
-        weakening (keeping a freed member, keeping a removed one installed) fails, every answer proven."""
+        """Why the set is not shown minimal, or "" when re-resolving shows it is: freeing it fits, and each
+        single weakening (keeping a freed member, keeping a removed one installed) fails, each answer proven."""
         check = self.check
         if not fixed.ok:
             return (
@@ -307,8 +307,8 @@ class _Search:
     def members(
         self, names: Sequence[NormalizedName], gone: Collection[NormalizedName], fixed: Resolution
     ) -> tuple[Member, ...]:
-        """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why. A
-        removed pin the resolution brings back (from the index) moves to that version."""
+        """The members of a set that fits in ``fixed``: where each moves (or that it goes) and the reasons why.
+        A removed pin the resolution brings back (from the index) moves to that version."""
         source, by_name = self.session.source, self.session.snapshot.by_name
         into = resolution_edges(fixed, self.request, self.session.env)
         absent = frozenset(n for n in gone if n not in fixed.mapping)
@@ -327,8 +327,8 @@ class _Search:
         """What a search stopped by its budget can still say: a correction set it has seen fit, unverified."""
         installed = {p.name: p.version for p in self.session.snapshot.pins}
         cache = self.check.cache
-        # Only the widest questions hold every candidate of the last round as kept, freed or removed: a narrower
-        # one left some as they were, and a pin it left could be one that its answer breaks.
+        # Only the widest questions hold every candidate of the last round as kept, freed or removed: a
+        # narrower one left some as they were, and a pin it left could be one that its answer breaks.
         universe = max((keep | free | gone for keep, free, gone in cache), key=len, default=frozenset())
         requested = {canonicalize_name(r.name) for r in self.request}
         best: tuple[Names, Names, Resolution] | None = None
@@ -336,7 +336,7 @@ class _Search:
             if not result.ok or keep | free | gone != universe:
                 continue
             if self.full.relevant_pins(result.mapping) - requested - universe:
-                continue  # it moves what a pin outside the question requires: not shown to fit the whole image
+                continue  # it moves what a pin outside the question requires: not shown to fit the image
             moved = frozenset(movers_of(result, sorted(free), installed))
             if best is None or len(moved) + len(gone) < len(best[0]) + len(best[1]):
                 best = (moved, gone, result)

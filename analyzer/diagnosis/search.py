@@ -1,5 +1,5 @@
-"""FastDiag over pin names against the resolver: a question names the pins kept at their version, the pins freed
-(installed, any version) and the pins removed (uninstalled first); every other pin is left as it is.
+"""FastDiag over pin names against the resolver: a question names the pins kept at their version, the pins
+freed (installed, any version) and the pins removed (uninstalled first); every other pin is left as it is.
 ``CachedOracle`` answers each question once. A question cut short (round limit, deadline, internal error) is
 not answered (``proven`` is False): the search steers as if it did not fit, and a set is verified only by
 answered questions.
@@ -47,9 +47,10 @@ class CachedOracle:
     """Memoizes resolutions by (kept, freed, removed) names, and counts the resolver calls.
 
     A question is also answered "fails" from a proven conflict of one that asked less of every pin (each pin kept
-    then is kept now, each freed then is kept or freed now, each removed then is removed now): more constraints
-    never make room for a solution. Removing is not weaker than freeing (a removed pin's installed version is
-    not offered), so a pin removed then matches only a removed one; a pin left as it was matches anything.
+    then is kept now, each freed then is kept or freed now, each removed then is removed now): more
+    constraints never make room for a solution. Removing is not weaker than freeing (a removed pin's installed
+    version is not offered), so a pin removed then matches only a removed one; a pin left as it was matches
+    anything.
     Only conflicts count, never a question that ran out of rounds or an internal error (they prove nothing).
     After the ``deadline`` (a ``time.perf_counter()`` value) no new resolution starts: ``OutOfBudget`` lets the
     caller report what it has rather than keep a user waiting for minutes.
@@ -109,8 +110,8 @@ def search_conflict_sets(
         return Verdict.CONFLICT, (), ()
 
     removed: tuple[NormalizedName, ...] = ()
-    # removing is the way out only when freeing every candidate does not fit; when that question was cut short,
-    # the removals found are checked like every member (each one freed instead must fail)
+    # removing is the way out only when freeing every candidate does not fit; when that question was cut
+    # short, the removals found are checked like every member (each one freed instead must fail)
     if not check(frozenset(), everyone).ok:
 
         def fits_removing(gone: Names) -> bool:

@@ -199,8 +199,8 @@ class Ranges:
                 return tuple(v for v in dict.fromkeys(versions) if self._allows(name, v))
 
             # the same requirements meet the same project in question after question: the factory keeps the answer
-            # (its requirements by identity, as they live as long as it; the request's by text), and the installed
-            # version beside the request's texts: a question that removes the pin has no installed version to offer
+            # (its requirements by identity, as they live as long as it; the request's by text), and the
+            # installed version beside the request's texts: a question that removes the pin has none to offer
             inst = self.installed.get(name)
             key = (
                 name,

@@ -63,8 +63,8 @@ def resolve(
 
     - ``keep``: pins that must stay at their installed version, their own requirements holding.
     - ``free``: pins that must stay installed, at any version (the installed one preferred).
-    - ``removed``: pins uninstalled before the install: gone from the image, so nothing is checked against them,
-      and a version comes back (from the index) only when something in the answer requires it.
+    - ``removed``: pins uninstalled before the install: gone from the image, so nothing is checked against
+      them, and a version comes back (from the index) only when something in the answer requires it.
     - ``ignore_edges``: (parent, dependency) requirement edges to skip, e.g. ones already broken in the image.
     - ``prefer_installed=False`` models ``--upgrade`` (only-if-needed): requested names go newest first.
     - ``constraints``: pip's ``-c``: a project's versions are limited when it is installed, never required.
@@ -211,7 +211,7 @@ class _OutOfTime(Exception):
 
 
 class _RoundCounter(BaseReporter):  # type: ignore[type-arg,unused-ignore]
-    """Counts resolvelib's rounds, so that one budget covers every re-solve of a call; stops at the deadline."""
+    """Counts resolvelib's rounds, so that one budget covers every re-solve of a call; stops at a deadline."""
 
     def __init__(self, deadline: float | None = None) -> None:
         self.rounds = 0
