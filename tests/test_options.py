@@ -261,3 +261,16 @@ def test_runtime_versions_answered_alike_share_a_line() -> None:
         "colab 2025.07 (2025-08-11), Python 3.11: fits",
     )
     assert found.to_json()["fits_as_is_on"] == ["colab 2025.07 (2025-08-11)"]
+
+
+def test_a_line_whose_marker_fails_here_has_no_options() -> None:
+    s = _scenario()
+    session = _session(s)
+    items = [
+        RequestItem(Requirement("tensorflow==2.12.0")),
+        RequestItem(Requirement('wrapt==1.14.1; python_version < "3"')),
+    ]
+    own = predict([i.requirement for i in items], session)
+    found = options(items, session, own, wanted=1)
+    assert {o.name for o in found.versions} == {"tensorflow"}
+    assert found.predictions == 2  # the installed tensorflow and the next series; none for wrapt

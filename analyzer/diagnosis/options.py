@@ -234,8 +234,8 @@ def options(
 ) -> Options:
     """Up to ``wanted`` versions of each requested project (beside the requested one) that install, each with its
     cost from one prediction, within ``max_predictions`` predictions in all; ``prediction`` is the request's own
-    (its row costs nothing more). Tried in this order: the installed version, the nearest newer series, then the
-    series nearest the requested version. ``runtimes`` (given the seconds left) adds the runtime versions' verdicts."""
+    (its row costs nothing more). The versions weighed are ``_pool``'s, tried in ``_order``'s order; ``runtimes``
+    (given the seconds left) adds the runtime versions' verdicts."""
     started = time.perf_counter()
     deadline = None if budget is None else started + budget
     request = [item.requirement for item in items]
@@ -244,8 +244,8 @@ def options(
     exhausted = False
     rows: list[Option] = []
     for position, original in enumerate(request):
-        if original.url:
-            continue
+        if original.url or not session.env.evaluate(original.marker):
+            continue  # a direct reference has no versions to weigh; a line whose marker fails here installs nothing
         name = canonicalize_name(original.name)
         pin = session.snapshot.by_name.get(name)
         installed = pin.parsed_version if pin is not None else None
@@ -278,7 +278,10 @@ def options(
         left = None if deadline is None else max(0.0, deadline - time.perf_counter())
         checked, seen, cut = runtimes(left)
         exhausted = exhausted or cut
-    rows.sort(key=lambda o: (o.name, not o.installed, [-x for x in o.version.release], o.version))
+    # per requested project in the request's order: the installed version first, then newest first
+    order = {canonicalize_name(r.name): i for i, r in reversed(list(enumerate(request)))}
+    rows.sort(key=lambda o: o.version, reverse=True)
+    rows.sort(key=lambda o: (order[o.name], not o.installed))
     return Options(tuple(rows), checked, seen, calls, exhausted)
 
 
@@ -352,7 +355,7 @@ def runtime_fits(
     interpreter) has none."""
     from analyzer.catalog import Catalog
     from analyzer.check import run_check
-    from analyzer.errors import MetadataUnavailable
+    from analyzer.errors import MetadataUnavailable, SourceError
     from analyzer.sources import load_source
 
     if catalog is None:
@@ -376,7 +379,7 @@ def runtime_fits(
                 items, catalog.snapshot(release), source, conflict_set=False, with_suggestions=False,
                 constraints=constraints,
             )  # fmt: skip
-        except MetadataUnavailable as exc:
+        except (MetadataUnavailable, SourceError) as exc:  # that runtime's answer is unknown, not this one's
             out.append(RuntimeFit(label, release.id, release.python, "unknown", str(exc)))
             resolved += 1
             continue
