@@ -113,3 +113,30 @@ def test_recorded_data_answers_the_same_with_and_without_propagation(engine: Met
         assert with_it == without, question
         verdicts.add(with_it[0])
     assert verdicts == {True, False}
+
+
+def test_a_question_that_removes_a_pin_does_not_change_the_next_ones_answers() -> None:
+    """Propagation's memos live on the factory across questions: one that removed a pin (no installed version
+    to offer) must not leave its reading for a later question where the pin is installed. Here lib 1 is
+    installed but not on the index (a local build), and only x 1 (which needs exactly it) can go with app."""
+    from tests.memsource import scenario_from_dict
+
+    scenario = scenario_from_dict(
+        "local-pin",
+        {
+            "package": [
+                {"name": "app", "version": "1", "requires": ["lib", "x"]},
+                {"name": "x", "version": "1", "requires": ["lib==1"]},
+                {"name": "x", "version": "2", "requires": ["lib==3"]},
+                {"name": "lib", "version": "2"},
+            ],
+            "image": {"pins": ["lib==1"]},
+        },
+    )
+    request = [Requirement("app")]
+    session = Session.open(scenario.snapshot, scenario.source, scenario.env)
+    lib = NormalizedName("lib")
+    assert not resolve(request, session, removed=[lib]).ok
+    again = resolve(request, session, free=[lib])
+    fresh = resolve(request, Session.open(scenario.snapshot, scenario.source, scenario.env), free=[lib])
+    assert again.ok and _answer(again) == _answer(fresh)
