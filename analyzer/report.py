@@ -252,6 +252,8 @@ class Report:
                  "installed": s.installed}
                 for s in self.suggestions.items
             ],
+            "options": None if self.suggestions is None or self.suggestions.options is None
+            else self.suggestions.options.to_json(),
             "source_builds": [_source_build(b) for b in self.source_builds],
             "requirement_routes": dict(self.requirement_routes),
             "preexisting_violations": [_violation(v) for v in self.preexisting],

@@ -3,6 +3,7 @@ packages, the notebook command keeps extras and markers, and the work stays boun
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from analyzer.diagnosis.installable import source_builds
 from analyzer.diagnosis.options import RuntimeFit, kernel_loaded, notebook_command, options, runtime_fits
 from analyzer.diagnosis.pip_prediction import ChangeKind, predict
 from analyzer.diagnosis.suggestions import pinned
+from analyzer.render import render
 from analyzer.render.options import TITLE, options_section
 from analyzer.request import RequestItem
 from analyzer.session import Session
@@ -178,6 +180,10 @@ def test_the_section_lists_versions_commands_and_restarts() -> None:
     # the installed version first, then every other series that installs, newest first, the request among them
     order = ["2.18.0", "2.20.0", "2.19.0", "2.16.2", "2.15.1", "2.13.1", "2.12.0"]
     assert [v["version"] for v in data["versions"]] == order
+    # the report carries them: the text's "What to do" section in place of the bare suggestions, and the JSON
+    text = render("report", "text", report)
+    assert f"\n{TITLE}:\n" in text and "%pip install 'tensorflow==2.12.0'" in text and "\nSuggestions:" not in text
+    assert json.loads(render("report", "json", report))["options"] == data
 
 
 def test_runtime_versions_are_named_ones_newest_first_and_bounded(colab_cache: Path) -> None:

@@ -80,7 +80,11 @@ def sections(report: Report, *, verbose: bool = False) -> list[Section]:
         out.append(_conflict_set(report))
     if report.prediction is not None:
         out.extend(_prediction(report.prediction, report, verbose=verbose))
-    if report.suggestions is not None and report.suggestions.items:
+    from analyzer.render.options import options_of, options_section  # it builds on this module's Section
+
+    if options_of(report) is not None:  # the options table says what the suggestions said, with each cost
+        out.append(options_section(report))
+    elif report.suggestions is not None and report.suggestions.items:
         suggestions = tuple(Item(str(s)) for s in report.suggestions.items)
         out.append(Section("Suggestions", suggestions))
     if report.warnings:
