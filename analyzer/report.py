@@ -239,7 +239,8 @@ class Report:
             "conflict_set": None if cs is None else {
                 "verdict": cs.verdict.value,
                 "sets": [
-                    {"verified": s.verified, "members": [_member(m) for m in s.members]} for s in cs.sets
+                    {"verified": s.verified, "doubt": s.doubt, "members": [_member(m) for m in s.members]}
+                    for s in cs.sets
                 ],
                 "several": cs.several,
                 "candidates": len(cs.candidates),

@@ -19,6 +19,7 @@ from analyzer.errors import InputError
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
+from analyzer.render.sections import render_text
 from analyzer.report import SCHEMA, Verdict
 from analyzer.request import RequestItem, parse_specs
 from analyzer.resolver import resolve
@@ -150,3 +151,8 @@ def test_budget_stops_the_search_and_says_so(colab_cache: Path, recorded: Fixtur
     assert all(not s.verified for s in found.sets)
     assert any("budget" in w for w in report.warnings)
     assert report.verdict in (Verdict.BREAKS, Verdict.CHANGES)
+    # the text says why no set (or no minimal one) is shown, never "not searched"
+    text = render_text(report)
+    section = text.split("Minimal conflicting set", 1)[1].split("\n\n", 1)[0]
+    assert "raise --budget" in section or "not shown minimal: " in section
+    assert "not searched" not in section

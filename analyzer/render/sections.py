@@ -136,7 +136,9 @@ def _conflict_set(report: Report) -> Section:
         )
     best = cs.best
     if best is None:
-        return Section(title, note="not searched")
+        stopped = cs.verdict is SetVerdict.CONFLICT and any("budget" in w for w in cs.warnings)
+        return Section(title, note="no set to show: the search stopped at its budget (raise --budget)" if stopped
+                       else "not searched")
     if best.verified:
         note = (
             f"{len(best)} of {report.runtime.packages} preinstalled packages must change for the request to fit "
@@ -145,8 +147,7 @@ def _conflict_set(report: Report) -> Section:
     else:
         note = (
             f"changing these {len(best)} of {report.runtime.packages} preinstalled packages is enough for the "
-            "request to fit, but the search stopped at its budget before showing which of them must change "
-            "(raise --budget)"
+            f"request to fit, but not shown minimal: {best.doubt or 'the search stopped at its budget'}"
         )
     items = []
     for m in best.members:
