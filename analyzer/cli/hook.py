@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         assert snapshot is not None
         where = f" (from {settings.origin.name})" if settings.origin is not None else ""
         print(
-            f"tfconflict: {failing} file(s) conflict with the runtime {snapshot.id}{where}; "
+            f"tfconflict: {failing} file(s) conflict with the runtime {snapshot.label}{where}; "
             "for the details run: tfconflict check -r FILE",
             file=sys.stderr,
         )
