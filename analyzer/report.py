@@ -14,7 +14,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from analyzer.diagnosis.conflict_set import ConflictSetResult, Member
+from analyzer.diagnosis.conflict_set import ConflictSetResult, DirectLayer, KnockOnGroup, Member
 from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
 from analyzer.diagnosis.installable import Installability, ProjectInstallability, SourceBuild, Status
 from analyzer.diagnosis.pip_prediction import PipPrediction
@@ -24,7 +24,7 @@ from analyzer.errors import ExitCode
 from analyzer.request import RequestItem
 from analyzer.snapshot import Snapshot
 
-SCHEMA = "tfconflict.report/1"
+SCHEMA = "tfconflict.report/2"
 """Version of the JSON form (README, "JSON report"); bumped whenever a field changes meaning."""
 
 
@@ -243,6 +243,15 @@ class Report:
                     for s in cs.sets
                 ],
                 "several": cs.several,
+                "direct": _direct(cs.direct),
+                "knock_on": None if cs.direct is None else {
+                    "groups": [_knock_on(g) for g in cs.direct.knock_on],
+                    "broken": cs.direct.broken,
+                    "whole_image": [
+                        {"verified": s.verified, "doubt": s.doubt, "members": [_member(m) for m in s.members]}
+                        for s in cs.sets
+                    ],
+                },
                 "candidates": len(cs.candidates),
                 "ignored_preexisting": [list(edge) for edge in cs.ignored],
                 "resolver_calls": cs.resolver_calls,
@@ -334,6 +343,30 @@ def _member(m: Member) -> dict[str, Any]:
              "requirement": e.requirement, "text": str(e)}
             for e in m.reasons
         ],
+    }
+
+
+def _direct(d: DirectLayer | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {
+        "members": [_member(m) for m in d.members],
+        "verified": d.verified,
+        "doubt": d.doubt,
+        "several": d.several,
+        "alternatives": [list(a) for a in d.alternatives],
+        "fits": d.fits,
+        "unresolvable": d.unresolvable,
+        "resolver_calls": d.resolver_calls,
+    }
+
+
+def _knock_on(g: KnockOnGroup) -> dict[str, Any]:
+    return {
+        "cause": g.cause,
+        "installed": g.installed,
+        "moves_to": g.moves_to,
+        "broken": [_violation(v) for v in g.broken],
     }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -22,8 +22,9 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
+from analyzer.diagnosis.direct import DirectLayer, KnockOnGroup, Member, direct_layer
 from analyzer.diagnosis.explain import explain_member, resolution_edges
-from analyzer.diagnosis.graph import REQUEST, Edge, ImageGraph, image_graph
+from analyzer.diagnosis.graph import REQUEST, ImageGraph, image_graph
 from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.search import (
     CachedOracle,
@@ -41,6 +42,8 @@ from analyzer.session import Session
 __all__ = [
     "ConflictSet",
     "ConflictSetResult",
+    "DirectLayer",
+    "KnockOnGroup",
     "Member",
     "Verdict",
     "minimal_conflicting_set",
@@ -51,20 +54,6 @@ _FIRST_ROUNDS = 1000
 """Resolver rounds a question of the search gets first; most are answered well within them."""
 _MORE_ROUNDS = 8
 """A question cut by its round limit is asked again with this many times the rounds, up to ``max_rounds``."""
-
-
-@dataclass(frozen=True)
-class Member:
-    """One pin of a minimal conflicting set, what happens to it, and why (edges, phrased by the renderer)."""
-
-    name: NormalizedName
-    installed: str | None
-    moves_to: str | None
-    """The version it takes when the set is freed; None when it must be removed."""
-    removed: bool = False
-    """Uninstalled, and not brought back by the resolution that fits."""
-    reasons: tuple[Edge, ...] = ()
-    """The chain: the member's clashing requirement or the edge that forces it, then down to the request."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +93,9 @@ class ConflictSetResult:
     warnings: tuple[str, ...] = ()
     searched: bool = True
     """False when only the verdict was asked for (``fits_only``) and no set was searched."""
+    direct: DirectLayer | None = None
+    """The direct conflicts in pip's view (installed versions bind only where the resolution reaches) and what
+    moving them leaves broken; ``sets`` is the larger, whole-image layer. None when not computed."""
 
     @property
     def best(self) -> ConflictSet | None:
@@ -179,10 +171,30 @@ def minimal_conflicting_set(
             rounds = min(rounds * _MORE_ROUNDS, max_rounds)
 
     search = _Search(request, session, full, ignored, CachedOracle(raw, deadline), started, max_rounds)
+    direct = None
+    if not fits_only:
+
+        def solve(limits: Mapping[NormalizedName, SpecifierSet]) -> Resolution:
+            rounds = min(_FIRST_ROUNDS, max_rounds)
+            while True:
+                result = resolve(
+                    request, session, ignore_edges=ignored, max_rounds=rounds, constraints=limits or None,
+                    deadline=deadline,
+                )  # fmt: skip
+                late = deadline is not None and time.perf_counter() > deadline
+                if proven(result) or rounds >= max_rounds or late:
+                    return result
+                rounds = min(rounds * _MORE_ROUNDS, max_rounds)
+
+        direct = direct_layer(
+            request, session, full, solve, constraints=constraints, deadline=deadline,
+            unanswered=lambda: search.unanswered,
+        )  # fmt: skip
     try:
-        return search.run(orders=orders, verify=verify, fits_only=fits_only)
+        found = search.run(orders=orders, verify=verify, fits_only=fits_only)
     except OutOfBudget:
-        return search.out_of_budget(budget)
+        found = search.out_of_budget(budget)
+    return replace(found, direct=direct)
 
 
 @dataclass(frozen=True)
