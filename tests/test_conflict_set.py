@@ -153,10 +153,12 @@ def exhaustive_resolve(
         return source.metadata(files[name][version]).requires_dist
 
     def reqs(name: NormalizedName, version: Version) -> list[tuple[str, Requirement]]:
+        # an ignored edge is the installed version's own: a version the parent moves to has all its requirements
+        installed = name in pins and name not in removed and pins[name].parsed_version == version
         return [
             (name, r)
             for r in requires(name, version)
-            if env.evaluate(r.marker) and (name, canonicalize_name(r.name)) not in ignored
+            if env.evaluate(r.marker) and not (installed and (name, canonicalize_name(r.name)) in ignored)
         ]
 
     def solve(

@@ -55,6 +55,9 @@ def whole_image_fits(
         else:
             options[name] = [None, *versions.get(name, [])]
     skip = {(canonicalize_name(a), canonicalize_name(b)) for a, b in ignored}
+    # an ignored edge is the installed version's own: a version the parent moves to has all its requirements
+    gone = {canonicalize_name(n) for n in removed}
+    installed = {canonicalize_name(n): Version(v) for n, v in pins.items() if canonicalize_name(n) not in gone}
     roots = [Requirement(r) for r in request]
 
     def holds(req: Requirement, chosen: Mapping[str, Version | None]) -> bool | None:
@@ -72,7 +75,8 @@ def whole_image_fits(
             if version is None:
                 continue
             for req in requires.get((name, version), []):
-                if (name, canonicalize_name(req.name)) not in skip and holds(req, chosen) is False:
+                ignored_here = installed.get(name) == version and (name, canonicalize_name(req.name)) in skip
+                if not ignored_here and holds(req, chosen) is False:
                     return False
         return True
 

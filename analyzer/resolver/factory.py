@@ -38,10 +38,13 @@ from analyzer.resolver.requirements import (
 )
 from analyzer.resolver.results import ConflictCause
 
-__all__ = ["Factory", "is_pinned"]
+__all__ = ["Edge", "Factory", "edge_ignored", "is_pinned"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+Edge = tuple[NormalizedName, NormalizedName]
+"""A requirement edge (parent, dependency) by name."""
 
 
 def memo(table: dict[K, V], key: K, make: Callable[[], V]) -> V:
@@ -51,6 +54,17 @@ def memo(table: dict[K, V], key: K, make: Callable[[], V]) -> V:
     except KeyError:
         value = table[key] = make()
         return value
+
+
+def edge_ignored(
+    ignored: frozenset[Edge],
+    installed: Mapping[NormalizedName, InstalledCandidate],
+    parent: Candidate,
+    dep: NormalizedName,
+) -> bool:
+    """Whether ``parent``'s requirement on ``dep`` is skipped: an ignored edge (the image's own breakage) belongs
+    to the installed version alone; a version the question moves the parent to has every requirement enforced."""
+    return (parent.name, dep) in ignored and parent.base is installed.get(parent.name)
 
 
 def is_pinned(specifier: SpecifierSet) -> bool:
@@ -84,7 +98,8 @@ class Factory:
         self._contains: dict[tuple[int, Version], bool] = {}
         # propagation's memos (``propagation.py``): what the searches' questions prove again and again
         self.allowed_memo: dict[
-            tuple[NormalizedName, frozenset[int], frozenset[str]], tuple[Version, ...]
+            tuple[NormalizedName, frozenset[int], frozenset[str], InstalledCandidate | None],
+            tuple[Version, ...],
         ] = {}
         self.domain_memo: dict[
             tuple[NormalizedName, frozenset[int], InstalledCandidate | None], tuple[Candidate, ...]

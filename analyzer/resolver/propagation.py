@@ -26,7 +26,7 @@ from packaging.version import Version
 
 from analyzer.resolver.candidates import Candidate, InstalledCandidate, Origin
 from analyzer.resolver.explain import cause
-from analyzer.resolver.factory import Factory, memo
+from analyzer.resolver.factory import Edge, Factory, edge_ignored, memo
 from analyzer.resolver.requirements import (
     REQUIRES_PYTHON_KEY,
     ExplicitRequirement,
@@ -57,7 +57,7 @@ def propagate(
     kept: Mapping[NormalizedName, InstalledCandidate],
     installed: Mapping[NormalizedName, InstalledCandidate],
     free: frozenset[NormalizedName],
-    ignored: frozenset[tuple[NormalizedName, NormalizedName]],
+    ignored: frozenset[Edge],
 ) -> tuple[Conflict | None, Ranges | None]:
     """A ``Conflict`` when one is certain before any search, else what was proven (the module's contract): a
     project that must be installed and whose every candidate contradicts a fixed one has no version at all; a
@@ -159,7 +159,7 @@ class Ranges:
         factory: Factory,
         fixed: Mapping[NormalizedName, Candidate],
         installed: Mapping[NormalizedName, InstalledCandidate],
-        ignored: frozenset[tuple[NormalizedName, NormalizedName]],
+        ignored: frozenset[Edge],
         direct: Collection[NormalizedName],
         roots: Sequence[ResolverRequirement],
     ) -> None:
@@ -174,9 +174,9 @@ class Ranges:
             if isinstance(r, SpecifierRequirement) and r.name not in direct and str(r.specifier):
                 self.bounds.setdefault(r.name, []).append(r.specifier)
         self.on: dict[NormalizedName, list[tuple[Requirement, Candidate]]] = {}
-        for parent_name, cand in self.fixed.items():
+        for cand in self.fixed.values():
             for dep, req in factory.named_requirements(cand.base):
-                if (parent_name, dep) not in ignored:
+                if not edge_ignored(ignored, installed, cand, dep):
                     self.on.setdefault(dep, []).append((req, cand))
         self._allowed: dict[NormalizedName, tuple[Version, ...]] = {}
         self._installed_allowed: dict[NormalizedName, bool] = {}
@@ -199,15 +199,13 @@ class Ranges:
                 return tuple(v for v in dict.fromkeys(versions) if self._allows(name, v))
 
             # the same requirements meet the same project in question after question: the factory keeps the answer
-            # (its requirements by identity, as they live as long as it; the request's by text), and the
-            # installed version beside the request's texts: a question that removes the pin has none to offer
-            inst = self.installed.get(name)
+            # (its requirements by identity, as they live as long as it; the request's by text) with the installed
+            # candidate the answer adds: a question that removes the pin has none to offer
             key = (
                 name,
                 frozenset(id(r) for r, _ in self.on.get(name, ())),
-                frozenset(
-                    [*map(str, self.bounds.get(name, ())), f"installed {inst.version if inst else '-'}"]
-                ),
+                frozenset(map(str, self.bounds.get(name, ()))),
+                self.installed.get(name),
             )
             self._allowed[name] = memo(self.factory.allowed_memo, key, make)
         return self._allowed[name]
@@ -216,7 +214,9 @@ class Ranges:
         """A requirement of ``cand`` that no version the fixed candidates leave can meet, if any."""
         contains = self.factory.contains
         for dep, req in self.factory.named_requirements(cand.base):
-            if dep == cand.name or dep in self.direct or (cand.name, dep) in self.ignored:
+            if dep == cand.name or dep in self.direct:
+                continue
+            if edge_ignored(self.ignored, self.installed, cand, dep):
                 continue
             pinned = self.fixed.get(dep)
             if pinned is not None:

@@ -15,7 +15,7 @@ from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
 from analyzer.resolver.candidates import Candidate, InstalledCandidate
-from analyzer.resolver.factory import Factory
+from analyzer.resolver.factory import Edge, Factory, edge_ignored
 from analyzer.resolver.requirements import (
     REQUIRES_PYTHON_KEY,
     ExplicitRequirement,
@@ -37,7 +37,8 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
     user_requested: Mapping[str, int]
     """Requested identifiers, in the request's order."""
     prefer_installed: bool = True
-    ignore_edges: frozenset[tuple[NormalizedName, NormalizedName]] = frozenset()
+    ignore_edges: frozenset[Edge] = frozenset()
+    """The image's own breakage, skipped for the installed version of the parent only (``edge_ignored``)."""
     constrained: Mapping[NormalizedName, InstalledCandidate] = field(default_factory=dict)
     """Kept pins: the only candidate their project is offered."""
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None
@@ -150,6 +151,9 @@ class Provider(AbstractProvider[ResolverRequirement, Candidate, str]):
 
     def get_dependencies(self, candidate: Candidate) -> list[ResolverRequirement]:
         self.touched[id(candidate)] = candidate
-        deps = [d for d in candidate.dependencies() if (candidate.name, d.name) not in self.ignore_edges]
+        ignored, installed = self.ignore_edges, self.installed
+        deps = [
+            d for d in candidate.dependencies() if not edge_ignored(ignored, installed, candidate, d.name)
+        ]
         self.record_roots(deps)
         return deps

@@ -22,7 +22,7 @@ from resolvelib import (
 from analyzer.environment import TargetEnvironment
 from analyzer.resolver.candidates import Candidate, InstalledCandidate, ResolverWarning, WarningKind
 from analyzer.resolver.explain import conflict_from_causes, with_kept_causes
-from analyzer.resolver.factory import Factory
+from analyzer.resolver.factory import Edge, Factory, edge_ignored
 from analyzer.resolver.propagation import Ranges
 from analyzer.resolver.propagation import propagate as propagate_ranges
 from analyzer.resolver.provider import Provider
@@ -51,7 +51,7 @@ def resolve(
     keep: Collection[NormalizedName] = (),
     free: Collection[NormalizedName] = (),
     removed: Collection[NormalizedName] = (),
-    ignore_edges: Collection[tuple[NormalizedName, NormalizedName]] = (),
+    ignore_edges: Collection[Edge] = (),
     prefer_installed: bool = True,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     constraints: Mapping[NormalizedName, SpecifierSet] | None = None,
@@ -65,7 +65,8 @@ def resolve(
     - ``free``: pins that must stay installed, at any version (the installed one preferred).
     - ``removed``: pins uninstalled before the install: gone from the image, so nothing is checked against
       them, and a version comes back (from the index) only when something in the answer requires it.
-    - ``ignore_edges``: (parent, dependency) requirement edges to skip, e.g. ones already broken in the image.
+    - ``ignore_edges``: (parent, dependency) requirement edges already broken in the image, skipped for the
+      parent's installed version only: a version the answer moves the parent to has every requirement enforced.
     - ``prefer_installed=False`` models ``--upgrade`` (only-if-needed): requested names go newest first.
     - ``constraints``: pip's ``-c``: a project's versions are limited when it is installed, never required.
     - ``promote``: kept or freed pins that earlier questions had to make roots (the search's memory): they are
@@ -250,7 +251,7 @@ def _violated_kept(
     chosen: Mapping[str, Candidate],
     kept: Mapping[NormalizedName, InstalledCandidate],
     installed: Mapping[NormalizedName, InstalledCandidate],
-    ignored: frozenset[tuple[NormalizedName, NormalizedName]],
+    ignored: frozenset[Edge],
 ) -> list[InstalledCandidate]:
     """Kept pins outside the answer whose requirements the answer (plus the rest of the image) violates."""
     answer = {c.name: c.version for k, c in chosen.items() if k != REQUIRES_PYTHON_KEY}
@@ -260,7 +261,8 @@ def _violated_kept(
         for name, cand in kept.items()
         if name not in answer
         and any(
-            (name, dep) not in ignored and (dep not in versions or not factory.contains(req, versions[dep]))
+            not edge_ignored(ignored, installed, cand, dep)
+            and (dep not in versions or not factory.contains(req, versions[dep]))
             for dep, req in factory.named_requirements(cand)
         )
     ]
