@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--no-suggestions", action="store_true", help="skip the search for versions that fit")
     parser.add_argument(
+        "--full",
+        action="store_true",
+        help="list everything in text and markdown: every item of a cut list, the knock-on breakage by direct "
+        "conflict, and the whole-image set (the JSON always has it all)",
+    )
+    parser.add_argument(
         "--budget",
         type=seconds,
         default=30.0,
@@ -100,15 +106,22 @@ def run(args: argparse.Namespace) -> int:
         if lines is not None:
             stack.callback(lines.close)
         answer = ask(
-            "check", items, snapshot, constraint_requirements(reqset), settings, config,
+            "check",
+            items,
+            snapshot,
+            constraint_requirements(reqset),
+            settings,
+            config,
             cache=cache,
             engine=lambda: stack.enter_context(
                 engine_for(settings, config, progress=args.format != "github", cache=cache)
             ),
-            render=lambda report: render("report", args.format, report, verbose=verbose, fail_on=settings.fail_on),
+            render=lambda report: render(
+                "report", args.format, report, verbose=verbose, full=args.full, fail_on=settings.fail_on
+            ),
             options=options,
             notes=notes,
-            asked={"format": args.format},
+            asked={"format": args.format, "full": args.full},
             recall=not args.recompute,
             keep=not verbose,  # -v shows this run's timings: it is computed, and its rendering is not kept
             on_stage=lines,

@@ -87,7 +87,8 @@ class DirectLayer:
 
     @property
     def broken(self) -> int:
-        return sum(len(g.broken) for g in self.knock_on)
+        """How many preinstalled packages the knock-on leaves broken."""
+        return len({v.name for g in self.knock_on for v in g.broken})
 
 
 def _pinned(version: str | None, limit: SpecifierSet | None) -> SpecifierSet | None:

@@ -17,13 +17,15 @@ def options_of(report: Report) -> Options | None:
     return report.suggestions.options if report.suggestions is not None else None
 
 
-def options_section(report: Report) -> Section:
+def options_section(report: Report, *, full: bool = True) -> Section:
     """One line per version (its cost; ``requested`` and ``installed`` marked), its ``%pip`` command under it, then
-    where the exact request fits as is among the named runtime versions checked."""
+    where the exact request fits as is among the named runtime versions checked. Without ``full`` only the first
+    version that installs with a change shows its command (the others differ only in the version)."""
     found = options_of(report)
     if found is None or not (found.versions or found.runtimes_checked):
         return Section(TITLE, note="no options computed")
-    items = [_version_item(o) for o in found.versions]
+    shown = next((o for o in found.versions if o.installs and not (o.installed and o.free)), None)
+    items = [_version_item(o, full or o is shown) for o in found.versions]
     if found.runtimes_checked:
         request = " ".join(str(i.requirement) for i in report.request)
         fitting = [r.label for r in found.runtimes if r.fits]
@@ -54,7 +56,7 @@ def _runtime_lines(found: Options) -> tuple[str, ...]:
     )
 
 
-def _version_item(option: Option) -> Item:
+def _version_item(option: Option, command: bool = True) -> Item:
     marks = [m for m, on in (("installed", option.installed), ("requested", option.requested)) if on]
     marked = f" ({', '.join(marks)})" if marks else ""
     head = f"{option.name} {option.version}{marked}: {option.cost()}"
@@ -63,6 +65,6 @@ def _version_item(option: Option) -> Item:
             f" and {len(option.restart) - 3} more" if len(option.restart) > 3 else ""
         )
         head += f"; {RESTART} (it changes {names})"
-    if not option.installs or (option.installed and option.free):
+    if not command or not option.installs or (option.installed and option.free):
         return Item(head)
     return Item(head, (option.command,))
