@@ -19,13 +19,12 @@ def options_of(report: Report) -> Options | None:
 
 def options_section(report: Report, *, full: bool = True) -> Section:
     """One line per version (its cost; ``requested`` and ``installed`` marked), its ``%pip`` command under it, then
-    where the exact request fits as is among the named runtime versions checked. Without ``full`` only the first
-    version that installs with a change shows its command (the others differ only in the version)."""
+    where the exact request fits as is among the named runtime versions checked. Without ``full`` only the
+    requested version shows its command (the others differ only in the version)."""
     found = options_of(report)
     if found is None or not (found.versions or found.runtimes_checked):
         return Section(TITLE, note="no options computed")
-    shown = next((o for o in found.versions if o.installs and not (o.installed and o.free)), None)
-    items = [_version_item(o, full or o is shown) for o in found.versions]
+    items = [_version_item(o, full or o.requested) for o in found.versions]
     if found.runtimes_checked:
         request = " ".join(str(i.requirement) for i in report.request)
         fitting = [r.label for r in found.runtimes if r.fits]

@@ -125,6 +125,14 @@ def sections(report: Report, *, verbose: bool = False, full: bool = False) -> li
 def _direct(report: Report, direct: DirectLayer, every: bool) -> Section:
     """The direct conflicts: each member's move and the chain from the request to what excludes it."""
     title = "Direct conflicts"
+    if direct.fits:
+        return Section(
+            title, note="none: the request installs with every preinstalled package it reaches kept"
+        )
+    if direct.unresolvable:
+        return Section(
+            title, note="none: the request does not resolve even with every preinstalled package free"
+        )
     if not direct.members:
         return Section(title, note=f"not found: {direct.doubt or 'no set was shown'}")
     request = " ".join(str(i.requirement) for i in report.request)
