@@ -192,3 +192,34 @@ def test_the_default_text_cuts_lists_and_full_shows_everything() -> None:
         < markdown.index("What pip would do")
         < markdown.index("Newly broken")
     )
+
+
+# "r" 2.0 needs x below 2, "r" 1.0 needs y below 2: moving x or moving y lets the request in, and both are reached.
+EITHER: dict[str, Any] = {
+    "x": {"1.0": [], "2.0": []},
+    "y": {"1.0": [], "2.0": []},
+    "r": {"1.0": ["y<2", "x"], "2.0": ["x<2", "y"]},
+}
+
+
+def test_several_minimal_sets_are_said_and_each_is_one() -> None:
+    pins = {"x": "2.0", "y": "2.0"}
+    direct = search(EITHER, pins, ["r"]).direct
+    assert direct is not None and direct.verified and direct.several
+    found = [set(direct.names), *(set(a) for a in direct.alternatives)]
+    assert sorted(map(sorted, found)) == [["x"], ["y"]]
+    for freed in found:
+        assert reached_fits(EITHER, pins, ["r"], freed) and not reached_fits(EITHER, pins, ["r"])
+
+
+def test_a_question_cut_by_its_round_limit_leaves_the_layer_unverified() -> None:
+    world: dict[str, dict[str, list[str]]] = {name: {"1.0": [], "2.0": []} for name in ("x", "y")} | {
+        "r": {"1.0": ["x<2", "y<2"]}
+    }
+    direct = search(world, {"x": "2.0", "y": "2.0"}, ["r"], max_rounds=1).direct
+    # nothing was answered: not "fails", not verified, and the doubt says why
+    assert direct is not None and not direct.verified and not direct.unresolvable
+    assert "not answered" in direct.doubt
+    # with the rounds it needs, the same question is answered and verified
+    answered = search(world, {"x": "2.0", "y": "2.0"}, ["r"]).direct
+    assert answered is not None and answered.verified and set(answered.names) == {"x", "y"}
