@@ -213,8 +213,10 @@ def test_several_minimal_sets_are_said_and_each_is_one() -> None:
 
 
 def test_a_question_cut_by_its_round_limit_leaves_the_layer_unverified() -> None:
-    world: dict[str, dict[str, list[str]]] = {name: {"1.0": [], "2.0": []} for name in ("x", "y")} | {
-        "r": {"1.0": ["x<2", "y<2"]}
+    world: dict[str, dict[str, list[str]]] = {
+        "x": {"1.0": [], "2.0": []},
+        "y": {"1.0": [], "2.0": []},
+        "r": {"1.0": ["x<2", "y<2"]},
     }
     direct = search(world, {"x": "2.0", "y": "2.0"}, ["r"], max_rounds=1).direct
     # nothing was answered: not "fails", not verified, and the doubt says why
