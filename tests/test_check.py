@@ -156,3 +156,34 @@ def test_budget_stops_the_search_and_says_so(colab_cache: Path, recorded: Fixtur
     section = text.split("Minimal conflicting set", 1)[1].split("\n\n", 1)[0]
     assert "raise --budget" in section or "not shown minimal: " in section
     assert "not searched" not in section
+
+
+def test_the_direct_layer_of_the_real_case_is_verified_and_every_chain_reaches_the_request(
+    colab_cache: Path, recorded: FixtureIndex
+) -> None:
+    from analyzer.diagnosis.graph import REQUEST
+
+    snapshot = resolve_selector("colab:2025-07-14")
+    with _engine(recorded) as engine:
+        report = run_check(parse_specs(["tensorflow==2.12.0"]), snapshot, engine)
+    found = report.conflict_set
+    assert found is not None and found.direct is not None
+    direct, best = found.direct, found.best
+    assert direct.verified and direct.members, direct.doubt
+    # the direct layer is the smaller one: every member also moves in the whole-image set
+    assert best is not None and set(direct.names) < set(best.names)
+    for member in direct.members:
+        assert member.reasons[-1].parent == REQUEST or any(e.parent == REQUEST for e in member.reasons), (
+            member
+        )
+    # each knock-on group hangs off a direct member (or the requested project that moves), and its breakage is
+    # a requirement on that member or of it
+    causes = {*direct.names, "tensorflow"}
+    for group in direct.knock_on:
+        assert group.cause in causes
+        assert all(group.cause in (v.dependency, v.name) for v in group.broken)
+    # the default text fits a screen, cuts its lists with "and N more", and --full lists everything
+    text, full = render_text(report), render_text(report, full=True)
+    assert len(text.splitlines()) <= 60, text
+    assert "more" in text and text.index("Direct conflicts") < text.index("What pip would do")
+    assert all(f"{v.name} {v.version} needs" in full for g in direct.knock_on for v in g.broken)
