@@ -155,36 +155,29 @@ def minimal_conflicting_set(
 
     deadline = None if budget is None else started + budget
 
-    def raw(keep: Names, free: Names, gone: Names = frozenset()) -> Resolution:
-        if resolver is not None:
-            return resolver(request, session, keep=keep, free=free, removed=gone, ignore_edges=ignored)
+    def asked(**question: Any) -> Resolution:
         # most questions need few rounds: one cut short is asked again with more, while the budget lasts
         rounds = min(_FIRST_ROUNDS, max_rounds)
         while True:
             result = resolve(
-                request, session, keep=keep, free=free, removed=gone, ignore_edges=ignored, max_rounds=rounds,
-                constraints=constraints or None, promote=promoted, deadline=deadline,
-            )  # fmt: skip
+                request, session, ignore_edges=ignored, max_rounds=rounds, deadline=deadline, **question
+            )
             late = deadline is not None and time.perf_counter() > deadline
             if proven(result) or rounds >= max_rounds or late:
                 return result
             rounds = min(rounds * _MORE_ROUNDS, max_rounds)
 
+    def raw(keep: Names, free: Names, gone: Names = frozenset()) -> Resolution:
+        if resolver is not None:
+            return resolver(request, session, keep=keep, free=free, removed=gone, ignore_edges=ignored)
+        return asked(keep=keep, free=free, removed=gone, constraints=constraints or None, promote=promoted)
+
     search = _Search(request, session, full, ignored, CachedOracle(raw, deadline), started, max_rounds)
     direct = None
     if not fits_only:
-
+        # pip's view: the user's constraints and the installed versions outside the set, binding where reached
         def solve(limits: Mapping[NormalizedName, SpecifierSet]) -> Resolution:
-            rounds = min(_FIRST_ROUNDS, max_rounds)
-            while True:
-                result = resolve(
-                    request, session, ignore_edges=ignored, max_rounds=rounds, constraints=limits or None,
-                    deadline=deadline,
-                )  # fmt: skip
-                late = deadline is not None and time.perf_counter() > deadline
-                if proven(result) or rounds >= max_rounds or late:
-                    return result
-                rounds = min(rounds * _MORE_ROUNDS, max_rounds)
+            return asked(constraints=limits or None)
 
         direct = direct_layer(
             request, session, full, solve, constraints=constraints, deadline=deadline,
