@@ -269,9 +269,6 @@ def _background(report: Report, every: bool) -> list[Section]:
     routes = report.requirement_routes
     if set(routes) - {"wheel", "declared"}:
         said = ", ".join(f"{n} {_ROUTE_WORDS.get(route, route)}" for route, n in routes.items())
-        if not every:
-            others = sum(n for route, n in routes.items() if route not in {"wheel", "declared"})
-            said = f"{others} package(s) not from the wheel pip installs nor declared"
         out.append(Section("Where the image's requirements came from", note=said))
     return out
 
