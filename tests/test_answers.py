@@ -258,12 +258,12 @@ def test_a_set_not_shown_minimal_claims_no_removal(
         return seen[-1]
 
     monkeypatch.setattr(analyzer.check, "run_check", keep)
-    out = ask(capsys, *runtime)[1]
+    out = ask(capsys, *runtime, "--full")[1]
     assert "other 1.0 must be removed (no version of it fits)" in out and "(verified:" in out
     report = seen[0]
     found = report.conflict_set  # type: ignore[attr-defined]
     cut = replace(report, conflict_set=replace(found, sets=(replace(found.sets[0], verified=False),)))
-    text = render_text(cut)
+    text = render_text(cut, full=True)
     assert "other 1.0 left out of the resolution that fitted (not shown that it must go)" in text
     assert "no version of it fits" not in text and "is enough for the request to fit" in text
 

@@ -11,6 +11,7 @@ from packaging.requirements import Requirement
 from analyzer.ask import without_bad_lines
 from analyzer.check import run_check
 from analyzer.render.github import causes_by_line, findings, render_github
+from analyzer.render.sections import render_text
 from analyzer.report import Report, Verdict
 from analyzer.request import RequestItem
 from tests.memsource import scenario_from_dict
@@ -118,6 +119,9 @@ def test_a_typo_line_is_reported_and_the_rest_still_analysed() -> None:
     assert 4 not in lines
     assert [f.severity for f in findings(report)] == ["error"] * 4
     assert any("requirements.txt:5: tensorflw==2.12 cannot be installed" in w for w in report.warnings)
+    # pip's part of the text was computed without the bad line, and says so in its heading
+    heading = next(line for line in render_text(report).splitlines() if line.startswith("What pip would do"))
+    assert "tensorflow==2.12.0" in heading and "tensorflw" not in heading
     # the rest's findings are the same as without the typo line
     assert {n: m for n, m in lines.items() if n != 5} == _by_line(_check(*FILE[:4]))
 

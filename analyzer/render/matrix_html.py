@@ -142,7 +142,7 @@ def render_matrix_html(matrix: Matrix, *, release: str | None = None) -> str:
         key=_key, day=_day, anchor=_anchor, set_text=_set_text, stop_point=stop_point, fit_run_start=_fit_run_start
     )
     env.filters["sentence"] = _sentence
-    sections_of = [] if chosen is None or chosen.report is None else sections(chosen.report)
+    sections_of = [] if chosen is None or chosen.report is None else sections(chosen.report, full=True)
     return env.get_template("matrix.html.j2").render(
         matrix=matrix, chosen=chosen, request=_request(matrix), tally=_tally(matrix.rows),
         lanes=_lanes(matrix.rows),

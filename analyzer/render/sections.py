@@ -135,7 +135,7 @@ def _direct(report: Report, direct: DirectLayer, every: bool) -> Section:
         )
     if not direct.members:
         return Section(title, note=f"not found: {direct.doubt or 'no set was shown'}")
-    request = " ".join(str(i.requirement) for i in report.request)
+    request = _analysed(report)
     count = (
         f"{len(direct.members)} preinstalled package(s) must move for {request} to install with every other"
     )
@@ -356,7 +356,7 @@ def _conflict_set(report: Report, title: str = "Minimal conflicting set") -> Sec
 
 
 def _prediction(p: PipPrediction, report: Report, *, verbose: bool = False) -> list[Section]:
-    request = " ".join(str(i.requirement) for i in report.request)
+    request = _analysed(report)
     title = f"What pip would do (pip install {request})"
     if not p.ok:
         lines = p.conflict.pip_message().splitlines() if p.conflict is not None else []
@@ -406,3 +406,8 @@ def _first(items: tuple[Item, ...], limit: int, verbose: bool) -> tuple[Item, ..
     if verbose or len(items) <= limit:
         return items
     return (*items[:limit], Item(f"... and {len(items) - limit} more (--full lists them all)"))
+
+
+def _analysed(report: Report) -> str:
+    """The request pip's part was computed for: the lines left out (a typo, no such version) are not in it."""
+    return " ".join(str(i.requirement) for i in report.request if i not in report.left_out)
