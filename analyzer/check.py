@@ -28,7 +28,7 @@ from analyzer.errors import MetadataUnavailable
 from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, RuntimeSummary
 from analyzer.request import RequestItem
-from analyzer.resolver import WarningKind, resolve, route_counts
+from analyzer.resolver import WarningKind, route_counts
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
 
@@ -95,8 +95,6 @@ def run_check(
     prediction = timed("pip prediction", lambda: predict(request, session, constraints=limits))
     _require_request_metadata(requested_names, prediction)
     warnings.extend(str(w) for w in prediction.warnings)
-    # the same resolution again, from the session's memos: its requirement edges tie each change to the lines
-    resolved = resolve(request, session, constraints=limits).mapping if prediction.ok else {}
     # the sdists pip would build for that resolution (a verdict of their own; never built here)
     builds = timed("source builds", lambda: source_builds(request, session, prediction)) if prediction.ok else ()
 
@@ -127,7 +125,7 @@ def run_check(
         timings=timings,
         resolution_builds=builds,
         requirement_routes=routes,
-        resolution={name: dist.requirements for name, dist in resolved.items()},
+        resolution=prediction.requirements,
     )
 
 

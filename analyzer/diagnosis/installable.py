@@ -24,7 +24,7 @@ from analyzer.resolver.factory import is_pinned
 from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
-    from analyzer.diagnosis.pip_prediction import PipPrediction
+    from analyzer.diagnosis.pip_prediction import Change, PipPrediction
     from analyzer.session import Session
 
 __all__ = [
@@ -475,17 +475,25 @@ def source_builds(
     chosen file for the predicted version (the resolver's, ``Factory.versions``) is an sdist."""
     requested = {canonicalize_name(r.name) for r in request}
     out = []
-    for change in prediction.changes:
-        if change.origin is not Origin.INDEX:
-            continue
-        version = parse_version(change.new)
-        file = next((f for f in session.factory.versions(change.name) if f.version == version), None)
-        if version is None or file is None or file.kind is not DistKind.SDIST:
-            continue
+    for change, file in sdists_built(prediction, session):
         files = session.source.project(change.name).files
         support = supported_versions(session, change.name)
         build = source_build(
-            files, version, file.filename, session.env, requested=change.name in requested, support=support
+            files, file.version, file.filename, session.env, requested=change.name in requested, support=support
         )
         out.append(replace(build, facts=session.source.sdist_facts(file)))
     return tuple(out)
+
+
+def sdists_built(prediction: PipPrediction, session: Session) -> list[tuple[Change, DistFile]]:
+    """The changes of ``prediction`` that pip carries out by building an sdist, with that sdist: the resolver's
+    chosen file (``Factory.versions``) for each version installed from an index. No archive is read."""
+    out = []
+    for change in prediction.changes:
+        version = parse_version(change.new)
+        if change.origin is not Origin.INDEX or version is None:
+            continue
+        file = next((f for f in session.factory.versions(change.name) if f.version == version), None)
+        if file is not None and file.kind is DistKind.SDIST:
+            out.append((change, file))
+    return out

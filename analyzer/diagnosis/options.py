@@ -21,11 +21,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from analyzer.diagnosis.graph import ImageGraph, image_graph
+from analyzer.diagnosis.installable import sdists_built
 from analyzer.diagnosis.pip_prediction import KERNEL_PACKAGES, Change, ChangeKind, PipPrediction, predict
 from analyzer.diagnosis.suggestions import candidate_versions, pinned
-from analyzer.metadata.models import DistKind
 from analyzer.request import RequestItem
-from analyzer.resolver import Origin
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
@@ -288,14 +287,7 @@ def options(
 def _built_from_source(prediction: PipPrediction, session: Session) -> tuple[str, ...]:
     """``name version`` of each sdist pip would build for ``prediction``: the packages ``source_builds`` names, by
     the resolver's choice of file, without reading the archives (an option's cost needs no build facts)."""
-    out = []
-    for change in prediction.changes:
-        version = parse_version(change.new)
-        if change.origin is Origin.INDEX and version is not None:
-            file = next((f for f in session.factory.versions(change.name) if f.version == version), None)
-            if file is not None and file.kind is DistKind.SDIST:
-                out.append(f"{change.name} {change.new}")
-    return tuple(out)
+    return tuple(f"{change.name} {change.new}" for change, _ in sdists_built(prediction, session))
 
 
 def _chosen(prediction: PipPrediction, name: NormalizedName) -> Version | None:

@@ -9,7 +9,7 @@ print, what is newly broken anywhere, and what the image had broken already (nev
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -123,6 +123,9 @@ class PipPrediction:
     extras_broken: tuple[ExtraViolation, ...] = ()
     """Requirements of extras that installed packages ask of each other (``google-api-core[grpc]``), met before
     the install and not after: pip check reads no extras, so none of them is among pip's lines."""
+    requirements: Mapping[str, tuple[Requirement, ...]] = field(default_factory=dict)
+    """Each resolved distribution's requirements as the resolution read them: what ties a change to the request
+    lines that reach it."""
 
     def _of(self, kind: ChangeKind) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.kind is kind)
@@ -205,6 +208,7 @@ def predict(
         opaque=after_check.opaque,
         warnings=resolution.warnings,
         extras_broken=tuple(v for v in check_extras(after, env) if v.key not in extras_before),
+        requirements={name: dist.requirements for name, dist in resolution.mapping.items()},
     )
 
 
