@@ -71,6 +71,8 @@ class SourceDeclaration:
     upstream_commit_pattern: str | None = None
     declared_requirements: TableDeclaration | None = None
     runtime_versions: TableDeclaration | None = None
+    requirements_table: str | None = None
+    """The file beside the declaration holding what the pins of every release require (``analyzer.pintable``)."""
 
     def kind(self, kind: str) -> RuntimeFiles:
         found = next((files for files in self.kinds if files.kind == kind), None)
@@ -162,6 +164,7 @@ def _load(text: str, file: str) -> SourceDeclaration:
             upstream_commit_pattern=data.get("upstream_commit_pattern"),
             declared_requirements=_table_decl(tables, "declared_requirements"),
             runtime_versions=_table_decl(tables, "runtime_versions"),
+            requirements_table=_optional_file(data, "requirements_table"),
         )
         decl.kind(decl.default_kind)
     except (ValueError, TypeError, AttributeError, InputError) as exc:
@@ -180,6 +183,16 @@ def _table_decl(tables: Mapping[str, Any], key: str) -> TableDeclaration | None:
         origin_env=spec.get("origin_env"),
         package=spec.get("package"),
     )
+
+
+def _optional_file(data: Mapping[str, Any], key: str) -> str | None:
+    """A file name beside the declaration, or None when the key is absent."""
+    if data.get(key) is None:
+        return None
+    value = _str(data, key)
+    if "/" in value or "\\" in value or value.startswith("."):
+        raise ValueError(f"{key!r} must be a file name beside the declaration, not a path")
+    return value
 
 
 def _str(data: Mapping[str, Any], key: str) -> str:

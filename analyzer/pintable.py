@@ -1,0 +1,465 @@
+"""A snapshot source's requirements table: what the metadata engine read for every pin of every release of the
+source, shipped beside its declaration, so a check needs the index only for what may move.
+
+Installed packages' requirements are a property of the runtime, the same for every request asked of a release.
+The table holds, for each pinned (name, version) per target (``env_key``: what decides which file pip picks), the
+record ``Factory.info_for_installed`` made from the index; for direct references, the record read from their own
+URL; and the core metadata of every file read for them, so a resolution trying that same file as an index
+candidate needs no range read. Only permanent answers are held: a reading that met a network failure is left out
+and asked of the index at run time, as before (``analyzer.pintable_build``).
+
+The file: gzip-compressed UTF-8 lines. The first is a JSON header (format, source, the indexes read as a
+digest, the targets, counts); then, in order, ``R`` lines (requirement lists, numbered from 0 in their order, so
+repeated lists are written once), ``P`` lines (one per project: ``P<TAB>name<TAB>{version: [[record, [target
+numbers]], ...]}``), ``U`` lines (``U<TAB>url<TAB>record``) and ``F`` lines (``F<TAB>filename<TAB>sha256<TAB>core
+metadata``). Lines are split on load and a project's line is decoded only when asked for, so loading costs one
+decompression, whatever the size of the history.
+
+A user's update (``tfconflict snapshots requirements``) writes an overlay of the same form in the cache, on top of
+the shipped file it was made against; an overlay made against another shipped file is left aside.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+import os
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from analyzer.errors import InputError
+from analyzer.metadata.models import CoreMetadata, MetadataStatus
+from analyzer.versions import parse_version, specifier_of, version_of
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
+    from analyzer.environment import TargetEnvironment
+    from analyzer.sources import SourceDeclaration
+
+__all__ = [
+    "FORMAT",
+    "PinRecord",
+    "RequirementsTable",
+    "TableData",
+    "env_key",
+    "index_digest",
+    "load_table",
+    "overlay_path",
+    "pin_key",
+    "read_table_file",
+    "shipped_digest",
+    "shipped_file",
+    "table_bytes",
+    "write_table_file",
+]
+
+FORMAT = "tfconflict.requirements-table/1"
+_requirement = functools.cache(Requirement)
+
+
+def env_key(env: TargetEnvironment) -> str:
+    """What decides which file pip picks for a version: the interpreter's full version (a Requires-Python may
+    name a micro version, ``>=3.7.1``), sys_platform, machine and glibc, e.g. ``3.11.13-linux-x86_64-glibc2.35``."""
+    glibc = f"glibc{env.glibc[0]}.{env.glibc[1]}" if env.glibc is not None else "noglibc"
+    return f"{env.python_full}-{env.sys_platform}-{env.machine}-{glibc}"
+
+
+def pin_key(version: str) -> str:
+    """A pin's version as the table keys it: PEP 440's normal form (``2.6.0+cu124``), the text itself if none."""
+    parsed = parse_version(version)
+    return str(parsed) if parsed is not None else version
+
+
+def index_digest(index_urls: Sequence[str]) -> str:
+    """What names the indexes a table was read from without writing them: a digest of their redacted URLs, in
+    order. A table is used only under the same indexes."""
+    from analyzer.metadata.config import redact_url
+
+    text = "\n".join(redact_url(url).rstrip("/") for url in index_urls)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PinRecord:
+    """An installed pin's requirements exactly as ``Factory.info_for_installed`` made them, in plain strings."""
+
+    requires_dist: tuple[str, ...]
+    requires_python: str | None
+    provides_extra: tuple[str, ...]
+    known: bool
+    route: str
+    """A ``RequirementsRoute`` value."""
+    filename: str | None
+    """The file read (None when the pin is opaque)."""
+    warnings: tuple[tuple[str, str], ...]
+    """(``WarningKind`` value, message), in order."""
+
+
+@dataclass
+class TableData:
+    """A table's entries, decoded: what the builder fills and ``write_table_file`` writes."""
+
+    source: str
+    index: str
+    """``index_digest`` of the indexes read."""
+    pins: dict[tuple[NormalizedName, str, str], PinRecord] = field(default_factory=dict)
+    """(name, ``pin_key`` version, ``env_key``) -> record."""
+    urls: dict[str, PinRecord] = field(default_factory=dict)
+    files: dict[str, tuple[str, CoreMetadata]] = field(default_factory=dict)
+    """filename -> (sha256, core metadata)."""
+    base: str | None = None
+    """For an overlay, the digest of the shipped file it was made against."""
+
+    def update(self, other: TableData) -> None:
+        self.pins.update(other.pins)
+        self.urls.update(other.urls)
+        self.files.update(other.files)
+
+
+class _Part:
+    """One table file, its lines split but decoded only when asked for."""
+
+    def __init__(self, data: bytes, label: str) -> None:
+        self.label = label
+        self.digest = hashlib.sha256(data).hexdigest()[:16]
+        try:
+            text = gzip.decompress(data).decode("utf-8")
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+            raise InputError(f"not a requirements table: {exc}", file=label) from exc
+        lines = text.split("\n")
+        try:
+            self.header: dict[str, Any] = json.loads(lines[0])
+        except ValueError as exc:
+            raise InputError(f"not a requirements table: bad header ({exc})", file=label) from exc
+        if not isinstance(self.header, dict) or self.header.get("format") != FORMAT:
+            found = self.header.get("format") if isinstance(self.header, dict) else None
+            raise InputError(f"not a requirements table of format {FORMAT} (found {found!r})", file=label)
+        self.envs: tuple[str, ...] = tuple(self.header.get("envs", ()))
+        self._env_numbers = {key: i for i, key in enumerate(self.envs)}
+        self.lists: list[str] = []
+        self.projects: dict[str, str] = {}
+        self.url_lines: dict[str, str] = {}
+        self.file_lines: dict[str, str] = {}
+        for number, line in enumerate(lines[1:], 2):
+            tag, _, rest = line.partition("\t")
+            if tag == "R":
+                self.lists.append(rest)
+            elif tag == "P":
+                name, _, body = rest.partition("\t")
+                self.projects[name] = body
+            elif tag == "U":
+                url, _, body = rest.partition("\t")
+                self.url_lines[url] = body
+            elif tag == "F":
+                filename, _, body = rest.partition("\t")
+                self.file_lines[filename] = body
+            elif line:
+                raise InputError(f"not a requirements table line: {line[:60]!r}", file=label, line=number)
+        self._lists: dict[int, tuple[str, ...]] = {}
+        self._decoded: dict[str, dict[str, list[Any]]] = {}
+
+    @property
+    def pin_count(self) -> int:
+        return int(self.header.get("pins", 0))
+
+    def requirement_list(self, number: int) -> tuple[str, ...]:
+        found = self._lists.get(number)
+        if found is None:
+            found = self._lists[number] = tuple(json.loads(self.lists[number]))
+        return found
+
+    def record(self, raw: Sequence[Any]) -> PinRecord:
+        reqs, python, extras, known, route, filename, warnings = raw
+        return PinRecord(
+            self.requirement_list(reqs), python, tuple(extras), bool(known), route, filename,
+            tuple((kind, message) for kind, message in warnings),
+        )
+
+    def pin(self, name: str, version: str, env: str) -> PinRecord | None:
+        number = self._env_numbers.get(env)
+        if number is None:
+            return None
+        versions = self._decoded.get(name)
+        if versions is None:
+            body = self.projects.get(name)
+            if body is None:
+                return None
+            versions = self._decoded[name] = json.loads(body)
+        for raw, envs in versions.get(version, ()):
+            if number in envs:
+                return self.record(raw)
+        return None
+
+    def url(self, url: str) -> PinRecord | None:
+        body = self.url_lines.get(url)
+        return self.record(json.loads(body)) if body is not None else None
+
+    def file(self, filename: str) -> tuple[str, CoreMetadata] | None:
+        body = self.file_lines.get(filename)
+        if body is None:
+            return None
+        sha, _, meta = body.partition("\t")
+        name, version, reqs, python, extras, status, source, note, skipped = json.loads(meta)
+        return sha, CoreMetadata(
+            NormalizedName(name),
+            version_of(version),
+            tuple(_requirement(r) for r in self.requirement_list(reqs)),
+            specifier_of(python) if python is not None else None,
+            frozenset(NormalizedName(e) for e in extras),
+            MetadataStatus(status),
+            source,
+            note,
+            tuple(skipped),
+        )
+
+    def data(self) -> TableData:
+        """Every entry, decoded (for an update, which writes them again)."""
+        out = TableData(str(self.header.get("source", "")), str(self.header.get("index", "")))
+        out.base = self.header.get("base")
+        for name, body in self.projects.items():
+            for version, entries in json.loads(body).items():
+                for raw, envs in entries:
+                    record = self.record(raw)
+                    for number in envs:
+                        out.pins[(NormalizedName(name), version, self.envs[number])] = record
+        for url in self.url_lines:
+            found = self.url(url)
+            assert found is not None
+            out.urls[url] = found
+        for filename in self.file_lines:
+            entry = self.file(filename)
+            assert entry is not None
+            out.files[filename] = entry
+        return out
+
+
+class RequirementsTable:
+    """The shipped table of a source with the user's overlay on top; lookups decode only what they touch."""
+
+    def __init__(self, parts: Sequence[_Part], label: str) -> None:
+        self._parts = tuple(parts)
+        self.label = label
+        self.index = self._parts[-1].header.get("index", "") if self._parts else ""
+        """``index_digest`` of the indexes the table was read from: use it only when it equals the run's."""
+        self.read_at = self._parts[0].header.get("read_at") if self._parts else None
+        """When its newest part was read from the index (ISO date-time)."""
+
+    def pin(self, name: NormalizedName, version: str, env_key: str) -> PinRecord | None:
+        """The record of an installed pin read from the index (version as the freeze writes it)."""
+        key = pin_key(version)
+        canonical = canonicalize_name(name)
+        for part in self._parts:
+            found = part.pin(canonical, key, env_key)
+            if found is not None:
+                return found
+        return None
+
+    def url(self, url: str) -> PinRecord | None:
+        """The record of a direct reference read from its own URL."""
+        for part in self._parts:
+            found = part.url(url)
+            if found is not None:
+                return found
+        return None
+
+    def file(self, filename: str, sha256: str | None = None) -> CoreMetadata | None:
+        """One file's core metadata (for an index candidate); None when unknown or its sha256 differs."""
+        for part in self._parts:
+            entry = part.file(filename)
+            if entry is not None:
+                sha, meta = entry
+                return meta if sha256 is None or sha256.lower() == sha else None
+        return None
+
+    def uses_indexes(self, index_urls: Sequence[str]) -> bool:
+        """Whether the table was read from exactly these indexes (what it says holds only for them)."""
+        return bool(self._parts) and index_digest(index_urls) == self.index
+
+    def envs(self) -> tuple[str, ...]:
+        return tuple(sorted({env for part in self._parts for env in part.envs}))
+
+    def data(self) -> TableData:
+        """Every entry of every part, decoded (the overlay's win)."""
+        out = TableData(self._parts[0].header.get("source", ""), self.index) if self._parts else TableData("", "")
+        for part in reversed(self._parts):
+            out.update(part.data())
+        return out
+
+    def __len__(self) -> int:
+        return sum(part.pin_count for part in self._parts)
+
+
+def read_table_file(path: Path | Traversable, label: str | None = None) -> RequirementsTable:
+    """One table file alone; a file that is not one is an InputError naming it."""
+    where = label or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", file=where) from exc
+    part = _Part(data, where)
+    return RequirementsTable([part], _label(part.header.get("source", ""), part.pin_count))
+
+
+def overlay_path(source_name: str, cache_root: Path | None = None) -> Path:
+    """Where the user's update of a source's table lives (beside the synced history)."""
+    from analyzer.paths import cache_dir
+
+    root = cache_root if cache_root is not None else cache_dir()
+    return root / "sources" / source_name / "requirements-overlay.gz"
+
+
+def shipped_file(decl: SourceDeclaration) -> Traversable | None:
+    """The table file a source declares, from the installed package first, then the repository."""
+    from analyzer.sources import declaration_roots
+
+    if not decl.requirements_table:
+        return None
+    for root in declaration_roots():
+        entry = root / decl.requirements_table
+        if entry.is_file():
+            return entry
+    return None
+
+
+def load_table(
+    source: SourceDeclaration | str | None = None, *, cache_root: Path | None = None
+) -> RequirementsTable | None:
+    """A source's table (shipped file + the user's overlay from ``snapshots requirements``); None when the source
+    ships none and no overlay exists. An overlay made against another shipped file is left aside (the shipped
+    file is newer: run the update again)."""
+    from analyzer.sources import load_source
+
+    decl = load_source(source or "colab") if source is None or isinstance(source, str) else source
+    parts: list[_Part] = []
+    shipped = shipped_file(decl)
+    base: _Part | None = None
+    if shipped is not None:
+        base = _Part(shipped.read_bytes(), str(shipped))
+    overlay = overlay_path(decl.name, cache_root)
+    try:
+        data = overlay.read_bytes()
+    except OSError:
+        data = None
+    if data is not None:
+        try:
+            part = _Part(data, str(overlay))
+        except InputError:
+            part = None  # a damaged overlay is the user's cache: the next update writes it again
+        if part is not None and part.header.get("base") == (base.digest if base is not None else None):
+            parts.append(part)
+    if base is not None:
+        parts.append(base)
+    if not parts:
+        return None
+    return RequirementsTable(parts, _label(decl.name, sum(p.pin_count for p in parts)))
+
+
+def _label(source: str, pins: int) -> str:
+    return f"{source} requirements table ({pins:,} pins)"
+
+
+# -- writing ---------------------------------------------------------------------------------------------------
+
+
+class _Lists:
+    """Requirement lists numbered in order of first use, each written once."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[str, ...], int] = {}
+
+    def number(self, items: Iterable[str]) -> int:
+        key = tuple(items)
+        return self.numbers.setdefault(key, len(self.numbers))
+
+
+def _record_row(record: PinRecord, lists: _Lists) -> list[Any]:
+    return [
+        lists.number(record.requires_dist), record.requires_python, list(record.provides_extra),
+        int(record.known), record.route, record.filename, [list(w) for w in record.warnings],
+    ]
+
+
+def _meta_row(meta: CoreMetadata, lists: _Lists) -> list[Any]:
+    return [
+        meta.name, str(meta.version), lists.number(str(r) for r in meta.requires_dist),
+        str(meta.requires_python) if meta.requires_python is not None else None,
+        sorted(meta.provides_extra), meta.status.value, meta.source, meta.note, list(meta.skipped),
+    ]
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def table_bytes(data: TableData, *, read_at: str) -> bytes:
+    """The file form of ``data``: sorted, so the same entries always give the same bytes."""
+    lists = _Lists()
+    envs = sorted({env for _, _, env in data.pins})
+    env_numbers = {env: i for i, env in enumerate(envs)}
+    projects: dict[NormalizedName, dict[str, list[tuple[PinRecord, list[int]]]]] = {}
+    for (name, version, env) in sorted(data.pins):
+        record = data.pins[(name, version, env)]
+        entries = projects.setdefault(name, {}).setdefault(version, [])
+        for existing, numbers in entries:
+            if existing == record:
+                numbers.append(env_numbers[env])
+                break
+        else:
+            entries.append((record, [env_numbers[env]]))
+    body: list[str] = []
+    for project in sorted(projects):
+        rows = {
+            version: [[_record_row(r, lists), numbers] for r, numbers in entries]
+            for version, entries in sorted(projects[project].items())
+        }
+        body.append(f"P\t{project}\t{_dumps(rows)}")
+    for url in sorted(data.urls):
+        body.append(f"U\t{url}\t{_dumps(_record_row(data.urls[url], lists))}")
+    for filename in sorted(data.files):
+        sha, meta = data.files[filename]
+        body.append(f"F\t{filename}\t{sha}\t{_dumps(_meta_row(meta, lists))}")
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "source": data.source,
+        "index": data.index,
+        "read_at": read_at,
+        "envs": envs,
+        "pins": len(data.pins),
+        "urls": len(data.urls),
+        "files": len(data.files),
+    }
+    if data.base is not None:
+        header["base"] = data.base
+    list_lines = [f"R\t{_dumps(list(items))}" for items in lists.numbers]
+    text = "\n".join([_dumps(header), *list_lines, *body]) + "\n"
+    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+
+
+def write_table_file(path: Path, data: TableData, *, read_at: str) -> int:
+    """Write ``data`` to ``path`` atomically; its size in bytes. A path that cannot be written is an InputError."""
+    blob = table_bytes(data, read_at=read_at)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write: {exc.strerror or exc}", file=str(path)) from exc
+    return len(blob)
+
+
+def shipped_digest(decl: SourceDeclaration) -> str | None:
+    """The digest an overlay names as its base: the shipped file's (None when the source ships none)."""
+    shipped = shipped_file(decl)
+    return hashlib.sha256(shipped.read_bytes()).hexdigest()[:16] if shipped is not None else None
+
