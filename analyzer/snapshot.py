@@ -19,8 +19,17 @@ from packaging.version import Version
 from analyzer.errors import InputError, Problem
 from analyzer.versions import parse_version
 
-SCHEMA = "tfconflict.snapshot/1"
-"""Version of the JSON form; bumped whenever a field changes meaning."""
+SCHEMA = "tfconflict.snapshot/2"
+"""Version of the JSON form; bumped whenever a field changes meaning. /2 added the requirements a capture reads
+from each dist-info (an older tfconflict would take them for google-colab's kind and drop their extras)."""
+READABLE_SCHEMAS = ("tfconflict.snapshot/1", SCHEMA)
+"""Every form this tfconflict reads: /1 is /2 without dist-info requirements."""
+
+DECLARED = "declared"
+"""Requirements known from outside the index, e.g. google-colab's setup.py."""
+DIST_INFO = "dist-info"
+"""Requirements read from an installed distribution's own metadata by ``snapshots capture``."""
+ORIGINS = (DECLARED, DIST_INFO)
 
 
 @dataclass(frozen=True)
@@ -73,15 +82,34 @@ class Platform:
 
 @dataclass(frozen=True)
 class DeclaredRequirements:
-    """Requirements of an installed distribution known from outside the index (e.g. google-colab's setup.py),
-    counted like its own metadata; ``evidence`` says where they come from."""
+    """Requirements of an installed distribution known without its index, counted as its own metadata:
+    ``origin`` is ``declared`` for a table kept outside the image (google-colab's setup.py) and ``dist-info`` for
+    what a capture read from the distribution's own metadata file, with its Requires-Python and Provides-Extra
+    as written there. Lines stay as written (a malformed one included); ``evidence`` says where they come from."""
 
     name: NormalizedName
     requirements: tuple[str, ...]
     evidence: str
+    requires_python: str | None = None
+    provides_extra: tuple[str, ...] = ()
+    origin: str = DECLARED
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", canonicalize_name(self.name))
+        if self.origin not in ORIGINS:
+            raise ValueError(f"field 'origin' must be one of {', '.join(map(repr, ORIGINS))}, "
+                             f"not {clip(repr(self.origin))}")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Defaults left out: a capture holds hundreds of these."""
+        return {
+            "name": str(self.name),
+            **({"origin": self.origin} if self.origin != DECLARED else {}),
+            "evidence": self.evidence,
+            **({"requires_python": self.requires_python} if self.requires_python is not None else {}),
+            **({"provides_extra": list(self.provides_extra)} if self.provides_extra else {}),
+            "requirements": list(self.requirements),
+        }
 
     def parsed(self) -> tuple[Requirement, ...]:
         out = []
@@ -156,16 +184,22 @@ class Snapshot:
                 }
                 for p in self.pins
             ],
-            "declared_requirements": [
-                {"name": str(d.name), "requirements": list(d.requirements), "evidence": d.evidence}
-                for d in self.declared
-            ],
+            "declared_requirements": [d.to_json_dict() for d in self.declared],
             "problems": [{"file": p.file, "line": p.line, "message": p.message} for p in self.problems],
             "notes": list(self.notes),
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_json_dict(), indent=2, sort_keys=False) + "\n"
+        """One line per field, and per entry of a list of objects (pins, requirements, problems): a capture of
+        hundreds of distributions stays small and a line-wise diff of two snapshots stays readable."""
+        lines = []
+        for key, value in self.to_json_dict().items():
+            if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+                entries = ",\n".join(f"    {json.dumps(item)}" for item in value)
+                lines.append(f"  {json.dumps(key)}: [\n{entries}\n  ]")
+            else:
+                lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+        return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
@@ -186,10 +220,11 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
     if not isinstance(data, dict):
         raise InputError("a snapshot must be a JSON object", file=file)
     schema = data.get("schema")
-    if schema != SCHEMA:
+    if schema not in READABLE_SCHEMAS:
         if schema is not None and not isinstance(schema, str):
             raise InputError(f"field 'schema' must be {SCHEMA!r}, not {_kind(schema)}", file=file)
-        raise InputError(f"unknown snapshot schema {clip(repr(schema))} (this tfconflict reads {SCHEMA!r})",
+        readable = " or ".join(map(repr, READABLE_SCHEMAS))
+        raise InputError(f"unknown snapshot schema {clip(repr(schema))} (this tfconflict reads {readable})",
                          file=file)
     try:
         platform = _get(data, "platform", _OBJECT) or {}
@@ -204,14 +239,7 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
             )
             for p in _entries(data, "pins")
         )
-        declared = tuple(
-            DeclaredRequirements(
-                name=_get(d, "name", _TEXT),
-                requirements=tuple(_get(d, "requirements", _STRINGS, [])),
-                evidence=_get(d, "evidence", _STR, ""),
-            )
-            for d in _entries(data, "declared_requirements")
-        )
+        declared = _declared_from_json(_entries(data, "declared_requirements"))
         date = _get(data, "date", _OPTIONAL)
         snapshot_id = _get(data, "id", _TEXT)
         python = _get(data, "python", _TEXT)
@@ -244,6 +272,29 @@ def snapshot_from_json(text: str, *, file: str = "<json>") -> Snapshot:
         )
     except (TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"malformed snapshot: {exc}", file=file) from exc
+
+
+def _declared_from_json(entries: list[dict[str, Any]]) -> tuple[DeclaredRequirements, ...]:
+    """Each entry checked on its own, so a message names the one that is wrong among hundreds."""
+    out: dict[NormalizedName, DeclaredRequirements] = {}
+    for index, entry in enumerate(entries):
+        try:
+            declared = DeclaredRequirements(
+                name=_get(entry, "name", _TEXT),
+                requirements=tuple(_get(entry, "requirements", _STRINGS, [])),
+                evidence=_get(entry, "evidence", _STR, ""),
+                requires_python=_get(entry, "requires_python", _OPTIONAL),
+                provides_extra=tuple(_get(entry, "provides_extra", _STRINGS, [])),
+                origin=_get(entry, "origin", _STR, DECLARED),
+            )
+            if declared.name in out:
+                raise ValueError(f"{declared.name} has requirements already (entry {list(out).index(declared.name)})")
+        except (TypeError, ValueError) as exc:
+            name = entry.get("name")
+            which = f" ({clip(repr(name), 60)})" if isinstance(name, str) else ""
+            raise ValueError(f"declared_requirements entry {index}{which}: {exc}") from exc
+        out[declared.name] = declared
+    return tuple(out.values())
 
 
 # What a field must hold: a test, and the words a message says it in ("{}" becomes the kind found instead)
