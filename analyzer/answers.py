@@ -24,6 +24,7 @@ from typing import Any
 import analyzer
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.freshness import local_stamp, page_is_fresh
+from analyzer.redact import redact
 
 __all__ = ["Remembered", "code_identity", "question_key", "recall", "remember"]
 
@@ -92,7 +93,8 @@ def remember(cache: MetadataCache, key: str | None, reads: dict[str, Any] | None
     """Keep an answer for ``key``; nothing is kept when the rows it came from are not known (``reads`` None)."""
     if key is None or reads is None:
         return False
-    return cache.put_answer(key, {"reads": reads, "output": output, "verdict": verdict})
+    # what is kept is shown again later: no credential of a URL the answer quotes is stored
+    return cache.put_answer(key, {"reads": reads, "output": redact(output), "verdict": verdict})
 
 
 def _unchanged(cache: MetadataCache, reads: dict[str, Any], now: float) -> bool:

@@ -27,6 +27,7 @@ from packaging.utils import InvalidName, NormalizedName, canonicalize_name, pars
 
 from analyzer.errors import Problem
 from analyzer.freeze import version_from_url
+from analyzer.redact import redact
 
 __all__ = ["DirectURL", "ParsedRequirement", "RequirementsSet", "parse_requirements_files"]
 
@@ -655,15 +656,12 @@ def _looks_like_local(text: str) -> bool:
     return not at or "/" in before_at or "\\" in before_at or before_at.startswith(".")
 
 
-_PASSWORD = re.compile(r"(://[^/:@\s]*:)(?!\$\{[A-Z0-9_]+\}@)[^/@\s]+@")
-
-
 def _redact(message: str, expansions: Mapping[str, str]) -> str:
-    """Messages are printed and logged: put back ``${VAR}`` for expanded values and hide URL passwords."""
+    """Messages are printed and logged: put back ``${VAR}`` for expanded values and hide URL credentials."""
     for found, variable in sorted(expansions.items(), key=lambda item: -len(item[0])):
         if len(found) >= 4:
             message = message.replace(found, variable)
-    return _PASSWORD.sub(r"\1***@", message)
+    return redact(message)
 
 
 def _first_line(exc: Exception) -> str:

@@ -9,10 +9,12 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from analyzer import __version__
 from analyzer.errors import ExitCode, TfconflictError
 from analyzer.metadata.heap import allow_heap_tuning
+from analyzer.redact import redact
 
 COMMAND_MODULES = ("check", "why", "matrix", "hook", "snapshots", "metadata", "cache")
 """Modules of ``analyzer.cli`` that register a command each, in the order ``--help`` lists them."""
@@ -47,20 +49,31 @@ def _command(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    streams = sys.stdout, sys.stderr
+    # the edge where output is made: whatever any command prints or logs has its URLs' credentials hidden
+    sys.stdout, sys.stderr = _Masked(sys.stdout), _Masked(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     allow_heap_tuning()  # this process is ours: the metadata engine may keep the C heap small
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MaskedFormatter("tfconflict: %(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose >= 2 else logging.INFO if args.verbose else logging.WARNING,
-        format="tfconflict: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     # urllib3 announces every retry at WARNING; the engine reports what finally failed, once, by package.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if args.verbose >= 2 else logging.ERROR)
     try:
         return int(args.func(args))
     except TfconflictError as exc:
-        print(f"tfconflict: error: {exc}", file=sys.stderr)
+        print(f"tfconflict: error: {_clipped(str(exc))}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("tfconflict: interrupted", file=sys.stderr)
@@ -71,8 +84,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"tfconflict: internal error: {type(exc).__name__}: {exc}\n"
+            f"tfconflict: internal error: {type(exc).__name__}: {_clipped(str(exc))}\n"
             "tfconflict: run again with --debug for the traceback, and please report it.",
             file=sys.stderr,
         )
         return int(ExitCode.BAD_INPUT)
+
+
+def _clipped(message: str, limit: int = 4000) -> str:
+    """An error of sane length, whatever a value it quotes holds (a whole file, a megabyte-long name)."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+class _Masked:
+    """A text stream that hides URL credentials in everything written to it (``analyzer.redact``)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding...: the stream's own
+        return getattr(self._stream, name)
+
+
+class _MaskedFormatter(logging.Formatter):
+    """Log records are output too: their URLs' credentials are hidden wherever the handler writes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))

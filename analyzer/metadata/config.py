@@ -14,28 +14,22 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from analyzer.errors import InputError
 from analyzer.metadata.endpoint import PYPI_SIMPLE_ENDPOINT
+from analyzer.redact import MASK, redact
 
 __all__ = [
-    "PYPI_SIMPLE_ENDPOINT", "IndexConfig", "index_config", "pip_config_files", "redact_text", "redact_url",
-    "secret_tag",
+    "PYPI_SIMPLE_ENDPOINT", "IndexConfig", "checked_index_url", "index_config", "pip_config_files", "redact_text",
+    "redact_url", "secret_tag",
 ]
 
 
 def redact_url(url: str) -> str:
-    """``https://user:token@host/x`` -> ``https://user:***@host/x``; a token alone becomes ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, sep, _password = userinfo.partition(":")
-    shown = f"{user}:***" if sep else "***"
-    return urlunsplit((parts.scheme, f"{shown}@{host}", parts.path, parts.query, parts.fragment))
+    """``https://user:token@host/x`` -> ``https://user:***@host/x``; a token alone becomes ``***``
+    (``analyzer.redact``, the one rule for every URL shown, logged or stored)."""
+    return redact(url)
 
 
 def secret_tag(url: str, key: bytes) -> str:
@@ -47,7 +41,9 @@ def secret_tag(url: str, key: bytes) -> str:
 
 
 def redact_text(text: str, urls: Iterable[str]) -> str:
-    """Hide the secret part of every credential-bearing URL of ``urls`` wherever it appears in ``text``."""
+    """``text`` with every URL's credentials hidden (:func:`redact`), and the secrets of ``urls`` as well wherever
+    they appear alone (a library's message may quote a host's password without its URL)."""
+    text = redact(text)
     for url in urls:
         try:
             netloc = urlsplit(url).netloc
@@ -58,8 +54,8 @@ def redact_text(text: str, urls: Iterable[str]) -> str:
         userinfo = netloc.rpartition("@")[0]
         user, sep, password = userinfo.partition(":")
         secret = password if sep and password else user
-        if secret:
-            text = text.replace(secret, "***")
+        if secret and secret != MASK:
+            text = text.replace(secret, MASK)
     return text
 
 
@@ -157,12 +153,50 @@ def index_config(
     one. Files that say ``--no-index`` contribute no index line.
     """
     config = (pip if pip is not None else IndexConfig.from_pip()).override(index_url, extra_index_urls or None)
-    if no_index:
-        return config
-    origins = (*config.origins, "requirements file")
-    if file_index_url:
-        return IndexConfig(file_index_url, tuple(file_extra_index_urls), origins=origins)
-    if file_extra_index_urls:
-        extras = tuple(dict.fromkeys((*config.extra_index_urls, *file_extra_index_urls)))
-        return IndexConfig(config.index_url, extras, origins=origins)
-    return config
+    if not no_index:
+        origins = (*config.origins, "requirements file")
+        if file_index_url:
+            config = IndexConfig(file_index_url, tuple(file_extra_index_urls), origins=origins)
+        elif file_extra_index_urls:
+            extras = tuple(dict.fromkeys((*config.extra_index_urls, *file_extra_index_urls)))
+            config = IndexConfig(config.index_url, extras, origins=origins)
+    return IndexConfig(
+        checked_index_url(config.index_url),
+        tuple(dict.fromkeys(checked_index_url(url) for url in config.extra_index_urls)),
+        origins=config.origins,
+    )
+
+
+def checked_index_url(url: str) -> str:
+    """An index location as pip takes it: an http(s) or file URL, or an existing folder (as its ``file:`` URL);
+    anything else is an InputError that shows the location with its password hidden."""
+    text = url.strip()
+    if "://" not in text and _is_folder(text):
+        return Path(text).expanduser().resolve().as_uri()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        raise InputError(f"index URL {_shown(text)!r} is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in _INDEX_SCHEMES or (parts.scheme.lower() != "file" and not parts.hostname):
+        raise InputError(
+            f"index URL {_shown(text)!r} is neither an http(s) or file URL nor an existing folder "
+            "(e.g. https://host/simple)"
+        )
+    return text
+
+
+_INDEX_SCHEMES = frozenset({"http", "https", "file"})
+
+
+def _is_folder(text: str) -> bool:
+    try:
+        return Path(text).expanduser().is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
+
+
+def _shown(url: str) -> str:
+    """A location as a message quotes it: credentials hidden, a huge one cut."""
+    shown = redact(url)
+    return shown if len(shown) <= 200 else shown[:199] + "…"

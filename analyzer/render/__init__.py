@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
+from analyzer.redact import redact
+
 __all__ = ["FORMATS", "Renderer", "render", "renderer"]
 
 
@@ -26,7 +28,7 @@ class Renderer:
         function = getattr(import_module(f"analyzer.render.{self.module}"), self.function)
         declared = inspect.signature(function).parameters
         text: str = function(value, **{name: given[name] for name in given if name in declared})
-        return text
+        return redact(text)  # a direct reference's or an index's credentials are never part of an answer
 
 
 RENDERERS: dict[str, dict[str, Renderer]] = {
