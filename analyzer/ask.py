@@ -24,9 +24,10 @@ from analyzer.snapshot import Snapshot
 if TYPE_CHECKING:
     from analyzer.diagnosis.installable import ProjectInstallability
     from analyzer.metadata.engine import MetadataEngine
+    from analyzer.pintable import RequirementsTable
     from analyzer.report import Report
 
-__all__ = ["Answer", "CheckOptions", "apply_ignore", "ask", "without_bad_lines"]
+__all__ = ["Answer", "CheckOptions", "apply_ignore", "ask", "requirements_table", "without_bad_lines"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class CheckOptions:
     """Seconds for the minimal-conflicting-set search; None: no bound."""
     releases: tuple[tuple[str, str], ...] = ()
     """(release, Python) pairs offered as alternatives when the request does not install on this interpreter."""
+    requirements_table: bool = True
+    """Installed pins' requirements from the snapshot source's requirements table (False: from the index)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ def ask(
     (a rendering that shows this run's own timings); ``on_stage`` goes to ``run_check``. Raises
     ``MetadataUnavailable`` as ``run_check`` does.
     """
+    table, table_note = requirements_table(snapshot) if options.requirements_table else (None, "")
+    notes = (*notes, table_note) if table_note else tuple(notes)
     key = None
     if keep:
         # what the answer depends on besides the code and the cache rows: the settings that change an answer
@@ -95,6 +100,7 @@ def ask(
             "offline": settings.offline,
             "fail_on": settings.fail_on,
             "notes": tuple(notes),
+            "requirements_table": None if table is None else (table.label, table.read_at, table.index),
             **asdict(options),
             **(asked or {}),
         }
@@ -119,6 +125,7 @@ def ask(
             budget=options.budget,
             constraints=constraints,
             on_stage=on_stage,
+            table=table,
         ),
     )
     # hosts that failed so that they were not asked again: what they serve is missing from this answer
@@ -136,6 +143,19 @@ def ask(
         # an engine shared between questions read a superset of this answer's rows, never fewer
         answers.remember(cache, key, source.reads(), output, report.verdict.value)
     return Answer(output, report.verdict.value, report)
+
+
+def requirements_table(snapshot: Snapshot) -> tuple[RequirementsTable | None, str]:
+    """The requirements table for ``snapshot``: its source's, else Colab's (a freeze file's pins are looked up by
+    interpreter and platform too, so a table holds only what is true of them); with a note when it cannot be
+    read (the run goes on, reading installed packages' requirements from the index)."""
+    from analyzer.errors import InputError, SourceError
+    from analyzer.pintable import load_table
+
+    try:
+        return load_table(snapshot.source if snapshot.source not in ("file", "current") else None), ""
+    except (InputError, SourceError, OSError) as exc:
+        return None, f"requirements table not used ({exc}); installed packages' requirements read from the index"
 
 
 def without_bad_lines(

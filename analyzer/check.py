@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -28,9 +28,12 @@ from analyzer.errors import MetadataUnavailable
 from analyzer.metadata.models import MetadataSource
 from analyzer.report import Report, RuntimeSummary
 from analyzer.request import RequestItem
-from analyzer.resolver import WarningKind, route_counts
+from analyzer.resolver import WarningKind, origin_counts, route_counts
 from analyzer.session import Session
 from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.pintable import RequirementsTable
 
 T = TypeVar("T")
 
@@ -47,13 +50,15 @@ def run_check(
     constraints: Sequence[Requirement] = (),
     env: TargetEnvironment | None = None,
     on_stage: Callable[[str], None] | None = None,
+    table: RequirementsTable | None = None,
 ) -> Report:
     """Answer ``pip install ITEMS`` for ``snapshot`` without installing anything.
 
     ``releases``: (release id, Python) pairs offered when the request does not install on this interpreter;
     ``budget``: seconds for the minimal-conflicting-set search (None: no bound); ``constraints``: pip's ``-c``
     lines, binding every stage; ``env``: the target shared across checks (``matrix``); ``on_stage``: told each
-    stage's name as it starts (the CLI's sign of life on a long run). Raises
+    stage's name as it starts (the CLI's sign of life on a long run); ``table``: the snapshot source's
+    requirements table (installed pins' requirements without the index). Raises
     MetadataUnavailable only when the request's own projects, or the versions of them pip would install,
     cannot be read.
     """
@@ -82,12 +87,15 @@ def run_check(
     if not answer.ok:
         return Report(tuple(items), summary, answer, warnings=tuple(warnings), timings=timings)
 
-    # 2. the session every later stage shares: pages of the request and of every pin, fetched at once
-    timed("index pages", lambda: source.prefetch_projects([*requested_names, *(p.name for p in snapshot.pins)]))
-    session = Session.open(snapshot, source, env)
+    # 2. the session every later stage shares; pages of the request and of the pins whose requirements neither
+    # the snapshot nor the table holds, fetched at once (other projects' pages only when an answer moves them)
+    session = Session.open(snapshot, source, env, table)
+    unread = [name for name, pin in session.installed.items() if session.factory.needs_index(pin)]
+    timed("index pages", lambda: source.prefetch_projects([*requested_names, *unread]))
     # 3. the image -> ImageGraph, and what pip check already reports in it (not the request's fault)
     graph = timed("image metadata", lambda: image_graph(session))
     routes = {route.value: n for route, n in route_counts(session.installed.values()).items()}
+    origins = origin_counts(session.installed.values())
     before = timed("pip check before", lambda: check_snapshot(session))
     ignored = before.edges()
     # 4. what pip does -> PipPrediction
@@ -112,7 +120,8 @@ def run_check(
         # 7. what to do -> Options: versions with their cost here, named runtime versions where the request fits
         advice = replace(advice, options=timed("options", lambda: options(
             items, session, prediction, constraints=limits, graph=graph, budget=budget,
-            runtimes=lambda left: runtime_fits(items, snapshot, source, budget=left, constraints=constraints))))
+            runtimes=lambda left: runtime_fits(
+                items, snapshot, source, budget=left, constraints=constraints, table=table))))
     return Report(
         request=tuple(items),
         runtime=summary,
@@ -125,6 +134,7 @@ def run_check(
         timings=timings,
         resolution_builds=builds,
         requirement_routes=routes,
+        requirements_from=origins,
         resolution=prediction.requirements,
     )
 

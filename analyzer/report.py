@@ -98,6 +98,8 @@ class Report:
     """The sdists pip would build for the predicted resolution (``installable.source_builds``)."""
     requirement_routes: Mapping[str, int] = field(default_factory=dict)
     """How many pins' requirements came by each route (``RequirementsRoute`` value -> count)."""
+    requirements_from: Mapping[str, int] = field(default_factory=dict)
+    """How many pins' requirements were read from the snapshot, the requirements table, the index."""
     resolution: Mapping[str, tuple[Requirement, ...]] = field(default_factory=dict)
     """The predicted resolution: each resolved project's requirements that hold on the target, requested extras
     included; what ties a change to the requested lines that reach it (``render.github``)."""
@@ -266,6 +268,7 @@ class Report:
             else self.suggestions.options.to_json(),
             "source_builds": [_source_build(b) for b in self.source_builds],
             "requirement_routes": dict(self.requirement_routes),
+            "requirements_from": dict(self.requirements_from),
             "preexisting_violations": [_violation(v) for v in self.preexisting],
             "warnings": list(self.warnings),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},

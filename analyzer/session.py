@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
@@ -18,6 +19,9 @@ from analyzer.resolver.candidates import InstalledCandidate, ResolverWarning
 from analyzer.resolver.factory import Factory
 from analyzer.resolver.installed import installed_candidates
 from analyzer.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from analyzer.pintable import RequirementsTable
 
 __all__ = ["Session"]
 
@@ -41,9 +45,14 @@ class Session:
 
     @classmethod
     def open(
-        cls, snapshot: Snapshot, source: MetadataSource, env: TargetEnvironment | None = None
+        cls,
+        snapshot: Snapshot,
+        source: MetadataSource,
+        env: TargetEnvironment | None = None,
+        table: RequirementsTable | None = None,
     ) -> Session:
+        """``table``: the snapshot source's requirements table, read for installed pins instead of the index."""
         env = env if env is not None else TargetEnvironment.from_snapshot(snapshot)
-        factory = Factory(source, env)
+        factory = Factory(source, env, table)
         installed, warnings = installed_candidates(factory, snapshot)
         return cls(snapshot, env, source, factory, installed, tuple(warnings))

@@ -18,7 +18,7 @@ from analyzer.cli.common import (
     settings_from_args,
     snapshot_from_settings,
 )
-from analyzer.cli.indexopts import add_index_options, engine_for, index_config, stage_lines
+from analyzer.cli.indexopts import add_index_options, add_table_option, engine_for, index_config, stage_lines
 from analyzer.errors import ExitCode, Problem
 from analyzer.metadata.cache import MetadataCache
 from analyzer.render import FORMATS, render
@@ -70,6 +70,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_policy_options(parser)
     add_snapshot_options(parser, default=None)
     add_index_options(parser)
+    add_table_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         suggestions=not args.no_suggestions,
         budget=args.budget or None,
         releases=alternative_releases(snapshot, settings.colab_repo),
+        requirements_table=not args.no_requirements_table,
     )
     config = index_config(settings, reqset)
     cache = MetadataCache()

@@ -25,7 +25,7 @@ from analyzer.cli.common import (
     settings_from_args,
     snapshot_from_settings,
 )
-from analyzer.cli.indexopts import StageLines, add_index_options, engine_for, index_config
+from analyzer.cli.indexopts import StageLines, add_index_options, add_table_option, engine_for, index_config
 from analyzer.errors import ExitCode, MetadataUnavailable
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
@@ -63,6 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_policy_options(parser)
     add_snapshot_options(parser, default=None)
     add_index_options(parser)
+    add_table_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -77,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.OK)
     snapshot: Snapshot | None = None
     codes = [ExitCode.OK]
-    options = CheckOptions(conflict_set=args.conflict_set, suggestions=False)
+    options = CheckOptions(
+        conflict_set=args.conflict_set, suggestions=False, requirements_table=not args.no_requirements_table
+    )
     cache = MetadataCache()
     lines = StageLines()  # pre-commit shows no bar: a long hook says what it is doing on stderr
     with ExitStack() as stack:

@@ -54,12 +54,22 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
         metavar="DATE",
         help="ignore files uploaded after DATE (YYYY-MM-DD or ISO date-time), so an answer can be replayed",
     )
-    # None when absent: only a given --offline overrides the configuration's offline
+        # None when absent: only a given --offline overrides the configuration's offline
     group.add_argument(
         "--offline",
         action="store_true",
         default=None,
         help="answer from the metadata cache alone and name what is missing",
+    )
+
+
+def add_table_option(parser: argparse.ArgumentParser) -> None:
+    """For the commands that read installed packages' requirements (check, hook, why, matrix)."""
+    parser.add_argument(
+        "--no-requirements-table",
+        action="store_true",
+        help="read installed packages' requirements from the index, not from the requirements table the "
+        "snapshot source ships (slower on a first run; the same answer unless the index changed)",
     )
 
 

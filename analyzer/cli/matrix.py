@@ -21,7 +21,7 @@ from analyzer.cli.common import (
     settings_from_args,
     write_output,
 )
-from analyzer.cli.indexopts import add_index_options, engine_for, index_config
+from analyzer.cli.indexopts import add_index_options, add_table_option, engine_for, index_config
 from analyzer.config import Settings, fails
 from analyzer.errors import ExitCode, InputError
 from analyzer.matrix.model import Matrix
@@ -80,6 +80,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_policy_options(parser)
     add_colab_repo_option(parser)
     add_index_options(parser)
+    add_table_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         constraints=constraint_requirements(reqset),
         ignore=settings.ignore,
+        requirements_table=not args.no_requirements_table,
     )
     verbose = bool(args.verbose)
 

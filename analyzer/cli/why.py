@@ -9,7 +9,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from analyzer.cli.common import add_snapshot_options, levels, snapshot_from_args, write_output
-from analyzer.cli.indexopts import add_index_options, engine_from_args
+from analyzer.cli.indexopts import add_index_options, add_table_option, engine_from_args
 from analyzer.errors import ExitCode, InputError
 from analyzer.render import FORMATS, render
 
@@ -42,10 +42,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     add_snapshot_options(parser)
     add_index_options(parser)
+    add_table_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from analyzer.ask import requirements_table
     from analyzer.diagnosis.graph import image_graph
     from analyzer.diagnosis.why import why
     from analyzer.environment import TargetEnvironment
@@ -58,10 +60,14 @@ def run(args: argparse.Namespace) -> int:
     for problem in snapshot.problems:
         print(f"tfconflict: warning: {problem}", file=sys.stderr)
     env = TargetEnvironment.from_snapshot(snapshot)
+    table, note = (None, "") if args.no_requirements_table else requirements_table(snapshot)
+    if note:
+        print(f"tfconflict: warning: {note}", file=sys.stderr)
     with engine_from_args(args, progress=args.format == "text" and args.output is None) as engine:
-        # the index pages of every pin at once (in parallel on a cold cache), as check does, before the graph reads them
-        engine.prefetch_projects([p.name for p in snapshot.pins])
-        graph = image_graph(Session.open(snapshot, engine, env))
+        session = Session.open(snapshot, engine, env, table)
+        # the pages of the pins the table does not hold, at once (in parallel on a cold cache), before the graph
+        engine.prefetch_projects([n for n, pin in session.installed.items() if session.factory.needs_index(pin)])
+        graph = image_graph(session)
     answer = why(graph, snapshot, name, depth=args.depth)
     if answer.installed is None:
         print(f"tfconflict: error: {_not_installed(answer)}", file=sys.stderr)

@@ -31,6 +31,7 @@ from analyzer.versions import parse_version
 if TYPE_CHECKING:
     from analyzer.catalog import Catalog, Release
     from analyzer.metadata.models import MetadataSource
+    from analyzer.pintable import RequirementsTable
     from analyzer.report import Report
     from analyzer.snapshot import Snapshot
 
@@ -338,13 +339,14 @@ def runtime_fits(
     scan: int = 12,
     budget: float | None = None,
     constraints: Sequence[Requirement] = (),
+    table: RequirementsTable | None = None,
 ) -> tuple[tuple[RuntimeFit, ...], int, bool]:
     """The exact request's verdict on the named runtime versions of the snapshot's kind (its own release left
     out), newest first, each a ``run_check`` without the conflict-set search or suggestions. At most ``limit`` of
     them are resolved; one whose Python the request has no distribution for is answered from file lists alone and
     does not count, within ``scan`` named versions in all. Returns the verdicts, how many runtime versions were
     examined, and whether the budget cut the list short. A snapshot from no catalog (a file, the current
-    interpreter) has none."""
+    interpreter) has none. ``table``: the source's requirements table, as for the snapshot's own check."""
     from analyzer.catalog import Catalog
     from analyzer.check import run_check
     from analyzer.errors import MetadataUnavailable, SourceError
@@ -369,7 +371,7 @@ def runtime_fits(
         try:
             report = run_check(
                 items, catalog.snapshot(release), source, conflict_set=False, with_suggestions=False,
-                constraints=constraints,
+                constraints=constraints, table=table,
             )  # fmt: skip
         except (MetadataUnavailable, SourceError) as exc:  # that runtime's answer is unknown, not this one's
             out.append(RuntimeFit(label, release.id, release.python, "unknown", str(exc)))

@@ -31,10 +31,11 @@ from analyzer.check import run_check
 from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
 from analyzer.diagnosis.graph import image_graph
 from analyzer.environment import TargetEnvironment
-from analyzer.errors import TfconflictError
+from analyzer.errors import InputError, TfconflictError
 from analyzer.matrix.model import Matrix, MatrixRow, SetMove, SetStatus
 from analyzer.matrix.turning import turning_points
 from analyzer.metadata.models import MetadataSource
+from analyzer.pintable import load_table
 from analyzer.report import Report, Verdict
 from analyzer.request import RequestItem
 from analyzer.session import Session
@@ -72,6 +73,8 @@ class MatrixOptions:
     constraints: tuple[Requirement, ...] = ()
     ignore: frozenset[NormalizedName] = frozenset()
     """Packages left out of every release (the configuration's ``ignore``), each row saying so."""
+    requirements_table: bool = True
+    """Installed pins' requirements from the source's requirements table (False: from the index)."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ def _check(i: int, snapshot: Snapshot | str, conflict_set: bool) -> _Done:
     try:
         report = run_check(
             _JOB["items"], snapshot, _source(), conflict_set=conflict_set, with_suggestions=False,
-            budget=_JOB["budget"], constraints=_JOB["constraints"], env=_env(snapshot),
+            budget=_JOB["budget"], constraints=_JOB["constraints"], env=_env(snapshot), table=_JOB["table"],
         )
     except TfconflictError as exc:
         return _Done(i, None, str(exc), time.perf_counter() - started)
@@ -262,7 +265,7 @@ def _search_key(snapshot: Snapshot, candidates: Sequence[str]) -> _SetKey | None
     items: Sequence[RequestItem] = _JOB["items"]
     requested = {i.name for i in items}
     env = _env(snapshot)
-    session = Session.open(snapshot, _source(), env)
+    session = Session.open(snapshot, _source(), env, _JOB["table"])
     full = image_graph(session).with_request([i.requirement for i in items], session)
     reached = set(full.reachable_from_request()) | set(candidates)
     relevant = {n for n in full.relevant_pins(reached) if n not in requested}
@@ -337,10 +340,18 @@ def run_matrix(
         warnings.append(f"no {options.kind} release of {catalog.decl.name} in the range")
     say(f"{len(groups)} distinct releases of {len(releases)} in the range; {workers} worker(s)")
 
+    table = None
+    if options.requirements_table:
+        try:
+            table = load_table(catalog.decl)
+        except (InputError, OSError) as exc:
+            warnings.append(
+                f"requirements table not used ({exc}); installed packages' requirements read from the index"
+            )
     _JOB.clear()
     _JOB.update(
         items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore,
-        budget=options.row_budget, constraints=tuple(options.constraints), envs={},
+        budget=options.row_budget, constraints=tuple(options.constraints), envs={}, table=table,
     )
     cpu = _cpu()
     try:

@@ -266,10 +266,12 @@ def _background(report: Report, every: bool) -> list[Section]:
     if p is not None and p.opaque:
         title = "Opaque packages (their requirements are unknown, so they were not checked)"
         out.append(Section(title, note=_listed(p.opaque, 6, every)))
-    routes = report.requirement_routes
-    if set(routes) - {"wheel", "declared"}:
+    routes, origins = report.requirement_routes, report.requirements_from
+    if set(routes) - {"wheel", "declared"} or set(origins) - {"index"}:
         said = ", ".join(f"{n} {_ROUTE_WORDS.get(route, route)}" for route, n in routes.items())
-        out.append(Section("Where the image's requirements came from", note=said))
+        read = ", ".join(f"{n} {_ORIGIN_WORDS.get(where, where)}" for where, n in origins.items())
+        note = f"{said} (read: {read})" if read else said
+        out.append(Section("Where the image's requirements came from", note=note))
     return out
 
 
@@ -390,9 +392,16 @@ def _prediction(p: PipPrediction, report: Report, *, verbose: bool = False) -> l
     return out
 
 
+_ORIGIN_WORDS = {
+    "snapshot": "from the snapshot itself",
+    "table": "from the source's requirements table",
+    "index": "from the index",
+}
+
 _ROUTE_WORDS = {
     "wheel": "from the wheel pip installs",
     "declared": "declared outside the index",
+    "dist-info": "from the installed distribution's own METADATA (captured)",
     "sdist-pkg-info": "from an sdist's static PKG-INFO",
     "sdist-pkg-info-not-guaranteed": "from an sdist's PKG-INFO (not guaranteed)",
     "sdist-egg-info": "from an sdist's egg-info (not guaranteed)",

@@ -3,7 +3,14 @@
 The provider, factory, candidates and requirements follow pip's split; ``explain.py`` turns resolvelib's causes
 into a ``Conflict``; ``propagation.py`` proves, before a search, what kept and freed pins leave."""
 
-from analyzer.resolver.candidates import Origin, RequirementsRoute, ResolverWarning, WarningKind, route_counts
+from analyzer.resolver.candidates import (
+    Origin,
+    RequirementsRoute,
+    ResolverWarning,
+    WarningKind,
+    origin_counts,
+    route_counts,
+)
 from analyzer.resolver.requirements import Role
 from analyzer.resolver.resolve import resolve
 from analyzer.resolver.results import Conflict, ConflictCause, Resolution, ResolvedDist
@@ -18,6 +25,7 @@ __all__ = [
     "ResolverWarning",
     "Role",
     "WarningKind",
+    "origin_counts",
     "resolve",
     "route_counts",
 ]

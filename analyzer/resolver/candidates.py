@@ -26,6 +26,7 @@ from analyzer.resolver.requirements import (
 
 if TYPE_CHECKING:
     from analyzer.resolver.factory import Factory
+    from analyzer.snapshot import DeclaredRequirements
 
 __all__ = [
     "Candidate",
@@ -39,6 +40,7 @@ __all__ = [
     "RequirementsRoute",
     "ResolverWarning",
     "WarningKind",
+    "origin_counts",
     "route_counts",
 ]
 
@@ -58,6 +60,8 @@ class RequirementsRoute(str, Enum):
     """The METADATA of the wheel pip installs on the target (or of a direct reference's file)."""
     DECLARED = "declared"
     """Declared outside the index (google-colab's requirements)."""
+    DIST_INFO = "dist-info"
+    """The installed distribution's own METADATA, recorded when the snapshot was captured in the runtime."""
     SDIST_PKG_INFO = "sdist-pkg-info"
     """An sdist's PKG-INFO that declares Requires-Dist static (PEP 643): what its build will say."""
     SDIST_PKG_INFO_NOT_GUARANTEED = "sdist-pkg-info-not-guaranteed"
@@ -123,12 +127,21 @@ class DistInfo:
     file: DistFile | None = None
     route: RequirementsRoute = RequirementsRoute.WHEEL
     """Where ``requires_dist`` was read."""
+    read_from: str = "index"
+    """An installed pin's: "snapshot" (declared, or its dist-info at capture), "table" (the source's
+    requirements table) or "index"; what the report counts."""
 
 
 def route_counts(candidates: Iterable[Candidate]) -> dict[RequirementsRoute, int]:
     """How many base candidates' requirements came by each route (reads each one's metadata); for the report."""
     counts = Counter(c.info.route for c in {id(c.base): c.base for c in candidates}.values())
     return {route: counts[route] for route in RequirementsRoute if counts[route]}
+
+
+def origin_counts(candidates: Iterable[Candidate]) -> dict[str, int]:
+    """How many base candidates' requirements were read from the snapshot, the requirements table, the index."""
+    counts = Counter(c.info.read_from for c in {id(c.base): c.base for c in candidates}.values())
+    return {where: counts[where] for where in ("snapshot", "table", "index") if counts[where]}
 
 
 class Candidate:
@@ -224,11 +237,12 @@ class InstalledCandidate(Candidate):
         version: Version,
         *,
         url: str | None = None,
-        declared: tuple[str, ...] | None = None,
+        declared: DeclaredRequirements | None = None,
     ) -> None:
         self.url = url
         self.declared = declared
-        """Requirements declared outside the index (e.g. google-colab's), read instead of its metadata."""
+        """Requirements known outside the index (google-colab's, a capture's dist-info), read instead of its
+        metadata."""
         super().__init__(factory, name, version)
 
     def _load_info(self) -> DistInfo:

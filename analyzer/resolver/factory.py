@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidWheelFilename, NormalizedName, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
@@ -37,6 +37,10 @@ from analyzer.resolver.requirements import (
     SpecifierRequirement,
 )
 from analyzer.resolver.results import ConflictCause
+
+if TYPE_CHECKING:
+    from analyzer.pintable import PinRecord, RequirementsTable
+    from analyzer.snapshot import DeclaredRequirements
 
 __all__ = ["Edge", "Factory", "edge_ignored", "is_pinned"]
 
@@ -77,9 +81,18 @@ def is_pinned(specifier: SpecifierSet) -> bool:
 class Factory:
     """Candidates and requirements for one (metadata source, target interpreter) pair, memoized."""
 
-    def __init__(self, source: MetadataSource, env: TargetEnvironment) -> None:
+    def __init__(
+        self, source: MetadataSource, env: TargetEnvironment, table: RequirementsTable | None = None
+    ) -> None:
         self.source = source
         self.env = env
+        self.table = table
+        """The snapshot source's requirements table: installed pins' (and those files') readings, no index."""
+        self._env_key = ""
+        if table is not None:
+            from analyzer.pintable import env_key
+
+            self._env_key = env_key(env)
         self.python = PythonCandidate(self, Version(env.python_full))
         self.lookup_warnings: dict[NormalizedName, ResolverWarning] = {}
         """Projects the resolution asked for whose page could not be read: every resolution reports them."""
@@ -175,12 +188,21 @@ class Factory:
     # -- metadata ----------------------------------------------------------------------------------------------
 
     def metadata(self, file: DistFile) -> CoreMetadata:
-        return memo(self._metadata, _file_key(file), lambda: self.source.metadata(file))
+        """A file's core metadata: the requirements table's reading of that very file (same name and hash) when
+        it has one, else the source's."""
+        return memo(self._metadata, _file_key(file), lambda: self._tabled(file) or self.source.metadata(file))
+
+    def _tabled(self, file: DistFile) -> CoreMetadata | None:
+        return self.table.file(file.filename, file.hashes.get("sha256")) if self.table is not None else None
 
     def prefetch(self, files: Iterable[DistFile]) -> None:
         """Ask the source for many files' metadata at once (in parallel); each file is asked for once."""
         todo = [
-            f for f in files if _file_key(f) not in self._prefetched and _file_key(f) not in self._metadata
+            f
+            for f in files
+            if _file_key(f) not in self._prefetched
+            and _file_key(f) not in self._metadata
+            and self._tabled(f) is None
         ]
         if todo:
             self._prefetched.update(map(_file_key, todo))
@@ -195,7 +217,7 @@ class Factory:
         files = (
             self.best_file_of_version(c.name, c.version)
             for c in candidates
-            if c.url is None and c._info is None
+            if c.url is None and c._info is None and self.needs_index(c)
         )
         self.prefetch(f for f in files if f is not None)
 
@@ -329,35 +351,40 @@ class Factory:
         return RequirementsRoute.WHEEL
 
     def info_for_installed(self, pin: InstalledCandidate) -> DistInfo:
-        """An installed pin's requirements: declared ones, a direct reference's, or that version's on the index;
-        when nothing can be had the pin is opaque (it keeps its version, its requirements unknown)."""
+        """An installed pin's requirements: the snapshot's own (declared, or its dist-info at capture), a direct
+        reference's, the source's requirements table, or that version's on the index; when nothing can be had
+        the pin is opaque (it keeps its version, its requirements unknown)."""
         name, version, text = pin.name, pin.version, str(pin.version)
         if pin.declared is not None:
-            reqs: list[Requirement] = []
-            warnings: list[ResolverWarning] = []
-            for line in pin.declared:
-                try:
-                    reqs.append(Requirement(line))
-                except InvalidRequirement:
-                    warnings.append(
-                        _warning(WarningKind.INVALID_REQUIREMENT, name, text, f"skipped requirement {line!r}")
-                    )
-            return DistInfo(
-                requires_dist=tuple(reqs), warnings=tuple(warnings), route=RequirementsRoute.DECLARED
-            )
+            return self._declared_info(pin.declared, name, text)
         url_problem = ""
         if pin.url is not None:
+            record = self.table.url(pin.url) if self.table is not None else None
+            if record is not None:
+                return _record_info(record, name, text)
             meta = self.source.metadata_for_url(name, pin.url)
             if meta.status is MetadataStatus.OK:
                 return self.info_of(name, text, meta, None, sdist=_names_sdist(pin.url))
             # an unreachable direct reference (a vendor index, a local build folder): the same version's
             # metadata on the configured index is the next best evidence, and the warning says so
             url_problem = f"direct reference {pin.url}: {meta.status.value}" + _note(meta)
+        record = self._table_record(pin)
+        if record is not None:
+            info = _record_info(record, name, text)
+            if not url_problem:
+                return info
+            if not info.known and record.filename is None:
+                return replace(_opaque(name, text, url_problem), read_from="table")
+            what = f"{url_problem}; requirements taken from {record.filename} on the index"
+            fallback = _warning(WarningKind.INDEX_FALLBACK, name, text, what)
+            local = [w for w in info.warnings if w.kind is WarningKind.LOCAL_VERSION_FALLBACK]
+            rest = [w for w in info.warnings if w.kind is not WarningKind.LOCAL_VERSION_FALLBACK]
+            return replace(info, warnings=(*local, fallback, *rest))
         file = self.best_file_of_version(name, version)
-        fallback = None
+        fallback_version = None
         if file is None and version.local is not None:
-            fallback = Version(version.public)
-            file = self.best_file_of_version(name, fallback)
+            fallback_version = Version(version.public)
+            file = self.best_file_of_version(name, fallback_version)
         if file is None:
             return _opaque(name, text, url_problem or "no file of this version on the index")
         meta = self.metadata(file)
@@ -365,13 +392,56 @@ class Factory:
             return _opaque(name, text, url_problem or f"metadata unavailable ({file.filename})" + _note(meta))
         info = self.info_of(name, text, meta, file)
         first: list[ResolverWarning] = []
-        if fallback is not None:
-            what = f"no file of this local version on the index; requirements taken from {name} {fallback}"
+        if fallback_version is not None:
+            what = (
+                f"no file of this local version on the index; requirements taken from {name} {fallback_version}"
+            )
             first.append(_warning(WarningKind.LOCAL_VERSION_FALLBACK, name, text, what))
         if url_problem:
             what = f"{url_problem}; requirements taken from {file.filename} on the index"
             first.append(_warning(WarningKind.INDEX_FALLBACK, name, text, what))
         return replace(info, warnings=(*first, *info.warnings)) if first else info
+
+    def needs_index(self, pin: InstalledCandidate) -> bool:
+        """Whether an installed pin's requirements must be read from the index (the snapshot and the
+        requirements table say nothing of it): only such pins' pages and files are fetched for the image."""
+        if pin.declared is not None:
+            return False
+        if pin.url is not None and self.table is not None and self.table.url(pin.url) is not None:
+            return False
+        return self._table_record(pin) is None
+
+    def _table_record(self, pin: InstalledCandidate) -> PinRecord | None:
+        if self.table is None:
+            return None
+        return self.table.pin(pin.name, str(pin.version), self._env_key)
+
+    def _declared_info(self, declared: DeclaredRequirements, name: NormalizedName, text: str) -> DistInfo:
+        """Requirements the snapshot carries: google-colab's (declared) or a capture's dist-info METADATA."""
+        reqs: list[Requirement] = []
+        warnings: list[ResolverWarning] = []
+        for line in declared.requirements:
+            try:
+                reqs.append(Requirement(line))
+            except InvalidRequirement:
+                what = f"skipped requirement {line!r}"
+                warnings.append(_warning(WarningKind.INVALID_REQUIREMENT, name, text, what))
+        python = None
+        if declared.requires_python:
+            try:
+                python = SpecifierSet(declared.requires_python)
+            except InvalidSpecifier:
+                what = f"skipped Requires-Python {declared.requires_python!r}"
+                warnings.append(_warning(WarningKind.INVALID_REQUIREMENT, name, text, what))
+        dist_info = declared.origin == "dist-info"
+        return DistInfo(
+            requires_dist=tuple(reqs),
+            provides_extra=frozenset(canonicalize_name(e) for e in declared.provides_extra),
+            requires_python=python,
+            warnings=tuple(warnings),
+            route=RequirementsRoute.DIST_INFO if dist_info else RequirementsRoute.DECLARED,
+            read_from="snapshot",
+        )
 
     # -- requirements ------------------------------------------------------------------------------------------
 
@@ -518,6 +588,29 @@ class Factory:
 def _file_key(file: DistFile) -> tuple[str, str]:
     """DistFile holds a hashes dict, so it cannot be a dict key itself; its URL and name identify it."""
     return (file.url, file.filename)
+
+
+def _record_info(record: PinRecord, name: NormalizedName, version: str) -> DistInfo:
+    """A requirements-table record as the reading it stands for (it was made by ``info_for_installed``)."""
+    reqs = []
+    for line in record.requires_dist:
+        try:
+            reqs.append(Requirement(line))
+        except InvalidRequirement:
+            continue  # the table holds only lines that parsed when it was made
+    try:
+        python = SpecifierSet(record.requires_python) if record.requires_python else None
+    except InvalidSpecifier:
+        python = None
+    return DistInfo(
+        requires_dist=tuple(reqs),
+        provides_extra=frozenset(canonicalize_name(e) for e in record.provides_extra),
+        requires_python=python,
+        known=record.known,
+        warnings=tuple(ResolverWarning(WarningKind(kind), name, version, text) for kind, text in record.warnings),
+        route=RequirementsRoute(record.route),
+        read_from="table",
+    )
 
 
 def _opaque(name: NormalizedName, version: str, why: str) -> DistInfo:

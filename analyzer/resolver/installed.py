@@ -19,7 +19,8 @@ __all__ = ["installed_candidates"]
 def installed_candidates(
     factory: Factory, snapshot: Snapshot
 ) -> tuple[dict[NormalizedName, InstalledCandidate], list[ResolverWarning]]:
-    """The image's pins as candidates (declared requirements, e.g. google-colab's, count as their metadata)."""
+    """The image's pins as candidates (requirements the snapshot carries, google-colab's or a capture's dist-info,
+    count as their metadata)."""
     out: dict[NormalizedName, InstalledCandidate] = {}
     warnings: list[ResolverWarning] = []
     declared = {d.name: d for d in snapshot.declared}
@@ -29,6 +30,5 @@ def installed_candidates(
             message = f"{pin.name} {pin.version or '(no version)'} has no PEP 440 version; left out of the resolution"
             warnings.append(ResolverWarning(WarningKind.UNUSABLE_PIN, pin.name, pin.version, message))
             continue
-        requirements = declared[pin.name].requirements if pin.name in declared else None
-        out[pin.name] = InstalledCandidate(factory, pin.name, version, url=pin.url, declared=requirements)
+        out[pin.name] = InstalledCandidate(factory, pin.name, version, url=pin.url, declared=declared.get(pin.name))
     return out, warnings

@@ -105,7 +105,8 @@ def resolve(
 
     kept = {n: installed[n] for n in keep if n in installed}
     if kept:
-        factory.prefetch_projects(kept)
+        # a kept pin offers only its installed version: its page matters only for reading its requirements
+        factory.prefetch_projects(n for n, c in kept.items() if c._info is None and factory.needs_index(c))
         factory.prefetch_installed(kept.values())
     # Freed pins, like kept ones, join the roots only when the answer would break them (see below).
     freed = {n: installed[n] for n in free if n in installed and n not in kept}
