@@ -3,9 +3,10 @@
 Each distribution is read from its own files as ``importlib.metadata`` finds them (never by importing it): the
 name and version, its direct reference from ``direct_url.json`` (PEP 610) as pip freeze does, and its
 Requires-Dist, Requires-Python and Provides-Extra, so the snapshot carries the requirements it was installed
-with (local versions and packages on no index included). An egg-info without Requires-Dist is read from its
-``requires.txt`` as pip reads it. A distribution whose metadata cannot be read keeps its pin (from its folder's
-name) and a problem; its requirements then come from the index.
+with (local versions and packages on no index included). Values are kept as written: a malformed line is named
+by the resolver when it skips it, as for any metadata, rather than parsed twice here. An egg-info without
+Requires-Dist is read from its ``requires.txt`` as pip reads it. A distribution whose metadata cannot be read
+keeps its pin (from its folder's name) and a problem; its requirements then come from the index.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from importlib import metadata
 from pathlib import Path
 
 from packaging.metadata import parse_email
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from analyzer.errors import Problem
@@ -101,9 +100,8 @@ def _from_metadata(
     url, editable = direct_url_of(dist)
     pin = Pin(name=canonicalize_name(name), display_name=name, version=version if isinstance(version, str) else None,
               url=url, editable=editable)
-    problems = [Problem(file, _line_of(text, field), f"{field}: a value packaging cannot read ({clip(repr(values))})")
-                for field, values in unparsed.items()
-                if field.lower() in ("requires-dist", "requires-python", "provides-extra")]
+    problems = [Problem(file, _line_of(text, field), f"{field}: packaging cannot read {clip(repr(values))}; left out")
+                for field, values in unparsed.items() if field in ("requires-dist", "requires-python", "provides-extra")]
     requirements = list(_strings(raw.get("requires_dist")))
     extras = list(_strings(raw.get("provides_extra")))
     evidence = (f"{folder.name}/{filename}" if filename else folder.name) if folder is not None else file
@@ -113,19 +111,7 @@ def _from_metadata(
             requirements, evidence = egg_requirements, f"{evidence} + requires.txt"
         if not extras and egg_extras:
             extras = egg_extras
-    for line in requirements:
-        try:
-            Requirement(line)
-        except InvalidRequirement as exc:
-            problems.append(Problem(file, _line_of(text, "Requires-Dist", line),
-                                    f"Requires-Dist {clip(repr(line))} is not a requirement ({exc})"))
     requires_python = raw.get("requires_python")
-    if isinstance(requires_python, str):
-        try:
-            SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            problems.append(Problem(file, _line_of(text, "Requires-Python"),
-                                    f"Requires-Python {clip(repr(requires_python))} is not a version specifier"))
     declared = DeclaredRequirements(
         name=pin.name,
         requirements=tuple(requirements),
@@ -182,13 +168,13 @@ def _strings(value: object) -> Iterator[str]:
         yield from (item for item in value if isinstance(item, str))
 
 
-def _line_of(text: str, field: str, value: str | None = None) -> int | None:
-    """The line of ``text`` that holds ``field`` (with ``value``, when given): problems say where, as linters do."""
+def _line_of(text: str, field: str) -> int | None:
+    """The first line of ``text`` that holds ``field``: problems say where, as linters do."""
     prefix = field.lower() + ":"
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             return None  # the headers end at the first blank line
-        if line.lower().startswith(prefix) and (value is None or line[len(prefix):].strip() == value):
+        if line.lower().startswith(prefix):
             return number
     return None
 
