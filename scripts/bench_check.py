@@ -236,9 +236,9 @@ def measured_check(
     net.install()
     from analyzer.check import run_check
     from analyzer.metadata.cache import MetadataCache
-    from analyzer.metadata.heap import allow_heap_tuning
     from analyzer.metadata.config import IndexConfig
     from analyzer.metadata.engine import MetadataEngine
+    from analyzer.metadata.heap import allow_heap_tuning
     from analyzer.request import parse_specs
     from analyzer.selectors import resolve_selector
 

@@ -1,30 +1,38 @@
 """The transfer floor of a cold ``check``: how long the bytes a complete answer needs take to arrive, with no
-parsing, no cache and no resolver, next to ``uv pip compile`` cold on the same question.
+parsing, no cache and no resolver, for the design that reads installed packages' requirements from the snapshot
+source's requirements table beside the design before it, and beside ``uv pip compile`` cold.
 
-A complete answer (pip check before and after, who pip leaves broken) needs every installed pin's requirements: the
-index page of every pin (to learn its files) and the core metadata of the file pip would have installed (here by a
-range read of the wheel's tail: the index offers no PEP 658 files). This script fetches exactly those bytes, raw,
-with ``--workers`` connections: the project pages first, then one tail read per pinned wheel (the 32 KiB the metadata
-engine asks first). Whatever tfconflict does cold cannot be faster than this on this machine and this network.
+Table design: one cold full ``check`` (``run_check`` in a worker, table loaded) records every HTTP request it makes
+(the request's closure, what the minimal-set search moves, any pin the table does not hold) with the body bytes it
+read from each; the floor replays exactly those requests, raw, all at once with ``--workers`` connections (pages,
+range reads into wheels, ``.metadata`` files, sdists read as far as the check read them). It is a floor twice
+over: no parsing, and no waiting for one answer before asking the next (the check learns the closure level by
+level).
+
+Design before: every installed pin's requirements from the index, i.e. the project page of every pin and the
+request, then one 32 KiB tail read of the wheel pip would have installed for each pin (what the metadata engine
+asks first). The wheel URLs come from the cache of a recorded cold check of that design (``table=None``), whose
+own requests are replayed too (``--skip-old-replay`` leaves that out).
 
     TFCONFLICT_COLAB_REPO=/work/shared/colab/backend-info.bundle .venv/bin/python scripts/bench_floor.py
 
-The wheel URLs come from a warm metadata cache (run ``tfconflict check`` on the snapshot once first).
 uv is a benchmark tool, not a dependency: ``pip install uv`` if it is missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,30 +40,87 @@ sys.path.insert(0, str(ROOT))
 import requests
 from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
-from scripts.bench_check import uv_compile_command, uv_constraints
+from scripts.bench_check import (
+    clean_env,
+    find_uv,
+    fresh_cache,
+    mib,
+    run_child,
+    uv_compile_command,
+    uv_constraints,
+)
 
 JSON = "application/vnd.pypi.simple.v1+json"
 TAIL = 32 * 1024
 
+Request = tuple[str, dict[str, str], int | None]
+"""URL, headers, and how many body bytes to read (None: all)."""
 
-def fetch_all(urls: list[str], workers: int, headers: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and bytes for fetching every URL with ``workers`` connections (one session per thread)."""
+
+def fetch_all(todo: list[Request], workers: int) -> tuple[float, int]:
+    """Wall seconds and body bytes for making every request with ``workers`` connections (a session per
+    thread), each body read up to its limit."""
     local = threading.local()
 
-    def get(url: str) -> int:
+    def get(item: Request) -> int:
+        url, headers, limit = item
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
-        return len(session.get(url, headers=headers, timeout=60).content)
+        with session.get(url, headers=headers, timeout=60, stream=True) as response:
+            got = 0
+            for chunk in response.iter_content(64 * 1024):
+                got += len(chunk)
+                if limit is not None and got >= limit:
+                    break
+        return got
 
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        sizes = list(pool.map(get, urls))
+        sizes = list(pool.map(get, todo))
     return time.perf_counter() - started, sum(sizes)
 
 
-def wheel_urls(selector: str, index_url: str) -> list[str]:
-    """The URL of the file pip would have installed for each pin (from the warm cache)."""
+def best(todo: list[Request], workers: int, runs: int) -> tuple[float, int]:
+    return min((fetch_all(todo, workers) for _ in range(runs)), key=lambda r: r[0])
+
+
+def recorded_check(
+    selector: str, spec: str, index_url: str, use_table: bool, cache: Path, record: Path, timeout: float
+) -> dict[str, Any]:
+    """One cold full check in a worker (``bench_check.py``), its requests written to ``record``."""
+    cmd = [
+        sys.executable, str(ROOT / "scripts" / "bench_check.py"), "--spec", spec, "--index-url", index_url,
+        "--worker", selector, "1", "1" if use_table else "0", "--record", str(record),
+    ]  # fmt: skip
+    child = run_child(cmd, clean_env(cache), timeout)
+    if child.code != 0 or not child.out.strip():
+        last = (child.err.strip().splitlines() or [f"exit {child.code}"])[-1]
+        raise SystemExit(f"the recorded check failed: {last}")
+    figures: dict[str, Any] = json.loads(child.out.strip().splitlines()[-1])
+    return figures
+
+
+def replay_list(record: Path) -> tuple[list[Request], Counter[str]]:
+    """The recorded requests as they were made: pages as JSON, range reads with their span, bodies read as far
+    as the check read them."""
+    todo: list[Request] = []
+    kinds: Counter[str] = Counter()
+    for url, span, kind, nbytes in json.loads(record.read_text(encoding="utf-8")):
+        kinds[kind] += 1
+        if kind == "page":
+            todo.append((url, {"Accept": JSON}, None))
+        elif span:
+            todo.append((url, {"Range": span, "Accept-Encoding": "identity"}, None))
+        else:
+            todo.append((url, {}, max(int(nbytes), 1)))
+    return todo, kinds
+
+
+def old_floor_list(
+    selector: str, spec: str, index_url: str, cache: Path
+) -> tuple[list[Request], list[Request]]:
+    """Every pin's and the request's project page; the tail of each pin's wheel (URLs from ``cache``)."""
     from packaging.version import InvalidVersion, Version
 
     from analyzer.environment import TargetEnvironment
@@ -63,75 +128,113 @@ def wheel_urls(selector: str, index_url: str) -> list[str]:
     from analyzer.metadata.config import IndexConfig
     from analyzer.metadata.engine import MetadataEngine
     from analyzer.metadata.select import best_file
+    from analyzer.request import parse_specs
     from analyzer.selectors import resolve_selector
 
     snapshot = resolve_selector(selector)
     env = TargetEnvironment.from_snapshot(snapshot)
-    urls = []
-    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache()) as engine:
+    names = sorted({pin.name for pin in snapshot.pins} | {item.name for item in parse_specs([spec])})
+    pages: list[Request] = [(f"{index_url.rstrip('/')}/{name}/", {"Accept": JSON}, None) for name in names]
+    tails: list[Request] = []
+    with MetadataEngine(IndexConfig(index_url), cache=MetadataCache(cache)) as engine:
         for pin in snapshot.pins:
-            if pin.version is None:
-                continue
             try:
-                version = Version(pin.version)
+                version = Version(pin.version or "")
             except InvalidVersion:
                 continue
             file = best_file(engine.files_of(pin.name, version), env)
             if file is not None and file.filename.endswith(".whl"):
-                urls.append(file.url)
-    return urls
+                tails.append((file.url, {"Range": f"bytes=-{TAIL}"}, None))
+    return pages, tails
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--snapshot", default="colab:2025-07-14")
     parser.add_argument("--spec", default="tensorflow==2.12.0")
     parser.add_argument("--index-url", default=PYPI_SIMPLE_ENDPOINT)
     parser.add_argument("--workers", type=int, action="append", help="repeatable (default: 24 and 64)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; the best is printed")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds for each recorded check")
     parser.add_argument("--platform", default="x86_64-manylinux_2_35", help="uv's --python-platform")
+    parser.add_argument(
+        "--skip-old-replay", action="store_true", help="do not replay the old design's requests"
+    )
     args = parser.parse_args(argv)
 
+    from analyzer.paths import cache_dir
     from analyzer.request import parse_specs
-    from analyzer.selectors import resolve_selector
 
-    snapshot = resolve_selector(args.snapshot)
-    requested = {item.name for item in parse_specs([args.spec])}
-    names = sorted({pin.name for pin in snapshot.pins} | requested)
-    pages = [f"{args.index_url.rstrip('/')}/{name}/" for name in names]
-    wheels = wheel_urls(args.snapshot, args.index_url)
-    print(f"{args.snapshot}: {len(pages)} project pages, {len(wheels)} pinned wheels; {os.cpu_count()} CPUs")
-
-    for workers in args.workers or [24, 64]:
-        best_pages = min((fetch_all(pages, workers, {"Accept": JSON}) for _ in range(args.runs)), key=lambda r: r[0])
-        best_tails = min(
-            (fetch_all(wheels, workers, {"Range": f"bytes=-{TAIL}"}) for _ in range(args.runs)), key=lambda r: r[0]
-        )
-        print(
-            f"  {workers:3} connections: pages {best_pages[0]:.2f} s ({best_pages[1] / 2**20:.1f} MiB), "
-            f"wheel tails {best_tails[0]:.2f} s ({best_tails[1] / 2**20:.1f} MiB): "
-            f"floor {best_pages[0] + best_tails[0]:.2f} s (best of {args.runs})"
-        )
-
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    if not Path(uv).exists():
-        print("uv is missing: pip install uv (a benchmark tool)", file=sys.stderr)
-        return 0
     work = Path(tempfile.mkdtemp(prefix="bench-floor-"))
-    constraints = work / "constraints.txt"
-    python = uv_constraints(args.snapshot, requested, constraints)[2]
-    times = []
-    for run in range(args.runs):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-        env["UV_CACHE_DIR"] = str(work / f"uv-cache-{run}")  # empty each time: cold
-        started = time.perf_counter()
-        subprocess.run(
-            uv_compile_command(uv, constraints, python, args.platform, args.index_url),
-            input=args.spec + "\n", capture_output=True, text=True, env=env, check=False, timeout=300,
+    try:
+        synced = cache_dir()
+        new_record, old_record = work / "table.json", work / "index.json"
+        new = recorded_check(
+            args.snapshot, args.spec, args.index_url, True, fresh_cache(work, synced, "table"), new_record,
+            args.timeout,
+        )  # fmt: skip
+        old_cache = fresh_cache(work, synced, "index")
+        old = recorded_check(
+            args.snapshot, args.spec, args.index_url, False, old_cache, old_record, args.timeout
         )
-        times.append(time.perf_counter() - started)
-    print(f"  uv pip compile cold (best of {args.runs}): {min(times):.2f} s; 2x that: {2 * min(times):.2f} s")
-    shutil.rmtree(work, ignore_errors=True)
+        if not new["table"]:
+            print(
+                "NO TABLE for this source (analyzer.pintable missing or nothing shipped): both are the index design"
+            )
+        new_todo, new_kinds = replay_list(new_record)
+        old_todo, old_kinds = replay_list(old_record)
+        pages, tails = old_floor_list(
+            args.snapshot, args.spec, args.index_url, old_cache / "metadata.sqlite3"
+        )
+        print(f"{args.spec} on {args.snapshot}; {os.cpu_count()} CPUs; best of {args.runs}")
+        for label, figures, kinds in (("table design", new, new_kinds), ("design before", old, old_kinds)):
+            what = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+            print(
+                f"  {label}: the cold full check took {figures['seconds']:.1f} s, {mib(figures['net_bytes'])} at its "
+                f"sockets; requests: {what}"
+            )
+        print(f"  {'what is fetched':44} {'requests':>8} {'body bytes':>10} " + " ".join(
+            f"{w:>3} conn." for w in args.workers or [24, 64]
+        ))  # fmt: skip
+        lines: list[tuple[str, list[list[Request]]]] = [
+            ("table design: its requests replayed", [new_todo]),
+            ("design before, floor: pages + wheel tails", [pages, tails]),
+        ]
+        if not args.skip_old_replay:
+            lines.append(("design before: its requests replayed", [old_todo]))
+        for label, batches in lines:
+            cells, size = [], 0
+            for workers in args.workers or [24, 64]:
+                # batches one after another: a tail's URL is known only once its page is read
+                figures_ = [best(batch, workers, args.runs) for batch in batches]
+                cells.append(f"{sum(f[0] for f in figures_):>7.2f} s")
+                size = sum(f[1] for f in figures_)
+            count = sum(len(b) for b in batches)
+            print(f"  {label:44} {count:>8} {mib(size):>10} " + " ".join(cells))
+
+        uv = find_uv()
+        if uv is None:
+            print("uv is missing: pip install uv (a benchmark tool)", file=sys.stderr)
+            return 0
+        requested = {item.name for item in parse_specs([args.spec])}
+        constraints = work / "constraints.txt"
+        python = uv_constraints(args.snapshot, requested, constraints)[2]
+        for label, limits in (("request alone", None), ("image constraints", constraints)):
+            times: list[float] = []
+            for run in range(args.runs):
+                env = clean_env(
+                    UV_CACHE_DIR=str(work / f"uv-cache-{label[:5]}-{run}")
+                )  # empty each time: cold
+                cmd = uv_compile_command(uv, limits, python, args.platform, args.index_url)
+                child = run_child(cmd, env, 300, stdin=args.spec + "\n")
+                if child.seconds is not None:
+                    times.append(child.seconds)
+            shown = f"{min(times):.2f} s" if times else "> 300 s"
+            print(f"  uv pip compile cold, {label:18} (best of {args.runs}): {shown}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
