@@ -231,6 +231,7 @@ class Report:
                 "pip_warning": [v.text() for v in p.pip_warning],
                 "severe": [{"name": s.name, "reason": s.reason} for s in p.severe],
                 "opaque": list(p.opaque),
+                "unread": [{"name": u.name, "version": u.version, "why": u.why} for u in p.unread],
                 "extras_broken": [
                     {"provider": v.provider, "provider_version": v.provider_version, "extra": v.extra,
                      "dependency": v.dependency, "requirement": v.requirement, "installed": v.installed,

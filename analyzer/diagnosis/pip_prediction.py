@@ -25,13 +25,15 @@ from analyzer.diagnosis.installable import (
 from analyzer.diagnosis.pipcheck import (
     ExtraViolation,
     InstalledDist,
+    Unread,
     Violation,
     check,
     check_extras,
     holds,
     installed_dists,
+    unread_pins,
 )
-from analyzer.resolver import Conflict, ConflictCause, Origin, ResolverWarning, Role, resolve
+from analyzer.resolver import Conflict, ConflictCause, Origin, ResolverWarning, Role, WarningKind, resolve
 from analyzer.resolver.requirements import REQUIRES_PYTHON_KEY
 from analyzer.resolver.results import Unavailable
 from analyzer.session import Session
@@ -119,6 +121,9 @@ class PipPrediction:
     severe: tuple[SevereChange, ...] = ()
     opaque: tuple[NormalizedName, ...] = ()
     """Installed distributions whose requirements are unknown: not checked."""
+    unread: tuple[Unread, ...] = ()
+    """The installed distributions that are opaque because a read failed (a page, a metadata file): whether the
+    install breaks them is not known, and a warning names them."""
     warnings: tuple[ResolverWarning, ...] = ()
     extras_broken: tuple[ExtraViolation, ...] = ()
     """Requirements of extras that installed packages ask of each other (``google-api-core[grpc]``), met before
@@ -157,13 +162,15 @@ def predict(
     """``pip install`` of ``request`` into the session's image (``upgrade=True`` models ``--upgrade``,
     ``constraints`` pip's ``-c``)."""
     resolution = resolve(request, session, prefer_installed=not upgrade, constraints=constraints)
+    before = installed_dists(session)
+    unread = unread_pins(session, (name for name, dist in before.items() if dist.requirements is None))
+    warnings = (*resolution.warnings, *_unread_warning(unread))
     if not resolution.ok:
         conflict = resolution.conflict
         conflict = with_unavailable(conflict, session) if conflict is not None else None
-        return PipPrediction(False, conflict=conflict, warnings=resolution.warnings)
+        return PipPrediction(False, conflict=conflict, unread=unread, warnings=warnings)
 
     env, pins = session.env, session.snapshot.by_name
-    before = installed_dists(session)
     after = dict(before)
     changes: list[Change] = []
     unchanged: list[Change] = []
@@ -206,10 +213,28 @@ def predict(
         pip_warning=check(after, env, only=frozenset(whitelist)).violations,
         severe=_severe(changes, newly),
         opaque=after_check.opaque,
-        warnings=resolution.warnings,
+        unread=unread,
+        warnings=warnings,
         extras_broken=tuple(v for v in check_extras(after, env) if v.key not in extras_before),
         requirements={name: dist.requirements for name, dist in resolution.mapping.items()},
     )
+
+
+UNREAD_SHOWN = 3
+"""Failures quoted in the warning about unread pins (every pin is named)."""
+
+
+def _unread_warning(unread: Sequence[Unread]) -> tuple[ResolverWarning, ...]:
+    """One warning naming every pin a failed read left opaque: the answer holds only for what could be read."""
+    if not unread:
+        return ()
+    names = ", ".join(f"{u.name} {u.version}" for u in unread)
+    why = "; ".join(u.why for u in unread[:UNREAD_SHOWN]) + ("; ..." if len(unread) > UNREAD_SHOWN else "")
+    message = (
+        f"the requirements of {len(unread)} installed package(s) could not be read, so whether this install "
+        f"breaks them is not known: {names} ({why})"
+    )
+    return (ResolverWarning(WarningKind.OPAQUE, unread[0].name, None, message),)
 
 
 def _severe(changes: Sequence[Change], newly: Sequence[Violation]) -> tuple[SevereChange, ...]:

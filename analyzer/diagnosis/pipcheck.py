@@ -8,13 +8,16 @@ listed, never guessed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
+from analyzer.metadata.models import MetadataStatus
+from analyzer.resolver.candidates import InstalledCandidate
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
@@ -22,12 +25,14 @@ __all__ = [
     "CheckResult",
     "ExtraViolation",
     "InstalledDist",
+    "Unread",
     "Violation",
     "check",
     "check_extras",
     "check_snapshot",
     "holds",
     "installed_dists",
+    "unread_pins",
 ]
 
 
@@ -115,6 +120,17 @@ class ExtraViolation:
         if self.installed is None:
             return f"{head}, which will not be installed"
         return f"{head}, but you will have {self.dependency} {self.installed}"
+
+
+@dataclass(frozen=True, order=True)
+class Unread:
+    """An opaque installed distribution whose requirements a failed read hid (its index page, its metadata, its
+    direct reference), unlike one the index does not have: what it requires is unknown here, not known absent."""
+
+    name: NormalizedName
+    version: str
+    why: str
+    """The failure, as the metadata layer worded it."""
 
 
 @dataclass(frozen=True)
@@ -241,3 +257,39 @@ def installed_dists(session: Session) -> dict[NormalizedName, InstalledDist]:
 def check_snapshot(session: Session) -> CheckResult:
     """``pip check`` in the image as it is."""
     return check(installed_dists(session), session.env)
+
+
+def unread_pins(session: Session, names: Iterable[NormalizedName]) -> tuple[Unread, ...]:
+    """The opaque pins among ``names`` that are opaque because a read failed, each with the failure: a check that
+    skips them must say so, or a network failure would pass for "nothing breaks". Reads only what the session
+    already asked for (every answer is memoized), so nothing is fetched again."""
+    out: list[Unread] = []
+    for name in sorted(set(names)):
+        pin = session.installed.get(name)
+        if pin is None or pin.declared is not None or pin.info.known:
+            continue
+        why = _failed_read(session, pin)
+        if why is not None:
+            out.append(Unread(name, str(pin.version), why))
+    return tuple(out)
+
+
+def _failed_read(session: Session, pin: InstalledCandidate) -> str | None:
+    """Why ``pin``'s requirements could not be read, when a read failed; None when they are unknown for a reason
+    the index gives (no file of this version, an sdist that does not say)."""
+    factory, source = session.factory, session.source
+    url_failure = None
+    if pin.url is not None:
+        meta = source.metadata_for_url(pin.name, pin.url)
+        if meta.status is MetadataStatus.UNAVAILABLE:
+            url_failure = meta.note or f"{pin.name} @ {pin.url}: unavailable"
+    versions = [pin.version] if pin.version.local is None else [pin.version, Version(pin.version.public)]
+    for version in versions:
+        file = factory.best_file_of_version(pin.name, version)
+        if file is not None:
+            meta = factory.metadata(file)
+            if meta.status is MetadataStatus.UNAVAILABLE:
+                return meta.note or f"{file.filename}: metadata unavailable"
+            return None
+    problems = source.project(pin.name).problems
+    return problems[0] if problems else url_failure
