@@ -14,9 +14,13 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from analyzer.errors import Problem
 from analyzer.snapshot import Pin, clip
+
+MAX_NAME = 255
+"""The longest project name: an index serves each project as a folder (PEP 503), and file names stop at 255."""
 
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -87,6 +91,8 @@ def parse_freeze_line(line: str) -> Pin:
         raise ValueError(f"not a freeze line (nested too deeply): {clip(line)!r}") from exc
     if req.marker is not None:
         raise ValueError(f"a freeze line has no environment marker: {clip(line)!r}")
+    if len(req.name) > MAX_NAME:
+        raise ValueError(f"a project name of {len(req.name)} characters: {clip(line)!r}")
     if req.url is not None:
         try:
             version = version_from_url(req.url, req.name)
@@ -99,6 +105,11 @@ def parse_freeze_line(line: str) -> Pin:
     version = specs[0].version
     if specs[0].operator == "==" and "*" in version:
         raise ValueError(f"a wildcard is not an installed version: {clip(line)!r}")
+    if specs[0].operator == "==":
+        try:
+            Version(version)
+        except ValueError as exc:  # packaging checks the grammar only: a number longer than int() converts
+            raise ValueError(f"the version cannot be compared ({clip(str(exc), 60)}): {clip(line)!r}") from exc
     return Pin(name=canonicalize_name(req.name), display_name=req.name, version=version)
 
 

@@ -24,18 +24,21 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from analyzer.errors import Problem
-from analyzer.freeze import version_from_url
+from analyzer.freeze import MAX_NAME, version_from_url
 from analyzer.redact import redact
 
-__all__ = ["DirectURL", "ParsedRequirement", "RequirementsSet", "parse_requirements_files"]
+__all__ = ["DirectURL", "ParsedRequirement", "RequirementsSet", "parse_requirements_files", "requirement_problem"]
 
 # Bounds on mistaken or hostile input: a larger "requirements file" is a wheel or a log; deeper -r chains
 # would exhaust Python's recursion limit; includes may form diamonds, so the files read are counted as well.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 100
 MAX_FILE_READS = 1000
+MAX_SHOWN_PATH = 1024
+"""A path given longer than this is no file's (the file system refuses it) and is cut where messages name it."""
 
 # pip's patterns (req_file.py), kept identical so comments and variables are cut exactly where pip cuts them.
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -172,9 +175,10 @@ def parse_requirements_files(
     """
     parser = _Parser(os.environ if env_vars is None else env_vars)
     for path, constraint in [*((str(p), False) for p in paths), *((str(p), True) for p in constraints)]:
-        text = parser.read(path, path, site=None)
+        display = _clip(path, MAX_SHOWN_PATH)
+        text = parser.read(path, display, site=None)
         if text is not None:
-            parser.parse_text(text, (_Frame(path, path, _key(path)),), constraint=constraint)
+            parser.parse_text(text, (_Frame(path, display, _key(path)),), constraint=constraint)
     return parser.result()
 
 
@@ -558,11 +562,40 @@ def _parse_requirement(text: str) -> Requirement | DirectURL:
         requirement = Requirement(combined)
         if requirement.url is not None:
             _split_url(requirement.url)  # packaging accepts URLs that no client can open
+        problem = requirement_problem(requirement)
+        if problem is not None:
+            raise _LineError(problem)
         return requirement
     except InvalidRequirement as exc:
         raise _LineError(f"invalid requirement {_clip(text)!r}: {_first_line(exc)}") from exc
     except RecursionError as exc:  # packaging's marker parser recurses once per parenthesis
         raise _LineError(f"invalid requirement {_clip(text)!r}: nested too deeply") from exc
+
+
+def requirement_problem(requirement: Requirement) -> str | None:
+    """What makes a requirement ``packaging`` parsed unusable all the same, in words; None when nothing does.
+
+    ``packaging`` checks the grammar only: a version with more digits than ``int()`` converts is found when it is
+    compared, and a marker that cannot be evaluated when it is evaluated, both deep inside the analysis.
+    """
+    name = requirement.name
+    if len(name) > MAX_NAME:
+        return (f"a project name of {len(name)} characters ({_clip(name, 40)!r}): no index can serve it "
+                f"(at most {MAX_NAME})")
+    for spec in requirement.specifier:
+        if spec.operator == "===":
+            continue  # compared as text, never parsed
+        try:
+            Version(spec.version.removesuffix(".*"))
+        except ValueError as exc:
+            return f"{name}: the version in {_clip(str(spec), 60)!r} cannot be used ({_clip(_first_line(exc), 80)})"
+    if requirement.marker is not None:
+        try:
+            requirement.marker.evaluate({"extra": ""})
+        except ValueError as exc:  # UndefinedComparison, or a version longer than int() converts
+            marker = _clip(str(requirement.marker), 60)
+            return f"{name}: the marker {marker!r} cannot be evaluated ({_clip(_first_line(exc), 80)})"
+    return None
 
 
 def _parse_editable(value: str) -> DirectURL:

@@ -11,10 +11,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.errors import InputError, Problem
-from analyzer.reqfile import RequirementsSet, parse_requirements_files
+from analyzer.reqfile import RequirementsSet, parse_requirements_files, requirement_problem
+from analyzer.snapshot import clip
 
 __all__ = [
-    "FileRequest", "RequestItem", "constraint_requirements", "constraints_notes", "file_notes", "parse_specs",
+    "FileRequest", "RequestItem", "constraint_requirements", "constraints_notes", "file_notes", "once", "parse_specs",
     "request_from_files",
 ]  # fmt: skip
 
@@ -45,11 +46,26 @@ def parse_specs(specs: Sequence[str]) -> tuple[RequestItem, ...]:
             req = Requirement(spec)
         except InvalidRequirement as exc:
             first = str(exc).splitlines()[0] if str(exc) else "invalid requirement"
-            raise InputError(f"not a requirement: {spec!r} ({first})") from exc
+            raise InputError(f"not a requirement: {clip(spec)!r} ({first})") from exc
+        except RecursionError as exc:  # packaging's marker parser recurses once per parenthesis
+            raise InputError(f"not a requirement: {clip(spec)!r} (nested too deeply)") from exc
+        problem = requirement_problem(req)
+        if problem is not None:
+            raise InputError(f"not a usable requirement: {problem}")
         items.append(RequestItem(req))
     if not items:
         raise InputError(NOTHING)
-    return tuple(items)
+    return once(items)
+
+
+def once(items: Sequence[RequestItem]) -> tuple[RequestItem, ...]:
+    """Each requirement once, where it was first written: pip installs ``x`` listed twice as ``x`` once, and a
+    request of ten thousand identical lines is one requirement. Different lines naming one project all stay (the
+    resolver combines them, as pip does)."""
+    seen: dict[str, RequestItem] = {}
+    for item in items:
+        seen.setdefault(str(item.requirement), item)
+    return tuple(seen.values())
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,17 @@ def request_from_files(paths: Sequence[str | Path], constraints: Sequence[str | 
                 notes.append(Problem(req.file, req.line, message))
                 continue
         items.append(RequestItem(requirement, origin=req.file, line=req.line))
-    return FileRequest(tuple(items), replace(parsed, notes=tuple(notes)))
+    kept = once(items)
+    if len(kept) < len(items):
+        first = {str(item.requirement): item for item in kept}
+        repeat = next(item for item in items if first[str(item.requirement)] is not item)
+        original = first[str(repeat.requirement)]
+        others = len(items) - len(kept) - 1
+        more = f", and {others} more line{'s' * (others > 1)} repeat an earlier one" if others else ""
+        message = (f"{repeat.requirement} repeats {original.origin}:{original.line}; counted once (as pip "
+                   f"does){more}")
+        notes.append(Problem(repeat.origin, repeat.line, message))
+    return FileRequest(kept, replace(parsed, notes=tuple(notes)))
 
 
 def file_notes(parsed: RequirementsSet) -> tuple[str, ...]:
@@ -104,8 +130,9 @@ def constraint_requirements(parsed: RequirementsSet | None) -> tuple[Requirement
     """The ``-c`` lines the resolver applies: name, specifier and marker; URL constraints are noted instead."""
     if parsed is None:
         return ()
-    return tuple(
-        c.requirement
+    found = {
+        str(c.requirement): c.requirement
         for c in parsed.constraints
         if isinstance(c.requirement, Requirement) and not c.requirement.url
-    )
+    }
+    return tuple(found.values())  # a constraint repeated is the same constraint

@@ -61,12 +61,12 @@ def resolve_selector(
     found = find_kind(match.group("prefix")) if match else None
     if match is None or found is None:
         path = Path(text).expanduser()
-        if path.is_file():
+        if _is_file(path):
             return _from_file(path, python, platform)
         if match is not None and (match.group("sep") or "-" in match.group("prefix")):
             known = ", ".join(files.selector for name in list_sources() for files in load_source(name).kinds)
             raise InputError(f"unknown snapshot source or runtime kind {match.group('prefix')!r} (known: {known})")
-        raise InputError(f"no such file, and not a snapshot selector: {text!r}; use one of: {EXAMPLES}")
+        raise InputError(f"no such file, and not a snapshot selector: {clip(text)!r}; use one of: {EXAMPLES}")
     _refuse_overrides(text, python, platform)
     decl, files = found
     catalog = Catalog.open(decl, colab_repo)
@@ -86,7 +86,7 @@ def snapshot_for(
         selector = settings.snapshot or DEFAULT_SNAPSHOT
         if settings.snapshot and settings.origin is not None and not Path(selector).is_absolute():
             beside = settings.origin.parent / selector
-            if beside.is_file():
+            if _is_file(beside):
                 selector = str(beside)
     unused: list[str] = []
     if (settings.python or settings.platform) and python is None and platform is None:
@@ -121,7 +121,7 @@ def with_runtime(selector: str, runtime: str) -> str:
 def _is_freeze_file(selector: str) -> bool:
     """A file :func:`_from_file` reads as a freeze rather than as snapshot JSON."""
     path = Path(selector).expanduser()
-    if not path.is_file() or path.suffix == ".json":
+    if not _is_file(path) or path.suffix == ".json":
         return False
     try:
         with path.open("rb") as f:
@@ -129,6 +129,14 @@ def _is_freeze_file(selector: str) -> bool:
     except OSError:
         return True  # resolving the selector reports the read error itself
     return not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names a file; a name the file system refuses (too long, a NUL byte) names none."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _release(

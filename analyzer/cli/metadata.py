@@ -16,6 +16,9 @@ from analyzer.errors import ExitCode, InputError
 from analyzer.metadata.config import redact_url
 from analyzer.metadata.models import DistFile, MetadataStatus
 from analyzer.metadata.select import best_file
+from analyzer.reqfile import requirement_problem
+from analyzer.snapshot import clip
+from analyzer.versions import parse_version
 
 SHOWN_VERSIONS = 15
 
@@ -40,10 +43,14 @@ def register(subparsers: Any) -> None:
 def _parse_spec(text: str) -> tuple[Requirement, Version | None]:
     try:
         req = Requirement(text)
-    except InvalidRequirement as exc:
-        raise InputError(f"{text!r} is not NAME or NAME==VERSION: {exc}") from None
+    except (InvalidRequirement, RecursionError) as exc:
+        why = clip(str(exc).splitlines()[0] if str(exc) else "nested too deeply")
+        raise InputError(f"{clip(text)!r} is not NAME or NAME==VERSION: {why}") from None
+    problem = requirement_problem(req)
+    if problem is not None:
+        raise InputError(f"not a usable requirement: {problem}")
     pinned = [s for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
-    return req, Version(pinned[0].version) if len(pinned) == 1 else None
+    return req, parse_version(pinned[0].version) if len(pinned) == 1 else None
 
 
 def _choose_version(

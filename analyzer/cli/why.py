@@ -11,7 +11,9 @@ from packaging.utils import canonicalize_name
 from analyzer.cli.common import add_snapshot_options, levels, snapshot_from_args, write_output
 from analyzer.cli.indexopts import add_index_options, add_table_option, engine_from_args
 from analyzer.errors import ExitCode, InputError
+from analyzer.freeze import MAX_NAME
 from analyzer.render import FORMATS, render
+from analyzer.snapshot import clip
 
 __all__ = ["register", "run"]
 
@@ -54,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from analyzer.session import Session
 
     name = canonicalize_name(args.name)
-    if not name or any(c.isspace() for c in args.name):
-        raise InputError(f"{args.name!r} is not a package name")
+    if not name or any(c.isspace() for c in args.name) or len(name) > MAX_NAME:
+        raise InputError(f"{clip(args.name)!r} is not a package name")
     snapshot = snapshot_from_args(args)
     for problem in snapshot.problems:
         print(f"tfconflict: warning: {problem}", file=sys.stderr)
