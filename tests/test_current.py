@@ -150,6 +150,7 @@ def site(tmp_path: Path) -> Path:
     _write(site / "noname-3.0.dist-info", "METADATA", "Metadata-Version: 2.1\nVersion: 3.0\n")
     _write(site / "oldstyle-0.5-py3.11.egg-info", "PKG-INFO", "Metadata-Version: 1.1\nName: oldstyle\nVersion: 0.5\n")
     _write(site / "oldstyle-0.5-py3.11.egg-info", "requires.txt", REQUIRES_TXT)
+    _write(site, "single-2.0-py3.11.egg-info", "Metadata-Version: 1.0\nName: single\nVersion: 2.0\n")  # a file
     _write(site / "junk.dist-info", "RECORD", "")
     return site
 
@@ -158,10 +159,10 @@ def test_capture_of_a_site_folder(site: Path) -> None:
     snapshot = current_snapshot(metadata.distributions(path=[str(site)]))
     assert {p.name: p.version for p in snapshot.pins} == {
         "badreq": "0.1", "google-colab": "1.0.0", "latin": "1.0", "nometa": "1.2", "noname": "3.0",
-        "oldstyle": "0.5", "torch": "2.6.0+cu124", "twice": "2.0",
+        "oldstyle": "0.5", "single": "2.0", "torch": "2.6.0+cu124", "twice": "2.0",
     }
     declared = {d.name: d for d in snapshot.declared}
-    assert set(declared) == {"badreq", "google-colab", "oldstyle", "torch", "twice"}
+    assert set(declared) == {"badreq", "google-colab", "oldstyle", "single", "torch", "twice"}
     torch = declared[canonicalize_name("torch")]
     assert torch == DeclaredRequirements(
         canonicalize_name("torch"),
@@ -189,6 +190,8 @@ def test_capture_of_a_site_folder(site: Path) -> None:
     )
     assert oldstyle.provides_extra == ("socks", "Secure")
     assert oldstyle.evidence == "oldstyle-0.5-py3.11.egg-info/PKG-INFO + requires.txt"
+    single = declared[canonicalize_name("single")]
+    assert (single.requirements, single.evidence) == ((), "single-2.0-py3.11.egg-info")
     twice = declared[canonicalize_name("twice")]
     assert twice.requirements == ("a",) and twice.requires_python is None
     problems = sorted(str(p).removeprefix(str(site) + "/") for p in snapshot.problems)
