@@ -61,8 +61,8 @@ GOAL_BYTES_SHARE = 0.1
 """The table design's network bytes, as a share of the index design's on the same cold check."""
 GOAL_PEAK_MB = 200.0
 """Peak resident memory of a cold check."""
-INDEX_OPTIONS = ("--requirements-from-index", "--requirements-from=index", "--from-index", "--no-table")
-"""The CLI's option that reads installed packages' requirements from the index (the first its help lists)."""
+INDEX_OPTION = "--no-requirements-table"
+"""The CLI's option that reads installed packages' requirements from the index (the design before)."""
 
 TIMEOUT = float("inf")
 NOT_RUN = float("nan")
@@ -206,19 +206,14 @@ def _counting(read: Any, entry: list[Any]) -> Any:
     return counted
 
 
-def open_table(snapshot: Any) -> Any:
-    """The snapshot source's requirements table, as the CLI loads it (None when the module has not landed)."""
+def open_table(snapshot: Any) -> tuple[Any, str]:
+    """The requirements table for ``snapshot`` as ``check`` loads it, and a note when there is none."""
     try:
-        from analyzer.errors import InputError
-        from analyzer.pintable import load_table
-        from analyzer.sources import load_source
+        from analyzer.ask import requirements_table
     except ImportError:
-        return None
-    try:
-        decl = load_source(snapshot.source)
-    except InputError:  # a snapshot from a file or the running interpreter has no source
-        return None
-    return load_table(decl)
+        return None, "this tfconflict has no requirements table"
+    table, note = requirements_table(snapshot)
+    return table, note or ("" if table is not None else "the source ships no requirements table")
 
 
 def measured_check(
@@ -250,7 +245,7 @@ def measured_check(
     with MetadataEngine(IndexConfig(index_url), cache=MetadataCache()) as engine:
         engine.session.hooks["response"].append(log.hook)
         started = time.perf_counter()
-        table = open_table(snapshot) if use_table else None
+        table, table_note = open_table(snapshot) if use_table else (None, "")
         loaded = time.perf_counter() - started
         extra = {"table": table} if table is not None else {}
         report = run_check(items, snapshot, engine, conflict_set=conflict_set, **extra)
@@ -265,6 +260,7 @@ def measured_check(
     return {
         "seconds": seconds,
         "table": table is not None,
+        "table_note": table_note,
         "table_seconds": loaded,
         "verdict": str(getattr(verdict, "value", verdict)),
         "timings": dict(report.timings),
@@ -381,7 +377,7 @@ def index_option() -> str | None:
         cwd=ROOT,
         check=False,
     )
-    return next((o for o in INDEX_OPTIONS if o.split("=")[0] in done.stdout), None)
+    return INDEX_OPTION if INDEX_OPTION in done.stdout else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -534,7 +530,7 @@ def run_case(
                 runs.append((child, data))
             (cold, data), (warm, warm_data) = runs
             if data is not None and design == "table" and not data["table"]:
-                note = "NO TABLE (analyzer.pintable missing or no table for this source): the index design"
+                note = f"NO TABLE ({data['table_note']}): the index design"
             elif data is not None:
                 note = verdict_note(data)
             else:
@@ -566,7 +562,7 @@ def run_case(
         for design in designs:
             if design == "index" and option is None:
                 print(
-                    f"  the CLI has no option to read requirements from the index ({', '.join(INDEX_OPTIONS)}):"
+                    f"  the CLI has no option to read requirements from the index ({INDEX_OPTION}):"
                     " its index-design rows are left out"
                 )
                 continue
