@@ -29,14 +29,15 @@ def git(args: Sequence[str], *, cwd: Path | None = None, input: bytes | None = N
 
 def clone_or_fetch(origin: str, path: Path) -> None:
     """Clone ``origin`` into ``path`` once (``--mirror``, beside it until complete), fetch into it afterwards."""
+    # "--" before every argument the user gave: an origin such as "--upload-pack=..." is a repository, never an option
     if (path / "HEAD").is_file():
-        git(["remote", "set-url", "origin", origin], cwd=path)
-        git(["fetch", "--prune", "--quiet", "origin"], cwd=path)
+        git(["remote", "set-url", "--", "origin", origin], cwd=path)
+        git(["fetch", "--prune", "--quiet", "--", "origin"], cwd=path)
         return
     partial = path.with_name(f"{path.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    git(["clone", "--mirror", "--quiet", origin, str(partial)])
+    git(["clone", "--mirror", "--quiet", "--", origin, str(partial)])
     shutil.rmtree(path, ignore_errors=True)
     partial.rename(path)
 

@@ -94,7 +94,7 @@ def test_a_freeze_with_a_megabyte_name_or_a_5000_digit_version_skips_those_lines
     index_server.wheel("lib", "1.0")
     freeze = tmp_path / "freeze.txt"
     freeze.write_text(f"lib==1.0\nother=={HUGE_VERSION}\n{HUGE_NAME}==1.0\n")
-    code, out, err = _run(capsys, "check", "lib", "--snapshot", str(freeze), "--python", "3.11",
+    code, _out, err = _run(capsys, "check", "lib", "--snapshot", str(freeze), "--python", "3.11",
                           "--index-url", index_server.index_url)
     assert code == 0, err[:2000]
     assert f"{freeze}:2: the version cannot be compared" in err
@@ -118,3 +118,23 @@ def test_a_version_no_comparison_can_use_is_refused_in_one_line(
     code, out, err = _run(capsys, "check", "-r", str(requirements), *runtime)
     assert code == 2 and not out
     _one_clean_line(err, f"{requirements}:1: lib:")
+
+
+# -- git ----------------------------------------------------------------------------------------------------------
+def test_an_origin_that_looks_like_an_option_is_a_repository_to_git(tmp_path: Path) -> None:
+    from analyzer.catalog import sync_source
+    from analyzer.errors import SourceError
+    from analyzer.git import clone_or_fetch, git
+    from analyzer.sources import load_source
+
+    marker = tmp_path / "ran"
+    origin = f"--upload-pack=touch {marker}"
+    with pytest.raises(SourceError, match="repository '--upload-pack=touch") as caught:
+        sync_source(load_source("colab"), origin=origin)
+    assert "does not exist" in str(caught.value)
+    mirror = tmp_path / "mirror.git"
+    git(["init", "--quiet", "--bare", str(mirror)])
+    git(["remote", "add", "origin", str(tmp_path / "elsewhere")], cwd=mirror)
+    with pytest.raises(SourceError, match="git fetch failed: .*'--upload-pack=touch "):
+        clone_or_fetch(origin, mirror)  # a mirror already there: the origin is set as the remote's URL, then fetched
+    assert not marker.exists()
