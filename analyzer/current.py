@@ -75,11 +75,15 @@ def read_distribution(dist: metadata.Distribution) -> InstalledDistribution:
     text, filename, failure = _metadata_text(dist)
     file = f"{where}/{filename}" if filename else where
     if text is not None:
-        raw, unparsed = parse_email(text)
-        name = raw.get("name")
-        if isinstance(name, str) and name.strip():
-            return _from_metadata(dist, folder, filename, file, text, raw, unparsed)
-        failure = "has no Name field"
+        try:
+            raw, unparsed = parse_email(text)
+        except ValueError as exc:  # one unreadable file must not end the capture of the others
+            failure = f"cannot be parsed ({exc})"
+        else:
+            name = raw.get("name")
+            if isinstance(name, str) and name.strip():
+                return _from_metadata(dist, folder, filename, file, text, raw, unparsed)
+            failure = "has no Name field"
     # the metadata cannot be read: the folder's name still says which distribution this is
     from_folder = _name_version_of(folder)
     if from_folder is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from importlib import metadata
+from os import PathLike
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,28 @@ def test_first_on_the_path_wins_with_its_requirements(tmp_path: Path) -> None:
     assert [(p.name, p.version) for p in snapshot.pins] == [("pkg", "1.0")]
     assert [d.requirements for d in snapshot.declared] == [("a",)]
     assert snapshot.problems == ()
+
+
+class _TextOnly(metadata.Distribution):
+    """A distribution from a finder that is not on the file system: text, no folder."""
+
+    def __init__(self, files: dict[str, str]) -> None:
+        self.files_text = files
+
+    def read_text(self, filename: str) -> str | None:
+        return self.files_text.get(filename)
+
+    def locate_file(self, path: str | PathLike[str]) -> Path:
+        raise NotImplementedError
+
+
+def test_metadata_packaging_cannot_parse_is_a_problem_not_a_crash() -> None:
+    # a lone surrogate cannot come from a UTF-8 file, but another finder may hand one over
+    bad = _TextOnly({"METADATA": "Name: a\nVersion: 1\n\n\u00e9\udcff"})
+    good = _TextOnly({"METADATA": "Name: b\nVersion: 2\nRequires-Dist: c\n"})
+    snapshot = current_snapshot([bad, good])
+    assert [(p.name, p.version) for p in snapshot.pins] == [("b", "2")]
+    assert [d.evidence for d in snapshot.declared] == ["<distribution>/METADATA"]
+    [problem] = snapshot.problems
+    assert str(problem).startswith("<distribution>/METADATA: cannot be parsed (")
+    assert str(problem).endswith("; left out of the snapshot")
