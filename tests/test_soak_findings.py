@@ -107,3 +107,18 @@ def test_checks_in_a_row_leave_no_thread_or_open_file(index: FixtureIndex, tmp_p
         _check(index, tmp_path / "shared")
     assert threading.active_count() <= threads
     assert _fds() <= fds
+
+
+def test_a_failed_read_the_conflict_set_rests_on_is_named(index: FixtureIndex, tmp_path: Path) -> None:
+    """The set moves app to 2.0, a version only the search reads: its requirements unread, the set says so."""
+    index.wheel("app", "2.0", ["lib>=2"], metadata_file=True)
+    clean = _check(index, tmp_path / "clean")
+    assert clean.conflict_set is not None and clean.conflict_set.best is not None
+    assert [(m.name, m.moves_to) for m in clean.conflict_set.best.members] == [("app", "2.0")]
+    assert not [w for w in clean.warnings if "app 2.0" in w]
+    for path in ("/files/app-2.0-py3-none-any.whl.metadata", "/files/app-2.0-py3-none-any.whl"):
+        index.faults[path] = status_fault(500)
+    report = _check(index, tmp_path / "faulty")
+    assert report.conflict_set is not None
+    assert any("app 2.0" in w and "metadata unavailable" in w for w in report.conflict_set.warnings)
+    assert any("app 2.0" in w and "HTTP 500" in w for w in report.warnings)

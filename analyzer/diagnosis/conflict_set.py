@@ -35,7 +35,7 @@ from analyzer.diagnosis.search import (
     proven,
     search_conflict_sets,
 )
-from analyzer.resolver import Resolution, resolve
+from analyzer.resolver import Resolution, WarningKind, resolve
 from analyzer.resolver.resolve import DEFAULT_MAX_ROUNDS
 from analyzer.session import Session
 
@@ -54,6 +54,8 @@ _FIRST_ROUNDS = 1000
 """Resolver rounds a question of the search gets first; most are answered well within them."""
 _MORE_ROUNDS = 8
 """A question cut by its round limit is asked again with this many times the rounds, up to ``max_rounds``."""
+_FAILED_READS = frozenset({WarningKind.METADATA_UNAVAILABLE, WarningKind.LOOKUP_FAILED})
+"""What a question's answer rests on without knowing it: a project or a file that could not be read."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ def minimal_conflicting_set(
     promoted: set[NormalizedName] = set()
 
     deadline = None if budget is None else started + budget
+    unread: dict[str, None] = {}
 
     def asked(**question: Any) -> Resolution:
         # most questions need few rounds: one cut short is asked again with more, while the budget lasts
@@ -162,6 +165,7 @@ def minimal_conflicting_set(
             result = resolve(
                 request, session, ignore_edges=ignored, max_rounds=rounds, deadline=deadline, **question
             )
+            unread.update((str(w), None) for w in result.warnings if w.kind in _FAILED_READS)
             late = deadline is not None and time.perf_counter() > deadline
             if proven(result) or rounds >= max_rounds or late:
                 return result
@@ -187,7 +191,8 @@ def minimal_conflicting_set(
         found = search.run(orders=orders, verify=verify, fits_only=fits_only)
     except OutOfBudget:
         found = search.out_of_budget(budget)
-    return replace(found, direct=direct)
+    # a candidate a question read as having no requirements because its read failed shapes the sets: say so
+    return replace(found, direct=direct, warnings=(*found.warnings, *unread))
 
 
 @dataclass(frozen=True)
