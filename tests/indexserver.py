@@ -5,9 +5,12 @@ PEP 658 ``.metadata`` files for some, HTTP Range per file (switchable), ETag / 3
 real metadata of ``tests/data/index/`` (as ``.metadata`` files and tiny wheels generated on the fly). It counts
 requests and bytes per path so tests can assert what was read, and has a per-path fault hook for issue 7 with
 ready-made faults (``status_fault``, ``slow_headers``, ``slow_body``, ``trickle``, ``truncated_body``,
-``wrong_length``, ``replace_body``, ``whole_file``, ``redirect_loop``, ``drop_connection``), a fault for every path
-(``FixtureIndex.every``: an always-busy index), made-up host names that resolve as a test says (``made_up_hosts``:
-a failing DNS lookup, a host that comes back); ``running_index()`` starts a second index in a test.
+``wrong_length``, ``replace_body``, ``whole_file``, ``redirect_loop``, ``drop_connection``), hostile answers for
+issue 16 (``endless_body``: a page or a range answer that never ends; ``gzip_bomb``; ``lying_wheel``: a METADATA
+entry that claims a few bytes and inflates to many), a fault for every path (``FixtureIndex.every``: an always-busy
+index), made-up host names that resolve as a test says (``made_up_hosts``: a failing DNS lookup, a resolver that
+fails temporarily, a host that comes back); ``running_index()`` starts a second index in a test, ``black_hole()`` a
+host that accepts connections and never answers.
 
 Usage: ``from tests.indexserver import index_server`` in a test module, then take the ``index_server`` fixture.
 """
@@ -21,7 +24,10 @@ import io
 import json
 import re
 import socket
+import struct
 import threading
+import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,13 +43,18 @@ from tests.wheelfactory import Built, make_sdist, make_wheel, metadata_text
 
 __all__ = [
     "RECORDED",
+    "BlackHole",
     "Fault",
     "FileEntry",
     "FixtureIndex",
     "MadeUpHosts",
     "RequestLog",
+    "black_hole",
     "drop_connection",
+    "endless_body",
+    "gzip_bomb",
     "index_server",
+    "lying_wheel",
     "made_up_hosts",
     "redirect_loop",
     "replace_body",
@@ -108,6 +119,8 @@ class FixtureIndex:
     """The fault of every path without one of its own in ``faults``."""
     log: list[RequestLog] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    connections: int = 0
+    """Connections accepted (a client that reuses its connections opens few)."""
 
     @property
     def index_url(self) -> str:
@@ -285,6 +298,11 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        with self.index.lock:
+            self.index.connections += 1
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -588,18 +606,156 @@ def drop_connection() -> Fault:
     return fault
 
 
+# -- hostile answers (issue 16) ----------------------------------------------------------------------------------
+
+
+def endless_body(
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    *,
+    prefix: bytes = b"",
+    filler: bytes = b"x" * 65536,
+) -> Fault:
+    """``prefix``, then ``filler`` again and again until the client hangs up (no Content-Length: the body ends
+    only when the connection does). The bytes sent are counted in the log when the client has gone."""
+
+    def fault(handler: _Handler) -> bool:
+        sent = 0
+        handler.close_connection = True
+        try:
+            handler.send_response(status)
+            for k, v in (headers or {}).items():
+                handler.send_header(k, v)
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            handler.wfile.write(prefix)
+            sent += len(prefix)
+            while not handler.server.stopping.is_set():
+                handler.wfile.write(filler)
+                sent += len(filler)
+        except OSError:
+            pass
+        handler.record(status, sent)
+        return True
+
+    return fault
+
+
+def gzip_bomb(content_type: str, megabytes: int) -> Fault:
+    """A small gzip-encoded answer that inflates to ``megabytes`` MB of spaces (members of 1 MB each, which gzip
+    allows one after another), with an honest Content-Length of the compressed bytes."""
+    member = gzip.compress(b" " * (1024 * 1024), compresslevel=9)
+    body = member * megabytes
+
+    def fault(handler: _Handler) -> bool:
+        handler.send_body(200, body, content_type, {"Content-Encoding": "gzip"})
+        return True
+
+    return fault
+
+
+def lying_wheel(name: str, version: str, *, claims: int = 200, inflates_to: int = 64 * 1024 * 1024) -> Built:
+    """A wheel whose METADATA entry claims ``claims`` bytes (in its local header and in the central directory)
+    while its deflated data inflates to ``inflates_to`` bytes: a real METADATA padded with a long description."""
+    plain = make_wheel(name, version)
+    head = metadata_text(name, version)
+    member = f"{canonicalize_name(name).replace('-', '_')}-{version}.dist-info/METADATA"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(plain.data)) as src, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for info in src.infolist():
+            if info.filename != member:
+                out.writestr(info, src.read(info))
+                continue
+            with out.open(member, "w") as sink:  # the archive's compression, at its fastest level
+                sink.write(head)
+                block = b" " * (1024 * 1024)
+                blocks, rest = divmod(inflates_to - len(head), len(block))
+                for _ in range(blocks):
+                    sink.write(block)  # streamed: the test never holds the inflated bytes either
+                sink.write(block[:rest])
+    data = bytearray(buffer.getvalue())
+    _patch_sizes(data, member.encode(), claims)
+    return Built(plain.filename, bytes(data), head)
+
+
+def _patch_sizes(data: bytearray, member: bytes, claims: int) -> None:
+    """Make the uncompressed size of ``member`` read ``claims`` in its local header and its directory entry."""
+    for signature, name_at, size_at in ((b"PK\x03\x04", 26, 22), (b"PK\x01\x02", 28, 24)):
+        fixed = 30 if signature == b"PK\x03\x04" else 46
+        at = data.find(signature)
+        while at >= 0:
+            name_len = struct.unpack_from("<H", data, at + name_at)[0]
+            if data[at + fixed : at + fixed + name_len] == member:
+                struct.pack_into("<L", data, at + size_at, claims)
+                break
+            at = data.find(signature, at + 4)
+
+
+@dataclass
+class BlackHole:
+    """A host that accepts connections and never says a word: its URL and the connections it took."""
+
+    base_url: str
+    held: list[socket.socket] = field(default_factory=list)
+
+    @property
+    def index_url(self) -> str:
+        return f"{self.base_url}/simple/"
+
+
+@contextmanager
+def black_hole() -> Iterator[BlackHole]:
+    """A host that accepts connections and never says a word (nor reads one) until the block ends."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    listener.settimeout(0.05)
+    hole = BlackHole(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    held = hole.held
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield hole
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
 class MadeUpHosts:
     """Host names a test makes up (``*.test``), resolved as it says without asking any DNS server: to a port of
-    this machine, or not at all (the lookup fails as a DNS failure does). Other names resolve as usual."""
+    this machine, or not at all (the lookup fails as a DNS failure does). Other names resolve as usual.
+    ``flaky[name] = n``: the next ``n`` lookups of ``name`` fail temporarily (EAI_AGAIN, a flooded resolver);
+    ``lookups`` counts the lookups of each made-up name."""
 
     def __init__(self) -> None:
         self.ports: dict[str, int | None] = {}
+        self.flaky: dict[str, int] = {}
+        self.lookups: Counter[str] = Counter()
+        self._lock = threading.Lock()
         self._real = socket.getaddrinfo
 
     def getaddrinfo(self, host: Any, port: Any, *args: Any, **kw: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
         if name not in self.ports:
             return self._real(host, port, *args, **kw)
+        with self._lock:
+            self.lookups[name] += 1
+            if self.flaky.get(name, 0) > 0:
+                self.flaky[name] -= 1
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
         target = self.ports[name]
         if target is None:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")

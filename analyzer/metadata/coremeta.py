@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import IO
 from zlib import error as zlib_error
 
 from packaging.markers import InvalidMarker, Marker
@@ -46,6 +47,9 @@ __all__ = [
 
 MAX_METADATA_BYTES = 8 * 1024 * 1024
 """A METADATA larger than this is not metadata: refuse it rather than hold it in memory."""
+MAX_PKG_INFO_SCAN = 1024 * 1024 * 1024
+"""How far into an unpacked tar the reader looks for PKG-INFO: every byte before a member has to be inflated, and a
+small archive can inflate without bound."""
 MAX_EGG_INFO_SCAN = 32 * 1024 * 1024
 """How far into an unpacked archive the reader looks for ``requires.txt`` once PKG-INFO has said nothing:
 past it the egg-info is not looked for (every byte of a tar before a member has to be read)."""
@@ -355,10 +359,10 @@ def _egg_stem(folder: str) -> str:
     return folder.rsplit("/", 1)[-1][: -len(".egg-info")].split("-", 1)[0]
 
 
-def read_pkg_info(data: bytes, filename: str) -> PkgInfo:
-    """The top-level PKG-INFO of an sdist archive (``.tar.gz`` or ``.zip``), read in memory, never extracted;
-    with the archive's egg-info when PKG-INFO does not state the requirements."""
-    buffer = io.BytesIO(data)
+def read_pkg_info(data: bytes | IO[bytes], filename: str) -> PkgInfo:
+    """The top-level PKG-INFO of an sdist archive (``.tar.gz`` or ``.zip``; its bytes or a seekable file), never
+    extracted; with the archive's egg-info when PKG-INFO does not state the requirements."""
+    buffer = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
         if filename.lower().endswith(".zip"):
             with zipfile.ZipFile(buffer) as zf:
@@ -382,10 +386,16 @@ def read_pkg_info(data: bytes, filename: str) -> PkgInfo:
 
 
 def _read_zip_member(zf: zipfile.ZipFile, member: str, filename: str) -> bytes:
+    """A small member, inflated in bounded steps whatever its entry claims (``zf.read`` would inflate the
+    whole compressed data in one call)."""
     info = zf.getinfo(member)
-    if info.file_size > MAX_METADATA_BYTES:
+    if max(info.file_size, info.compress_size) > MAX_METADATA_BYTES:
         raise SdistError(f"{filename}: {member.split('/', 1)[-1]} is too large")
-    return zf.read(info)
+    with zf.open(info) as handle:
+        data = handle.read(MAX_METADATA_BYTES + 1)
+    if len(data) > MAX_METADATA_BYTES:
+        raise SdistError(f"{filename}: {member.split('/', 1)[-1]} is too large")
+    return data
 
 
 def read_pkg_info_stream(stream: io.RawIOBase | io.BufferedIOBase | object, filename: str) -> PkgInfo:
@@ -398,6 +408,9 @@ def read_pkg_info_stream(stream: io.RawIOBase | io.BufferedIOBase | object, file
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tf:  # type: ignore[call-overload]
             for member in tf:
+                if pkg_info is None and member.offset_data + member.size > MAX_PKG_INFO_SCAN:
+                    gigabytes = MAX_PKG_INFO_SCAN // (1024 * 1024 * 1024)
+                    raise SdistError(f"{filename}: no PKG-INFO in its first {gigabytes} GB unpacked; not read further")
                 if pkg_info is not None and member.offset_data + member.size > MAX_EGG_INFO_SCAN:
                     megabytes = MAX_EGG_INFO_SCAN // (1024 * 1024)
                     note = f"the archive was not read past {megabytes} MB for its egg-info"

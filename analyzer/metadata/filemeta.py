@@ -6,6 +6,15 @@ success is remembered for ever. A failure is kept in the cache for the freshness
 about the file (gone, a broken archive, metadata that is not metadata); one met while the network failed (no
 connection, a timeout, a busy or refusing server, a host given up) is remembered for this run only, so the next
 run asks again.
+
+Every read is bounded: a ``.metadata`` file and METADATA at ``MAX_METADATA_BYTES`` (past it the package is opaque,
+whatever the zip entry claims), a whole file at ``MAX_DOWNLOAD`` (spooled to disk past 32 MB), and a ``file://``
+reference is opened only when it is a regular file (``open_regular``: a FIFO, a device or a directory is refused).
+
+Contract with the diagnosis: an UNAVAILABLE ``CoreMetadata`` says why in ``source``: ``NETWORK_FAILURE`` (the
+network failed in this run: the file may be fine, an answer resting on it may be wrong and must say so),
+``OFFLINE_SOURCE`` (not in the cache, offline), ``LOCAL_SOURCE`` (a local file that cannot be read now), and ""
+for an answer about the file itself (gone, broken, too large, not metadata).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -28,16 +37,25 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, Normaliz
 from packaging.version import Version
 
 from analyzer.metadata.config import redact_url, secret_tag
-from analyzer.metadata.coremeta import SdistError, parse_core_metadata, read_pkg_info, read_pkg_info_stream
+from analyzer.metadata.coremeta import (
+    MAX_METADATA_BYTES,
+    SdistError,
+    parse_core_metadata,
+    read_pkg_info,
+    read_pkg_info_stream,
+)
 from analyzer.metadata.http import (
     HttpSettings,
+    TooLarge,
     Traffic,
     body_failed,
     describe_failure,
     iter_body,
+    read_body,
+    size_text,
     troubles,
 )
-from analyzer.metadata.index import split_dist_filename
+from analyzer.metadata.index import open_regular, split_dist_filename
 from analyzer.metadata.lazywheel import (
     RangeNotSupported,
     WheelMetadataError,
@@ -45,16 +63,25 @@ from analyzer.metadata.lazywheel import (
     read_metadata_from_zip,
 )
 from analyzer.metadata.models import CoreMetadata, DistFile, DistKind, MetadataStatus
-from analyzer.metadata.pages import OFFLINE_NOTE
+from analyzer.metadata.pages import NETWORK_FAILURE, OFFLINE_NOTE
 from analyzer.metadata.pool import EngineState, Memo
 from analyzer.versions import specifier_of, version_of
 
-__all__ = ["MAX_DOWNLOAD", "FileMetadata"]
+__all__ = [
+    "LOCAL_SOURCE", "MAX_DOWNLOAD", "NETWORK_FAILURE", "OFFLINE_SOURCE", "FileMetadata", "local_file", "network_failed",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD = 512 * 1024 * 1024
 """Largest file downloaded whole (a server without Range, an sdist)."""
+OFFLINE_SOURCE = "offline"
+LOCAL_SOURCE = "local-file"
+
+
+def network_failed(meta: CoreMetadata) -> bool:
+    """Whether ``meta`` is missing because the network failed in this run (see the module's contract)."""
+    return meta.status is MetadataStatus.UNAVAILABLE and meta.source == NETWORK_FAILURE
 
 _requirement = functools.cache(Requirement)
 """``Requirement(text)`` once per line: cached records of many releases repeat the same Requires-Dist lines."""
@@ -96,10 +123,10 @@ class _BodyBroke(Exception):
 
 class _CountingReader:
     """A read-only stream over a response's body that counts what passes (for the traffic figures) and
-    stops at the answer's deadline."""
+    stops at the answer's deadline, or past ``MAX_DOWNLOAD`` (``TooLarge``)."""
 
     def __init__(self, response: requests.Response, http: HttpSettings) -> None:
-        self.body = iter_body(response, http)
+        self.body = iter_body(response, http, MAX_DOWNLOAD, "the file")
         self.pending = b""
         self.count = 0
 
@@ -119,6 +146,24 @@ class _CountingReader:
 
 def _local_path(url: str) -> Path:
     return Path(url2pathname(unquote(urlsplit(url).path)))
+
+
+def local_file(url: str, limit: int | None = MAX_DOWNLOAD, what: str = "the file") -> IO[bytes]:
+    """A ``file://`` URL's file open for reading: a regular file of at most ``limit`` bytes, else
+    ``NotARegularFile`` / ``TooLarge`` (a FIFO, a device, a directory is never read)."""
+    return open_regular(_local_path(url), limit, what)
+
+
+def _digest_of(handle: IO[bytes], hashes: Any) -> tuple[str, str, str] | None:
+    """(algorithm, actual, expected) for the first hash of ``hashes`` we can check, read from ``handle`` in
+    chunks; None when none is checkable."""
+    for algo, expected in dict(hashes or {}).items():
+        if algo in hashlib.algorithms_guaranteed:
+            digest = hashlib.new(algo)
+            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(chunk)
+            return algo, digest.hexdigest(), str(expected).lower()
+    return None
 
 
 def _verify(data: bytes, hashes: dict[str, str] | Any, label: str) -> str | None:
@@ -167,8 +212,9 @@ class FileMetadata(EngineState):
         self._reads.metadata[key] = (stored, expires)
         return meta
 
-    def _unavailable(self, name: NormalizedName, version: Version, note: str) -> CoreMetadata:
-        return CoreMetadata(name, version, status=MetadataStatus.UNAVAILABLE, note=self._redact(note))
+    def _unavailable(self, name: NormalizedName, version: Version, note: str, source: str = "") -> CoreMetadata:
+        """``source`` says why (the module's contract): "" for an answer about the file."""
+        return CoreMetadata(name, version, status=MetadataStatus.UNAVAILABLE, source=source, note=self._redact(note))
 
     def _load_metadata(self, file: DistFile, key: str) -> CoreMetadata:
         meta = self._from_cache(key, self.cache.get_metadata_stamped(key)) if self.cache is not None else None
@@ -177,7 +223,7 @@ class FileMetadata(EngineState):
         label = f"{file.project} {file.version} ({redact_url(file.url)})"
         if self.offline and not file.url.startswith("file:"):
             self._reads.unstamped.add(key)
-            return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}")
+            return self._unavailable(file.project, file.version, f"{label}: metadata {OFFLINE_NOTE}", OFFLINE_SOURCE)
         meta, definite = self._fetch_with_retry(file, label)
         stored = None
         if self.cache is not None and (definite or meta.status is not MetadataStatus.UNAVAILABLE):
@@ -203,28 +249,33 @@ class FileMetadata(EngineState):
         file is followed by the wheel, whose own failure then says little).
         """
         before = troubles(self.session)
+        source = ""
         for attempt in range(2):
             try:
                 return self._fetch_metadata(file, label), troubles(self.session) == before
             except requests.RequestException as exc:  # HostDown too
                 if attempt == 0 and self.http.retries and body_failed(exc):
                     continue
-                what, network = describe_failure(exc, self.http), True
-            except OSError as exc:  # a local file that cannot be read now
-                what, network = f"{type(exc).__name__}: {exc}", True
-            except (WheelMetadataError, SdistError, ValueError) as exc:
-                what, network = str(exc).removeprefix(f"{label}: "), False
+                what, source = describe_failure(exc, self.http), NETWORK_FAILURE
+            except OSError as exc:  # a local file that cannot be read now, or is no regular file
+                what, source = str(exc) if exc.errno is None else f"{type(exc).__name__}: {exc}", LOCAL_SOURCE
+            except (WheelMetadataError, SdistError, TooLarge, ValueError) as exc:
+                what = str(exc).removeprefix(f"{label}: ")
             break
-        meta = self._unavailable(file.project, file.version, f"{label}: {what}")
-        return meta, not network and troubles(self.session) == before
+        definite = not source and troubles(self.session) == before
+        if not source and not definite:
+            source = NETWORK_FAILURE  # an earlier step failed on the wire: this failure may be its consequence
+        return self._unavailable(file.project, file.version, f"{label}: {what}", source), definite
 
     def _fetch_metadata(self, file: DistFile, label: str) -> CoreMetadata:
         name, version = file.project, file.version
         if file.metadata_url:
             problem = None
             try:
-                data = self._get_bytes(file.metadata_url, label)
+                data = self._get_bytes(file.metadata_url, label, MAX_METADATA_BYTES, "the .metadata file")
                 problem = _verify(data, file.metadata_hashes, f"{label}: .metadata file")
+            except TooLarge as exc:  # the wheel's METADATA is the same bytes (PEP 658): not asked for
+                raise WheelMetadataError(f"{label}: {exc}; not metadata") from exc
             except WheelMetadataError as exc:
                 problem = str(exc)
             except requests.RequestException as exc:  # the wheel itself may still answer
@@ -236,13 +287,9 @@ class FileMetadata(EngineState):
         if file.kind is DistKind.SDIST:
             if file.url.startswith(("http://", "https://")) and not file.filename.lower().endswith(".zip"):
                 return self._stream_sdist(file, label)
-            data = self._get_bytes(file.url, label)
-            problem = _verify(data, file.hashes, label)
-            if problem:
-                return self._unavailable(name, version, problem)
-            return parse_core_metadata(
-                read_pkg_info(data, file.filename), name=name, version=version, source="sdist", sdist=True
-            )
+            with self._whole_file(file.url, label, file.hashes) as whole:
+                pkg_info = read_pkg_info(whole, file.filename)
+            return parse_core_metadata(pkg_info, name=name, version=version, source="sdist", sdist=True)
         return self._wheel_metadata(file, label)
 
     def _stream_sdist(self, file: DistFile, label: str) -> CoreMetadata:
@@ -264,7 +311,7 @@ class FileMetadata(EngineState):
     def _wheel_metadata(self, file: DistFile, label: str) -> CoreMetadata:
         name = file.project
         if file.url.startswith("file:"):
-            with _local_path(file.url).open("rb") as handle:
+            with local_file(file.url) as handle:
                 data = read_metadata_from_zip(handle, name, label)
             source = "local"
         else:
@@ -285,12 +332,12 @@ class FileMetadata(EngineState):
         total = 0
         with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spooled:
             try:
-                for chunk in iter_body(response, self.http):
+                for chunk in iter_body(response, self.http, MAX_DOWNLOAD, "the file"):
                     total += len(chunk)
-                    if total > MAX_DOWNLOAD:
-                        raise WheelMetadataError(f"{label}: larger than {MAX_DOWNLOAD} bytes, not downloaded")
                     digest.update(chunk)
                     spooled.write(chunk)
+            except TooLarge as exc:
+                raise WheelMetadataError(f"{label}: {exc}") from exc
             finally:
                 response.close()
                 self.traffic.add(total)
@@ -300,16 +347,42 @@ class FileMetadata(EngineState):
             spooled.seek(0)
             yield spooled
 
-    def _get_bytes(self, url: str, label: str) -> bytes:
+    @contextmanager
+    def _whole_file(self, url: str, label: str, hashes: Any) -> Iterator[IO[bytes]]:
+        """A whole distribution file, seekable, its hash checked: a local regular file, or a download spooled."""
         if url.startswith("file:"):
-            return _local_path(url).read_bytes()
+            with local_file(url) as handle:
+                digest = _digest_of(handle, hashes)
+                if digest is not None and digest[1] != digest[2]:
+                    raise WheelMetadataError(f"{label}: {digest[0]} mismatch (expected {digest[2]}, got {digest[1]})")
+                handle.seek(0)
+                yield handle
+            return
+        response = self.session.get(url, timeout=self.http.timeout, stream=True)
+        if response.status_code != 200:
+            response.close()
+            raise WheelMetadataError(f"{label}: HTTP {response.status_code}")
+        with self._spool(response, label, hashes) as spooled:
+            yield spooled
+
+    def _get_bytes(self, url: str, label: str, limit: int, what: str) -> bytes:
+        """A small file whole (a ``.metadata`` file), at most ``limit`` bytes (``TooLarge`` past it)."""
+        if url.startswith("file:"):
+            with local_file(url, limit, what) as handle:
+                data = handle.read(limit + 1)
+            if len(data) > limit:
+                raise TooLarge(f"{what} is larger than {size_text(limit)}")
+            return data
         response = self.session.get(url, timeout=self.http.timeout, stream=True)
         if response.status_code != 200:
             response.close()
             raise WheelMetadataError(f"{label}: HTTP {response.status_code} for {redact_url(url)}")
-        with self._spool(response, label, None) as spooled:
-            data: bytes = spooled.read()
-        return data
+        try:
+            body = read_body(response, self.http, limit, what)
+        finally:
+            response.close()
+        self.traffic.add(len(body))
+        return body
 
     def metadata_for_url(self, name: str, url: str) -> CoreMetadata:
         """Core metadata of a direct reference (``name @ URL``); UNAVAILABLE (an opaque pin) when unreachable."""
@@ -333,7 +406,7 @@ class FileMetadata(EngineState):
         _, version, kind = parsed
         meta = self.metadata(DistFile(canonical, version, filename, url.split("#", 1)[0], kind, "", hashes=hashes))
         if meta.status is MetadataStatus.UNAVAILABLE:
-            return self._unavailable(canonical, version, meta.note + "; treated as an opaque pin")
+            return self._unavailable(canonical, version, meta.note + "; treated as an opaque pin", meta.source)
         return meta
 
     def prefetch(self, files: Iterable[DistFile]) -> None:

@@ -5,12 +5,21 @@ be reached, or stalled or answered busy (5xx, 429) to three requests in a row, i
 private index behind a firewall, or a busy extra index, would otherwise cost each of hundreds of projects the full
 wait. A busy host's Retry-After is honoured once per busy spell, capped, and shared by the requests that meet it.
 A body must be complete within ten read timeouts, so a server trickling bytes cannot hold a run either.
+
+A host that has not answered a single request in this run and lets one stall (a black hole: it accepts, never
+answers) is given up at once, unretried: a dead extra index costs one timeout per run, not one per project.
+Each host name is looked up once per session, a temporary resolver failure (EAI_AGAIN) tried again a few times
+(``_Resolver``), and a body read to its end hands its connection back to the pool for the next request.
+A body is read up to a limit its caller names (``TooLarge``); urllib3 inflates a compressed body in bounded steps
+(``read1(n)`` gives at most ``n`` decoded bytes), so the limit holds while inflating, not after.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import ssl
+import sys
 import threading
 import time
 from collections import Counter
@@ -22,6 +31,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -31,15 +42,17 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
+from urllib3.util import connection as _connection
 from urllib3.util.retry import Retry
 from urllib3.util.ssl_ import create_urllib3_context
 
 from analyzer import __version__
 from analyzer.errors import InputError
+from analyzer.metadata.sdist import size_text
 
 __all__ = [
-    "RETRIED_STATUSES", "HostDown", "HttpSettings", "TooSlow", "Traffic", "attempts", "body_failed",
-    "describe_failure", "given_up", "iter_body", "make_session", "read_body", "troubles",
+    "RETRIED_STATUSES", "HostDown", "HttpSettings", "TooLarge", "TooSlow", "Traffic", "attempts", "body_failed",
+    "describe_failure", "given_up", "iter_body", "make_session", "read_body", "size_text", "troubles",
 ]
 
 CONNECT_TIMEOUT = 10.0
@@ -51,6 +64,12 @@ MAX_RETRY_AFTER = 10.0
 DEADLINE_FACTOR = 10
 STALLS_BEFORE_DOWN = 3
 """Requests in a row that stalled, or were answered busy, before a host is given up for the run."""
+LOOKUP_ATTEMPTS = 4
+"""Tries of a host name lookup that failed temporarily (EAI_AGAIN: a resolver flooded by simultaneous lookups)."""
+LOOKUP_BACKOFF = 0.2
+"""Seconds before the second try of a lookup, doubled before each later one."""
+REDIRECT_BODY_BYTES = 64 * 1024
+"""Largest redirect body read (to keep its connection); a larger one is not read, its connection is closed."""
 TIMEOUT_ENV = "TFCONFLICT_HTTP_TIMEOUT"
 RETRIES_ENV = "TFCONFLICT_HTTP_RETRIES"
 
@@ -117,6 +136,11 @@ class _CappedRetry(Retry):
     ):
         if isinstance(error, NameResolutionError):
             raise MaxRetryError(_pool, url or "", error) from error
+        stall = isinstance(error, ReadTimeoutError) or (
+            isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError)
+        )
+        if stall and self.guard is not None and self.guard.black_hole(error):
+            raise NeverAnswered(_pool, url or "", error) from error
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
@@ -163,6 +187,103 @@ class HostDown(requests.ConnectionError):
     """Not asked: the host failed earlier in this run (see ``_GuardedAdapter``)."""
 
 
+class NeverAnswered(MaxRetryError):
+    """A stall at a host that has not answered a single request in this run: not retried, the host given up."""
+
+
+NEVER_ANSWERED = "it has not answered a single request in this run"
+
+
+class TooLarge(Exception):
+    """An answer past the size its reader allows, cut there. Not a network failure: the same server would send
+    the same bytes again."""
+
+
+class _Resolver:
+    """Host name -> addresses, looked up once per session: a resolver flooded by simultaneous lookups fails many
+    of them (EAI_AGAIN), and the same name asked again by every new connection multiplies that. A temporary
+    failure is tried again ``LOOKUP_ATTEMPTS`` times with a short backoff; a name that does not exist is not."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        self._locks: dict[tuple[str, int], threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.lookups = 0
+
+    def addresses(self, host: str, port: int) -> list[tuple[str, int]]:
+        """Socket addresses for ``host``: the first lookup's answer for the rest of the session."""
+        key = (host.strip("[]"), port)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one lookup per name, the other threads wait for its answer
+            found = self._answers.get(key)
+            if found is None:
+                found = self._answers[key] = self._lookup(*key)
+        return found
+
+    def _lookup(self, host: str, port: int) -> list[tuple[str, int]]:
+        family = _connection.allowed_gai_family()
+        for attempt in range(LOOKUP_ATTEMPTS):
+            self.lookups += 1
+            try:
+                infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+                break
+            except socket.gaierror as exc:
+                if exc.errno != socket.EAI_AGAIN or attempt == LOOKUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(LOOKUP_BACKOFF * 2**attempt)
+        found = list(dict.fromkeys((str(sa[0]), int(sa[1])) for *_, sa in infos))
+        if not found:
+            raise socket.gaierror(socket.EAI_NONAME, "getaddrinfo returned no address")
+        return found
+
+
+class _ResolvingConnection(HTTPConnection):
+    """urllib3's connection, its host looked up by the session's ``_Resolver`` (its other behaviour unchanged)."""
+
+    resolver: _Resolver
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            host = self._dns_host
+            host.encode("idna")
+            addresses = self.resolver.addresses(host, self.port)
+        except UnicodeError:
+            return super()._new_conn()  # a name that cannot be one: urllib3 says so its own way
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        error: Exception = NewConnectionError(self, "Failed to establish a new connection: no address")
+        for address in addresses:
+            try:
+                sock = _connection.create_connection(
+                    address, self.timeout, source_address=self.source_address, socket_options=self.socket_options
+                )
+            except TimeoutError:
+                error = ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+                )
+            except OSError as exc:
+                error = NewConnectionError(self, f"Failed to establish a new connection: {exc}")
+            else:
+                sys.audit("http.client.connect", self, self.host, self.port)
+                return sock
+        raise error
+
+
+class _ResolvingHTTPSConnection(_ResolvingConnection, HTTPSConnection):
+    """The same for HTTPS (TLS still checks the host's name, not the address)."""
+
+
+def _pool_classes(resolver: _Resolver) -> dict[str, type[HTTPConnectionPool]]:
+    """Connection pools whose connections use ``resolver``: classes of one session, so its cache is its own."""
+    plain = type("_Connection", (_ResolvingConnection,), {"resolver": resolver})
+    tls = type("_TLSConnection", (_ResolvingHTTPSConnection,), {"resolver": resolver})
+    return {
+        "http": type("_Pool", (HTTPConnectionPool,), {"ConnectionCls": plain}),
+        "https": type("_TLSPool", (HTTPSConnectionPool,), {"ConnectionCls": tls}),
+    }
+
+
 def _host(url: str) -> str:
     """``scheme://host:port`` of a URL, without credentials."""
     parts = urlsplit(url)
@@ -179,8 +300,11 @@ class _GuardedAdapter(HTTPAdapter):
     some did is no answer about the thing asked, and is not remembered beyond the run."""
 
     def __init__(self, settings: HttpSettings, **kw: Any) -> None:
+        self.resolver = _Resolver()
         super().__init__(**kw)
         self.settings = settings
+        self.heard: set[str] = set()
+        """Hosts that answered a request in this run (any status): a stall there is not a black hole."""
         self.down: dict[str, str] = {}
         self.stalls: Counter[str] = Counter()
         self.busy: Counter[str] = Counter()
@@ -191,6 +315,19 @@ class _GuardedAdapter(HTTPAdapter):
         self._contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
         if isinstance(self.max_retries, _CappedRetry):
             self.max_retries.guard = self
+
+    def init_poolmanager(self, *args: Any, **kw: Any) -> None:
+        super().init_poolmanager(*args, **kw)
+        self.poolmanager.pool_classes_by_scheme = _pool_classes(self.resolver)
+
+    def black_hole(self, error: Exception) -> bool:
+        """Whether this thread's request stalled at a host that has not answered in this run; gives it up."""
+        host = getattr(self._local, "host", "")
+        with self._lock:
+            if host in self.heard:
+                return False
+            self.down.setdefault(host, f"{_stall_text(error, self.settings)}; {NEVER_ANSWERED}")
+        return True
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kw: Any) -> requests.Response:
         host = _host(request.url or "")
@@ -210,6 +347,9 @@ class _GuardedAdapter(HTTPAdapter):
             elif isinstance(cause, ReadTimeoutError):
                 self.stalled(host, describe_failure(exc, self.settings))
             raise
+        if host not in self.heard:
+            with self._lock:
+                self.heard.add(host)
         status = response.status_code
         if status in RETRIED_STATUSES:
             self.troubled()
@@ -350,27 +490,55 @@ def make_session(pool_size: int = 32, *, http: HttpSettings | None = None) -> re
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"tfconflict/{__version__}"
+    session.headers["Accept-Encoding"] = "gzip, deflate"  # what urllib3 inflates in bounded steps
+    session.hooks["response"].append(_skip_redirect_body)
     return session
+
+
+def _skip_redirect_body(response: requests.Response, *args: Any, **kw: Any) -> requests.Response:
+    """A redirect's body is of no use, and requests reads it whole before following: one that is not small is
+    not read (its connection is closed instead)."""
+    if response.is_redirect:
+        length = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() != "identity"
+        if encoded or not length.isdigit() or int(length) > REDIRECT_BODY_BYTES:
+            response.raw.close()
+            response._content = b""
+            response._content_consumed = True
+    return response
 
 
 class TooSlow(requests.exceptions.Timeout):
     """An answer still arriving past its deadline: bytes trickled in, each within the read timeout."""
 
 
-def iter_body(response: requests.Response, settings: HttpSettings) -> Iterator[bytes]:
+def iter_body(
+    response: requests.Response, settings: HttpSettings, limit: int | None = None, what: str = "the answer"
+) -> Iterator[bytes]:
     """The body of a streamed response, one socket read at a time so that the deadline is checked however slowly
-    bytes come; closes the response. urllib3's errors come out as the ``requests`` errors of ``.content``."""
+    bytes come; closes the response, or hands its connection back to the pool when read to its end. urllib3's
+    errors come out as the ``requests`` errors of ``.content``; past ``limit`` bytes (decoded), ``TooLarge``
+    naming ``what``."""
     deadline = time.monotonic() + settings.deadline
     connection = getattr(response, "connection", None)
     guard = connection if isinstance(connection, _GuardedAdapter) else None
     host = _host(response.url or "")
+    total = 0
     try:
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        if limit is not None and not encoded and declared.isdigit() and int(declared) > limit:
+            raise TooLarge(f"{what} is larger than {size_text(limit)} ({size_text(int(declared))}); not read")
         while True:
             chunk = response.raw.read1(256 * 1024, decode_content=True)
             if not chunk:
                 if guard is not None:
                     guard.answered(host)
+                response._content_consumed = True  # read to its end: ``close`` keeps the connection
                 return
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise TooLarge(f"{what} is larger than {size_text(limit)}; not read further")
             if time.monotonic() > deadline:
                 slow = TooSlow(f"the answer took longer than {settings.deadline:g} s")
                 if guard is not None:
@@ -393,9 +561,11 @@ def iter_body(response: requests.Response, settings: HttpSettings) -> Iterator[b
         response.close()
 
 
-def read_body(response: requests.Response, settings: HttpSettings) -> bytes:
+def read_body(
+    response: requests.Response, settings: HttpSettings, limit: int | None = None, what: str = "the answer"
+) -> bytes:
     """``iter_body`` joined; the response keeps it, so ``.json()`` and the page parsers work afterwards."""
-    body = b"".join(iter_body(response, settings))
+    body = b"".join(iter_body(response, settings, limit, what))
     response._content = body  # what ``.content`` would have read
     response._content_consumed = True
     return body
@@ -410,14 +580,25 @@ def body_failed(exc: BaseException) -> bool:
     return isinstance(exc, requests.ConnectionError) and isinstance(reason, (ReadTimeoutError, ProtocolError))
 
 
+def _stall_text(error: object, settings: HttpSettings) -> str:
+    if isinstance(error, ConnectTimeoutError):
+        return f"no connection within {settings.connect_timeout:g} s"
+    return f"no answer within {settings.read_timeout:g} s"
+
+
 def describe_failure(exc: BaseException, settings: HttpSettings) -> str:
     """What went wrong on the wire, in words (no object reprs, no URL: the caller names the URL, redacted)."""
     reason: object = exc.args[0] if exc.args else None
     attempts = ""
+    if isinstance(reason, NeverAnswered):
+        return f"{_stall_text(reason.reason, settings)}; {NEVER_ANSWERED}, not asked again"
     if isinstance(reason, MaxRetryError):
         attempts = f" ({settings.retries + 1} attempts)" if settings.retries else ""
         reason = reason.reason
     if isinstance(reason, NameResolutionError):  # before NewConnectionError, which it derives from; never retried
+        cause = reason.__cause__
+        if isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN:
+            return f"the host name could not be looked up (temporary failure, {LOOKUP_ATTEMPTS} attempts)"
         return "the host name does not resolve"
     if isinstance(reason, NewConnectionError):  # before timeouts: urllib3 derives it from ConnectTimeoutError
         detail = str(reason).rpartition("new connection: ")[2] or "refused"

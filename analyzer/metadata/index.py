@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -31,7 +32,16 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from analyzer.metadata.config import redact_url
-from analyzer.metadata.http import HttpSettings, Traffic, attempts, body_failed, describe_failure, read_body
+from analyzer.metadata.http import (
+    HttpSettings,
+    TooLarge,
+    Traffic,
+    attempts,
+    body_failed,
+    describe_failure,
+    read_body,
+    size_text,
+)
 from analyzer.metadata.models import DistFile, DistKind
 from analyzer.versions import specifier_of, version_of
 
@@ -41,12 +51,14 @@ if TYPE_CHECKING:
 import orjson as _orjson
 
 __all__ = [
-    "EMPTY_PAGE", "PageResult", "PageText", "compact_body", "fetch_page", "files_from_page",
-    "page_url", "split_dist_filename",
+    "EMPTY_PAGE", "MAX_PAGE_BYTES", "NotARegularFile", "PageResult", "PageText", "compact_body", "fetch_page",
+    "files_from_page", "open_regular", "page_url", "split_dist_filename",
 ]
 
 log = logging.getLogger(__name__)
 
+MAX_PAGE_BYTES = 64 * 1024 * 1024
+"""Largest project page read (decoded): the largest real ones are a few MB; past it an answer is no page."""
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
 _ARCHIVES: tuple[str, ...] = (".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
@@ -117,6 +129,9 @@ class PageResult:
     last_modified: str | None = None
     not_modified: bool = False
     failed: bool = False
+    network: bool = False
+    """Failed on the wire (no connection, a timeout, a busy or refusing server, a host given up): the page may be
+    there, unlike a 404 or an answer that is no page."""
 
 
 _Optional = str | None
@@ -396,24 +411,62 @@ def _build(
             append(DistFile(name, version, *fields))
 
 
+class NotARegularFile(OSError):
+    """A local path that is no regular file (a FIFO, a device, a directory): never read, as it may block for ever
+    or never end."""
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def open_regular(path: str | os.PathLike[str], limit: int | None = None, what: str = "the file") -> BinaryIO:
+    """``path`` open for reading when it is a regular file (after symlinks) of at most ``limit`` bytes; else
+    ``NotARegularFile`` or ``TooLarge``, naming ``what``. Opened without blocking, so a FIFO is refused, not
+    waited on; the caller still reads at most ``limit`` bytes (a regular file may grow while it is read)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+            raise NotARegularFile(f"{what} is not a regular file ({kind}); not read")
+        if limit is not None and info.st_size > limit:
+            raise TooLarge(f"{what} is larger than {size_text(limit)} ({size_text(info.st_size)}); not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def local_page_file(index_url: str, name: str) -> Path:
     """Where a ``file://`` index keeps the page of ``name``: ``<project>/index.html`` (PEP 503 HTML)."""
     return Path(url2pathname(unquote(urlsplit(page_url(index_url, name)).path))) / "index.html"
 
 
 def _file_page(index_url: str, name: NormalizedName) -> PageResult:
-    """A ``file://`` index: a folder of ``<project>/index.html`` pages (PEP 503 HTML)."""
+    """A ``file://`` index: a folder of ``<project>/index.html`` pages (PEP 503 HTML); only a regular file is read
+    (a FIFO would block for ever, a device never end), at most ``MAX_PAGE_BYTES``."""
     url = page_url(index_url, name)
     page_file = local_page_file(index_url, name)
-    if not page_file.is_file():
+    if not page_file.exists():
         return PageResult(page=EMPTY_PAGE)
     with _import_lock:  # imported when a page is parsed: a warm run never needs it
         from pypi_simple import ProjectPage
 
     try:
-        html = page_file.read_bytes()
+        with open_regular(page_file, MAX_PAGE_BYTES, "the page") as handle:
+            html = handle.read(MAX_PAGE_BYTES + 1)
+        if len(html) > MAX_PAGE_BYTES:
+            raise TooLarge(f"the page is larger than {size_text(MAX_PAGE_BYTES)}; not read further")
         page = ProjectPage.from_html(project=name, html=html, base_url=url)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TooLarge) as exc:
         return _failed(f"{redact_url(url)}: cannot read the page: {exc}")
     body, problems = compact_body(_entries_from_page(page), name, redact_url(url))
     return PageResult(page=PageText.from_compact(body, problems), problems=tuple(problems))
@@ -443,12 +496,14 @@ def fetch_page(
     for attempt in range(2):
         try:
             response = session.get(url, headers=headers, timeout=http.timeout, stream=True)
-            traffic.add(len(read_body(response, http)))
+            traffic.add(len(read_body(response, http, MAX_PAGE_BYTES, "the page")))
             break
+        except TooLarge as exc:
+            return _failed(f"{label}: cannot read the page: {exc}")
         except requests.RequestException as exc:
             if attempt == 0 and http.retries and body_failed(exc):
                 continue  # the headers came, the body broke: once more from the start
-            return _failed(f"{label}: cannot read the page: {describe_failure(exc, http)}")
+            return _failed(f"{label}: cannot read the page: {describe_failure(exc, http)}", network=True)
     if response.status_code == 304:
         return PageResult(page=None, not_modified=True, etag=etag, last_modified=last_modified)
     if response.status_code in (404, 410):
@@ -457,7 +512,8 @@ def fetch_page(
         sent = attempts(response)
         tried = f" ({sent} attempts)" if sent > 1 else ""
         hint = _STATUS_HINTS.get(response.status_code, "")
-        return _failed(f"{label}: HTTP {response.status_code}{hint}{tried}")
+        # 401, 403, 5xx, 429: the server cannot or will not answer now; the page may be there
+        return _failed(f"{label}: HTTP {response.status_code}{hint}{tried}", network=True)
     with _PARSE_SLOTS:
         return _parse_response(response, name, label)
 
@@ -503,5 +559,5 @@ def _parse_response(response: requests.Response, name: NormalizedName, label: st
     return PageResult(page, tuple(problems), headers.get("ETag"), headers.get("Last-Modified"))
 
 
-def _failed(problem: str) -> PageResult:
-    return PageResult(page=None, problems=(problem,), failed=True)
+def _failed(problem: str, *, network: bool = False) -> PageResult:
+    return PageResult(page=None, problems=(problem,), failed=True, network=network)

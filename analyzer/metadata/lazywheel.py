@@ -2,6 +2,10 @@
 
 One suffix range fetches the tail (usually the whole central directory, and METADATA too: most wheels write
 ``*.dist-info`` last); ``zipfile`` parses it through a sparse file that fetches any missing range on demand.
+
+Every read is bounded whatever the server or the zip claims: a range answer is read up to the bytes asked (one
+that sends more is cut, a failure of that file), one range at most ``MAX_RANGE_BYTES``, and METADATA is inflated
+up to ``MAX_METADATA_BYTES`` however small its entry says it is.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import logging
 import re
 import zipfile
 from collections.abc import Callable
+from typing import IO
 
 import requests
 from packaging.utils import NormalizedName
 
 from analyzer.metadata.coremeta import MAX_METADATA_BYTES, find_metadata_member
-from analyzer.metadata.http import HttpSettings, Traffic, read_body
+from analyzer.metadata.http import HttpSettings, TooLarge, Traffic, read_body, size_text
 
 __all__ = ["RangeNotSupported", "WheelMetadataError", "fetch_wheel_metadata", "read_metadata_from_zip"]
 
@@ -26,6 +31,9 @@ log = logging.getLogger(__name__)
 TAIL_BYTES = 32 * 1024
 """The first, suffix range: it holds METADATA and the central directory of most wheels; a larger one would cost
 more bytes than the requests it saves (``scripts/bench_metadata.py`` counts both)."""
+MAX_RANGE_BYTES = 64 * 1024 * 1024
+"""Largest single range fetched (a central directory, METADATA's compressed bytes): a zip needing more is not a
+wheel worth reading by range."""
 MEMBER_SLACK = 1024
 """Extra bytes fetched past a member's compressed data: the local header's extra field is not in the directory."""
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -117,9 +125,7 @@ class _SparseFile(io.RawIOBase):
         return data
 
 
-def read_metadata_from_zip(
-    fileobj: io.RawIOBase | io.BufferedIOBase, name: NormalizedName, label: str
-) -> bytes:
+def read_metadata_from_zip(fileobj: IO[bytes] | io.RawIOBase, name: NormalizedName, label: str) -> bytes:
     """METADATA of a wheel open as a seekable file (local, downloaded or sparse)."""
     try:
         with zipfile.ZipFile(fileobj) as zf:
@@ -127,12 +133,23 @@ def read_metadata_from_zip(
             if member is None:
                 raise WheelMetadataError(f"{label}: no *.dist-info/METADATA in the wheel")
             info = zf.getinfo(member)
-            if info.file_size > MAX_METADATA_BYTES:
-                raise WheelMetadataError(f"{label}: METADATA is implausibly large ({info.file_size} bytes)")
+            if max(info.file_size, info.compress_size) > MAX_METADATA_BYTES:
+                size = max(info.file_size, info.compress_size)
+                raise WheelMetadataError(
+                    f"{label}: METADATA is implausibly large ({size} bytes, more than {size_text(MAX_METADATA_BYTES)})"
+                )
             if isinstance(fileobj, _SparseFile):
                 header_end = info.header_offset + 30 + len(info.orig_filename.encode()) + MEMBER_SLACK
                 fileobj.ensure(info.header_offset, header_end + info.compress_size)
-            return zf.read(info)
+            with zf.open(info) as handle:
+                # inflated in bounded steps: an entry claiming fewer bytes than it holds stops at its claim (and
+                # fails its CRC), one holding more than the limit at the limit
+                data = handle.read(MAX_METADATA_BYTES + 1)
+            if len(data) > MAX_METADATA_BYTES:
+                raise WheelMetadataError(
+                    f"{label}: METADATA is implausibly large (more than {size_text(MAX_METADATA_BYTES)})"
+                )
+            return data
     except (
         zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, NotImplementedError
     ) as exc:
@@ -166,7 +183,9 @@ def fetch_wheel_metadata(
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
         if match is None or match.group(3) == "*":
             raise WheelMetadataError(f"{label}: range answer without a usable Content-Range")
-        tail = read_body(response, http)
+        tail = read_body(response, http, TAIL_BYTES, "the range answer")
+    except TooLarge as exc:
+        raise WheelMetadataError(f"{label}: the range answer is longer than the {TAIL_BYTES} bytes asked") from exc
     finally:
         response.close()
     traffic.add(len(tail))
@@ -175,11 +194,17 @@ def fetch_wheel_metadata(
         raise WheelMetadataError(f"{label}: truncated range answer")
 
     def fetch(a: int, b: int) -> bytes:
+        if b - a > MAX_RANGE_BYTES:
+            raise WheelMetadataError(
+                f"{label}: the zip asks for {size_text(b - a)} in one range, more than {size_text(MAX_RANGE_BYTES)}"
+            )
         r = get(f"{a}-{b - 1}")
         try:
             if r.status_code != 206:
                 raise WheelMetadataError(f"{label}: HTTP {r.status_code} to a range request")
-            data = read_body(r, http)
+            data = read_body(r, http, b - a, "the range answer")
+        except TooLarge as exc:
+            raise WheelMetadataError(f"{label}: the range answer is longer than the {b - a} bytes asked") from exc
         finally:
             r.close()
         traffic.add(len(data))

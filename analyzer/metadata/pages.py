@@ -2,6 +2,11 @@
 
 Where the cache holds a page, only its key stays in memory: the text is read again when asked (one version's
 lines alone, for ``files_of``). Every failure is a stated problem on the answer, never an exception.
+
+Contract with the diagnosis: a ``ProjectFiles`` whose ``notes`` hold one starting with ``NETWORK_FAILURE + ":"``
+lacks the files of an index whose page failed on the wire in this run (no connection, a timeout, a busy or
+refusing server, a host given up) and that no cached page stood in for: an answer resting on its file list
+("fits", "no such version") may be wrong, and must say so or not be given.
 """
 
 from __future__ import annotations
@@ -21,18 +26,26 @@ from analyzer.metadata.index import EMPTY_PAGE, PageText, fetch_page, files_from
 from analyzer.metadata.models import DistFile, ProjectFiles
 from analyzer.metadata.pool import EngineState, Memo
 
-__all__ = ["OFFLINE_NOTE", "PAGE_WORKERS", "IndexPages"]
+__all__ = ["NETWORK_FAILURE", "OFFLINE_NOTE", "PAGE_WORKERS", "IndexPages", "network_failed"]
 
 log = logging.getLogger(__name__)
 
 PAGE_WORKERS = 12
 """Threads fetching index pages at most: parsing holds the interpreter lock, more threads only contend for it."""
 OFFLINE_NOTE = "not in the cache (offline)"
+NETWORK_FAILURE = "network failure"
+"""The start of a ``ProjectFiles`` note (and of a ``CoreMetadata.source``) saying an answer is missing because the
+network failed in this run, not because the index said so."""
 
 _PageRef = PageText | str
 """A page in memory, or the cache key it can be read again from."""
-_IndexPage = tuple[str, _PageRef, tuple[str, ...]]
-"""(index URL, its page, the problems met getting it)."""
+_IndexPage = tuple[str, _PageRef, tuple[str, ...], bool]
+"""(index URL, its page, the problems met getting it, whether it failed on the wire with nothing cached instead)."""
+
+
+def network_failed(files: ProjectFiles) -> bool:
+    """Whether some index's files are missing from ``files`` because the network failed in this run."""
+    return any(note.startswith(f"{NETWORK_FAILURE}:") for note in files.notes)
 
 
 class IndexPages(EngineState):
@@ -67,45 +80,46 @@ class IndexPages(EngineState):
 
     def _index_page(
         self, index_url: str, name: NormalizedName, *, hold: bool = False
-    ) -> tuple[_PageRef, list[str]]:
-        """One index's page for ``name``, as its cache key when the cache holds it (unless ``hold``)."""
+    ) -> tuple[_PageRef, list[str], bool]:
+        """One index's page for ``name``, as its cache key when the cache holds it (unless ``hold``); and whether
+        it failed on the wire with no cached page to stand in."""
         if index_url.startswith("file:"):
-            return self._local_page(index_url, name)
+            return (*self._local_page(index_url, name), False)
         label = redact_url(index_url)
         key = self.page_key(index_url, name)
         if self.cache is not None and not hold:
             state = self.cache.page_state(key)
             if state is not None and self._fresh(*state):
                 self._reads.pages[key] = state[0]
-                return key, []  # its own problems are read with it, by ``_open_page``
+                return key, [], False  # its own problems are read with it, by ``_open_page``
         cached = self._cached(key, name, label)
         if cached is not None and self._fresh(cached[0].fetched, "\n" in cached[0].text):
             self._reads.pages[key] = cached[0].fetched
-            return cached[1], list(cached[1].problems)
+            return cached[1], list(cached[1].problems), False
         self._reads.unstamped.add(key)  # until it is stored below
         if self.offline:
-            return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"]
+            return EMPTY_PAGE, [f"{name}: the page of {label} is {OFFLINE_NOTE}"], False
         etag, modified = (cached[0].etag, cached[0].last_modified) if cached else (None, None)
         result = fetch_page(self.session, index_url, name, self.page_traffic, etag, modified, self.http)
         if result.not_modified and cached is not None:
             page = self._unchanged(key, *cached)
             if not hold and self._by_key(index_url):
-                return key, []
-            return page, list(page.problems)
+                return key, [], False
+            return page, list(page.problems), False
         problems = [self._redact(p) for p in result.problems]
         if result.failed or result.page is None:
             if cached is not None:
                 problems.append(f"{label}: used the cached page of {name} instead")
-                return cached[1], problems + list(cached[1].problems)
-            return EMPTY_PAGE, problems
+                return cached[1], problems + list(cached[1].problems), False
+            return EMPTY_PAGE, problems, result.network
         page = result.page.with_problems(problems)
         now = time.time()
         row = CachedPage(page.text, now, result.etag, result.last_modified)
         if self.cache is not None and self.cache.put_page(key, row) and not hold:
             self._reads.page(key, now)
             if self._by_key(index_url):
-                return key, []
-        return page, problems
+                return key, [], False
+        return page, problems, False
 
     def _cached(self, key: str, name: NormalizedName, label: str) -> tuple[CachedPage, PageText] | None:
         """The stored row of a page and the page it holds; None when not cached or unreadable."""
@@ -155,7 +169,7 @@ class IndexPages(EngineState):
                 return PageText.from_text(cached.text)
             except (ValueError, KeyError, TypeError):
                 pass
-        page, _ = self._index_page(index_url, name, hold=True)
+        page, _, _ = self._index_page(index_url, name, hold=True)
         self._reads.unstamped.add(ref)  # read again, perhaps different from the row the run began with
         assert isinstance(page, PageText)
         return page
@@ -165,7 +179,7 @@ class IndexPages(EngineState):
 
         def load() -> tuple[_IndexPage, ...]:
             pages = [(url, *self._index_page(url, name)) for url in self.config.urls]
-            return tuple((url, page, tuple(problems)) for url, page, problems in pages)
+            return tuple((url, page, tuple(problems), network) for url, page, problems, network in pages)
 
         return self._pages_memo.get(name, load)
 
@@ -182,9 +196,12 @@ class IndexPages(EngineState):
         files: list[DistFile] = []
         indexes: list[str] = []
         problems: list[str] = []
-        for index_url, ref, index_problems in self._pages(name):
+        failed: list[str] = []
+        for index_url, ref, index_problems, network in self._pages(name):
             page = self._open_page(index_url, name, ref)
             problems.extend(index_problems)
+            if network:
+                failed.append(redact_url(index_url))
             if isinstance(ref, str):
                 problems.extend(page.problems)  # a page left in the cache brings its problems when read
             found = files_from_page(page, name, index_url)
@@ -192,6 +209,7 @@ class IndexPages(EngineState):
                 indexes.append(redact_url(index_url))
                 files.extend(found)
         files, notes = self._as_of_filter(name, files)
+        notes += [f"{NETWORK_FAILURE}: the page of {label} could not be read; its files are missing" for label in failed]
         return ProjectFiles(name, tuple(files), tuple(indexes), tuple(problems), tuple(notes))
 
     def files_of(self, name: str, version: Version) -> tuple[DistFile, ...]:
@@ -206,7 +224,7 @@ class IndexPages(EngineState):
             answer = self._version_files[memo_key] = tuple(f for f in known.files if f.version == version)
             return answer
         files: list[DistFile] = []
-        for index_url, ref, _ in self._pages(canonical):
+        for index_url, ref, _, _ in self._pages(canonical):
             lines = self._version_lines(ref, version)
             if lines is not None:
                 try:

@@ -215,9 +215,14 @@ def _zip_facts(data: bytes, filename: str) -> SdistFacts:
                 return not_read(filename, f"more than {MAX_MEMBERS} members")
             names = [i.filename for i in infos if not i.is_dir()]
             found = next((i for i in infos if _is_pyproject(i.filename)), None)
-            if found is not None and found.file_size > MAX_PYPROJECT_BYTES:
-                return not_read(filename, "pyproject.toml is too large")
-            pyproject = zf.read(found) if found is not None else None
+            pyproject = None
+            if found is not None:
+                if max(found.file_size, found.compress_size) > MAX_PYPROJECT_BYTES:
+                    return not_read(filename, "pyproject.toml is too large")
+                with zf.open(found) as handle:  # inflated in bounded steps, whatever its entry claims
+                    pyproject = handle.read(MAX_PYPROJECT_BYTES + 1)
+                if len(pyproject) > MAX_PYPROJECT_BYTES:
+                    return not_read(filename, "pyproject.toml is too large")
     except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
         return not_read(filename, f"not a readable archive ({exc})")
     return facts_from_members(filename, names, pyproject)
