@@ -8,12 +8,13 @@ URL; and the core metadata of every file read for them, so a resolution trying t
 candidate needs no range read. Only permanent answers are held: a reading that met a network failure is left out
 and asked of the index at run time, as before (``analyzer.pintable_build``).
 
-The file: gzip-compressed UTF-8 lines. The first is a JSON header (format, source, the indexes read as a
-digest, the targets, counts); then, in order, ``R`` lines (requirement lists, numbered from 0 in their order, so
-repeated lists are written once), ``P`` lines (one per project: ``P<TAB>name<TAB>{version: [[record, [target
-numbers]], ...]}``), ``U`` lines (``U<TAB>url<TAB>record``) and ``F`` lines (``F<TAB>filename<TAB>sha256<TAB>core
-metadata``). Lines are split on load and a project's line is decoded only when asked for, so loading costs one
-decompression, whatever the size of the history.
+The file: a line naming the format, a JSON header line (source, the indexes read as a digest, the targets,
+counts, and where each section lies), then four zlib-compressed sections of UTF-8 lines: ``R``, requirement lists
+(numbered from 0 in their order, so a list repeated across versions and targets is written once); ``P``, one line
+per project (``name<TAB>{version: [[record, [target numbers]], ...]}``); ``U``, direct references
+(``url<TAB>record``); ``F``, files (``filename<TAB>sha256<TAB>core metadata``). A section is decompressed when first
+asked for and a line decoded when its entry is: loading reads the header alone, a check's first lookup the
+lists and the projects, and the files' section waits for the first file asked.
 
 A user's update (``tfconflict snapshots requirements``) writes an overlay of the same form in the cache, on top of
 the shipped file it was made against; an overlay made against another shipped file is left aside.
@@ -22,7 +23,6 @@ the shipped file it was made against; an overlay made against another shipped fi
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import json
 import os
@@ -52,6 +52,7 @@ __all__ = [
     "TableData",
     "env_key",
     "index_digest",
+    "load_overlay",
     "load_table",
     "overlay_path",
     "pin_key",
@@ -126,46 +127,62 @@ class TableData:
 
 
 class _Part:
-    """One table file, its lines split but decoded only when asked for."""
+    """One table file: its header read, each section decompressed and split when first asked for, each line
+    decoded when its entry is."""
 
     def __init__(self, data: bytes, label: str) -> None:
         self.label = label
         self.digest = hashlib.sha256(data).hexdigest()[:16]
+        magic, _, rest = data.partition(b"\n")
+        head, _, self._blobs = rest.partition(b"\n")
+        if magic.decode("utf-8", "replace") != FORMAT:
+            raise InputError(f"not a requirements table of format {FORMAT}", file=label)
         try:
-            text = gzip.decompress(data).decode("utf-8")
-        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
-            raise InputError(f"not a requirements table: {exc}", file=label) from exc
-        lines = text.split("\n")
-        try:
-            self.header: dict[str, Any] = json.loads(lines[0])
-        except ValueError as exc:
+            header = json.loads(head)
+            sections = {tag: (int(at), int(size)) for tag, (at, size) in header["sections"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"not a requirements table: bad header ({exc})", file=label) from exc
-        if not isinstance(self.header, dict) or self.header.get("format") != FORMAT:
-            found = self.header.get("format") if isinstance(self.header, dict) else None
-            raise InputError(f"not a requirements table of format {FORMAT} (found {found!r})", file=label)
-        self.envs: tuple[str, ...] = tuple(self.header.get("envs", ()))
+        self.header: dict[str, Any] = header
+        self._sections = sections
+        self.envs: tuple[str, ...] = tuple(header.get("envs", ()))
         self._env_numbers = {key: i for i, key in enumerate(self.envs)}
-        self.lists: list[str] = []
-        self.projects: dict[str, str] = {}
-        self.url_lines: dict[str, str] = {}
-        self.file_lines: dict[str, str] = {}
-        for number, line in enumerate(lines[1:], 2):
-            tag, _, rest = line.partition("\t")
-            if tag == "R":
-                self.lists.append(rest)
-            elif tag == "P":
-                name, _, body = rest.partition("\t")
-                self.projects[name] = body
-            elif tag == "U":
-                url, _, body = rest.partition("\t")
-                self.url_lines[url] = body
-            elif tag == "F":
-                filename, _, body = rest.partition("\t")
-                self.file_lines[filename] = body
-            elif line:
-                raise InputError(f"not a requirements table line: {line[:60]!r}", file=label, line=number)
         self._lists: dict[int, tuple[str, ...]] = {}
         self._decoded: dict[str, dict[str, list[Any]]] = {}
+        self._keyed: dict[str, dict[str, str]] = {}
+        self._list_lines: list[str] | None = None
+
+    def _lines(self, tag: str) -> list[str]:
+        """A section's lines; a damaged one is an InputError naming the file."""
+        at, size = self._sections.get(tag, (0, 0))
+        if not size:
+            return []
+        try:
+            text = zlib.decompress(self._blobs[at : at + size]).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError) as exc:
+            raise InputError(f"damaged requirements table (section {tag}): {exc}", file=self.label) from exc
+        return text.split("\n")
+
+    def _section(self, tag: str) -> dict[str, str]:
+        """A keyed section (``P``, ``U``, ``F``): each line's first field -> the rest."""
+        found = self._keyed.get(tag)
+        if found is None:
+            try:
+                found = self._keyed[tag] = dict(line.split("\t", 1) for line in self._lines(tag))
+            except ValueError as exc:  # a line without its key
+                raise InputError(f"damaged requirements table (section {tag}): {exc}", file=self.label) from exc
+        return found
+
+    @property
+    def projects(self) -> dict[str, str]:
+        return self._section("P")
+
+    @property
+    def url_lines(self) -> dict[str, str]:
+        return self._section("U")
+
+    @property
+    def file_lines(self) -> dict[str, str]:
+        return self._section("F")
 
     @property
     def pin_count(self) -> int:
@@ -174,7 +191,9 @@ class _Part:
     def requirement_list(self, number: int) -> tuple[str, ...]:
         found = self._lists.get(number)
         if found is None:
-            found = self._lists[number] = tuple(json.loads(self.lists[number]))
+            if self._list_lines is None:
+                self._list_lines = self._lines("R")
+            found = self._lists[number] = tuple(json.loads(self._list_lines[number]))
         return found
 
     def record(self, raw: Sequence[Any]) -> PinRecord:
@@ -314,7 +333,7 @@ def overlay_path(source_name: str, cache_root: Path | None = None) -> Path:
     from analyzer.paths import cache_dir
 
     root = cache_root if cache_root is not None else cache_dir()
-    return root / "sources" / source_name / "requirements-overlay.gz"
+    return root / "sources" / source_name / "requirements-overlay.pintable"
 
 
 def shipped_file(decl: SourceDeclaration) -> Traversable | None:
@@ -336,31 +355,36 @@ def load_table(
     """A source's table (shipped file + the user's overlay from ``snapshots requirements``); None when the source
     ships none and no overlay exists. An overlay made against another shipped file is left aside (the shipped
     file is newer: run the update again)."""
-    from analyzer.sources import load_source
-
-    decl = load_source(source or "colab") if source is None or isinstance(source, str) else source
-    parts: list[_Part] = []
+    decl = _declaration(source)
     shipped = shipped_file(decl)
-    base: _Part | None = None
-    if shipped is not None:
-        base = _Part(shipped.read_bytes(), str(shipped))
-    overlay = overlay_path(decl.name, cache_root)
-    try:
-        data = overlay.read_bytes()
-    except OSError:
-        data = None
-    if data is not None:
-        try:
-            part = _Part(data, str(overlay))
-        except InputError:
-            part = None  # a damaged overlay is the user's cache: the next update writes it again
-        if part is not None and part.header.get("base") == (base.digest if base is not None else None):
-            parts.append(part)
-    if base is not None:
-        parts.append(base)
+    base = _Part(shipped.read_bytes(), str(shipped)) if shipped is not None else None
+    overlay = _overlay_part(decl, cache_root, base.digest if base is not None else None)
+    parts = [part for part in (overlay, base) if part is not None]
     if not parts:
         return None
     return RequirementsTable(parts, _label(decl.name, sum(p.pin_count for p in parts)))
+
+
+def load_overlay(source: SourceDeclaration | str, *, cache_root: Path | None = None) -> TableData | None:
+    """The user's overlay alone, decoded, when it sits on the shipped file of today (what an update extends)."""
+    decl = _declaration(source)
+    overlay = _overlay_part(decl, cache_root, shipped_digest(decl))
+    return overlay.data() if overlay is not None else None
+
+
+def _declaration(source: SourceDeclaration | str | None) -> SourceDeclaration:
+    from analyzer.sources import load_source
+
+    return load_source(source or "colab") if source is None or isinstance(source, str) else source
+
+
+def _overlay_part(decl: SourceDeclaration, cache_root: Path | None, base: str | None) -> _Part | None:
+    path = overlay_path(decl.name, cache_root)
+    try:
+        part = _Part(path.read_bytes(), str(path))
+    except (OSError, InputError):
+        return None  # none yet, or damaged: the user's cache, which the next update writes again
+    return part if part.header.get("base") == base else None
 
 
 def _label(source: str, pins: int) -> str:
@@ -415,20 +439,20 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
                 break
         else:
             entries.append((record, [env_numbers[env]]))
-    body: list[str] = []
-    for project in sorted(projects):
-        rows = {
+    pin_lines = [
+        f"{project}\t" + _dumps({
             version: [[_record_row(r, lists), numbers] for r, numbers in entries]
             for version, entries in sorted(projects[project].items())
-        }
-        body.append(f"P\t{project}\t{_dumps(rows)}")
-    for url in sorted(data.urls):
-        body.append(f"U\t{url}\t{_dumps(_record_row(data.urls[url], lists))}")
-    for filename in sorted(data.files):
-        sha, meta = data.files[filename]
-        body.append(f"F\t{filename}\t{sha}\t{_dumps(_meta_row(meta, lists))}")
+        })
+        for project in sorted(projects)
+    ]
+    url_lines = [f"{url}\t{_dumps(_record_row(data.urls[url], lists))}" for url in sorted(data.urls)]
+    file_lines = [
+        f"{filename}\t{data.files[filename][0]}\t{_dumps(_meta_row(data.files[filename][1], lists))}"
+        for filename in sorted(data.files)
+    ]
+    list_lines = [_dumps(list(items)) for items in lists.numbers]
     header: dict[str, Any] = {
-        "format": FORMAT,
         "source": data.source,
         "index": data.index,
         "read_at": read_at,
@@ -436,12 +460,18 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
         "pins": len(data.pins),
         "urls": len(data.urls),
         "files": len(data.files),
+        "sections": {},
     }
     if data.base is not None:
         header["base"] = data.base
-    list_lines = [f"R\t{_dumps(list(items))}" for items in lists.numbers]
-    text = "\n".join([_dumps(header), *list_lines, *body]) + "\n"
-    return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+    blobs: list[bytes] = []
+    at = 0
+    for tag, lines in (("R", list_lines), ("P", pin_lines), ("U", url_lines), ("F", file_lines)):
+        blob = zlib.compress("\n".join(lines).encode("utf-8"), 9) if lines else b""
+        header["sections"][tag] = [at, len(blob)]
+        blobs.append(blob)
+        at += len(blob)
+    return b"".join([FORMAT.encode(), b"\n", _dumps(header).encode(), b"\n", *blobs])
 
 
 def write_table_file(path: Path, data: TableData, *, read_at: str) -> int:

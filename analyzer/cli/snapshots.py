@@ -1,5 +1,6 @@
-"""``tfconflict snapshots sync | list | show | diff | capture``: the runtime histories and snapshots
-themselves (their text forms are ``analyzer.render.snapshots``)."""
+"""``tfconflict snapshots sync | list | show | diff | capture | requirements``: the runtime histories and
+snapshots themselves (their text forms are ``analyzer.render.snapshots``), and the requirements table a source
+ships (``analyzer.pintable``)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,28 @@ def register(subparsers: Any) -> None:
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.set_defaults(func=_run_capture)
 
+    p = sub.add_parser(
+        "requirements",
+        help="bring a source's requirements table up to date: read the pins of new releases from the index",
+        description="Sync the source's history, find the pins of its releases that the requirements table "
+        "(shipped with tfconflict, plus your update in the cache) does not hold yet, read only those from the "
+        "index, and write your update into the cache (or the whole table to --out FILE).",
+    )
+    _source_option(p)
+    add_colab_repo_option(p)
+    p.add_argument(
+        "--out", metavar="FILE", type=Path,
+        help="write the whole table (shipped + cached update + what this run reads) to FILE instead of the cache",
+    )
+    p.add_argument(
+        "--retry-direct-references", action="store_true",
+        help="ask again the direct references (name @ URL) whose own URL gave no metadata before",
+    )
+    from analyzer.cli.indexopts import add_index_options
+
+    add_index_options(p)
+    p.set_defaults(func=_run_requirements)
+
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="colab", help="the snapshot source (snapshots/*.toml; default: colab)")
@@ -129,4 +152,93 @@ def _run_capture(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", file=str(args.output)) from exc
     print(f"tfconflict: wrote the current environment to {args.output}", file=sys.stderr)
+    return int(ExitCode.OK)
+
+
+
+def _run_requirements(args: argparse.Namespace) -> int:
+    import time
+
+    from analyzer.cli.indexopts import engine_from_args
+    from analyzer.pintable import (
+        TableData,
+        index_digest,
+        load_overlay,
+        load_table,
+        overlay_path,
+        read_table_file,
+        shipped_digest,
+        write_table_file,
+    )
+    from analyzer.pintable_build import build_table, history_pins, read_at
+
+    started = time.monotonic()
+    decl = load_source(args.source)
+    out: Path | None = args.out
+    if out is not None and out.is_dir():
+        raise InputError("is a folder; give the file to write the table to", file=str(out))
+    probe = engine_from_args(args, progress=False)
+    index = index_digest(probe.config.urls)
+    probe.close()
+    table = load_table(decl)
+    held = TableData(decl.name, index)
+    if table is not None and table.index == index:
+        held.update(table.data())
+    elif table is not None and out is None:
+        raise InputError(
+            f"the {decl.name} requirements table was read from other indexes than these; "
+            "give --out FILE to make a table of your own"
+        )
+    if out is not None and out.is_file():
+        own = read_table_file(out)
+        if own.index != index:
+            raise InputError("holds a table read from other indexes than these", file=str(out))
+        held.update(own.data())
+    synced = sync_source(decl, args.colab_repo)
+    history = history_pins(Catalog(decl, source_dir(decl), synced.head))
+
+    def tell(line: str) -> None:
+        print(f"tfconflict: {line}", file=sys.stderr, flush=True)
+
+    result = build_table(
+        history, held, lambda: engine_from_args(args), source=decl.name,
+        retry_urls=args.retry_direct_references, tell=tell,
+    )
+    target = out if out is not None else overlay_path(decl.name)
+    print(
+        f"{decl.name}: {result.releases} releases ({result.releases_complete} held whole before), "
+        f"{result.pins} distinct pins by target"
+    )
+    print(
+        f"pins held: {result.pins_held}; pins read: {result.pins_read}; direct references asked of their URL: "
+        f"{result.urls_tried}"
+    )
+    print(
+        f"records added: {result.records_added} pins, {result.urls_added} direct references, "
+        f"{result.files_added} files"
+    )
+    if result.transient:
+        print(
+            f"left out: {result.transient} pins whose reading met a network failure (e.g. "
+            f"{', '.join(result.transient_examples)}); a check reads them from the index, the next update tries "
+            "them again"
+        )
+    if result.urls_unreadable:
+        print(
+            f"direct references without metadata from their own URL: {len(result.urls_unreadable)} (a check "
+            "takes the index's same version, as before; --retry-direct-references asks them again)"
+        )
+    if result.added or (out is not None and not out.is_file()):
+        if out is not None:
+            data = held
+        else:
+            data = load_overlay(decl) or TableData(decl.name, index)
+            data.base = shipped_digest(decl)
+        data.update(result.data)
+        size = write_table_file(target, data, read_at=read_at())
+        print(f"wrote {target}: {len(data.pins)} pins, {len(data.urls)} direct references, "
+              f"{len(data.files)} files, {size:,} bytes")
+    else:
+        print(f"nothing new: {target} left as it is")
+    print(f"took {time.monotonic() - started:.1f} s")
     return int(ExitCode.OK)

@@ -1,0 +1,253 @@
+"""The requirements table a snapshot source ships (``analyzer.pintable``, ``analyzer.pintable_build``): its
+records equal a fresh reading by the metadata engine, an update reads only what the table lacks, and a reading
+that met a network failure is never kept."""
+
+# ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from packaging.utils import NormalizedName
+
+from analyzer.catalog import Catalog, Release
+from analyzer.cli import main
+from analyzer.environment import TargetEnvironment
+from analyzer.metadata.cache import MetadataCache
+from analyzer.metadata.config import IndexConfig
+from analyzer.metadata.engine import MetadataEngine
+from analyzer.pintable import (
+    PinRecord,
+    TableData,
+    env_key,
+    index_digest,
+    load_table,
+    overlay_path,
+    read_table_file,
+    write_table_file,
+)
+from analyzer.pintable_build import BuildResult, HistoryPins, build_table, history_pins, record_of
+from analyzer.resolver.candidates import InstalledCandidate
+from analyzer.resolver.factory import Factory
+from analyzer.snapshot import Snapshot
+from analyzer.sources import load_source
+from analyzer.versions import parse_version
+from tests.indexserver import RECORDED, FixtureIndex, index_server, status_fault  # noqa: F401 - pytest fixture
+
+DAY = date(2025, 7, 14)
+HASHED = {"absl-py", "keras", "termcolor", "wheel"}
+"""Projects whose files the fixture index lists with their sha256 (the table keeps files' metadata by it)."""
+
+
+@pytest.fixture
+def recorded(index_server: FixtureIndex) -> FixtureIndex:
+    assert index_server.add_recorded(RECORDED) > 0
+    for entry in index_server.files.values():
+        entry.with_hash = entry.project in HASHED
+    return index_server
+
+
+@pytest.fixture
+def release(colab_cache: Path) -> tuple[Catalog, Release]:
+    catalog = Catalog.open(load_source("colab"))
+    found = catalog.at("cpu", DAY)
+    assert found is not None
+    return catalog, found
+
+
+def _engines(index: FixtureIndex, cache: Path) -> MetadataEngine:
+    return MetadataEngine(IndexConfig(index.index_url), cache=MetadataCache(cache / "metadata.sqlite3"))
+
+
+def _build(
+    index: FixtureIndex, history: HistoryPins, cache: Path, held: TableData | None = None
+) -> BuildResult:
+    held = held if held is not None else TableData("colab", index_digest([index.index_url]))
+    return build_table(history, held, lambda: _engines(index, cache), source="colab")
+
+
+def _history(catalog: Catalog, release: Release, only: set[str] | None = None) -> HistoryPins:
+    """One release's pins, direct references read from the index only (their own hosts are not this test's);
+    ``only``: these projects alone."""
+    history = history_pins(catalog, [release])
+    pins = {
+        key: frozenset((name, version, None) for name, version, _ in specs if only is None or name in only)
+        for key, specs in history.pins.items()
+    }
+    return replace(history, pins=pins, pins_of_release={
+        rid: (key, pins[key]) for rid, (key, _) in history.pins_of_release.items()
+    })
+
+
+def _env(release: Release) -> TargetEnvironment:
+    return TargetEnvironment.from_snapshot(Snapshot(release.id, release.python, platform=release.platform))
+
+
+def test_every_record_equals_a_fresh_reading(
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+) -> None:
+    catalog, rel = release
+    history = _history(catalog, rel)
+    key = env_key(_env(rel))
+    numpy = next(p for p in catalog.snapshot(rel).pins if p.name == "numpy")
+    wheel = next(f for f in recorded.project_files("numpy") if f.filename.startswith(f"numpy-{numpy.version}-cp311"))
+    direct = f"{recorded.base_url}/files/{wheel.filename}"
+    history = replace(history, pins={key: history.pins[key] | {(numpy.name, str(numpy.version), direct)}})
+    result = _build(recorded, history, tmp_path / "build")
+    assert result.transient == 0 and result.records_added == result.pins_read == result.pins > 500
+    assert result.urls_added == 1 and result.data.urls[direct].known
+    path = tmp_path / "table.pintable"
+    write_table_file(path, result.data, read_at="2025-07-14")
+    table = read_table_file(path)
+    assert len(table) == result.records_added
+
+    env = _env(rel)
+    snapshot = catalog.snapshot(rel)
+    known = 0
+    with _engines(recorded, tmp_path / "fresh") as engine:
+        for pin in snapshot.pins:
+            version = parse_version(pin.version)
+            if version is None:
+                continue
+            factory = Factory(engine, env)
+            fresh_info = factory.info_for_installed(InstalledCandidate(factory, pin.name, version))
+            fresh = record_of(fresh_info)
+            assert table.pin(pin.name, pin.version or "", key) == fresh, pin.name
+            known += fresh.known
+            if pin.name == "numpy":
+                read = factory.info_for_installed(InstalledCandidate(factory, pin.name, version, url=direct))
+                assert table.url(direct) == record_of(read)
+                assert read.requires_dist == fresh_info.requires_dist  # the same wheel's, read from its URL
+        assert known > 40  # the recorded projects are read, the others are opaque (not on this index)
+        files = result.data.files
+        assert files and {meta.name for _, meta in files.values()} <= HASHED
+        for filename, (sha, meta) in files.items():
+            listed = [f for f in engine.project(meta.name).files if f.filename == filename]
+            assert table.file(filename, sha.upper()) == engine.metadata(listed[0]) == meta
+            assert table.file(filename, "0" * 64) is None
+    assert table.pin(NormalizedName("numpy"), "2.0.2", "3.11.13-linux-x86_64-glibc2.99") is None
+
+
+def test_file_form_round_trips_and_is_stable(tmp_path: Path) -> None:
+    record = PinRecord(("numpy>=1.22", 'rich; extra == "cli"'), ">=3.9", ("cli",), True, "wheel", "a-1-py3-none-any.whl", ())
+    opaque = PinRecord((), None, (), False, "unknown", None, (("opaque", "b 2 is opaque: no file"),))
+    data = TableData("colab", "abc")
+    data.pins[(NormalizedName("a"), "1", "3.11.13-linux-x86_64-glibc2.35")] = record
+    data.pins[(NormalizedName("a"), "1", "3.12.12-linux-x86_64-glibc2.35")] = record
+    data.pins[(NormalizedName("b"), "2+cpu", "3.12.12-linux-x86_64-glibc2.35")] = opaque
+    data.urls["https://example.test/a-1-py3-none-any.whl"] = record
+    first, second = tmp_path / "1.pintable", tmp_path / "2.pintable"
+    write_table_file(first, data, read_at="2026-01-01")
+    table = read_table_file(first)
+    assert len(table) == 3
+    assert table.pin(NormalizedName("A"), "1.0", "3.12.12-linux-x86_64-glibc2.35") is None  # "1.0" is not "1"
+    assert table.pin(NormalizedName("b"), "2+CPU", "3.12.12-linux-x86_64-glibc2.35") == opaque
+    assert table.url("https://example.test/a-1-py3-none-any.whl") == record
+    back = table.data()
+    assert (back.pins, back.urls, back.files) == (data.pins, data.urls, data.files)
+    write_table_file(second, back, read_at="2026-01-01")
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_overlay_sits_on_the_shipped_file_it_was_made_against(tmp_path: Path) -> None:
+    decl = replace(load_source("colab"), requirements_table=None)
+    assert load_table(decl, cache_root=tmp_path) is None
+    data = TableData("colab", "abc")
+    data.pins[(NormalizedName("a"), "1", "3.11.13-linux-x86_64-glibc2.35")] = PinRecord(
+        (), None, (), True, "wheel", "a-1-py3-none-any.whl", ()
+    )
+    write_table_file(overlay_path("colab", tmp_path), data, read_at="2026-01-01")
+    table = load_table(decl, cache_root=tmp_path)
+    assert table is not None and len(table) == 1 and "(1 pins)" in table.label
+    data.base = "another shipped file"
+    write_table_file(overlay_path("colab", tmp_path), data, read_at="2026-01-01")
+    assert load_table(decl, cache_root=tmp_path) is None
+    overlay_path("colab", tmp_path).write_bytes(b"not a table")
+    assert load_table(decl, cache_root=tmp_path) is None
+
+
+def test_update_reads_only_the_pins_the_table_lacks(
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+) -> None:
+    catalog, rel = release
+    history = _history(catalog, rel)
+    full = _build(recorded, history, tmp_path / "first").data
+    key = env_key(_env(rel))
+    dropped = {NormalizedName("numpy"), NormalizedName("keras"), NormalizedName("wheel")}
+    held = TableData(full.source, full.index)
+    held.update(full)
+    for pin_at in [p for p in held.pins if p[0] in dropped]:
+        del held.pins[pin_at]
+    recorded.reset_log()
+    again = _build(recorded, history, tmp_path / "second", held)  # an empty cache: every read goes to the index
+    assert again.pins_read == again.records_added == len(dropped)
+    assert again.pins_held == again.pins - len(dropped)
+    pages = {r.path for r in recorded.requests_for("/simple/")}
+    assert pages == {f"/simple/{name}/" for name in dropped}
+    fetched = {r.path.rsplit("/", 1)[-1] for r in recorded.requests_for("/files/")}
+    assert {name.split("-")[0] for name in fetched} == dropped
+    assert {p: again.data.pins[p] for p in again.data.pins} == {p: full.pins[p] for p in full.pins if p[0] in dropped}
+    assert all(k == key for _, _, k in again.data.pins)
+
+    recorded.reset_log()
+    held.update(again.data)
+    nothing = _build(recorded, history, tmp_path / "third", held)
+    assert (nothing.pins_read, nothing.records_added, nothing.releases_complete) == (0, 0, 1)
+    assert recorded.log == []
+
+
+def test_a_reading_that_met_a_network_failure_is_not_kept(
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+) -> None:
+    catalog, rel = release
+    snapshot = catalog.snapshot(rel)
+    small = _history(catalog, rel, {"numpy", "keras", "absl-py", "google-colab"})
+    numpy = next(p for p in snapshot.pins if p.name == "numpy")
+    wheel = next(
+        f for f in recorded.project_files("numpy") if f.filename.startswith(f"numpy-{numpy.version}-cp311-cp311-manylinux")
+    )
+    recorded.faults[f"/files/{wheel.filename}.metadata"] = status_fault(503)
+    recorded.faults[f"/files/{wheel.filename}"] = status_fault(503)
+    recorded.faults["/simple/keras/"] = status_fault(502)
+    cache = tmp_path / "cache"
+    result = _build(recorded, small, cache)
+    names = {name for name, _, _ in result.data.pins}
+    assert names == {"absl-py", "google-colab"}  # google-colab is not on this index: that answer is permanent
+    assert result.transient == 2 and result.records_added == 2
+    assert not any(meta.name == "numpy" for _, meta in result.data.files.values())
+
+    recorded.faults.clear()
+    held = result.data
+    healed = _build(recorded, small, cache, held)  # the same cache: the failures were not kept in it either
+    assert healed.pins_read == 2 and healed.records_added == 2 and healed.transient == 0
+    assert {name for name, _, _ in healed.data.pins} == {"numpy", "keras"}
+
+
+def test_a_file_gone_from_the_index_is_a_permanent_answer(
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+) -> None:
+    catalog, rel = release
+    small = _history(catalog, rel, {"absl-py"})
+    for entry in recorded.project_files("absl-py"):
+        recorded.faults[f"/files/{entry.filename}.metadata"] = status_fault(404)
+        recorded.faults[f"/files/{entry.filename}"] = status_fault(404)
+    result = _build(recorded, small, tmp_path / "cache")
+    (record,) = result.data.pins.values()
+    assert result.transient == 0 and not record.known and record.filename is None
+    assert record.warnings[0][0] == "opaque" and "HTTP 404" in record.warnings[0][1]
+
+
+def test_update_command_says_bad_input_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["snapshots", "requirements", "--source", "nowhere"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown snapshot source 'nowhere'" in err and "\n" not in err
+    assert main(["snapshots", "requirements", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(tmp_path) in err and "folder" in err and "\n" not in err
+    bad = tmp_path / "table.pintable"
+    bad.write_bytes(b'tfconflict.requirements-table/0\n{"sections": {}}\n')
+    assert main(["snapshots", "requirements", "--out", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(bad) in err and "not a requirements table" in err and "\n" not in err
