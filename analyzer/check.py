@@ -122,6 +122,7 @@ def run_check(
             items, session, prediction, constraints=limits, graph=graph, budget=budget,
             runtimes=lambda left: runtime_fits(
                 items, snapshot, source, budget=left, constraints=constraints, table=table))))
+        warnings.extend(advice.warnings)  # reads the suggestions and options rested on that failed
     return Report(
         request=tuple(items),
         runtime=summary,

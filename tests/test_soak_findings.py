@@ -93,20 +93,26 @@ def test_the_requested_project_unreadable_is_exit_3(index: FixtureIndex, tmp_pat
     assert caught.value.package == "lib"
 
 
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _settled() -> tuple[int, int]:
+    """Threads and open files once the fixture server's connection threads are done: each ends when the client
+    closes its connection, so one still alive after a while is a connection the client kept."""
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(2)
+    return threading.active_count(), len(os.listdir("/proc/self/fd"))
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files through /proc")
 def test_checks_in_a_row_leave_no_thread_or_open_file(index: FixtureIndex, tmp_path: Path) -> None:
     index.faults["/simple/other/"] = drop_connection()  # a failed request's socket must not be kept either
     _check(index, tmp_path / "first")
-    threads, fds = threading.active_count(), _fds()
+    threads, fds = _settled()
     for run in range(4):
         _check(index, tmp_path / f"run-{run}")
         _check(index, tmp_path / "shared")
-    assert threading.active_count() <= threads
-    assert _fds() <= fds
+    threads_after, fds_after = _settled()
+    assert threads_after <= threads, [t.name for t in threading.enumerate()]
+    assert fds_after <= fds, os.listdir("/proc/self/fd")
 
 
 def test_a_failed_read_the_conflict_set_rests_on_is_named(index: FixtureIndex, tmp_path: Path) -> None:
@@ -122,3 +128,20 @@ def test_a_failed_read_the_conflict_set_rests_on_is_named(index: FixtureIndex, t
     assert report.conflict_set is not None
     assert any("app 2.0" in w and "metadata unavailable" in w for w in report.conflict_set.warnings)
     assert any("app 2.0" in w and "HTTP 500" in w for w in report.warnings)
+
+
+def test_a_failed_read_a_suggestion_rests_on_is_named(index: FixtureIndex, tmp_path: Path) -> None:
+    """tool>=2 needs lib>=2; of the older versions only tool 1.0 fits as it is. tool 1.5, read by the suggestions
+    alone, would fit too once its requirements cannot be read: the report must say why."""
+    index.wheel("tool", "2.0", ["lib>=2"], metadata_file=True)
+    index.wheel("tool", "1.5", ["lib>=2"], metadata_file=True)
+    index.wheel("tool", "1.0", ["lib<2"], metadata_file=True)
+    clean = _check(index, tmp_path / "clean", "tool>=2")
+    assert clean.suggestions is not None
+    assert [(str(s.version), s.fits_as_is) for s in clean.suggestions.items] == [("1.0", True)]
+    for path in ("/files/tool-1.5-py3-none-any.whl.metadata", "/files/tool-1.5-py3-none-any.whl"):
+        index.faults[path] = status_fault(500)
+    report = _check(index, tmp_path / "faulty", "tool>=2")
+    assert report.suggestions is not None
+    assert any("tool 1.5" in w and "HTTP 500" in w for w in report.suggestions.warnings)
+    assert any("tool 1.5" in w and "metadata unavailable" in w for w in report.warnings)

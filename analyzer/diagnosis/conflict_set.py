@@ -25,6 +25,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from analyzer.diagnosis.direct import DirectLayer, KnockOnGroup, Member, direct_layer
 from analyzer.diagnosis.explain import explain_member, resolution_edges
 from analyzer.diagnosis.graph import REQUEST, ImageGraph, image_graph
+from analyzer.diagnosis.pip_prediction import READ_FAILURES
 from analyzer.diagnosis.pipcheck import check_snapshot
 from analyzer.diagnosis.search import (
     CachedOracle,
@@ -35,7 +36,7 @@ from analyzer.diagnosis.search import (
     proven,
     search_conflict_sets,
 )
-from analyzer.resolver import Resolution, WarningKind, resolve
+from analyzer.resolver import Resolution, resolve
 from analyzer.resolver.resolve import DEFAULT_MAX_ROUNDS
 from analyzer.session import Session
 
@@ -54,8 +55,6 @@ _FIRST_ROUNDS = 1000
 """Resolver rounds a question of the search gets first; most are answered well within them."""
 _MORE_ROUNDS = 8
 """A question cut by its round limit is asked again with this many times the rounds, up to ``max_rounds``."""
-_FAILED_READS = frozenset({WarningKind.METADATA_UNAVAILABLE, WarningKind.LOOKUP_FAILED})
-"""What a question's answer rests on without knowing it: a project or a file that could not be read."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,8 @@ class ConflictSetResult:
     seconds: float = 0.0
     """Wall time of the whole search, graph included."""
     warnings: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
+    """The warnings among ``warnings`` that say a read the questions rested on failed (a page, a metadata file)."""
     searched: bool = True
     """False when only the verdict was asked for (``fits_only``) and no set was searched."""
     direct: DirectLayer | None = None
@@ -165,7 +166,7 @@ def minimal_conflicting_set(
             result = resolve(
                 request, session, ignore_edges=ignored, max_rounds=rounds, deadline=deadline, **question
             )
-            unread.update((str(w), None) for w in result.warnings if w.kind in _FAILED_READS)
+            unread.update((str(w), None) for w in result.warnings if w.kind in READ_FAILURES)
             late = deadline is not None and time.perf_counter() > deadline
             if proven(result) or rounds >= max_rounds or late:
                 return result
@@ -192,7 +193,7 @@ def minimal_conflicting_set(
     except OutOfBudget:
         found = search.out_of_budget(budget)
     # a candidate a question read as having no requirements because its read failed shapes the sets: say so
-    return replace(found, direct=direct, warnings=(*found.warnings, *unread))
+    return replace(found, direct=direct, warnings=(*found.warnings, *unread), unread=tuple(unread))
 
 
 @dataclass(frozen=True)

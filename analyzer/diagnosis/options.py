@@ -22,7 +22,14 @@ from packaging.version import Version
 
 from analyzer.diagnosis.graph import ImageGraph, image_graph
 from analyzer.diagnosis.installable import sdists_built
-from analyzer.diagnosis.pip_prediction import KERNEL_PACKAGES, Change, ChangeKind, PipPrediction, predict
+from analyzer.diagnosis.pip_prediction import (
+    KERNEL_PACKAGES,
+    Change,
+    ChangeKind,
+    PipPrediction,
+    predict,
+    read_failures,
+)
 from analyzer.diagnosis.suggestions import candidate_versions, pinned
 from analyzer.request import RequestItem
 from analyzer.session import Session
@@ -159,6 +166,8 @@ class Options:
     predictions: int = 0
     exhausted: bool = False
     """The time budget ran out before every candidate version or runtime was tried."""
+    unread: tuple[str, ...] = ()
+    """Warnings of reads the options' predictions rested on that failed (``pip_prediction.read_failures``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -243,6 +252,7 @@ def options(
     calls = 0
     exhausted = False
     rows: list[Option] = []
+    unread: dict[str, None] = {}
     for position, original in enumerate(request):
         if original.url or not session.env.evaluate(original.marker):
             continue  # a direct reference has no versions to weigh; a line whose marker fails here installs nothing
@@ -267,8 +277,9 @@ def options(
                 break
             asked = [pinned(r, version) if i == position else r for i, r in enumerate(request)]
             calls += 1
-            option = option_of(asked, position, version, predict(asked, session, constraints=constraints),
-                               session, loaded, installed)  # fmt: skip
+            weighed = predict(asked, session, constraints=constraints)
+            unread.update(dict.fromkeys(read_failures(weighed)))
+            option = option_of(asked, position, version, weighed, session, loaded, installed)
             if option.installs:
                 rows.append(option)
                 found += not option.installed
@@ -282,7 +293,7 @@ def options(
     order = {canonicalize_name(r.name): i for i, r in reversed(list(enumerate(request)))}
     rows.sort(key=lambda o: o.version, reverse=True)
     rows.sort(key=lambda o: (order[o.name], not o.installed))
-    return Options(tuple(rows), checked, seen, calls, exhausted)
+    return Options(tuple(rows), checked, seen, calls, exhausted, unread=tuple(unread))
 
 
 def _built_from_source(prediction: PipPrediction, session: Session) -> tuple[str, ...]:

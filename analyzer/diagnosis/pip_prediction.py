@@ -46,6 +46,7 @@ __all__ = [
     "PipPrediction",
     "SevereChange",
     "predict",
+    "read_failures",
     "with_unavailable",
 ]
 
@@ -218,6 +219,17 @@ def predict(
         extras_broken=tuple(v for v in check_extras(after, env) if v.key not in extras_before),
         requirements={name: dist.requirements for name, dist in resolution.mapping.items()},
     )
+
+
+READ_FAILURES = frozenset({WarningKind.METADATA_UNAVAILABLE, WarningKind.LOOKUP_FAILED})
+"""Warnings of what an answer rests on without knowing it: a project or a file that could not be read."""
+
+
+def read_failures(prediction: PipPrediction) -> tuple[str, ...]:
+    """The warnings of ``prediction`` that say a read failed: a stage that asks predictions of its own (an option,
+    a suggestion) passes them on, since its answer rests on them too."""
+    failed = [w for w in prediction.warnings if w.kind in READ_FAILURES]
+    return tuple(dict.fromkeys(str(w) for w in (*failed, *_unread_warning(prediction.unread))))
 
 
 UNREAD_SHOWN = 3

@@ -68,6 +68,16 @@ class Suggestions:
     """The budget ran out before every candidate was tried."""
     options: Options | None = None
     """What to do: the requested projects' nearest versions with their cost, runtimes where the request fits."""
+    unread: tuple[str, ...] = ()
+    """Warnings of reads the searches rested on that failed (``ConflictSetResult.unread``)."""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the report must say for the suggestions and options to be read right: the reads they rested on
+        that failed (a version taken as requiring nothing because its metadata could not be read fits)."""
+        return tuple(
+            dict.fromkeys((*self.unread, *(self.options.unread if self.options is not None else ())))
+        )
 
 
 def pinned(original: Requirement, version: Version) -> Requirement:
@@ -141,10 +151,12 @@ def suggestions(
             fits_only=fits_only, budget=None if deadline is None else max(0.0, deadline - time.perf_counter()),
         )  # fmt: skip
         calls += result.resolver_calls
+        unread.update(dict.fromkeys(result.unread))
         return result
 
     tried: list[tuple[NormalizedName, Version, bool]] = []
     items: list[Suggestion] = []
+    unread: dict[str, None] = {}
     for position, requirement in enumerate(request):
         if requirement.url:
             continue
@@ -175,4 +187,5 @@ def suggestions(
             if result.best is not None:
                 ranked.append(Suggestion(name, version, len(result.best), version == installed, result.best))
         items.extend(sorted(ranked, key=lambda s: s.changes))
-    return Suggestions(tuple(items), tuple(tried), calls, time.perf_counter() - started, exhausted)
+    seconds = time.perf_counter() - started
+    return Suggestions(tuple(items), tuple(tried), calls, seconds, exhausted, unread=tuple(unread))
