@@ -107,6 +107,7 @@ def test_every_record_equals_a_fresh_reading(
     snapshot = catalog.snapshot(rel)
     known = 0
     with _engines(recorded, tmp_path / "fresh") as engine:
+        engine.prefetch_projects([pin.name for pin in snapshot.pins])  # the pages in parallel, as a check does
         for pin in snapshot.pins:
             version = parse_version(pin.version)
             if version is None:
@@ -199,8 +200,9 @@ def test_update_reads_only_the_pins_the_table_lacks(
 
 
 def test_a_reading_that_met_a_network_failure_is_not_kept(
-    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("TFCONFLICT_HTTP_RETRIES", "0")  # each failure once: what is kept does not depend on it
     catalog, rel = release
     snapshot = catalog.snapshot(rel)
     small = _history(catalog, rel, {"numpy", "keras", "absl-py", "google-colab"})
@@ -251,3 +253,35 @@ def test_update_command_says_bad_input_in_one_line(capsys: pytest.CaptureFixture
     assert main(["snapshots", "requirements", "--out", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert str(bad) in err and "not a requirements table" in err and "\n" not in err
+
+
+@pytest.mark.live
+def test_shipped_table_equals_a_fresh_reading_of_the_live_index(colab_cache: Path) -> None:
+    """A sample of pins across releases and targets; pinned to the day the table was read (a file uploaded
+    later would change which one pip picks, not what the table said)."""
+    from pypi_simple import PYPI_SIMPLE_ENDPOINT
+
+    from analyzer.cli.indexopts import parse_as_of
+
+    table = load_table("colab")
+    assert table is not None and table.uses_indexes([PYPI_SIMPLE_ENDPOINT]) and table.read_at
+    history = history_pins(Catalog.open(load_source("colab")))
+    every = sorted((name, version, key) for key, specs in history.pins.items() for name, version, _ in specs)
+    sample = every[:: len(every) // 20]
+    firsts: dict[tuple[str, bool], tuple[NormalizedName, str, str]] = {}
+    for name, version, key in every:  # and the first pin of every route, of a local version, opaque or not
+        record = table.pin(name, version, key)
+        assert record is not None
+        firsts.setdefault((record.route, "+" in version), (name, version, key))
+    sample += sorted(firsts.values())
+    assert len({key for _, _, key in sample}) > 3 and len(firsts) >= 5
+    with MetadataEngine(
+        IndexConfig(PYPI_SIMPLE_ENDPOINT), cache=MetadataCache(), as_of=parse_as_of(table.read_at)
+    ) as engine:
+        engine.prefetch_projects([name for name, _, _ in sample])
+        for name, version, key in sample:
+            factory = Factory(engine, history.targets[key])
+            found = parse_version(version)
+            assert found is not None
+            fresh = factory.info_for_installed(InstalledCandidate(factory, name, found))
+            assert table.pin(name, version, key) == record_of(fresh), (name, version, key)
