@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
@@ -29,7 +30,17 @@ from analyzer.errors import InputError
 from analyzer.freeze import parse_freeze
 from analyzer.git import read_blobs
 from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus, ProjectFiles, SdistFacts
-from analyzer.pintable import PinRecord, TableData, env_key
+from analyzer.pintable import (
+    PinRecord,
+    TableData,
+    env_key,
+    load_overlay,
+    load_table,
+    overlay_path,
+    read_table_file,
+    shipped_digest,
+    write_table_file,
+)
 from analyzer.resolver.candidates import DistInfo, InstalledCandidate
 from analyzer.resolver.factory import Factory
 from analyzer.snapshot import Snapshot
@@ -40,8 +51,12 @@ if TYPE_CHECKING:
 
     from analyzer.catalog import Catalog, Release
     from analyzer.metadata.engine import MetadataEngine
+    from analyzer.sources import SourceDeclaration
 
-__all__ = ["BuildResult", "HistoryPins", "PinSpec", "build_table", "history_pins", "record_of"]
+__all__ = [
+    "BuildResult", "HistoryPins", "PinSpec", "Written", "build_table", "held_for_update", "history_pins", "read_at",
+    "record_of", "write_update",
+]
 
 T = TypeVar("T")
 
@@ -364,3 +379,56 @@ def build_table(
 def read_at() -> str:
     """The table's reading date (UTC day): the same day's runs write the same bytes."""
     return datetime.now(timezone.utc).date().isoformat()
+
+
+def held_for_update(
+    decl: SourceDeclaration, index: str, out: Path | None, cache_root: Path | None = None
+) -> TableData:
+    """What an update starts from: the shipped table and the user's overlay (when read from the same indexes
+    ``index`` names), and ``out``'s own entries when it exists. Bad input (``out`` a folder, or a table of
+    other indexes) is an InputError naming it."""
+    if out is not None and out.is_dir():
+        raise InputError("is a folder; give the file to write the table to", file=str(out))
+    table = load_table(decl, cache_root=cache_root)
+    held = TableData(decl.name, index)
+    if table is not None and table.index == index:
+        held.update(table.data())
+    elif table is not None and out is None:
+        raise InputError(
+            f"the {decl.name} requirements table was read from other indexes than these; give --out FILE to "
+            "make a table of your own"
+        )
+    if out is not None and out.is_file():
+        own = read_table_file(out)
+        if own.index != index:
+            raise InputError("holds a requirements table read from other indexes than these", file=str(out))
+        held.update(own.data())
+    return held
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    size: int
+    pins: int
+    urls: int
+    files: int
+
+
+def write_update(
+    decl: SourceDeclaration, held: TableData, result: BuildResult, out: Path | None,
+    cache_root: Path | None = None,
+) -> Written | None:
+    """Write what an update read: the whole table to ``out``, else the user's overlay (its entries and the new
+    ones, on top of the shipped file of today). None when there was nothing to write."""
+    if not result.added and (out is None or out.is_file()):
+        return None
+    if out is not None:
+        data, path = held, out
+    else:
+        data = load_overlay(decl, cache_root=cache_root) or TableData(decl.name, held.index)
+        data.base, path = shipped_digest(decl), overlay_path(decl.name, cache_root)
+    data.index = held.index
+    data.update(result.data)
+    size = write_table_file(path, data, read_at=read_at())
+    return Written(path, size, len(data.pins), len(data.urls), len(data.files))

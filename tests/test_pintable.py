@@ -15,6 +15,7 @@ from packaging.utils import NormalizedName
 from analyzer.catalog import Catalog, Release
 from analyzer.cli import main
 from analyzer.environment import TargetEnvironment
+from analyzer.errors import InputError
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
@@ -28,7 +29,15 @@ from analyzer.pintable import (
     read_table_file,
     write_table_file,
 )
-from analyzer.pintable_build import BuildResult, HistoryPins, build_table, history_pins, record_of
+from analyzer.pintable_build import (
+    BuildResult,
+    HistoryPins,
+    build_table,
+    held_for_update,
+    history_pins,
+    record_of,
+    write_update,
+)
 from analyzer.resolver.candidates import InstalledCandidate
 from analyzer.resolver.factory import Factory
 from analyzer.snapshot import Snapshot
@@ -239,6 +248,32 @@ def test_a_file_gone_from_the_index_is_a_permanent_answer(
     (record,) = result.data.pins.values()
     assert result.transient == 0 and not record.known and record.filename is None
     assert record.warnings[0][0] == "opaque" and "HTTP 404" in record.warnings[0][1]
+
+
+def test_an_update_writes_the_overlay_and_then_nothing(
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+) -> None:
+    catalog, rel = release
+    decl = replace(load_source("colab"), requirements_table=None)  # no shipped file: the overlay stands alone
+    index = index_digest([recorded.index_url])
+    small = _history(catalog, rel, {"absl-py", "keras"})
+    held = held_for_update(decl, index, None, tmp_path)
+    result = _build(recorded, small, tmp_path / "cache", held)
+    written = write_update(decl, held, result, None, tmp_path)
+    assert written is not None and (written.path, written.pins) == (overlay_path("colab", tmp_path), 2)
+    table = load_table(decl, cache_root=tmp_path)
+    assert table is not None and len(table) == 2 and table.uses_indexes([recorded.index_url])
+
+    held = held_for_update(decl, index, None, tmp_path)
+    assert len(held.pins) == 2
+    again = _build(recorded, small, tmp_path / "cache", held)
+    assert again.pins_read == 0 and write_update(decl, held, again, None, tmp_path) is None
+    with pytest.raises(InputError, match="other indexes"):
+        held_for_update(decl, index_digest(["https://elsewhere.test/simple/"]), None, tmp_path)
+
+    out = tmp_path / "whole.pintable"
+    whole = write_update(decl, held, again, out, tmp_path)  # --out FILE: the whole table, even with nothing new
+    assert whole is not None and read_table_file(out).data().pins == held.pins
 
 
 def test_update_command_says_bad_input_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -160,40 +160,15 @@ def _run_requirements(args: argparse.Namespace) -> int:
     import time
 
     from analyzer.cli.indexopts import engine_from_args
-    from analyzer.pintable import (
-        TableData,
-        index_digest,
-        load_overlay,
-        load_table,
-        overlay_path,
-        read_table_file,
-        shipped_digest,
-        write_table_file,
-    )
-    from analyzer.pintable_build import build_table, history_pins, read_at
+    from analyzer.pintable import index_digest, overlay_path
+    from analyzer.pintable_build import build_table, held_for_update, history_pins, write_update
 
     started = time.monotonic()
     decl = load_source(args.source)
-    out: Path | None = args.out
-    if out is not None and out.is_dir():
-        raise InputError("is a folder; give the file to write the table to", file=str(out))
     probe = engine_from_args(args, progress=False)
     index = index_digest(probe.config.urls)
     probe.close()
-    table = load_table(decl)
-    held = TableData(decl.name, index)
-    if table is not None and table.index == index:
-        held.update(table.data())
-    elif table is not None and out is None:
-        raise InputError(
-            f"the {decl.name} requirements table was read from other indexes than these; "
-            "give --out FILE to make a table of your own"
-        )
-    if out is not None and out.is_file():
-        own = read_table_file(out)
-        if own.index != index:
-            raise InputError("holds a table read from other indexes than these", file=str(out))
-        held.update(own.data())
+    held = held_for_update(decl, index, args.out)
     synced = sync_source(decl, args.colab_repo)
     history = history_pins(Catalog(decl, source_dir(decl), synced.head))
 
@@ -204,7 +179,6 @@ def _run_requirements(args: argparse.Namespace) -> int:
         history, held, lambda: engine_from_args(args), source=decl.name,
         retry_urls=args.retry_direct_references, tell=tell,
     )
-    target = out if out is not None else overlay_path(decl.name)
     print(
         f"{decl.name}: {result.releases} releases ({result.releases_complete} held whole before), "
         f"{result.pins} distinct pins by target"
@@ -228,17 +202,13 @@ def _run_requirements(args: argparse.Namespace) -> int:
             f"direct references without metadata from their own URL: {len(result.urls_unreadable)} (a check "
             "takes the index's same version, as before; --retry-direct-references asks them again)"
         )
-    if result.added or (out is not None and not out.is_file()):
-        if out is not None:
-            data = held
-        else:
-            data = load_overlay(decl) or TableData(decl.name, index)
-            data.base = shipped_digest(decl)
-        data.update(result.data)
-        size = write_table_file(target, data, read_at=read_at())
-        print(f"wrote {target}: {len(data.pins)} pins, {len(data.urls)} direct references, "
-              f"{len(data.files)} files, {size:,} bytes")
+    written = write_update(decl, held, result, args.out)
+    if written is None:
+        print(f"nothing new: {args.out or overlay_path(decl.name)} left as it is")
     else:
-        print(f"nothing new: {target} left as it is")
+        print(
+            f"wrote {written.path}: {written.pins} pins, {written.urls} direct references, {written.files} files, "
+            f"{written.size:,} bytes"
+        )
     print(f"took {time.monotonic() - started:.1f} s")
     return int(ExitCode.OK)
