@@ -9,9 +9,9 @@ candidate needs no range read. Only permanent answers are held: a reading that m
 and asked of the index at run time, as before (``analyzer.pintable_build``).
 
 The file: a line naming the format, a JSON header line (source, the indexes read as a digest, the targets,
-counts, and where each section lies), then four zlib-compressed sections of UTF-8 lines: ``R``, requirement lists
-(numbered from 0 in their order, so a list repeated across versions and targets is written once); ``P``, one line
-per project (``name<TAB>{version: [[record, [target numbers]], ...]}``); ``U``, direct references
+counts, and where each section lies), then five zlib-compressed sections of UTF-8 lines: ``S``, requirement texts and
+``R``, lists of them by number (each written once, however many versions and targets repeat it); ``P``, one line
+per pinned version (``name<TAB>version<TAB>[[record, [target numbers]], ...]``); ``U``, direct references
 (``url<TAB>record``); ``F``, files (``filename<TAB>sha256<TAB>core metadata``). A section is decompressed when first
 asked for and a line decoded when its entry is: loading reads the header alone, a check's first lookup the
 lists and the projects, and the files' section waits for the first file asked.
@@ -147,9 +147,9 @@ class _Part:
         self.envs: tuple[str, ...] = tuple(header.get("envs", ()))
         self._env_numbers = {key: i for i, key in enumerate(self.envs)}
         self._lists: dict[int, tuple[str, ...]] = {}
-        self._decoded: dict[str, dict[str, list[Any]]] = {}
         self._keyed: dict[str, dict[str, str]] = {}
         self._list_lines: list[str] | None = None
+        self._strings: list[str] = []
 
     def _lines(self, tag: str) -> list[str]:
         """A section's lines; a damaged one is an InputError naming the file."""
@@ -163,11 +163,15 @@ class _Part:
         return text.split("\n")
 
     def _section(self, tag: str) -> dict[str, str]:
-        """A keyed section (``P``, ``U``, ``F``): each line's first field -> the rest."""
+        """A keyed section: each line's key (``name<TAB>version`` for ``P``, else its first field) -> the rest."""
         found = self._keyed.get(tag)
         if found is None:
+            lines = self._lines(tag)
             try:
-                found = self._keyed[tag] = dict(line.split("\t", 1) for line in self._lines(tag))
+                if tag == "P":
+                    found = self._keyed[tag] = dict(line.rsplit("\t", 1) for line in lines)
+                else:
+                    found = self._keyed[tag] = dict(line.split("\t", 1) for line in lines)
             except ValueError as exc:  # a line without its key
                 raise InputError(f"damaged requirements table (section {tag}): {exc}", file=self.label) from exc
         return found
@@ -193,7 +197,8 @@ class _Part:
         if found is None:
             if self._list_lines is None:
                 self._list_lines = self._lines("R")
-            found = self._lists[number] = tuple(json.loads(self._list_lines[number]))
+                self._strings = self._lines("S")
+            found = self._lists[number] = tuple(self._strings[i] for i in json.loads(self._list_lines[number]))
         return found
 
     def record(self, raw: Sequence[Any]) -> PinRecord:
@@ -207,13 +212,10 @@ class _Part:
         number = self._env_numbers.get(env)
         if number is None:
             return None
-        versions = self._decoded.get(name)
-        if versions is None:
-            body = self.projects.get(name)
-            if body is None:
-                return None
-            versions = self._decoded[name] = json.loads(body)
-        for raw, envs in versions.get(version, ()):
+        body = self.projects.get(f"{name}\t{version}")
+        if body is None:
+            return None
+        for raw, envs in json.loads(body):
             if number in envs:
                 return self.record(raw)
         return None
@@ -244,12 +246,12 @@ class _Part:
         """Every entry, decoded (for an update, which writes them again)."""
         out = TableData(str(self.header.get("source", "")), str(self.header.get("index", "")))
         out.base = self.header.get("base")
-        for name, body in self.projects.items():
-            for version, entries in json.loads(body).items():
-                for raw, envs in entries:
-                    record = self.record(raw)
-                    for number in envs:
-                        out.pins[(NormalizedName(name), version, self.envs[number])] = record
+        for key, body in self.projects.items():
+            name, version = key.split("\t")
+            for raw, envs in json.loads(body):
+                record = self.record(raw)
+                for number in envs:
+                    out.pins[(NormalizedName(name), version, self.envs[number])] = record
         for url in self.url_lines:
             found = self.url(url)
             assert found is not None
@@ -395,14 +397,21 @@ def _label(source: str, pins: int) -> str:
 
 
 class _Lists:
-    """Requirement lists numbered in order of first use, each written once."""
+    """Requirement lists numbered in order of first use, each written once, as numbers of its requirements
+    (each requirement text written once too)."""
 
     def __init__(self) -> None:
-        self.numbers: dict[tuple[str, ...], int] = {}
+        self.numbers: dict[tuple[int, ...], int] = {}
+        self.strings: dict[str, int] = {}
 
     def number(self, items: Iterable[str]) -> int:
-        key = tuple(items)
+        key = tuple(self._string(item) for item in items)
         return self.numbers.setdefault(key, len(self.numbers))
+
+    def _string(self, text: str) -> int:
+        if "\n" in text:
+            raise ValueError(f"a requirement text with a line break: {text!r}")
+        return self.strings.setdefault(text, len(self.strings))
 
 
 def _record_row(record: PinRecord, lists: _Lists) -> list[Any]:
@@ -440,11 +449,9 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
         else:
             entries.append((record, [env_numbers[env]]))
     pin_lines = [
-        f"{project}\t" + _dumps({
-            version: [[_record_row(r, lists), numbers] for r, numbers in entries]
-            for version, entries in sorted(projects[project].items())
-        })
+        f"{project}\t{version}\t" + _dumps([[_record_row(r, lists), numbers] for r, numbers in entries])
         for project in sorted(projects)
+        for version, entries in sorted(projects[project].items())
     ]
     url_lines = [f"{url}\t{_dumps(_record_row(data.urls[url], lists))}" for url in sorted(data.urls)]
     file_lines = [
@@ -452,6 +459,7 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
         for filename in sorted(data.files)
     ]
     list_lines = [_dumps(list(items)) for items in lists.numbers]
+    string_lines = list(lists.strings)
     header: dict[str, Any] = {
         "source": data.source,
         "index": data.index,
@@ -466,7 +474,8 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
         header["base"] = data.base
     blobs: list[bytes] = []
     at = 0
-    for tag, lines in (("R", list_lines), ("P", pin_lines), ("U", url_lines), ("F", file_lines)):
+    sections = (("S", string_lines), ("R", list_lines), ("P", pin_lines), ("U", url_lines), ("F", file_lines))
+    for tag, lines in sections:
         blob = zlib.compress("\n".join(lines).encode("utf-8"), 9) if lines else b""
         header["sections"][tag] = [at, len(blob)]
         blobs.append(blob)
