@@ -119,6 +119,8 @@ class TableData:
     """filename -> (sha256, core metadata)."""
     base: str | None = None
     """For an overlay, the digest of the shipped file it was made against."""
+    as_of: str | None = None
+    """The ``--as-of`` moment the index was read at (ISO 8601), None for the index of its day."""
 
     def update(self, other: TableData) -> None:
         self.pins.update(other.pins)
@@ -246,6 +248,7 @@ class _Part:
         """Every entry, decoded (for an update, which writes them again)."""
         out = TableData(str(self.header.get("source", "")), str(self.header.get("index", "")))
         out.base = self.header.get("base")
+        out.as_of = self.header.get("as_of")
         for key, body in self.projects.items():
             name, version = key.split("\t")
             for raw, envs in json.loads(body):
@@ -272,7 +275,9 @@ class RequirementsTable:
         self.index = self._parts[-1].header.get("index", "") if self._parts else ""
         """``index_digest`` of the indexes the table was read from: use it only when it equals the run's."""
         self.read_at = self._parts[0].header.get("read_at") if self._parts else None
-        """When its newest part was read from the index (ISO date-time)."""
+        """The day (UTC, ISO) its newest part was read from the index."""
+        self.as_of = self._parts[-1].header.get("as_of") if self._parts else None
+        """The ``--as-of`` moment it was read at (ISO 8601), None when read as the index was that day."""
 
     def pin(self, name: NormalizedName, version: str, env_key: str) -> PinRecord | None:
         """The record of an installed pin read from the index (version as the freeze writes it)."""
@@ -310,7 +315,8 @@ class RequirementsTable:
 
     def data(self) -> TableData:
         """Every entry of every part, decoded (the overlay's win)."""
-        out = TableData(self._parts[0].header.get("source", ""), self.index) if self._parts else TableData("", "")
+        source = self._parts[0].header.get("source", "") if self._parts else ""
+        out = TableData(source, self.index, as_of=self.as_of)
         for part in reversed(self._parts):
             out.update(part.data())
         return out
@@ -472,6 +478,8 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
     }
     if data.base is not None:
         header["base"] = data.base
+    if data.as_of is not None:
+        header["as_of"] = data.as_of
     blobs: list[bytes] = []
     at = 0
     sections = (("S", string_lines), ("R", list_lines), ("P", pin_lines), ("U", url_lines), ("F", file_lines))

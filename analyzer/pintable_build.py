@@ -358,7 +358,7 @@ def build_table(
     )
     result = BuildResult(history.releases, complete, pins, pins - read, read)
     result.urls_tried = len({u for specs in missing.values() for _, _, u in specs if u and u not in held.urls})
-    result.data = TableData(source, held.index)
+    result.data = TableData(source, held.index, as_of=held.as_of)
     for number, key in enumerate(sorted(missing), 1):
         specs = missing[key]
         if tell is not None:
@@ -382,26 +382,31 @@ def read_at() -> str:
 
 
 def held_for_update(
-    decl: SourceDeclaration, index: str, out: Path | None, cache_root: Path | None = None
+    decl: SourceDeclaration,
+    index: str,
+    out: Path | None,
+    cache_root: Path | None = None,
+    as_of: datetime | None = None,
 ) -> TableData:
     """What an update starts from: the shipped table and the user's overlay (when read from the same indexes
-    ``index`` names), and ``out``'s own entries when it exists. Bad input (``out`` a folder, or a table of
-    other indexes) is an InputError naming it."""
+    ``index`` names, at the same ``as_of``), and ``out``'s own entries when it exists. Bad input (``out`` a
+    folder, or a table read otherwise) is an InputError naming it."""
     if out is not None and out.is_dir():
         raise InputError("is a folder; give the file to write the table to", file=str(out))
+    moment = as_of.isoformat() if as_of is not None else None
+    otherwise = "from other indexes (or at another --as-of) than these"
     table = load_table(decl, cache_root=cache_root)
-    held = TableData(decl.name, index)
-    if table is not None and table.index == index:
+    held = TableData(decl.name, index, as_of=moment)
+    if table is not None and (table.index, table.as_of) == (index, moment):
         held.update(table.data())
     elif table is not None and out is None:
         raise InputError(
-            f"the {decl.name} requirements table was read from other indexes than these; give --out FILE to "
-            "make a table of your own"
+            f"the {decl.name} requirements table was read {otherwise}; give --out FILE to make a table of your own"
         )
     if out is not None and out.is_file():
         own = read_table_file(out)
-        if own.index != index:
-            raise InputError("holds a requirements table read from other indexes than these", file=str(out))
+        if (own.index, own.as_of) != (index, moment):
+            raise InputError(f"holds a requirements table read {otherwise}", file=str(out))
         held.update(own.data())
     return held
 
@@ -428,7 +433,7 @@ def write_update(
     else:
         data = load_overlay(decl, cache_root=cache_root) or TableData(decl.name, held.index)
         data.base, path = shipped_digest(decl), overlay_path(decl.name, cache_root)
-    data.index = held.index
+    data.index, data.as_of = held.index, held.as_of
     data.update(result.data)
     size = write_table_file(path, data, read_at=read_at())
     return Written(path, size, len(data.pins), len(data.urls), len(data.files))

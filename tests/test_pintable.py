@@ -6,7 +6,7 @@ that met a network failure is never kept."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -270,6 +270,8 @@ def test_an_update_writes_the_overlay_and_then_nothing(
     assert again.pins_read == 0 and write_update(decl, held, again, None, tmp_path) is None
     with pytest.raises(InputError, match="other indexes"):
         held_for_update(decl, index_digest(["https://elsewhere.test/simple/"]), None, tmp_path)
+    with pytest.raises(InputError, match="another --as-of"):
+        held_for_update(decl, index, None, tmp_path, as_of=datetime(2025, 6, 1, tzinfo=timezone.utc))
 
     out = tmp_path / "whole.pintable"
     whole = write_update(decl, held, again, out, tmp_path)  # --out FILE: the whole table, even with nothing new

@@ -166,9 +166,9 @@ def _run_requirements(args: argparse.Namespace) -> int:
     started = time.monotonic()
     decl = load_source(args.source)
     probe = engine_from_args(args, progress=False)
-    index = index_digest(probe.config.urls)
+    index, as_of = index_digest(probe.config.urls), probe.as_of
     probe.close()
-    held = held_for_update(decl, index, args.out)
+    held = held_for_update(decl, index, args.out, as_of=as_of)
     synced = sync_source(decl, args.colab_repo)
     history = history_pins(Catalog(decl, source_dir(decl), synced.head))
 
