@@ -358,11 +358,15 @@ def shipped_file(decl: SourceDeclaration) -> Traversable | None:
 
 
 def load_table(
-    source: SourceDeclaration | str | None = None, *, cache_root: Path | None = None
+    source: SourceDeclaration | str | None = None,
+    *,
+    cache_root: Path | None = None,
+    index_urls: Sequence[str] | None = None,
 ) -> RequirementsTable | None:
     """A source's table (shipped file + the user's overlay from ``snapshots requirements``); None when the source
-    ships none and no overlay exists. An overlay made against another shipped file is left aside (the shipped
-    file is newer: run the update again)."""
+    ships none and no overlay exists, or, given ``index_urls``, when it was read from other indexes (what it
+    says holds only for those). An overlay made against another shipped file is left aside (the shipped file is
+    newer: run the update again)."""
     decl = _declaration(source)
     shipped = shipped_file(decl)
     base = _Part(shipped.read_bytes(), str(shipped)) if shipped is not None else None
@@ -370,7 +374,8 @@ def load_table(
     parts = [part for part in (overlay, base) if part is not None]
     if not parts:
         return None
-    return RequirementsTable(parts, _label(decl.name, sum(p.pin_count for p in parts)))
+    table = RequirementsTable(parts, _label(decl.name, sum(p.pin_count for p in parts)))
+    return table if index_urls is None or table.uses_indexes(index_urls) else None
 
 
 def load_overlay(source: SourceDeclaration | str, *, cache_root: Path | None = None) -> TableData | None:

@@ -263,6 +263,8 @@ def test_an_update_writes_the_overlay_and_then_nothing(
     assert written is not None and (written.path, written.pins) == (overlay_path("colab", tmp_path), 2)
     table = load_table(decl, cache_root=tmp_path)
     assert table is not None and len(table) == 2 and table.uses_indexes([recorded.index_url])
+    assert load_table(decl, cache_root=tmp_path, index_urls=[recorded.index_url]) is not None
+    assert load_table(decl, cache_root=tmp_path, index_urls=["https://elsewhere.test/simple/"]) is None
 
     held = held_for_update(decl, index, None, tmp_path)
     assert len(held.pins) == 2
