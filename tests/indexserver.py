@@ -641,14 +641,18 @@ def endless_body(
     return fault
 
 
-def gzip_bomb(content_type: str, megabytes: int) -> Fault:
+def gzip_bomb(content_type: str, megabytes: int, *, layers: int = 1) -> Fault:
     """A small gzip-encoded answer that inflates to ``megabytes`` MB of spaces (members of 1 MB each, which gzip
-    allows one after another), with an honest Content-Length of the compressed bytes."""
+    allows one after another), with an honest Content-Length of the compressed bytes; ``layers`` times gzipped
+    (``Content-Encoding: gzip, gzip``)."""
     member = gzip.compress(b" " * (1024 * 1024), compresslevel=9)
     body = member * megabytes
+    for _ in range(layers - 1):
+        body = gzip.compress(body, compresslevel=9)
+    encoding = ", ".join(["gzip"] * layers)
 
     def fault(handler: _Handler) -> bool:
-        handler.send_body(200, body, content_type, {"Content-Encoding": "gzip"})
+        handler.send_body(200, body, content_type, {"Content-Encoding": encoding})
         return True
 
     return fault

@@ -10,8 +10,8 @@ A host that has not answered a single request in this run and lets one stall (a 
 answers) is given up at once, unretried: a dead extra index costs one timeout per run, not one per project.
 Each host name is looked up once per session, a temporary resolver failure (EAI_AGAIN) tried again a few times
 (``_Resolver``), and a body read to its end hands its connection back to the pool for the next request.
-A body is read up to a limit its caller names (``TooLarge``); urllib3 inflates a compressed body in bounded steps
-(``read1(n)`` gives at most ``n`` decoded bytes), so the limit holds while inflating, not after.
+A body is read up to a limit its caller names (``TooLarge``), and a compressed one is inflated here in bounded steps
+(``_inflate``, whatever urllib3's version), so the limit holds while inflating, not after.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import ssl
 import sys
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -490,7 +491,7 @@ def make_session(pool_size: int = 32, *, http: HttpSettings | None = None) -> re
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = f"tfconflict/{__version__}"
-    session.headers["Accept-Encoding"] = "gzip, deflate"  # what urllib3 inflates in bounded steps
+    session.headers["Accept-Encoding"] = "gzip, deflate"  # what ``_inflate`` undoes
     session.hooks["response"].append(_skip_redirect_body)
     return session
 
@@ -518,24 +519,22 @@ def iter_body(
     """The body of a streamed response, one socket read at a time so that the deadline is checked however slowly
     bytes come; closes the response, or hands its connection back to the pool when read to its end. urllib3's
     errors come out as the ``requests`` errors of ``.content``; past ``limit`` bytes (decoded), ``TooLarge``
-    naming ``what``."""
+    naming ``what``. A compressed body is inflated here (``_inflate``), in bounded steps whatever urllib3's
+    version, so the limit holds while inflating."""
     deadline = time.monotonic() + settings.deadline
     connection = getattr(response, "connection", None)
     guard = connection if isinstance(connection, _GuardedAdapter) else None
     host = _host(response.url or "")
     total = 0
     try:
+        encodings = _encodings(response.headers.get("Content-Encoding", ""))
         declared = response.headers.get("Content-Length", "")
-        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
-        if limit is not None and not encoded and declared.isdigit() and int(declared) > limit:
+        if limit is not None and not encodings and declared.isdigit() and int(declared) > limit:
             raise TooLarge(f"{what} is larger than {size_text(limit)} ({size_text(int(declared))}); not read")
-        while True:
-            chunk = response.raw.read1(256 * 1024, decode_content=True)
-            if not chunk:
-                if guard is not None:
-                    guard.answered(host)
-                response._content_consumed = True  # read to its end: ``close`` keeps the connection
-                return
+        chunks: Iterator[bytes] = iter(lambda: response.raw.read1(BODY_STEP, decode_content=False), b"")
+        for encoding in reversed(encodings):  # the last one applied is undone first
+            chunks = _inflate(chunks, encoding)
+        for chunk in chunks:
             total += len(chunk)
             if limit is not None and total > limit:
                 raise TooLarge(f"{what} is larger than {size_text(limit)}; not read further")
@@ -546,6 +545,9 @@ def iter_body(
                     guard.stalled(host, str(slow))
                 raise slow
             yield chunk
+        if guard is not None:
+            guard.answered(host)
+        response._content_consumed = True  # read to its end: ``close`` keeps the connection
     except ProtocolError as exc:
         if guard is not None:
             guard.troubled()
@@ -559,6 +561,54 @@ def iter_body(
         raise requests.ConnectionError(exc) from exc
     finally:
         response.close()
+
+
+BODY_STEP = 256 * 1024
+"""Bytes read from the socket, and inflated, at a time."""
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+MAX_ENCODINGS = 2
+"""Content-Encodings undone at most (``gzip, gzip``); more is no index's answer."""
+
+
+def _encodings(header: str) -> list[str]:
+    """The Content-Encodings to undo, in the order applied; ``DecodeError`` for one this client did not ask for."""
+    found = [e.strip().lower() for e in header.split(",") if e.strip() and e.strip().lower() != "identity"]
+    unknown = [e for e in found if e not in _WBITS]
+    if unknown or len(found) > MAX_ENCODINGS:
+        raise DecodeError(f"unsupported Content-Encoding {header.strip()!r}")
+    return found
+
+
+def _inflate(chunks: Iterator[bytes], encoding: str) -> Iterator[bytes]:
+    """``chunks`` inflated at most ``BODY_STEP`` bytes at a time: a few compressed bytes that inflate to gigabytes
+    never do so in one call. gzip members one after another are read in turn; ``deflate`` may be raw (no zlib
+    header), as some servers send it, and bytes after its end are ignored."""
+    wbits = _WBITS[encoding]
+    inflater = zlib.decompressobj(wbits)
+    fed = started = False
+    for data in chunks:
+        while data or fed:
+            try:
+                out = inflater.decompress(data, BODY_STEP)
+            except zlib.error as exc:
+                if encoding != "deflate" or started:
+                    raise DecodeError(f"the answer's {encoding} compression is broken ({exc})") from exc
+                wbits = -zlib.MAX_WBITS  # raw deflate: tried once, on the first bytes
+                inflater = zlib.decompressobj(wbits)
+                started = True
+                continue
+            started = fed = True
+            data = inflater.unconsumed_tail
+            if out:
+                yield out
+            if inflater.eof:
+                if encoding == "deflate":
+                    return  # one stream; what follows it is not part of the answer
+                data, inflater, fed = inflater.unused_data, zlib.decompressobj(wbits), False  # next gzip member
+            elif not data and len(out) < BODY_STEP:
+                break  # all taken in, nothing pending: the next chunk
+    if fed:
+        raise DecodeError(f"the answer's {encoding} compression ends early")
 
 
 def read_body(
@@ -611,6 +661,8 @@ def describe_failure(exc: BaseException, settings: HttpSettings) -> str:
         return f"no answer within {settings.read_timeout:g} s{attempts}"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError) or isinstance(reason, ProtocolError):
         return f"the connection broke before the answer was complete{attempts}"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return f"the answer could not be decoded ({reason})"
     if isinstance(exc, requests.TooManyRedirects):
         return "too many redirects (a redirect loop?)"
     if isinstance(exc, requests.exceptions.SSLError):

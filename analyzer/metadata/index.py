@@ -500,6 +500,8 @@ def fetch_page(
             break
         except TooLarge as exc:
             return _failed(f"{label}: cannot read the page: {exc}")
+        except requests.exceptions.ContentDecodingError as exc:  # an answer, broken: not the network's failure
+            return _failed(f"{label}: cannot read the page: {describe_failure(exc, http)}")
         except requests.RequestException as exc:
             if attempt == 0 and http.retries and body_failed(exc):
                 continue  # the headers came, the body broke: once more from the start
