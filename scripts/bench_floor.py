@@ -2,9 +2,9 @@
 parsing, no cache and no resolver, for the design that reads installed packages' requirements from the snapshot
 source's requirements table beside the design before it, and beside ``uv pip compile`` cold.
 
-Table design: one cold full ``check`` (``run_check`` in a worker, table loaded) records every HTTP request it makes
-(the request's closure, what the minimal-set search moves, any pin the table does not hold) with the body bytes it
-read from each; the floor replays exactly those requests, raw, all at once with ``--workers`` connections (pages,
+Table design: a cold ``check`` (``run_check`` in a worker, table loaded), full and with ``--no-conflict-set``,
+records every HTTP request it makes (the request's closure, what the minimal-set search moves, any pin the table
+does not hold) with the body bytes it read from each; the floor replays exactly those requests, raw, all at once with ``--workers`` connections (pages,
 range reads into wheels, ``.metadata`` files, sdists read as far as the check read them). It is a floor twice
 over: no parsing, and no waiting for one answer before asking the next (the check learns the closure level by
 level).
@@ -86,12 +86,19 @@ def best(todo: list[Request], workers: int, runs: int) -> tuple[float, int]:
 
 
 def recorded_check(
-    selector: str, spec: str, index_url: str, use_table: bool, cache: Path, record: Path, timeout: float
+    selector: str,
+    spec: str,
+    index_url: str,
+    use_table: bool,
+    conflict_set: bool,
+    cache: Path,
+    record: Path,
+    timeout: float,
 ) -> dict[str, Any]:
-    """One cold full check in a worker (``bench_check.py``), its requests written to ``record``."""
+    """One cold check in a worker (``bench_check.py``), its requests written to ``record``."""
     cmd = [
         sys.executable, str(ROOT / "scripts" / "bench_check.py"), "--spec", spec, "--index-url", index_url,
-        "--worker", selector, "1", "1" if use_table else "0", "--record", str(record),
+        "--worker", selector, "1" if conflict_set else "0", "1" if use_table else "0", "--record", str(record),
     ]  # fmt: skip
     child = run_child(cmd, clean_env(cache), timeout)
     if child.code != 0 or not child.out.strip():
@@ -101,20 +108,22 @@ def recorded_check(
     return figures
 
 
-def replay_list(record: Path) -> tuple[list[Request], Counter[str]]:
-    """The recorded requests as they were made: pages as JSON, range reads with their span, bodies read as far
-    as the check read them."""
+def replay_list(record: Path) -> tuple[list[Request], Counter[str], Counter[str]]:
+    """The recorded requests as they were made (pages as JSON, range reads with their span, bodies read as far
+    as the check read them); requests and body bytes by kind."""
     todo: list[Request] = []
     kinds: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
     for url, span, kind, nbytes in json.loads(record.read_text(encoding="utf-8")):
         kinds[kind] += 1
+        sizes[kind] += int(nbytes)
         if kind == "page":
             todo.append((url, {"Accept": JSON}, None))
         elif span:
             todo.append((url, {"Range": span, "Accept-Encoding": "identity"}, None))
         else:
             todo.append((url, {}, max(int(nbytes), 1)))
-    return todo, kinds
+    return todo, kinds, sizes
 
 
 def old_floor_list(
@@ -170,40 +179,40 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     try:
         synced = cache_dir()
-        new_record, old_record = work / "table.json", work / "index.json"
-        new = recorded_check(
-            args.snapshot, args.spec, args.index_url, True, fresh_cache(work, synced, "table"), new_record,
-            args.timeout,
-        )  # fmt: skip
         old_cache = fresh_cache(work, synced, "index")
-        old = recorded_check(
-            args.snapshot, args.spec, args.index_url, False, old_cache, old_record, args.timeout
-        )
-        if not new["table"]:
-            print(
-                "NO TABLE for this source (analyzer.pintable missing or nothing shipped): both are the index design"
+        designs = [
+            ("table design, full report", True, True, fresh_cache(work, synced, "table-full")),
+            ("table design, --no-conflict-set", True, False, fresh_cache(work, synced, "table-quick")),
+            ("design before, full report", False, True, old_cache),
+        ]
+        recorded: list[tuple[str, dict[str, Any], list[Request], Counter[str], Counter[str]]] = []
+        for label, use_table, conflict_set, cache in designs:
+            record = work / f"{cache.name}.json"
+            figures = recorded_check(
+                args.snapshot, args.spec, args.index_url, use_table, conflict_set, cache, record, args.timeout
             )
-        new_todo, new_kinds = replay_list(new_record)
-        old_todo, old_kinds = replay_list(old_record)
+            if use_table and not figures["table"]:
+                print(f"NO TABLE ({figures['table_note']}): '{label}' is the index design")
+            recorded.append((label, figures, *replay_list(record)))
         pages, tails = old_floor_list(
             args.snapshot, args.spec, args.index_url, old_cache / "metadata.sqlite3"
         )
         print(f"{args.spec} on {args.snapshot}; {os.cpu_count()} CPUs; best of {args.runs}")
-        for label, figures, kinds in (("table design", new, new_kinds), ("design before", old, old_kinds)):
-            what = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+        for label, figures, _, kinds, sizes in recorded:
+            what = ", ".join(f"{k} {kinds[k]} ({mib(sizes[k])})" for k in sorted(kinds))
             print(
-                f"  {label}: the cold full check took {figures['seconds']:.1f} s, {mib(figures['net_bytes'])} at its "
-                f"sockets; requests: {what}"
+                f"  {label}: the cold check took {figures['seconds']:.1f} s, {mib(figures['net_bytes'])} at its "
+                f"sockets; requests (body bytes): {what}"
             )
-        print(f"  {'what is fetched':44} {'requests':>8} {'body bytes':>10} " + " ".join(
+        print(f"  {'what is fetched':48} {'requests':>8} {'body bytes':>10} " + " ".join(
             f"{w:>3} conn." for w in args.workers or [24, 64]
         ))  # fmt: skip
         lines: list[tuple[str, list[list[Request]]]] = [
-            ("table design: its requests replayed", [new_todo]),
-            ("design before, floor: pages + wheel tails", [pages, tails]),
+            (f"{label}: its requests replayed", [todo])
+            for (label, use_table, _, _), (_, _, todo, _, _) in zip(designs, recorded)
+            if use_table or not args.skip_old_replay
         ]
-        if not args.skip_old_replay:
-            lines.append(("design before: its requests replayed", [old_todo]))
+        lines.insert(2, ("design before, floor: pages + wheel tails", [pages, tails]))
         for label, batches in lines:
             cells, size = [], 0
             for workers in args.workers or [24, 64]:
@@ -212,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append(f"{sum(f[0] for f in figures_):>7.2f} s")
                 size = sum(f[1] for f in figures_)
             count = sum(len(b) for b in batches)
-            print(f"  {label:44} {count:>8} {mib(size):>10} " + " ".join(cells))
+            print(f"  {label:48} {count:>8} {mib(size):>10} " + " ".join(cells))
 
         uv = find_uv()
         if uv is None:
