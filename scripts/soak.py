@@ -148,6 +148,12 @@ def colab_snapshot(root: Path) -> Snapshot:
     return replace(resolve_selector("colab:2025-07-14"), source="file")
 
 
+def hermetic(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with its direct references (vendor hosts, release pages) looked up on the fixture index
+    instead: nothing leaves this machine, and no answer depends on a host the soak does not control."""
+    return snapshot.with_pins(replace(pin, url=None) for pin in snapshot.pins)
+
+
 def plan(report: Any) -> dict[str, Any]:
     """What a user acts on: the verdict, what pip would change and break, the conflicting sets."""
     data = report.to_json_dict()
@@ -204,8 +210,7 @@ def soak(
 ) -> dict[str, Any]:
     """The soak itself (the test runs a short one): figures as a dict."""
     rng = random.Random(seed)
-    if snapshot is None:
-        snapshot = colab_snapshot(work / "colab")
+    snapshot = hermetic(snapshot if snapshot is not None else colab_snapshot(work / "colab"))
     with serving(seed, lies) as (index, faults):
         started = time.perf_counter()
         reports = {spec: check(index, snapshot, spec, work / f"baseline-{i}") for i, spec in enumerate(requests)}

@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from analyzer.environment import TargetEnvironment
 from analyzer.metadata.models import MetadataStatus
-from analyzer.resolver.candidates import InstalledCandidate
+from analyzer.resolver.candidates import InstalledCandidate, WarningKind
 from analyzer.session import Session
 from analyzer.versions import parse_version
 
@@ -261,12 +261,13 @@ def check_snapshot(session: Session) -> CheckResult:
 
 def unread_pins(session: Session, names: Iterable[NormalizedName]) -> tuple[Unread, ...]:
     """The opaque pins among ``names`` that are opaque because a read failed, each with the failure: a check that
-    skips them must say so, or a network failure would pass for "nothing breaks". Reads only what the session
-    already asked for (every answer is memoized), so nothing is fetched again."""
+    skips them must say so, or a network failure would pass for "nothing breaks". Only pins whose requirements
+    were sought on the index count (the snapshot or the requirements table answered the others), and only what
+    the session already asked for is read again (every answer is memoized): nothing is fetched."""
     out: list[Unread] = []
     for name in sorted(set(names)):
         pin = session.installed.get(name)
-        if pin is None or pin.declared is not None or pin.info.known:
+        if pin is None or pin.declared is not None or pin.info.known or pin.info.read_from != "index":
             continue
         why = _failed_read(session, pin)
         if why is not None:
@@ -277,12 +278,7 @@ def unread_pins(session: Session, names: Iterable[NormalizedName]) -> tuple[Unre
 def _failed_read(session: Session, pin: InstalledCandidate) -> str | None:
     """Why ``pin``'s requirements could not be read, when a read failed; None when they are unknown for a reason
     the index gives (no file of this version, an sdist that does not say)."""
-    factory, source = session.factory, session.source
-    url_failure = None
-    if pin.url is not None:
-        meta = source.metadata_for_url(pin.name, pin.url)
-        if meta.status is MetadataStatus.UNAVAILABLE:
-            url_failure = meta.note or f"{pin.name} @ {pin.url}: unavailable"
+    factory = session.factory
     versions = [pin.version] if pin.version.local is None else [pin.version, Version(pin.version.public)]
     for version in versions:
         file = factory.best_file_of_version(pin.name, version)
@@ -291,5 +287,9 @@ def _failed_read(session: Session, pin: InstalledCandidate) -> str | None:
             if meta.status is MetadataStatus.UNAVAILABLE:
                 return meta.note or f"{file.filename}: metadata unavailable"
             return None
-    problems = source.project(pin.name).problems
-    return problems[0] if problems else url_failure
+    problems = session.source.project(pin.name).problems
+    if problems:
+        return problems[0]
+    if pin.url is not None:  # its own URL could not be read, and the index has no file of its version
+        return next((w.message for w in pin.info.warnings if w.kind is WarningKind.OPAQUE), None)
+    return None
