@@ -170,15 +170,18 @@ class Report:
         # extras are not pip check's business, so they never make the verdict; the sentence still names them
         extras = ", ".join(dict.fromkeys(f"{v.provider}[{v.extra}]" for v in p.extras_broken))
         unmet = f"; extras the image uses are left unmet, which pip does not check ({extras})" if extras else ""
+        # a package a failed read left opaque may be broken too: the count is of what could be checked
+        unread = f"; {len(p.unread)} whose requirements could not be read were not checked" if p.unread else ""
         if verdict is Verdict.BREAKS:
             return (
                 f"{request} installs on {where}, but pip would change {moved} preinstalled package(s) and leave "
-                f"{len({v.name for v in p.newly_broken})} newly broken{unmet}"
+                f"{len({v.name for v in p.newly_broken})} newly broken{unread}{unmet}"
             )
         if verdict is Verdict.CHANGES:
+            none = "breaking none of those that could be checked" if unread else "breaking none"
             return (
                 f"{request} installs on {where}; pip would change {moved} preinstalled package(s), "
-                f"breaking none{unmet}"
+                f"{none}{unread}{unmet}"
             )
         added = len(p.installs)
         tail = f" (adds {added} new package(s))" if added else ""

@@ -51,6 +51,7 @@ def test_without_faults_the_install_breaks_app(index: FixtureIndex, tmp_path: Pa
     assert [v.name for v in report.prediction.newly_broken] == ["app"]
     assert "ghost" in report.prediction.opaque and report.prediction.unread == ()
     assert not [w for w in report.warnings if "could not be read" in w]
+    assert "could not be read" not in report.headline()
 
 
 @pytest.mark.parametrize(
@@ -74,6 +75,9 @@ def test_a_failed_read_of_the_broken_package_is_named(
     assert [(u.name, u.version) for u in report.prediction.unread] == [("app", "1.0")]
     (said,) = [w for w in report.warnings if "could not be read" in w]
     assert "app 1.0" in said and "HTTP 500" in said and "ghost" not in said
+    assert "breaking none of those that could be checked; 1 whose requirements could not be read" in (
+        report.headline()
+    )
     unread = report.to_json_dict()["pip"]["unread"]
     assert [u["name"] for u in unread] == ["app"] and "HTTP 500" in unread[0]["why"]
 
