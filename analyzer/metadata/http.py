@@ -209,11 +209,13 @@ class _Resolver:
         self._answers: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self._locks: dict[tuple[str, int], threading.Lock] = {}
         self._lock = threading.Lock()
-        self.lookups = 0
+        self._pid = os.getpid()
 
     def addresses(self, host: str, port: int) -> list[tuple[str, int]]:
         """Socket addresses for ``host``: the first lookup's answer for the rest of the session."""
         key = (host.strip("[]"), port)
+        if self._pid != os.getpid():  # a forked child: a lock another thread held at the fork stays held there
+            self._locks, self._lock, self._pid = {}, threading.Lock(), os.getpid()
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one lookup per name, the other threads wait for its answer
@@ -225,7 +227,6 @@ class _Resolver:
     def _lookup(self, host: str, port: int) -> list[tuple[str, int]]:
         family = _connection.allowed_gai_family()
         for attempt in range(LOOKUP_ATTEMPTS):
-            self.lookups += 1
             try:
                 infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
                 break
