@@ -429,3 +429,25 @@ def test_cli_on_a_hostile_index_ends_in_bounded_memory(served: FixtureIndex, tmp
     else:
         assert code == 3 and out == "", err
         assert f"cannot look up app: {_masked(served)}/simple/app/: cannot read the page: the page is larger" in err
+
+
+def test_an_sdist_is_not_walked_past_its_bound_for_pkg_info(index_server: FixtureIndex, fast: None) -> None:
+    """A tar whose first member claims 2 GB (a gzip bomb of zeros would fill it): PKG-INFO is not looked for past
+    the bound, the stream is not inflated that far."""
+    import gzip
+    import io
+    import tarfile
+
+    header = tarfile.TarInfo("app-1.0/huge.bin")
+    header.size = 2 * 1024**3
+    data = gzip.compress(header.tobuf(format=tarfile.PAX_FORMAT) + b"\0" * (4 * MB))
+    built = make_sdist("app", "1.0")
+    index_server.add(type(built)(built.filename, data, built.metadata))
+    with _traced() as peak, _engine(index_server.index_url) as engine:
+        meta = engine.metadata(engine.project("app").files[0])
+    assert meta.status is MetadataStatus.UNAVAILABLE and meta.source == ""
+    assert "app-1.0.tar.gz: no PKG-INFO in its first 1 GB unpacked; not read further" in meta.note
+    assert peak[0] < PEAK
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:  # the archive is what it claims
+        first = archive.next()
+    assert first is not None and first.size == 2 * 1024**3
