@@ -285,10 +285,12 @@ def test_a_black_hole_extra_index_costs_one_timeout(
         engine.prefetch_projects(NAMES)
         found = [engine.project(n) for n in NAMES]
         given_up = engine.hosts_given_up()
+        failed = engine.pages_failed_on_network()
         taken = len(hole.held)
     assert taken <= workers  # the first wave, none retried, none after
     assert given_up == {hole.base_url: f"no answer within {TIMEOUT} s; it has not answered a single request in this run"}
     assert all(len(f.files) == 1 and pages_network_failed(f) for f in found)
+    assert failed == set(NAMES)
     assert all(SECRET not in p for f in found for p in f.problems)
 
 

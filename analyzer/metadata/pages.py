@@ -212,6 +212,13 @@ class IndexPages(EngineState):
         notes += [f"{NETWORK_FAILURE}: the page of {label} could not be read; its files are missing" for label in failed]
         return ProjectFiles(name, tuple(files), tuple(indexes), tuple(problems), tuple(notes))
 
+    def pages_failed_on_network(self) -> frozenset[NormalizedName]:
+        """Projects whose files are incomplete in this run because an index's page failed on the wire (the same
+        answer as ``network_failed`` on their ``ProjectFiles``, for those read through ``files_of`` alone)."""
+        return frozenset(
+            name for name, pages in list(self._pages_memo.values.items()) if any(page[3] for page in pages)
+        )
+
     def files_of(self, name: str, version: Version) -> tuple[DistFile, ...]:
         """The files of one version of ``name`` (what an installed pin needs), without building the others."""
         canonical = canonicalize_name(name)
