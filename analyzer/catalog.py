@@ -7,10 +7,14 @@ are indexed once per synced HEAD (a JSON file beside the mirror): listing is ins
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +30,7 @@ from analyzer.colabtables import ColabTables, load_tables, sync_tables
 from analyzer.errors import InputError, SourceError
 from analyzer.freeze import parse_freeze, url_filename
 from analyzer.git import clone_or_fetch, git, normalize_origin, read_blobs
+from analyzer.metadata.cache import folder_problem, without_cache
 from analyzer.osinfo import OsInfo, parse_os_info
 from analyzer.paths import cache_dir
 from analyzer.snapshot import Pin, Platform, Snapshot
@@ -46,8 +51,25 @@ _CP_TAG = re.compile(r"^cp(\d)(\d+)$")
 
 
 def source_dir(decl: SourceDeclaration) -> Path:
-    """Where one source's mirror, index and tables live."""
-    return cache_dir() / "sources" / decl.name
+    """Where one source's mirror, index and tables live: in the cache folder, else (a file in the way, a folder
+    that cannot be made) in a folder of this run's own, said once, as the metadata cache goes on without one."""
+    root = cache_dir()
+    problem = folder_problem(root)
+    if problem is not None:
+        without_cache(problem)  # the metadata cache says the same, once
+        return _scratch(None) / decl.name
+    problem = folder_problem(root / "sources")
+    return root / "sources" / decl.name if problem is None else _scratch(problem) / decl.name
+
+
+@functools.cache
+def _scratch(problem: str | None) -> Path:
+    """This run's folder for the histories, removed when it ends; the ``problem`` that calls for it is said once."""
+    if problem is not None:
+        log.warning("%s; the snapshot histories are synced for this run only", problem)
+    folder = Path(tempfile.mkdtemp(prefix="tfconflict-sources-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 @dataclass(frozen=True)
@@ -70,16 +92,39 @@ def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResul
     where = normalize_origin(raw)
     root = source_dir(decl)
     repo = root / "repo.git"
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(root / ".lock")):
-        cloned = not (repo / "HEAD").is_file()
-        log.info("%s %s into %s", "cloning" if cloned else "fetching", where, repo)
-        clone_or_fetch(where, repo)
-        (root / "origin.json").write_text(json.dumps({"origin": where}) + "\n", encoding="utf-8")
-        head = _head(repo)
-        tables = sync_tables(decl, root, where, repo)
-        count = len(Catalog(decl, root, head).releases)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(root / ".lock")):
+            cloned = not (repo / "HEAD").is_file()
+            log.info("%s %s into %s", "cloning" if cloned else "fetching", where, repo)
+            clone_or_fetch(where, repo)
+            _write_text(root / "origin.json", json.dumps({"origin": where}) + "\n")
+            head = _head(repo)
+            tables = sync_tables(decl, root, where, repo)
+            count = len(Catalog(decl, root, head).releases)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: the sync stops, in words
+        raise SourceError(f"cannot sync the {decl.name} history into {root}: {exc.strerror or exc}") from exc
     return SyncResult(decl.name, where, reason, head, cloned, count, tables)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write whole or not at all: a file cut by a full disk must not be read later as a shorter one."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _parse_index(data: Any) -> tuple[tuple[CommitInfo, ...], tuple[Release, ...]]:
+    """The commits and releases an index holds; KeyError, TypeError or ValueError when it is not one."""
+    commits = tuple(CommitInfo(c, datetime.fromisoformat(d), u, i) for i, (c, d, u) in enumerate(data["commits"]))
+    return commits, tuple(Release.from_json_dict(r) for r in data["releases"])
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _head(repo: Path) -> str:
@@ -202,20 +247,27 @@ class Catalog:
         self.repo = root / "repo.git"
         self.head = head
         try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            self.commits, self.releases = _parse_index(json.loads(self.index_path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
             log.info("indexing the %s history at %s", decl.name, head[:12])
-            data = self._build_index()
-            tmp = self.index_path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, self.index_path)
-            for old in root.glob("index-v*.json"):
+            self._reindex()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            # derived from the history alone: damage costs one indexing, never an answer
+            log.warning("the index of the %s history %s is damaged (%s); indexing it again", decl.name,
+                        self.index_path, _first_line(exc))
+            self._reindex()
+
+    def _reindex(self) -> None:
+        data = self._build_index()
+        self.commits, self.releases = _parse_index(data)
+        try:
+            _write_text(self.index_path, json.dumps(data, separators=(",", ":")))
+            for old in self.root.glob("index-v*.json"):
                 if old != self.index_path:
                     old.unlink(missing_ok=True)
-        self.commits: tuple[CommitInfo, ...] = tuple(
-            CommitInfo(c, datetime.fromisoformat(d), u, i) for i, (c, d, u) in enumerate(data["commits"])
-        )
-        self.releases: tuple[Release, ...] = tuple(Release.from_json_dict(r) for r in data["releases"])
+        except OSError as exc:  # a full disk: this run has its index; the next one builds it again
+            log.warning("cannot keep the index of the %s history in %s (%s)", self.decl.name, self.root,
+                        exc.strerror or exc)
 
     @classmethod
     def open(cls, decl: SourceDeclaration, origin: str | None = None) -> Catalog:
@@ -317,8 +369,26 @@ class Catalog:
 
     @cached_property
     def tables(self) -> ColabTables:
-        """The side tables synced with this history (google-colab's requirements, named runtime versions)."""
-        return load_tables(self.decl, self.root)
+        """The side tables synced with this history (google-colab's requirements, named runtime versions); damaged
+        ones are derived again, as a sync does, and stay empty (with a warning) when they cannot be."""
+        try:
+            return load_tables(self.decl, self.root)
+        except (InputError, OSError, ValueError) as exc:
+            log.warning("the %s tables in %s are damaged (%s); deriving them again", self.decl.name,
+                        self.root / "tables", _first_line(exc))
+        for table in (self.decl.declared_requirements, self.decl.runtime_versions):
+            if table is not None:
+                (self.root / "tables" / table.offline).unlink(missing_ok=True)
+        try:
+            origin = json.loads((self.root / "origin.json").read_text(encoding="utf-8"))["origin"]
+            sync_tables(self.decl, self.root, str(origin), self.repo)
+        except (OSError, ValueError, KeyError, TypeError, SourceError) as exc:
+            log.warning("could not derive the %s tables again (%s); they stay unknown", self.decl.name,
+                        _first_line(exc))
+        try:
+            return load_tables(self.decl, self.root)
+        except (InputError, OSError, ValueError):
+            return ColabTables(self.decl.declared_requirements, (), ())
 
     def snapshot(self, release: Release) -> Snapshot:
         """The full snapshot of one release: its pins, and the declared requirements in force at its date."""

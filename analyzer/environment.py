@@ -17,7 +17,8 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
-from analyzer.snapshot import Snapshot
+from analyzer.errors import InputError
+from analyzer.snapshot import Snapshot, clip
 
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 _MANYLINUX_FLOOR = {"x86_64": 5, "i686": 5, "aarch64": 17, "ppc64le": 17, "s390x": 17, "armv7l": 31}
@@ -35,12 +36,16 @@ class TargetEnvironment:
     glibc: tuple[int, int] | None
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot) -> TargetEnvironment:
-        version = Version(snapshot.python)
-        glibc = None
-        if snapshot.platform.glibc:
-            major, minor = snapshot.platform.glibc.split(".")[:2]
-            glibc = (int(major), int(minor))
+    def from_snapshot(cls, snapshot: Snapshot, *, file: str | None = None) -> TargetEnvironment:
+        """The snapshot's interpreter; a Python or glibc that no interpreter has is an InputError naming the
+        snapshot's ``file`` when given, else the snapshot."""
+        try:
+            version = _python(snapshot.python)
+            glibc = _glibc(snapshot.platform.glibc)
+        except ValueError as exc:
+            if file is not None:
+                raise InputError(str(exc), file=file) from None
+            raise InputError(f"snapshot {clip(snapshot.id)}: {exc}") from None
         return cls(
             python=version,
             python_full=".".join(str(p) for p in (*version.release, 0, 0)[:3]),
@@ -190,3 +195,28 @@ class TargetEnvironment:
     def describe(self) -> str:
         glibc = f"glibc {self.glibc[0]}.{self.glibc[1]}" if self.glibc else "no glibc"
         return f"CPython {self.python_full}, {self.sys_platform} {self.machine}, {glibc}"
+
+
+_MAX_PART = 3
+"""Digits of a Python or glibc version part: a minor of 1000 is no interpreter's, and tag lists count down from it."""
+
+
+def _python(text: str) -> Version:
+    """A Python version (major and minor at least); ValueError, in words, for anything else."""
+    try:
+        version = Version(text)
+    except ValueError:  # InvalidVersion, or a number longer than int() converts
+        version = None
+    if version is None or len(version.release) < 2 or any(part >= 10**_MAX_PART for part in version.release[:2]):
+        raise ValueError(f"python {clip(text, 40)!r} is not a Python version (expected e.g. 3.12 or 3.12.12)")
+    return version
+
+
+def _glibc(text: str | None) -> tuple[int, int] | None:
+    """(major, minor) of a glibc version, None when there is none; ValueError, in words, for anything else."""
+    if not text:
+        return None
+    parts = text.split(".")
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() and len(p) <= _MAX_PART for p in parts):
+        raise ValueError(f"glibc {clip(text, 40)!r} is not a glibc version (expected e.g. 2.35)")
+    return int(parts[0]), int(parts[1])

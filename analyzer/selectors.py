@@ -21,6 +21,7 @@ from packaging.version import Version
 
 from analyzer.catalog import Catalog, Release
 from analyzer.config import DEFAULT_SNAPSHOT, Settings
+from analyzer.environment import TargetEnvironment
 from analyzer.errors import InputError
 from analyzer.freeze import parse_freeze
 from analyzer.snapshot import Platform, Snapshot, clip, snapshot_from_json
@@ -216,7 +217,9 @@ def _from_file(path: Path, python: str | None, platform: str | None) -> Snapshot
         raise InputError(f"cannot read the file: {exc}", file=str(path)) from exc
     if path.suffix == ".json" or text.lstrip().startswith("{"):
         _refuse_overrides(str(path), python, platform)
-        return snapshot_from_json(text, file=str(path))
+        snapshot = snapshot_from_json(text, file=str(path))
+        TargetEnvironment.from_snapshot(snapshot, file=str(path))  # its Python and glibc read where the file is known
+        return snapshot
     return freeze_snapshot(text, str(path), python=python, platform=platform)
 
 

@@ -138,3 +138,114 @@ def test_an_origin_that_looks_like_an_option_is_a_repository_to_git(tmp_path: Pa
     with pytest.raises(SourceError, match="git fetch failed: .*'--upload-pack=touch "):
         clone_or_fetch(origin, mirror)  # a mirror already there: the origin is set as the remote's URL, then fetched
     assert not marker.exists()
+
+
+# -- snapshot JSON ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("glibc", "abc"), ("glibc", "2"), ("glibc", "2.x"), ("glibc", "2.99999999999"), ("glibc", "２.35"),
+     ("python", "3"), ("python", "3.100000")],
+)
+def test_a_snapshot_json_with_an_impossible_interpreter_is_refused_naming_the_file(
+    field: str, value: str, tmp_path: Path, index_server: FixtureIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    snapshot = {"schema": "tfconflict.snapshot/1", "id": "mine", "python": "3.11", "pins": [],
+                "platform": {"glibc": "2.35"}}
+    if field == "glibc":
+        snapshot["platform"] = {"glibc": value}
+    else:
+        snapshot["python"] = value
+    path = tmp_path / "runtime.json"
+    path.write_text(json.dumps(snapshot))
+    code, out, err = _run(capsys, "check", "lib", "--snapshot", str(path), "--index-url", index_server.index_url)
+    assert code == 2 and not out
+    _one_clean_line(err, f"{path}: {field} {value!r} is not a")
+    assert index_server.log == []  # refused before anything was asked
+
+
+# -- the cache ----------------------------------------------------------------------------------------------------
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_a_cache_folder_that_cannot_be_made_leaves_the_answer_as_it_is_with_one_warning(
+    where: str, tmp_path: Path, runtime: list[str], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    expected = _run(capsys, "check", "lib>=2", *runtime)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder\n")
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(blocker if where == "a file" else blocker / "cache"))
+    code, out, err = _run(capsys, "check", "lib>=2", *runtime)  # text: the JSON has this run's timings
+    assert (code, out) == expected[:2]
+    assert code == 1
+    assert not err
+    [warning] = _warnings(caplog)
+    assert "cannot be made: a file is in its way; running without a metadata cache" in warning
+    assert blocker.read_text() == "not a folder\n"
+
+
+def test_a_sources_file_where_the_histories_go_costs_a_warning_not_the_runtime(
+    tmp_path: Path, bundle: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from analyzer.selectors import resolve_selector
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "sources").write_text("not a folder\n")
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(cache))
+    snapshot = resolve_selector("colab:2025-07-14", colab_repo=str(bundle))
+    assert snapshot.kind == "cpu" and len(snapshot.pins) > 500
+    said = [message for message in _warnings(caplog) if "sources" in message]
+    expected = (f"the cache folder {cache / 'sources'} cannot be made: a file is in its way; the snapshot "
+                "histories are synced for this run only")
+    assert said == [expected]
+    assert (cache / "sources").read_text() == "not a folder\n"
+
+
+def test_random_bytes_in_the_derived_tables_are_recomputed_to_the_same_answer(
+    tmp_path: Path, colab_cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    from analyzer.selectors import resolve_selector
+
+    expected = resolve_selector("colab:2025.07")
+    cache = tmp_path / "cache"
+    shutil.copytree(colab_cache / "sources", cache / "sources", symlinks=True)
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(cache))
+    root = cache / "sources" / "colab"
+    derived = [*root.glob("index-v*.json"), *(root / "tables").iterdir()]
+    kept = {path: path.read_bytes() for path in derived}
+    assert len(derived) == 3
+    noise = bytes(range(256)) * 40
+    for number, path in enumerate(derived):
+        path.write_bytes(noise[number:] if number != 1 else b'{"commits": 7}')  # bytes, or JSON of another shape
+    found = resolve_selector("colab:2025.07")
+    assert (found.id, found.pins, found.declared, found.notes) == (
+        expected.id, expected.pins, expected.declared, expected.notes
+    )
+    assert {path: path.read_bytes() for path in derived} == kept
+    assert sum("damaged" in message for message in _warnings(caplog)) == 2
+
+
+def test_a_full_disk_during_the_history_sync_is_one_clean_line(
+    tmp_path: Path, bundle: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full to write into")
+    cache = tmp_path / "cache"
+    root = cache / "sources" / "colab"
+    root.mkdir(parents=True)
+    # the next file the sync writes lands on a device that is always full
+    (root / f"origin.json.tmp{os.getpid()}").symlink_to("/dev/full")
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(cache))
+    code, out, err = _run(capsys, "check", "lib", "--snapshot", "colab:2025-07-14", "--colab-repo", str(bundle))
+    assert code == 2 and not out
+    line = err.strip().splitlines()[-1]
+    assert _one_clean_line(line, f"cannot sync the colab history into {root}: No space left on device")

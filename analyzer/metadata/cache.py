@@ -8,6 +8,7 @@ bypassed: both are logged and neither stops an analysis.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from typing import Any
 
 from analyzer.paths import cache_dir
 
-__all__ = ["CacheInfo", "CachedPage", "MetadataCache", "ReadLog"]
+__all__ = ["CacheInfo", "CachedPage", "MetadataCache", "ReadLog", "folder_problem", "without_cache"]
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,10 @@ class MetadataCache:
 
     def _open_checked(self) -> None:
         """Open (creating) the database; set a corrupt one aside and start afresh; give up on an unwritable one."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            self._disable(f"cannot create the cache folder {self.path.parent}: {exc}")
+        problem = folder_problem(self.path.parent)
+        if problem is not None:
+            self.disabled_reason = problem
+            without_cache(problem)
             return
         self._check_wal()
         for attempt in range(2):
@@ -463,6 +464,23 @@ class MetadataCache:
             self._local.conn = None
         for conn in conns:
             conn.close()
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot hold a cache (a file is in its way, it cannot be created); None when it can."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            return f"the cache folder {folder} cannot be made: a file is in its way"
+        return f"the cache folder {folder} cannot be made: {exc.strerror or exc}"
+    return None
+
+
+@functools.cache
+def without_cache(problem: str) -> None:
+    """Say once per run that the cache folder cannot be used: every part of the cache finds it, one says it."""
+    log.warning("%s; running without a metadata cache (nothing this run fetches or syncs is kept)", problem)
 
 
 def _inode(path: Path) -> int | None:
