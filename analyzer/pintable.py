@@ -8,13 +8,19 @@ URL; and the core metadata of every file read for them, so a resolution trying t
 candidate needs no range read. Only permanent answers are held: a reading that met a network failure is left out
 and asked of the index at run time, as before (``analyzer.pintable_build``).
 
+Besides the pins' own files, the table holds the file pip would pick on each target for every final version of
+a pinned project from its oldest pinned version on (``analyzer.pintable_build``): what a minimal-set search reads
+when it frees a pin and the resolver tries that project's other versions, newest first.
+
 The file: a line naming the format, a JSON header line (source, the indexes read as a digest, the targets,
-counts, and where each section lies), then five zlib-compressed sections of UTF-8 lines: ``S``, requirement texts and
+counts, and where each section lies), then zlib-compressed sections of UTF-8 lines: ``S``, requirement texts and
 ``R``, lists of them by number (each written once, however many versions and targets repeat it); ``P``, one line
 per pinned version (``name<TAB>version<TAB>[[record, [target numbers]], ...]``); ``U``, direct references
-(``url<TAB>record``); ``F``, files (``filename<TAB>sha256<TAB>core metadata``). A section is decompressed when first
-asked for and a line decoded when its entry is: loading reads the header alone, a check's first lookup the
-lists and the projects, and the files' section waits for the first file asked.
+(``url<TAB>record``); ``I``, the files' index (``group<TAB>offset<TAB>size``), and ``F``, one compressed block per
+group (the project a file name names): a first line of the group's requirement lists, then its files
+(``filename<TAB>sha256<TAB>core metadata``). A section is decompressed when first asked for and a line decoded
+when its entry is: loading reads the header alone, a check's first lookup the lists and the projects, and a file
+lookup the index and its own project's block only.
 
 A user's update (``tfconflict snapshots requirements``) writes an overlay of the same form in the cache, on top of
 the shipped file it was made against; an overlay made against another shipped file is left aside.
@@ -51,6 +57,7 @@ __all__ = [
     "RequirementsTable",
     "TableData",
     "env_key",
+    "file_group",
     "index_digest",
     "load_overlay",
     "load_table",
@@ -63,7 +70,7 @@ __all__ = [
     "write_table_file",
 ]
 
-FORMAT = "tfconflict.requirements-table/1"
+FORMAT = "tfconflict.requirements-table/2"
 _requirement = functools.cache(Requirement)
 
 
@@ -72,6 +79,18 @@ def env_key(env: TargetEnvironment) -> str:
     name a micro version, ``>=3.7.1``), sys_platform, machine and glibc, e.g. ``3.11.13-linux-x86_64-glibc2.35``."""
     glibc = f"glibc{env.glibc[0]}.{env.glibc[1]}" if env.glibc is not None else "noglibc"
     return f"{env.python_full}-{env.sys_platform}-{env.machine}-{glibc}"
+
+
+def file_group(filename: str) -> str:
+    """The group a file's entry is kept in: the project its name names (canonical), "" when it names none. The
+    writer and the reader ask this same function, so a lookup decompresses that project's block alone."""
+    from analyzer.metadata.index import split_dist_filename
+
+    try:
+        parsed = split_dist_filename(filename)
+    except ValueError:  # InvalidWheelFilename, InvalidSdistFilename, InvalidVersion
+        return ""
+    return parsed[0] if parsed is not None else ""
 
 
 def pin_key(version: str) -> str:
@@ -152,10 +171,15 @@ class _Part:
         self._keyed: dict[str, dict[str, str]] = {}
         self._list_lines: list[str] | None = None
         self._strings: list[str] = []
+        self._groups: dict[str, tuple[list[list[str]], dict[str, str]]] = {}
+        self._group_index: dict[str, tuple[int, int]] | None = None
 
-    def _lines(self, tag: str) -> list[str]:
-        """A section's lines; a damaged one is an InputError naming the file."""
+    def _lines(self, tag: str, within: tuple[int, int] | None = None) -> list[str]:
+        """A section's lines (``within``: one block of it, offset and size); a damaged one is an InputError
+        naming the file."""
         at, size = self._sections.get(tag, (0, 0))
+        if within is not None:
+            at, size = at + within[0], within[1]
         if not size:
             return []
         try:
@@ -163,6 +187,32 @@ class _Part:
         except (zlib.error, UnicodeDecodeError) as exc:
             raise InputError(f"damaged requirements table (section {tag}): {exc}", file=self.label) from exc
         return text.split("\n")
+
+    def _group(self, group: str) -> tuple[list[list[str]], dict[str, str]]:
+        """One group's requirement lists and file lines (filename -> the rest), its block decompressed once."""
+        found = self._groups.get(group)
+        if found is None:
+            if self._group_index is None:
+                self._group_index = {}
+                for line in self._lines("I"):
+                    try:
+                        name, at, size = line.split("\t")
+                        self._group_index[name] = (int(at), int(size))
+                    except ValueError as exc:
+                        raise InputError(f"damaged requirements table (section I): {exc}", file=self.label) from exc
+            where = self._group_index.get(group)
+            lines = self._lines("F", where) if where is not None else []
+            try:
+                lists = json.loads(lines[0]) if lines else []
+                found = self._groups[group] = (lists, dict(line.split("\t", 1) for line in lines[1:]))
+            except ValueError as exc:
+                raise InputError(f"damaged requirements table (section F, {group}): {exc}", file=self.label) from exc
+        return found
+
+    def groups(self) -> list[str]:
+        self._group("")  # reads the index
+        assert self._group_index is not None
+        return sorted(self._group_index)
 
     def _section(self, tag: str) -> dict[str, str]:
         """A keyed section: each line's key (``name<TAB>version`` for ``P``, else its first field) -> the rest."""
@@ -185,10 +235,6 @@ class _Part:
     @property
     def url_lines(self) -> dict[str, str]:
         return self._section("U")
-
-    @property
-    def file_lines(self) -> dict[str, str]:
-        return self._section("F")
 
     @property
     def pin_count(self) -> int:
@@ -227,15 +273,20 @@ class _Part:
         return self.record(json.loads(body)) if body is not None else None
 
     def file(self, filename: str) -> tuple[str, CoreMetadata] | None:
-        body = self.file_lines.get(filename)
+        lists, lines = self._group(file_group(filename))
+        body = lines.get(filename)
         if body is None:
             return None
         sha, _, meta = body.partition("\t")
-        name, version, reqs, python, extras, status, source, note, skipped = json.loads(meta)
+        try:
+            name, version, reqs, python, extras, status, source, note, skipped = json.loads(meta)
+            requires = lists[reqs]
+        except (ValueError, TypeError, IndexError) as exc:
+            raise InputError(f"damaged requirements table (file {filename}): {exc}", file=self.label) from exc
         return sha, CoreMetadata(
             NormalizedName(name),
             version_of(version),
-            tuple(_requirement(r) for r in self.requirement_list(reqs)),
+            tuple(_requirement(r) for r in requires),
             specifier_of(python) if python is not None else None,
             frozenset(NormalizedName(e) for e in extras),
             MetadataStatus(status),
@@ -259,10 +310,11 @@ class _Part:
             found = self.url(url)
             assert found is not None
             out.urls[url] = found
-        for filename in self.file_lines:
-            entry = self.file(filename)
-            assert entry is not None
-            out.files[filename] = entry
+        for group in self.groups():
+            for filename in self._group(group)[1]:
+                entry = self.file(filename)
+                assert entry is not None
+                out.files[filename] = entry
         return out
 
 
@@ -432,12 +484,37 @@ def _record_row(record: PinRecord, lists: _Lists) -> list[Any]:
     ]
 
 
-def _meta_row(meta: CoreMetadata, lists: _Lists) -> list[Any]:
+def _meta_row(meta: CoreMetadata, lists: dict[tuple[str, ...], int]) -> list[Any]:
+    requires = tuple(str(r) for r in meta.requires_dist)
     return [
-        meta.name, str(meta.version), lists.number(str(r) for r in meta.requires_dist),
+        meta.name, str(meta.version), lists.setdefault(requires, len(lists)),
         str(meta.requires_python) if meta.requires_python is not None else None,
         sorted(meta.provides_extra), meta.status.value, meta.source, meta.note, list(meta.skipped),
     ]
+
+
+def _file_blocks(files: dict[str, tuple[str, CoreMetadata]]) -> tuple[list[str], bytes]:
+    """The files' index lines and their blocks, one per group: its requirement lists (each written once: the
+    versions of a project mostly repeat them), then its files, sorted."""
+    grouped: dict[str, list[str]] = {}
+    for filename in sorted(files):
+        grouped.setdefault(file_group(filename), []).append(filename)
+    index: list[str] = []
+    blocks: list[bytes] = []
+    at = 0
+    for group in sorted(grouped):
+        lists: dict[tuple[str, ...], int] = {}
+        lines = []
+        for filename in grouped[group]:
+            sha, meta = files[filename]
+            if "\n" in filename or "\t" in filename:
+                raise ValueError(f"a file name with a tab or line break: {filename!r}")
+            lines.append(f"{filename}\t{sha}\t{_dumps(_meta_row(meta, lists))}")
+        block = zlib.compress("\n".join([_dumps([list(items) for items in lists]), *lines]).encode("utf-8"), 9)
+        index.append(f"{group}\t{at}\t{len(block)}")
+        blocks.append(block)
+        at += len(block)
+    return index, b"".join(blocks)
 
 
 def _dumps(obj: Any) -> str:
@@ -465,10 +542,7 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
         for version, entries in sorted(projects[project].items())
     ]
     url_lines = [f"{url}\t{_dumps(_record_row(data.urls[url], lists))}" for url in sorted(data.urls)]
-    file_lines = [
-        f"{filename}\t{data.files[filename][0]}\t{_dumps(_meta_row(data.files[filename][1], lists))}"
-        for filename in sorted(data.files)
-    ]
+    file_index, file_blocks = _file_blocks(data.files)
     list_lines = [_dumps(list(items)) for items in lists.numbers]
     string_lines = list(lists.strings)
     header: dict[str, Any] = {
@@ -487,12 +561,14 @@ def table_bytes(data: TableData, *, read_at: str) -> bytes:
         header["as_of"] = data.as_of
     blobs: list[bytes] = []
     at = 0
-    sections = (("S", string_lines), ("R", list_lines), ("P", pin_lines), ("U", url_lines), ("F", file_lines))
+    sections = (("S", string_lines), ("R", list_lines), ("P", pin_lines), ("U", url_lines), ("I", file_index))
     for tag, lines in sections:
         blob = zlib.compress("\n".join(lines).encode("utf-8"), 9) if lines else b""
         header["sections"][tag] = [at, len(blob)]
         blobs.append(blob)
         at += len(blob)
+    header["sections"]["F"] = [at, len(file_blocks)]
+    blobs.append(file_blocks)
     return b"".join([FORMAT.encode(), b"\n", _dumps(header).encode(), b"\n", *blobs])
 
 

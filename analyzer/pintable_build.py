@@ -1,7 +1,14 @@
 """Making a source's requirements table (``analyzer.pintable``): read what every pin of every release requires,
 as a check would, and keep only permanent answers.
 
-Two passes per target (``env_key``). The first reads through the configured engine, in parallel (pages, then
+Besides the pins, the table holds later versions' files: for every project the history pins, the file pip
+would pick on each target (``metadata.select.best_file``) for every version it considers by default from the
+project's oldest pinned version on. That is what pip's finder offers without an exact pin or a pre-release in
+the specifier: final and post releases (no pre-releases or development releases), files that install on the
+target, none yanked (a yanked file is chosen only by an exact ``==`` pin, as PEP 592 says). A file is read once
+however many targets pick it.
+
+Two passes per target (``env_key``), and two for the later versions' files. The first reads through the configured engine, in parallel (pages, then
 every pin's records in the worker pool), filling the metadata cache. The second makes each record again through
 an engine on the same cache whose network refuses every request: what it answers comes from the cache alone. The
 engine keeps in its cache only answers about the thing asked (a file, a 404 page, a broken archive), never a
@@ -23,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from packaging.utils import NormalizedName
+from packaging.version import Version
 from requests.adapters import BaseAdapter
 
 from analyzer.environment import TargetEnvironment
@@ -30,6 +38,7 @@ from analyzer.errors import InputError
 from analyzer.freeze import parse_freeze
 from analyzer.git import read_blobs
 from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus, ProjectFiles, SdistFacts
+from analyzer.metadata.select import best_file
 from analyzer.pintable import (
     PinRecord,
     TableData,
@@ -47,15 +56,13 @@ from analyzer.snapshot import Snapshot
 from analyzer.versions import parse_version
 
 if TYPE_CHECKING:
-    from packaging.version import Version
-
     from analyzer.catalog import Catalog, Release
     from analyzer.metadata.engine import MetadataEngine
     from analyzer.sources import SourceDeclaration
 
 __all__ = [
-    "BuildResult", "HistoryPins", "PinSpec", "Written", "build_table", "held_for_update", "history_pins", "read_at",
-    "record_of", "write_update",
+    "BuildResult", "HistoryPins", "PinSpec", "Written", "build_table", "held_for_update", "history_pins",
+    "later_files", "read_at", "record_of", "write_update",
 ]
 
 T = TypeVar("T")
@@ -172,10 +179,26 @@ class BuildResult:
     data: TableData = field(default_factory=lambda: TableData("", ""))
     """The entries read."""
     transient_examples: list[str] = field(default_factory=list)
+    projects: int = 0
+    """Projects the history pins (whose later versions' files the table holds)."""
+    versions: int = 0
+    """Their versions from the oldest pinned on that pip considers by default, with a file for some target."""
+    version_files: int = 0
+    """Distinct files pip picks for those versions across the targets."""
+    version_files_held: int = 0
+    version_files_read: int = 0
+    """Files the table lacked, asked of the index."""
+    version_files_added: int = 0
+    version_files_transient: int = 0
+    """Files whose reading met a network failure: left out, asked of the index at run time."""
+    version_pages_transient: int = 0
+    """Projects whose page met a network failure: their later versions are not known yet."""
+    version_files_unreadable: int = 0
+    """Files with no metadata (a permanent answer, e.g. a broken archive) or no sha256 on the page: not held."""
 
     @property
     def added(self) -> bool:
-        return bool(self.records_added or self.urls_added)
+        return bool(self.records_added or self.urls_added or self.version_files_added)
 
 
 class _Refusals(BaseAdapter):
@@ -288,25 +311,7 @@ def _witnessed(
     out: TableData, result: BuildResult,
 ) -> None:
     """The second pass: each record again from the cache alone, kept when it asked the network for nothing."""
-    from analyzer.metadata.cache import MetadataCache
-    from analyzer.metadata.engine import MetadataEngine
-    from analyzer.metadata.http import HttpSettings
-
-    assert engine.cache is not None
-    refusals = _Refusals()
-    session = requests.Session()
-    session.mount("http://", refusals)
-    session.mount("https://", refusals)
-    offline_engine = MetadataEngine(
-        engine.config,
-        cache=MetadataCache(engine.cache.path),
-        as_of=engine.as_of,
-        session=session,
-        workers=1,
-        freshness=math.inf,
-        http=HttpSettings(retries=0),
-    )
-    witness = _Witness(offline_engine, refusals)
+    witness, offline_engine = _cache_only(engine)
     try:
         for spec in specs:
             name, version, url = spec
@@ -372,8 +377,131 @@ def build_table(
             _witnessed(engine, history.targets[key], key, specs, lacks, result.data, result)
         finally:
             engine.close()
+    _later_versions(history, held, make_engine, result, tell)
     result.files_added = len(result.data.files)
     return result
+
+
+def _floors(history: HistoryPins) -> dict[NormalizedName, Version]:
+    """Each pinned project's oldest pinned version, across every target."""
+    out: dict[NormalizedName, Version] = {}
+    for specs in history.pins.values():
+        for name, version, _ in specs:
+            found = _version(version)
+            if name not in out or found < out[name]:
+                out[name] = found
+    return out
+
+
+def later_files(
+    project: ProjectFiles, floor: Version, targets: Iterable[TargetEnvironment]
+) -> tuple[dict[str, DistFile], int]:
+    """The files pip would pick on each of ``targets`` for the versions of ``project`` from ``floor`` on that
+    it considers by default (final and post releases, unyanked), by file name; and how many versions have one."""
+    by_version: dict[Version, list[DistFile]] = {}
+    for file in project.files:
+        if file.version >= floor and not file.version.is_prerelease:  # is_prerelease: pre and dev releases
+            by_version.setdefault(file.version, []).append(file)
+    out: dict[str, DistFile] = {}
+    versions = 0
+    envs = list(targets)
+    for group in by_version.values():
+        picked = [best for env in envs if (best := best_file(group, env)) is not None and not best.is_yanked]
+        out.update((file.filename, file) for file in picked)
+        versions += bool(picked)
+    return out, versions
+
+
+def _later_versions(
+    history: HistoryPins, held: TableData, make_engine: Callable[[], MetadataEngine], result: BuildResult,
+    tell: Callable[[str], None] | None,
+) -> None:
+    """Later versions' files the table lacks: the pages and the files read in parallel through an engine (the
+    first pass), then each file again from the cache alone, kept when it asked the network for nothing."""
+    floors = _floors(history)
+    targets = list(history.targets.values())
+    result.projects = len(floors)
+    if not floors:
+        return
+    engine = make_engine()
+    try:
+        if tell is not None:
+            tell(f"later versions of {len(floors)} projects: their pages")
+        engine.prefetch_projects(sorted(floors))
+        todo: list[DistFile] = []
+        for name in sorted(floors):
+            files, _ = later_files(engine.project(name), floors[name], targets)
+            todo += [
+                f for n, f in sorted(files.items()) if _sha256(f) and n not in held.files and n not in result.data.files
+            ]
+        if tell is not None:
+            tell(f"later versions: {len(todo)} files to read")
+        engine.prefetch(todo)
+        _witness_files(engine, floors, targets, held, result)
+    finally:
+        engine.close()
+
+
+def _witness_files(
+    engine: MetadataEngine, floors: Mapping[NormalizedName, Version], targets: list[TargetEnvironment],
+    held: TableData, result: BuildResult,
+) -> None:
+    """The second pass over later versions' files, from the cache alone (the pages too)."""
+    witness, offline_engine = _cache_only(engine)
+    try:
+        for name in sorted(floors):
+            witness.begin()
+            files, versions = later_files(witness.project(name), floors[name], targets)
+            if not witness.clean:
+                result.version_pages_transient += 1
+            result.versions += versions
+            result.version_files += len(files)
+            for filename, file in sorted(files.items()):
+                if filename in held.files or filename in result.data.files:
+                    result.version_files_held += 1
+                    continue
+                if not _sha256(file):
+                    result.version_files_unreadable += 1  # the table keeps a file by its sha256
+                    continue
+                result.version_files_read += 1
+                witness.begin()
+                witness.metadata(file)
+                if not witness.clean:
+                    result.version_files_transient += 1
+                elif filename in witness.files:
+                    result.data.files[filename] = witness.files[filename]
+                    result.version_files_added += 1
+                else:
+                    result.version_files_unreadable += 1
+    finally:
+        offline_engine.close()
+
+
+def _sha256(file: DistFile) -> str | None:
+    return dict(file.hashes).get("sha256")
+
+
+def _cache_only(engine: MetadataEngine) -> tuple[_Witness, MetadataEngine]:
+    """An engine on ``engine``'s cache whose network refuses every request, as a witnessed metadata source."""
+    from analyzer.metadata.cache import MetadataCache
+    from analyzer.metadata.engine import MetadataEngine
+    from analyzer.metadata.http import HttpSettings
+
+    assert engine.cache is not None
+    refusals = _Refusals()
+    session = requests.Session()
+    session.mount("http://", refusals)
+    session.mount("https://", refusals)
+    offline_engine = MetadataEngine(
+        engine.config,
+        cache=MetadataCache(engine.cache.path),
+        as_of=engine.as_of,
+        session=session,
+        workers=1,
+        freshness=math.inf,
+        http=HttpSettings(retries=0),
+    )
+    return _Witness(offline_engine, refusals), offline_engine
 
 
 def read_at() -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from packaging.utils import NormalizedName
+from packaging.version import Version
 
 from analyzer.catalog import Catalog, Release
 from analyzer.cli import main
@@ -19,6 +20,7 @@ from analyzer.errors import InputError
 from analyzer.metadata.cache import MetadataCache
 from analyzer.metadata.config import IndexConfig
 from analyzer.metadata.engine import MetadataEngine
+from analyzer.metadata.index import split_dist_filename
 from analyzer.pintable import (
     PinRecord,
     TableData,
@@ -43,7 +45,7 @@ from analyzer.resolver.factory import Factory
 from analyzer.snapshot import Snapshot
 from analyzer.sources import load_source
 from analyzer.versions import parse_version
-from tests.indexserver import RECORDED, FixtureIndex, index_server, status_fault  # noqa: F401 - pytest fixture
+from tests.indexserver import RECORDED, FileEntry, FixtureIndex, index_server, status_fault  # noqa: F401
 
 DAY = date(2025, 7, 14)
 HASHED = {"absl-py", "keras", "termcolor", "wheel"}
@@ -140,6 +142,57 @@ def test_every_record_equals_a_fresh_reading(
     assert table.pin(NormalizedName("numpy"), "2.0.2", "3.11.13-linux-x86_64-glibc2.99") is None
 
 
+def _pinned(catalog: Catalog, release: Release) -> dict[str, Version]:
+    return {p.name: v for p in catalog.snapshot(release).pins if (v := parse_version(p.version)) is not None}
+
+
+def _version_of(entry: FileEntry) -> Version:
+    found = split_dist_filename(entry.filename)
+    assert found is not None
+    return found[1]
+
+
+def test_later_versions_files_equal_fresh_readings(
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+) -> None:
+    """For each pinned project, the file pip picks for every version from the pinned one on that it considers
+    by default; each entry what the engine reads of that file afresh."""
+    catalog, rel = release
+    pinned = _pinned(catalog, rel)
+    left_aside = {  # what pip's finder does not offer by default, or cannot install here
+        recorded.wheel("keras", "99.0.0rc1").filename,
+        recorded.wheel("keras", "99.0.0.dev1").filename,
+        recorded.wheel("absl-py", "99.0.0", yanked="broken").filename,
+        recorded.wheel("termcolor", "99.0.0", requires_python=">=3.99").filename,
+    }
+    result = _build(recorded, _history(catalog, rel, HASHED), tmp_path / "build")
+    assert result.projects == len(HASHED) and result.version_files_transient == 0
+    path = tmp_path / "table.pintable"
+    write_table_file(path, result.data, read_at="2025-07-14")
+    table = read_table_file(path)
+    held = set(result.data.files)
+    assert not held & left_aside
+    assert not {f.filename for f in recorded.project_files("wheel") if f.yanked is not None} & held  # recorded yanks
+    expected = 0
+    for name in sorted(HASHED):
+        files = [f for f in recorded.project_files(name) if f.filename not in left_aside and f.yanked is None]
+        later = {_version_of(f) for f in files if _version_of(f) >= pinned[name]}
+        older = {f.filename for f in files if _version_of(f) < pinned[name]}
+        mine = [f for f in files if f.filename in held]
+        assert {_version_of(f) for f in mine} == later and not older & held, name
+        for version in later:  # one file per version, the wheel when it has one
+            (chosen,) = [f for f in mine if _version_of(f) == version]
+            wheels = [f for f in files if _version_of(f) == version and f.filename.endswith(".whl")]
+            assert chosen.filename.endswith(".whl") == bool(wheels)
+        expected += len(later)
+    assert result.versions == result.version_files == len(held) == expected > len(HASHED)
+    with _engines(recorded, tmp_path / "fresh") as engine:
+        for name in sorted(HASHED):
+            for file in engine.project(NormalizedName(name)).files:
+                if file.filename in held:
+                    assert table.file(file.filename, file.hashes["sha256"]) == engine.metadata(file), file.filename
+
+
 def test_file_form_round_trips_and_is_stable(tmp_path: Path) -> None:
     record = PinRecord(("numpy>=1.22", 'rich; extra == "cli"'), ">=3.9", ("cli",), True, "wheel", "a-1-py3-none-any.whl", ())
     opaque = PinRecord((), None, (), False, "unknown", None, (("opaque", "b 2 is opaque: no file"),))
@@ -190,22 +243,29 @@ def test_update_reads_only_the_pins_the_table_lacks(
     held.update(full)
     for pin_at in [p for p in held.pins if p[0] in dropped]:
         del held.pins[pin_at]
+    keras_pin = _pinned(catalog, rel)["keras"]
+    later = sorted(f for f, (_, meta) in full.files.items() if meta.name == "keras" and meta.version > keras_pin)
+    assert len(later) >= 2
+    for filename in later[-2:]:  # the two newest versions' files: as if uploaded after the table was made
+        del held.files[filename]
     recorded.reset_log()
     again = _build(recorded, history, tmp_path / "second", held)  # an empty cache: every read goes to the index
     assert again.pins_read == again.records_added == len(dropped)
     assert again.pins_held == again.pins - len(dropped)
-    pages = {r.path for r in recorded.requests_for("/simple/")}
-    assert pages == {f"/simple/{name}/" for name in dropped}
-    fetched = {r.path.rsplit("/", 1)[-1] for r in recorded.requests_for("/files/")}
-    assert {name.split("-")[0] for name in fetched} == dropped
+    assert again.version_files_read == again.version_files_added == 2 and again.version_files_transient == 0
+    fetched = {r.path.rsplit("/", 1)[-1].removesuffix(".metadata") for r in recorded.requests_for("/files/")}
+    assert {name.split("-")[0] for name in fetched} == dropped  # the pins' files, and the two new ones
+    assert set(later[-2:]) <= fetched and not set(later[:-2]) & fetched
     assert {p: again.data.pins[p] for p in again.data.pins} == {p: full.pins[p] for p in full.pins if p[0] in dropped}
     assert all(k == key for _, _, k in again.data.pins)
+    assert {f: again.data.files[f] for f in later[-2:]} == {f: full.files[f] for f in later[-2:]}
 
     recorded.reset_log()
     held.update(again.data)
     nothing = _build(recorded, history, tmp_path / "third", held)
     assert (nothing.pins_read, nothing.records_added, nothing.releases_complete) == (0, 0, 1)
-    assert recorded.log == []
+    assert (nothing.version_files_read, nothing.version_files_held) == (0, len(full.files))
+    assert recorded.requests_for("/files/") == []  # the pages alone: what new versions there are
 
 
 def test_a_reading_that_met_a_network_failure_is_not_kept(
@@ -222,18 +282,28 @@ def test_a_reading_that_met_a_network_failure_is_not_kept(
     recorded.faults[f"/files/{wheel.filename}.metadata"] = status_fault(503)
     recorded.faults[f"/files/{wheel.filename}"] = status_fault(503)
     recorded.faults["/simple/keras/"] = status_fault(502)
+    absl = _pinned(catalog, rel)["absl-py"]
+    newest = max((f for f in recorded.project_files("absl-py") if f.filename.endswith(".whl")), key=_version_of)
+    assert _version_of(newest) > absl
+    recorded.faults[f"/files/{newest.filename}.metadata"] = status_fault(503)  # a later version's file
+    recorded.faults[f"/files/{newest.filename}"] = status_fault(503)
     cache = tmp_path / "cache"
     result = _build(recorded, small, cache)
     names = {name for name, _, _ in result.data.pins}
     assert names == {"absl-py", "google-colab"}  # google-colab is not on this index: that answer is permanent
     assert result.transient == 2 and result.records_added == 2
     assert not any(meta.name == "numpy" for _, meta in result.data.files.values())
+    assert (result.version_files_transient, result.version_pages_transient) == (1, 1)  # absl-py's file, keras
+    assert newest.filename not in result.data.files
+    assert {meta.name for _, meta in result.data.files.values()} == {"absl-py"} and result.version_files_added > 1
 
     recorded.faults.clear()
     held = result.data
     healed = _build(recorded, small, cache, held)  # the same cache: the failures were not kept in it either
     assert healed.pins_read == 2 and healed.records_added == 2 and healed.transient == 0
     assert {name for name, _, _ in healed.data.pins} == {"numpy", "keras"}
+    assert (healed.version_files_transient, healed.version_pages_transient) == (0, 0)
+    assert newest.filename in healed.data.files and any(m.name == "keras" for _, m in healed.data.files.values())
 
 
 def test_a_file_gone_from_the_index_is_a_permanent_answer(

@@ -70,10 +70,12 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser(
         "requirements",
-        help="bring a source's requirements table up to date: read the pins of new releases from the index",
-        description="Sync the source's history, find the pins of its releases that the requirements table "
-        "(shipped with tfconflict, plus your update in the cache) does not hold yet, read only those from the "
-        "index, and write your update into the cache (or the whole table to --out FILE).",
+        help="bring a source's requirements table up to date: read the pins of new releases and the new "
+        "versions of pinned projects from the index",
+        description="Sync the source's history, find the pins of its releases, and the files of pinned projects' "
+        "versions from their oldest pin on, that the requirements table (shipped with tfconflict, plus your update "
+        "in the cache) does not hold yet, read only those from the index, and write your update into the cache "
+        "(or the whole table to --out FILE).",
     )
     _source_option(p)
     add_colab_repo_option(p)
@@ -188,14 +190,29 @@ def _run_requirements(args: argparse.Namespace) -> int:
         f"{result.urls_tried}"
     )
     print(
+        f"later versions of {result.projects} projects: {result.versions} versions, {result.version_files} files "
+        f"pip would pick; held: {result.version_files_held}; read: {result.version_files_read}"
+    )
+    print(
         f"records added: {result.records_added} pins, {result.urls_added} direct references, "
-        f"{result.files_added} files"
+        f"{result.files_added} files ({result.version_files_added} of later versions)"
     )
     if result.transient:
         print(
             f"left out: {result.transient} pins whose reading met a network failure (e.g. "
             f"{', '.join(result.transient_examples)}); a check reads them from the index, the next update tries "
             "them again"
+        )
+    if result.version_files_transient or result.version_pages_transient:
+        print(
+            f"left out: {result.version_files_transient} files of later versions, and the later versions of "
+            f"{result.version_pages_transient} projects, whose reading met a network failure; a check reads them "
+            "from the index, the next update tries them again"
+        )
+    if result.version_files_unreadable:
+        print(
+            f"files of later versions without metadata or sha256: {result.version_files_unreadable} (not held; "
+            "a check asks the index, as before)"
         )
     if result.urls_unreadable:
         print(
