@@ -31,16 +31,20 @@ class FreezeResult:
 
     pins: tuple[Pin, ...]
     problems: tuple[Problem, ...]
+    unreadable: tuple[Problem, ...] = ()
+    """The problems of lines that are no pin at all (not a repeated one): many of them say the file is no freeze."""
 
 
 def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
     """Read ``pip freeze`` text; comments, blank lines and pip's own notes are ignored."""
     pins: dict[str, Pin] = {}
     problems: list[Problem] = []
+    unreadable: list[Problem] = []
     for number, line in content_lines(text):
         parsed = _parse_cached(line)
         if isinstance(parsed, str):
             problems.append(Problem(file, number, parsed))
+            unreadable.append(problems[-1])
             continue
         if parsed.name in pins:
             first = pins[parsed.name].line
@@ -48,7 +52,7 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
                                     "the first is kept"))
         else:
             pins[parsed.name] = replace(parsed, line=number)
-    return FreezeResult(tuple(pins.values()), tuple(problems))
+    return FreezeResult(tuple(pins.values()), tuple(problems), tuple(unreadable))
 
 
 def content_lines(text: str) -> Iterator[tuple[int, str]]:

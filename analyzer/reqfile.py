@@ -250,22 +250,37 @@ class _Parser:
 
     def parse_text(self, text: str, stack: tuple[_Frame, ...], *, constraint: bool) -> None:
         # pip's preprocess: continuations joined, comments and blank lines dropped, then ${VAR} expanded
+        read = 0
+        bad: list[Problem] = []
+        alien: list[Problem] = []
         for number, raw in _join_lines(text.splitlines()):
             raw = _COMMENT.sub("", raw).strip()
             if not raw:
                 continue
+            read += 1
+            problems = len(bad)
             frames = (*stack[:-1], replace(stack[-1], line=number))
             line, expansions = self.expand(raw, frames[-1])
             self.expanded = expansions
             try:
                 self.parse_line(line, frames, constraint=constraint)
             except _LineError as exc:
-                self.problems.append(Problem(frames[-1].display, number, _redact(str(exc), expansions)))
+                bad.append(Problem(frames[-1].display, number, _redact(str(exc), expansions)))
             except (ValueError, LookupError, RecursionError, UnicodeError) as exc:
                 # a safety net: the cases we know are turned into _LineError; a new one must still not crash
                 message = f"cannot read this line ({type(exc).__name__}: {_clip(_first_line(exc))})"
-                self.problems.append(Problem(frames[-1].display, number, _redact(message, expansions)))
+                bad.append(Problem(frames[-1].display, number, _redact(message, expansions)))
             self.expanded = {}
+            if len(bad) > problems and not _looks_like_a_requirement(raw):
+                alien.append(bad[-1])
+        if len(alien) >= 2 and len(alien) > read - len(alien):
+            # more lines unlike any requirement or option than lines like one: another kind of file (a log,
+            # /etc/passwd), said once rather than echoed line by line
+            kind = "constraints" if constraint else "requirements"
+            message = (f"not a {kind} file: {len(alien)} of {read} lines are neither requirements nor pip "
+                       f"options (line {alien[0].line}: {alien[0].message})")
+            bad = [Problem(stack[-1].display, None, message)]
+        self.problems.extend(bad)
 
     def expand(self, line: str, at: _Frame) -> tuple[str, dict[str, str]]:
         """The line with ``${VAR}`` replaced, and each value's variable (messages show ``${TOKEN}``, not a secret)."""
@@ -674,6 +689,19 @@ def _scheme(text: str) -> str | None:
     """pip's ``get_url_scheme``; a one-letter scheme is a Windows drive, not a URL."""
     scheme, colon, _ = text.partition(":")
     return scheme.lower() if colon and len(scheme) > 1 else None
+
+
+def _looks_like_a_requirement(line: str) -> bool:
+    """Whether a line that failed is a requirement or an option with a defect (``numpy=1.0``, ``--hash md5:…``,
+    a URL, a path), rather than a line of another kind of file (``root:x:0:0:…``, ``2024-01-01 12:00 INFO``):
+    an option, a URL or a path, or a project name followed by what may follow one in PEP 508."""
+    if line.startswith(("-", ".", "/", "~")) or _scheme(line) in _URL_SCHEMES:
+        return True
+    end = 0
+    while end < len(line) and (line[end].isascii() and (line[end].isalnum() or line[end] in "._-")):
+        end += 1
+    rest = line[end:].lstrip()
+    return end > 0 and (not rest or rest[0] in "[(<>=!~@;")
 
 
 def _looks_like_local(text: str) -> bool:

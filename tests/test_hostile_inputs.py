@@ -249,3 +249,47 @@ def test_a_full_disk_during_the_history_sync_is_one_clean_line(
     assert code == 2 and not out
     line = err.strip().splitlines()[-1]
     assert _one_clean_line(line, f"cannot sync the colab history into {root}: No space left on device")
+
+
+# -- files that are not what they are given as --------------------------------------------------------------------
+PASSWD = "".join(f"user{n}:x:{1000 + n}:{1000 + n}:User {n}:/home/user{n}:/bin/bash\n" for n in range(25))
+LOG = "".join(f"2026-01-0{n % 9 + 1} 12:00:0{n % 10} INFO request {n} served in {n} ms\n" for n in range(30))
+
+
+@pytest.mark.parametrize("content", [PASSWD, LOG], ids=["passwd", "log"])
+@pytest.mark.parametrize("given_as", ["--snapshot", "-r", "-c"])
+def test_a_file_of_another_kind_is_refused_quoting_at_most_one_line(
+    content: str, given_as: str, tmp_path: Path, runtime: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other-file"
+    other.write_text(content)
+    argv = ["check", "lib", *runtime, given_as, str(other)]
+    if given_as == "--snapshot":
+        argv = ["check", "lib", given_as, str(other), *runtime[2:]]
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and not out
+    line = _one_clean_line(err, f"{other}: not a ")
+    lines = content.splitlines()
+    assert sum(text[:40] in line for text in lines) <= 1
+    assert f"{len(lines)} of {len(lines)} lines" in line
+
+
+def test_a_real_freeze_with_a_few_odd_lines_still_loads(
+    tmp_path: Path, index_server: FixtureIndex, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index_server.wheel("lib", "1.0")
+    pins = "".join(f"pkg{n}==1.{n}\n" for n in range(12))
+    freeze = tmp_path / "freeze.txt"
+    freeze.write_text(f"lib==1.0\n{pins}WARNING: something pip said\nnot a pin\n-e ./no-egg\n")
+    code, _out, err = _run(capsys, "check", "lib", "--snapshot", str(freeze), "--python", "3.11",
+                           "--index-url", index_server.index_url)
+    assert code == 0, err[:2000]
+    assert "not a pip freeze" not in err
+    assert f"{freeze}:15:" in err  # each odd line is said where it is
+
+
+def test_a_requirements_file_with_a_few_typos_names_each(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("numpy=1.0\nrequests>=2\npandas=>2\n")
+    problems = request_from_files([requirements]).parsed.problems
+    assert [p.line for p in problems] == [1, 3]
