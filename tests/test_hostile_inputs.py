@@ -93,7 +93,8 @@ def test_a_freeze_with_a_megabyte_name_or_a_5000_digit_version_skips_those_lines
 ) -> None:
     index_server.wheel("lib", "1.0")
     freeze = tmp_path / "freeze.txt"
-    freeze.write_text(f"lib==1.0\nother=={HUGE_VERSION}\n{HUGE_NAME}==1.0\n")
+    pins = "".join(f"pkg{n}==1.{n}\n" for n in range(5))  # a freeze, with two odd lines among its pins
+    freeze.write_text(f"lib==1.0\nother=={HUGE_VERSION}\n{HUGE_NAME}==1.0\n{pins}")
     code, _out, err = _run(capsys, "check", "lib", "--snapshot", str(freeze), "--python", "3.11",
                           "--index-url", index_server.index_url)
     assert code == 0, err[:2000]
