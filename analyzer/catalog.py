@@ -33,6 +33,7 @@ from analyzer.git import clone_or_fetch, git, normalize_origin, read_blobs
 from analyzer.metadata.cache import folder_problem, without_cache
 from analyzer.osinfo import OsInfo, parse_os_info
 from analyzer.paths import cache_dir
+from analyzer.redact import redact
 from analyzer.snapshot import Pin, Platform, Snapshot
 from analyzer.sources import RuntimeFiles, SourceDeclaration, load_source
 
@@ -98,7 +99,7 @@ def sync_source(decl: SourceDeclaration, origin: str | None = None) -> SyncResul
             cloned = not (repo / "HEAD").is_file()
             log.info("%s %s into %s", "cloning" if cloned else "fetching", where, repo)
             clone_or_fetch(where, repo)
-            _write_text(root / "origin.json", json.dumps({"origin": where}) + "\n")
+            _write_text(root / "origin.json", json.dumps({"origin": redact(where)}) + "\n")
             head = _head(repo)
             tables = sync_tables(decl, root, where, repo)
             count = len(Catalog(decl, root, head).releases)
@@ -291,7 +292,7 @@ class Catalog:
                     f"{exc}; nothing of the {decl.name} history is synced yet: give --colab-repo (a git URL, a "
                     f"local repository or a bundle file){hint}"
                 ) from exc
-        elif asked and normalize_origin(where) != synced:
+        elif asked and redact(normalize_origin(where)) != synced:
             log.warning("the %s cache was synced from %s: syncing from %s instead", decl.name, synced, where)
             sync_source(decl, origin)
         return cls(decl, source_dir(decl), _head(source_dir(decl) / "repo.git"))

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from analyzer.errors import SourceError
+from analyzer.redact import redact
 
 __all__ = ["clone_or_fetch", "git", "is_local", "normalize_origin", "read_blobs"]
 
@@ -32,14 +33,26 @@ def clone_or_fetch(origin: str, path: Path) -> None:
     # "--" before every argument the user gave: an origin such as "--upload-pack=..." is a repository, never an option
     if (path / "HEAD").is_file():
         git(["remote", "set-url", "--", "origin", origin], cwd=path)
-        git(["fetch", "--prune", "--quiet", "--", "origin"], cwd=path)
+        try:
+            git(["fetch", "--prune", "--quiet", "--", "origin"], cwd=path)
+        finally:
+            _forget_credentials(origin, path)
         return
     partial = path.with_name(f"{path.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
     git(["clone", "--mirror", "--quiet", "--", origin, str(partial)])
+    _forget_credentials(origin, partial)
     shutil.rmtree(path, ignore_errors=True)
     partial.rename(path)
+
+
+def _forget_credentials(origin: str, repo: Path) -> None:
+    """The mirror's remote keeps the origin with its password hidden: the cache holds no credential, and the
+    origin is given again whenever the mirror is fetched."""
+    shown = redact(origin)
+    if shown != origin:
+        git(["remote", "set-url", "--", "origin", shown], cwd=repo)
 
 
 def read_blobs(repo: Path, names: Iterable[str]) -> Iterator[tuple[str, str | None, bytes | None]]:

@@ -294,3 +294,28 @@ def test_a_requirements_file_with_a_few_typos_names_each(tmp_path: Path) -> None
     requirements.write_text("numpy=1.0\nrequests>=2\npandas=>2\n")
     problems = request_from_files([requirements]).parsed.problems
     assert [p.line for p in problems] == [1, 3]
+
+
+def test_a_history_origin_with_credentials_is_fetched_but_never_kept(
+    tmp_path: Path, bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from analyzer.catalog import sync_source
+    from analyzer.git import git
+    from analyzer.sources import load_source
+
+    upstream = tmp_path / "upstream.git"
+    git(["clone", "--mirror", "--quiet", "--", str(bundle), str(upstream)])
+    origin = "https://user:s3cr3t@git.example/colab.git"
+    # git itself rewrites the origin to the local copy when it connects, so the origin keeps its form everywhere else
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.{upstream.as_uri()}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", origin)
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file")  # the side tables' upstream is then refused, not fetched
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(cache))
+    for _ in range(2):  # a clone, then a fetch into the mirror
+        result = sync_source(load_source("colab"), origin=origin)
+        assert result.releases > 500
+        kept = b"".join(path.read_bytes() for path in cache.rglob("*") if path.is_file())
+        assert b"s3cr3t" not in kept
+        assert b"user:***@git.example" in kept
