@@ -14,9 +14,10 @@ __all__ = ["MASK", "redact"]
 
 MASK = "***"
 
-# scheme://USERINFO@ : the user information runs to the last "@" before the host's end ("/", "?", "#", a space or
-# a quote); greedy, so "user:p@ss@host" hides "p@ss" whole, as urlsplit reads it
-_WITH_SCHEME = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^\s/?#\"'<>`]*)@")
+# ://USERINFO@ : the user information runs to the last "@" before the host's end ("/", "?", "#", a space or a
+# quote); greedy, so "user:p@ss@host" hides "p@ss" whole, as urlsplit reads it. Anchored on "://" (not on the
+# scheme before it), so a search costs one pass over any text, however hostile.
+_WITH_SCHEME = re.compile(r"(?<=://)(?P<userinfo>[^\s/?#\"'<>`]*)@")
 # USER:PASSWORD@host/... without a scheme (an index URL typed without "https://"): the colon says a password
 # follows; the host must follow the "@" (a PEP 508 "name @ URL" has spaces around it and no colon before it)
 _WITHOUT_SCHEME = re.compile(
@@ -29,13 +30,15 @@ def redact(text: str) -> str:
     """``text`` with the secret of every URL's user information replaced by ``***`` (idempotent)."""
     if "@" not in text:
         return text
-    text = _WITH_SCHEME.sub(lambda m: m.group("scheme") + _masked(m.group("userinfo")) + "@", text)
+    text = _WITH_SCHEME.sub(lambda m: _masked(m.group("userinfo")) + "@", text)
     return _WITHOUT_SCHEME.sub(lambda m: _masked(m.group("userinfo")) + "@", text)
 
 
 def _masked(userinfo: str) -> str:
     """``user:password`` -> ``user:***``; a user name alone (a token) or with an empty password -> ``***``."""
     user, sep, password = userinfo.partition(":")
+    if not userinfo:
+        return userinfo
     if sep and password:
         return userinfo if _VARIABLE.match(password) or password == MASK else f"{user}:{MASK}"
     return userinfo if _VARIABLE.match(user) or user == MASK else MASK

@@ -138,3 +138,9 @@ def test_an_existing_folder_is_an_index_as_pip_takes_it(tmp_path: Path) -> None:
     folder.mkdir()
     config = index_config(str(folder), pip=IndexConfig())
     assert config.index_url == folder.resolve().as_uri()
+
+
+@pytest.mark.parametrize("text", ["a." * 200_000 + "@", "a:" * 200_000 + "@", "://" * 200_000 + "@"])
+def test_hostile_text_is_masked_in_one_pass(text: str) -> None:
+    """Megabytes of text a URL rule could backtrack through at every position: the answer is the text itself."""
+    assert redact(text) == text
