@@ -62,6 +62,18 @@ def test_ten_thousand_identical_lines_are_one_requirement(
     assert '"lib>=2"' in out and out.count(f"{requirements}:1") >= 1
 
 
+def test_a_spec_also_written_in_a_file_is_asked_once_where_first_written(
+    tmp_path: Path, runtime: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("lib >= 2\n")
+    code, out, _ = _run(capsys, "check", "lib>=2", "-r", str(requirements), *runtime, "--format", "json")
+    assert code == 1
+    assert json.loads(out)["request"] == [{"requirement": "lib>=2", "origin": "command line", "line": None}]
+
+
 def test_different_lines_naming_one_project_are_all_kept(tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("lib>=1\nlib<3\nlib >= 1\nLIB<3\nlib>=1; python_version>'3'\n")

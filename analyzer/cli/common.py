@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from analyzer.config import DEFAULT_SNAPSHOT, FAIL_ON, ConfigError, Settings, load_settings
 from analyzer.errors import InputError
-from analyzer.request import NOTHING, RequestItem, parse_specs, request_from_files
+from analyzer.request import NOTHING, RequestItem, once, parse_specs, request_from_files
 from analyzer.snapshot import Snapshot
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def request_from_args(args: argparse.Namespace) -> tuple[tuple[RequestItem, ...]
         items.extend(request.items)
     if not items:
         raise InputError(NOTHING)
-    return tuple(items), reqset
+    return once(items), reqset  # a SPEC also written in a file is asked once, where it was first written
 
 
 def write_output(text: str, output: str | Path | None) -> None:
