@@ -8,9 +8,9 @@ URL; and the core metadata of every file read for them, so a resolution trying t
 candidate needs no range read. Only permanent answers are held: a reading that met a network failure is left out
 and asked of the index at run time, as before (``analyzer.pintable_build``).
 
-Besides the pins' own files, the table holds the file pip would pick on each target for every final version of
-a pinned project from its oldest pinned version on (``analyzer.pintable_build``): what a minimal-set search reads
-when it frees a pin and the resolver tries that project's other versions, newest first.
+Besides the pins' own files, the table holds the file pip would pick on each target for the other versions of a
+pinned project (``analyzer.pintable_build`` says which): what a minimal-set search reads when it frees a pin and
+the resolver tries that project's other versions, newest first.
 
 The file: a line naming the format, a JSON header line (source, the indexes read as a digest, the targets,
 counts, and where each section lies), then zlib-compressed sections of UTF-8 lines: ``S``, requirement texts and

@@ -1,15 +1,19 @@
 """Making a source's requirements table (``analyzer.pintable``): read what every pin of every release requires,
 as a check would, and keep only permanent answers.
 
-Besides the pins, the table holds later versions' files: for every project the history pins, the file pip
-would pick on each target (``metadata.select.best_file``) for every version it considers by default from the
-project's oldest pinned version on. That is what pip's finder offers without an exact pin or a pre-release in
-the specifier: final and post releases (no pre-releases or development releases), files that install on the
-target, none yanked (a yanked file is chosen only by an exact ``==`` pin, as PEP 592 says). A file is read once
-however many targets pick it.
+Besides the pins, the table holds other versions' files: what a minimal-set search reads when it frees a pin
+and the resolver tries the project's versions, newest first, as far down as it must. For every project the
+history pins, the file pip would pick on each target (``metadata.select.best_file``) for every version it
+considers by default: final and post releases (no pre-releases or development releases: pip takes those only
+when a specifier names one), files that install on the target, none yanked (a yanked file is chosen only by an
+exact ``==`` pin, as PEP 592 says). From the project's oldest pinned version on, every such file; below it,
+wheels only (a range read of the archive's tail each), as an old version's sdist is a stream of the archive to
+its PKG-INFO, many times the cost, and a check reaches that far down seldom. A file is read once however many
+targets pick it.
 
-Two passes per target (``env_key``), and two for the later versions' files. The first reads through the configured engine, in parallel (pages, then
-every pin's records in the worker pool), filling the metadata cache. The second makes each record again through
+Two passes per target (``env_key``), and two for the other versions' files. The first reads through the
+configured engine, in parallel (pages, then every pin's records or files in the worker pool), filling the
+metadata cache. The second makes each record again through
 an engine on the same cache whose network refuses every request: what it answers comes from the cache alone. The
 engine keeps in its cache only answers about the thing asked (a file, a 404 page, a broken archive), never a
 network failure, so a record whose making asked the network for anything (other than revalidating a page the
@@ -37,7 +41,14 @@ from analyzer.environment import TargetEnvironment
 from analyzer.errors import InputError
 from analyzer.freeze import parse_freeze
 from analyzer.git import read_blobs
-from analyzer.metadata.models import CoreMetadata, DistFile, MetadataStatus, ProjectFiles, SdistFacts
+from analyzer.metadata.models import (
+    CoreMetadata,
+    DistFile,
+    DistKind,
+    MetadataStatus,
+    ProjectFiles,
+    SdistFacts,
+)
 from analyzer.metadata.select import best_file
 from analyzer.pintable import (
     PinRecord,
@@ -61,8 +72,17 @@ if TYPE_CHECKING:
     from analyzer.sources import SourceDeclaration
 
 __all__ = [
-    "BuildResult", "HistoryPins", "PinSpec", "Written", "build_table", "held_for_update", "history_pins",
-    "later_files", "read_at", "record_of", "write_update",
+    "BuildResult",
+    "HistoryPins",
+    "PinSpec",
+    "Written",
+    "build_table",
+    "held_for_update",
+    "history_pins",
+    "read_at",
+    "record_of",
+    "version_files",
+    "write_update",
 ]
 
 T = TypeVar("T")
@@ -180,7 +200,7 @@ class BuildResult:
     """The entries read."""
     transient_examples: list[str] = field(default_factory=list)
     projects: int = 0
-    """Projects the history pins (whose later versions' files the table holds)."""
+    """Projects the history pins (whose other versions' files the table holds)."""
     versions: int = 0
     """Their versions from the oldest pinned on that pip considers by default, with a file for some target."""
     version_files: int = 0
@@ -192,7 +212,7 @@ class BuildResult:
     version_files_transient: int = 0
     """Files whose reading met a network failure: left out, asked of the index at run time."""
     version_pages_transient: int = 0
-    """Projects whose page met a network failure: their later versions are not known yet."""
+    """Projects whose page met a network failure: their other versions are not known yet."""
     version_files_unreadable: int = 0
     """Files with no metadata (a permanent answer, e.g. a broken archive) or no sha256 on the page: not held."""
 
@@ -377,7 +397,7 @@ def build_table(
             _witnessed(engine, history.targets[key], key, specs, lacks, result.data, result)
         finally:
             engine.close()
-    _later_versions(history, held, make_engine, result, tell)
+    _other_versions(history, held, make_engine, result, tell)
     result.files_added = len(result.data.files)
     return result
 
@@ -393,30 +413,37 @@ def _floors(history: HistoryPins) -> dict[NormalizedName, Version]:
     return out
 
 
-def later_files(
+def version_files(
     project: ProjectFiles, floor: Version, targets: Iterable[TargetEnvironment]
 ) -> tuple[dict[str, DistFile], int]:
-    """The files pip would pick on each of ``targets`` for the versions of ``project`` from ``floor`` on that
-    it considers by default (final and post releases, unyanked), by file name; and how many versions have one."""
+    """The files pip would pick on each of ``targets`` for the versions of ``project`` it considers by default
+    (final and post releases, unyanked): every one from ``floor`` on, wheels only below it; by file name, and how
+    many versions have one."""
     by_version: dict[Version, list[DistFile]] = {}
     for file in project.files:
-        if file.version >= floor and not file.version.is_prerelease:  # is_prerelease: pre and dev releases
+        if not file.version.is_prerelease:  # is_prerelease: pre and development releases
             by_version.setdefault(file.version, []).append(file)
     out: dict[str, DistFile] = {}
     versions = 0
     envs = list(targets)
-    for group in by_version.values():
-        picked = [best for env in envs if (best := best_file(group, env)) is not None and not best.is_yanked]
+    for version, group in by_version.items():
+        picked = [
+            best
+            for env in envs
+            if (best := best_file(group, env)) is not None
+            and not best.is_yanked
+            and (version >= floor or best.kind is DistKind.WHEEL)
+        ]
         out.update((file.filename, file) for file in picked)
         versions += bool(picked)
     return out, versions
 
 
-def _later_versions(
+def _other_versions(
     history: HistoryPins, held: TableData, make_engine: Callable[[], MetadataEngine], result: BuildResult,
     tell: Callable[[str], None] | None,
 ) -> None:
-    """Later versions' files the table lacks: the pages and the files read in parallel through an engine (the
+    """Other versions' files the table lacks: the pages and the files read in parallel through an engine (the
     first pass), then each file again from the cache alone, kept when it asked the network for nothing."""
     floors = _floors(history)
     targets = list(history.targets.values())
@@ -426,16 +453,16 @@ def _later_versions(
     engine = make_engine()
     try:
         if tell is not None:
-            tell(f"later versions of {len(floors)} projects: their pages")
+            tell(f"other versions of {len(floors)} projects: their pages")
         engine.prefetch_projects(sorted(floors))
         todo: list[DistFile] = []
         for name in sorted(floors):
-            files, _ = later_files(engine.project(name), floors[name], targets)
+            files, _ = version_files(engine.project(name), floors[name], targets)
             todo += [
                 f for n, f in sorted(files.items()) if _sha256(f) and n not in held.files and n not in result.data.files
             ]
         if tell is not None:
-            tell(f"later versions: {len(todo)} files to read")
+            tell(f"other versions: {len(todo)} files to read")
         engine.prefetch(todo)
         _witness_files(engine, floors, targets, held, result)
     finally:
@@ -446,12 +473,12 @@ def _witness_files(
     engine: MetadataEngine, floors: Mapping[NormalizedName, Version], targets: list[TargetEnvironment],
     held: TableData, result: BuildResult,
 ) -> None:
-    """The second pass over later versions' files, from the cache alone (the pages too)."""
+    """The second pass over other versions' files, from the cache alone (the pages too)."""
     witness, offline_engine = _cache_only(engine)
     try:
         for name in sorted(floors):
             witness.begin()
-            files, versions = later_files(witness.project(name), floors[name], targets)
+            files, versions = version_files(witness.project(name), floors[name], targets)
             if not witness.clean:
                 result.version_pages_transient += 1
             result.versions += versions

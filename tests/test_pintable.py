@@ -152,11 +152,11 @@ def _version_of(entry: FileEntry) -> Version:
     return found[1]
 
 
-def test_later_versions_files_equal_fresh_readings(
+def test_other_versions_files_equal_fresh_readings(
     recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
 ) -> None:
-    """For each pinned project, the file pip picks for every version from the pinned one on that it considers
-    by default; each entry what the engine reads of that file afresh."""
+    """For each pinned project, the file pip picks for every version it considers by default (below the pinned
+    version, wheels only); each entry what the engine reads of that file afresh."""
     catalog, rel = release
     pinned = _pinned(catalog, rel)
     left_aside = {  # what pip's finder does not offer by default, or cannot install here
@@ -164,28 +164,31 @@ def test_later_versions_files_equal_fresh_readings(
         recorded.wheel("keras", "99.0.0.dev1").filename,
         recorded.wheel("absl-py", "99.0.0", yanked="broken").filename,
         recorded.wheel("termcolor", "99.0.0", requires_python=">=3.99").filename,
+        recorded.sdist("keras", "0.0.1").filename,  # an old version with no wheel: its archive is not read
     }
+    old_wheel = recorded.wheel("keras", "0.0.2").filename
     result = _build(recorded, _history(catalog, rel, HASHED), tmp_path / "build")
     assert result.projects == len(HASHED) and result.version_files_transient == 0
     path = tmp_path / "table.pintable"
     write_table_file(path, result.data, read_at="2025-07-14")
     table = read_table_file(path)
     held = set(result.data.files)
-    assert not held & left_aside
+    assert not held & left_aside and old_wheel in held
     assert not {f.filename for f in recorded.project_files("wheel") if f.yanked is not None} & held  # recorded yanks
-    expected = 0
+    expected = older = newer = 0
     for name in sorted(HASHED):
         files = [f for f in recorded.project_files(name) if f.filename not in left_aside and f.yanked is None]
-        later = {_version_of(f) for f in files if _version_of(f) >= pinned[name]}
-        older = {f.filename for f in files if _version_of(f) < pinned[name]}
+        wheels = {f.filename for f in files if f.filename.endswith(".whl")}
+        versions = {_version_of(f) for f in files if _version_of(f) >= pinned[name] or f.filename in wheels}
         mine = [f for f in files if f.filename in held]
-        assert {_version_of(f) for f in mine} == later and not older & held, name
-        for version in later:  # one file per version, the wheel when it has one
+        assert {_version_of(f) for f in mine} == versions, name
+        for version in versions:  # one file per version, the wheel when it has one
             (chosen,) = [f for f in mine if _version_of(f) == version]
-            wheels = [f for f in files if _version_of(f) == version and f.filename.endswith(".whl")]
-            assert chosen.filename.endswith(".whl") == bool(wheels)
-        expected += len(later)
-    assert result.versions == result.version_files == len(held) == expected > len(HASHED)
+            assert (chosen.filename in wheels) == any(_version_of(f) == version for f in files if f.filename in wheels)
+        older += any(v < pinned[name] for v in versions)
+        newer += any(v > pinned[name] for v in versions)
+        expected += len(versions)
+    assert result.versions == result.version_files == len(held) == expected and older == len(HASHED) and newer > 1
     with _engines(recorded, tmp_path / "fresh") as engine:
         for name in sorted(HASHED):
             for file in engine.project(NormalizedName(name)).files:

@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
         help="bring a source's requirements table up to date: read the pins of new releases and the new "
         "versions of pinned projects from the index",
         description="Sync the source's history, find the pins of its releases, and the files of pinned projects' "
-        "versions from their oldest pin on, that the requirements table (shipped with tfconflict, plus your update "
+        "versions, that the requirements table (shipped with tfconflict, plus your update "
         "in the cache) does not hold yet, read only those from the index, and write your update into the cache "
         "(or the whole table to --out FILE).",
     )
@@ -190,12 +190,12 @@ def _run_requirements(args: argparse.Namespace) -> int:
         f"{result.urls_tried}"
     )
     print(
-        f"later versions of {result.projects} projects: {result.versions} versions, {result.version_files} files "
-        f"pip would pick; held: {result.version_files_held}; read: {result.version_files_read}"
+        f"other versions of {result.projects} pinned projects: {result.versions} versions, {result.version_files} "
+        f"files pip would pick; held: {result.version_files_held}; read: {result.version_files_read}"
     )
     print(
         f"records added: {result.records_added} pins, {result.urls_added} direct references, "
-        f"{result.files_added} files ({result.version_files_added} of later versions)"
+        f"{result.files_added} files ({result.version_files_added} of other versions)"
     )
     if result.transient:
         print(
@@ -205,13 +205,13 @@ def _run_requirements(args: argparse.Namespace) -> int:
         )
     if result.version_files_transient or result.version_pages_transient:
         print(
-            f"left out: {result.version_files_transient} files of later versions, and the later versions of "
+            f"left out: {result.version_files_transient} files of other versions, and the other versions of "
             f"{result.version_pages_transient} projects, whose reading met a network failure; a check reads them "
             "from the index, the next update tries them again"
         )
     if result.version_files_unreadable:
         print(
-            f"files of later versions without metadata or sha256: {result.version_files_unreadable} (not held; "
+            f"files of other versions without metadata or sha256: {result.version_files_unreadable} (not held; "
             "a check asks the index, as before)"
         )
     if result.urls_unreadable:
