@@ -30,6 +30,7 @@ uv is a benchmark tool, not a dependency: ``pip install uv`` if it is missing.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -206,13 +207,16 @@ def _counting(read: Any, entry: list[Any]) -> Any:
     return counted
 
 
-def open_table(snapshot: Any) -> tuple[Any, str]:
+def open_table(snapshot: Any, index_url: str) -> tuple[Any, str]:
     """The requirements table for ``snapshot`` as ``check`` loads it, and a note when there is none."""
     try:
         from analyzer.ask import requirements_table
     except ImportError:
         return None, "this tfconflict has no requirements table"
-    table, note = requirements_table(snapshot)
+    accepts = inspect.signature(requirements_table).parameters
+    table, note = requirements_table(
+        snapshot, **({"index_urls": [index_url]} if "index_urls" in accepts else {})
+    )
     return table, note or ("" if table is not None else "the source ships no requirements table")
 
 
@@ -245,7 +249,7 @@ def measured_check(
     with MetadataEngine(IndexConfig(index_url), cache=MetadataCache()) as engine:
         engine.session.hooks["response"].append(log.hook)
         started = time.perf_counter()
-        table, table_note = open_table(snapshot) if use_table else (None, "")
+        table, table_note = open_table(snapshot, index_url) if use_table else (None, "")
         loaded = time.perf_counter() - started
         extra = {"table": table} if table is not None else {}
         report = run_check(items, snapshot, engine, conflict_set=conflict_set, **extra)

@@ -23,20 +23,19 @@ parsed where the index sends it whole.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_check import GOAL_PEAK_MB, clean_env, fresh_cache, index_option
+from scripts.bench_check import GOAL_PEAK_MB, clean_env, fresh_cache, index_option, run_child
 
 TARGET_MB = 300.0
 """Peak on a warm cache; a cold check's is ``GOAL_PEAK_MB``."""
@@ -45,8 +44,9 @@ DEFAULT_SNAPSHOTS = ("colab:latest", "colab:2025-07-14")
 
 def measure(
     spec: str, snapshot: str, extra: list[str], env: dict[str, str] | None = None
-) -> tuple[float, float, int]:
-    """(peak RSS in MB, seconds, exit code) of one ``check`` in a child process."""
+) -> tuple[float, float, int, str]:
+    """(peak RSS in MB, seconds, exit code, where installed requirements came from) of one ``check`` in a child
+    process."""
     cmd = [
         sys.executable,
         "-m",
@@ -59,16 +59,16 @@ def measure(
         "json",
         *extra,
     ]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if proc.returncode not in (0, 1):
-        sys.stderr.write(err.decode(errors="replace"))
-    return usage.ru_maxrss / 1024, seconds, proc.returncode
+    child = run_child(cmd, env if env is not None else dict(os.environ), float("inf"))
+    code = child.code if child.code is not None else -1
+    if code not in (0, 1):
+        sys.stderr.write(child.err)
+    try:
+        counts = json.loads(child.out).get("requirements_from", {})
+    except ValueError:
+        counts = {}
+    origins = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
+    return child.peak_mb or 0.0, child.seconds or 0.0, code, origins
 
 
 def stale_copy(cache_root: Path, into: Path) -> dict[str, str]:
@@ -214,13 +214,14 @@ def main() -> int:
     return 0 if worst <= target else 1
 
 
-def _line(snapshot: str, figures: list[tuple[float, float, int]]) -> float:
+def _line(snapshot: str, figures: list[tuple[float, float, int, str]]) -> float:
     """Print one snapshot's median figures; its worst peak."""
     peaks = sorted(f[0] for f in figures)
     seconds = sorted(f[1] for f in figures)
     print(
-        f"  {snapshot:20s} peak RSS {peaks[len(peaks) // 2]:6.1f} MB (max {peaks[-1]:.1f}), "
-        f"{seconds[len(seconds) // 2]:.2f} s, exit {figures[0][2]}"
+        f"  {snapshot:20s} peak RSS {peaks[(len(peaks) - 1) // 2]:6.1f} MB (max {peaks[-1]:.1f}, "
+        f"{len(peaks)} run(s)), {seconds[(len(seconds) - 1) // 2]:.2f} s, exit {figures[0][2]}; "
+        f"requirements from: {figures[0][3]}"
     )
     return peaks[-1]
 
