@@ -448,25 +448,28 @@ def _other_versions(
     floors = _floors(history)
     targets = list(history.targets.values())
     result.projects = len(floors)
-    if not floors:
-        return
-    engine = make_engine()
-    try:
-        if tell is not None:
-            tell(f"other versions of {len(floors)} projects: their pages")
-        engine.prefetch_projects(sorted(floors))
-        todo: list[DistFile] = []
-        for name in sorted(floors):
-            files, _ = version_files(engine.project(name), floors[name], targets)
-            todo += [
-                f for n, f in sorted(files.items()) if _sha256(f) and n not in held.files and n not in result.data.files
-            ]
-        if tell is not None:
-            tell(f"other versions: {len(todo)} files to read")
-        engine.prefetch(todo)
-        _witness_files(engine, floors, targets, held, result)
-    finally:
-        engine.close()
+    names = sorted(floors)
+    for start in range(0, len(names), _PROJECTS_AT_ONCE):
+        chunk = {name: floors[name] for name in names[start : start + _PROJECTS_AT_ONCE]}
+        engine = make_engine()  # an engine per group of projects: memory holds their pages alone
+        try:
+            engine.prefetch_projects(list(chunk))
+            todo: list[DistFile] = []
+            for name, floor in chunk.items():
+                files, _ = version_files(engine.project(name), floor, targets)
+                todo += [
+                    f for n, f in sorted(files.items())
+                    if _sha256(f) and n not in held.files and n not in result.data.files
+                ]
+            if tell is not None:
+                tell(f"other versions of projects {start + 1}-{start + len(chunk)} of {len(names)}: {len(todo)} files")
+            engine.prefetch(todo)
+            _witness_files(engine, chunk, targets, held, result)
+        finally:
+            engine.close()
+
+
+_PROJECTS_AT_ONCE = 100
 
 
 def _witness_files(

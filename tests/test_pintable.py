@@ -13,6 +13,7 @@ import pytest
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from analyzer import pintable_build
 from analyzer.catalog import Catalog, Release
 from analyzer.cli import main
 from analyzer.environment import TargetEnvironment
@@ -153,7 +154,7 @@ def _version_of(entry: FileEntry) -> Version:
 
 
 def test_other_versions_files_equal_fresh_readings(
-    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path
+    recorded: FixtureIndex, release: tuple[Catalog, Release], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """For each pinned project, the file pip picks for every version it considers by default (below the pinned
     version, wheels only); each entry what the engine reads of that file afresh."""
@@ -167,6 +168,7 @@ def test_other_versions_files_equal_fresh_readings(
         recorded.sdist("keras", "0.0.1").filename,  # an old version with no wheel: its archive is not read
     }
     old_wheel = recorded.wheel("keras", "0.0.2").filename
+    monkeypatch.setattr(pintable_build, "_PROJECTS_AT_ONCE", 3)  # two groups of projects, an engine each
     result = _build(recorded, _history(catalog, rel, HASHED), tmp_path / "build")
     assert result.projects == len(HASHED) and result.version_files_transient == 0
     path = tmp_path / "table.pintable"
