@@ -99,7 +99,8 @@ def request_from_files(paths: Sequence[str | Path], constraints: Sequence[str | 
         repeat = next(item for item in items if first[str(item.requirement)] is not item)
         original = first[str(repeat.requirement)]
         others = len(items) - len(kept) - 1
-        more = f", and {others} more line{'s' * (others > 1)} repeat an earlier one" if others else ""
+        more = f", and {others} more lines repeat an earlier one" if others > 1 else ""
+        more = ", and 1 more line repeats an earlier one" if others == 1 else more
         message = (f"{repeat.requirement} repeats {original.origin}:{original.line}; counted once (as pip "
                    f"does){more}")
         notes.append(Problem(repeat.origin, repeat.line, message))
