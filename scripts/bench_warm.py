@@ -4,8 +4,9 @@ Each run is a fresh process (the factories' memos live as long as a process, as 
 is what one ``tfconflict check`` costs once its metadata is cached: the image graph, pip's prediction, the minimal
 conflicting set and the suggestions, without the CLI's start-up or the snapshot selection. Printed per case: the
 median and best wall time of ``run_check``, its CPU time, each stage's median, and the search's resolver calls.
-Optionally ``--json-dir`` writes each case's JSON report (timings and the search's counters dropped), so that two
-versions of the code can be compared for identical answers.
+Optionally ``--json-dir`` writes each case's JSON report (timings, the search's counters and where the pins'
+requirements were read dropped), so that two versions of the code, or a run with the requirements table and one
+with ``--no-requirements-table`` (every pin read from the index), can be compared for identical answers.
 
     TFCONFLICT_CACHE_DIR=/tmp/tfc-cache TFCONFLICT_COLAB_REPO=/work/shared/colab/backend-info.bundle \\
         .venv/bin/python scripts/bench_warm.py --runs 5
@@ -36,10 +37,11 @@ CASES = [
 ]
 
 
-def worker(selector: str, spec: str, json_path: str | None) -> None:
+def worker(selector: str, spec: str, json_path: str | None, table: bool) -> None:
     """One ``run_check``; prints its wall and CPU seconds, stage timings and resolver calls as one JSON line."""
     from pypi_simple import PYPI_SIMPLE_ENDPOINT
 
+    from analyzer.ask import requirements_table
     from analyzer.check import run_check
     from analyzer.metadata.cache import MetadataCache
     from analyzer.metadata.config import IndexConfig
@@ -51,14 +53,16 @@ def worker(selector: str, spec: str, json_path: str | None) -> None:
     snapshot = resolve_selector(selector)
     items = parse_specs([spec])
     index = os.environ.get("PIP_INDEX_URL", PYPI_SIMPLE_ENDPOINT)
+    pins = requirements_table(snapshot)[0] if table else None
     with MetadataEngine(IndexConfig(index), cache=MetadataCache()) as engine:
         cpu, wall = time.process_time(), time.perf_counter()
-        report = run_check(items, snapshot, engine)
+        report = run_check(items, snapshot, engine, table=pins)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     found = report.conflict_set
     if json_path:
         data = json.loads(render_json(report))
         data.pop("timings", None)
+        data.pop("requirements_from", None)
         if isinstance(data.get("conflict_set"), dict):
             data["conflict_set"].pop("seconds", None)
             data["conflict_set"].pop("resolver_calls", None)
@@ -87,16 +91,26 @@ def main(argv: list[str] | None = None) -> int:
         help="a case (repeatable; default: the built-in five)",
     )
     parser.add_argument("--json-dir", type=Path, help="write each case's report here (no timings) to compare")
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-requirements-table",
+        action="store_true",
+        help="read installed packages' requirements from the index (the design before the table)",
+    )
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        selector, spec, path = args.worker
-        worker(selector, spec, path or None)
+        selector, spec, path, table = args.worker
+        worker(selector, spec, path or None, table == "table")
         return 0
     cases = [tuple(c.split("@", 1)) for c in args.case] if args.case else CASES
     if args.json_dir:
         args.json_dir.mkdir(parents=True, exist_ok=True)
-    print(f"load average {os.getloadavg()[0]:.2f}; {args.runs} run(s) per case, medians (best)")
+    where = "the index" if args.no_requirements_table else "the requirements table"
+    print(
+        f"load average {os.getloadavg()[0]:.2f}; {args.runs} run(s) per case, medians (best); "
+        f"installed packages' requirements from {where}"
+    )
+    mode = "index" if args.no_requirements_table else "table"
     for spec, selector in cases:
         runs = []
         for i in range(args.runs):
@@ -104,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.json_dir and i == 0:
                 path = str(args.json_dir / f"{spec}@{selector}.json".replace(":", "_").replace("=", "_"))
             done = subprocess.run(
-                [sys.executable, __file__, "--worker", selector, spec, path],
+                [sys.executable, __file__, "--worker", selector, spec, path, mode],
                 capture_output=True,
                 text=True,
                 check=False,
