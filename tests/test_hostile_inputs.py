@@ -331,3 +331,15 @@ def test_a_history_origin_with_credentials_is_fetched_but_never_kept(
         kept = b"".join(path.read_bytes() for path in cache.rglob("*") if path.is_file())
         assert b"s3cr3t" not in kept
         assert b"user:***@git.example" in kept
+
+
+def test_clearing_a_cache_that_cannot_be_made_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder\n")
+    monkeypatch.setenv("TFCONFLICT_CACHE_DIR", str(blocker))
+    code, out, _ = _run(capsys, "cache", "clear")
+    assert code == 0
+    assert out == f"nothing cleared: the cache folder {blocker} cannot be made: a file is in its way\n"
+    assert blocker.read_text() == "not a folder\n"

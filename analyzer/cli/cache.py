@@ -42,6 +42,9 @@ def _info(args: argparse.Namespace) -> int:
 def _clear(args: argparse.Namespace) -> int:
     cache = MetadataCache()
     before = cache.info()
+    if not before.usable:
+        print(f"nothing cleared: {cache.disabled_reason}")
+        return 0
     cache.clear()
     print(
         f"cleared {before.metadata_entries} metadata and {before.page_entries} page entries from {before.path}"
