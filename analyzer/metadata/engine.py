@@ -130,10 +130,16 @@ class MetadataEngine(IndexPages, FileMetadata):
         }
 
     def close(self) -> None:
-        self.pool.close()
-        self.session.close()
-        if self.cache is not None:
-            self.cache.close()
+        """Stop the worker threads, close the connections and the cache's files: an engine per check in a
+        long-lived process must leave nothing behind, even when one of them fails to close."""
+        try:
+            self.pool.close()
+        finally:
+            try:
+                self.session.close()
+            finally:
+                if self.cache is not None:
+                    self.cache.close()
 
     def __enter__(self) -> MetadataEngine:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
