@@ -153,7 +153,7 @@ class _Part:
 
     def __init__(self, data: bytes, label: str) -> None:
         self.label = label
-        self.digest = hashlib.sha256(data).hexdigest()[:16]
+        self._data = data
         magic, _, rest = data.partition(b"\n")
         head, _, self._blobs = rest.partition(b"\n")
         if magic.decode("utf-8", "replace") != FORMAT:
@@ -173,6 +173,11 @@ class _Part:
         self._strings: list[str] = []
         self._groups: dict[str, tuple[list[list[str]], dict[str, str]]] = {}
         self._group_index: dict[str, tuple[int, int]] | None = None
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """What an overlay names as its base (computed only when an overlay is there to compare)."""
+        return hashlib.sha256(self._data).hexdigest()[:16]
 
     def _lines(self, tag: str, within: tuple[int, int] | None = None) -> list[str]:
         """A section's lines (``within``: one block of it, offset and size); a damaged one is an InputError
@@ -422,7 +427,7 @@ def load_table(
     decl = _declaration(source)
     shipped = shipped_file(decl)
     base = _Part(shipped.read_bytes(), str(shipped)) if shipped is not None else None
-    overlay = _overlay_part(decl, cache_root, base.digest if base is not None else None)
+    overlay = _overlay_part(decl, cache_root, base)
     parts = [part for part in (overlay, base) if part is not None]
     if not parts:
         return None
@@ -443,13 +448,15 @@ def _declaration(source: SourceDeclaration | str | None) -> SourceDeclaration:
     return load_source(source or "colab") if source is None or isinstance(source, str) else source
 
 
-def _overlay_part(decl: SourceDeclaration, cache_root: Path | None, base: str | None) -> _Part | None:
+def _overlay_part(decl: SourceDeclaration, cache_root: Path | None, base: _Part | str | None) -> _Part | None:
+    """The user's overlay when it names ``base`` (the shipped file, or its digest) as the file it was made on."""
     path = overlay_path(decl.name, cache_root)
     try:
         part = _Part(path.read_bytes(), str(path))
     except (OSError, InputError):
         return None  # none yet, or damaged: the user's cache, which the next update writes again
-    return part if part.header.get("base") == base else None
+    digest = base.digest if isinstance(base, _Part) else base
+    return part if part.header.get("base") == digest else None
 
 
 def _label(source: str, pins: int) -> str:
