@@ -399,3 +399,10 @@ def test_shipped_table_equals_a_fresh_reading_of_the_live_index(colab_cache: Pat
             assert found is not None
             fresh = factory.info_for_installed(InstalledCandidate(factory, name, found))
             assert table.pin(name, version, key) == record_of(fresh), (name, version, key)
+        files = table.data().files  # and a sample of the files, the other versions' among them
+        names = sorted(files)
+        for filename in names[:: len(names) // 20]:
+            sha, meta = files[filename]
+            listed = [f for f in engine.project(meta.name).files if f.filename == filename]
+            assert listed and listed[0].hashes.get("sha256") == sha, filename
+            assert engine.metadata(listed[0]) == table.file(filename, sha) == meta, filename
