@@ -202,7 +202,7 @@ class BuildResult:
     projects: int = 0
     """Projects the history pins (whose other versions' files the table holds)."""
     versions: int = 0
-    """Their versions from the oldest pinned on that pip considers by default, with a file for some target."""
+    """Their versions pip considers by default with a file the table holds for some target (``version_files``)."""
     version_files: int = 0
     """Distinct files pip picks for those versions across the targets."""
     version_files_held: int = 0
@@ -388,10 +388,8 @@ def build_table(
         specs = missing[key]
         if tell is not None:
             tell(f"{key} ({number} of {len(missing)}): {len(lacking[key])} pins to read")
-        engine = make_engine()
+        engine = _engine(make_engine)
         try:
-            if engine.cache is None or not engine.cache.usable:
-                raise InputError("the requirements table needs a usable metadata cache: it keeps permanent answers only")
             lacks = set(lacking[key])
             _read(engine, history.targets[key], specs, lacks)
             _witnessed(engine, history.targets[key], key, specs, lacks, result.data, result)
@@ -439,6 +437,18 @@ def version_files(
     return out, versions
 
 
+_PROJECTS_AT_ONCE = 100
+
+
+def _engine(make_engine: Callable[[], MetadataEngine]) -> MetadataEngine:
+    """An engine from ``make_engine`` whose cache can witness what it read (else an InputError)."""
+    engine = make_engine()
+    if engine.cache is None or not engine.cache.usable:
+        engine.close()
+        raise InputError("the requirements table needs a usable metadata cache: it keeps permanent answers only")
+    return engine
+
+
 def _other_versions(
     history: HistoryPins, held: TableData, make_engine: Callable[[], MetadataEngine], result: BuildResult,
     tell: Callable[[str], None] | None,
@@ -451,7 +461,7 @@ def _other_versions(
     names = sorted(floors)
     for start in range(0, len(names), _PROJECTS_AT_ONCE):
         chunk = {name: floors[name] for name in names[start : start + _PROJECTS_AT_ONCE]}
-        engine = make_engine()  # an engine per group of projects: memory holds their pages alone
+        engine = _engine(make_engine)  # an engine per group of projects: memory holds their pages alone
         try:
             engine.prefetch_projects(list(chunk))
             todo: list[DistFile] = []
@@ -467,9 +477,6 @@ def _other_versions(
             _witness_files(engine, chunk, targets, held, result)
         finally:
             engine.close()
-
-
-_PROJECTS_AT_ONCE = 100
 
 
 def _witness_files(
