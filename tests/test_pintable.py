@@ -5,6 +5,7 @@ that met a network failure is never kept."""
 # ruff: noqa: F811 - the index_server fixture is imported by name, then taken as a parameter
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -353,6 +354,17 @@ def test_an_update_writes_the_overlay_and_then_nothing(
     out = tmp_path / "whole.pintable"
     whole = write_update(decl, held, again, out, tmp_path)  # --out FILE: the whole table, even with nothing new
     assert whole is not None and read_table_file(out).data().pins == held.pins
+
+
+def test_an_update_needs_a_cache_to_witness_its_readings(
+    recorded: FixtureIndex, release: tuple[Catalog, Release]
+) -> None:
+    catalog, rel = release
+    small = _history(catalog, rel, {"absl-py"})
+    held = TableData("colab", index_digest([recorded.index_url]))
+    held.update(_build(recorded, small, Path(os.environ["TFCONFLICT_CACHE_DIR"])).data)  # the pins held already
+    with pytest.raises(InputError, match="usable metadata cache"):  # the other versions' pass needs one too
+        build_table(small, held, lambda: MetadataEngine(IndexConfig(recorded.index_url)), source="colab")
 
 
 def test_update_command_says_bad_input_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
