@@ -57,31 +57,37 @@ Request = tuple[str, dict[str, str], int | None]
 """URL, headers, and how many body bytes to read (None: all)."""
 
 
-def fetch_all(todo: list[Request], workers: int) -> tuple[float, int]:
-    """Wall seconds and body bytes for making every request with ``workers`` connections (a session per
-    thread), each body read up to its limit."""
+def fetch_all(todo: list[Request], workers: int) -> tuple[float, int, int]:
+    """Wall seconds, body bytes and failed requests for making every request with ``workers`` connections (a
+    session per thread), each body read up to its limit; a request that fails is tried once more."""
     local = threading.local()
 
-    def get(item: Request) -> int:
+    def get(item: Request) -> tuple[int, bool]:
         url, headers, limit = item
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
-        with session.get(url, headers=headers, timeout=60, stream=True) as response:
+        for attempt in range(2):
             got = 0
-            for chunk in response.iter_content(64 * 1024):
-                got += len(chunk)
-                if limit is not None and got >= limit:
-                    break
-        return got
+            try:
+                with session.get(url, headers=headers, timeout=60, stream=True) as response:
+                    for chunk in response.iter_content(64 * 1024):
+                        got += len(chunk)
+                        if limit is not None and got >= limit:
+                            break
+                return got, True
+            except requests.RequestException:
+                if attempt:
+                    return got, False
+        return 0, False
 
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        sizes = list(pool.map(get, todo))
-    return time.perf_counter() - started, sum(sizes)
+        results = list(pool.map(get, todo))
+    return time.perf_counter() - started, sum(r[0] for r in results), sum(1 for r in results if not r[1])
 
 
-def best(todo: list[Request], workers: int, runs: int) -> tuple[float, int]:
+def best(todo: list[Request], workers: int, runs: int) -> tuple[float, int, int]:
     return min((fetch_all(todo, workers) for _ in range(runs)), key=lambda r: r[0])
 
 
@@ -124,6 +130,15 @@ def replay_list(record: Path) -> tuple[list[Request], Counter[str], Counter[str]
         else:
             todo.append((url, {}, max(int(nbytes), 1)))
     return todo, kinds, sizes
+
+
+def largest(record: Path, top: int = 6) -> str:
+    """The files and pages that took the most body bytes in a recorded check (where a cut would pay)."""
+    sizes: Counter[str] = Counter()
+    for url, _, kind, nbytes in json.loads(record.read_text(encoding="utf-8")):
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        sizes[f"{name} page" if kind == "page" else f"{name} ({kind})"] += int(nbytes)
+    return ", ".join(f"{what} {mib(n)}" for what, n in sizes.most_common(top))
 
 
 def old_floor_list(
@@ -198,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             args.snapshot, args.spec, args.index_url, old_cache / "metadata.sqlite3"
         )
         print(f"{args.spec} on {args.snapshot}; {os.cpu_count()} CPUs; best of {args.runs}")
-        for label, figures, _, kinds, sizes in recorded:
+        for (_, _, _, cache), (label, figures, _, kinds, sizes) in zip(designs, recorded):
             what = ", ".join(f"{k} {kinds[k]} ({mib(sizes[k])})" for k in sorted(kinds))
             print(
                 f"  {label}: the cold check took {figures['seconds']:.1f} s, {mib(figures['net_bytes'])} at its "
                 f"sockets; requests (body bytes): {what}"
             )
+            print(f"    most bytes: {largest(work / f'{cache.name}.json')}")
         print(f"  {'what is fetched':48} {'requests':>8} {'body bytes':>10} " + " ".join(
             f"{w:>3} conn." for w in args.workers or [24, 64]
         ))  # fmt: skip
@@ -214,14 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         ]
         lines.insert(2, ("design before, floor: pages + wheel tails", [pages, tails]))
         for label, batches in lines:
-            cells, size = [], 0
+            cells, size, failed = [], 0, 0
             for workers in args.workers or [24, 64]:
                 # batches one after another: a tail's URL is known only once its page is read
                 figures_ = [best(batch, workers, args.runs) for batch in batches]
                 cells.append(f"{sum(f[0] for f in figures_):>7.2f} s")
                 size = sum(f[1] for f in figures_)
+                failed = max(failed, sum(f[2] for f in figures_))
             count = sum(len(b) for b in batches)
-            print(f"  {label:48} {count:>8} {mib(size):>10} " + " ".join(cells))
+            gaps = f"  ({failed} requests failed twice: the figure is low)" if failed else ""
+            print(f"  {label:48} {count:>8} {mib(size):>10} " + " ".join(cells) + gaps)
 
         uv = find_uv()
         if uv is None:
