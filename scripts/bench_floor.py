@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"sockets; requests (body bytes): {what}"
             )
             print(f"    most bytes: {largest(work / f'{cache.name}.json')}")
-        print(f"  {'what is fetched':48} {'requests':>8} {'body bytes':>10} " + " ".join(
+        print(f"  {'what is fetched':56} {'requests':>8} {'body bytes':>10} " + " ".join(
             f"{w:>3} conn." for w in args.workers or [24, 64]
         ))  # fmt: skip
         lines: list[tuple[str, list[list[Request]]]] = [
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed = max(failed, sum(f[2] for f in figures_))
             count = sum(len(b) for b in batches)
             gaps = f"  ({failed} requests failed twice: the figure is low)" if failed else ""
-            print(f"  {label:48} {count:>8} {mib(size):>10} " + " ".join(cells) + gaps)
+            print(f"  {label:56} {count:>8} {mib(size):>10} " + " ".join(cells) + gaps)
 
         uv = find_uv()
         if uv is None:
