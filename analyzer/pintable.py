@@ -33,12 +33,12 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from analyzer.errors import InputError
@@ -71,7 +71,6 @@ __all__ = [
 ]
 
 FORMAT = "tfconflict.requirements-table/2"
-_requirement = functools.cache(Requirement)
 
 
 def env_key(env: TargetEnvironment) -> str:
@@ -154,6 +153,8 @@ class _Part:
     def __init__(self, data: bytes, label: str) -> None:
         self.label = label
         self._data = data
+        self.parse: Callable[[str], Requirement] = Requirement
+        """How a requirement text becomes one: the table's memo once the part belongs to a table."""
         magic, _, rest = data.partition(b"\n")
         head, _, self._blobs = rest.partition(b"\n")
         if magic.decode("utf-8", "replace") != FORMAT:
@@ -291,7 +292,7 @@ class _Part:
         return sha, CoreMetadata(
             NormalizedName(name),
             version_of(version),
-            tuple(_requirement(r) for r in requires),
+            tuple(self.parse(r) for r in requires),
             specifier_of(python) if python is not None else None,
             frozenset(NormalizedName(e) for e in extras),
             MetadataStatus(status),
@@ -335,6 +336,28 @@ class RequirementsTable:
         """The day (UTC, ISO) its newest part was read from the index."""
         self.as_of = self._parts[-1].header.get("as_of") if self._parts else None
         """The ``--as-of`` moment it was read at (ISO 8601), None when read as the index was that day."""
+        self._parsed: dict[str, Requirement | None] = {}
+        for part in self._parts:
+            part.parse = self.requirement
+
+    def requirement(self, text: str) -> Requirement:
+        """A requirement text parsed once per table: a matrix, and the other runtimes of ``options``, meet the
+        same lists check after check."""
+        found = self._parsed.get(text)
+        if found is None:
+            found = self._parsed[text] = Requirement(text)
+        return found
+
+    def requirements(self, texts: Sequence[str]) -> tuple[Requirement, ...]:
+        """A record's requirement texts parsed (once per table); a text that does not parse is left out, as the
+        reading the record stands for left it out with a warning."""
+        out = []
+        for text in texts:
+            try:
+                out.append(self.requirement(text))
+            except InvalidRequirement:
+                continue
+        return tuple(out)
 
     def pin(self, name: NormalizedName, version: str, env_key: str) -> PinRecord | None:
         """The record of an installed pin read from the index (version as the freeze writes it)."""

@@ -357,11 +357,11 @@ class Factory:
         name, version, text = pin.name, pin.version, str(pin.version)
         if pin.declared is not None:
             return self._declared_info(pin.declared, name, text)
-        url_problem = ""
+        url_problem, table = "", self.table
         if pin.url is not None:
-            record = self.table.url(pin.url) if self.table is not None else None
-            if record is not None:
-                return _record_info(record, name, text)
+            record = table.url(pin.url) if table is not None else None
+            if table is not None and record is not None:
+                return _record_info(table, record, name, text)
             meta = self.source.metadata_for_url(name, pin.url)
             if meta.status is MetadataStatus.OK:
                 return self.info_of(name, text, meta, None, sdist=_names_sdist(pin.url))
@@ -369,8 +369,8 @@ class Factory:
             # metadata on the configured index is the next best evidence, and the warning says so
             url_problem = f"direct reference {pin.url}: {meta.status.value}" + _note(meta)
         record = self._table_record(pin)
-        if record is not None:
-            info = _record_info(record, name, text)
+        if table is not None and record is not None:
+            info = _record_info(table, record, name, text)
             if not url_problem:
                 return info
             if not info.known and record.filename is None:
@@ -590,20 +590,14 @@ def _file_key(file: DistFile) -> tuple[str, str]:
     return (file.url, file.filename)
 
 
-def _record_info(record: PinRecord, name: NormalizedName, version: str) -> DistInfo:
+def _record_info(table: RequirementsTable, record: PinRecord, name: NormalizedName, version: str) -> DistInfo:
     """A requirements-table record as the reading it stands for (it was made by ``info_for_installed``)."""
-    reqs = []
-    for line in record.requires_dist:
-        try:
-            reqs.append(Requirement(line))
-        except InvalidRequirement:
-            continue  # the table holds only lines that parsed when it was made
     try:
         python = SpecifierSet(record.requires_python) if record.requires_python else None
     except InvalidSpecifier:
         python = None
     return DistInfo(
-        requires_dist=tuple(reqs),
+        requires_dist=table.requirements(record.requires_dist),
         provides_extra=frozenset(canonicalize_name(e) for e in record.provides_extra),
         requires_python=python,
         known=record.known,
