@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from analyzer.metadata.engine import MetadataEngine
     from analyzer.pintable import RequirementsTable
     from analyzer.report import Report
+    from analyzer.sources import SourceDeclaration
 
 __all__ = ["Answer", "CheckOptions", "apply_ignore", "ask", "requirements_table", "without_bad_lines"]
 
@@ -85,7 +86,9 @@ def ask(
     (a rendering that shows this run's own timings); ``on_stage`` goes to ``run_check``. Raises
     ``MetadataUnavailable`` as ``run_check`` does.
     """
-    table, table_note = requirements_table(snapshot) if options.requirements_table else (None, "")
+    table, table_note = (None, "")
+    if options.requirements_table:
+        table, table_note = requirements_table(snapshot, config.urls)
     notes = (*notes, table_note) if table_note else tuple(notes)
     key = None
     if keep:
@@ -145,15 +148,19 @@ def ask(
     return Answer(output, report.verdict.value, report)
 
 
-def requirements_table(snapshot: Snapshot) -> tuple[RequirementsTable | None, str]:
-    """The requirements table for ``snapshot``: its source's, else Colab's (a freeze file's pins are looked up by
-    interpreter and platform too, so a table holds only what is true of them); with a note when it cannot be
-    read (the run goes on, reading installed packages' requirements from the index)."""
+def requirements_table(
+    runtime: Snapshot | SourceDeclaration, index_urls: Sequence[str]
+) -> tuple[RequirementsTable | None, str]:
+    """The requirements table for a snapshot (or a source's releases) on these indexes: its source's, else
+    Colab's (a freeze file's pins are looked up by interpreter and platform too, so a table holds only what is
+    true of them); None when it was read from another primary index; with a note when it cannot be read (the
+    run goes on, reading installed packages' requirements from the index)."""
     from analyzer.errors import InputError, SourceError
     from analyzer.pintable import load_table
 
+    source: str | SourceDeclaration | None = runtime if not isinstance(runtime, Snapshot) else runtime.source
     try:
-        return load_table(snapshot.source if snapshot.source not in ("file", "current") else None), ""
+        return load_table(None if source in ("file", "current") else source, index_urls=index_urls), ""
     except (InputError, SourceError, OSError) as exc:
         return None, f"requirements table not used ({exc}); installed packages' requirements read from the index"
 

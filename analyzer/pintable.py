@@ -99,11 +99,12 @@ def pin_key(version: str) -> str:
 
 
 def index_digest(index_urls: Sequence[str]) -> str:
-    """What names the indexes a table was read from without writing them: a digest of their redacted URLs, in
-    order. A table is used only under the same indexes."""
+    """What names the index a table was read from without writing it: a digest of the primary index's redacted
+    URL (the first). A table is used only under the same primary index; extra indexes do not change what it
+    says: a pin is what the runtime installed from the primary index, a file entry is keyed by its content."""
     from analyzer.metadata.config import redact_url
 
-    text = "\n".join(redact_url(url).rstrip("/") for url in index_urls)
+    text = redact_url(index_urls[0]).rstrip("/") if index_urls else ""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -387,7 +388,8 @@ class RequirementsTable:
         return None
 
     def uses_indexes(self, index_urls: Sequence[str]) -> bool:
-        """Whether the table was read from exactly these indexes (what it says holds only for them)."""
+        """Whether the table was read from the primary index of these (``index_digest``): what it says holds
+        for runs on that index, whatever extra indexes they add."""
         return bool(self._parts) and index_digest(index_urls) == self.index
 
     def envs(self) -> tuple[str, ...]:
@@ -444,9 +446,9 @@ def load_table(
     index_urls: Sequence[str] | None = None,
 ) -> RequirementsTable | None:
     """A source's table (shipped file + the user's overlay from ``snapshots requirements``); None when the source
-    ships none and no overlay exists, or, given ``index_urls``, when it was read from other indexes (what it
-    says holds only for those). An overlay made against another shipped file is left aside (the shipped file is
-    newer: run the update again)."""
+    ships none and no overlay exists, or, given ``index_urls``, when it was read from another primary index
+    (what it says holds only for that one). An overlay made against another shipped file is left aside (the
+    shipped file is newer: run the update again)."""
     decl = _declaration(source)
     shipped = shipped_file(decl)
     base = _Part(shipped.read_bytes(), str(shipped)) if shipped is not None else None

@@ -53,7 +53,7 @@ def worker(selector: str, spec: str, json_path: str | None, table: bool) -> None
     snapshot = resolve_selector(selector)
     items = parse_specs([spec])
     index = os.environ.get("PIP_INDEX_URL", PYPI_SIMPLE_ENDPOINT)
-    pins = requirements_table(snapshot)[0] if table else None
+    pins = requirements_table(snapshot, [index])[0] if table else None
     with MetadataEngine(IndexConfig(index), cache=MetadataCache()) as engine:
         cpu, wall = time.process_time(), time.perf_counter()
         report = run_check(items, snapshot, engine, table=pins)

@@ -341,6 +341,9 @@ def test_an_update_writes_the_overlay_and_then_nothing(
     assert table is not None and len(table) == 2 and table.uses_indexes([recorded.index_url])
     assert load_table(decl, cache_root=tmp_path, index_urls=[recorded.index_url]) is not None
     assert load_table(decl, cache_root=tmp_path, index_urls=["https://elsewhere.test/simple/"]) is None
+    # extra indexes change nothing the table says (pins are the runtime's, files are keyed by content)
+    extra = [recorded.index_url, "https://extra.test/simple/"]
+    assert load_table(decl, cache_root=tmp_path, index_urls=extra) is not None
 
     held = held_for_update(decl, index, None, tmp_path)
     assert len(held.pins) == 2

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from analyzer.ask import requirements_table
 from analyzer.catalog import Catalog
 from analyzer.cli.common import (
     COLAB_REPO_ENV,
@@ -134,7 +135,6 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         constraints=constraint_requirements(reqset),
         ignore=settings.ignore,
-        requirements_table=not args.no_requirements_table,
     )
     verbose = bool(args.verbose)
 
@@ -143,9 +143,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"tfconflict: {message}", file=sys.stderr)
 
     config = index_config(settings, reqset)
+    table, note = (None, "") if args.no_requirements_table else requirements_table(catalog.decl, config.urls)
+    if note:
+        print(f"tfconflict: warning: {note}", file=sys.stderr)
     matrix = run_matrix(
-        items, catalog, lambda: engine_for(settings, config, progress=False), options, progress=progress
-    )
+        items, catalog, lambda: engine_for(settings, config, progress=False), options, progress=progress,
+        table=table,
+    )  # fmt: skip
     text = render(
         "matrix", args.format, matrix, verbose=verbose, with_reports=args.with_reports, release=args.release
     )

@@ -62,10 +62,12 @@ def run(args: argparse.Namespace) -> int:
     for problem in snapshot.problems:
         print(f"tfconflict: warning: {problem}", file=sys.stderr)
     env = TargetEnvironment.from_snapshot(snapshot)
-    table, note = (None, "") if args.no_requirements_table else requirements_table(snapshot)
-    if note:
-        print(f"tfconflict: warning: {note}", file=sys.stderr)
     with engine_from_args(args, progress=args.format == "text" and args.output is None) as engine:
+        table, note = (None, "")
+        if not args.no_requirements_table:
+            table, note = requirements_table(snapshot, engine.config.urls)
+        if note:
+            print(f"tfconflict: warning: {note}", file=sys.stderr)
         session = Session.open(snapshot, engine, env, table)
         # the pages of the pins the table does not hold, at once (in parallel on a cold cache), before the graph
         engine.prefetch_projects([n for n, pin in session.installed.items() if session.factory.needs_index(pin)])

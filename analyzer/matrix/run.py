@@ -31,11 +31,11 @@ from analyzer.check import run_check
 from analyzer.diagnosis.conflict_set import Verdict as SetVerdict
 from analyzer.diagnosis.graph import image_graph
 from analyzer.environment import TargetEnvironment
-from analyzer.errors import InputError, TfconflictError
+from analyzer.errors import TfconflictError
 from analyzer.matrix.model import Matrix, MatrixRow, SetMove, SetStatus
 from analyzer.matrix.turning import turning_points
 from analyzer.metadata.models import MetadataSource
-from analyzer.pintable import load_table
+from analyzer.pintable import RequirementsTable
 from analyzer.report import Report, Verdict
 from analyzer.request import RequestItem
 from analyzer.session import Session
@@ -73,8 +73,6 @@ class MatrixOptions:
     constraints: tuple[Requirement, ...] = ()
     ignore: frozenset[NormalizedName] = frozenset()
     """Packages left out of every release (the configuration's ``ignore``), each row saying so."""
-    requirements_table: bool = True
-    """Installed pins' requirements from the source's requirements table (False: from the index)."""
 
 
 @dataclass(frozen=True)
@@ -326,8 +324,10 @@ def run_matrix(
     options: MatrixOptions,
     *,
     progress: Callable[[str], None] | None = None,
+    table: RequirementsTable | None = None,
 ) -> Matrix:
-    """The matrix of ``items`` over ``catalog``'s releases of ``options.kind`` within the date range."""
+    """The matrix of ``items`` over ``catalog``'s releases of ``options.kind`` within the date range;
+    ``table``: the source's requirements table (installed pins' requirements without the index)."""
     timings: dict[str, float] = {}
     warnings: list[str] = []
     say = progress or (lambda _msg: None)
@@ -340,14 +340,6 @@ def run_matrix(
         warnings.append(f"no {options.kind} release of {catalog.decl.name} in the range")
     say(f"{len(groups)} distinct releases of {len(releases)} in the range; {workers} worker(s)")
 
-    table = None
-    if options.requirements_table:
-        try:
-            table = load_table(catalog.decl)
-        except (InputError, OSError) as exc:
-            warnings.append(
-                f"requirements table not used ({exc}); installed packages' requirements read from the index"
-            )
     _JOB.clear()
     _JOB.update(
         items=tuple(items), groups=groups, catalog=catalog, factory=factory, ignore=options.ignore,
