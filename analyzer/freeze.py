@@ -32,7 +32,8 @@ class FreezeResult:
     pins: tuple[Pin, ...]
     problems: tuple[Problem, ...]
     unreadable: tuple[Problem, ...] = ()
-    """The problems of lines that are no pin at all (not a repeated one): many of them say the file is no freeze."""
+    """The problems of lines not even shaped like a pin (``looks_like_a_requirement``): many of them say the file
+    is no freeze (a log, /etc/passwd), where a freeze with defective pins still goes on around them."""
 
 
 def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
@@ -44,7 +45,8 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
         parsed = _parse_cached(line)
         if isinstance(parsed, str):
             problems.append(Problem(file, number, parsed))
-            unreadable.append(problems[-1])
+            if not looks_like_a_requirement(line):
+                unreadable.append(problems[-1])
             continue
         if parsed.name in pins:
             first = pins[parsed.name].line
@@ -53,6 +55,20 @@ def parse_freeze(text: str, file: str = "<freeze>") -> FreezeResult:
         else:
             pins[parsed.name] = replace(parsed, line=number)
     return FreezeResult(tuple(pins.values()), tuple(problems), tuple(unreadable))
+
+
+def looks_like_a_requirement(line: str) -> bool:
+    """Whether a line that failed to parse is still shaped like a pin or requirement with a defect (``numpy==``,
+    ``torch @``, ``scipy==1.*``), an option, a URL or a path, rather than a line of another kind of file
+    (``root:x:0:0:...``, ``2024-01-01 12:00 INFO``): a project name followed by what may follow one in PEP 508."""
+    first = line.split(None, 1)[0] if line.split() else ""
+    if line.startswith(("-", ".", "/", "~")) or "://" in first:
+        return True
+    end = 0
+    while end < len(line) and (line[end].isascii() and (line[end].isalnum() or line[end] in "._-")):
+        end += 1
+    rest = line[end:].lstrip()
+    return end > 0 and (not rest or rest[0] in "[(<>=!~@;")
 
 
 def content_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -27,7 +27,7 @@ from packaging.utils import InvalidName, NormalizedName, canonicalize_name, pars
 from packaging.version import Version
 
 from analyzer.errors import Problem
-from analyzer.freeze import MAX_NAME, version_from_url
+from analyzer.freeze import MAX_NAME, looks_like_a_requirement, version_from_url
 from analyzer.redact import redact
 
 __all__ = ["DirectURL", "ParsedRequirement", "RequirementsSet", "parse_requirements_files", "requirement_problem"]
@@ -692,16 +692,9 @@ def _scheme(text: str) -> str | None:
 
 
 def _looks_like_a_requirement(line: str) -> bool:
-    """Whether a line that failed is a requirement or an option with a defect (``numpy=1.0``, ``--hash md5:…``,
-    a URL, a path), rather than a line of another kind of file (``root:x:0:0:…``, ``2024-01-01 12:00 INFO``):
-    an option, a URL or a path, or a project name followed by what may follow one in PEP 508."""
-    if line.startswith(("-", ".", "/", "~")) or _scheme(line) in _URL_SCHEMES:
-        return True
-    end = 0
-    while end < len(line) and (line[end].isascii() and (line[end].isalnum() or line[end] in "._-")):
-        end += 1
-    rest = line[end:].lstrip()
-    return end > 0 and (not rest or rest[0] in "[(<>=!~@;")
+    """A failed line that is still a requirement, an option, a URL or a path with a defect (``freeze.py``'s
+    rule, and a URL of any scheme pip takes)."""
+    return looks_like_a_requirement(line) or _scheme(line) in _URL_SCHEMES
 
 
 def _looks_like_local(text: str) -> bool:

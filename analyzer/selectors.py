@@ -226,12 +226,14 @@ def _from_file(path: Path, python: str | None, platform: str | None) -> Snapshot
 def freeze_snapshot(text: str, file: str, *, python: str | None = None, platform: str | None = None) -> Snapshot:
     """A freeze file as a snapshot; whatever the file cannot say (Python, platform) is a stated assumption."""
     result = parse_freeze(text, file)
-    if len(result.unreadable) > len(result.pins):
-        # more lines that are no pin than pins: some other file (a log, /etc/passwd), not a freeze with odd lines
+    alien, lines = len(result.unreadable), len(result.pins) + len(result.problems)
+    if alien >= 2 and alien > lines - alien:
+        # more lines unlike any pin than lines like one: some other file (a log, /etc/passwd), not a freeze
+        # with defective lines (those are each said where they are, and the run goes on)
         first = result.unreadable[0]
         raise InputError(
-            f"not a pip freeze: {len(result.unreadable)} of {len(result.unreadable) + len(result.pins)} lines are "
-            f"not NAME==VERSION pins (line {first.line}: {first.message})",
+            f"not a pip freeze: {alien} of {lines} lines are not NAME==VERSION pins "
+            f"(line {first.line}: {first.message})",
             file=file,
         )
     notes: list[str] = []
