@@ -18,7 +18,6 @@ default or ``--index-url``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -43,6 +42,7 @@ GOAL_WARM = 30.0
 
 def one(args: argparse.Namespace) -> None:
     """Run one matrix over the oldest ``--one`` releases (0: all) and print its figures as one JSON line."""
+    from analyzer.ask import requirements_table
     from analyzer.catalog import Catalog
     from analyzer.matrix.run import MatrixOptions, run_matrix
     from analyzer.metadata.cache import MetadataCache
@@ -56,16 +56,14 @@ def one(args: argparse.Namespace) -> None:
     releases = catalog.releases_of(args.runtime)
     until = releases[args.one - 1].date.date() if args.one else None
     config = IndexConfig.from_pip().override(args.index_url, None)
-    extra: dict[str, Any] = {}
-    has_table = "requirements_table" in {f.name for f in dataclasses.fields(MatrixOptions)}
-    if has_table:
-        extra["requirements_table"] = not args.no_table
-    options = MatrixOptions(kind=args.runtime, until=until, sets=args.sets, workers=args.workers, **extra)
+    table = None if args.no_table else requirements_table(catalog.decl, config.urls)[0]
+    options = MatrixOptions(kind=args.runtime, until=until, sets=args.sets, workers=args.workers)
     matrix = run_matrix(
         parse_specs([args.spec]),
         catalog,
         lambda: MetadataEngine(config, cache=MetadataCache()),
         options,
+        table=table,
     )
     verdicts = Counter(r.verdict.value if r.verdict else "error" for r in matrix.rows)
     searched = sum(1 for r in matrix.rows if r.set_status.value in ("minimal", "not-minimal"))
@@ -80,7 +78,7 @@ def one(args: argparse.Namespace) -> None:
         "sets_searched": searched,
         "pins": sum(r.packages for r in installs),
         "turning_points": [t.sentence for t in matrix.turning_points],
-        "table": has_table and not args.no_table,
+        "table": table is not None,
         "warnings": list(getattr(matrix, "warnings", ())),
     }
     print(json.dumps(figures))
