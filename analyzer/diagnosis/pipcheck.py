@@ -267,8 +267,10 @@ def unread_pins(session: Session, names: Iterable[NormalizedName]) -> tuple[Unre
     out: list[Unread] = []
     for name in sorted(set(names)):
         pin = session.installed.get(name)
-        if pin is None or pin.declared is not None or pin.info.known or pin.info.read_from != "index":
+        if pin is None or pin.declared is not None or pin.info.known:
             continue
+        if pin.info.read_from == "snapshot" or (pin.info.read_from == "table" and pin.url is None):
+            continue  # the table holds only permanent answers: only a direct reference's own URL can have failed
         why = _failed_read(session, pin)
         if why is not None:
             out.append(Unread(name, str(pin.version), why))
@@ -278,13 +280,16 @@ def unread_pins(session: Session, names: Iterable[NormalizedName]) -> tuple[Unre
 def _failed_read(session: Session, pin: InstalledCandidate) -> str | None:
     """Why ``pin``'s requirements could not be read, when a read failed; None when they are unknown for a reason
     the index gives (no file of this version, an sdist that does not say)."""
+    if pin.info.read_from == "table":  # its URL failed and the table says the index has no file of its version
+        return next((w.message for w in pin.info.warnings if w.kind is WarningKind.OPAQUE), None)
     factory = session.factory
     versions = [pin.version] if pin.version.local is None else [pin.version, Version(pin.version.public)]
     for version in versions:
         file = factory.best_file_of_version(pin.name, version)
         if file is not None:
             meta = factory.metadata(file)
-            if meta.status is MetadataStatus.UNAVAILABLE:
+            if meta.status is MetadataStatus.UNAVAILABLE and meta.source:
+                # a read that failed in this run (network, offline, a local file); "" is an answer about the file
                 return meta.note or f"{file.filename}: metadata unavailable"
             return None
     problems = session.source.project(pin.name).problems
