@@ -18,6 +18,7 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 from analyzer.errors import InputError
+from analyzer.metadata.models import DistFile
 from analyzer.snapshot import Snapshot, clip
 
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
@@ -156,6 +157,13 @@ class TargetEnvironment:
     @cached_property
     def _prefix_valid(self) -> dict[str, bool]:
         """``name-version[-build]`` part of a wheel name -> whether ``packaging`` accepts it."""
+        return {}
+
+    @cached_property
+    def file_choices(self) -> dict[str, tuple[tuple[DistFile, ...], tuple[DistFile, ...]]]:
+        """Project -> (its file list, pip's file per version on this target): the factory's memo across the
+        sessions that share this target (a matrix asks again in every row), valid while the list is the same
+        object (``Factory.versions``)."""
         return {}
 
     @cached_property

@@ -136,11 +136,17 @@ class Factory:
         """pip's file for every version that installs on the target, newest first (``select.best_file``); files
         whose Requires-Python excludes the target are dropped, as pip's finder drops their links."""
         if name not in self._versions:
+            files = self.files(name)
+            held = self.env.file_choices.get(name)
+            if held is not None and held[0] is files:
+                self._versions[name] = held[1]
+                return held[1]
             by_version: dict[Version, list[DistFile]] = {}
-            for f in self.files(name):
+            for f in files:
                 by_version.setdefault(f.version, []).append(f)
             best = (best_file(by_version[v], self.env) for v in sorted(by_version, reverse=True))
             self._versions[name] = tuple(f for f in best if f is not None)
+            self.env.file_choices[name] = (files, self._versions[name])
         return self._versions[name]
 
     def index_candidates(
