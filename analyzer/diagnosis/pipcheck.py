@@ -280,7 +280,9 @@ def unread_pins(session: Session, names: Iterable[NormalizedName]) -> tuple[Unre
 def _failed_read(session: Session, pin: InstalledCandidate) -> str | None:
     """Why ``pin``'s requirements could not be read, when a read failed; None when they are unknown for a reason
     the index gives (no file of this version, an sdist that does not say)."""
-    if pin.info.read_from == "table":  # its URL failed and the table says the index has no file of its version
+    if pin.url is not None:
+        # a direct reference is opaque only when its own URL was not read (the index's file, if any, did not make
+        # up for it): that read failed, whatever the index says of the version
         return next((w.message for w in pin.info.warnings if w.kind is WarningKind.OPAQUE), None)
     factory = session.factory
     versions = [pin.version] if pin.version.local is None else [pin.version, Version(pin.version.public)]
@@ -293,8 +295,4 @@ def _failed_read(session: Session, pin: InstalledCandidate) -> str | None:
                 return meta.note or f"{file.filename}: metadata unavailable"
             return None
     problems = session.source.project(pin.name).problems
-    if problems:
-        return problems[0]
-    if pin.url is not None:  # its own URL could not be read, and the index has no file of its version
-        return next((w.message for w in pin.info.warnings if w.kind is WarningKind.OPAQUE), None)
-    return None
+    return problems[0] if problems else None
