@@ -103,7 +103,7 @@ def ask(
             "offline": settings.offline,
             "fail_on": settings.fail_on,
             "notes": tuple(notes),
-            "requirements_table": None if table is None else (table.label, table.read_at, table.index),
+            "requirements_table": None if table is None else table.identity,
             **asdict(options),
             **(asked or {}),
         }

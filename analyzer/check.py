@@ -90,8 +90,8 @@ def run_check(
     # 2. the session every later stage shares; pages of the request and of the pins whose requirements neither
     # the snapshot nor the table holds, fetched at once (other projects' pages only when an answer moves them)
     session = Session.open(snapshot, source, env, table)
-    unread = [name for name, pin in session.installed.items() if session.factory.needs_index(pin)]
-    timed("index pages", lambda: source.prefetch_projects([*requested_names, *unread]))
+    from_index = [name for name, pin in session.installed.items() if session.factory.needs_index(pin)]
+    timed("index pages", lambda: source.prefetch_projects([*requested_names, *from_index]))
     # 3. the image -> ImageGraph, and what pip check already reports in it (not the request's fault)
     graph = timed("image metadata", lambda: image_graph(session))
     routes = {route.value: n for route, n in route_counts(session.installed.values()).items()}

@@ -178,7 +178,7 @@ class _Part:
 
     @functools.cached_property
     def digest(self) -> str:
-        """What an overlay names as its base (computed only when an overlay is there to compare)."""
+        """What an overlay names as its base, and part of the table's identity (computed when first asked)."""
         return hashlib.sha256(self._data).hexdigest()[:16]
 
     def _lines(self, tag: str, within: tuple[int, int] | None = None) -> list[str]:
@@ -386,6 +386,12 @@ class RequirementsTable:
                 sha, meta = entry
                 return meta if sha256 is None or sha256.lower() == sha else None
         return None
+
+    @property
+    def identity(self) -> str:
+        """What changes whenever what the table says does: the digests of its files (shipped, overlay); a
+        remembered answer keyed by it is not given again after either is rewritten."""
+        return "+".join(part.digest for part in self._parts)
 
     def uses_indexes(self, index_urls: Sequence[str]) -> bool:
         """Whether the table was read from the primary index of these (``index_digest``): what it says holds

@@ -107,6 +107,7 @@ class Factory:
         self._metadata: dict[tuple[str, str], CoreMetadata] = {}
         self._prefetched: set[tuple[str, str]] = set()
         self._best_file: dict[tuple[NormalizedName, Version], DistFile | None] = {}
+        self._records: dict[InstalledCandidate, PinRecord | None] = {}
         self._named: dict[Candidate, tuple[tuple[NormalizedName, Requirement], ...]] = {}
         self._contains: dict[tuple[int, Version], bool] = {}
         # propagation's memos (``propagation.py``): what the searches' questions prove again and again
@@ -203,13 +204,16 @@ class Factory:
 
     def prefetch(self, files: Iterable[DistFile]) -> None:
         """Ask the source for many files' metadata at once (in parallel); each file is asked for once."""
-        todo = [
-            f
-            for f in files
-            if _file_key(f) not in self._prefetched
-            and _file_key(f) not in self._metadata
-            and self._tabled(f) is None
-        ]
+        todo = []
+        for f in files:
+            key = _file_key(f)
+            if key in self._prefetched or key in self._metadata:
+                continue
+            tabled = self._tabled(f)
+            if tabled is not None:
+                self._metadata[key] = tabled  # the table's reading is the answer: looked up once
+            else:
+                todo.append(f)
         if todo:
             self._prefetched.update(map(_file_key, todo))
             try:
@@ -418,9 +422,11 @@ class Factory:
         return self._table_record(pin) is None
 
     def _table_record(self, pin: InstalledCandidate) -> PinRecord | None:
-        if self.table is None:
+        """The table's record of a pin, looked up once (the prefetches ask before its reading does)."""
+        table = self.table
+        if table is None:
             return None
-        return self.table.pin(pin.name, str(pin.version), self._env_key)
+        return memo(self._records, pin, lambda: table.pin(pin.name, str(pin.version), self._env_key))
 
     def _declared_info(self, declared: DeclaredRequirements, name: NormalizedName, text: str) -> DistInfo:
         """Requirements the snapshot carries: google-colab's (declared) or a capture's dist-info METADATA."""
